@@ -1,0 +1,85 @@
+"""``LiquidationHunter``: the best cluster of a symbol turned into a trade signal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap.symbols import MarketsLike
+
+from .rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
+from .sources import SOURCES
+
+__all__ = ["LiquidationHunter"]
+
+
+class LiquidationHunter:
+    """Signals from liquidation clusters, for ccxt symbols (``BTC/USDT:USDT``).
+
+    >>> hunter = LiquidationHunter()
+    >>> hunter.set_data_source('live_binance', symbols=['BTCUSDT', 'ETH/USDT:USDT'])  # doctest: +SKIP
+    >>> signal, strength, cluster = hunter.generate_signal('BTC/USDT:USDT', 90000.0)  # doctest: +SKIP
+
+    ``config`` is a :class:`HunterConfig` or a mapping of its fields; ``rule``
+    replaces the default ``magnet`` rule; ``markets`` (a ccxt exchange with
+    markets loaded) makes symbol conversion use the exchange's own table.
+    """
+
+    def __init__(
+        self,
+        config: HunterConfig | Mapping[str, Any] | None = None,
+        heatmap: LiveLiquidationHeatmap | None = None,
+        *,
+        rule: Rule = magnet_rule,
+        markets: MarketsLike | None = None,
+    ) -> None:
+        if config is None:
+            config = HunterConfig()
+        elif not isinstance(config, HunterConfig):
+            config = HunterConfig.from_mapping(dict(config))
+        self.config = config
+        self.heatmap = heatmap or LiveLiquidationHeatmap()
+        self.rule = rule
+        self.markets = markets
+        self.source: str | None = None
+        self.symbols: list[str] = []
+        """Unified symbols of the current data source (empty: all it delivers)."""
+
+    def set_data_source(self, source: str = "live_binance", symbols: Iterable[str] | None = None,
+                        **options: Any) -> LiveLiquidationHeatmap:
+        """Attach a source of liquidations: ``'live_binance'``, ``'replay'`` (``path=``) or
+        ``'heatmap'`` (``heatmap=``), or any registered with :func:`register_source`.
+
+        ``symbols`` may mix ``BTCUSDT`` and ``BTC/USDT:USDT``. Returns the heatmap in use.
+        """
+        factory = SOURCES.get(source)
+        if factory is None:
+            raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SOURCES))}")
+        wanted = list(symbols or [])
+        ids = [to_exchange_id(s, self.markets) for s in wanted]
+        self.heatmap = factory(self.heatmap, ids, dict(options))
+        self.source = source
+        self.symbols = [to_unified(s, self.markets) for s in ids]
+        return self.heatmap
+
+    def evaluate(self, symbol: str, current_price: float, *, now_ms: int | None = None) -> Signal:
+        """The full signal: direction, strength, cluster, entry, stop-loss and take-profit."""
+        if not (current_price > 0.0 and current_price < float("inf")):
+            raise ValueError(f"current_price for {symbol}: expected a positive finite number, got {current_price!r}")
+        unified = to_unified(symbol, self.markets)
+        market_id = to_exchange_id(unified, self.markets)
+        now = self.heatmap.clock() if now_ms is None else now_ms
+        self.heatmap.update_price(market_id, current_price, timestamp_ms=now)
+        clusters = self.heatmap.get_clusters(market_id, now_ms=now)
+        direction, cluster, reason = self.rule(clusters, current_price, self.config)
+        if direction == 0 or cluster is None:
+            return Signal(unified, 0, 0.0, None, None, None, None, reason, now)
+        stop_loss, take_profit = place_exits(direction, current_price, cluster.price_level, self.config)
+        return Signal(unified, direction, cluster.strength, cluster, current_price, stop_loss, take_profit,
+                      reason, now)
+
+    def generate_signal(self, symbol: str, current_price: float, *,
+                        now_ms: int | None = None) -> tuple[int, float, LiquidationCluster | None]:
+        """The guide's call: ``(signal, strength, cluster)`` with signal +1, -1 or 0."""
+        return self.evaluate(symbol, current_price, now_ms=now_ms).as_tuple()

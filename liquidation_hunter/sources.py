@@ -1,0 +1,68 @@
+"""Where a hunter's heatmap gets its events: one function per source, looked up by name.
+
+A source takes the hunter's heatmap (it may replace it) and returns the heatmap
+to use. Register another with :func:`register_source`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order
+
+__all__ = ["SOURCES", "DataSource", "register_source"]
+
+#: (heatmap, exchange ids, options) -> the heatmap to use.
+DataSource = Callable[[LiveLiquidationHeatmap, Sequence[str], dict[str, Any]], LiveLiquidationHeatmap]
+
+SOURCES: dict[str, DataSource] = {}
+
+
+def register_source(name: str, source: DataSource) -> None:
+    """Make ``set_data_source(name, ...)`` use ``source``."""
+    SOURCES[name] = source
+
+
+def _existing_heatmap(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
+                      options: dict[str, Any]) -> LiveLiquidationHeatmap:
+    """Use a heatmap fed elsewhere: ``set_data_source('heatmap', heatmap=hm)``."""
+    other = options.pop("heatmap", None)
+    if not isinstance(other, LiveLiquidationHeatmap):
+        raise TypeError("source 'heatmap' needs heatmap=<LiveLiquidationHeatmap>")
+    if options:
+        raise TypeError(f"source 'heatmap': unexpected options {sorted(options)}")
+    return other
+
+
+def _replay_file(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
+                 options: dict[str, Any]) -> LiveLiquidationHeatmap:
+    """Load a JSONL file of ``forceOrder`` frames: ``set_data_source('replay', path=...)``.
+
+    Only the given symbols are kept (all when none are given). Query with
+    ``now_ms`` (or give the hunter a clock) to look at the recording's time.
+    """
+    path = options.pop("path", None)
+    if path is None:
+        raise TypeError("source 'replay' needs path=<JSONL file of forceOrder frames>")
+    if options:
+        raise TypeError(f"source 'replay': unexpected options {sorted(options)}")
+    wanted = set(symbols)
+    with Path(path).open("rb") as fh:
+        if wanted:
+            for line in fh:
+                try:
+                    event = parse_force_order(line)
+                except FrameRejected:
+                    heatmap.ingest(line)  # counted as a reject by reason
+                    continue
+                if event.symbol in wanted:
+                    heatmap.ingest(event)
+        else:
+            heatmap.ingest_many(fh)
+    return heatmap
+
+
+register_source("heatmap", _existing_heatmap)
+register_source("replay", _replay_file)

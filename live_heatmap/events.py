@@ -1,0 +1,194 @@
+"""Binance ``forceOrder`` frames -> :class:`LiquidationEvent`, parsed once at the edge.
+
+Wire facts this module relies on (see README, "Events"):
+
+* ``o.S`` is the side of the *liquidation order*: ``SELL`` closes a **long**
+  position, ``BUY`` closes a **short** one.
+* ``o.ap`` (average fill price) and ``o.z`` (filled quantity) say where and how
+  much really traded; ``o.p``/``o.q`` are the order's limit price and original
+  quantity and are used only where ``ap``/``z`` are missing or zero
+  (the event is then marked ``fallback=True``).
+* ``E`` and ``o.T`` are integer epoch milliseconds; every other value is a
+  decimal string. Unknown extra keys are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import orjson
+
+__all__ = [
+    "MAX_TIMESTAMP_MS",
+    "MIN_TIMESTAMP_MS",
+    "FrameRejected",
+    "LiquidationEvent",
+    "RejectReason",
+    "parse_force_order",
+]
+
+#: 2019-01-01T00:00:00Z. Binance USD-M futures opened in September 2019.
+MIN_TIMESTAMP_MS = 1_546_300_800_000
+#: 2100-01-01T00:00:00Z. Anything later is a unit error (seconds vs micro/nanoseconds).
+MAX_TIMESTAMP_MS = 4_102_444_800_000
+
+
+class RejectReason(StrEnum):
+    """Why a frame was rejected; the value is the counter key callers use."""
+
+    NOT_JSON = "not_json"
+    NOT_AN_OBJECT = "not_an_object"
+    WRONG_EVENT_TYPE = "wrong_event_type"
+    MISSING_FIELD = "missing_field"
+    BAD_NUMBER = "bad_number"
+    BAD_SYMBOL = "bad_symbol"
+    BAD_SIDE = "bad_side"
+    BAD_PRICE = "bad_price"
+    BAD_QUANTITY = "bad_quantity"
+    BAD_TIMESTAMP = "bad_timestamp"
+
+
+class FrameRejected(ValueError):
+    """A frame that is not a usable ``forceOrder`` event.
+
+    ``reason`` is a :class:`RejectReason` (count rejects by it); ``detail`` says
+    what exactly was wrong, for the log.
+    """
+
+    __slots__ = ("detail", "reason")
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class LiquidationEvent(NamedTuple):
+    """One forced liquidation, immutable. Prices in quote currency, times in UTC epoch ms."""
+
+    symbol: str
+    """Exchange id, upper case (``BTCUSDT``)."""
+    side: str
+    """Side of the liquidated *position*: ``"long"`` (``S=SELL``) or ``"short"`` (``S=BUY``)."""
+    price: float
+    """Average fill price ``ap`` (``p`` when ``fallback``)."""
+    quantity: float
+    """Filled quantity ``z`` in base units (``q`` when ``fallback``)."""
+    event_time: int
+    """``E``: when the exchange emitted the event."""
+    trade_time: int
+    """``o.T``: when the liquidation traded. Decay and dedupe use this time."""
+    status: str = "FILLED"
+    """``o.X`` as sent (``FILLED``, ``PARTIALLY_FILLED``, ``EXPIRED``...)."""
+    fallback: bool = False
+    """True when price or quantity came from ``p``/``q`` because ``ap``/``z`` were missing or zero."""
+
+    @property
+    def notional(self) -> float:
+        """``price * quantity`` in quote currency (USD for USDT/USDC perpetuals)."""
+        return self.price * self.quantity
+
+    @property
+    def dedupe_key(self) -> tuple[str, int, str, float, float]:
+        """Two frames with the same key describe the same liquidation."""
+        return (self.symbol, self.trade_time, self.side, self.quantity, self.price)
+
+
+_SIDES = {"SELL": "long", "BUY": "short"}
+_EVENT_TYPE = "forceOrder"
+
+
+def _decode(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(frame, dict):
+        obj: Any = frame
+    else:
+        try:
+            obj = orjson.loads(frame)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise FrameRejected(RejectReason.NOT_JSON, str(exc)[:120]) from None
+        if not isinstance(obj, dict):
+            raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"top level is {type(obj).__name__}")
+    data = obj.get("data")
+    if data is not None and "stream" in obj:  # combined-stream envelope
+        if not isinstance(data, dict):
+            raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"envelope data is {type(data).__name__}")
+        obj = data
+    return obj  # type: ignore[no-any-return]
+
+
+def _number(order: dict[str, Any], key: str) -> float | None:
+    """A decimal string (or number) from the order, ``None`` if absent; NaN/inf pass through."""
+    raw = order.get(key)
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise FrameRejected(RejectReason.BAD_NUMBER, f"o.{key}={raw!r}")
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise FrameRejected(RejectReason.BAD_NUMBER, f"o.{key}={str(raw)[:40]!r}") from None
+
+
+def _timestamp(value: Any, name: str) -> int:
+    if value is None:
+        raise FrameRejected(RejectReason.MISSING_FIELD, name)
+    if type(value) is not int:
+        raise FrameRejected(RejectReason.BAD_TIMESTAMP, f"{name}={str(value)[:40]!r} is not an integer")
+    if not MIN_TIMESTAMP_MS <= value < MAX_TIMESTAMP_MS:
+        raise FrameRejected(RejectReason.BAD_TIMESTAMP, f"{name}={value} is not epoch ms in 2019..2100")
+    return value
+
+
+def _positive(primary: float | None, fallback: float | None, name: str, reason: RejectReason) -> tuple[float, bool]:
+    """Pick ``primary`` unless missing or zero, then ``fallback``; the result must be finite and > 0."""
+    used_fallback = primary is None or primary == 0.0
+    value = fallback if used_fallback else primary
+    if value is None:
+        raise FrameRejected(RejectReason.MISSING_FIELD, name)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise FrameRejected(reason, f"{name}={value!r}")
+    return value, used_fallback
+
+
+def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:
+    """Parse one ``forceOrder`` frame (raw payload or ``{"stream","data"}`` envelope).
+
+    Accepts bytes, str or an already decoded dict. Raises :class:`FrameRejected`
+    for anything that is not a complete, plausible liquidation.
+    """
+    obj = _decode(frame)
+    event_type = obj.get("e")
+    if event_type != _EVENT_TYPE:
+        raise FrameRejected(RejectReason.WRONG_EVENT_TYPE, f"e={str(event_type)[:40]!r}")
+    order = obj.get("o")
+    if not isinstance(order, dict):
+        raise FrameRejected(RejectReason.MISSING_FIELD, "o")
+
+    symbol = order.get("s")
+    if not isinstance(symbol, str) or not 0 < len(symbol) <= 64 or not symbol.isprintable() or " " in symbol:
+        raise FrameRejected(RejectReason.BAD_SYMBOL if symbol is not None else RejectReason.MISSING_FIELD,
+                            f"o.s={str(symbol)[:40]!r}")
+    side = _SIDES.get(order.get("S"))  # type: ignore[arg-type]
+    if side is None:
+        raw_side = order.get("S")
+        if raw_side is None:
+            raise FrameRejected(RejectReason.MISSING_FIELD, "o.S")
+        raise FrameRejected(RejectReason.BAD_SIDE, f"o.S={str(raw_side)[:20]!r}")
+
+    price, price_fb = _positive(_number(order, "ap"), _number(order, "p"), "o.ap/o.p", RejectReason.BAD_PRICE)
+    quantity, qty_fb = _positive(_number(order, "z"), _number(order, "q"), "o.z/o.q", RejectReason.BAD_QUANTITY)
+    trade_time = _timestamp(order.get("T"), "o.T")
+    event_time = _timestamp(obj.get("E"), "E")
+    status = order.get("X")
+    return LiquidationEvent(
+        symbol.upper(),
+        side,
+        price,
+        quantity,
+        event_time,
+        trade_time,
+        status if isinstance(status, str) else "UNKNOWN",
+        price_fb or qty_fb,
+    )

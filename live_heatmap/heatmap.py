@@ -1,0 +1,309 @@
+"""``LiveLiquidationHeatmap``: event windows per symbol, and clusters built from them on demand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .cluster import LiquidationCluster
+from .clustering import build_clusters
+from .config import HeatmapConfig
+from .events import FrameRejected, LiquidationEvent, parse_force_order
+from .symbols import to_exchange_id
+from .window import EventWindow
+
+__all__ = ["IngestReport", "LiveLiquidationHeatmap", "system_clock_ms"]
+
+Frame = bytes | bytearray | memoryview | str | dict[str, Any] | LiquidationEvent
+
+
+def system_clock_ms() -> int:
+    """Wall-clock UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What a batch ingest did: counts only, nothing is raised."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.duplicates + sum(self.rejected.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """Clusters of one symbol as of ``built_at``; replaced whole, never mutated."""
+
+    built_at: int
+    version: int
+    price: float | None
+    clusters: tuple[LiquidationCluster, ...]
+
+
+class LiveLiquidationHeatmap:
+    """Observed-liquidation heatmap: recent ``forceOrder`` events clustered by price with time decay.
+
+    The stream thread calls :meth:`ingest`; any other thread reads with
+    :meth:`get_clusters` / :meth:`get_best_cluster`. Clusters are rebuilt at
+    most every ``update_interval`` seconds (a read after that rebuilds them),
+    never per event, and a reader always sees a complete set.
+
+    ``clock`` returns UTC epoch ms (default: the system clock); every query
+    also takes ``now_ms`` so replays and tests drive time explicitly.
+    Symbols are accepted as ``BTCUSDT`` or ``BTC/USDT:USDT``.
+    """
+
+    def __init__(
+        self,
+        cluster_window_pct: float = 0.02,
+        min_cluster_size: int = 5,
+        time_decay_minutes: float = 60.0,
+        update_interval: float = 5.0,
+        *,
+        max_events: int = 10_000,
+        max_age_minutes: float | None = None,
+        reference_multiple: float = 10.0,
+        min_reference_notional: float = 10_000.0,
+        count_weight: float = 0.25,
+        config: HeatmapConfig | None = None,
+        clock: Callable[[], int] = system_clock_ms,
+    ) -> None:
+        self.config = config or HeatmapConfig(
+            cluster_window_pct=cluster_window_pct,
+            min_cluster_size=min_cluster_size,
+            time_decay_minutes=time_decay_minutes,
+            update_interval=update_interval,
+            max_events=max_events,
+            max_age_minutes=max_age_minutes,
+            reference_multiple=reference_multiple,
+            min_reference_notional=min_reference_notional,
+            count_weight=count_weight,
+        )
+        self.clock = clock
+        self._windows: dict[str, EventWindow] = {}
+        self._prices: dict[str, tuple[float, int]] = {}
+        self._built: dict[str, _Built] = {}
+        self._build_locks: dict[str, threading.Lock] = {}
+        self._registry_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
+        self.accepted = 0
+        self.duplicates = 0
+        self.fallbacks = 0
+        self.rejected: Counter[str] = Counter()
+        self.rebuilds = 0
+
+    # -- compatibility properties --------------------------------------------------------------
+
+    @property
+    def cluster_window_pct(self) -> float:
+        return self.config.cluster_window_pct
+
+    @property
+    def min_cluster_size(self) -> int:
+        return self.config.min_cluster_size
+
+    @property
+    def time_decay_minutes(self) -> float:
+        return self.config.time_decay_minutes
+
+    @property
+    def update_interval(self) -> float:
+        return self.config.update_interval
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def ingest(self, frame: Frame) -> bool:
+        """Add one frame (bytes, str, dict, envelope) or :class:`LiquidationEvent`.
+
+        Returns True if a new event was stored. A bad frame is counted in
+        :attr:`rejected` by reason and a duplicate in :attr:`duplicates`;
+        neither raises.
+        """
+        if isinstance(frame, LiquidationEvent):
+            event = frame
+        else:
+            try:
+                event = parse_force_order(frame)
+            except FrameRejected as exc:
+                with self._counts_lock:
+                    self.rejected[exc.reason.value] += 1
+                return False
+        window = self._windows.get(event.symbol) or self._window(event.symbol)
+        if window.add(event):
+            with self._counts_lock:
+                self.accepted += 1
+                if event.fallback:
+                    self.fallbacks += 1
+            return True
+        with self._counts_lock:
+            self.duplicates += 1
+        return False
+
+    def ingest_many(self, frames: Iterable[Frame]) -> IngestReport:
+        """Ingest every frame; never stops at a bad one. Returns the counts of this batch."""
+        report = IngestReport()
+        fallbacks = 0
+        for frame in frames:
+            if isinstance(frame, LiquidationEvent):
+                event = frame
+            else:
+                try:
+                    event = parse_force_order(frame)
+                except FrameRejected as exc:
+                    report.rejected[exc.reason.value] += 1
+                    continue
+            window = self._windows.get(event.symbol) or self._window(event.symbol)
+            if window.add(event):
+                report.accepted += 1
+                fallbacks += event.fallback
+            else:
+                report.duplicates += 1
+        with self._counts_lock:
+            self.accepted += report.accepted
+            self.duplicates += report.duplicates
+            self.fallbacks += fallbacks
+            self.rejected.update(report.rejected)
+        return report
+
+    def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
+        """Set the current price of ``symbol`` (used for ``distance_from_price``)."""
+        if not (price > 0.0 and price < float("inf")):
+            raise ValueError(f"price for {symbol}: expected a positive finite number, got {price!r}")
+        self._prices[self._key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
+
+    def get_price(self, symbol: str) -> float | None:
+        entry = self._prices.get(self._key(symbol))
+        return entry[0] if entry else None
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get_clusters(
+        self,
+        symbol: str,
+        min_strength: float = 0.0,
+        max_distance: float | None = None,
+        *,
+        side: str | None = None,
+        now_ms: int | None = None,
+    ) -> list[LiquidationCluster]:
+        """Clusters of ``symbol``, strongest first.
+
+        ``max_distance`` (percent) drops clusters farther from the current price;
+        it needs a price (:meth:`update_price`), without one no cluster is dropped
+        by distance. ``side`` keeps only ``"long"`` or ``"short"``.
+        """
+        clusters = self._current(self._key(symbol), now_ms)
+        return [
+            c for c in clusters
+            if c.strength >= min_strength
+            and (max_distance is None or c.distance_from_price is None or c.distance_from_price <= max_distance)
+            and (side is None or c.side == side)
+        ]
+
+    def get_best_cluster(
+        self,
+        symbol: str,
+        min_strength: float = 0.6,
+        max_distance: float | None = None,
+        *,
+        now_ms: int | None = None,
+    ) -> LiquidationCluster | None:
+        """The strongest cluster at or above ``min_strength``, or None."""
+        clusters = self.get_clusters(symbol, min_strength, max_distance, now_ms=now_ms)
+        return clusters[0] if clusters else None
+
+    def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
+        """Rebuild now (one symbol, or all that have events); returns how many were rebuilt."""
+        now = self.clock() if now_ms is None else now_ms
+        keys = [self._key(symbol)] if symbol is not None else list(self._windows)
+        keys = [k for k in keys if k in self._windows]
+        for key in keys:
+            self._build(key, now, force=True)
+        return len(keys)
+
+    def symbols(self) -> list[str]:
+        """Exchange ids that have received at least one event."""
+        return sorted(self._windows)
+
+    def events(self, symbol: str) -> list[LiquidationEvent]:
+        """The events held for ``symbol``, oldest arrival first."""
+        window = self._windows.get(self._key(symbol))
+        return window.events() if window else []
+
+    def event_count(self, symbol: str) -> int:
+        window = self._windows.get(self._key(symbol))
+        return len(window) if window else 0
+
+    def memory_bytes(self, symbol: str) -> int:
+        """Bytes held for ``symbol``'s window (ring buffers and dedupe set)."""
+        window = self._windows.get(self._key(symbol))
+        return window.nbytes() if window else 0
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start: accepted, duplicates, fallbacks, rejected by reason, rebuilds."""
+        with self._counts_lock:
+            return {
+                "accepted": self.accepted,
+                "duplicates": self.duplicates,
+                "fallbacks": self.fallbacks,
+                "rejected": dict(self.rejected),
+                "rebuilds": self.rebuilds,
+                "symbols": len(self._windows),
+            }
+
+    # -- internals -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(symbol: str) -> str:
+        return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+
+    def _window(self, key: str) -> EventWindow:
+        with self._registry_lock:
+            window = self._windows.get(key)
+            if window is None:
+                self._build_locks[key] = threading.Lock()  # first: readers find the window by key
+                window = self._windows[key] = EventWindow(key, self.config.max_events)
+            return window
+
+    def _current(self, key: str, now_ms: int | None) -> tuple[LiquidationCluster, ...]:
+        now = self.clock() if now_ms is None else now_ms
+        built = self._built.get(key)
+        interval_ms = self.config.update_interval * 1000.0
+        if built is None or not (0 <= now - built.built_at < interval_ms):
+            if key not in self._windows:
+                return ()
+            built = self._build(key, now)
+        price = self.get_price(key)
+        if price != built.price:
+            return tuple(_repriced(c, price) for c in built.clusters)
+        return built.clusters
+
+    def _build(self, key: str, now: int, force: bool = False) -> _Built:
+        window = self._windows[key]
+        with self._build_locks[key]:
+            built = self._built.get(key)
+            if not force and built is not None and built.built_at == now and built.version == window.version:
+                return built  # a concurrent reader just built the same thing
+            horizon_ms = int(self.config.horizon_minutes * 60_000)
+            prices, qtys, ttimes, sides = window.snapshot(min_trade_time=now - horizon_ms)
+            price = self.get_price(key)
+            clusters = build_clusters(key, prices, qtys, ttimes, sides, now_ms=now, config=self.config,
+                                      current_price=price)
+            built = _Built(now, window.version, price, clusters)
+            self._built[key] = built
+            self.rebuilds += 1
+            return built
+
+
+def _repriced(cluster: LiquidationCluster, price: float | None) -> LiquidationCluster:
+    distance = abs(cluster.price_level - price) / price * 100.0 if price else None
+    return replace(cluster, distance_from_price=distance, current_price=price)

@@ -1,0 +1,69 @@
+"""Shared fixtures, and the guard that makes any attempt to leave 127.0.0.1 fail loudly."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "binance"
+WIRE = DATA / "forceorder_wire.jsonl"
+
+
+class InternetAccessError(RuntimeError):
+    """A test tried to reach a host that is not this machine."""
+
+
+def _is_local(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(str(address[0])):
+        raise InternetAccessError(f"tests may not reach the internet: connect to {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(str(address[0])):
+        raise InternetAccessError(f"tests may not reach the internet: connect to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if host is not None and not _is_local(name):
+        raise InternetAccessError(f"tests may not reach the internet: DNS lookup of {name!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def wire_lines() -> list[bytes]:
+    """Every real recorded frame, as the stream's raw form sends it."""
+    return WIRE.read_bytes().splitlines()
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[list[int]]:
+    """A clock you move by hand: ``clock[0]`` is now (epoch ms)."""
+    yield [1_737_997_200_000]  # 2025-01-27T17:00:00Z

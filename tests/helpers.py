@@ -1,0 +1,23 @@
+"""Small builders for tests: events from plain numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap
+
+NOW = 1_737_997_200_000  # 2025-01-27T17:00:00Z
+MINUTE = 60_000
+
+
+def event(price: float, qty: float = 1.0, *, age_min: float = 0.0, side: str = "long",
+          symbol: str = "BTCUSDT", now: int = NOW) -> LiquidationEvent:
+    t = int(now - age_min * MINUTE)
+    return LiquidationEvent(symbol, side, float(price), float(qty), t, t, "FILLED", False)
+
+
+def heatmap_with(events: Iterable[LiquidationEvent], **params: float) -> LiveLiquidationHeatmap:
+    heatmap = LiveLiquidationHeatmap(clock=lambda: NOW, **params)  # type: ignore[arg-type]
+    for e in events:
+        assert heatmap.ingest(e), e
+    return heatmap
