@@ -22,7 +22,8 @@ import numpy.typing as npt
 from .cluster import LiquidationCluster
 from .config import HeatmapConfig
 
-__all__ = ["SIDE_LONG", "SIDE_NAMES", "SIDE_SHORT", "build_clusters", "cluster_starts", "reference_notional"]
+__all__ = ["SIDE_LONG", "SIDE_NAMES", "SIDE_SHORT", "SideArrays", "build_clusters", "cluster_starts",
+           "reference_notional", "sort_by_side"]
 
 SIDE_LONG = 0
 SIDE_SHORT = 1
@@ -34,6 +35,8 @@ FUTURE_TOLERANCE_MS = 60_000
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: One side's events sorted by price: (price, quantity, trade_time).
+SideArrays = tuple[FloatArray, FloatArray, IntArray]
 
 
 def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
@@ -70,18 +73,32 @@ def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
 
 def reference_notional(notional: FloatArray, config: HeatmapConfig) -> float:
     """The symbol's strength reference: ``max(floor, k * median event notional)``."""
-    if notional.size == 0:
+    n = notional.size
+    if n == 0:
         return config.min_reference_notional
-    median = float(np.median(notional))
+    half = n // 2
+    if n % 2:
+        median = float(np.partition(notional, half)[half])
+    else:
+        part = np.partition(notional, (half - 1, half))
+        median = (float(part[half - 1]) + float(part[half])) / 2.0
     return max(config.min_reference_notional, config.reference_multiple * median)
+
+
+def sort_by_side(prices: FloatArray, quantities: FloatArray, trade_times: IntArray,
+                 sides: npt.NDArray[np.int8]) -> tuple[SideArrays, SideArrays]:
+    """Split parallel event arrays by side (long, short), each sorted by price."""
+    out = []
+    for side in (SIDE_LONG, SIDE_SHORT):
+        idx = np.flatnonzero(sides == side)
+        idx = idx[np.argsort(prices[idx], kind="stable")]
+        out.append((prices[idx], quantities[idx], trade_times[idx]))
+    return out[0], out[1]
 
 
 def build_clusters(
     symbol: str,
-    prices: FloatArray,
-    quantities: FloatArray,
-    trade_times: IntArray,
-    sides: npt.NDArray[np.int8],
+    by_side: tuple[SideArrays, SideArrays],
     *,
     now_ms: int,
     config: HeatmapConfig,
@@ -89,66 +106,70 @@ def build_clusters(
 ) -> tuple[LiquidationCluster, ...]:
     """All clusters of one symbol at ``now_ms``, strongest first.
 
-    ``prices``/``quantities``/``trade_times``/``sides`` are parallel arrays of the
-    symbol's events in any order (``sides`` holds ``SIDE_LONG``/``SIDE_SHORT``).
+    ``by_side`` holds (price, quantity, trade_time) arrays for the long and the
+    short side, each sorted by price (:func:`sort_by_side` makes them).
     """
-    ages_ms = now_ms - trade_times
-    in_horizon = (ages_ms <= config.horizon_minutes * 60_000.0) & (ages_ms >= -FUTURE_TOLERANCE_MS)
-    if not in_horizon.all():
-        prices, quantities, sides = prices[in_horizon], quantities[in_horizon], sides[in_horizon]
-        trade_times, ages_ms = trade_times[in_horizon], ages_ms[in_horizon]
-    if prices.size == 0:
+    horizon_ms = config.horizon_minutes * 60_000.0
+    tau_ms = config.time_decay_minutes * 60_000.0
+    sides = []
+    for side_arrays in by_side:
+        prices, quantities, trade_times = side_arrays
+        ages_ms = now_ms - trade_times
+        live = (ages_ms <= horizon_ms) & (ages_ms >= -FUTURE_TOLERANCE_MS)
+        if not live.all():
+            prices, quantities, trade_times, ages_ms = prices[live], quantities[live], trade_times[live], ages_ms[live]
+        notional = prices * quantities
+        # float32 exp is SIMD-fast; its 1e-7 relative error is far below any trading decision.
+        decay = np.exp((np.maximum(ages_ms, 0) * (-1.0 / tau_ms)).astype(np.float32)).astype(np.float64)
+        sides.append((prices, notional, decay, trade_times))
+    all_notional = np.concatenate((sides[0][1], sides[1][1]))
+    if all_notional.size == 0:
         return ()
-    notional = prices * quantities
-    decay = np.exp(np.maximum(ages_ms, 0) * (-1.0 / (config.time_decay_minutes * 60_000.0)))
-    weight = notional * decay
-    reference = reference_notional(notional, config)
+    reference = reference_notional(all_notional, config)
 
     clusters: list[LiquidationCluster] = []
-    for side in (SIDE_LONG, SIDE_SHORT):
-        on_side = np.flatnonzero(sides == side)
-        if on_side.size < config.min_cluster_size:
+    for side, (p, notional, decay, t) in enumerate(sides):
+        if p.size < config.min_cluster_size:
             continue
-        order = on_side[np.argsort(prices[on_side], kind="stable")]
-        p = prices[order]
         starts = cluster_starts(p, config.cluster_window_pct)
         counts = np.diff(np.append(starts, p.size))
         big = counts >= config.min_cluster_size
         if not big.any():
             continue
-        w, t = weight[order], trade_times[order]
+        w = notional * decay
         sum_w = np.add.reduceat(w, starts)[big]
         sum_wp = np.add.reduceat(w * p, starts)[big]
-        sum_notional = np.add.reduceat(notional[order], starts)[big]
-        sum_decay = np.add.reduceat(decay[order], starts)[big]
+        sum_notional = np.add.reduceat(notional, starts)[big]
+        sum_decay = np.add.reduceat(decay, starts)[big]
         first_t = np.minimum.reduceat(t, starts)[big]
         last_t = np.maximum.reduceat(t, starts)[big]
         low = p[starts[big]]
         high = p[(np.append(starts[1:], p.size) - 1)[big]]
+        counts = counts[big]
         # Weighted mean; if every weight underflowed to 0, fall back to the plain mean.
         level = np.where(sum_w > 0, sum_wp / np.where(sum_w > 0, sum_w, 1.0),
-                         np.add.reduceat(p, starts)[big] / counts[big])
+                         np.add.reduceat(p, starts)[big] / counts)
         level = np.clip(level, low, high)
         strength = _strength(sum_w, sum_decay, reference, config)
         name = SIDE_NAMES[side]
-        for i in range(sum_w.size):
-            lvl = float(level[i])
+        for lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
+                level.tolist(), low.tolist(), high.tolist(), counts.tolist(), sum_notional.tolist(),
+                sum_w.tolist(), strength.tolist(), first_t.tolist(), last_t.tolist(), strict=True):
             clusters.append(LiquidationCluster(
-                cluster_id=f"{symbol}-{name}-{int(first_t[i])}",
+                cluster_id=f"{symbol}-{name}-{t0}",
                 symbol=symbol,
                 side=name,
                 price_level=lvl,
-                price_low=float(low[i]),
-                price_high=float(high[i]),
-                liquidation_count=int(counts[big][i]),
-                total_notional=float(sum_notional[i]),
-                weighted_notional=float(sum_w[i]),
-                strength=float(strength[i]),
-                distance_from_price=(abs(lvl - current_price) / current_price * 100.0
-                                     if current_price else None),
+                price_low=lo,
+                price_high=hi,
+                liquidation_count=n,
+                total_notional=tot,
+                weighted_notional=wsum,
+                strength=st,
+                distance_from_price=abs(lvl - current_price) / current_price * 100.0 if current_price else None,
                 current_price=current_price,
-                first_event_ms=int(first_t[i]),
-                last_updated=int(last_t[i]),
+                first_event_ms=t0,
+                last_updated=t1,
                 built_at=now_ms,
             ))
     clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))

@@ -44,7 +44,7 @@ class _Built:
     """Clusters of one symbol as of ``built_at``; replaced whole, never mutated."""
 
     built_at: int
-    version: int
+    version: tuple[int, int]
     price: float | None
     clusters: tuple[LiquidationCluster, ...]
 
@@ -95,9 +95,6 @@ class LiveLiquidationHeatmap:
         self._build_locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._counts_lock = threading.Lock()
-        self.accepted = 0
-        self.duplicates = 0
-        self.fallbacks = 0
         self.rejected: Counter[str] = Counter()
         self.rebuilds = 0
 
@@ -125,53 +122,46 @@ class LiveLiquidationHeatmap:
         """Add one frame (bytes, str, dict, envelope) or :class:`LiquidationEvent`.
 
         Returns True if a new event was stored. A bad frame is counted in
-        :attr:`rejected` by reason and a duplicate in :attr:`duplicates`;
-        neither raises.
+        ``stats()["rejected"]`` by reason and a duplicate in ``stats()["duplicates"]``;
+        neither raises. Safe to call from several threads.
         """
-        if isinstance(frame, LiquidationEvent):
+        if type(frame) is LiquidationEvent:
             event = frame
         else:
             try:
-                event = parse_force_order(frame)
+                event = parse_force_order(frame)  # type: ignore[arg-type]
             except FrameRejected as exc:
                 with self._counts_lock:
                     self.rejected[exc.reason.value] += 1
                 return False
-        window = self._windows.get(event.symbol) or self._window(event.symbol)
-        if window.add(event):
-            with self._counts_lock:
-                self.accepted += 1
-                if event.fallback:
-                    self.fallbacks += 1
-            return True
-        with self._counts_lock:
-            self.duplicates += 1
-        return False
+        window = self._windows.get(event[0])
+        if window is None:
+            window = self._window(event.symbol)
+        return window.add(event)
 
     def ingest_many(self, frames: Iterable[Frame]) -> IngestReport:
         """Ingest every frame; never stops at a bad one. Returns the counts of this batch."""
         report = IngestReport()
-        fallbacks = 0
+        rejected = report.rejected
         for frame in frames:
-            if isinstance(frame, LiquidationEvent):
+            if type(frame) is LiquidationEvent:
                 event = frame
             else:
                 try:
-                    event = parse_force_order(frame)
+                    event = parse_force_order(frame)  # type: ignore[arg-type]
                 except FrameRejected as exc:
-                    report.rejected[exc.reason.value] += 1
+                    rejected[exc.reason.value] += 1
                     continue
-            window = self._windows.get(event.symbol) or self._window(event.symbol)
+            window = self._windows.get(event[0])
+            if window is None:
+                window = self._window(event.symbol)
             if window.add(event):
                 report.accepted += 1
-                fallbacks += event.fallback
             else:
                 report.duplicates += 1
-        with self._counts_lock:
-            self.accepted += report.accepted
-            self.duplicates += report.duplicates
-            self.fallbacks += fallbacks
-            self.rejected.update(report.rejected)
+        if rejected:
+            with self._counts_lock:
+                self.rejected.update(rejected)
         return report
 
     def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
@@ -230,8 +220,15 @@ class LiveLiquidationHeatmap:
             self._build(key, now, force=True)
         return len(keys)
 
+    def track(self, symbols: Iterable[str]) -> None:
+        """Create the windows of ``symbols`` now rather than at their first event."""
+        for symbol in symbols:
+            key = self._key(symbol)
+            if key not in self._windows:
+                self._window(key)
+
     def symbols(self) -> list[str]:
-        """Exchange ids that have received at least one event."""
+        """Exchange ids with a window (tracked, or that have received an event)."""
         return sorted(self._windows)
 
     def events(self, symbol: str) -> list[LiquidationEvent]:
@@ -249,12 +246,13 @@ class LiveLiquidationHeatmap:
         return window.nbytes() if window else 0
 
     def stats(self) -> dict[str, Any]:
-        """Counters since start: accepted, duplicates, fallbacks, rejected by reason, rebuilds."""
+        """Counters since start: accepted, duplicates, rejected by reason, rebuilds, symbols."""
+        windows = list(self._windows.values())
         with self._counts_lock:
             return {
-                "accepted": self.accepted,
-                "duplicates": self.duplicates,
-                "fallbacks": self.fallbacks,
+                "accepted": sum(w.accepted for w in windows),
+                "duplicates": sum(w.duplicates for w in windows),
+                "fallbacks": sum(w.fallbacks for w in windows),
                 "rejected": dict(self.rejected),
                 "rebuilds": self.rebuilds,
                 "symbols": len(self._windows),
@@ -294,10 +292,9 @@ class LiveLiquidationHeatmap:
             if not force and built is not None and built.built_at == now and built.version == window.version:
                 return built  # a concurrent reader just built the same thing
             horizon_ms = int(self.config.horizon_minutes * 60_000)
-            prices, qtys, ttimes, sides = window.snapshot(min_trade_time=now - horizon_ms)
+            by_side = window.by_side(min_trade_time=now - horizon_ms)
             price = self.get_price(key)
-            clusters = build_clusters(key, prices, qtys, ttimes, sides, now_ms=now, config=self.config,
-                                      current_price=price)
+            clusters = build_clusters(key, by_side, now_ms=now, config=self.config, current_price=price)
             built = _Built(now, window.version, price, clusters)
             self._built[key] = built
             self.rebuilds += 1

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT
+from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
 from .events import LiquidationEvent
 
-__all__ = ["EventWindow", "WindowArrays"]
+__all__ = ["EventWindow"]
 
 _SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
 _FLUSH_AT = 4096
 
-WindowArrays = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64],
-                     npt.NDArray[np.int8]]
 
 
 def _key(event: LiquidationEvent) -> int:
@@ -36,55 +35,84 @@ class EventWindow:
     """Events of one symbol. Thread-safe: writers and readers may be different threads.
 
     Eviction is by arrival: once ``capacity`` events are held, each new one
-    replaces the oldest arrival. :meth:`snapshot` also prunes events older than
+    replaces the oldest arrival. :meth:`by_side` also prunes events older than
     a given trade time.
     """
 
-    __slots__ = ("_event_time", "_fallback", "_head", "_keys", "_lock", "_pending", "_pending_keys", "_price",
-                 "_quantity", "_seen", "_side", "_size", "_status", "_trade_time", "capacity", "symbol",
-                 "version")
+    __slots__ = (
+        "_by_price",
+        "_event_time",
+        "_fallback",
+        "_flushed",
+        "_head",
+        "_keys",
+        "_lock",
+        "_pending",
+        "_pending_keys",
+        "_price",
+        "_pruned",
+        "_quantity",
+        "_seen",
+        "_side",
+        "_size",
+        "_status",
+        "_trade_time",
+        "capacity",
+        "duplicates",
+        "fallbacks",
+        "symbol",
+    )
 
     def __init__(self, symbol: str, capacity: int) -> None:
         self.symbol = symbol
         self.capacity = capacity
-        self._price = np.zeros(capacity, dtype=np.float64)
-        self._quantity = np.zeros(capacity, dtype=np.float64)
-        self._trade_time = np.zeros(capacity, dtype=np.int64)
-        self._event_time = np.zeros(capacity, dtype=np.int64)
-        self._side = np.zeros(capacity, dtype=np.int8)
-        self._fallback = np.zeros(capacity, dtype=np.bool_)
-        self._status = np.zeros(capacity, dtype=np.int16)
-        self._keys = np.zeros(capacity, dtype=np.int64)
-        # Invariant: the live events occupy slots [head - size, head) while size < capacity,
-        # and the whole ring (oldest at head) once size == capacity.
+        """Most events held; the arrays start small and double up to it (quiet symbols stay small)."""
+        self._allocate(0)
+        self._by_price: list[npt.NDArray[np.int64]] = [np.empty(0, np.int64), np.empty(0, np.int64)]
+        """Per side, the slots of its events in ascending price: kept up to date at each flush, so a
+        rebuild never sorts the whole window."""
+        # Invariant: the live events occupy slots [head - size, head) while size < allocated,
+        # and the whole ring (oldest at head) once size == allocated == capacity.
         self._head = 0
         self._size = 0
         self._seen: set[int] = set()
         self._pending: list[LiquidationEvent] = []
         self._pending_keys: list[int] = []
         self._lock = threading.Lock()
-        self.version = 0
-        """Changes whenever the set of events changes: a cheap staleness check."""
+        self._flushed = 0
+        self._pruned = 0
+        self.duplicates = 0
+        self.fallbacks = 0
 
     def __len__(self) -> int:
         return self._size + len(self._pending)
 
     def add(self, event: LiquidationEvent) -> bool:
         """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
-        key = _key(event)
+        key = hash((event[5], event[1], event[3], event[2]))  # == _key(event), inlined: hot path
         with self._lock:
             if key in self._seen:
+                self.duplicates += 1
                 return False
             self._seen.add(key)
             self._pending.append(event)
             self._pending_keys.append(key)
-            self.version += 1
             if len(self._pending) >= _FLUSH_AT:
                 self._flush()
         return True
 
-    def snapshot(self, min_trade_time: int | None = None) -> WindowArrays:
-        """Copies of (price, quantity, trade_time, side) of the window, oldest arrival first.
+    @property
+    def accepted(self) -> int:
+        """Events stored since the window was created."""
+        return self._flushed + len(self._pending)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the set of events changes: a cheap staleness check."""
+        return self.accepted, self._pruned
+
+    def by_side(self, min_trade_time: int | None = None) -> tuple[SideArrays, SideArrays]:
+        """Copies of (price, quantity, trade_time) per side (long, short), each sorted by price.
 
         With ``min_trade_time``, events traded before it are pruned first.
         """
@@ -92,9 +120,10 @@ class EventWindow:
             self._flush()
             if min_trade_time is not None:
                 self._prune(min_trade_time)
-            idx = self._order()  # a slice gives views: copy, the ring is reused after the lock
-            return (self._price[idx].copy(), self._quantity[idx].copy(), self._trade_time[idx].copy(),
-                    self._side[idx].copy())
+            out = []
+            for order in self._by_price:
+                out.append((self._price[order], self._quantity[order], self._trade_time[order]))
+            return out[0], out[1]
 
     def events(self) -> list[LiquidationEvent]:
         """The window as events, oldest arrival first."""
@@ -110,17 +139,59 @@ class EventWindow:
 
     def nbytes(self) -> int:
         """Bytes held by the ring buffers and the dedupe set (an estimate for the set)."""
-        arrays = (self._price, self._quantity, self._trade_time, self._event_time, self._side, self._fallback,
-                  self._status, self._keys)
+        arrays = self._columns()
         seen = sys.getsizeof(self._seen) + 32 * len(self._seen)  # set table + one int object per key
         return sum(a.nbytes for a in arrays) + seen
 
     # -- internals, called with the lock held --------------------------------------------------
 
+    def _allocate(self, n: int) -> None:
+        self._price = np.zeros(n, dtype=np.float64)
+        self._quantity = np.zeros(n, dtype=np.float64)
+        self._trade_time = np.zeros(n, dtype=np.int64)
+        self._event_time = np.zeros(n, dtype=np.int64)
+        self._side = np.zeros(n, dtype=np.int8)
+        self._fallback = np.zeros(n, dtype=np.bool_)
+        self._status = np.zeros(n, dtype=np.int16)
+        self._keys = np.zeros(n, dtype=np.int64)
+
+    def _columns(self) -> tuple[npt.NDArray[Any], ...]:
+        return (self._price, self._quantity, self._trade_time, self._event_time, self._side, self._fallback,
+                self._status, self._keys)
+
+    def _grow(self, needed: int) -> None:
+        """Reallocate to hold ``needed`` events (at most ``capacity``), live events first, in order."""
+        allocated = min(self.capacity, max(needed, 2 * self._price.size, 64))
+        order = self._order()
+        live = [column[order] for column in self._columns()]
+        self._allocate(allocated)
+        for column, values in zip(self._columns(), live, strict=True):
+            column[: self._size] = values
+        self._head = self._size % allocated
+        for side in (SIDE_LONG, SIDE_SHORT):
+            slots = np.flatnonzero(self._side[: self._size] == side)
+            self._by_price[side] = slots[np.argsort(self._price[slots], kind="stable")]
+
+    def _drop_from_index(self, gone_slots: npt.NDArray[np.int64]) -> None:
+        gone = np.zeros(self._price.size, dtype=np.bool_)
+        gone[gone_slots] = True
+        self._by_price = [order[~gone[order]] for order in self._by_price]
+
+    def _add_to_index(self, slots: npt.NDArray[np.int64]) -> None:
+        sides = self._side[slots]
+        for side in (SIDE_LONG, SIDE_SHORT):
+            new = slots[sides == side]
+            if new.size == 0:
+                continue
+            new = new[np.argsort(self._price[new], kind="stable")]
+            order = self._by_price[side]
+            at = np.searchsorted(self._price[order], self._price[new], side="right")
+            self._by_price[side] = np.insert(order, at, new)
+
     def _order(self) -> npt.NDArray[np.int64] | slice:
-        if self._size < self.capacity:
+        if self._size < self._price.size:
             return slice(self._head - self._size, self._head)
-        wrapped: npt.NDArray[np.int64] = np.r_[self._head:self.capacity, 0:self._head]
+        wrapped: npt.NDArray[np.int64] = np.r_[self._head:self._price.size, 0:self._head]
         return wrapped
 
     def _flush(self) -> None:
@@ -128,15 +199,21 @@ class EventWindow:
         if not pending:
             return
         self._pending, self._pending_keys = [], []
+        self._flushed += len(pending)
+        self.fallbacks += sum(ev[7] for ev in pending)
         if len(pending) > self.capacity:  # the oldest of a huge batch never make it into the ring
             self._seen.difference_update(keys[: -self.capacity])
             pending, keys = pending[-self.capacity:], keys[-self.capacity:]
         n = len(pending)
-        slots = (self._head + np.arange(n)) % self.capacity
-        if self._size + n > self.capacity:  # evict what the new events overwrite
-            n_evicted = self._size + n - self.capacity
-            evicted = (self._head - self._size + np.arange(n_evicted)) % self.capacity
+        if self._size + n > self._price.size and self._price.size < self.capacity:
+            self._grow(self._size + n)
+        allocated = self._price.size
+        slots = (self._head + np.arange(n)) % allocated
+        if self._size + n > allocated:  # evict what the new events overwrite
+            n_evicted = self._size + n - allocated
+            evicted = (self._head - self._size + np.arange(n_evicted)) % allocated
             self._seen.difference_update(self._keys[evicted].tolist())
+            self._drop_from_index(evicted)
         _, sides, prices, qtys, etimes, ttimes, statuses, fallbacks = zip(*pending, strict=True)
         self._price[slots] = prices
         self._quantity[slots] = qtys
@@ -146,23 +223,26 @@ class EventWindow:
         self._side[slots] = [_SIDE_CODE[s] for s in sides]
         self._status[slots] = [_status_code(s) for s in statuses]
         self._keys[slots] = keys
-        self._head = int((self._head + n) % self.capacity)
-        self._size = min(self.capacity, self._size + n)
+        self._head = int((self._head + n) % allocated)
+        self._size = min(allocated, self._size + n)
+        self._add_to_index(slots)
 
     def _prune(self, min_trade_time: int) -> None:
         idx = self._order()
         keep = self._trade_time[idx] >= min_trade_time
         if keep.all():
             return
-        slots = np.arange(self.capacity)[idx]
+        slots = np.arange(self._price.size)[idx]
         self._seen.difference_update(self._keys[slots[~keep]].tolist())
         kept = slots[keep]
         n = kept.size
-        for column in (self._price, self._quantity, self._trade_time, self._event_time, self._side,
-                       self._fallback, self._status, self._keys):
+        for column in self._columns():
             column[:n] = column[kept]
-        self._head, self._size = n, n
-        self.version += 1
+        self._head, self._size = n % self._price.size, n
+        self._pruned += 1
+        remap = np.full(self._price.size, -1, dtype=np.int64)
+        remap[kept] = np.arange(n)
+        self._by_price = [remapped[remapped >= 0] for remapped in (remap[order] for order in self._by_price)]
 
 
 

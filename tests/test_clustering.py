@@ -51,6 +51,14 @@ def test_golden_two_clusters_by_hand() -> None:
     assert short_c.price_level == pytest.approx(sum(p * p for p in short_prices) / sum(short_prices))
 
 
+def test_readme_worked_example() -> None:
+    rows = [(100.0, 10, 0), (100.5, 10, 10), (101.0, 20, 20), (100.2, 5, 30), (100.8, 5, 40)]
+    (c,) = heatmap_with([event(p, q, age_min=a) for p, q, a in rows]).get_clusters("BTCUSDT")
+    assert round(c.weighted_notional, 1) == 3860.7
+    assert round(c.price_level, 3) == 100.554
+    assert round(c.strength, 3) == 0.362
+
+
 def test_decay_window_is_the_configured_minutes() -> None:
     """Peer defect 3: ``time_decay_minutes // 60`` made 60 minutes into 1."""
     fresh = heatmap_with([event(100.0 + i * 0.01, 100) for i in range(5)])

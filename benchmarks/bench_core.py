@@ -1,0 +1,223 @@
+"""Core benchmark: parse+ingest, cluster rebuild, memory and import time, against two references.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_core.py``). Inputs are
+the real recordings in ``data/binance/``:
+
+* ingest: the 4,986 recorded ``forceOrder`` frames, as bytes, into fresh heatmaps;
+* rebuild: the 10,000 most recent recorded BTCUSDT aggregated trades used as
+  liquidations (real prices, sizes and sides; times spread evenly over the last
+  170 minutes so all of them are inside the default 3-hour horizon). The
+  300-symbol case holds the same 10,000 events per symbol, each symbol's prices
+  scaled by its own factor.
+
+Each figure is the median of several runs; the references implement the same
+specification (``benchmarks/reference.py``) and their clusters are checked
+against the project's.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import reference  # noqa: E402
+
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap  # noqa: E402
+from live_heatmap.clustering import build_clusters, sort_by_side  # noqa: E402
+from live_heatmap.config import HeatmapConfig  # noqa: E402
+
+WIRE = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
+TRADES = ROOT / "data" / "binance" / "aggtrades_large.csv"
+NOW = 1_766_954_621_755
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds of ``repeat`` calls, after one warm-up call, with the garbage collector paused."""
+    fn()
+    gc.collect()
+    gc.disable()
+    try:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return statistics.median(times)
+
+
+def btc_events(n: int = 10_000) -> list[LiquidationEvent]:
+    with TRADES.open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["s"] == "BTCUSDT"][-n:]
+    span = 170 * 60_000
+    events = []
+    for i, r in enumerate(rows):
+        t = NOW - span + (span * i) // max(len(rows) - 1, 1)
+        side = "long" if r["m"] == "True" else "short"  # buyer is maker: a sell hit the bid
+        events.append(LiquidationEvent("BTCUSDT", side, float(r["p"]), float(r["q"]), t, t, "FILLED", False))
+    return events
+
+
+
+def bench_ingest() -> bool:
+    lines = WIRE.read_bytes().splitlines()
+    reps = 20
+
+    symbols = sorted({line.split(b'"s":"')[1].split(b'"')[0].decode() for line in lines})
+
+    def fresh() -> list[LiveLiquidationHeatmap]:
+        # Steady state: the symbols' windows exist already (as after the first minutes of a stream).
+        heatmaps = [LiveLiquidationHeatmap() for _ in range(reps)]
+        for heatmap in heatmaps:
+            heatmap.track(symbols)
+        return heatmaps
+
+    def timed(run: Callable[[list[LiveLiquidationHeatmap]], object]) -> float:
+        best = []
+        for _ in range(5):
+            heatmaps = fresh()
+            gc.collect()
+            start = time.perf_counter()
+            run(heatmaps)
+            best.append(time.perf_counter() - start)
+        return statistics.median(best)
+
+    def ours_each(heatmaps: list[LiveLiquidationHeatmap]) -> None:
+        for heatmap in heatmaps:
+            ingest = heatmap.ingest
+            for line in lines:
+                ingest(line)
+
+    def ours_batch(heatmaps: list[LiveLiquidationHeatmap]) -> None:
+        for heatmap in heatmaps:
+            heatmap.ingest_many(lines)
+
+    def cold(_: list[LiveLiquidationHeatmap]) -> None:
+        for _ in range(reps):
+            LiveLiquidationHeatmap().ingest_many(lines)
+
+    n = reps * len(lines)
+    each = n / timed(ours_each)
+    batch = n / timed(ours_batch)
+    first = n / timed(cold)
+    loop = n / median_time(lambda: [reference.ingest_python_loop(lines) for _ in range(reps)], 3)
+    pandas = n / median_time(lambda: [reference.ingest_pandas(lines) for _ in range(reps)], 3)
+    print(f"parse + ingest of {len(lines)} real frames from bytes, x{reps}:")
+    verdict = "PASS" if each >= 2e5 else "FAIL"
+    print(f"  ingest() per frame        {each:>12,.0f} frames/s   target >= 200,000: {verdict}")
+    print(f"  ingest_many()             {batch:>12,.0f} frames/s")
+    print(f"  ingest_many(), new heatmap {first:>11,.0f} frames/s   (creating {len(symbols)} windows included)")
+    print(f"  reference: python loop   {loop:>12,.0f} frames/s   (ours x{each / loop:.1f})")
+    print(f"  reference: pandas         {pandas:>12,.0f} frames/s   (ours x{each / pandas:.1f})")
+    return each >= 2e5
+
+
+def bench_rebuild(events: list[LiquidationEvent]) -> bool:
+    heatmap = LiveLiquidationHeatmap(clock=lambda: NOW)
+    heatmap.ingest_many(events)
+    heatmap.rebuild("BTCUSDT")
+    ours = median_time(lambda: heatmap.rebuild("BTCUSDT", now_ms=NOW), 300)
+    prices = np.array([e.price for e in events])
+    qtys = np.array([e.quantity for e in events])
+    times = np.array([e.trade_time for e in events], dtype=np.int64)
+    sides = np.array([0 if e.side == "long" else 1 for e in events], dtype=np.int8)
+    cfg = HeatmapConfig()
+    cold = median_time(lambda: build_clusters("BTCUSDT", sort_by_side(prices, qtys, times, sides), now_ms=NOW,
+                                              config=cfg), 300)
+    tuples = [(e.price, e.quantity, e.trade_time, e.side) for e in events]
+    loop = median_time(lambda: reference.clusters_python_loop(tuples, NOW), 5)
+    import pandas as pd
+
+    frame = pd.DataFrame(tuples, columns=["price", "qty", "time", "side"])
+    pandas = median_time(lambda: reference.clusters_pandas(frame, NOW), 5)
+
+    mine = sorted(heatmap.get_clusters("BTCUSDT", now_ms=NOW), key=lambda c: (c.side, c.price_level))
+    theirs = sorted(reference.clusters_python_loop(tuples, NOW), key=lambda c: (c["side"], c["price_level"]))
+    agree = len(mine) == len(theirs) and all(  # decay is float32 in ours: strengths agree to 1e-6
+        a.side == b["side"] and a.liquidation_count == b["count"]
+        and abs(a.price_level / b["price_level"] - 1) < 1e-9 and abs(a.strength - b["strength"]) < 1e-6
+        for a, b in zip(mine, theirs, strict=True))
+    print(f"cluster rebuild, 1 symbol x {len(events):,} events ({len(mine)} clusters; reference agrees: {agree}):")
+    verdict = "PASS" if ours <= 1e-3 else "FAIL"
+    print(f"  heatmap.rebuild()         {ours * 1e3:>12.3f} ms        target <= 1 ms: {verdict}")
+    print(f"  from unsorted arrays      {cold * 1e3:>12.3f} ms        (sort_by_side + build_clusters)")
+    print(f"  reference: python loop   {loop * 1e3:>12.3f} ms        (ours x{loop / ours:.0f} faster)")
+    print(f"  reference: pandas         {pandas * 1e3:>12.3f} ms        (ours x{pandas / ours:.0f} faster)")
+    return ours <= 1e-3 and agree
+
+
+def bench_many(events: list[LiquidationEvent], n_symbols: int = 300) -> bool:
+    heatmap = LiveLiquidationHeatmap(clock=lambda: NOW)
+    for k in range(n_symbols):
+        scale = 1.0 / (1 + k)
+        symbol = f"SYM{k}USDT"
+        heatmap.ingest_many(e._replace(symbol=symbol, price=e.price * scale, quantity=e.quantity / scale)
+                            for e in events)
+    heatmap.rebuild()
+    ours = median_time(lambda: heatmap.rebuild(now_ms=NOW), 5)
+    print(f"cluster rebuild, {n_symbols} symbols x {len(events):,} events:")
+    print(f"  heatmap.rebuild() all     {ours:>12.3f} s         target <= 0.5 s: {'PASS' if ours <= 0.5 else 'FAIL'}")
+    return ours <= 0.5
+
+
+def bench_memory(events: list[LiquidationEvent]) -> bool:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    heatmap = LiveLiquidationHeatmap(clock=lambda: NOW)
+    heatmap.ingest_many(events)
+    heatmap.rebuild("BTCUSDT")
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    own = heatmap.memory_bytes("BTCUSDT")
+    print(f"memory held per symbol at {heatmap.event_count('BTCUSDT'):,} events:")
+    print(f"  traced (heatmap + clusters) {held / 1e6:>10.3f} MB        target <= 1.5 MB: "
+          f"{'PASS' if held <= 1.5e6 else 'FAIL'}")
+    print(f"  window's own estimate     {own / 1e6:>12.3f} MB")
+    return held <= 1.5e6
+
+
+def bench_import() -> bool:
+    def run(code: str) -> float:
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    bare = run("pass")
+    ours = run("import live_heatmap, liquidation_hunter")
+    pandas = run("import pandas, scipy.stats")
+    cost = ours - bare
+    print("import time (best of 7, interpreter start subtracted):")
+    print(f"  import live_heatmap, liquidation_hunter {cost:>7.3f} s   target <= 0.5 s: "
+          f"{'PASS' if cost <= 0.5 else 'FAIL'}")
+    print(f"  for scale: import pandas, scipy.stats   {pandas - bare:>7.3f} s")
+    return cost <= 0.5
+
+
+def main() -> int:
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {sys.platform}")
+    events = btc_events()
+    results = [bench_ingest(), bench_rebuild(events), bench_many(events), bench_memory(events), bench_import()]
+    print(f"{sum(results)} of {len(results)} targets met")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

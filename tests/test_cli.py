@@ -1,0 +1,59 @@
+"""The console script, run as users run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import WIRE
+
+from liquidation_hunter import __version__
+from liquidation_hunter.cli import main
+
+SCRIPT = Path(sys.executable).parent / "liquidation-hunter"
+
+
+def test_console_script_prints_version_and_help() -> None:
+    out = subprocess.run([SCRIPT, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"liquidation-hunter {__version__}"
+    out = subprocess.run([SCRIPT], capture_output=True, text=True, check=True)
+    assert "clusters" in out.stdout and "usage" in out.stdout
+
+
+def test_clusters_command_over_the_recording(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["clusters", "--events", str(WIRE), "--at", "2025-01-27T17:20:00Z", "--symbol", "ETH/USDT:USDT"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "clusters at 2025-01-27T17:20:00+00:00" in out
+    assert "ETHUSDT" in out and "ETH/USDT:USDT" in out and "sell" in out
+
+
+def test_clusters_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["clusters", "--events", str(tmp_path / "missing.jsonl")]) == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("not json\n")
+    assert main(["clusters", "--events", str(empty)]) == 2
+    assert main(["clusters", "--events", str(WIRE), "--at", "yesterday"]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and "no forceOrder events" in err and "Invalid isoformat" in err
+
+
+def test_library_import_stays_light() -> None:
+    """No pandas, scipy or ccxt on the import path of the library (timing is the benchmark's job)."""
+    code = ("import sys, live_heatmap, liquidation_hunter, strategies; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'ccxt', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_network_guard_refuses_the_internet() -> None:
+    import socket
+
+    from conftest import InternetAccessError
+
+    with pytest.raises(InternetAccessError):
+        socket.create_connection(("fstream.binance.com", 443), timeout=1)
+    with pytest.raises(InternetAccessError), socket.socket() as sock:
+        sock.connect(("203.0.113.7", 443))
