@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench setup clean
+.PHONY: test demo lint bench bench-core bench-stream setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -26,8 +26,13 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/liquidation-hunter clusters --events data/binance/forceorder_wire.jsonl --at 2025-01-27T17:20:00Z --min-strength 0.3
 
-bench: $(STAMP)
+bench: bench-core bench-stream
+
+bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
+
+bench-stream: $(STAMP)
+	$(BIN)/python benchmarks/bench_stream.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis build *.egg-info

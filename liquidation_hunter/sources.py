@@ -25,6 +25,14 @@ def register_source(name: str, source: DataSource) -> None:
     SOURCES[name] = source
 
 
+def _live_binance(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
+                  options: dict[str, Any]) -> LiveLiquidationHeatmap:
+    """Stream from Binance into the heatmap (background threads): ``set_data_source('live_binance',
+    symbols=[...])``; options go to :meth:`LiveLiquidationHeatmap.start_stream`."""
+    heatmap.start_stream(list(symbols) or "all", **options)
+    return heatmap
+
+
 def _existing_heatmap(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
                       options: dict[str, Any]) -> LiveLiquidationHeatmap:
     """Use a heatmap fed elsewhere: ``set_data_source('heatmap', heatmap=hm)``."""
@@ -64,5 +72,6 @@ def _replay_file(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
     return heatmap
 
 
+register_source("live_binance", _live_binance)
 register_source("heatmap", _existing_heatmap)
 register_source("replay", _replay_file)

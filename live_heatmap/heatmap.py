@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cluster import LiquidationCluster
 from .clustering import build_clusters
@@ -15,6 +15,9 @@ from .config import HeatmapConfig
 from .events import FrameRejected, LiquidationEvent, parse_force_order
 from .symbols import to_exchange_id
 from .window import EventWindow
+
+if TYPE_CHECKING:
+    from .stream import LiquidationStream, StreamSettings
 
 __all__ = ["IngestReport", "LiveLiquidationHeatmap", "system_clock_ms"]
 
@@ -76,6 +79,7 @@ class LiveLiquidationHeatmap:
         count_weight: float = 0.25,
         config: HeatmapConfig | None = None,
         clock: Callable[[], int] = system_clock_ms,
+        ws_url: str = "wss://fstream.binance.com/market",
     ) -> None:
         self.config = config or HeatmapConfig(
             cluster_window_pct=cluster_window_pct,
@@ -89,6 +93,8 @@ class LiveLiquidationHeatmap:
             count_weight=count_weight,
         )
         self.clock = clock
+        self.ws_url = ws_url
+        self._stream: LiquidationStream | None = None
         self._windows: dict[str, EventWindow] = {}
         self._prices: dict[str, tuple[float, int]] = {}
         self._built: dict[str, _Built] = {}
@@ -163,6 +169,47 @@ class LiveLiquidationHeatmap:
             with self._counts_lock:
                 self.rejected.update(rejected)
         return report
+
+    def record_reject(self, reason: str) -> None:
+        """Count a frame rejected before it reached :meth:`ingest` (the stream's own checks)."""
+        with self._counts_lock:
+            self.rejected[reason] += 1
+
+    # -- the live stream -------------------------------------------------------------------------
+
+    def start_stream(self, symbols: Sequence[str] | str = "all", *, mark_price: bool = False,
+                     settings: StreamSettings | None = None, **options: Any) -> LiquidationStream:
+        """Stream ``<symbol>@forceOrder`` (or ``!forceOrder@arr`` for many or ``"all"``) from
+        ``ws_url`` into this heatmap, in background threads, reconnecting for as long as it runs.
+
+        ``mark_price=True`` also subscribes mark prices and feeds :meth:`update_price`.
+        Other keyword options override :class:`~live_heatmap.stream.StreamSettings` fields
+        (or their ``connection`` fields) by name.
+        """
+        from .stream import LiquidationStream, settings_with  # websocket-client only when streaming
+
+        if self._stream is not None:
+            raise RuntimeError("the stream is already running; stop_stream() first")
+        options.setdefault("ws_url", settings.ws_url if settings else self.ws_url)
+        settings = settings_with(settings, mark_price=mark_price, **options)
+        self._stream = LiquidationStream(self, symbols, settings).start()
+        return self._stream
+
+    def stop_stream(self, timeout: float = 1.5) -> None:
+        """Stop the stream (if any): every connection closed, every thread joined."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop(timeout)
+
+    stop = stop_stream
+
+    def status(self) -> dict[str, Any]:
+        """Health: ingest counters (:meth:`stats`) plus the stream's connections, if streaming."""
+        out = self.stats()
+        stream = self._stream
+        out["stream"] = stream.status() if stream is not None else None
+        out["connected"] = bool(stream and out["stream"]["connected"])
+        return out
 
     def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
         """Set the current price of ``symbol`` (used for ``distance_from_price``)."""

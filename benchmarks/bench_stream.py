@@ -1,0 +1,202 @@
+"""Stream benchmark: local fake Binance server -> heatmap, against a plain websocket-client + json loop.
+
+Run: ``make bench-stream`` (or ``.venv/bin/python benchmarks/bench_stream.py``).
+
+The fake server (``tests/fake_binance``) runs in a separate process, so it does
+not share the client's interpreter lock, and plays real recorded frames:
+
+* throughput: the 4,986 recorded frames, repeated with their times shifted so
+  that none is a duplicate, sent as fast as the server can on one connection;
+  the figure is frames ingested per second on the client;
+* latency: frames sent one by one at a cascade's pace (50 a second, the
+  recording's busiest minutes reach a few a second), each stamped with its send
+  time; the figure is the time until ``get_clusters`` (``update_interval=0``,
+  so it rebuilds) returns a set that includes the event.
+
+The reference is the plain client one would write first: ``websocket-client``'s
+``recv()`` and the standard ``json`` module, appending to a deque.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+
+import orjson
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+WIRE = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
+
+from live_heatmap import LiveLiquidationHeatmap  # noqa: E402
+
+THROUGHPUT_PASSES = 12  # 12 x 4,986 = 59,832 frames
+LATENCY_FRAMES = 500
+LATENCY_RATE = 50.0
+
+
+def _server(pipe: Pipe) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_binance import FakeBinance
+
+    fake = FakeBinance(ping_interval=None, max_incoming_per_second=1000).start()
+    pipe.send(fake.market_url)
+    while True:
+        command, *args = pipe.recv()
+        if command == "wait_subscription":
+            pipe.send(fake.wait_for_subscription(args[0], 10.0))
+        elif command == "blast":
+            handle = fake.replay(args[0], 0, thin=False)
+            handle.wait(120.0)
+            pipe.send(len(handle.sent))
+        elif command == "paced":
+            for payload in args[0]:
+                payload["bench_ns"] = time.time_ns()
+                fake.publish_force_order(payload)
+                time.sleep(1.0 / LATENCY_RATE)
+            pipe.send(True)
+        elif command == "stop":
+            fake.stop()
+            pipe.send(True)
+            return
+
+
+def _frames(passes: int) -> list[bytes]:
+    base = [orjson.loads(line) for line in WIRE.read_bytes().splitlines()]
+    out = []
+    for k in range(passes):
+        for payload in base:
+            shifted = {**payload, "E": payload["E"] + k * 10_000_000_000,
+                       "o": {**payload["o"], "T": payload["o"]["T"] + k * 10_000_000_000}}
+            out.append(orjson.dumps(shifted))
+    return out
+
+
+def _wait(pipe: Pipe, command: tuple[Any, ...], timeout: float = 180.0) -> Any:
+    pipe.send(command)
+    if not pipe.poll(timeout):
+        raise TimeoutError(command[0])
+    return pipe.recv()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class _Timed(LiveLiquidationHeatmap):
+    """Records, per event, when get_clusters first shows it (stamp from the frame's bench_ns)."""
+
+    latencies_ms: list[float]
+
+    def ingest(self, frame: Any) -> bool:
+        stamp = frame.pop("bench_ns", None) if type(frame) is dict else None
+        accepted = super().ingest(frame)
+        if stamp is not None and accepted:
+            self.get_clusters(frame["o"]["s"])  # visible: this read rebuilds, with the event in
+            self.latencies_ms.append((time.time_ns() - stamp) / 1e6)
+        return accepted
+
+
+def bench_project(pipe: Pipe, url: str, frames: list[bytes], paced: list[dict[str, Any]]) -> tuple[float, list[float]]:
+    heatmap = _Timed(update_interval=1e-6, min_cluster_size=1, clock=lambda: 2_000_000_000_000)
+    heatmap.latencies_ms = []
+    heatmap.start_stream("all", ws_url=url)
+    try:
+        assert _wait(pipe, ("wait_subscription", "!forceOrder@arr"))
+        time.sleep(0.3)
+        start = time.perf_counter()
+        sent = _wait(pipe, ("blast", frames))
+        while heatmap.stats()["accepted"] < sent and time.perf_counter() - start < 120:
+            time.sleep(0.001)
+        throughput = heatmap.stats()["accepted"] / (time.perf_counter() - start)
+        _wait(pipe, ("paced", paced))
+        time.sleep(0.2)
+        return throughput, list(heatmap.latencies_ms)
+    finally:
+        heatmap.stop_stream()
+
+
+def bench_plain(pipe: Pipe, url: str, frames: list[bytes], paced: list[dict[str, Any]]) -> tuple[float, list[float]]:
+    ws = websocket.create_connection(url + "/stream")
+    ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["!forceOrder@arr"], "id": 1}))
+    ws.recv()
+    received: deque[dict[str, Any]] = deque(maxlen=10_000)
+    latencies: list[float] = []
+    count = [0]
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                message = json.loads(ws.recv())
+            except (websocket.WebSocketException, OSError, ValueError):
+                return
+            data = message["data"]
+            received.append(data)
+            count[0] += 1
+            if "bench_ns" in data:
+                latencies.append((time.time_ns() - data["bench_ns"]) / 1e6)
+
+    reader = threading.Thread(target=loop, daemon=True)
+    reader.start()
+    time.sleep(0.3)
+    start = time.perf_counter()
+    sent = _wait(pipe, ("blast", frames))
+    while count[0] < sent and time.perf_counter() - start < 120:
+        time.sleep(0.001)
+    throughput = count[0] / (time.perf_counter() - start)
+    _wait(pipe, ("paced", paced))
+    time.sleep(0.2)
+    stop.set()
+    ws.close()
+    reader.join(2.0)
+    return throughput, latencies
+
+
+def main() -> int:
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    frames = _frames(THROUGHPUT_PASSES)
+    recorded = [orjson.loads(line) for line in WIRE.read_bytes().splitlines()]
+    paced = [{**p, "o": {**p["o"], "T": 2_000_000_000_000 - 1000 + i}} for i, p in enumerate(recorded[:LATENCY_FRAMES])]
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    server = ctx.Process(target=_server, args=(child,), daemon=True)
+    server.start()
+    try:
+        url = parent.recv()
+        ours_tp, ours_lat = bench_project(parent, url, frames, [dict(p) for p in paced])
+        plain_tp, plain_lat = bench_plain(parent, url, frames, [dict(p) for p in paced])
+        _wait(parent, ("stop",))
+    finally:
+        server.join(5)
+        if server.is_alive():
+            server.kill()
+    print(f"python {sys.version.split()[0]}; server in its own process; {len(frames):,} frames, one connection")
+    print(f"{'':34}{'throughput':>14}{'latency p50':>14}{'p99':>10}{'max':>10}")
+    for name, tp, lat in (("liquidation-hunter stream", ours_tp, ours_lat),
+                          ("plain websocket-client + json", plain_tp, plain_lat)):
+        print(f"{name:34}{tp:>10,.0f} f/s{statistics.median(lat):>11.3f} ms{_percentile(lat, 0.99):>7.3f} ms"
+              f"{max(lat):>7.3f} ms")
+    ok_tp, ok_lat = ours_tp >= 30_000, _percentile(ours_lat, 0.99) < 5.0
+    print(f"targets: >= 30,000 frames/s {'PASS' if ok_tp else 'FAIL'}; "
+          f"p99 latency < 5 ms at {LATENCY_RATE:.0f} frames/s (n={len(ours_lat)}) {'PASS' if ok_lat else 'FAIL'}")
+    print("(ours parses, validates, dedupes and stores each event and, for latency, rebuilds the clusters;"
+          " the plain loop only decodes JSON)")
+    return 0 if ok_tp and ok_lat else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""One WebSocket connection to Binance's market streams, read by its own thread.
+
+A :class:`Connection` connects, sends its SUBSCRIBE requests (at most
+``max_messages_per_second``), hands every data frame to a :class:`Router`,
+answers pings, sends its own, and ends when the server closes, the socket
+breaks, nothing arrives for ``silence_timeout`` seconds, or it is told to
+close. It never reconnects: the shard supervising it decides that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+import structlog
+import websocket
+
+from .subscriptions import subscribe_requests
+from .wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
+
+__all__ = ["Connection", "ConnectionSettings", "Router"]
+
+log = structlog.get_logger("live_heatmap.stream")
+
+_READ_SIZE = 256 * 1024
+
+
+class Router(Protocol):
+    """Where a connection's decoded messages go."""
+
+    def on_payload(self, payload: Any) -> None:
+        """A data payload (envelope already removed): a forceOrder, a markPriceUpdate, an array..."""
+
+    def on_reject(self, reason: str, raw: bytes) -> None:
+        """A frame that could not be used (not JSON, unknown shape)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Timing of one connection, in seconds."""
+
+    connect_timeout: float = 10.0
+    silence_timeout: float = 90.0
+    """No frame at all (data, ping, pong) for this long: the connection is dead."""
+    ping_interval: float = 30.0
+    """Our own pings, so a healthy server always sends something within the silence timeout."""
+    max_messages_per_second: float = 5.0
+    """Outgoing; Binance disconnects above 10."""
+    close_timeout: float = 1.0
+    """How long a graceful close reads on, waiting for the server's close frame."""
+    tick: float = 0.1
+    """Longest wait in one ``select``: how fast a close request or deadline is noticed."""
+
+
+class Connection:
+    """One connection, one reader thread. Thread-safe: ``close`` may be called from anywhere."""
+
+    def __init__(self, name: str, url: str, streams: tuple[str, ...], router: Router,
+                 settings: ConnectionSettings, *, first_request_id: int = 1,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.url = url
+        self.streams = streams
+        self.router = router
+        self.settings = settings
+        self._monotonic = monotonic
+        self._requests = subscribe_requests(streams, first_request_id)
+        self._pending_ids = {int(r["id"]) for r in self._requests}  # type: ignore[call-overload]
+        self._ws: websocket.WebSocket | None = None
+        self._close_requested: str | None = None
+        self._graceful = True
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"liq-stream-{name}", daemon=True)
+        self.ready = threading.Event()
+        """Set once every subscription is acknowledged."""
+        self.finished = threading.Event()
+        self.cause: str | None = None
+        """Why the connection ended (None while it runs)."""
+        self.opened_at: float | None = None
+        self.last_received: float | None = None
+        self.last_message_wall_ms: int | None = None
+        self.messages = 0
+        self.errors: list[str] = []
+
+    # -- control ------------------------------------------------------------------------------
+
+    def start(self) -> Connection:
+        self._thread.start()
+        return self
+
+    def close(self, cause: str, *, graceful: bool = True) -> None:
+        """Ask the connection to end. Graceful: send a close frame and read until the server's
+        close frame (so nothing it already sent is lost); else drop the socket at once."""
+        with self._lock:
+            if self._close_requested is None:
+                self._close_requested = cause
+            self._graceful = self._graceful and graceful
+            ws = self._ws
+        if not graceful and ws is not None:
+            _shutdown(ws)
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def uptime(self) -> float:
+        """Seconds since the connection opened (0 before it did)."""
+        return 0.0 if self.opened_at is None else self._monotonic() - self.opened_at
+
+    def silence(self) -> float:
+        """Seconds since anything was received (since opening when nothing was)."""
+        ref = self.last_received if self.last_received is not None else self.opened_at
+        return 0.0 if ref is None else self._monotonic() - ref
+
+    # -- the reader thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        cause = "stopped"
+        try:
+            cause = self._connect_and_read()
+        except websocket.WebSocketConnectionClosedException:
+            cause = "connection closed without a close frame"
+        except (websocket.WebSocketException, OSError, ProtocolError) as exc:
+            cause = f"{type(exc).__name__}: {exc}"[:200]
+        finally:
+            with self._lock:
+                requested = self._close_requested
+                ws, self._ws = self._ws, None
+            if ws is not None:
+                _shutdown(ws)
+            self.cause = requested or cause
+            self.finished.set()
+            log.info("stream.disconnected", connection=self.name, cause=self.cause,
+                     uptime_s=round(self.uptime(), 3), messages=self.messages)
+
+    def _connect_and_read(self) -> str:
+        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
+        with self._lock:
+            if self._close_requested:
+                return self._close_requested
+            self._ws = ws
+        ws.connect(self.url, timeout=self.settings.connect_timeout, suppress_origin=True)  # type: ignore[no-untyped-call]
+        self.opened_at = self._monotonic()
+        log.info("stream.connected", connection=self.name, url=self.url, streams=len(self.streams))
+        if not self._requests:
+            self.ready.set()
+        return self._read(ws)
+
+    def _read(self, ws: websocket.WebSocket) -> str:
+        """Read until the end, sending the SUBSCRIBE requests on the way, paced."""
+        s = self.settings
+        next_ping = self._monotonic() + s.ping_interval
+        to_send = list(self._requests)
+        gap = 1.0 / s.max_messages_per_second
+        next_send = self._monotonic()
+        close_deadline: float | None = None
+        sock = ws.sock
+        assert sock is not None  # connected
+        reader = FrameReader()
+        while True:
+            now = self._monotonic()
+            if self._close_requested is not None and close_deadline is None:
+                if not self._graceful:
+                    return self._close_requested
+                close_deadline = now + s.close_timeout
+                with contextlib.suppress(websocket.WebSocketException, OSError):
+                    ws.send_close()
+            if close_deadline is not None and now >= close_deadline:
+                return self._close_requested or "closed"
+            if close_deadline is None and self.silence() >= s.silence_timeout:
+                return f"silent for {self.silence():.1f}s"
+            if close_deadline is None and to_send and now >= next_send:
+                ws.send(orjson.dumps(to_send.pop(0)).decode())
+                next_send = now + gap
+            elif close_deadline is None and now >= next_ping:
+                ws.ping()
+                next_ping = now + s.ping_interval
+            pending = getattr(sock, "pending", None)
+            if not (pending and pending()):
+                wait = min(s.tick, max(0.0, next_send - now)) if to_send else s.tick
+                readable, _, _ = select.select([sock], [], [], wait)
+                if not readable:
+                    continue
+            data = sock.recv(_READ_SIZE)
+            if not data:
+                return self._close_requested or "connection closed without a close frame"
+            self.last_received = self._monotonic()
+            for opcode, payload in reader.feed(data):
+                if opcode <= OP_BINARY:
+                    self.messages += 1
+                    self._route(payload)
+                elif opcode == OP_PING:
+                    ws.pong(payload)
+                elif opcode == OP_CLOSE:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                    if close_deadline is None:
+                        with contextlib.suppress(websocket.WebSocketException, OSError):
+                            ws.send_close()
+                    return self._close_requested or f"server closed (code {code})"
+            if self.messages:
+                self.last_message_wall_ms = time.time_ns() // 1_000_000
+
+    def _route(self, data: bytes) -> None:
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.router.on_reject("not_json", data)
+            return
+        if type(message) is dict:
+            if "stream" in message and "data" in message:
+                self.router.on_payload(message["data"])
+                return
+            if "e" in message:
+                self.router.on_payload(message)
+                return
+            if "id" in message and ("result" in message or "code" in message):
+                self._on_reply(message)
+                return
+            if "code" in message:
+                self.errors.append(str(message.get("msg"))[:200])
+                log.warning("stream.error_frame", connection=self.name, code=message.get("code"),
+                            msg=str(message.get("msg"))[:200])
+                return
+        elif type(message) is list:
+            self.router.on_payload(message)
+            return
+        self.router.on_reject("unknown_message", data)
+
+    def _on_reply(self, reply: dict[str, Any]) -> None:
+        request_id = reply.get("id")
+        if "code" in reply:
+            self.errors.append(str(reply.get("msg"))[:200])
+            log.warning("stream.subscribe_refused", connection=self.name, id=request_id,
+                        code=reply.get("code"), msg=str(reply.get("msg"))[:200])
+        if isinstance(request_id, int):
+            self._pending_ids.discard(request_id)
+            if not self._pending_ids:
+                self.ready.set()
+
+
+def _shutdown(ws: websocket.WebSocket) -> None:
+    """Wake a thread blocked in connect or recv, and close the socket."""
+    sock = ws.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError, websocket.WebSocketException):
+        ws.shutdown()  # type: ignore[no-untyped-call]

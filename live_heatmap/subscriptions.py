@@ -1,0 +1,65 @@
+"""Which Binance streams to subscribe, on which URL, split into connections. Pure functions.
+
+* Up to ``per_symbol_limit`` symbols: ``<symbol>@forceOrder`` each (and
+  ``<symbol>@markPrice@1s`` when mark prices are wanted).
+* More symbols, or ``"all"``: ``!forceOrder@arr`` (and ``!markPrice@arr@1s``),
+  with the symbol list kept as a filter on what is ingested.
+* At most ``max_streams`` streams per connection; more are split into shards.
+* SUBSCRIBE requests carry up to ``params_per_request`` stream names each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .symbols import to_exchange_id
+
+__all__ = ["ALL_FORCE_ORDERS", "ALL_MARK_PRICES", "Plan", "plan_subscriptions", "stream_url", "subscribe_requests"]
+
+ALL_FORCE_ORDERS = "!forceOrder@arr"
+ALL_MARK_PRICES = "!markPrice@arr@1s"
+BINANCE_MARKET_URL = "wss://fstream.binance.com/market"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to subscribe: streams per connection, and the symbols to keep (None: all)."""
+
+    shards: tuple[tuple[str, ...], ...]
+    symbol_filter: frozenset[str] | None
+
+
+def plan_subscriptions(symbols: Sequence[str] | str, *, mark_price: bool = False, per_symbol_limit: int = 50,
+                       max_streams: int = 1024) -> Plan:
+    """Streams for ``symbols`` (ids or unified symbols, or ``"all"``)."""
+    if isinstance(symbols, str):
+        if symbols.lower() != "all":
+            raise ValueError(f"symbols: expected a list or 'all', got {symbols!r}")
+        ids: list[str] | None = None
+    else:
+        ids = sorted({to_exchange_id(s) for s in symbols})
+        if not ids:
+            raise ValueError("symbols: the list is empty (use 'all' for every symbol)")
+    if ids is None or len(ids) > per_symbol_limit:
+        streams = [ALL_FORCE_ORDERS] + ([ALL_MARK_PRICES] if mark_price else [])
+        return Plan((tuple(streams),), None if ids is None else frozenset(ids))
+    streams = []
+    for market_id in ids:
+        streams.append(f"{market_id.lower()}@forceOrder")
+        if mark_price:
+            streams.append(f"{market_id.lower()}@markPrice@1s")
+    shards = tuple(tuple(streams[i:i + max_streams]) for i in range(0, len(streams), max_streams))
+    return Plan(shards, frozenset(ids))
+
+
+def stream_url(base_url: str, *, combined: bool = True) -> str:
+    """The URL to connect to: ``<base>/stream`` (combined, ``{"stream","data"}`` frames) or ``<base>/ws``."""
+    return base_url.rstrip("/") + ("/stream" if combined else "/ws")
+
+
+def subscribe_requests(streams: Sequence[str], first_id: int, *, params_per_request: int = 100,
+                       method: str = "SUBSCRIBE") -> list[dict[str, object]]:
+    """SUBSCRIBE messages for ``streams``, ``params_per_request`` names each, ids from ``first_id``."""
+    return [{"method": method, "params": list(streams[i:i + params_per_request]), "id": first_id + n}
+            for n, i in enumerate(range(0, len(streams), params_per_request))]
