@@ -3,8 +3,15 @@
 A :class:`Connection` connects, sends its SUBSCRIBE requests (at most
 ``max_messages_per_second``), hands every data frame to a :class:`Router`,
 answers pings, sends its own, and ends when the server closes, the socket
-breaks, nothing arrives for ``silence_timeout`` seconds, or it is told to
-close. It never reconnects: the shard supervising it decides that.
+breaks, it is told to close, or one of two liveness checks fails:
+
+* ping/pong, for dead sockets: after each of our pings, something must arrive
+  within ``pong_timeout``;
+* a watchdog, for connections that are open but silent: no data frame and no
+  server ping for ``silence_timeout`` (Binance pings every 3 minutes; its
+  retired URLs reportedly accept connections, answer pings and send nothing).
+
+It never reconnects: the shard supervising it decides that.
 """
 
 from __future__ import annotations
@@ -47,10 +54,12 @@ class ConnectionSettings:
     """Timing of one connection, in seconds."""
 
     connect_timeout: float = 10.0
-    silence_timeout: float = 90.0
-    """No frame at all (data, ping, pong) for this long: the connection is dead."""
+    silence_timeout: float = 300.0
+    """No data frame and no server ping for this long: the connection is replaced."""
     ping_interval: float = 30.0
-    """Our own pings, so a healthy server always sends something within the silence timeout."""
+    """How often we ping the server."""
+    pong_timeout: float = 20.0
+    """After our ping, nothing at all received for this long: the socket is dead."""
     max_messages_per_second: float = 5.0
     """Outgoing; Binance disconnects above 10."""
     close_timeout: float = 1.0
@@ -85,6 +94,7 @@ class Connection:
         """Why the connection ended (None while it runs)."""
         self.opened_at: float | None = None
         self.last_received: float | None = None
+        """Monotonic time of the last data frame or server ping (what the watchdog watches)."""
         self.last_message_wall_ms: int | None = None
         self.messages = 0
         self.errors: list[str] = []
@@ -115,7 +125,7 @@ class Connection:
         return 0.0 if self.opened_at is None else self._monotonic() - self.opened_at
 
     def silence(self) -> float:
-        """Seconds since anything was received (since opening when nothing was)."""
+        """Seconds since the last data frame or server ping (since opening when none came)."""
         ref = self.last_received if self.last_received is not None else self.opened_at
         return 0.0 if ref is None else self._monotonic() - ref
 
@@ -157,6 +167,7 @@ class Connection:
         """Read until the end, sending the SUBSCRIBE requests on the way, paced."""
         s = self.settings
         next_ping = self._monotonic() + s.ping_interval
+        ping_sent: float | None = None
         to_send = list(self._requests)
         gap = 1.0 / s.max_messages_per_second
         next_send = self._monotonic()
@@ -176,12 +187,16 @@ class Connection:
                 return self._close_requested or "closed"
             if close_deadline is None and self.silence() >= s.silence_timeout:
                 return f"silent for {self.silence():.1f}s"
+            if close_deadline is None and ping_sent is not None and now - ping_sent >= s.pong_timeout:
+                return f"no pong for {now - ping_sent:.1f}s"
             if close_deadline is None and to_send and now >= next_send:
                 ws.send(orjson.dumps(to_send.pop(0)).decode())
                 next_send = now + gap
             elif close_deadline is None and now >= next_ping:
                 ws.ping()
                 next_ping = now + s.ping_interval
+                if ping_sent is None:
+                    ping_sent = now
             pending = getattr(sock, "pending", None)
             if not (pending and pending()):
                 wait = min(s.tick, max(0.0, next_send - now)) if to_send else s.tick
@@ -191,12 +206,14 @@ class Connection:
             data = sock.recv(_READ_SIZE)
             if not data:
                 return self._close_requested or "connection closed without a close frame"
-            self.last_received = self._monotonic()
+            ping_sent = None  # any bytes answer our ping
             for opcode, payload in reader.feed(data):
                 if opcode <= OP_BINARY:
                     self.messages += 1
+                    self.last_received = self._monotonic()
                     self._route(payload)
                 elif opcode == OP_PING:
+                    self.last_received = self._monotonic()
                     ws.pong(payload)
                 elif opcode == OP_CLOSE:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None

@@ -214,6 +214,8 @@ def _cause_kind(cause: str) -> str:
     """A short key for counting causes: 'server closed', 'silent', 'ConnectionRefusedError'..."""
     if cause.startswith("silent"):
         return "silent"
+    if cause.startswith("no pong"):
+        return "no pong"
     if cause.startswith("server closed"):
         return "server closed"
     return cause.split(":", 1)[0][:60]

@@ -22,7 +22,8 @@ FAST = {  # tiny timings so every fault resolves in well under a second
     "close_timeout": 0.3,
     "connect_timeout": 2.0,
     "ping_interval": 0.2,
-    "silence_timeout": 1.0,
+    "pong_timeout": 0.5,
+    "silence_timeout": 2.0,
 }
 
 
@@ -145,13 +146,26 @@ def test_reconnects_after_an_abrupt_drop(fake: FakeBinance, heatmap: LiveLiquida
     _assert_recovers(fake, heatmap, "connection closed without a close frame", T0 + 1000)
 
 
-def test_watchdog_reconnects_a_silent_connection(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
-    start(heatmap, fake, silence_timeout=0.6)
-    fake.set_silent(True)
+def test_a_dead_socket_is_noticed_by_ping_pong(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
+    start(heatmap, fake)
+    fake.set_silent(True)  # nothing at all comes back, not even pongs
     assert wait_until(lambda: _reconnects(heatmap) >= 1, 3.0), heatmap.status()
-    assert heatmap.status()["stream"]["shards"][0]["last_disconnect_cause"].startswith("silent for")
+    assert heatmap.status()["stream"]["shards"][0]["last_disconnect_cause"].startswith("no pong")
     fake.set_silent(False)
-    _assert_recovers(fake, heatmap, "silent", T0 + 2000)
+    _assert_recovers(fake, heatmap, "no pong", T0 + 2000)
+
+
+def test_watchdog_replaces_an_open_connection_that_sends_nothing(heatmap: LiveLiquidationHeatmap) -> None:
+    """Like Binance's retired URLs: the connection opens and answers pings, but no data ever comes."""
+    with FakeBinance(ping_interval=None, legacy_paths_silent=True) as fake:
+        try:
+            heatmap.start_stream(["BTCUSDT"], ws_url=fake.base_url, **{**FAST, "silence_timeout": 0.8})
+            assert wait_until(lambda: _reconnects(heatmap) >= 2, 5.0), heatmap.status()
+            causes = heatmap.status()["stream"]["shards"][0]["disconnect_causes"]
+            assert set(causes) == {"silent"}, causes
+            assert not heatmap.status()["stream"]["shards"][0]["subscribed"]
+        finally:
+            heatmap.stop_stream()
 
 
 def test_reconnects_when_the_server_drops_for_missing_pongs() -> None:

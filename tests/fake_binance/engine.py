@@ -138,7 +138,7 @@ class Engine:
             session = Session(
                 id=self._next_id, path=ws.request.path, route=route, ws=ws,
                 state=StreamState(combined=route.combined, subscriptions=dict.fromkeys(route.streams)),
-                silent=self.is_silent, on_pong=self._on_pong,
+                silent=self.drops_control_frames, on_pong=self._on_pong,
             )
             session.next_ping_at = asyncio.get_running_loop().time() + (self.settings.ping_interval or 0.0)
             self._next_id += 1
@@ -185,7 +185,12 @@ class Engine:
         return [s for s in self.sessions.values() if s.closed_at is None and not s.closing]
 
     def is_silent(self, session: Session) -> bool:
+        """No data, replies or pings for this session (set_silent, or a retired path)."""
         return self.settings.silent or (self.settings.legacy_paths_silent and not session.route.market)
+
+    def drops_control_frames(self, session: Session) -> bool:
+        """Not even automatic pongs (set_silent only: a retired path still answers pings)."""
+        return self.settings.silent
 
     def _on_pong(self, session: Session) -> None:
         if self.settings.ignore_pongs:

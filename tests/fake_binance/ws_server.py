@@ -39,8 +39,9 @@ class FakeBinance:
         closed (1008 "Too many requests"); the offending message gets no answer.
     max_streams: a SUBSCRIBE (or URL) that would exceed this many streams is refused.
     min_event_gap_ms: per-symbol spacing in `o.T` that `replay(thin=True)` enforces.
-    legacy_paths_silent: connections on the retired paths without `/market` are accepted but get
-        nothing at all, as Binance's reportedly behave since April 2026.
+    legacy_paths_silent: connections on the retired paths without `/market` are accepted, get no
+        data, replies or pings, and only their pings answered, as Binance's reportedly behave
+        since April 2026.
     """
 
     def __init__(self, *, ping_interval: float | None = 180.0, pong_timeout: float = 600.0,
