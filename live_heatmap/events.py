@@ -154,6 +154,16 @@ def _positive(primary: float | None, fallback: float | None, name: str, reason: 
 
 _INF = math.inf
 _tuple_new = tuple.__new__
+_GOOD_SYMBOLS: set[str] = set()
+
+
+def _good_symbol(symbol: object) -> bool:
+    """An upper-case, printable symbol without spaces (remembered: a few hundred exist)."""
+    ok = (type(symbol) is str and symbol.isupper() and len(symbol) <= 64 and symbol.isprintable()
+          and " " not in symbol)
+    if ok and len(_GOOD_SYMBOLS) < 100_000:
+        _GOOD_SYMBOLS.add(symbol)  # type: ignore[arg-type]
+    return ok
 
 
 def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:
@@ -172,10 +182,10 @@ def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, An
         raw_price, raw_qty, symbol = order["ap"], order["z"], order["s"]
         trade_time, event_time = order["T"], obj["E"]
         if (obj["e"] == _EVENT_TYPE and type(raw_price) is str and type(raw_qty) is str
-                and type(trade_time) is int and type(event_time) is int and type(symbol) is str
+                and type(trade_time) is int and type(event_time) is int
                 and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
                 and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
-                and symbol.isupper() and len(symbol) <= 64 and symbol.isprintable() and " " not in symbol):
+                and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
             price, quantity = float(raw_price), float(raw_qty)
             side = _SIDES.get(order["S"])
             if 0.0 < price < _INF and 0.0 < quantity < _INF and side is not None:

@@ -23,6 +23,7 @@ __all__ = ["EventWindow"]
 
 _SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
 _FLUSH_AT = 4096
+_FIELDS = 7  # LiquidationEvent fields after the symbol
 
 
 
@@ -76,7 +77,10 @@ class EventWindow:
         self._head = 0
         self._size = 0
         self._seen: set[int] = set()
-        self._pending: list[LiquidationEvent] = []
+        # New events as flat fields (side, price, qty, event time, trade time, status, fallback) x n:
+        # plain numbers and shared strings are invisible to the garbage collector, whereas a list of
+        # event tuples would make every collection walk all of them (it halved ingest throughput).
+        self._pending: list[Any] = []
         self._pending_keys: list[int] = []
         self._lock = threading.Lock()
         self._flushed = 0
@@ -85,26 +89,29 @@ class EventWindow:
         self.fallbacks = 0
 
     def __len__(self) -> int:
-        return self._size + len(self._pending)
+        return self._size + len(self._pending_keys)
 
     def add(self, event: LiquidationEvent) -> bool:
         """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
-        key = hash((event[5], event[1], event[3], event[2]))  # == _key(event), inlined: hot path
+        _, side, price, quantity, _, trade_time, _, _ = event
+        key = hash((trade_time, side, quantity, price))  # == _key(event), inlined: hot path
+        seen = self._seen
         with self._lock:
-            if key in self._seen:
+            if key in seen:
                 self.duplicates += 1
                 return False
-            self._seen.add(key)
-            self._pending.append(event)
-            self._pending_keys.append(key)
-            if len(self._pending) >= _FLUSH_AT:
+            seen.add(key)
+            self._pending.extend(event[1:])
+            keys = self._pending_keys
+            keys.append(key)
+            if len(keys) >= _FLUSH_AT:
                 self._flush()
         return True
 
     @property
     def accepted(self) -> int:
         """Events stored since the window was created."""
-        return self._flushed + len(self._pending)
+        return self._flushed + len(self._pending_keys)
 
     @property
     def version(self) -> tuple[int, int]:
@@ -196,15 +203,15 @@ class EventWindow:
 
     def _flush(self) -> None:
         pending, keys = self._pending, self._pending_keys
-        if not pending:
+        if not keys:
             return
         self._pending, self._pending_keys = [], []
-        self._flushed += len(pending)
-        self.fallbacks += sum(ev[7] for ev in pending)
-        if len(pending) > self.capacity:  # the oldest of a huge batch never make it into the ring
+        self._flushed += len(keys)
+        self.fallbacks += sum(pending[_FIELDS - 1::_FIELDS])
+        if len(keys) > self.capacity:  # the oldest of a huge batch never make it into the ring
             self._seen.difference_update(keys[: -self.capacity])
-            pending, keys = pending[-self.capacity:], keys[-self.capacity:]
-        n = len(pending)
+            pending, keys = pending[-self.capacity * _FIELDS:], keys[-self.capacity:]
+        n = len(keys)
         if self._size + n > self._price.size and self._price.size < self.capacity:
             self._grow(self._size + n)
         allocated = self._price.size
@@ -214,14 +221,13 @@ class EventWindow:
             evicted = (self._head - self._size + np.arange(n_evicted)) % allocated
             self._seen.difference_update(self._keys[evicted].tolist())
             self._drop_from_index(evicted)
-        _, sides, prices, qtys, etimes, ttimes, statuses, fallbacks = zip(*pending, strict=True)
-        self._price[slots] = prices
-        self._quantity[slots] = qtys
-        self._event_time[slots] = etimes
-        self._trade_time[slots] = ttimes
-        self._fallback[slots] = fallbacks
-        self._side[slots] = [_SIDE_CODE[s] for s in sides]
-        self._status[slots] = [_status_code(s) for s in statuses]
+        self._side[slots] = [_SIDE_CODE[s] for s in pending[0::_FIELDS]]
+        self._price[slots] = pending[1::_FIELDS]
+        self._quantity[slots] = pending[2::_FIELDS]
+        self._event_time[slots] = pending[3::_FIELDS]
+        self._trade_time[slots] = pending[4::_FIELDS]
+        self._status[slots] = [_status_code(s) for s in pending[5::_FIELDS]]
+        self._fallback[slots] = pending[6::_FIELDS]
         self._keys[slots] = keys
         self._head = int((self._head + n) % allocated)
         self._size = min(allocated, self._size + n)
