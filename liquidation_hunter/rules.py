@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from live_heatmap import ConfigError, LiquidationCluster
+from live_heatmap.config import section_from_mapping
 
 __all__ = ["HunterConfig", "Rule", "Signal", "magnet_rule", "place_exits"]
 
@@ -60,14 +61,8 @@ class HunterConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], where: str = "hunter") -> HunterConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-        try:
-            return cls(**values)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}.{exc}") from None
+        """Build from a YAML section; unknown keys are rejected with their path."""
+        return section_from_mapping(cls, values, where)
 
 
 def _num(value: object) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "HeatmapConfig"]
+__all__ = ["ConfigError", "HeatmapConfig", "section_from_mapping"]
+
+_T = TypeVar("_T")
 
 
 class ConfigError(ValueError):
@@ -69,11 +71,18 @@ class HeatmapConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "heatmap") -> HeatmapConfig:
         """Build from a YAML section; unknown keys are rejected with their path."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-        try:
-            return cls(**dict(values))
-        except ConfigError as exc:
-            raise ConfigError(f"{where}.{exc}") from None
+        return section_from_mapping(cls, values, where)
+
+
+def section_from_mapping(cls: type[_T], values: Mapping[str, Any], where: str) -> _T:
+    """``cls(**values)`` for a config dataclass, errors prefixed with ``where``; unknown keys refused."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {values!r}")
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+    try:
+        return cls(**dict(values))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from None

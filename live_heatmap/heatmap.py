@@ -149,22 +149,26 @@ class LiveLiquidationHeatmap:
         """Ingest every frame; never stops at a bad one. Returns the counts of this batch."""
         report = IngestReport()
         rejected = report.rejected
+        by_symbol: dict[str, list[LiquidationEvent]] = {}
+        parse = parse_force_order
         for frame in frames:
             if type(frame) is LiquidationEvent:
                 event = frame
             else:
                 try:
-                    event = parse_force_order(frame)  # type: ignore[arg-type]
+                    event = parse(frame)  # type: ignore[arg-type]
                 except FrameRejected as exc:
                     rejected[exc.reason.value] += 1
                     continue
-            window = self._windows.get(event[0])
-            if window is None:
-                window = self._window(event.symbol)
-            if window.add(event):
-                report.accepted += 1
-            else:
-                report.duplicates += 1
+            batch = by_symbol.get(event[0])
+            if batch is None:
+                batch = by_symbol[event[0]] = []
+            batch.append(event)
+        for symbol, events in by_symbol.items():  # one lock round per symbol, not per event
+            window = self._windows.get(symbol) or self._window(symbol)
+            accepted = window.add_many(events)
+            report.accepted += accepted
+            report.duplicates += len(events) - accepted
         if rejected:
             with self._counts_lock:
                 self.rejected.update(rejected)

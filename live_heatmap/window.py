@@ -108,6 +108,26 @@ class EventWindow:
                 self._flush()
         return True
 
+    def add_many(self, events: list[LiquidationEvent]) -> int:
+        """:meth:`add` for a batch of this symbol's events, in order; returns how many were new."""
+        seen = self._seen
+        new = 0
+        with self._lock:
+            pending, keys = self._pending, self._pending_keys  # inside the lock: _flush swaps them
+            for event in events:
+                _, side, price, quantity, _, trade_time, _, _ = event
+                key = hash((trade_time, side, quantity, price))
+                if key in seen:
+                    continue
+                seen.add(key)
+                pending.extend(event[1:])
+                keys.append(key)
+                new += 1
+            self.duplicates += len(events) - new
+            if len(keys) >= _FLUSH_AT:
+                self._flush()
+        return new
+
     @property
     def accepted(self) -> int:
         """Events stored since the window was created."""
