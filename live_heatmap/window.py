@@ -235,23 +235,28 @@ class EventWindow:
         if self._size + n > self._price.size and self._price.size < self.capacity:
             self._grow(self._size + n)
         allocated = self._price.size
-        slots = (self._head + np.arange(n)) % allocated
+        head = self._head
+        # A plain slice when the batch does not wrap around the ring (the usual case): cheaper to fill.
+        slots: slice | npt.NDArray[np.int64] = (slice(head, head + n) if head + n <= allocated
+                                                else (head + np.arange(n)) % allocated)
         if self._size + n > allocated:  # evict what the new events overwrite
             n_evicted = self._size + n - allocated
             evicted = (self._head - self._size + np.arange(n_evicted)) % allocated
             self._seen.difference_update(self._keys[evicted].tolist())
             self._drop_from_index(evicted)
-        self._side[slots] = [_SIDE_CODE[s] for s in pending[0::_FIELDS]]
+        self._side[slots] = list(map(_SIDE_CODE.__getitem__, pending[0::_FIELDS]))
         self._price[slots] = pending[1::_FIELDS]
         self._quantity[slots] = pending[2::_FIELDS]
         self._event_time[slots] = pending[3::_FIELDS]
         self._trade_time[slots] = pending[4::_FIELDS]
-        self._status[slots] = [_status_code(s) for s in pending[5::_FIELDS]]
+        statuses = pending[5::_FIELDS]
+        known: list[Any] = list(map(_status_codes.get, statuses))
+        self._status[slots] = known if None not in known else [_status_code(s) for s in statuses]
         self._fallback[slots] = pending[6::_FIELDS]
         self._keys[slots] = keys
         self._head = int((self._head + n) % allocated)
         self._size = min(allocated, self._size + n)
-        self._add_to_index(slots)
+        self._add_to_index(np.arange(head, head + n) if isinstance(slots, slice) else slots)
 
     def _prune(self, min_trade_time: int) -> None:
         idx = self._order()
