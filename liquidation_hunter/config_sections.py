@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from live_heatmap.subscriptions import BINANCE_MARKET_URL
+
 from .config_checks import Check, ConfigFileError, boolean, build_section, choice, integer, number, validate
 
 if TYPE_CHECKING:
@@ -81,7 +83,7 @@ class ExchangeConfig:
 
     name: str = "binanceusdm"
     """The ccxt exchange id; only Binance USD-M futures for now."""
-    ws_url: str = "wss://fstream.binance.com/market"
+    ws_url: str = BINANCE_MARKET_URL
     """Base WebSocket URL; ``/stream`` or ``/ws`` is appended (``combined``)."""
     rest_url: str | None = None
     """Override of ccxt's futures REST base (a proxy); null: ccxt's own."""

@@ -13,6 +13,7 @@ from .cluster import LiquidationCluster
 from .clustering import build_clusters
 from .config import HeatmapConfig
 from .events import FrameRejected, LiquidationEvent, parse_force_order
+from .subscriptions import BINANCE_MARKET_URL
 from .symbols import to_exchange_id
 from .window import EventWindow
 
@@ -79,7 +80,7 @@ class LiveLiquidationHeatmap:
         count_weight: float = 0.25,
         config: HeatmapConfig | None = None,
         clock: Callable[[], int] = system_clock_ms,
-        ws_url: str = "wss://fstream.binance.com/market",
+        ws_url: str = BINANCE_MARKET_URL,
     ) -> None:
         self.config = config or HeatmapConfig(
             cluster_window_pct=cluster_window_pct,
