@@ -62,8 +62,8 @@ def _replay_file(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
             for line in fh:
                 try:
                     event = parse_force_order(line)
-                except FrameRejected:
-                    heatmap.ingest(line)  # counted as a reject by reason
+                except FrameRejected as exc:
+                    heatmap.record_reject(exc.reason.value)
                     continue
                 if event.symbol in wanted:
                     heatmap.ingest(event)

@@ -21,6 +21,7 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -97,7 +98,8 @@ class Connection:
         """Monotonic time of the last data frame or server ping (what the watchdog watches)."""
         self.last_message_wall_ms: int | None = None
         self.messages = 0
-        self.errors: list[str] = []
+        self.errors: deque[str] = deque(maxlen=20)
+        """The server's latest error frames (bounded: a misbehaving server cannot grow it)."""
 
     # -- control ------------------------------------------------------------------------------
 

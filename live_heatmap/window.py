@@ -27,11 +27,6 @@ _FIELDS = 7  # LiquidationEvent fields after the symbol
 
 
 
-def _key(event: LiquidationEvent) -> int:
-    """Dedupe key within a symbol: a 64-bit hash of (trade time, side, quantity, price)."""
-    return hash((event.trade_time, event.side, event.quantity, event.price))
-
-
 class EventWindow:
     """Events of one symbol. Thread-safe: writers and readers may be different threads.
 
@@ -94,7 +89,7 @@ class EventWindow:
     def add(self, event: LiquidationEvent) -> bool:
         """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
         _, side, price, quantity, _, trade_time, _, _ = event
-        key = hash((trade_time, side, quantity, price))  # == _key(event), inlined: hot path
+        key = hash((trade_time, side, quantity, price))  # the dedupe key (the symbol is the window's)
         seen = self._seen
         with self._lock:
             if key in seen:
@@ -109,7 +104,9 @@ class EventWindow:
         return True
 
     def add_many(self, events: list[LiquidationEvent]) -> int:
-        """:meth:`add` for a batch of this symbol's events, in order; returns how many were new."""
+        """:meth:`add` for a batch of this symbol's events, in order; returns how many were new.
+
+        The loop body is :meth:`add`'s, repeated here so a batch takes the lock once."""
         seen = self._seen
         new = 0
         with self._lock:
