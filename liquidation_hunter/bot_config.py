@@ -114,8 +114,8 @@ class BotConfig:
     * ``mode: live`` needs an explicit symbol list (not ``all``), ``risk.max_notional_per_position``,
       ``risk.daily_loss_limit_pct``, ``risk.max_drawdown_pct`` and a storage file (not ``:memory:``).
 
-    Real money (``mode: live`` without ``exchange.demo``) is not armed by the file alone: the command that
-    runs the bot also needs ``--live`` (:attr:`real_money`).
+    Live trading (real money, or ``exchange.demo``) is not armed by the file alone: the command that runs the
+    bot also needs ``--live`` (``liquidation_hunter.bot.runner.check_live_opt_in``).
     """
 
     mode: str = "paper"
@@ -237,6 +237,8 @@ class BotConfig:
             out.append("exchange.demo is ignored in paper mode (fills are simulated locally)")
         if self.real_money:
             out.append("mode is live on the real exchange: the bot trades real money only when run with --live")
+        elif self.mode == "live":
+            out.append("mode is live on Binance demo trading: the bot runs only when given --live")
         return out
 
     def to_dict(self, masked: bool = True, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

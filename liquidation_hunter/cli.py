@@ -91,12 +91,102 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(json.dumps(effective, indent=2, ensure_ascii=False))
     else:
         trading = ("LIVE, real money (needs --live to run)" if config.real_money else
-                   "live on Binance demo trading" if config.mode == "live" else "paper (simulated fills)")
+                   "live on Binance demo trading (needs --live to run)" if config.mode == "live" else
+                   "paper (simulated fills)")
         print(f"# {args.file}: valid; {trading}. Effective configuration, defaults filled in, secrets masked"
               " (null: not set in the environment).")
         print(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True, default_flow_style=False), end="")
     for warning in config.warnings():
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _load(path: str) -> object:
+    """The config at ``path``, or the one-line error printed (and None returned)."""
+    from .bot_config import ConfigFileError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot until SIGINT/SIGTERM (``liquidation_hunter.bot.runner``)."""
+    from .bot.runner import LiveModeRefused, run
+    from .bot_config import BotConfig
+    from .trading.books import BooksError
+
+    config = _load(args.config)
+    if not isinstance(config, BotConfig):
+        return 2
+    try:
+        return run(config, live_flag=args.live)
+    except (LiveModeRefused, BooksError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
+    from .bot_config import BotConfig
+    from .trading.books import Books, BooksError
+
+    config = _load(args.config)
+    if not isinstance(config, BotConfig):
+        return None
+    try:
+        books = (Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet)
+                 if write else Books.open_readonly(config.storage.path))
+    except BooksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return config, books
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from live_heatmap import system_clock_ms
+
+    from .bot.status import render_status, status_report
+    from .bot_config import BotConfig
+    from .trading.books import Books
+
+    opened = _books_of(args, write=False)
+    if opened is None:
+        return 2
+    config, books = opened
+    assert isinstance(config, BotConfig) and isinstance(books, Books)
+    with books:
+        report = status_report(books, now_ms=system_clock_ms(), heartbeat_s=config.schedule.heartbeat,
+                               signals=args.signals)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render_status(report))
+    return 0
+
+
+def _cmd_halt(args: argparse.Namespace) -> int:
+    from live_heatmap import system_clock_ms
+
+    from .trading.books import Books
+
+    opened = _books_of(args, write=True)
+    if opened is None:
+        return 2
+    books = opened[1]
+    assert isinstance(books, Books)
+    with books:
+        if args.command == "halt":
+            reason = f"halted by hand: {args.reason}" if args.reason else "halted by hand"
+            books.set_halt(reason, system_clock_ms())
+            print(f"{books.path}: new entries halted ({reason}); open positions are still managed")
+        else:
+            was = books.halt_reason()
+            books.set_halt(None, system_clock_ms())
+            snaps = books.snapshots()
+            if was and snaps:
+                books.reset_peak(snaps[-1].equity, system_clock_ms())
+            print(f"{books.path}: entries resumed" + (f" (was: {was})" if was else " (was not halted)"))
     return 0
 
 
@@ -120,6 +210,27 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE", help="the bot's YAML config, e.g. config/paper.yaml")
     check.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     check.set_defaults(handler=_cmd_check_config)
+    run = sub.add_parser("run", help="run the bot (paper by default) until SIGINT/SIGTERM",
+                         description="Run the bot described by --config: stream liquidations, rebuild clusters, "
+                         "trade the strategy's signals. Paper trading unless the file says mode: live AND --live "
+                         "is given. Logs go to stdout (JSON lines unless on a terminal).")
+    run.add_argument("--config", "-c", required=True, help="the bot's YAML config, e.g. config/paper.yaml")
+    run.add_argument("--live", action="store_true", help="arm live trading (the file must say mode: live too)")
+    run.set_defaults(handler=_cmd_run)
+    status = sub.add_parser("status", help="open positions, equity, today's PnL, signals and stream health",
+                            description="Read the bot's books (storage.path of --config) and print its state. "
+                            "Works whether or not the bot runs.")
+    status.add_argument("--config", "-c", required=True)
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    status.add_argument("--signals", type=int, default=10, help="how many recent signals to show (default 10)")
+    status.set_defaults(handler=_cmd_status)
+    halt = sub.add_parser("halt", help="stop new entries in a (running) bot; exits keep being managed")
+    halt.add_argument("--config", "-c", required=True)
+    halt.add_argument("--reason", help="shown by status")
+    halt.set_defaults(handler=_cmd_halt)
+    resume = sub.add_parser("resume", help="lift a halt (by hand, or by the drawdown limit: the peak is reset)")
+    resume.add_argument("--config", "-c", required=True)
+    resume.set_defaults(handler=_cmd_halt)
     return parser
 
 

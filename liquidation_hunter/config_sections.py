@@ -9,8 +9,9 @@ and the fees are fractions (``0.0005`` = 0.05 %).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -163,6 +164,14 @@ class StrategyConfig:
         if not isinstance(self.params, Mapping):
             raise ConfigFileError.wrong("params", "a mapping", self.params)
         object.__setattr__(self, "params", _freeze(self.params, "params"))
+        from live_heatmap import ConfigError
+        from strategies import validate_params
+
+        try:
+            validate_params(self.name, self.params)
+        except ConfigError as exc:
+            key, _, problem = str(exc).partition(": ")
+            raise ConfigFileError(f"params.{key}", problem) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,17 +273,51 @@ class ScheduleConfig:
 MEMORY = ":memory:"
 
 
+def _file_path(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    """``storage``: the SQLite file of trades, positions and equity snapshots."""
+    """``storage``: the SQLite file of trades, positions and equity snapshots, and the recorded liquidations."""
 
     path: str = "var/liquidation-hunter.sqlite"
     """Relative paths are resolved against the config file's folder; ``:memory:`` keeps nothing (paper only)."""
+    events: str | None = "var/liquidations.sqlite"
+    """The event store every accepted liquidation is appended to, and the heatmap is warm-started from
+    (``live_heatmap.recorder``); resolved like ``path``; null: no recording and no warm start."""
+    retention_days: float = 30.0
+    """Recorded events older than this are deleted (hourly), in (0, 3650]."""
 
     def __post_init__(self) -> None:
-        validate(self, {"path": Check("a file path", lambda v: isinstance(v, str) and v.strip() != "")})
+        validate(self, {
+            "path": Check("a file path", _file_path),
+            "events": Check("a file path or null (null: no recording)", lambda v: v is None or _file_path(v)),
+            "retention_days": number(0, 3650, unit=" (days)"),
+        })
         if self.path != MEMORY and self.path.endswith(("/", "\\")):
             raise ConfigFileError.wrong("path", "a file path, not a folder", self.path)
+        if self.events is not None:
+            if self.events == MEMORY:
+                raise ConfigFileError.wrong("events", "a file path or null (:memory: would record nothing; "
+                                            "null turns recording off)", self.events)
+            if self.events.endswith(("/", "\\")):
+                raise ConfigFileError.wrong("events", "a file path, not a folder", self.events)
+            if self.events == self.path:
+                raise ConfigFileError.wrong("events", "a file other than storage.path (the bot's books)",
+                                            self.events)
+
+    def resolved(self, config_file: str | None) -> StorageConfig:
+        """This section with ``path`` and ``events`` resolved against ``config_file``'s folder (the working
+        folder without a file), ``~`` expanded; ``:memory:`` and null unchanged."""
+
+        def resolve(path: str) -> str:
+            if path == MEMORY:
+                return path
+            base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
+            return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+        return replace(self, path=resolve(self.path), events=None if self.events is None else resolve(self.events))
 
 
 LEVELS = ("debug", "info", "warning", "error", "critical")

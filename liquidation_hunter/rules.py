@@ -83,6 +83,9 @@ class Signal:
     take_profit: float | None
     reason: str
     generated_at: int
+    origin: str = ""
+    """What the idea is, stable across calls and restarts (e.g. a cascade's first event time); with the
+    cluster's id it makes the entry's client order id. Empty: the cluster id, else ``generated_at``."""
 
     @property
     def side(self) -> str | None:

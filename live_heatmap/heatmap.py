@@ -15,14 +15,16 @@ from .config import HeatmapConfig
 from .events import FrameRejected, LiquidationEvent, parse_force_order
 from .subscriptions import BINANCE_MARKET_URL
 from .symbols import to_exchange_id
-from .window import EventWindow
+from .window import EventColumns, EventWindow
 
 if TYPE_CHECKING:
     from .stream import LiquidationStream, StreamSettings
 
-__all__ = ["IngestReport", "LiveLiquidationHeatmap", "system_clock_ms"]
+__all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "system_clock_ms"]
 
 Frame = bytes | bytearray | memoryview | str | dict[str, Any] | LiquidationEvent
+Listener = Callable[[Sequence[LiquidationEvent]], object]
+"""Called with the events an ingest call stored (see :meth:`LiveLiquidationHeatmap.add_listener`)."""
 
 
 def system_clock_ms() -> int:
@@ -104,6 +106,8 @@ class LiveLiquidationHeatmap:
         self._counts_lock = threading.Lock()
         self.rejected: Counter[str] = Counter()
         self.rebuilds = 0
+        self._listeners: tuple[Listener, ...] = ()
+        self.listener_errors = 0
 
     # -- compatibility properties --------------------------------------------------------------
 
@@ -144,10 +148,19 @@ class LiveLiquidationHeatmap:
         window = self._windows.get(event[0])
         if window is None:
             window = self._window(event.symbol)
-        return window.add(event)
+        added = window.add(event)
+        if added and self._listeners:  # the only cost without a listener: one attribute test
+            self._notify((event,))
+        return added
 
-    def ingest_many(self, frames: Iterable[Frame]) -> IngestReport:
-        """Ingest every frame; never stops at a bad one. Returns the counts of this batch."""
+    def ingest_many(self, frames: Iterable[Frame], *, notify: bool = True) -> IngestReport:
+        """Ingest every frame; never stops at a bad one. Returns the counts of this batch.
+
+        ``notify=False`` keeps the batch from the listeners (:meth:`add_listener`): for events that come
+        from a recording (a warm start), which must not be recorded again.
+        """
+        listeners = self._listeners if notify else ()
+        stored: list[LiquidationEvent] = []
         report = IngestReport()
         rejected = report.rejected
         by_symbol: dict[str, list[LiquidationEvent]] = {}
@@ -167,13 +180,38 @@ class LiveLiquidationHeatmap:
             batch.append(event)
         for symbol, events in by_symbol.items():  # one lock round per symbol, not per event
             window = self._windows.get(symbol) or self._window(symbol)
-            accepted = window.add_many(events)
+            if listeners:  # listeners need to know which events were new: one add (and lock) per event
+                add = window.add
+                new = [event for event in events if add(event)]
+                stored += new
+                accepted = len(new)
+            else:
+                accepted = window.add_many(events)
             report.accepted += accepted
             report.duplicates += len(events) - accepted
         if rejected:
             with self._counts_lock:
                 self.rejected.update(rejected)
+        if stored:
+            self._notify(stored)
         return report
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(events)`` with the events each :meth:`ingest` / :meth:`ingest_many` call stores.
+
+        Only accepted events are passed (no duplicate, no rejected frame), in arrival order, on the thread
+        that ingested them, once per call (a one-event tuple from :meth:`ingest`, a list from
+        :meth:`ingest_many`); ``ingest_many(..., notify=False)`` passes nothing. A listener must be quick
+        (hand the events to another thread) and must not keep the list for later mutation. An exception in
+        a listener is logged and counted in ``stats()["listener_errors"]``; the ingest goes on.
+        """
+        with self._registry_lock:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error if it was not registered)."""
+        with self._registry_lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
 
     def record_reject(self, reason: str) -> None:
         """Count a frame rejected before it reached :meth:`ingest` (the stream's own checks)."""
@@ -288,6 +326,17 @@ class LiveLiquidationHeatmap:
         window = self._windows.get(self._key(symbol))
         return window.events() if window else []
 
+    def events_since(self, symbol: str, since_ms: int) -> EventColumns:
+        """The events of ``symbol`` traded at or after ``since_ms``, as arrays, oldest trade first.
+
+        For strategies that read the last minutes of every symbol on every tick: one vectorised
+        comparison over the window's trade times, and only the matching events are copied
+        (:meth:`events` builds the whole window as objects). It knows no "now": events stamped later
+        than the caller's clock are returned too.
+        """
+        window = self._windows.get(self._key(symbol))
+        return window.events_since(since_ms) if window else EventColumns.empty()
+
     def event_count(self, symbol: str) -> int:
         window = self._windows.get(self._key(symbol))
         return len(window) if window else 0
@@ -308,6 +357,7 @@ class LiveLiquidationHeatmap:
                 "rejected": dict(self.rejected),
                 "rebuilds": self.rebuilds,
                 "symbols": len(self._windows),
+                "listener_errors": self.listener_errors,
             }
 
     # -- internals -------------------------------------------------------------------------------
@@ -315,6 +365,21 @@ class LiveLiquidationHeatmap:
     @staticmethod
     def _key(symbol: str) -> str:
         return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+
+    def _notify(self, events: Sequence[LiquidationEvent]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception as exc:  # noqa: BLE001 - a listener never breaks ingesting
+                with self._counts_lock:
+                    self.listener_errors += 1
+                    errors = self.listener_errors
+                if errors & (errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: a broken listener does not flood the log
+                    import structlog
+
+                    structlog.get_logger("live_heatmap").error(
+                        "heatmap.listener_failed", listener=repr(listener)[:120], events=len(events),
+                        error=f"{type(exc).__name__}: {exc}", errors=errors)
 
     def _window(self, key: str) -> EventWindow:
         with self._registry_lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -19,12 +19,33 @@ import numpy.typing as npt
 from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
 from .events import LiquidationEvent
 
-__all__ = ["EventWindow"]
+__all__ = ["EventColumns", "EventWindow"]
 
 _SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
 _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
+
+
+class EventColumns(NamedTuple):
+    """Events as parallel arrays (copies), oldest trade first: what a strategy reads on every tick."""
+
+    trade_time: npt.NDArray[np.int64]
+    """``o.T``, UTC epoch ms."""
+    is_long: npt.NDArray[np.bool_]
+    """True where a long position was liquidated, False for a short one."""
+    price: npt.NDArray[np.float64]
+    quantity: npt.NDArray[np.float64]
+
+    @property
+    def notional(self) -> npt.NDArray[np.float64]:
+        """``price * quantity`` per event."""
+        return self.price * self.quantity
+
+    @classmethod
+    def empty(cls) -> EventColumns:
+        """No events."""
+        return cls(np.empty(0, np.int64), np.empty(0, np.bool_), np.empty(0, np.float64), np.empty(0, np.float64))
 
 
 class EventWindow:
@@ -160,6 +181,25 @@ class EventWindow:
         names = _status_names
         return [LiquidationEvent(self.symbol, SIDE_NAMES[s], p, q, e, t, names[x], f)
                 for p, q, e, t, s, x, f in zip(*cols, strict=True)]
+
+    def events_since(self, min_trade_time: int) -> EventColumns:
+        """The events traded at or after ``min_trade_time`` as columns, oldest trade first (ties: oldest
+        arrival first). Nothing is pruned.
+
+        One vectorised comparison over the live trade times, then only the matching events are copied:
+        asking for the last minutes of a full window costs little more than those events.
+        """
+        with self._lock:
+            self._flush()
+            allocated = self._price.size
+            start = self._head - self._size if self._size < allocated else 0
+            live = self._trade_time[start:start + self._size]  # a view: the live slots are contiguous
+            slots = np.flatnonzero(live >= min_trade_time) + start
+            if slots.size > 1:
+                arrival = (slots - self._head) % allocated  # 0 = the oldest arrival
+                slots = slots[np.lexsort((arrival, self._trade_time[slots]))]
+            return EventColumns(self._trade_time[slots], self._side[slots] == SIDE_LONG, self._price[slots],
+                                self._quantity[slots])
 
     def nbytes(self) -> int:
         """Bytes held by the ring buffers and the dedupe set (an estimate for the set)."""

@@ -95,6 +95,12 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
      "true when allow_long is false"),
     ("demo with rest_url", "exchange:\n  demo: true\n  rest_url: https://proxy.example/fapi\n", "exchange.rest_url",
      "null when exchange.demo is true"),
+    ("strategy param typo", "strategy:\n  name: cascade_fade\n  params:\n    burst_minuts: 3\n",
+     "strategy.params.burst_minuts", "did you mean 'burst_minutes'"),
+    ("strategy param range", "strategy:\n  name: cascade_fade\n  params:\n    retrace_fraction: 2\n",
+     "strategy.params.retrace_fraction", "expected"),
+    ("magnet takes no params", "strategy:\n  params:\n    min_strength: 0.5\n", "strategy.params.min_strength",
+     "belongs in hunter.min_strength"),
     ("fixed exits missing", "risk:\n  from_signal: false\n", "risk.stop_loss_pct", "when from_signal is false"),
     ("two sources of exits", "risk:\n  stop_loss_pct: 1.0\n", "risk.stop_loss_pct", "null when from_signal is true"),
     ("leverage past the hunter's stop", "risk:\n  leverage: 50\n", "risk.leverage",
@@ -269,12 +275,12 @@ def test_storage_path_is_resolved_against_the_config_folder(tmp_path: Path) -> N
 
 
 def test_strategy_params_are_read_only(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, "strategy:\n  name: cascade_fade\n  params:\n    lookback: 5\n"
-                                          "    levels: [1, 2]\n"))
-    assert config.strategy.name == "cascade_fade" and config.strategy.params["lookback"] == 5
+    config = load_config(_write(tmp_path, "strategy:\n  name: cascade_fade\n  params:\n    burst_minutes: 4\n"
+                                          "    min_burst_notional: 200000\n"))
+    assert config.strategy.name == "cascade_fade" and config.strategy.params["burst_minutes"] == 4
     with pytest.raises(TypeError):
-        config.strategy.params["lookback"] = 6  # type: ignore[index]
-    assert config.to_dict()["strategy"]["params"] == {"lookback": 5, "levels": [1, 2]}
+        config.strategy.params["burst_minutes"] = 6  # type: ignore[index]
+    assert config.to_dict()["strategy"]["params"] == {"burst_minutes": 4, "min_burst_notional": 200000}
 
 
 def test_stream_settings_follow_the_exchange_section(tmp_path: Path) -> None:

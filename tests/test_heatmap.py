@@ -8,7 +8,8 @@ import time
 import pytest
 from helpers import MINUTE, NOW, event, heatmap_with
 
-from live_heatmap import ConfigError, HeatmapConfig, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap import ConfigError, HeatmapConfig, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap.window import EventColumns
 
 
 def test_symbols_are_accepted_in_either_form() -> None:
@@ -95,6 +96,50 @@ def test_old_events_are_pruned_at_rebuild() -> None:
     assert heatmap.get_clusters("BTCUSDT") == []
     assert heatmap.event_count("BTCUSDT") == 0
     assert heatmap.ingest(event(100.0, 10))  # its old twin is gone from the dedupe set too
+
+
+def _since(events: list[LiquidationEvent], since_ms: int) -> list[tuple[int, bool, float, float]]:
+    """The specification of events_since, from the whole window: filter, then a stable sort by trade time."""
+    kept = sorted((e for e in events if e.trade_time >= since_ms), key=lambda e: e.trade_time)
+    return [(e.trade_time, e.side == "long", e.price, e.quantity) for e in kept]
+
+
+def _rows(columns: EventColumns) -> list[tuple[int, bool, float, float]]:
+    return list(zip(columns.trade_time.tolist(), columns.is_long.tolist(), columns.price.tolist(),
+                    columns.quantity.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("max_events", [10_000, 25])  # 25: the rings have wrapped, the oldest arrivals are gone
+def test_events_since_is_the_window_filtered_by_trade_time(wire_lines: list[bytes], max_events: int) -> None:
+    heatmap = LiveLiquidationHeatmap(max_events=max_events, clock=lambda: NOW)
+    shuffled = wire_lines[::2] + wire_lines[1::2]  # arrivals out of trade-time order
+    for line in shuffled[:-50]:
+        heatmap.ingest(line)
+    heatmap.events("BTCUSDT")  # fold into the ring; the last 50 frames stay pending
+    for line in shuffled[-50:]:
+        heatmap.ingest(line)
+    for symbol in ("BTCUSDT", "ETHUSDT", "1000PEPEUSDT"):
+        held = heatmap.events(symbol)
+        assert len(held) == 25 if max_events == 25 else len(held) > 50  # each has more than 50 in the recording
+        times = sorted(e.trade_time for e in held)
+        for since in (0, times[0], times[len(times) // 2], times[-1], times[-1] + 1):
+            got = heatmap.events_since(symbol, since)
+            assert _rows(got) == _since(held, since), (symbol, since)
+            assert got.notional.tolist() == [e.price * e.quantity for e in sorted(
+                (e for e in held if e.trade_time >= since), key=lambda e: e.trade_time)]
+    recent = heatmap.events_since("BTC/USDT:USDT", 0)
+    assert _rows(recent) == _rows(heatmap.events_since("btcusdt", 0))
+    unknown = heatmap.events_since("XYZUSDT", 0)
+    assert unknown.trade_time.size == 0 and unknown.notional.size == 0
+
+
+def test_events_since_copies_only_the_recent_events_and_prunes_nothing() -> None:
+    heatmap = heatmap_with([event(100.0 + i, 1, age_min=100 - i) for i in range(100)])
+    recent = heatmap.events_since("BTCUSDT", NOW - 5 * MINUTE)
+    assert recent.price.tolist() == [195.0, 196.0, 197.0, 198.0, 199.0]
+    recent.price[:] = 0.0  # a copy: the window is untouched
+    assert heatmap.events_since("BTCUSDT", NOW - 5 * MINUTE).price.tolist() == [195.0, 196.0, 197.0, 198.0, 199.0]
+    assert heatmap.event_count("BTCUSDT") == 100
 
 
 def test_memory_per_symbol_is_bounded(wire_lines: list[bytes]) -> None:

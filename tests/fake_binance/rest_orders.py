@@ -338,7 +338,7 @@ class OrderBook:
         if detail:
             child = next((o for o in self.orders if o.order_id == a.actual_order_id), None)
             answer.update(actualOrderId=str(a.actual_order_id or ""),
-                          actualPrice=fmt(child.avg_price, 5) if child else "",
+                          actualPrice=fmt(child.avg_price if child else ZERO, 5),
                           executedQty=spec.qty_str(child.executed_qty) if child else spec.qty_str(ZERO))
         return answer
 

@@ -1,0 +1,97 @@
+"""A strategy written outside this project, on its public API, run on Binance's live liquidations.
+
+    python examples/external_strategy.py --seconds 60 --every 5 --symbols BTCUSDT,ETH/USDT:USDT
+
+The strategy is any object with a ``name`` and ``decide(symbol, price, now_ms) -> Signal``
+(``strategies.base.Strategy``): here, the hunter's magnet rule restricted to *fresh* clusters.
+Liquidations and mark prices stream from ``--ws-url`` (default: Binance's market streams) into the
+hunter's heatmap; every ``--every`` seconds the script prints the stream's state and a signal per
+symbol, for ``--seconds``, then stops the stream and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from liquidation_hunter import LiquidationHunter, Signal
+from live_heatmap import system_clock_ms
+from strategies import Strategy
+
+
+class FreshMagnet:
+    """Trade toward the hunter's best cluster only while its newest liquidation is recent."""
+
+    name = "fresh_magnet"
+
+    def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
+        self.hunter = hunter
+        self.fresh_ms = int(float(params.get("fresh_minutes", 15.0)) * 60_000)
+
+    def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
+        signal = self.hunter.evaluate(symbol, price, now_ms=now_ms)
+        if signal.cluster is not None and now_ms - signal.cluster.last_updated > self.fresh_ms:
+            return Signal(signal.symbol, 0, 0.0, None, None, None, None, "the best cluster is stale", now_ms)
+        return signal
+
+
+def describe(signal: Signal) -> str:
+    if signal.direction == 0:
+        return f"no signal ({signal.reason})"
+    action = "BUY" if signal.direction > 0 else "SELL"
+    return (f"{action} strength {signal.strength:.2f} entry {signal.entry:.8g} stop {signal.stop_loss:.8g} "
+            f"take-profit {signal.take_profit:.8g} ({signal.reason})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--ws-url", help="market-stream base URL (default: Binance's wss://fstream.binance.com/market)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between reports (default 5)")
+    parser.add_argument("--symbols", default="BTCUSDT,ETH/USDT:USDT", help="comma-separated, either form")
+    args = parser.parse_args(argv)
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # the stream's log lines
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    options: dict[str, Any] = {"mark_price": True}  # mark prices feed heatmap.update_price: no REST polling
+    if args.ws_url:
+        options["ws_url"] = args.ws_url
+    hunter = LiquidationHunter()
+    strategy: Strategy = FreshMagnet(hunter, {"fresh_minutes": 15})
+    heatmap = hunter.set_data_source("live_binance", symbols=symbols, **options)
+    print(f"streaming {', '.join(hunter.symbols)} from {heatmap.status()['stream']['url']}", flush=True)
+    signals = 0
+    started = time.monotonic()
+    try:
+        while True:
+            elapsed = time.monotonic() - started
+            status = heatmap.status()
+            print(f"[{elapsed:5.1f}s] connected={status['connected']} events={status['accepted']} "
+                  f"reconnects={status['stream']['reconnects']}", flush=True)
+            now_ms = system_clock_ms()  # the script owns the clock; the strategy takes it as an argument
+            for symbol in hunter.symbols:
+                price = heatmap.get_price(symbol)
+                if price is None:
+                    print(f"  {symbol}: no price yet", flush=True)
+                    continue
+                signal = strategy.decide(symbol, price, now_ms)
+                signals += signal.direction != 0
+                print(f"  {symbol}: price {price:.8g}: {describe(signal)}", flush=True)
+            if elapsed >= args.seconds:
+                break
+            time.sleep(min(args.every, max(0.0, args.seconds - elapsed)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        heatmap.stop_stream()
+    print(f"done: {heatmap.stats()['accepted']} liquidations, {signals} signals", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The bot's jobs: one method per duty, each reading the clock once and passing ``now_ms`` on.
+
+* ``prices``: poll mark prices over REST in one batched request (only without the mark-price stream);
+* ``clusters``: rebuild every symbol's clusters;
+* ``signals``: ask the strategy for each symbol, apply the risk rules, open positions;
+* ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits;
+* ``snapshot``: equity and positions into the books;
+* ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads.
+
+:meth:`Bot.run_job` runs any of them: an exception is logged with its traceback and counted, and never
+reaches the scheduler, so a failing job cannot stop the others. Entries and exits take one lock, so a
+position is never opened and closed by two jobs at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.rules import Signal
+from liquidation_hunter.trading.books import Books, SignalRecord
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
+from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
+from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap.symbols import MarketsLike
+
+from .risk import RiskManager
+
+__all__ = ["JOBS", "Bot", "Decider", "PriceFeed"]
+
+log = structlog.get_logger("liquidation_hunter.bot")
+
+JOBS = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
+PRICE_STALE_MS = 60_000
+"""A price older than this is not traded on (the stream's mark prices come every second)."""
+
+
+class Decider(Protocol):
+    """What the bot needs of a strategy (``strategies.base.Strategy``)."""
+
+    name: str
+
+    def decide(self, symbol: str, price: float, now_ms: int) -> Signal: ...
+
+
+class PriceFeed(Protocol):
+    """Prices over REST (``liquidation_hunter.trading.exchange.ExchangeClient``)."""
+
+    def mark_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]: ...
+
+
+class Bot:
+    """The parts of a running bot, and its jobs (module docstring)."""
+
+    def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
+                 books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
+                 clock: Callable[[], int]) -> None:
+        self.config = config
+        self.heatmap = heatmap
+        self.strategy = strategy
+        self.broker = broker
+        self.books = books
+        self.price_feed = price_feed
+        self.markets = markets
+        self.clock = clock
+        self.risk = RiskManager(config.risk, books)
+        self._trading = threading.Lock()
+        self._prices: dict[str, tuple[float, int]] = {}
+        self._prices_lock = threading.Lock()
+        self.runs: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.entries = 0
+        self.exits = 0
+        self._active = 0
+        self._idle = threading.Condition()
+        self.started_at = clock()
+        self._halt_logged: str | None = None
+        self._last_signal: dict[str, tuple[str, str]] = {}
+
+    # ------------------------------------------------------------------ running jobs
+
+    def run_job(self, name: str) -> None:
+        """Run job ``name`` once; failures are logged and counted, never raised."""
+        job = getattr(self, f"job_{name}")
+        with self._idle:
+            self._active += 1
+        started = time.monotonic()
+        try:
+            job(self.clock())
+            self.runs[name] += 1
+        except Exception as exc:  # a job's failure must not stop the loop
+            self.failures[name] += 1
+            log.error("job_failed", job=name, error=f"{type(exc).__name__}: {exc}", failures=self.failures[name],
+                      exc_info=not isinstance(exc, ExchangeUnavailable | OrderRejected))
+        finally:
+            elapsed = time.monotonic() - started
+            if elapsed > 5.0:
+                log.warning("job_slow", job=name, seconds=round(elapsed, 2))
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job is running; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._active:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def start(self) -> None:
+        """Recover the broker (finish what a crash interrupted; live: reconcile with the exchange)."""
+        now = self.clock()
+        with self._trading:
+            for trade in self.broker.start(now):
+                self._log_exit(trade)
+        positions = self.broker.positions()
+        log.info("bot_started", mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
+                 symbols=self.config.symbols if self.config.symbols == "all" else len(self.config.symbols),
+                 open_positions=len(positions), wallet=round(self.books.wallet(), 2),
+                 halted=self.books.halt_reason())
+
+    # ------------------------------------------------------------------ prices
+
+    def universe(self) -> list[str]:
+        """The unified symbols the bot trades: the config's list, or every symbol the stream has seen."""
+        if self.config.symbols != "all":
+            return list(self.config.symbols)
+        return [to_unified(s, self.markets) for s in self.heatmap.symbols()]
+
+    def prices(self, now_ms: int) -> dict[str, float]:
+        """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out."""
+        out: dict[str, float] = {}
+        if self.config.exchange.mark_price:
+            symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
+            for symbol in symbols:
+                price = self.heatmap.get_price(to_exchange_id(symbol, self.markets))
+                if price is not None:
+                    out[symbol] = price
+            return out
+        with self._prices_lock:
+            return {s: p for s, (p, at) in self._prices.items() if now_ms - at <= PRICE_STALE_MS}
+
+    def job_prices(self, now_ms: int) -> None:
+        """One batched REST request for every mark price (without the mark-price stream)."""
+        if self.price_feed is None:
+            return
+        wanted = None if self.config.symbols == "all" else list(self.config.symbols)
+        fetched = self.price_feed.mark_prices(wanted)
+        with self._prices_lock:
+            for symbol, price in fetched.items():
+                self._prices[symbol] = (price, now_ms)
+        for symbol, price in fetched.items():
+            if self.config.symbols != "all" or self.heatmap.event_count(symbol):
+                self.heatmap.update_price(to_exchange_id(symbol, self.markets), price, timestamp_ms=now_ms)
+
+    # ------------------------------------------------------------------ clusters and signals
+
+    def job_clusters(self, now_ms: int) -> None:
+        self.heatmap.rebuild(now_ms=now_ms)
+
+    def job_signals(self, now_ms: int) -> None:
+        """Ask the strategy about every symbol with a price; enter where the risk rules allow."""
+        prices = self.prices(now_ms)
+        halted = self.books.halt_reason()
+        if halted is not None:
+            if halted != self._halt_logged:
+                log.warning("entries_halted", reason=halted)
+                self._halt_logged = halted
+            return
+        self._halt_logged = None
+        for symbol in self.universe():
+            price = prices.get(symbol)
+            if price is None:
+                continue
+            with self._trading:
+                positions = self.broker.positions()
+                open_symbols = {p.symbol for p in positions}
+                if symbol in open_symbols:
+                    continue
+                signal = self.strategy.decide(symbol, price, now_ms)
+                if signal.direction == 0:
+                    continue
+                self._consider(signal, price, prices, open_symbols, now_ms)
+
+    def _consider(self, signal: Signal, price: float, prices: Mapping[str, float], open_symbols: set[str],
+                  now_ms: int) -> None:
+        account = self.broker.account(prices, now_ms)
+        block = self.risk.entry_block(signal.symbol, account, open_symbols, now_ms)
+        action = "entered"
+        order = None
+        if block is not None:
+            action = f"skipped: {block}"
+        else:
+            sizing = self.risk.size(signal, account)
+            if sizing.quantity <= 0:
+                action = f"skipped: {sizing.reason}"
+            else:
+                order = self.risk.entry_order(signal, sizing, strategy=self.strategy.name, now_ms=now_ms)
+                try:
+                    position = self.broker.open(order, price, now_ms)
+                except OrderRejected as exc:
+                    action = f"rejected: {exc}"
+                    log.error("entry_rejected", symbol=signal.symbol, client_id=order.client_id, side=order.side,
+                              quantity=order.quantity, error=str(exc))
+                else:
+                    if position is None:
+                        action = "skipped: this signal was already traded"
+                    else:
+                        self.entries += 1
+                        log.info("position_opened", symbol=position.symbol, side=order.side,
+                                 quantity=position.quantity, entry=position.entry_price,
+                                 stop_loss=position.stop_loss, take_profit=position.take_profit,
+                                 liquidation=round(position.liquidation_price, 8), client_id=position.client_id,
+                                 strength=round(signal.strength, 3), reason=signal.reason)
+        level = signal.cluster.price_level if signal.cluster is not None else None
+        said = (order.client_id if order is not None else signal.origin or str(level), action)
+        if self._last_signal.get(signal.symbol) == said:
+            return  # the same idea, blocked for the same reason as last time: recorded once
+        self._last_signal[signal.symbol] = said
+        self.books.record_signal(SignalRecord(
+            at=now_ms, symbol=signal.symbol, direction=signal.direction, strength=signal.strength,
+            entry=signal.entry, stop_loss=signal.stop_loss, take_profit=signal.take_profit, level=level,
+            strategy=self.strategy.name, reason=signal.reason, action=action))
+        log.info("signal", symbol=signal.symbol, direction=signal.direction, strength=round(signal.strength, 3),
+                 price=price, level=level, action=action)
+
+    # ------------------------------------------------------------------ positions
+
+    def job_positions(self, now_ms: int) -> None:
+        """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits."""
+        prices = self.prices(now_ms)
+        with self._trading:
+            for trade in self.broker.on_prices(prices, now_ms):
+                self._log_exit(trade)
+            for position in self.broker.positions():
+                if not self.risk.time_exit_due(position.opened_at, now_ms):
+                    continue
+                price = prices.get(position.symbol)
+                if price is None:
+                    log.warning("time_exit_waits_for_price", symbol=position.symbol, client_id=position.client_id)
+                    continue
+                closed = self.broker.close(position, "time_exit", price, now_ms)
+                if closed is not None:
+                    self._log_exit(closed)
+            self.risk.account_block(self.broker.account(prices, now_ms), now_ms)
+
+    def _log_exit(self, trade: ClosedTrade) -> None:
+        self.exits += 1
+        p = trade.position
+        log.info("position_closed", symbol=p.symbol, reason=trade.reason, side="long" if p.direction > 0 else "short",
+                 quantity=p.quantity, entry=p.entry_price, exit=trade.exit_price, pnl=round(trade.net_pnl, 4),
+                 client_id=p.client_id)
+
+    # ------------------------------------------------------------------ books and health
+
+    def account(self, now_ms: int) -> AccountState:
+        return self.broker.account(self.prices(now_ms), now_ms)
+
+    def job_snapshot(self, now_ms: int) -> None:
+        self.books.snapshot(self.account(now_ms))
+
+    def health(self, now_ms: int) -> dict[str, Any]:
+        """Stream health and loop counters, as ``status`` shows them."""
+        status = self.heatmap.status()
+        stream = status.get("stream") or {}
+        prices = self.prices(now_ms)
+        held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
+        return {
+            "pid": _pid(), "mode": self.config.mode, "broker": self.broker.name, "strategy": self.strategy.name,
+            "started_at": self.started_at, "connected": status.get("connected", False),
+            "events": status.get("accepted", 0), "rejected": status.get("rejected", {}),
+            "symbols": status.get("symbols", 0), "reconnects": stream.get("reconnects"),
+            "stream": {k: stream.get(k) for k in ("connected", "connections", "reconnects", "last_message_ms")
+                       if k in stream},
+            "prices": len(prices), "held_prices": held, "entries": self.entries, "exits": self.exits,
+            "job_runs": dict(self.runs), "job_failures": dict(self.failures), "jobs_skipped": dict(self.skipped),
+        }
+
+    def job_heartbeat(self, now_ms: int) -> None:
+        account = self.account(now_ms)
+        health = self.health(now_ms)
+        health["equity"] = account.equity
+        self.books.set_health(health, now_ms)
+        log.info("heartbeat", equity=round(account.equity, 2), wallet=round(account.wallet, 2),
+                 open_positions=account.positions, connected=health["connected"], events=health["events"],
+                 prices=health["prices"], failures=sum(self.failures.values()), halted=self.books.halt_reason())
+
+    def stop(self, *, reason: str) -> None:
+        """Flush: a last snapshot and a health record saying the bot stopped."""
+        now = self.clock()
+        try:
+            self.job_snapshot(now)
+            health = self.health(now)
+            health["stopped"] = reason
+            self.books.set_health(health, now)
+        except Exception as exc:  # noqa: BLE001 - stopping must finish
+            log.error("final_flush_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -1,0 +1,704 @@
+"""The one module that talks to ccxt for trading (STYLE.md, habit 7): :class:`ExchangeClient`.
+
+It wraps a ``ccxt.binanceusdm`` instance and
+
+* sends every ccxt call through one retry wrapper: temporary failures (ccxt's ``NetworkError`` family:
+  timeouts, rate limits, 5xx, maintenance, clock drift; and Binance's "internal error, try again") are
+  retried with a capped, jittered exponential backoff and become :class:`~.errors.ExchangeUnavailable`
+  when the attempts run out; everything else the exchange refuses becomes :class:`~.errors.OrderRejected`
+  at once, with a message naming what was asked;
+* places orders idempotently on their client id: after a timeout or any other temporary failure it first
+  looks the order up by that id and returns it if the exchange has it, and only resends (with the same id)
+  when it does not; a "duplicate client order id" answer (-4116) returns the existing order. Binance keeps
+  client ids unique only among *open* orders, so a filled market order would not refuse a resend: when the
+  failed attempt's outcome is unknown (a timeout, no answer, or Binance's "execution status unknown") and
+  the first look-up finds nothing, the client waits until that request's ``recvWindow`` (plus 1 s of clock
+  margin) has passed, after which Binance refuses it, and looks once more before resending;
+* returns small frozen records (:class:`OrderResult`, :class:`ExchangePosition`, :class:`Balance`) keyed by
+  unified symbols (``BTC/USDT:USDT``); either symbol form is accepted as an argument.
+
+ccxt is imported lazily, so ``import liquidation_hunter`` stays light. API credentials never appear in what
+this module logs or raises: request signatures are scrubbed from ccxt's messages, which then carry no
+lower-level cause (the ``requests`` error would repeat the signed URL).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
+from urllib.parse import urlsplit
+
+import structlog
+
+from live_heatmap.backoff import Backoff
+from live_heatmap.symbols import MarketsLike, to_unified
+
+from .errors import ExchangeUnavailable, OrderRejected
+
+if TYPE_CHECKING:
+    from liquidation_hunter.bot_config import BotConfig, Secrets
+
+__all__ = ["Balance", "ExchangeClient", "ExchangePosition", "ExitKind", "OrderResult", "outcome_unknown"]
+
+T = TypeVar("T")
+ExitKind = Literal["stop_loss", "take_profit"]
+
+DUPLICATE_CLIENT_ID = -4116
+"""Binance: "ClientOrderId is duplicated." (ccxt maps it to a plain InvalidOrder)."""
+NO_NEED_TO_CHANGE_MARGIN_TYPE = -4046
+UNKNOWN_OUTCOME_CODES = frozenset({-1000, -1006, -1007})
+"""Binance: unknown error; unexpected answer from the message bus, and timeout waiting for the backend,
+both "execution status unknown"."""
+DEFAULT_RECV_WINDOW_MS = 10_000
+"""ccxt's binance ``options['recvWindow']``."""
+CLOCK_MARGIN_S = 1.0
+"""Binance refuses a timestamp more than 1 s ahead of its clock, so its clock lags ours by at most about
+that much on any request it accepted: our ``recvWindow`` plus this is past its own."""
+
+_SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%]+")
+_BINANCE_ERROR = re.compile(r"\{.*\}", re.DOTALL)
+_QUOTE = "USDT"
+
+
+def _ccxt() -> Any:
+    import ccxt  # type: ignore[import-untyped]
+
+    return ccxt
+
+
+class _Duplicate:
+    """What an order submission returns when Binance answered -4116 (the id is taken)."""
+
+
+_DUPLICATE = _Duplicate()
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """An order as the exchange holds it. Quantities in the base asset, prices and fee in USDT, time in ms."""
+
+    id: str
+    client_id: str
+    symbol: str
+    """Unified (``BTC/USDT:USDT``)."""
+    side: str
+    """``buy`` or ``sell``."""
+    type: str
+    """``market``, ``limit``, ``stop_market``, ``take_profit_market``..."""
+    status: str
+    """ccxt's: ``open``, ``closed`` (filled; for a conditional order: triggered), ``canceled``, ``expired``,
+    ``rejected``; empty when the exchange did not say."""
+    amount: float
+    filled: float
+    average: float | None
+    """Average fill price; None before any fill."""
+    trigger_price: float | None
+    reduce_only: bool
+    fee: float
+    """USDT; 0 when unknown (Binance's order answers carry no commission)."""
+    timestamp: int
+    """Creation time; the last update's when the answer has no other (Binance's answer to a new order)."""
+    actual_order_id: str | None = None
+    """A triggered conditional (algo) order's child: the market or limit order it placed, whose fill
+    :meth:`ExchangeClient.fetch_order_by_id` gives. None for plain orders and untriggered ones."""
+
+    @classmethod
+    def from_ccxt(cls, order: Mapping[str, Any]) -> OrderResult:
+        """From ccxt's unified order structure."""
+        info = order.get("info") or {}
+        wire_type = info.get("orderType") or info.get("origType") if isinstance(info, Mapping) else None
+        actual = info.get("actualOrderId") if isinstance(info, Mapping) else None
+        fees = list(order.get("fees") or ([order["fee"]] if order.get("fee") else []))
+        fee = sum(float(f.get("cost") or 0.0) for f in fees if f and f.get("currency") in (None, _QUOTE))
+        average = _num(order.get("average"))
+        return cls(
+            id=str(order.get("id") or ""),
+            client_id=str(order.get("clientOrderId") or ""),
+            symbol=str(order.get("symbol") or ""),
+            side=str(order.get("side") or ""),
+            type=str(wire_type or order.get("type") or "").lower(),
+            status=str(order.get("status") or ""),
+            amount=float(order.get("amount") or 0.0),
+            filled=float(order.get("filled") or 0.0),
+            average=average if average else None,
+            trigger_price=_num(order.get("triggerPrice") or order.get("stopPrice")),
+            reduce_only=bool(order.get("reduceOnly")),
+            fee=fee,
+            timestamp=int(order.get("timestamp") or order.get("lastUpdateTimestamp") or 0),
+            actual_order_id=str(actual) if actual not in (None, "", 0, "0") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePosition:
+    """An open position on the exchange (one-way mode: at most one per symbol)."""
+
+    symbol: str
+    """Unified."""
+    direction: int
+    """+1 long, -1 short."""
+    quantity: float
+    """Base asset, > 0."""
+    entry_price: float
+    leverage: int | None
+    """As set on the exchange; from the position's initial margin when the answer omits it (v3 does)."""
+    liquidation_price: float | None
+    """None when the exchange gives none (0)."""
+    unrealized: float
+    margin: float
+    """Isolated wallet of the position, or its initial margin when that is not given (cross)."""
+    margin_mode: str
+    """``isolated`` or ``cross``."""
+    mark_price: float | None
+    timestamp: int
+
+    @classmethod
+    def from_ccxt(cls, position: Mapping[str, Any]) -> ExchangePosition:
+        """From ccxt's unified position structure (with ``contracts`` > 0)."""
+        notional = abs(float(position.get("notional") or 0.0))
+        initial = float(position.get("initialMargin") or 0.0)
+        leverage = position.get("leverage")
+        if leverage is None and initial > 0:
+            leverage = round(notional / initial)
+        isolated_wallet = float(position.get("positionMargin") or 0.0)
+        return cls(
+            symbol=str(position["symbol"]),
+            direction=1 if position.get("side") == "long" else -1,
+            quantity=abs(float(position.get("contracts") or 0.0)) * float(position.get("contractSize") or 1.0),
+            entry_price=float(position.get("entryPrice") or 0.0),
+            leverage=None if leverage is None else int(leverage),
+            liquidation_price=_num(position.get("liquidationPrice")) or None,
+            unrealized=float(position.get("unrealizedPnl") or 0.0),
+            margin=isolated_wallet if isolated_wallet > 0 else initial,
+            margin_mode=str(position.get("marginMode") or ""),
+            mark_price=_num(position.get("markPrice")),
+            timestamp=int(position.get("timestamp") or 0),
+        )
+
+
+class Balance(NamedTuple):
+    """The USDT account: ``wallet`` (deposits + realised PnL - fees + funding) and ``available`` (free for
+    new margin: wallet + unrealized - margin in use)."""
+
+    wallet: float
+    available: float
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _binance_error(text: str) -> tuple[int | None, str]:
+    """Binance's ``{"code", "msg"}`` inside a ccxt message, as (code, msg); (None, text) if there is none."""
+    found = _BINANCE_ERROR.search(text)
+    if found is not None:
+        try:
+            body = json.loads(found.group(0))
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "msg" in body:
+            code = body.get("code")
+            number = str(code).lstrip("-")
+            return (int(code) if isinstance(code, int | str) and number.isdigit() else None), str(body["msg"])
+    return None, text
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed request may still have been carried out: a timeout, a failure without Binance's
+    answer (connection dropped, a gateway's error page) or one of Binance's "execution status unknown"
+    codes. Binance's other error answers (rate limit, internal error, maintenance) mean it was not."""
+    ccxt = _ccxt()
+    if isinstance(exc, ccxt.RequestTimeout):
+        return True
+    code, _ = _binance_error(str(exc))
+    return code is None or code in UNKNOWN_OUTCOME_CODES
+
+
+def _rewrite_urls(exchange: Any, base: str) -> None:
+    """Send every ``urls['api']`` entry to ``base``, keeping each path (``/fapi/v1``...)."""
+    base = base.rstrip("/")
+    exchange.urls["api"] = {name: base + urlsplit(url).path if isinstance(url, str) else url
+                            for name, url in exchange.urls["api"].items()}
+
+
+def _use_linear_error_table(exchange: Any) -> None:
+    """ccxt picks Binance's futures error classes by URL prefix; on any other URL futures-only codes (-2019,
+    -4116...) would be a bare ExchangeError. Merge the linear table over the generic one."""
+    exceptions = exchange.exceptions
+    linear = exceptions.get("linear") or {}
+    exchange.exceptions = {
+        **exceptions,
+        "exact": {**(exceptions.get("exact") or {}), **(linear.get("exact") or {})},
+        "broad": {**(exceptions.get("broad") or {}), **(linear.get("broad") or {})},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- the client
+
+
+class ExchangeClient:
+    """Binance USD-M futures through ccxt: market data, account settings, orders, positions, balance.
+
+    ``exchange``: a ``ccxt.binanceusdm`` instance (see :meth:`from_config`). ``retries``: attempts in all
+    for a temporary failure before :class:`ExchangeUnavailable` (4: the first try and three more), waiting
+    ``base_delay`` doubling up to ``max_delay`` seconds (jittered down by up to half) in between, through
+    ``sleep``; ``clock`` (seconds, monotonic) times the wait for an order's ``recvWindow`` to pass. Not
+    thread-safe: one client per thread.
+    """
+
+    def __init__(self, exchange: Any, *, retries: int = 4, base_delay: float = 0.5, max_delay: float = 8.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 logger: Any = None, rng: random.Random | None = None) -> None:
+        if retries < 1:
+            raise ValueError(f"retries must be at least 1, got {retries}")
+        if not 0 < base_delay <= max_delay:
+            raise ValueError(f"need 0 < base_delay <= max_delay, got {base_delay} and {max_delay}")
+        self._exchange = exchange
+        self._retries = retries
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._log = logger if logger is not None else structlog.get_logger("liquidation_hunter.exchange")
+        self._prepared: dict[str, int] = {}
+        self._stats = {"calls": 0, "retries": 0, "temporary_failures": 0, "permanent_failures": 0}
+        # open_exit_orders(None) asks for every symbol at once (weight 40): acknowledged here
+        exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+
+    @classmethod
+    def from_config(cls, config: BotConfig, secrets: Secrets | None, **kwargs: Any) -> ExchangeClient:
+        """A client for ``config.exchange``: ccxt's ``binanceusdm`` with the REST timeout, ccxt's rate
+        limiter, the credentials of ``secrets`` (None: public data only), ``rest_url`` (every API URL moved
+        to it, paths kept, with Binance's futures error codes) or demo trading. ``kwargs`` go to the
+        constructor (retries, delays, sleep, logger)."""
+        ccxt = _ccxt()
+        settings = config.exchange
+        options: dict[str, Any] = {
+            "timeout": round(settings.timeouts.rest * 1000),
+            "enableRateLimit": True,
+            "options": {"fetchCurrencies": False, "defaultType": "future"},
+        }
+        if secrets is not None and secrets.api_key is not None:
+            options["apiKey"] = secrets.api_key
+        if secrets is not None and secrets.api_secret is not None:
+            options["secret"] = secrets.api_secret
+        exchange = ccxt.binanceusdm(options)
+        if settings.rest_url is not None:
+            _rewrite_urls(exchange, settings.rest_url)
+            _use_linear_error_table(exchange)
+        if settings.demo:
+            exchange.enable_demo_trading(True)
+        return cls(exchange, **kwargs)
+
+    def __repr__(self) -> str:
+        api = self._exchange.urls.get("api") or {}
+        where = api.get("fapiPublic", "?") if isinstance(api, dict) else "?"
+        return f"ExchangeClient({self._exchange.id}, {where}, markets={len(self._exchange.markets or {})})"
+
+    @property
+    def exchange(self) -> Any:
+        """The wrapped ccxt instance (for tests and diagnostics; trade through the client's methods)."""
+        return self._exchange
+
+    def stats(self) -> dict[str, int]:
+        """Counters since start: ``calls`` (ccxt calls, nested look-ups included), ``retries`` (attempts
+        repeated after a temporary failure), ``temporary_failures`` (calls that ran out of attempts:
+        :class:`ExchangeUnavailable`), ``permanent_failures`` (:class:`OrderRejected`)."""
+        return dict(self._stats)
+
+    def close(self) -> None:
+        """Close the HTTP session. Idempotent."""
+        self._exchange.close()
+
+    # ------------------------------------------------------------------ the retry wrapper
+
+    def _scrub(self, text: str) -> str:
+        text = _SIGNATURE.sub(r"\1<redacted>", text)
+        for secret in (getattr(self._exchange, "secret", None), getattr(self._exchange, "apiKey", None)):
+            if isinstance(secret, str) and len(secret) >= 4:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+    def _clean(self, exc: BaseException) -> str:
+        """The exception's text without secrets; the exception itself is scrubbed too and loses its cause."""
+        text = self._scrub(str(exc))
+        exc.args = (text,)
+        exc.__cause__ = exc.__context__ = None
+        exc.__suppress_context__ = True
+        prefix = f"{self._exchange.id} "
+        return text[len(prefix):] if text.startswith(prefix) else text
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any,
+              recover: Callable[[], T | None] | None = None, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` (a ccxt call) with the error policy of the module doc. ``what`` names the
+        request in logs and errors. ``recover``, if given, runs before each retry; when it returns something
+        that is the answer and the call is not repeated (how order placement stays idempotent)."""
+        ccxt = _ccxt()
+        self._stats["calls"] += 1
+        backoff = Backoff(initial=self._base_delay, maximum=self._max_delay, rng=self._rng)
+        attempt = 1
+        while True:
+            if attempt > 1 and recover is not None:
+                found = recover()
+                if found is not None:
+                    self._log.info("exchange.recovered", what=what, attempt=attempt)
+                    return found
+            try:
+                return fn(*args, **kwargs)
+            except ccxt.OperationFailed as exc:  # NetworkError and its family, and "internal error, retry"
+                error = f"{type(exc).__name__}: {self._clean(exc)}"
+                if attempt >= self._retries:
+                    self._stats["temporary_failures"] += 1
+                    self._log.error("exchange.unavailable", what=what, attempts=attempt, error=error)
+                    raise ExchangeUnavailable(f"{what}: {error} (gave up after {attempt} attempts)") from exc
+                delay = backoff.next_delay()
+                self._stats["retries"] += 1
+                self._log.warning("exchange.retry", what=what, attempt=attempt, attempts=self._retries,
+                                  delay=round(delay, 3), error=error)
+                self._sleep(delay)
+                attempt += 1
+                if isinstance(exc, ccxt.InvalidNonce):  # our clock is off (-1021): sign with the server's time
+                    self._call("sync clock with the server", self._exchange.load_time_difference)
+            except ccxt.BaseError as exc:
+                code, message = _binance_error(self._clean(exc))
+                detail = f"{message} (Binance {code})" if code is not None else message
+                error = f"{type(exc).__name__}: {detail}"
+                self._stats["permanent_failures"] += 1
+                self._log.error("exchange.rejected", what=what, error=error, code=code)
+                raise OrderRejected(f"{what}: {error}") from exc
+
+    # ------------------------------------------------------------------ markets and rounding
+
+    def load_markets(self, reload: bool = False) -> Mapping[str, Any]:
+        """The exchange's markets by unified symbol (one ``/fapi/v1/exchangeInfo``; cached unless ``reload``)."""
+        return cast(Mapping[str, Any], self._call("load markets", self._exchange.load_markets, reload))
+
+    @property
+    def markets(self) -> MarketsLike:
+        """For :func:`live_heatmap.symbols.to_unified` / ``to_exchange_id`` (the ccxt instance; its lookups
+        answer once :meth:`load_markets` ran)."""
+        return cast(MarketsLike, self._exchange)
+
+    def _ensure_markets(self) -> None:
+        if not self._exchange.markets:
+            self.load_markets()
+
+    def unified(self, symbol: str) -> str:
+        """``BTC/USDT:USDT`` for ``BTCUSDT`` or ``BTC/USDT:USDT``."""
+        return to_unified(symbol, self.markets)
+
+    def _market(self, symbol: str) -> Mapping[str, Any]:
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        return cast(Mapping[str, Any], self._call(f"market {unified}", self._exchange.market, unified))
+
+    def amount_to_precision(self, symbol: str, amount: float) -> float:
+        """``amount`` truncated (never rounded up) to the symbol's quantity step; 0.0 when below one step."""
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        ccxt = _ccxt()
+
+        def rounded() -> float:
+            try:
+                return float(self._exchange.amount_to_precision(unified, amount))
+            except ccxt.InvalidOrder:  # ccxt refuses a result of 0
+                if unified not in (self._exchange.markets or {}):
+                    raise
+                return 0.0
+
+        return self._call(f"round amount {amount} {unified}", rounded)
+
+    def price_to_precision(self, symbol: str, price: float) -> float:
+        """``price`` rounded to the symbol's tick."""
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        return float(self._call(f"round price {price} {unified}", self._exchange.price_to_precision, unified,
+                                price))
+
+    def min_amount(self, symbol: str) -> float | None:
+        """Smallest quantity a (market) order may have, or None if the exchange sets none."""
+        limits = self._market(symbol).get("limits") or {}
+        found = [float(v) for key in ("amount", "market") if (v := (limits.get(key) or {}).get("min")) is not None]
+        return max(found) if found else None
+
+    def min_notional(self, symbol: str) -> float | None:
+        """Smallest ``quantity * price`` in USDT an order may have (reduce-only orders excepted), or None."""
+        value = ((self._market(symbol).get("limits") or {}).get("cost") or {}).get("min")
+        return None if value is None else float(value)
+
+    # ------------------------------------------------------------------ prices
+
+    def _wanted(self, symbols: Sequence[str] | None) -> set[str] | None:
+        return None if symbols is None else {self.unified(s) for s in symbols}
+
+    def mark_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
+        """Mark prices by unified symbol: one ``/fapi/v1/premiumIndex`` for all symbols, filtered to
+        ``symbols`` (either form) when given; a symbol the exchange does not list is left out."""
+        self._ensure_markets()
+        wanted = self._wanted(symbols)
+        rows = self._call("fetch mark prices", self._exchange.fetch_mark_prices)
+        return {s: float(row["markPrice"]) for s, row in rows.items()
+                if row.get("markPrice") is not None and (wanted is None or s in wanted)}
+
+    def last_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
+        """Last traded prices by unified symbol: one ``/fapi/v2/ticker/price``, filtered like :meth:`mark_prices`."""
+        self._ensure_markets()
+        wanted = self._wanted(symbols)
+        rows = self._call("fetch last prices", self._exchange.fetch_last_prices)
+        return {s: float(row["price"]) for s, row in rows.items()
+                if row.get("price") is not None and (wanted is None or s in wanted)}
+
+    def funding_rates(self, symbols: Sequence[str] | None = None) -> dict[str, tuple[float, int]]:
+        """``{unified: (funding rate, next funding time ms)}``: one ``/fapi/v1/premiumIndex``, filtered like
+        :meth:`mark_prices`. A positive rate means longs pay shorts."""
+        self._ensure_markets()
+        wanted = self._wanted(symbols)
+        rows = self._call("fetch funding rates", self._exchange.fetch_funding_rates)
+        return {s: (float(row["fundingRate"]), int(row.get("fundingTimestamp") or 0)) for s, row in rows.items()
+                if row.get("fundingRate") is not None and (wanted is None or s in wanted)}
+
+    # ------------------------------------------------------------------ account settings
+
+    def prepare_symbol(self, symbol: str, leverage: int) -> None:
+        """Isolated margin and ``leverage`` for ``symbol``; done once per symbol and leverage per client.
+        Margin already isolated (-4046) counts as done; a change refused (e.g. -4048, a position is open
+        in cross margin) raises :class:`OrderRejected`."""
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        if self._prepared.get(unified) == leverage:
+            return
+        if unified not in self._prepared:
+            ccxt = _ccxt()
+
+            def isolate() -> None:
+                try:
+                    self._exchange.set_margin_mode("isolated", unified)
+                except ccxt.OperationRejected as exc:  # MarginModeAlreadySet is one
+                    already = isinstance(exc, ccxt.MarginModeAlreadySet)
+                    if not already and _binance_error(str(exc))[0] != NO_NEED_TO_CHANGE_MARGIN_TYPE:
+                        raise
+
+            self._call(f"set isolated margin {unified}", isolate)
+        self._call(f"set leverage {leverage} {unified}", self._exchange.set_leverage, leverage, unified)
+        self._prepared[unified] = leverage
+        self._log.info("exchange.symbol_prepared", symbol=unified, leverage=leverage, margin_mode="isolated")
+
+    # ------------------------------------------------------------------ orders
+
+    def fetch_order_by_id(self, symbol: str, order_id: str) -> OrderResult | None:
+        """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
+        :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
+        ccxt = _ccxt()
+        self._ensure_markets()
+        unified = self.unified(symbol)
+
+        def fetch() -> dict[str, Any] | None:
+            try:
+                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified))
+            except ccxt.OrderNotFound:
+                return None
+
+        found = self._call(f"fetch order {unified} {order_id}", fetch)
+        return None if found is None else OrderResult.from_ccxt(found)
+
+    def _fetch_raw(self, unified: str, client_id: str, *, algo: bool) -> dict[str, Any] | None:
+        """The order (or algo order) with ``client_id``; None when the exchange has none (-2013)."""
+        ccxt = _ccxt()
+        params: dict[str, Any] = {"trigger": True, "clientAlgoId": client_id} if algo \
+            else {"origClientOrderId": client_id}
+
+        def fetch() -> dict[str, Any] | None:
+            try:
+                return cast(dict[str, Any], self._exchange.fetch_order(None, unified, params))
+            except ccxt.OrderNotFound:
+                return None
+
+        kind = "algo order" if algo else "order"
+        return self._call(f"fetch {kind} {unified} by client id {client_id}", fetch)
+
+    def recv_window(self) -> float:
+        """Seconds Binance accepts a signed request after its timestamp (ccxt's ``options['recvWindow']``)."""
+        value = self._exchange.options.get("recvWindow")
+        return (DEFAULT_RECV_WINDOW_MS if value is None else int(value)) / 1000.0
+
+    def _place(self, what: str, unified: str, client_id: str, send: Callable[[], dict[str, Any]], *,
+               algo: bool) -> OrderResult:
+        """Send an order idempotently on ``client_id`` (see the module doc)."""
+        ccxt = _ccxt()
+        unknown_since: list[float] = []  # when the last attempt of unknown outcome failed; empty: none pending
+
+        def submit() -> dict[str, Any] | _Duplicate:
+            try:
+                return send()
+            except ccxt.InvalidOrder as exc:
+                if _binance_error(str(exc))[0] == DUPLICATE_CLIENT_ID:
+                    return _DUPLICATE
+                raise
+            except ccxt.OperationFailed as exc:
+                if outcome_unknown(exc):
+                    unknown_since[:] = [self._clock()]  # the request's timestamp is no later than this
+                raise
+
+        def recover() -> dict[str, Any] | _Duplicate | None:
+            found = self._fetch_raw(unified, client_id, algo=algo)
+            if found is not None or not unknown_since:
+                return found
+            # "not found" may only mean Binance has not processed the request yet; once its recvWindow is
+            # over Binance refuses it, and "not found" is final.
+            wait = unknown_since.pop() + self.recv_window() + CLOCK_MARGIN_S - self._clock()
+            if wait > 0:
+                self._log.warning("exchange.await_recv_window", what=what, seconds=round(wait, 3))
+                self._sleep(wait)
+            return self._fetch_raw(unified, client_id, algo=algo)
+
+        answer = self._call(what, submit, recover=recover)
+        if isinstance(answer, _Duplicate):
+            found = self._fetch_raw(unified, client_id, algo=algo)
+            if found is None:
+                self._stats["permanent_failures"] += 1
+                message = f"{what}: the client id is taken (Binance {DUPLICATE_CLIENT_ID}) but no order has it"
+                self._log.error("exchange.rejected", what=what, error=message, code=DUPLICATE_CLIENT_ID)
+                raise OrderRejected(message)
+            self._log.warning("exchange.duplicate_client_id", what=what, client_id=client_id)
+            answer = found
+        result = OrderResult.from_ccxt(answer)
+        self._log.info("exchange.order", symbol=result.symbol, side=result.side, type=result.type,
+                       amount=result.amount, filled=result.filled, average=result.average,
+                       trigger_price=result.trigger_price, reduce_only=result.reduce_only, status=result.status,
+                       client_id=result.client_id, id=result.id)
+        return result
+
+    def _order_amount(self, unified: str, amount: float, what: str) -> float:
+        rounded = self.amount_to_precision(unified, amount)
+        if rounded <= 0:
+            self._stats["permanent_failures"] += 1
+            message = f"{what}: amount {amount} is below the quantity step"
+            self._log.error("exchange.rejected", what=what, error=message, code=None)
+            raise OrderRejected(message)
+        return rounded
+
+    @staticmethod
+    def _check(side: str, client_id: str) -> None:
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        if not client_id:
+            raise ValueError("a client id is required (it makes placing the order idempotent)")
+
+    def create_market_order(self, symbol: str, side: str, amount: float, client_id: str, *,
+                            reduce_only: bool = False) -> OrderResult:
+        """A market order of ``amount`` (truncated to the quantity step) under ``client_id``. Placing the same
+        ``client_id`` again returns the order already placed instead of a second one."""
+        self._check(side, client_id)
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        flags = ", reduce-only" if reduce_only else ""
+        label = f"create market {side} {amount:g} {unified} (client id {client_id}{flags})"
+        qty = self._order_amount(unified, amount, label)
+        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
+        params: dict[str, Any] = {"newClientOrderId": client_id}
+        if reduce_only:
+            params["reduceOnly"] = True
+
+        def send() -> dict[str, Any]:
+            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
+
+        return self._place(what, unified, client_id, send, algo=False)
+
+    def create_exit_order(self, symbol: str, side: str, amount: float, trigger_price: float,  # noqa: PLR0917
+                          kind: ExitKind, client_id: str) -> OrderResult:
+        """A reduce-only ``STOP_MARKET`` (``stop_loss``) or ``TAKE_PROFIT_MARKET`` (``take_profit``) order on
+        Binance's algo-order API, triggered by the mark price at ``trigger_price`` (rounded to the tick),
+        idempotent on ``client_id`` like :meth:`create_market_order`. ``side`` closes the position: ``sell``
+        for a long."""
+        self._check(side, client_id)
+        if kind not in ("stop_loss", "take_profit"):
+            raise ValueError(f"kind must be 'stop_loss' or 'take_profit', got {kind!r}")
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        trigger = self.price_to_precision(unified, trigger_price)
+        label = f"create {kind} {side} {amount:g} {unified} at {trigger:g} (client id {client_id})"
+        qty = self._order_amount(unified, amount, label)
+        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
+        params: dict[str, Any] = {
+            "stopLossPrice" if kind == "stop_loss" else "takeProfitPrice": trigger,
+            "reduceOnly": True,
+            "workingType": "MARK_PRICE",
+            "clientAlgoId": client_id,
+        }
+
+        def send() -> dict[str, Any]:
+            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
+
+        return self._place(what, unified, client_id, send, algo=True)
+
+    def fetch_order_by_client_id(self, symbol: str, client_id: str, *, algo: bool = False) -> OrderResult | None:
+        """The order (``algo``: the conditional order) with ``client_id``, or None if the exchange has none."""
+        self._ensure_markets()
+        found = self._fetch_raw(self.unified(symbol), client_id, algo=algo)
+        return None if found is None else OrderResult.from_ccxt(found)
+
+    def cancel_order(self, symbol: str, order_id_or_client_id: str, *, algo: bool) -> bool:
+        """Cancel an open order (``algo``: a conditional one). An all-digit id is the exchange's order id,
+        anything else a client id. True if cancelled; False if the exchange knows no such open order
+        (already filled, triggered or cancelled: -2011)."""
+        ccxt = _ccxt()
+        self._ensure_markets()
+        unified = self.unified(symbol)
+        by_id = order_id_or_client_id.isdigit()
+        params: dict[str, Any] = {} if by_id else {"clientAlgoId" if algo else "origClientOrderId":
+                                                   order_id_or_client_id}
+        if algo:
+            params["trigger"] = True
+        order_id = order_id_or_client_id if by_id else None
+
+        def cancel() -> bool:
+            try:
+                self._exchange.cancel_order(order_id, unified, params)
+            except ccxt.OrderNotFound:
+                return False
+            return True
+
+        kind = "algo order" if algo else "order"
+        done = self._call(f"cancel {kind} {order_id_or_client_id} {unified}", cancel)
+        self._log.info("exchange.cancel", symbol=unified, order=order_id_or_client_id, algo=algo, cancelled=done)
+        return done
+
+    def open_exit_orders(self, symbol: str | None = None) -> list[OrderResult]:
+        """Open conditional (stop / take-profit) orders, of ``symbol`` or of every symbol."""
+        self._ensure_markets()
+        unified = None if symbol is None else self.unified(symbol)
+        rows = self._call(f"fetch open algo orders {unified or 'of every symbol'}", self._exchange.fetch_open_orders,
+                          unified, None, None, {"trigger": True})
+        return [OrderResult.from_ccxt(row) for row in rows]
+
+    # ------------------------------------------------------------------ positions and balance
+
+    def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[ExchangePosition]:
+        """Open (non-zero) positions, of ``symbols`` (either form) or all."""
+        self._ensure_markets()
+        wanted = self._wanted(symbols)
+        rows = self._call("fetch positions", self._exchange.fetch_positions)
+        return [ExchangePosition.from_ccxt(row) for row in rows
+                if float(row.get("contracts") or 0.0) != 0.0 and (wanted is None or row.get("symbol") in wanted)]
+
+    def fetch_balance(self) -> Balance:
+        """The USDT wallet balance and the amount available for new margin."""
+        balance = self._call("fetch balance", self._exchange.fetch_balance)
+        info = balance.get("info") or {}
+        for asset in info.get("assets") or ():
+            if asset.get("asset") == _QUOTE:
+                return Balance(float(asset["walletBalance"]), float(asset["availableBalance"]))
+        usdt = balance.get(_QUOTE) or {}
+        return Balance(float(usdt.get("total") or 0.0), float(usdt.get("free") or 0.0))

@@ -1,0 +1,199 @@
+"""End to end: ``liquidation-hunter run`` in paper mode, as its own process, against the fake Binance WebSocket
+and REST servers replaying the real 2025-01-27 liquidation cascade fast. It trades; it is killed with SIGKILL
+mid-run and restarted on the same books; it stops on SIGTERM within 5 s. Then the books must balance, every
+position the logs announced must be in them exactly once, and nothing may be doubled.
+
+The bot is started through tests/guarded_cli.py, so it cannot reach the internet either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_binance import FakeBinance, FakeBinanceRest
+from market_replay import MarketReplay, session
+
+from liquidation_hunter.trading.books import Books
+
+ROOT = Path(__file__).resolve().parent.parent
+GUARDED_CLI = Path(__file__).resolve().parent / "guarded_cli.py"
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
+START_MS = 1_737_996_600_000  # 2025-01-27T16:50:00Z
+END_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z
+SPEED = 90.0  # 30 recorded minutes in 20 s
+
+CONFIG = """\
+mode: paper
+symbols: [{symbols}]
+exchange:
+  ws_url: {ws_url}
+  rest_url: {rest_url}
+  mark_price: true
+heatmap:
+  min_cluster_size: 3
+hunter:
+  min_strength: 0.3
+  min_distance_pct: 0.3
+  max_distance_pct: 3.0
+  preferred_distance_pct: 0.8
+risk:
+  starting_wallet: 10000
+  leverage: 5
+  max_open_positions: 4
+  risk_per_trade: 0.01
+  cooldown_minutes: 0
+  time_exit_minutes: 0.1           # 6 s: trades end even where price reaches neither exit
+  daily_loss_limit_pct: null
+  max_drawdown_pct: null
+schedule:
+  clusters: 0.5
+  signals: 0.5
+  positions: 0.5
+  snapshot: 1
+  heartbeat: 1
+storage:
+  path: books.sqlite
+logging:
+  format: json
+  level: info
+"""
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FakeBinance, FakeBinanceRest]]:
+    prices = {"BTCUSDT": 101_000.0, "ETHUSDT": 3_100.0, "SOLUSDT": 235.0, "DOGEUSDT": 0.33}
+    with FakeBinance(ping_interval=None) as ws, FakeBinanceRest(symbols=SYMBOLS, prices=prices) as rest:
+        yield ws, rest
+
+
+def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _lines(log: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in log.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def _events(log: Path, name: str) -> list[dict[str, Any]]:
+    return [r for r in _lines(log) if r.get("event") == name]
+
+
+def _wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    tail = "\n".join(log.read_text().splitlines()[-30:])
+    raise AssertionError(f"timed out waiting for {what}; the bot's log ends:\n{tail}")
+
+
+def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
+        tmp_path: Path, servers: tuple[FakeBinance, FakeBinanceRest]) -> None:
+    ws, rest = servers
+    config = tmp_path / "bot.yaml"
+    config.write_text(CONFIG.format(symbols=", ".join(SYMBOLS), ws_url=ws.market_url, rest_url=rest.base_url))
+    log = tmp_path / "bot.log"
+    replay = MarketReplay(ws, session(SYMBOLS, START_MS, END_MS), speed=SPEED)
+
+    bot = _start(config, log)
+    _wait_for(lambda: _events(log, "loop_started") and ws.open_connections(), 60, "the bot to connect", log)
+    replay.start()
+    try:
+        # First run: trade, then die without warning while positions are open or being managed.
+        _wait_for(lambda: len(_events(log, "position_opened")) >= 2, 40, "two positions", log)
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+        assert bot.returncode == -signal.SIGKILL
+        opened_first = {r["client_id"] for r in _events(log, "position_opened")}
+        closed_first = {r["client_id"] for r in _events(log, "position_closed")}
+
+        # Second run on the same books: it resumes and keeps trading.
+        bot = _start(config, log)
+        _wait_for(lambda: len(_events(log, "loop_started")) == 2, 60, "the restart", log)
+        restarted = _events(log, "bot_started")[-1]
+        _wait_for(lambda: replay.done or len(_events(log, "position_opened")) > len(opened_first) + 1, 40,
+                  "trading after the restart", log)
+        _wait_for(lambda: len(_events(log, "heartbeat")) >= 4, 30, "heartbeats", log)
+    finally:
+        replay.stop()
+        if bot.poll() is None:
+            sent = time.monotonic()
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(10)
+            stop_seconds = time.monotonic() - sent
+
+    assert bot.returncode == 0, log.read_text()[-3000:]
+    assert stop_seconds < 5.0
+    assert _events(log, "bot_stopped")[-1]["reason"] == "SIGTERM"
+
+    opened = [r["client_id"] for r in _events(log, "position_opened")]
+    closed = [r["client_id"] for r in _events(log, "position_closed")]
+    assert len(opened) == len(set(opened)), "a signal opened two positions"
+    assert len(closed) == len(set(closed)), "a position was closed twice"
+    # the restart found exactly the positions the first run had opened and not closed (paper positions
+    # cannot close while the bot is down: their exits are simulated by the bot itself)
+    assert restarted["open_positions"] == len(opened_first - closed_first)
+    with Books.open_readonly(tmp_path / "books.sqlite") as books:
+        assert books.audit() == []
+        held = {p.client_id for p in books.open_positions()} | {t.position.client_id for t in books.closed_trades()}
+        assert set(opened) <= held, "a position the log announced is missing from the books"
+        assert len(held) == len(opened), "the books hold a position the logs never announced"
+        trades = books.closed_trades()
+        assert trades, "nothing was closed"
+        assert {t.reason for t in trades} <= {"stop_loss", "take_profit", "time_exit", "liquidation"}
+        # nothing doubled: one entry fill and one exit fill per position
+        assert len(books.orders(purpose="entry", status="filled")) == len(held)
+        assert {t.position.client_id for t in trades} == set(closed)
+        health = books.health()
+        assert health is not None and health[0]["stopped"] == "SIGTERM" and health[0]["events"] > 0
+    assert rest.unexpected == []
+
+    status = subprocess.run([sys.executable, str(GUARDED_CLI), "status", "--config", str(config), "--json"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(status.stdout)
+    assert report["bot"]["running"] is False and report["bot"]["stopped"] == "SIGTERM"
+    assert len(report["positions"]) == len(held) - len(trades)
+    assert report["recent_signals"] and report["stream"]["events"] > 0
+
+
+def test_sigint_stops_the_bot_within_5_seconds_with_state_flushed(
+        tmp_path: Path, servers: tuple[FakeBinance, FakeBinanceRest]) -> None:
+    ws, rest = servers
+    config = tmp_path / "bot.yaml"
+    config.write_text(CONFIG.format(symbols=", ".join(SYMBOLS), ws_url=ws.market_url, rest_url=rest.base_url))
+    log = tmp_path / "bot.log"
+    bot = _start(config, log)
+    try:
+        _wait_for(lambda: _events(log, "heartbeat") and ws.open_connections(), 60, "the first heartbeat", log)
+    finally:
+        sent = time.monotonic()
+        bot.send_signal(signal.SIGINT)
+        bot.wait(10)
+    assert time.monotonic() - sent < 5.0
+    assert bot.returncode == 0
+    assert _events(log, "bot_stopped")[-1]["reason"] == "SIGINT"
+    assert ws.wait_for_disconnect(ws.connections()[0].id, timeout=2.0)
+    with Books.open_readonly(tmp_path / "books.sqlite") as books:
+        health = books.health()
+        assert health is not None and health[0]["stopped"] == "SIGINT"
+        assert books.snapshots() and books.audit() == []
