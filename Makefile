@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench bench-core bench-stream setup clean
+.PHONY: test demo run lint bench bench-core bench-stream setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -23,8 +23,19 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+run: $(STAMP)
+	$(BIN)/liquidation-hunter run --config config/paper.yaml
+
+DEMO_EVENTS := data/binance/forceorder_wire.jsonl
+DEMO_PRICES := data/binance/aggtrades_large.csv
+DEMO_SPAN   := --from 2025-01-27T16:50:00Z --to 2025-01-27T17:20:00Z
+
 demo: $(STAMP)
-	$(BIN)/liquidation-hunter clusters --events data/binance/forceorder_wire.jsonl --at 2025-01-27T17:20:00Z --min-strength 0.3
+	$(BIN)/liquidation-hunter clusters --events $(DEMO_EVENTS) --at 2025-01-27T17:20:00Z --min-strength 0.3
+	$(BIN)/liquidation-hunter backtest --config config/demo.yaml --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) $(DEMO_SPAN) --out demo-output
+	$(BIN)/liquidation-hunter heatmap ETHUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-ETHUSDT.png
+	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
+	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
 
 bench: bench-core bench-stream
 

@@ -212,7 +212,7 @@ class BotConfig:
         sections = {name: _section(kind, data.get(name), name) for name, kind in _SECTIONS.items()}
         storage = sections["storage"]
         assert isinstance(storage, StorageConfig)
-        sections["storage"] = StorageConfig(_resolve(storage.path, file))
+        sections["storage"] = storage.resolved(file)
         return cls(mode=data.get("mode", "paper"), symbols=data.get("symbols", "all"), source=file, **sections)
 
     # ---------------------------------------------------------------- views
@@ -350,15 +350,6 @@ def _symbols(value: Any) -> Symbols:
             raise ConfigFileError(f"symbols[{i}]", f"{item!r} repeats symbols[{seen[unified]}] ({unified})")
         seen[unified] = i
     return tuple(seen)
-
-
-def _resolve(path: str, file: str | None) -> str:
-    """``path`` against the config file's folder (the working folder without a file); ``~`` expanded."""
-    if path == MEMORY:
-        return path
-    expanded = os.path.expanduser(path)
-    base = os.path.dirname(os.path.abspath(file)) if file is not None else os.getcwd()
-    return os.path.normpath(os.path.join(base, expanded))
 
 
 def _plain(value: Any) -> Any:

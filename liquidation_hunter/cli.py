@@ -128,6 +128,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    """Only the recorder: the stream into ``storage.events``, no trading, until SIGINT/SIGTERM."""
+    from .bot.record import run_recorder
+    from .bot_config import BotConfig
+
+    config = _load(args.config)
+    if not isinstance(config, BotConfig):
+        return 2
+    return run_recorder(config)
+
+
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
     from .bot_config import BotConfig
     from .trading.books import Books, BooksError
@@ -231,6 +242,16 @@ def _build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="lift a halt (by hand, or by the drawdown limit: the peak is reset)")
     resume.add_argument("--config", "-c", required=True)
     resume.set_defaults(handler=_cmd_halt)
+    record = sub.add_parser("record", help="record liquidations into storage.events only (no trading) until "
+                            "SIGINT/SIGTERM", description="Stream Binance liquidations for the config's symbols "
+                            "into its storage.events SQLite file (retention: storage.retention_days).")
+    record.add_argument("--config", "-c", required=True)
+    record.set_defaults(handler=_cmd_record)
+    from .backtest.cli import add_backtest_parser
+    from .picture import add_heatmap_parser
+
+    add_backtest_parser(sub)
+    add_heatmap_parser(sub)
     return parser
 
 

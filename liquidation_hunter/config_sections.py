@@ -317,7 +317,11 @@ class StorageConfig:
             base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
             return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
-        return replace(self, path=resolve(self.path), events=None if self.events is None else resolve(self.events))
+        try:
+            return replace(self, path=resolve(self.path),
+                           events=None if self.events is None else resolve(self.events))
+        except ConfigFileError as exc:  # the two paths name one file once resolved
+            raise exc.within("storage") from None
 
 
 LEVELS = ("debug", "info", "warning", "error", "critical")

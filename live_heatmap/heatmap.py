@@ -211,7 +211,7 @@ class LiveLiquidationHeatmap:
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener`` (no error if it was not registered)."""
         with self._registry_lock:
-            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._listeners = tuple(x for x in self._listeners if x != listener)  # == : bound methods
 
     def record_reject(self, reason: str) -> None:
         """Count a frame rejected before it reached :meth:`ingest` (the stream's own checks)."""
@@ -263,6 +263,10 @@ class LiveLiquidationHeatmap:
     def get_price(self, symbol: str) -> float | None:
         entry = self._prices.get(self._key(symbol))
         return entry[0] if entry else None
+
+    def get_price_at(self, symbol: str) -> tuple[float, int] | None:
+        """``(price, epoch ms it was set for)``, or None: lets a reader refuse a stale price."""
+        return self._prices.get(self._key(symbol))
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -60,6 +60,17 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("heartbeat under 1 s", "schedule:\n  heartbeat: 0.5\n", "schedule.heartbeat", "a number in [1, 86400]"),
     ("negative cooldown", "risk:\n  cooldown_minutes: -1\n", "risk.cooldown_minutes", "[0, 1440]"),
     ("empty storage path", "storage:\n  path: ''\n", "storage.path", "expected a file path"),
+    ("empty events path", "storage:\n  events: ''\n", "storage.events", "expected a file path or null"),
+    ("events a number", "storage:\n  events: 5\n", "storage.events", "(null: no recording), got 5"),
+    ("events a folder", "storage:\n  events: var/\n", "storage.events", "a file path, not a folder"),
+    ("events in memory", "storage:\n  events: ':memory:'\n", "storage.events", "null turns recording off"),
+    ("events in the books", "storage:\n  path: var/x.sqlite\n  events: var/x.sqlite\n", "storage.events",
+     "a file other than storage.path"),
+    ("retention zero", "storage:\n  retention_days: 0\n", "storage.retention_days",
+     "expected a number in (0, 3650] (days), got 0"),
+    ("retention too long", "storage:\n  retention_days: 4000\n", "storage.retention_days", "(0, 3650]"),
+    ("retention as text", "storage:\n  retention_days: '30'\n", "storage.retention_days", "got '30'"),
+    ("retention null", "storage:\n  retention_days:\n", "storage.retention_days", "got null"),
     # choices
     ("bad mode", "mode: backtest\n", "mode", "expected 'paper' or 'live', got 'backtest'"),
     ("mode near miss", "mode: Live\n", "mode", "did you mean 'live'?"),
@@ -198,8 +209,10 @@ def test_default_yaml_is_the_code_defaults() -> None:
     assert config.to_dict(masked=False) == BotConfig.from_mapping({}, source=path).to_dict(masked=False)
     # Apart from where the SQLite file is resolved against, BotConfig() is the same thing.
     plain, loaded = BotConfig().to_dict(masked=False), config.to_dict(masked=False)
-    assert plain.pop("storage") == {"path": "var/liquidation-hunter.sqlite"}
-    assert loaded.pop("storage") == {"path": str(CONFIG / "var" / "liquidation-hunter.sqlite")}
+    assert plain.pop("storage") == {"path": "var/liquidation-hunter.sqlite", "events": "var/liquidations.sqlite",
+                                    "retention_days": 30.0}
+    assert loaded.pop("storage") == {"path": str(CONFIG / "var" / "liquidation-hunter.sqlite"),
+                                     "events": str(CONFIG / "var" / "liquidations.sqlite"), "retention_days": 30.0}
     assert plain == loaded
 
 
@@ -272,6 +285,24 @@ def test_storage_path_is_resolved_against_the_config_folder(tmp_path: Path) -> N
     assert load_config(_write(sub, "storage:\n  path: ../x.sqlite\n")).storage.path == str(tmp_path / "x.sqlite")
     assert load_config(_write(sub, "storage:\n  path: /srv/x.sqlite\n")).storage.path == "/srv/x.sqlite"
     assert load_config(_write(sub, "storage:\n  path: ':memory:'\n")).storage.path == ":memory:"
+
+
+def test_event_store_path_is_resolved_like_the_books(tmp_path: Path) -> None:
+    sub = tmp_path / "bots"
+    sub.mkdir()
+
+    def events(text: str) -> str | None:
+        return load_config(_write(sub, "storage:\n" + text)).storage.events
+
+    config = load_config(_write(sub, "storage:\n  events: rec/liq.sqlite\n  retention_days: 7\n"))
+    assert config.storage.events == str(sub / "rec" / "liq.sqlite")
+    assert config.storage.retention_days == 7.0 and isinstance(config.storage.retention_days, float)
+    assert events("  events: ../liq.sqlite\n") == str(tmp_path / "liq.sqlite")
+    assert events("  events: /srv/liq.sqlite\n") == "/srv/liq.sqlite"
+    assert events("  events: null\n") is None  # recording off
+    assert events("  path: ':memory:'\n") == str(sub / "var" / "liquidations.sqlite")
+    with pytest.raises(ConfigFileError, match=r"storage\.events: expected a file other than storage\.path"):
+        events("  path: x.sqlite\n  events: ./x.sqlite\n")  # the same file once resolved
 
 
 def test_strategy_params_are_read_only(tmp_path: Path) -> None:

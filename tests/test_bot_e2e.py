@@ -62,6 +62,7 @@ schedule:
   heartbeat: 1
 storage:
   path: books.sqlite
+  events: events.sqlite            # recorded; the restart warm-starts the heatmap from it
 logging:
   format: json
   level: info
@@ -131,6 +132,8 @@ def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
         bot = _start(config, log)
         _wait_for(lambda: len(_events(log, "loop_started")) == 2, 60, "the restart", log)
         restarted = _events(log, "bot_started")[-1]
+        # the first run recorded what it saw; the restart rebuilt its heatmap from that, not from nothing
+        assert 0 < _events(log, "warm_start")[-1]["events"] <= replay.published
         _wait_for(lambda: replay.done or len(_events(log, "position_opened")) > len(opened_first) + 1, 40,
                   "trading after the restart", log)
         _wait_for(lambda: len(_events(log, "heartbeat")) >= 4, 30, "heartbeats", log)

@@ -86,11 +86,13 @@ def test_the_same_idea_trades_once_and_cooldown_blocks_a_new_one(tmp_path: Path)
     assert bot.broker.close(position, "manual", 100_100.0, clock.now) is not None
 
     clock.now += MINUTE  # inside the cooldown
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
     bot.run_job("signals")
     assert bot.broker.positions() == []
     assert bot.books.recent_signals()[0].action.startswith("skipped: cooldown")
 
     clock.now += 2 * MINUTE  # cooldown over, but it is the same cluster: the same client id
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
     bot.run_job("signals")
     assert bot.broker.positions() == []
     assert bot.books.recent_signals()[0].action == "skipped: this signal was already traded"
@@ -122,10 +124,11 @@ def test_time_exit(tmp_path: Path) -> None:
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW)
     bot.run_job("signals")
     clock.now += 29 * MINUTE
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
     bot.run_job("positions")
     assert len(bot.broker.positions()) == 1
     clock.now += MINUTE
-    bot.run_job("positions")
+    bot.run_job("positions")  # the price is a minute old: still fresh enough
     assert [t.reason for t in bot.books.closed_trades()] == ["time_exit"]
 
 
@@ -211,3 +214,16 @@ def test_without_the_mark_stream_prices_come_over_rest_in_one_request(tmp_path: 
         bot.run_job("prices")
         assert bot.failures == {"prices": 1}
         client.close()
+
+
+def test_a_stale_mark_price_is_not_traded_on(tmp_path: Path) -> None:
+    """A dead stream's last price must not open positions (nor be used for exits) after a minute."""
+    clock = Clock()
+    bot = make_bot(tmp_path, clock)
+    short_cluster_above(bot)
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 2 * MINUTE)
+    assert bot.prices(NOW) == {}
+    bot.run_job("signals")
+    assert bot.broker.positions() == [] and bot.books.recent_signals() == []
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 30_000)
+    assert bot.prices(NOW) == {BTC: 100_000.0}

@@ -30,7 +30,7 @@ from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
 from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.symbols import MarketsLike
 
-from .risk import RiskManager
+from .risk import RiskManager, entry_client_id
 
 __all__ = ["JOBS", "Bot", "Decider", "PriceFeed"]
 
@@ -38,7 +38,8 @@ log = structlog.get_logger("liquidation_hunter.bot")
 
 JOBS = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
 PRICE_STALE_MS = 60_000
-"""A price older than this is not traded on (the stream's mark prices come every second)."""
+"""A price older than this is not traded on (the stream's mark prices come every second; a dead stream's
+last price must not be)."""
 
 
 class Decider(Protocol):
@@ -60,8 +61,10 @@ class Bot:
 
     def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS) -> None:
         self.config = config
+        self.price_max_age_ms = price_max_age_ms
+        """Prices older than this are left out (None: never; a backtest's sparse trade prices)."""
         self.heatmap = heatmap
         self.strategy = strategy
         self.broker = broker
@@ -140,16 +143,17 @@ class Bot:
 
     def prices(self, now_ms: int) -> dict[str, float]:
         """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out."""
+        limit = self.price_max_age_ms
         out: dict[str, float] = {}
         if self.config.exchange.mark_price:
             symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
             for symbol in symbols:
-                price = self.heatmap.get_price(to_exchange_id(symbol, self.markets))
-                if price is not None:
-                    out[symbol] = price
+                entry = self.heatmap.get_price_at(to_exchange_id(symbol, self.markets))
+                if entry is not None and (limit is None or now_ms - entry[1] <= limit):
+                    out[symbol] = entry[0]
             return out
         with self._prices_lock:
-            return {s: p for s, (p, at) in self._prices.items() if now_ms - at <= PRICE_STALE_MS}
+            return {s: p for s, (p, at) in self._prices.items() if limit is None or now_ms - at <= limit}
 
     def job_prices(self, now_ms: int) -> None:
         """One batched REST request for every mark price (without the mark-price stream)."""
@@ -179,22 +183,20 @@ class Bot:
                 self._halt_logged = halted
             return
         self._halt_logged = None
+        with self._trading:  # positions change only under this lock: read them once, update on entry
+            open_symbols = {p.symbol for p in self.broker.positions()}
         for symbol in self.universe():
             price = prices.get(symbol)
-            if price is None:
+            if price is None or symbol in open_symbols:
                 continue
             with self._trading:
-                positions = self.broker.positions()
-                open_symbols = {p.symbol for p in positions}
-                if symbol in open_symbols:
-                    continue
                 signal = self.strategy.decide(symbol, price, now_ms)
-                if signal.direction == 0:
-                    continue
-                self._consider(signal, price, prices, open_symbols, now_ms)
+                if signal.direction != 0 and self._consider(signal, price, prices, open_symbols, now_ms):
+                    open_symbols.add(symbol)
 
     def _consider(self, signal: Signal, price: float, prices: Mapping[str, float], open_symbols: set[str],
-                  now_ms: int) -> None:
+                  now_ms: int) -> bool:
+        """Risk rules, sizing and the entry for one signal; True when a position was opened."""
         account = self.broker.account(prices, now_ms)
         block = self.risk.entry_block(signal.symbol, account, open_symbols, now_ms)
         action = "entered"
@@ -224,9 +226,10 @@ class Bot:
                                  liquidation=round(position.liquidation_price, 8), client_id=position.client_id,
                                  strength=round(signal.strength, 3), reason=signal.reason)
         level = signal.cluster.price_level if signal.cluster is not None else None
-        said = (order.client_id if order is not None else signal.origin or str(level), action)
+        # recorded once per idea and kind of outcome ("cooldown ... (3.0 min left)" is one kind)
+        said = (entry_client_id(signal, self.strategy.name), action.split(" (")[0])
         if self._last_signal.get(signal.symbol) == said:
-            return  # the same idea, blocked for the same reason as last time: recorded once
+            return False  # the same idea, blocked for the same reason as last time: recorded once
         self._last_signal[signal.symbol] = said
         self.books.record_signal(SignalRecord(
             at=now_ms, symbol=signal.symbol, direction=signal.direction, strength=signal.strength,
@@ -234,6 +237,7 @@ class Bot:
             strategy=self.strategy.name, reason=signal.reason, action=action))
         log.info("signal", symbol=signal.symbol, direction=signal.direction, strength=round(signal.strength, 3),
                  price=price, level=level, action=action)
+        return action == "entered"
 
     # ------------------------------------------------------------------ positions
 

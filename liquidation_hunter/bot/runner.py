@@ -120,6 +120,15 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     bot = build_bot(config, live_flag=live_flag, clock=clock)
     bot.start()
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
+    recorder = None
+    if config.storage.events is not None:
+        from live_heatmap.recorder import EventStore, Recorder, warm_start
+
+        store = EventStore.open(config.storage.events)
+        loaded = warm_start(bot.heatmap, store, clock(), symbols=None if symbols == "all" else symbols)
+        recorder = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
+        recorder.attach(bot.heatmap).start()
+        log.info("warm_start", events=loaded, path=config.storage.events)
     bot.heatmap.start_stream(symbols, mark_price=config.exchange.mark_price,
                              settings=config.exchange.stream_settings())
 
@@ -158,6 +167,9 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
         stopping = time.monotonic()
         reason = stop_reason[0] if stop_reason else "scheduler ended"
         bot.heatmap.stop_stream(timeout=1.0)
+        if recorder is not None:
+            recorder.stop(timeout=1.0)
+            recorder.store.close()
         idle = bot.wait_idle(timeout=2.5)
         bot.stop(reason=reason)
         bot.books.close()

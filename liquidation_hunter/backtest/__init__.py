@@ -1,0 +1,45 @@
+"""Backtests: the live bot's own parts (heatmap, strategy, risk, paper broker, books) replayed on a simulated
+clock over recorded liquidations and prices, with a report and parameter sweeps.
+
+::
+
+    from liquidation_hunter.backtest import load_prices, run_backtest, write_report
+    result = run_backtest(config, events, load_prices("aggtrades.csv"))
+    write_report(result, "out/")          # report.json, report.md, report.html, equity.png
+
+See :mod:`.runner` for the simulated clock, :mod:`.prices` for the price files, :mod:`.report` and
+:mod:`.sweep`. Nothing here imports matplotlib until a picture is drawn.
+"""
+
+from .prices import PriceFileError, PriceSeries, PriceSource, load_prices
+from .report import render_summary, report_dict, write_report
+from .runner import (
+    BacktestError,
+    BacktestResult,
+    EquityPoint,
+    OpenRecord,
+    SimulatedClock,
+    TradeRecord,
+    run_backtest,
+)
+from .sweep import SweepResult, parse_grid, run_sweep
+
+__all__ = [
+    "BacktestError",
+    "BacktestResult",
+    "EquityPoint",
+    "OpenRecord",
+    "PriceFileError",
+    "PriceSeries",
+    "PriceSource",
+    "SimulatedClock",
+    "SweepResult",
+    "TradeRecord",
+    "load_prices",
+    "parse_grid",
+    "render_summary",
+    "report_dict",
+    "run_backtest",
+    "run_sweep",
+    "write_report",
+]

@@ -1,0 +1,199 @@
+"""``liquidation-hunter backtest``: register with :func:`add_backtest_parser`; the handler is
+:func:`cmd_backtest` (returns the exit code: 0, or 2 with a one-line ``error: ...`` on stderr for bad input).
+
+::
+
+    liquidation-hunter backtest --config config/paper.yaml --events data/binance/forceorder_wire.jsonl \\
+        --prices data/binance/aggtrades_large.csv --from 2025-01-27T16:50Z --to 2025-01-27T17:20Z --out out/
+    liquidation-hunter backtest ... --sweep hunter.min_strength=0.3,0.5 --sweep heatmap.cluster_window_pct=0.01,0.02
+
+Without ``--out`` nothing is written: the summary (or with ``--json`` the JSON report, or the sweep table)
+goes to stdout. The replay's duration and rate go to stderr, with a progress bar when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_backtest_parser", "cmd_backtest", "parse_time", "read_events"]
+
+
+def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``backtest`` command to ``subparsers`` (from ``ArgumentParser.add_subparsers``); its handler is
+    stored as ``handler`` (``args.handler(args) -> int``)."""
+    p = subparsers.add_parser(
+        "backtest", help="replay recorded liquidations and prices through the bot (paper) and report",
+        description="Replay recorded liquidations (--events) and prices (--prices) through the bot of --config: the "
+        "same heatmap, strategy, risk rules and paper broker as `run`, on a simulated clock. Prints a summary; "
+        "--out DIR writes report.json, report.md, report.html and equity.png (the same inputs give the same bytes). "
+        "--sweep runs one backtest per combination of a small grid and prints the table.")
+    p.add_argument("--config", "-c", required=True, metavar="FILE", help="the bot's YAML config")
+    p.add_argument("--events", required=True, metavar="FILE_OR_DB",
+                   help="recorded forceOrder events: JSONL of frames (or what live_heatmap.history reads)")
+    p.add_argument("--prices", required=True, action="append", metavar="[SYMBOL=]FILE",
+                   help="trades/aggTrades or klines CSV (.gz/.zip too); repeatable")
+    p.add_argument("--from", dest="start", metavar="TIME", help="start (ISO-8601, UTC when no zone; or epoch ms)")
+    p.add_argument("--to", dest="end", metavar="TIME", help="end, exclusive (ISO-8601 or epoch ms)")
+    p.add_argument("--symbol", action="append", metavar="S", help="only this symbol (either form); repeatable")
+    p.add_argument("--out", metavar="DIR", help="write the report files (or the sweep table) into DIR")
+    p.add_argument("--sweep", action="append", metavar="KEY=V1,V2,...",
+                   help="sweep a config key over values (dotted path, e.g. hunter.min_strength=0.3,0.5); repeatable")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes for a sweep (default: up to 2)")
+    p.add_argument("--gap-minutes", type=float, default=None, metavar="M",
+                   help="data this far apart split the replay into sessions (default 10)")
+    p.add_argument("--kline-path", choices=("ohlc", "close"), default="ohlc",
+                   help="klines: four points per bar (open, low/high, close; default) or the close only")
+    p.add_argument("--no-picture", action="store_true", help="do not draw equity.png")
+    p.add_argument("--json", action="store_true", help="print the JSON report (or sweep table) on stdout")
+    p.set_defaults(handler=cmd_backtest)
+    assert isinstance(p, argparse.ArgumentParser)
+    return p
+
+
+def parse_time(text: str) -> int:
+    """Epoch ms from digits, or from ISO-8601 (UTC when no zone is given). ValueError otherwise."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected an ISO-8601 time such as 2025-01-27T16:50:00Z or epoch ms, got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_events(source: str | os.PathLike[str], *, symbols: Sequence[str] | None = None,
+                since_ms: int | None = None, until_ms: int | None = None) -> tuple[list[Any], int]:
+    """(events, frames rejected) from ``source``: through ``live_heatmap.history.load_events`` when that module
+    exists (JSONL, CSV, SQLite), else JSONL of ``forceOrder`` frames (``.gz`` too) read here."""
+    path = Path(source)
+    if not path.exists():
+        raise ValueError(f"--events {path}: no such file")
+    try:
+        from live_heatmap import history
+    except ImportError:
+        history = None  # type: ignore[assignment]
+    if history is not None and hasattr(history, "load_events"):
+        events = history.load_events(path, symbols=symbols, since_ms=since_ms, until_ms=until_ms)
+        return list(events), 0
+    import gzip
+
+    from live_heatmap import FrameRejected, parse_force_order
+
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    events, rejected = [], 0
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        try:
+            events.append(parse_force_order(line))
+        except FrameRejected:
+            rejected += 1
+    if not events:
+        raise ValueError(f"--events {path}: no forceOrder event in it ({rejected} lines rejected)")
+    return events, rejected
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run the backtest (or the sweep) the arguments describe; 0, or 2 with one line on stderr."""
+    try:
+        return _run(args)
+    except (ValueError, OSError) as exc:  # BacktestError, PriceFileError and ConfigFileError are ValueErrors
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    from liquidation_hunter.bot_config import load_config
+
+    from .prices import load_prices
+    from .report import render_json, render_summary, write_report
+    from .runner import DEFAULT_GAP_MINUTES, run_backtest
+    from .sweep import check_keys, parse_grid, run_sweep
+
+    config = load_config(args.config)
+    start = parse_time(args.start) if args.start else None
+    end = parse_time(args.end) if args.end else None
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"--to ({args.end}) must come after --from ({args.start})")
+    gap = DEFAULT_GAP_MINUTES if args.gap_minutes is None else args.gap_minutes
+    if not gap > 0:
+        raise ValueError(f"--gap-minutes: expected a positive number, got {args.gap_minutes}")
+    grid = parse_grid(args.sweep) if args.sweep else None
+    if grid is not None:
+        check_keys(config, grid)
+    began = time.perf_counter()
+    events, rejected = read_events(args.events, symbols=args.symbol, since_ms=start, until_ms=end)
+    prices = load_prices(args.prices, kline_path=args.kline_path)
+    events_path = Path(args.events)
+    files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))},
+             {"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}]
+    files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
+    inputs: dict[str, Any] = {"files": files}
+    if rejected:
+        inputs["events_rejected"] = rejected
+        print(f"warning: {rejected} lines of {events_path.name} are not forceOrder events; skipped", file=sys.stderr)
+    out = Path(args.out) if args.out else None
+    tty = sys.stderr.isatty()
+
+    if grid is not None:
+        workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+        bar = None
+        if tty:
+            from .progress import ProgressBar
+
+            bar = ProgressBar(sys.stderr, label="sweep")
+        sweep = run_sweep(config, events, prices, grid, start_ms=start, end_ms=end, symbols=args.symbol,
+                          gap_minutes=gap, workers=workers, progress=bar, inputs=inputs)
+        table = sweep.to_markdown()
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "sweep.json").write_bytes(sweep.to_json())
+            (out / "sweep.md").write_text(f"# Sweep\n\n{table}")
+        sys.stdout.write(sweep.to_json().decode() if args.json else table)
+        sys.stdout.flush()
+        print(f"{len(sweep.rows)} backtests in {time.perf_counter() - began:.1f} s"
+              + (f"; wrote {out / 'sweep.json'} and {out / 'sweep.md'}" if out is not None else ""), file=sys.stderr)
+        return 0
+
+    result = run_backtest(config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
+                          gap_minutes=gap, progress=tty, inputs=inputs)
+    written = write_report(result, out, picture=not args.no_picture) if out is not None else []
+    if args.json:
+        sys.stdout.write(render_json(result).decode())
+    else:
+        print(render_summary(result))
+        for path in written:
+            print(f"  wrote {path}")
+    sys.stdout.flush()
+    rate = result.events / result.wall_seconds if result.wall_seconds > 0 else 0.0
+    print(f"replay: {result.events:,} events and {sum(result.price_points.values()):,} price points, "
+          f"{result.replayed_ms / 60_000:,.1f} simulated minutes in {result.wall_seconds:.2f} s "
+          f"({rate:,.0f} events/s)", file=sys.stderr)
+    if result.audit:
+        print("error: the books do not balance: " + "; ".join(result.audit), file=sys.stderr)
+        return 1
+    return 0

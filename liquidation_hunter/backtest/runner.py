@@ -1,0 +1,771 @@
+"""``run_backtest``: the live bot's own parts driven on a simulated clock over recorded liquidations and prices.
+
+What runs is what ``liquidation-hunter run`` runs in paper mode (STYLE.md, habit 8): a
+:class:`~live_heatmap.LiveLiquidationHeatmap` with the config's ``heatmap`` section, the
+:class:`~liquidation_hunter.LiquidationHunter`, the strategy from :func:`strategies.make_strategy`, a
+:class:`~liquidation_hunter.trading.paper.PaperBroker` on in-memory :class:`~liquidation_hunter.trading.books.Books`,
+and :class:`~liquidation_hunter.bot.engine.Bot`, whose jobs are called with :meth:`Bot.run_job`. There is no
+exchange client, no stream and no scheduler; the clock every part reads is a :class:`SimulatedClock`.
+
+**The simulated clock.** Each job ``clusters``, ``signals``, ``positions``, ``snapshot`` runs on its own grid,
+``origin + k * schedule.<job>`` (``origin``: ``start_ms``, else the first data time floored to the minute).
+At a moment ``t`` of any grid, first every liquidation with ``trade_time <= t`` is ingested (``ingest_many``)
+and every traded symbol's price is set to its latest point at or before ``t`` (``heatmap.update_price``: the
+bot reads prices as it does from the mark-price stream, so the backtest config has ``exchange.mark_price:
+true``, and no REST price, hence no staleness limit, is involved); then the jobs due at ``t`` run in the live
+scheduler's order: clusters, signals, positions, snapshot. Nothing reads the wall clock, so the same inputs
+give the same books. ``heartbeat`` (a log line and the health record for ``status``) does not run. The bot's
+log lines are not printed: its warnings and errors (a failing job...) are kept in
+:attr:`BacktestResult.problems` (structlog's configuration is swapped for the replay and restored after).
+
+**Sessions.** Recordings have holes (the shipped one: 14 sessions over 18 months). Data more than
+``gap_minutes`` apart split the replay into sessions; no job runs in between (the bot is not running when
+nothing was recorded). At the end of each session the open positions are closed at market at the last price
+(books reason ``manual``, reported as ``end_of_data``), then ``positions`` and ``snapshot`` run once more:
+a position is never carried through a gap, whose prices nobody knows. Prices do not carry over a gap either:
+in a session a symbol has no price (so no signal) until its first price point in that session. Events do
+carry over: the heatmap keeps them for its horizon, as a live bot would.
+
+**Which symbols trade.** Those of ``config.symbols`` that have prices (``symbols: all``: every symbol that
+has prices); ``symbols=`` narrows both the events and the symbols. Every event is ingested; events of symbols
+without prices are reported and cannot trade.
+
+**Work that changes nothing is not done**, so a replay runs many thousand times faster than real time. Each
+rule below leaves the books exactly as running every job at every moment would (``tests/test_backtest.py``
+compares the two against a bot driven by hand):
+
+* a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
+  run, or after ``heatmap.update_interval``) is skipped, and a clusters run refreshes only the symbols that
+  next signals run reads (traded symbols with a price by then): no other clusters are read before they are
+  rebuilt again;
+* events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
+  symbols without prices, which no job reads, at each session's end;
+* a positions run is skipped while no position is open (the last run, or the entry check, saw the same
+  equity), and while the open positions, their prices, the UTC day and the funding period are what the last
+  run saw and no time exit is due.
+
+Prices between two moments are not seen, as the live bot sees no mark price between two runs of its jobs.
+Without an exchange there are no steps: quantities and levels are not rounded (a live bot rounds them to
+the exchange's steps and tick sizes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import structlog
+
+from liquidation_hunter.bot.engine import Bot
+from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.hunter import LiquidationHunter
+from liquidation_hunter.trading.books import Books, SignalRecord
+from liquidation_hunter.trading.model import Position
+from liquidation_hunter.trading.paper import PaperBroker
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
+
+from .prices import PriceSeries
+
+__all__ = [
+    "DEFAULT_GAP_MINUTES",
+    "JOB_ORDER",
+    "BacktestError",
+    "BacktestResult",
+    "EquityPoint",
+    "OpenRecord",
+    "SimulatedClock",
+    "TradeRecord",
+    "backtest_config",
+    "config_hash",
+    "run_backtest",
+]
+
+DEFAULT_GAP_MINUTES = 10.0
+JOB_ORDER = ("clusters", "signals", "positions", "snapshot")
+"""The jobs a backtest runs, in the order they run at equal times (the live scheduler's order)."""
+END_OF_DATA = "end_of_data"
+DAY_MS = 86_400_000
+
+Progress = Callable[[float], None]
+"""Called with the share of the replay done, 0..1."""
+
+
+class BacktestError(ValueError):
+    """The backtest cannot run as asked (nothing to replay, no symbol with prices...)."""
+
+
+class SimulatedClock:
+    """The clock every part of a backtest reads: UTC epoch ms, moved by the replay."""
+
+    __slots__ = ("now",)
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+# ---------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """A closed trade. Money in USDT; ``fees`` both fees; ``net_pnl = gross_pnl - fees + funding``."""
+
+    id: int
+    client_id: str
+    symbol: str
+    side: str
+    quantity: float
+    entry_time: int
+    entry_price: float
+    exit_time: int
+    exit_price: float
+    reason: str
+    stop_loss: float
+    take_profit: float
+    entry_fee: float
+    exit_fee: float
+    funding: float
+    gross_pnl: float
+    net_pnl: float
+    slippage: float
+    """What the slippage cost, estimated from the fills (it is already in the prices and the PnL)."""
+
+    @property
+    def fees(self) -> float:
+        return self.entry_fee + self.exit_fee
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRecord:
+    """A position still open when the replay ended, valued at the last price."""
+
+    id: int
+    client_id: str
+    symbol: str
+    side: str
+    quantity: float
+    entry_time: int
+    entry_price: float
+    last_price: float
+    entry_fee: float
+    funding: float
+    unrealized: float
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    """One snapshot of the books (the snapshot job's, and one at each session's end)."""
+
+    at: int
+    wallet: float
+    unrealized: float
+    equity: float
+    positions: int
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a report shows; every figure of :meth:`summary` is computed from the records here."""
+
+    config: BotConfig
+    """The configuration replayed (paper, mark prices, in-memory books, the traded symbols)."""
+    config_hash: str
+    inputs: Mapping[str, Any]
+    start_ms: int
+    end_ms: int
+    sessions: tuple[tuple[int, int], ...]
+    symbols: tuple[str, ...]
+    """Unified symbols that could trade (in the config and with prices)."""
+    events_by_symbol: Mapping[str, int]
+    """Events replayed, by Binance id (all symbols)."""
+    price_points: Mapping[str, int]
+    """Price points replayed, by Binance id (traded symbols)."""
+    unpriced: tuple[str, ...]
+    """Binance ids without prices, not traded: the config's (with ``symbols: all``: those with events)."""
+    events_accepted: int
+    duplicates: int
+    trades: tuple[TradeRecord, ...]
+    open_positions: tuple[OpenRecord, ...]
+    equity: tuple[EquityPoint, ...]
+    signals: tuple[SignalRecord, ...]
+    audit: tuple[str, ...]
+    starting_wallet: float
+    final_wallet: float
+    final_equity: float
+    jobs: Mapping[str, Mapping[str, int]]
+    """``{"runs": {...}, "skipped": {...}, "failures": {...}}`` by job name."""
+    problems: tuple[str, ...]
+    """Errors and warnings the bot logged during the replay (job failures...); normally empty."""
+    wall_seconds: float = field(default=0.0, compare=False)
+    """How long the replay took; not part of any report (reports are byte-identical across runs)."""
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_symbol.values())
+
+    @property
+    def replayed_ms(self) -> int:
+        """Simulated time covered by the sessions (gaps left out)."""
+        return sum(b - a for a, b in self.sessions)
+
+    def summary(self) -> dict[str, Any]:
+        """Trades, win rate, PnL, fees, drawdown, exposure: computed from :attr:`trades` and :attr:`equity`."""
+        trades = self.trades
+        wins = [t for t in trades if t.net_pnl > 0]
+        losses = [t for t in trades if t.net_pnl <= 0]
+        won = sum((t.net_pnl for t in wins), 0.0)
+        lost = sum((t.net_pnl for t in losses), 0.0)
+        net = sum((t.net_pnl for t in trades), 0.0)
+        peak, drawdown, drawdown_pct = -math.inf, 0.0, 0.0
+        for point in self.equity:
+            peak = max(peak, point.equity)
+            if peak > 0 and peak - point.equity > drawdown:
+                drawdown = peak - point.equity
+            if peak > 0:
+                drawdown_pct = max(drawdown_pct, 100.0 * (peak - point.equity) / peak)
+        reasons = Counter(t.reason for t in trades)
+        return {
+            "trades": len(trades),
+            "wins": len(wins),
+            "losses": len(losses),
+            "win_rate": len(wins) / len(trades) if trades else None,
+            "gross_pnl": sum((t.gross_pnl for t in trades), 0.0),
+            "fees": sum((t.fees for t in trades), 0.0),
+            "funding": sum((t.funding for t in trades), 0.0),
+            "slippage": sum((t.slippage for t in trades), 0.0),
+            "net_pnl": net,
+            "average_win": won / len(wins) if wins else None,
+            "average_loss": lost / len(losses) if losses else None,
+            "profit_factor": won / -lost if lost < 0 else None,
+            "exits": dict(sorted(reasons.items())),
+            "open_positions": len(self.open_positions),
+            "unrealized": sum((p.unrealized for p in self.open_positions), 0.0),
+            "starting_wallet": self.starting_wallet,
+            "final_equity": self.final_equity,
+            "return_pct": 100.0 * (self.final_equity - self.starting_wallet) / self.starting_wallet,
+            "max_drawdown": drawdown,
+            "max_drawdown_pct": drawdown_pct,
+            "exposure_pct": 100.0 * self.exposure(),
+        }
+
+    def exposure(self) -> float:
+        """The share (0..1) of the replayed time with at least one position open."""
+        spans = sorted([(t.entry_time, t.exit_time) for t in self.trades]
+                       + [(p.entry_time, self.end_ms) for p in self.open_positions])
+        covered, until = 0, -1
+        for opened, closed in spans:
+            a = max(opened, until)
+            if closed > a:
+                covered += closed - a
+                until = closed
+        total = self.replayed_ms
+        return min(1.0, covered / total) if total > 0 else 0.0
+
+    def per_symbol(self) -> list[dict[str, Any]]:
+        """One row per traded symbol: events, prices, signals, trades, wins, PnL."""
+        rows = []
+        for symbol in self.symbols:
+            ex = to_exchange_id(symbol)
+            mine = [t for t in self.trades if t.symbol == symbol]
+            wins = sum(1 for t in mine if t.net_pnl > 0)
+            rows.append({
+                "symbol": symbol, "events": self.events_by_symbol.get(ex, 0),
+                "price_points": self.price_points.get(ex, 0),
+                "signals": sum(1 for s in self.signals if s.symbol == symbol),
+                "trades": len(mine), "wins": wins, "win_rate": wins / len(mine) if mine else None,
+                "gross_pnl": sum((t.gross_pnl for t in mine), 0.0), "fees": sum((t.fees for t in mine), 0.0),
+                "funding": sum((t.funding for t in mine), 0.0), "net_pnl": sum((t.net_pnl for t in mine), 0.0),
+                "open": sum(1 for p in self.open_positions if p.symbol == symbol),
+            })
+        return rows
+
+    def signal_counts(self) -> dict[str, int]:
+        """Signals recorded, by what the bot did (``entered``, ``skipped: <why>``, ``rejected: <why>``),
+        numbers in the reasons replaced by ``#`` so that alike reasons count together."""
+        counts: Counter[str] = Counter(_action_kind(s.action) for s in self.signals)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _action_kind(action: str) -> str:
+    import re
+
+    text = re.sub(r"\s*\([^)]*\)", "", action)
+    text = re.sub(r"lh-[0-9a-f]{8,}", "<id>", text)
+    return re.sub(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?", "#", text).strip()
+
+
+# ---------------------------------------------------------------------- setup
+
+
+def backtest_config(config: BotConfig, symbols: Sequence[str]) -> BotConfig:
+    """``config`` as the backtest runs it: paper mode, mark-price semantics, in-memory books, ``symbols``."""
+    data = config.to_dict(masked=False)
+    data["mode"] = "paper"
+    data["symbols"] = list(symbols)
+    data["exchange"]["mark_price"] = True
+    data["storage"]["path"] = ":memory:"
+    return BotConfig.from_mapping(data)
+
+
+def config_hash(config: BotConfig) -> str:
+    """SHA-256 of the configuration's canonical JSON (sorted keys): what produced a result."""
+    text = json.dumps(config.to_dict(masked=False), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def events_digest(events: Sequence[LiquidationEvent]) -> str:
+    """SHA-256 of the events replayed (their fields, in replay order)."""
+    h = hashlib.sha256()
+    for e in events:
+        h.update(f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
+                 f"{int(e.fallback)}\n".encode())
+    return h.hexdigest()
+
+
+class _ReplayHeatmap(LiveLiquidationHeatmap):
+    """The live heatmap, with two differences that only a replay needs (module docstring):
+
+    * its rebuild of every symbol (the clusters job) covers ``readable``, the symbols the next signals run
+      will read (the traded ones with a price by then): no other symbol's clusters are read before they are
+      rebuilt again, and rebuilding hundreds of unread windows would be most of a replay's time;
+    * a price set before ``session_start`` is no price: prices do not carry over a gap in the data.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.readable: tuple[str, ...] = ()
+        self.session_start = 0
+        self._stamps: dict[str, int] = {}
+
+    def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
+        if symbol is not None:
+            return super().rebuild(symbol, now_ms=now_ms)
+        return sum(super(_ReplayHeatmap, self).rebuild(key, now_ms=now_ms) for key in self.readable)
+
+    def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
+        super().update_price(symbol, price, timestamp_ms)
+        self._stamps[_key(symbol)] = self.clock() if timestamp_ms is None else timestamp_ms
+
+    def get_price_at(self, symbol: str) -> tuple[float, int] | None:
+        if self._stamps.get(_key(symbol), -1) < self.session_start:
+            return None
+        return super().get_price_at(symbol)
+
+    def get_price(self, symbol: str) -> float | None:
+        entry = self.get_price_at(symbol)
+        return entry[0] if entry else None
+
+
+def _key(symbol: str) -> str:
+    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+
+
+@contextmanager
+def _captured_logs(problems: list[str]) -> Iterator[None]:
+    """The bot's log lines during a replay: warnings and errors are kept (as ``event: detail``), the rest
+    dropped. The caller's structlog configuration is restored afterwards."""
+    old = structlog.get_config()
+
+    def keep(_logger: Any, method: str, event: Any) -> Any:
+        detail = ", ".join(f"{k}={event[k]}" for k in sorted(event) if k not in ("event", "exc_info"))
+        problems.append(f"{method}: {event.get('event')}" + (f" ({detail})" if detail else ""))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[keep], wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.ReturnLoggerFactory(), cache_logger_on_first_use=False)
+    try:
+        yield
+    finally:
+        structlog.configure(**old)
+
+
+# ---------------------------------------------------------------------- the replay
+
+
+def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: PriceSeries, *,
+                 start_ms: int | None = None, end_ms: int | None = None, progress: bool | Progress = False,
+                 symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES,
+                 inputs: Mapping[str, Any] | None = None) -> BacktestResult:
+    """Replay ``events`` and ``prices`` through the bot of ``config`` (module docstring).
+
+    ``start_ms`` / ``end_ms`` keep data with ``start_ms <= time < end_ms``; events are replayed by trade
+    time, in one order whatever the input's. ``symbols`` (either form) keeps those symbols' events and trades
+    only them. ``progress``: True draws a bar on stderr when it is a terminal; a callable is given the share
+    done. ``gap_minutes``: data farther apart split the replay into sessions. ``inputs`` (e.g. file names and
+    hashes) is copied into the result for the report. Raises :class:`BacktestError` when there is nothing to
+    replay or no symbol with prices to trade.
+    """
+    began = time.perf_counter()
+    if not (isinstance(gap_minutes, int | float) and gap_minutes > 0 and math.isfinite(gap_minutes)):
+        raise BacktestError(f"gap_minutes: expected a positive number of minutes, got {gap_minutes!r}")
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise BacktestError(f"the end ({end_ms}) must come after the start ({start_ms})")
+    wanted = None if symbols is None else {_exchange_id(s) for s in symbols}
+    replay = _select(events, start_ms, end_ms, wanted)
+    prices = prices.window(start_ms, end_ms)
+    if wanted is not None:
+        prices = prices.only(wanted)
+    if not replay and not len(prices):
+        raise BacktestError(f"nothing to replay: no event and no price {_range(start_ms, end_ms)}")
+    universe, tradable, unpriced = _universe(config, replay, prices, wanted)
+    bt_config = backtest_config(config, universe)
+    traded = [to_exchange_id(s) for s in tradable]
+    prices = prices.only(traded)
+    sessions = _sessions(replay, prices, gap_minutes)
+    if not sessions:
+        raise BacktestError("nothing to replay: no event and no price in the chosen time range")
+    origin = start_ms if start_ms is not None else sessions[0][0] // 60_000 * 60_000
+    counts = Counter(e.symbol for e in replay)
+    info: dict[str, Any] = {"events_sha256": events_digest(replay), "prices_sha256": prices.digest(),
+                            "price_files": [{"name": s.name, "sha256": s.sha256, "format": s.format,
+                                             "points": s.points} for s in prices.sources]}
+    info.update(inputs or {})
+
+    problems: list[str] = []
+    with _captured_logs(problems):
+        state = _Replay(bt_config, traded, replay, prices, origin)
+        state.run(sessions, _progress(progress))
+        result = state.result()
+    return BacktestResult(
+        config=bt_config, config_hash=config_hash(bt_config), inputs=info, start_ms=sessions[0][0],
+        end_ms=sessions[-1][1], sessions=tuple(sessions), symbols=tuple(tradable),
+        events_by_symbol=dict(sorted(counts.items())),
+        price_points={s: prices.count(s) for s in prices.symbols}, unpriced=tuple(unpriced),
+        problems=tuple(problems), wall_seconds=time.perf_counter() - began, **result)
+
+
+def _range(start_ms: int | None, end_ms: int | None) -> str:
+    def at(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    if start_ms is None and end_ms is None:
+        return "in the inputs"
+    if end_ms is None:
+        return f"from {at(start_ms or 0)}"
+    if start_ms is None:
+        return f"before {at(end_ms)}"
+    return f"from {at(start_ms)} to {at(end_ms)}"
+
+
+def _exchange_id(symbol: str) -> str:
+    try:
+        return to_exchange_id(symbol) if "/" in symbol else to_exchange_id(to_unified(symbol.upper()))
+    except ValueError as exc:
+        raise BacktestError(f"symbol {symbol!r}: {exc}") from None
+
+
+def _select(events: Iterable[LiquidationEvent], start_ms: int | None, end_ms: int | None,
+            wanted: set[str] | None) -> list[LiquidationEvent]:
+    out = []
+    lo = -math.inf if start_ms is None else start_ms
+    hi = math.inf if end_ms is None else end_ms
+    for e in events:
+        if type(e) is not LiquidationEvent:
+            raise BacktestError(f"events: expected LiquidationEvent items (live_heatmap.parse_force_order), "
+                                f"got {type(e).__name__}")
+        if lo <= e.trade_time < hi and (wanted is None or e.symbol in wanted):
+            out.append(e)
+    # One order whatever the input's: by trade time, then by every other field.
+    out.sort(key=lambda e: (e.trade_time, e.symbol, e.side, e.price, e.quantity, e.event_time, e.status,
+                            e.fallback))
+    return out
+
+
+def _universe(config: BotConfig, events: Sequence[LiquidationEvent], prices: PriceSeries,
+              wanted: set[str] | None) -> tuple[list[str], list[str], list[str]]:
+    """(the bot's symbols, the traded ones among them (with prices), Binance ids left out for want of prices).
+
+    With ``symbols: all`` the bot's symbols are the priced ones, and the ones left out are those with events."""
+    if config.symbols == "all":
+        candidates = [s for s in prices.symbols if wanted is None or s in wanted]
+        unpriced = sorted({e.symbol for e in events} - set(prices.symbols))
+    else:
+        candidates = [to_exchange_id(s) for s in config.symbols if wanted is None or to_exchange_id(s) in wanted]
+        if wanted is not None and not candidates:
+            raise BacktestError(f"none of the symbols asked for ({', '.join(sorted(wanted))}) is in the "
+                                f"config's symbols ({', '.join(config.symbols)})")
+        unpriced = [s for s in candidates if s not in prices]
+    traded = [s for s in candidates if s in prices]
+    if not traded:
+        among = "the config's symbols" if config.symbols != "all" else "the symbols asked for"
+        raise BacktestError(f"no symbol to trade: none of {among} has prices in the chosen time range "
+                            f"(prices for: {', '.join(prices.symbols) or 'none'})")
+    return [to_unified(s) for s in candidates], [to_unified(s) for s in traded], unpriced
+
+
+def _sessions(events: Sequence[LiquidationEvent], prices: PriceSeries, gap_minutes: float) -> list[tuple[int, int]]:
+    parts = [np.fromiter((e.trade_time for e in events), dtype=np.int64, count=len(events))]
+    parts += [prices.times(s) for s in prices.symbols]
+    times = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+    if not len(times):
+        return []
+    gap_ms = gap_minutes * 60_000
+    cuts = np.flatnonzero(np.diff(times) > gap_ms)
+    starts = np.concatenate([[0], cuts + 1])
+    ends = np.concatenate([cuts, [len(times) - 1]])
+    return [(int(times[a]), int(times[b])) for a, b in zip(starts, ends, strict=True)]
+
+
+def _progress(progress: bool | Progress) -> Progress | None:
+    if callable(progress):
+        return progress
+    if progress and sys.stderr.isatty():
+        from .progress import ProgressBar
+
+        return ProgressBar(sys.stderr)
+    return None
+
+
+class _Replay:
+    """One replay's state: the bot, the clock and the read positions in the data."""
+
+    def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
+                 origin: int) -> None:
+        self.config = config
+        self.origin = origin
+        self.clock = SimulatedClock(origin)
+        heatmap = _ReplayHeatmap(config=config.heatmap, clock=self.clock)
+        heatmap.track(traded)
+        self.heatmap = heatmap
+        self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
+        self.broker = PaperBroker.from_risk(self.books, config.risk)
+        from strategies import make_strategy
+
+        strategy = make_strategy(config.strategy.name, LiquidationHunter(config.hunter, heatmap),
+                                 config.strategy.params)
+        self.bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=self.broker, books=self.books,
+                       clock=self.clock, price_max_age_ms=None)  # the replay decides which prices hold
+        priced = set(traded)
+        self.events = [e for e in events if e.symbol in priced]
+        self.event_times = [e.trade_time for e in self.events]
+        self.next_event = 0
+        self.others = [e for e in events if e.symbol not in priced]
+        self.other_times = [e.trade_time for e in self.others]
+        self.next_other = 0
+        self.price_symbols = list(traded)
+        self.price_times = [prices.times(s).tolist() for s in traded]
+        self.price_values = [prices.prices(s).tolist() for s in traded]
+        self.price_read = [0] * len(traded)
+        self.version = dict.fromkeys(traded, 0)
+        self.intervals = {name: max(1, round(getattr(config.schedule, name) * 1000)) for name in JOB_ORDER}
+        self.update_ms = config.heatmap.update_interval * 1000.0
+        self.skipped: Counter[str] = Counter()
+        self.forced: set[str] = set()
+        self.forced_closes = 0
+        self.accepted = 0
+        self.duplicates = 0
+        self._positions_seen: object = None
+        self._priced_from: list[tuple[int, str]] = []
+        self._ids: dict[str, str] = {}
+
+    # -------------------------------------------------------------- feeding data
+
+    def feed_events(self, t: int) -> None:
+        """Ingest the traded symbols' events traded at or before ``t`` (one ``ingest_many``)."""
+        i = self.next_event
+        j = bisect_right(self.event_times, t, i)
+        if j > i:
+            self._ingest(self.events[i:j])
+            self.next_event = j
+
+    def feed_others(self, t: int) -> None:
+        """Ingest the other symbols' events traded at or before ``t``. Nothing reads them (no price, no
+        signal), so they go in at each session's end, in one batch, rather than moment by moment."""
+        i = self.next_other
+        j = bisect_right(self.other_times, t, i)
+        if j > i:
+            self._ingest(self.others[i:j])
+            self.next_other = j
+
+    def _ingest(self, batch: list[LiquidationEvent]) -> None:
+        report = self.heatmap.ingest_many(batch)
+        self.accepted += report.accepted
+        self.duplicates += report.duplicates
+
+    def feed_prices(self, t: int) -> None:
+        """Set each traded symbol's price to its latest point at or before ``t``."""
+        for k, times in enumerate(self.price_times):
+            lo = self.price_read[k]
+            if lo < len(times) and times[lo] <= t:
+                hi = bisect_right(times, t, lo)
+                self.price_read[k] = hi
+                symbol = self.price_symbols[k]
+                self.version[symbol] = hi
+                self.heatmap.update_price(symbol, self.price_values[k][hi - 1], timestamp_ms=times[hi - 1])
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self, sessions: Sequence[tuple[int, int]], progress: Progress | None) -> None:
+        bot = self.bot
+        bot.start()
+        total = sum(b - a for a, b in sessions) or 1
+        done = 0
+        last_report = 0.0
+        intervals = self.intervals
+        for a, b in sessions:
+            due = {name: self._first_tick(iv, a) for name, iv in intervals.items()}
+            self._positions_seen = None
+            self.heatmap.session_start = a
+            self._priced_from = self._first_prices(a, b)
+            while True:
+                t = min(due.values())
+                if t > b:
+                    break
+                self.feed_prices(t)
+                self.clock.now = t
+                fed = False
+                for name in JOB_ORDER:
+                    if due[name] != t:
+                        continue
+                    due[name] = t + intervals[name]
+                    if not self._needed(name, t, due, b):
+                        self.skipped[name] += 1
+                        continue
+                    if not fed:  # events are read by jobs only: ingested before the first one that runs
+                        self.feed_events(t)
+                        fed = True
+                    bot.run_job(name)
+                if progress is not None:
+                    share = (done + t - a) / total
+                    if share - last_report >= 0.002:
+                        progress(share)
+                        last_report = share
+            self._end_session(b)
+            done += b - a
+        if progress is not None:
+            progress(1.0)
+
+    def _first_prices(self, a: int, b: int) -> list[tuple[int, str]]:
+        """(time of the first price point in [a, b], symbol) for the symbols that have one, by time."""
+        out = []
+        for symbol, times in zip(self.price_symbols, self.price_times, strict=True):
+            i = bisect_right(times, a - 1)
+            if i < len(times) and times[i] <= b:
+                out.append((times[i], symbol))
+        return sorted(out)
+
+    def _first_tick(self, interval: int, at: int) -> int:
+        k = -(-(at - self.origin) // interval)
+        return self.origin + max(0, k) * interval
+
+    def _needed(self, name: str, t: int, due: Mapping[str, int], session_end: int) -> bool:
+        if name == "clusters":
+            # read only if the next signals run comes before the next clusters run and within update_interval,
+            # and then only the symbols with a price by that run
+            s = due["signals"]
+            if not (s < due["clusters"] and s - t < self.update_ms and s <= session_end):
+                return False
+            self.heatmap.readable = tuple(symbol for first, symbol in self._priced_from if first <= s)
+            return True
+        if name == "positions":
+            return self._positions_needed(t)
+        return True
+
+    def _positions_needed(self, t: int) -> bool:
+        bot = self.bot
+        if bot.entries - bot.exits - self.forced_closes <= 0:
+            return False
+        positions = self.broker.positions()
+        if not positions:
+            return False
+        risk = bot.risk
+        if any(risk.time_exit_due(p.opened_at, t) for p in positions):
+            self._positions_seen = None
+            return True
+        funding = t // self.broker.funding_interval_ms if self.broker.funding else 0
+        key = (tuple((p.id, self.version.get(self._id(p.symbol), -1)) for p in positions), t // DAY_MS, funding)
+        if key == self._positions_seen:
+            return False
+        self._positions_seen = key
+        return True
+
+    def _id(self, symbol: str) -> str:
+        ex = self._ids.get(symbol)
+        if ex is None:
+            ex = self._ids[symbol] = to_exchange_id(symbol)
+        return ex
+
+    def _end_session(self, b: int) -> None:
+        """Data stop here: close what is open at the last prices, then a last positions and snapshot run."""
+        self.feed_prices(b)
+        self.feed_events(b)
+        self.feed_others(b)
+        self.clock.now = b
+        for position in self.broker.positions():
+            price = self.heatmap.get_price(self._id(position.symbol)) or position.entry_price
+            if self.broker.close(position, "manual", price, b) is not None:
+                self.forced.add(position.client_id)
+                self.forced_closes += 1
+        self.bot.run_job("positions")
+        self.bot.run_job("snapshot")
+        self._positions_seen = None
+
+    # -------------------------------------------------------------- results
+
+    def result(self) -> dict[str, Any]:
+        books = self.books
+        slip = self.broker.slippage_bps / 10_000.0
+        trades = sorted(books.closed_trades(), key=lambda c: (c.closed_at, c.position.id))
+        records = []
+        for c in trades:
+            p = c.position
+            reason = END_OF_DATA if p.client_id in self.forced else c.reason
+            records.append(TradeRecord(
+                id=p.id, client_id=p.client_id, symbol=p.symbol, side="long" if p.direction > 0 else "short",
+                quantity=p.quantity, entry_time=p.opened_at, entry_price=p.entry_price, exit_time=c.closed_at,
+                exit_price=c.exit_price, reason=reason, stop_loss=p.stop_loss, take_profit=p.take_profit,
+                entry_fee=p.entry_fee, exit_fee=c.exit_fee, funding=p.funding, gross_pnl=c.gross_pnl,
+                net_pnl=c.net_pnl, slippage=_slippage(p, c.exit_price, reason, slip)))
+        prices = {p.symbol: self.heatmap.get_price(self._id(p.symbol)) or p.entry_price
+                  for p in self.broker.positions()}
+        end = self.clock.now
+        account = self.broker.account(prices, end)
+        opened = [OpenRecord(id=p.id, client_id=p.client_id, symbol=p.symbol,
+                             side="long" if p.direction > 0 else "short", quantity=p.quantity, entry_time=p.opened_at,
+                             entry_price=p.entry_price, last_price=prices[p.symbol], entry_fee=p.entry_fee,
+                             funding=p.funding, unrealized=p.unrealized(prices[p.symbol]))
+                  for p in self.broker.positions()]
+        equity = [EquityPoint(at=s.at, wallet=s.wallet, unrealized=s.unrealized, equity=s.equity,
+                              positions=s.positions) for s in books.snapshots(since_ms=0)]
+        start_wallet = self.config.risk.starting_wallet
+        if not equity or equity[0].at > self.origin:
+            equity.insert(0, EquityPoint(self.origin, start_wallet, 0.0, start_wallet, 0))
+        signals = list(reversed(books.recent_signals(limit=2**62)))
+        bot = self.bot
+        jobs = {"runs": dict(sorted(bot.runs.items())), "skipped": dict(sorted(self.skipped.items())),
+                "failures": dict(sorted(bot.failures.items()))}
+        audit = tuple(books.audit())
+        books.close()
+        return {"events_accepted": self.accepted, "duplicates": self.duplicates, "trades": tuple(records),
+                "open_positions": tuple(opened), "equity": tuple(equity), "signals": tuple(signals), "audit": audit,
+                "starting_wallet": start_wallet, "final_wallet": account.wallet, "final_equity": account.equity,
+                "jobs": jobs}
+
+
+def _slippage(p: Position, exit_price: float, reason: str, slip: float) -> float:
+    """The cost of slippage in a trade's fills: the entry always slips; market exits (stop, time exit, end of
+    data) slip too, except a stop that gapped (filled at the price, not the slipped stop); take-profits and
+    liquidations fill at their level."""
+    d = p.direction
+    cost = p.quantity * p.entry_price * (1.0 - 1.0 / (1.0 + d * slip)) * d
+    if reason in ("time_exit", "manual", END_OF_DATA) or (
+            reason == "stop_loss" and math.isclose(exit_price, p.stop_loss * (1.0 - d * slip), rel_tol=1e-12)):
+        reference = exit_price / (1.0 - d * slip)
+        cost += p.quantity * (reference - exit_price) * d
+    return cost

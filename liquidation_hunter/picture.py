@@ -1,0 +1,520 @@
+"""The heatmap picture: ``liquidation-hunter heatmap SYMBOL --events FILE --window 2h --out heatmap.png``.
+
+:func:`render_heatmap` draws a :class:`~live_heatmap.grid.HeatmapGrid` to a PNG. matplotlib (the
+``plot`` extra) is imported inside it, so neither the library nor the other commands load it.
+
+How the picture reads:
+
+* **Main panel**: time (UTC) across, price up; each cell's colour is the decayed notional the
+  heatmap remembers there at that moment, longs and shorts together (purple: nothing, yellow: the
+  most), on a linear, square-root or log scale. The price line is drawn over it in white.
+* **Long versus short.** Colour already carries intensity, so the side is told by shape and a
+  second, traditional red/green code kept off the colour scale: the largest liquidations are marked
+  where they printed (red down-triangle: a long was liquidated, price fell into it; green
+  up-triangle: a short was liquidated, price rose into it; area by notional), clusters are
+  drawn in their side's colour, and a side panel sharing the price axis shows, at the window end,
+  how much each price row holds of long (red, to the left) and short (green, to the right)
+  liquidations. Two separate heatmaps were the alternative; they halve the price resolution and
+  leave one panel nearly empty in a one-sided move, which is the usual case.
+* **Clusters** at the window end: a dashed line at the level from the cluster's first event on, a
+  bar at the right edge over its price span (longs just inside, shorts just outside, so that they
+  never hide each other), and a label with side, level, strength and notional (the six strongest).
+  A shaded band was tried and dropped: a 2 % cluster tints most of the panel and reads as heat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from live_heatmap.events import LiquidationEvent
+    from live_heatmap.grid import HeatmapGrid
+
+__all__ = [
+    "SCALES",
+    "add_heatmap_parser",
+    "cmd_heatmap",
+    "parse_window",
+    "read_price_csv",
+    "render_heatmap",
+]
+
+SCALES = ("linear", "sqrt", "log")
+LONG_COLOUR = "#ff4d5e"
+SHORT_COLOUR = "#2bd97c"
+#: At most this many of the largest liquidations are marked, and this many clusters labelled.
+MAX_MARKERS = 40
+MAX_CLUSTERS = 6
+#: The log scale spans this many decades below the brightest cell.
+LOG_DECADES = 3.0
+_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_window(text: str) -> int:
+    """``30m``, ``2h``, ``1d``, ``90s``, ``1w``, ``1.5h`` -> milliseconds. Raises ``ValueError``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if not match:
+        raise ValueError(f"--window {text!r}: expected a number and a unit s, m, h, d or w (30m, 2h, 1d)")
+    ms = round(float(match[1]) * _UNITS_MS[match[2]])
+    if ms < 60_000:
+        raise ValueError(f"--window {text!r}: at least one minute")
+    return ms
+
+
+def _fmt_duration(ms: int) -> str:
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms / 60_000:.1f}m"
+
+
+def _fmt_usd(value: float) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"${value / limit:.3g}{suffix}"
+    return f"${value:.3g}"
+
+
+def _fmt_price(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{max(2, 4 - math.floor(math.log10(value)))}f}".rstrip("0").rstrip(".")
+
+
+def _quote(symbol: str) -> str:
+    for quote in ("USDT", "USDC", "BUSD", "FDUSD", "USD"):
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return quote
+    return "quote"
+
+
+def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "linear", width_px: int = 1200,
+                   height_px: int = 700, price_label: str | None = None, title: str | None = None) -> Path:
+    """Draw ``grid`` to a PNG of exactly ``width_px`` x ``height_px`` pixels; returns the path.
+
+    ``scale``: ``linear``, ``sqrt`` or ``log`` colour normalisation of the cells (``log`` spans
+    three decades below the brightest cell). ``price_label`` names the price line in the legend
+    (default ``"price"``; without price points the liquidation fill prices are drawn, and said so).
+    The same grid and arguments give the same bytes. Needs matplotlib (``pip install '.[plot]'``).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale: expected one of {', '.join(SCALES)}, got {scale!r}")
+    if not (width_px >= 300 and height_px >= 200):
+        raise ValueError(f"picture size: at least 300 x 200 pixels, got {width_px} x {height_px}")
+    # The object API on an Agg canvas: no pyplot, so no global figure state and no GUI backend
+    # (the user's own pyplot backend is left alone, and threads may render at once).
+    import matplotlib
+    import matplotlib.dates as mdates
+    import matplotlib.patheffects as pe
+    from matplotlib import colors, ticker
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    out = Path(out_path)
+    dpi = 100
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    gs = fig.add_gridspec(1, 3, width_ratios=(8.0, 1.5, 0.18))
+    ax = fig.add_subplot(gs[0, 0])
+    prof = fig.add_subplot(gs[0, 1], sharey=ax)
+    cax = fig.add_subplot(gs[0, 2])
+
+    def tnum(ms: Any) -> Any:
+        return np.asarray(ms, dtype=np.float64) / 86_400_000.0  # matplotlib date numbers: days since 1970
+
+    total = grid.total
+    vmax = float(total.max()) if total.size and total.max() > 0 else 1.0
+    cmap = matplotlib.colormaps["viridis"].with_extremes(under="#440154", bad="#440154")
+    norm: colors.Normalize
+    if scale == "linear":
+        norm = colors.Normalize(0.0, vmax)
+    elif scale == "sqrt":
+        norm = colors.PowerNorm(0.5, 0.0, vmax)
+    else:
+        norm = colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)
+    cells = np.ma.masked_less_equal(total.T, 0.0) if scale == "log" else total.T
+    x_edges, y_edges = tnum(grid.time_edges), grid.price_edges
+    mesh = ax.pcolormesh(x_edges, y_edges, cells, cmap=cmap, norm=norm, shading="flat", rasterized=True)
+    ax.set_facecolor("#440154")
+
+    handles: list[Any] = []
+    outline = [pe.Stroke(linewidth=2.6, foreground="#111111", alpha=0.8), pe.Normal()]
+    events = grid.events
+    if grid.price.size:
+        label = price_label or "price"
+        line_t, line_p = grid.price_time, grid.price
+    else:
+        label = price_label or "liquidation fill prices (no price feed given)"
+        line_t, line_p = events.trade_time, events.price
+    if line_t.size:
+        ax.plot(tnum(line_t), line_p, color="white", linewidth=1.1, path_effects=outline, zorder=4)
+        handles.append(Line2D([], [], color="#444444", linewidth=1.4, label=label))
+
+    # The largest liquidations where they printed: side by shape and colour, area by notional.
+    if events.trade_time.size:
+        notional = events.price * events.quantity
+        top = np.argsort(-notional, kind="stable")[:MAX_MARKERS]
+        area = 18.0 + 160.0 * np.sqrt(notional[top] / notional[top].max())
+        for is_long, marker, colour in ((True, "v", LONG_COLOUR), (False, "^", SHORT_COLOUR)):
+            pick = top[events.is_long[top] == is_long]
+            if pick.size:
+                ax.scatter(tnum(events.trade_time[pick]), events.price[pick], s=area[events.is_long[top] == is_long],
+                           marker=marker, c=colour, edgecolors="white", linewidths=0.6, zorder=5, alpha=0.95)
+        handles.append(Line2D([], [], linestyle="none", marker="v", markersize=7, markerfacecolor=LONG_COLOUR,
+                              markeredgecolor="white", label="long liquidated (largest)"))
+        handles.append(Line2D([], [], linestyle="none", marker="^", markersize=7, markerfacecolor=SHORT_COLOUR,
+                              markeredgecolor="white", label="short liquidated (largest)"))
+
+    # Clusters at the window end: dashed level from the first event on, a bracket over the band at the
+    # right edge, and a label there (nudged apart when levels are close).
+    x0, x1 = float(x_edges[0]), float(x_edges[-1])
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(float(y_edges[0]), float(y_edges[-1]))
+    shown = sorted(grid.clusters, key=lambda c: -c.strength)[:MAX_CLUSTERS]
+    label_y = _spread([c.price_level for c in shown], ax, min_gap_px=13.0)
+    for c, y in zip(shown, label_y, strict=True):
+        colour = LONG_COLOUR if c.side == "long" else SHORT_COLOUR
+        since = max(x0, float(tnum(c.first_event_ms)))
+        ax.hlines(c.price_level, since, x1, colors=colour, linestyles=(0, (5, 3)), linewidth=1.3, zorder=3)
+        at = 1.0 - 0.0035 if c.side == "long" else 1.0 + 0.0035  # long and short bars side by side
+        ax.plot([at, at], [c.price_low, c.price_high], color=colour, linewidth=4, solid_capstyle="butt",
+                zorder=6, clip_on=False, transform=ax.get_yaxis_transform())
+        ax.annotate(f"{c.side} {_fmt_price(c.price_level)} · strength {c.strength:.2f} · {_fmt_usd(c.total_notional)}",
+                    xy=(x1, y), xytext=(-8, 0), textcoords="offset points", ha="right", va="center",
+                    fontsize=7.5, color="white", zorder=7,
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": colour, "edgecolor": "none", "alpha": 0.85})
+    if shown:
+        handles.append(Line2D([], [], color="#777777", linestyle=(0, (5, 3)), linewidth=1.3,
+                              label="cluster at window end: level; bar at right: its price span"))
+
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(
+        mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=False))  # type: ignore[no-untyped-call]
+    start = datetime.fromtimestamp(grid.start_ms / 1000, UTC)
+    end = datetime.fromtimestamp(grid.end_ms / 1000, UTC)
+    ax.set_xlabel(f"time (UTC), {start:%Y-%m-%d}" + (f" to {end:%Y-%m-%d}" if end.date() != start.date() else ""))
+    ax.set_ylabel(f"price ({_quote(grid.symbol)})")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(_price_ticks(ax)))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False,
+                   handletextpad=0.4, columnspacing=1.6)
+
+    # Side panel: what each price row holds at the window end, long to the left, short to the right.
+    centers = grid.price_centers
+    heights = np.diff(y_edges)
+    last_long, last_short = grid.long[-1], grid.short[-1]
+    prof.barh(centers, -last_long, height=heights, color=LONG_COLOUR, linewidth=0)
+    prof.barh(centers, last_short, height=heights, color=SHORT_COLOUR, linewidth=0)
+    reach = max(float(last_long.max(initial=0.0)), float(last_short.max(initial=0.0)), 1.0) * 1.08
+    prof.set_xlim(-reach, reach)
+    prof.axvline(0.0, color="#888888", linewidth=0.6)
+    prof.xaxis.set_major_locator(ticker.MaxNLocator(3, symmetric=True))
+    prof.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: _fmt_usd(abs(v)) if v else "0"))
+    prof.tick_params(axis="x", labelsize=7)
+    prof.tick_params(axis="y", labelleft=False)
+    prof.set_title(f"at {end:%H:%M} UTC", fontsize=8.5)
+    prof.set_xlabel("long | short", fontsize=8.5)
+    prof.grid(axis="x", color="#dddddd", linewidth=0.5)
+    prof.set_axisbelow(True)
+
+    bar = fig.colorbar(mesh, cax=cax, extend="neither")
+    bar.set_label(f"decayed notional per cell ({_quote(grid.symbol)}), {scale} scale", fontsize=8.5)
+    bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: _fmt_usd(v) if v > 0 else "0"))
+    bar.ax.tick_params(labelsize=7)
+
+    n, notional_sum = int(events.trade_time.size), float((events.price * events.quantity).sum())
+    fig.suptitle(title or (
+        f"{grid.symbol} liquidations  {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
+        f"({_fmt_duration(grid.end_ms - grid.start_ms)}): {n} events, {_fmt_usd(notional_sum)}"
+        f"; decay {grid.time_decay_minutes:g} min"), fontsize=11)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi, format="png", metadata={"Software": None})
+    return out
+
+
+def _price_ticks(ax: Any) -> Any:
+    """Tick labels with thousands separators and as many decimals as the tick step needs."""
+    def fmt(value: float, _pos: int | None) -> str:
+        locs = np.asarray(ax.yaxis.get_majorticklocs(), dtype=np.float64)
+        step = float(np.min(np.diff(locs))) if locs.size > 1 else abs(value) or 1.0
+        decimals = next((d for d in range(12) if abs(round(step, d) - step) <= step * 1e-6), 12)
+        return f"{value:,.{decimals}f}"
+    return fmt
+
+
+def _spread(levels: Sequence[float], ax: Any, *, min_gap_px: float) -> list[float]:
+    """Label heights for ``levels`` (data units), pushed apart to at least ``min_gap_px`` on screen."""
+    if not levels:
+        return []
+    to_px = ax.transData.transform
+    to_data = ax.transData.inverted().transform
+    px = [float(to_px((0.0, level))[1]) for level in levels]
+    order = sorted(range(len(px)), key=px.__getitem__)
+    placed = [px[i] for i in order]
+    for k in range(1, len(placed)):
+        placed[k] = max(placed[k], placed[k - 1] + min_gap_px)
+    out = [0.0] * len(px)
+    for k, i in enumerate(order):
+        out[i] = float(to_data((0.0, placed[k]))[1])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+def read_price_csv(path: str | Path, symbol: str, *, start_ms: int | None = None,
+                   end_ms: int | None = None) -> tuple[np.ndarray[Any, np.dtype[np.int64]],
+                                                       np.ndarray[Any, np.dtype[np.float64]]]:
+    """``(times_ms, prices)`` of ``symbol`` from an aggTrades CSV, sorted by time.
+
+    Reads the recorders' format (header with ``T``, ``s``, ``p``...: ``data/binance/aggtrades_large.csv``)
+    and Binance's aggTrades dumps (``transact_time``, ``price``; with or without the header; one
+    symbol a file, so no symbol column). Microsecond times are turned into ms.
+    """
+    times: list[int] = []
+    prices: list[float] = []
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        first = next(reader, None)
+        if first is None:
+            raise ValueError(f"{path}: empty file")
+        header = [h.strip() for h in first]
+        if "T" in header and "p" in header:
+            t_col, p_col = header.index("T"), header.index("p")
+            s_col = header.index("s") if "s" in header else None
+            rows: Any = reader
+        elif "transact_time" in header and "price" in header:
+            t_col, p_col, s_col = header.index("transact_time"), header.index("price"), None
+            rows = reader
+        elif len(header) >= 6 and all(_numeric(v) for v in header[:6]):  # headerless Binance dump
+            t_col, p_col, s_col = 5, 1, None
+            rows = [first, *reader]
+        else:
+            raise ValueError(f"{path}: not an aggTrades CSV (expected columns T, s, p or transact_time, price)")
+        for row in rows:
+            if s_col is not None and row[s_col] != symbol:
+                continue
+            try:
+                times.append(int(row[t_col]))
+                prices.append(float(row[p_col]))
+            except (ValueError, IndexError):
+                continue
+    t = np.asarray(times, dtype=np.int64)
+    p = np.asarray(prices, dtype=np.float64)
+    if t.size and t.max() > 10**14:  # microseconds
+        t //= 1000
+    keep = np.ones(t.size, dtype=bool)
+    if start_ms is not None:
+        keep &= t >= start_ms
+    if end_ms is not None:
+        keep &= t <= end_ms
+    t, p = t[keep], p[keep]
+    order = np.argsort(t, kind="stable")
+    return t[order], p[order]
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_at(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--at {text!r}: expected epoch ms or an ISO-8601 time (2025-01-27T17:20Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels (1200x700)")
+    return int(match[1]), int(match[2])
+
+
+def _read_jsonl(path: Path) -> list[LiquidationEvent]:
+    """Stand-in while ``live_heatmap.history`` does not exist: forceOrder frames, one a line."""
+    from live_heatmap import FrameRejected, parse_force_order
+
+    events = []
+    with path.open("rb") as fh:
+        for line in fh:
+            try:
+                events.append(parse_force_order(line))
+            except FrameRejected:
+                continue
+    return events
+
+
+def _load_events(source: Path, symbol: str, *, since_ms: int | None, until_ms: int | None) -> list[LiquidationEvent]:
+    """``symbol``'s events of a recording, through ``live_heatmap.history.load_events`` (JSONL, CSV, SQLite)."""
+    try:
+        from live_heatmap.history import load_events  # type: ignore[import-not-found, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != "live_heatmap.history":
+            raise
+        if source.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".txt"):
+            raise ValueError(f"{source}: reading {source.suffix or 'this'} recordings needs live_heatmap.history"
+                             ) from None
+        events = [e for e in _read_jsonl(source) if e.symbol == symbol]
+    else:
+        events = list(load_events(source, symbols=[symbol], since_ms=since_ms,
+                                  until_ms=None if until_ms is None else until_ms + 1))  # its end is exclusive
+    return [e for e in events if e.symbol == symbol and (since_ms is None or e.trade_time >= since_ms)
+            and (until_ms is None or e.trade_time <= until_ms)]
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
+    from live_heatmap import HeatmapConfig, to_exchange_id
+    from live_heatmap.grid import build_grid
+
+    symbol = to_exchange_id(args.symbol) if "/" in args.symbol else args.symbol.upper()
+    try:
+        window_ms = parse_window(args.window)
+        width_px, height_px = _parse_size(args.size)
+        at_ms = _parse_at(args.at) if args.at else None
+    except ValueError as exc:
+        return _error(str(exc))
+
+    cluster_config: HeatmapConfig | None = None
+    source = args.events
+    if args.config:
+        from .bot_config import ConfigFileError, load_config
+
+        try:
+            config = load_config(args.config)
+        except ConfigFileError as exc:
+            return _error(str(exc))
+        cluster_config = config.heatmap
+        if source is None:
+            source = getattr(config.storage, "events", None)
+            if source is None:
+                return _error(f"{args.config}: storage.events is null (nothing recorded); give --events FILE")
+    if source is None:
+        return _error("give the recording with --events FILE (or --config: its storage.events)")
+    path = Path(source)
+    if not path.exists():
+        return _error(f"{path}: no such file")
+    decay = args.decay_minutes if args.decay_minutes is not None else (
+        cluster_config.time_decay_minutes if cluster_config else 60.0)
+    if not (math.isfinite(decay) and decay > 0):
+        return _error(f"--decay-minutes {decay!r}: expected a positive number")
+    if cluster_config is not None and cluster_config.time_decay_minutes != decay:
+        from dataclasses import replace
+
+        cluster_config = replace(cluster_config, time_decay_minutes=decay)
+
+    # With --at, only what the picture needs is read: the window, and the clusters' horizon before it.
+    horizon_ms = int((cluster_config or HeatmapConfig(time_decay_minutes=decay)).horizon_minutes * 60_000)
+    since_ms = None if at_ms is None else at_ms - window_ms - horizon_ms
+    try:
+        events = _load_events(path, symbol, since_ms=since_ms, until_ms=at_ms)
+    except (OSError, ValueError) as exc:
+        return _error(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+    end_ms = at_ms if at_ms is not None else max((e.trade_time for e in events), default=0)
+    start_ms = end_ms - window_ms
+    if not events and at_ms is None:
+        return _error(f"no {symbol} liquidations in {path}")
+    if not any(start_ms <= e.trade_time <= end_ms for e in events):
+        return _error(f"no {symbol} liquidations between {_when(start_ms)} and {_when(end_ms)} in {path}")
+
+    price_points = None
+    price_label = None
+    if args.prices:
+        try:
+            times, prices = read_price_csv(args.prices, symbol, start_ms=start_ms, end_ms=end_ms)
+        except (OSError, ValueError) as exc:
+            return _error(str(exc))
+        if times.size:
+            price_points = (times, prices)
+            price_label = f"price (trades, {Path(args.prices).name})"
+        else:
+            print(f"warning: no {symbol} prices in {args.prices} within the window; "
+                  "drawing liquidation fill prices", file=sys.stderr)
+
+    grid = build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=end_ms, time_decay_minutes=decay,
+                      price_points=price_points, cluster_config=cluster_config)
+    try:
+        out = render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
+                             price_label=price_label)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
+        raise
+    except (OSError, ValueError) as exc:
+        return _error(str(exc))
+    n_time, n_price = grid.shape
+    print(f"{out}: {width_px}x{height_px} px, {symbol} {_when(start_ms)} to {_when(end_ms)}, "
+          f"{grid.events.trade_time.size} liquidations, {len(grid.clusters)} clusters, "
+          f"grid {n_time} x {n_price}, decay {decay:g} min, {args.scale} scale")
+    return 0
+
+
+def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``heatmap`` command to the CLI's subparsers; its handler is :func:`cmd_heatmap`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "heatmap", help="draw a symbol's liquidation heatmap (time x price) to a PNG",
+        description="Draw SYMBOL's observed-liquidation heatmap over a window of a recording: a time x price "
+        "grid of decayed liquidation notional (purple to yellow), the price line, the largest long and short "
+        "liquidations, and the clusters at the window end. Needs matplotlib (the 'plot' extra). "
+        "Exit 0, or 2 with a one-line error.")
+    parser.add_argument("symbol", metavar="SYMBOL", help="BTCUSDT or BTC/USDT:USDT")
+    parser.add_argument("--events", metavar="FILE_OR_DB",
+                        help="the recording: forceOrder JSONL (or CSV, SQLite with live_heatmap.history)")
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help="a bot's config: its storage.events is the recording unless --events is given, "
+                        "and its heatmap section sets the clusters (and the decay)")
+    parser.add_argument("--prices", metavar="FILE",
+                        help="aggTrades CSV for the price line (default: the liquidation fill prices)")
+    parser.add_argument("--window", default="2h", help="how far back from --at: 30m, 2h, 1d (default 2h)")
+    parser.add_argument("--at", help="the window's end, epoch ms or ISO-8601 (UTC when no zone); "
+                        "default: the symbol's last liquidation")
+    parser.add_argument("--scale", choices=SCALES, default="sqrt", help="colour intensity scale (default sqrt)")
+    parser.add_argument("--decay-minutes", type=float, default=None,
+                        help="tau of exp(-age/tau) (default: the config's, else 60)")
+    parser.add_argument("--size", default="1200x700", help="picture size in pixels (default 1200x700)")
+    parser.add_argument("--out", "-o", default="heatmap.png", help="the PNG to write (default heatmap.png)")
+    parser.set_defaults(handler=cmd_heatmap)
+    return parser
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """Run the command alone (``python -m liquidation_hunter.picture SYMBOL ...``), e.g. before it is wired."""
+    parser = argparse.ArgumentParser(prog="liquidation-hunter")
+    add_heatmap_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["heatmap", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

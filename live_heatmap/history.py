@@ -1,0 +1,417 @@
+"""Liquidation history in and out: read any recording into events, import it into a store, export events
+and clusters.
+
+:func:`load_events` recognises its source by content, not by name:
+
+* an :class:`~live_heatmap.recorder.EventStore` file (SQLite);
+* raw ``forceOrder`` frames, one JSON object a line (payloads or ``{"stream","data"}`` envelopes), read by
+  :func:`~live_heatmap.events.parse_force_order`, bad lines counted by reason;
+* the flat CSV of ``data/binance/liquidations_normalized.csv`` (columns ``T, s, S, o, f, q, p, ap, X, l, z``
+  and more). It has no ``E``: the event time is ``T``. Where ``ap`` is missing (empty or ``None``) the
+  parser's rule applies: ``p`` is used and the event is marked ``fallback=True``;
+* Binance's former ``liquidationSnapshot`` archive CSV (``time, side, order_type, time_in_force,
+  original_quantity, price, average_price, order_status, last_fill_quantity, accumulated_fill_quantity``).
+  Its rows do not name the symbol: it comes from ``symbol=`` or from the file name
+  (``BTCUSD_PERP-liquidationSnapshot-2023-01-01.csv``). COIN-M archives count quantities in contracts;
+  they are kept as given. The archives repeat rows; like every source, duplicates are dropped;
+* what :func:`export_events` writes: CSV with a header of the event's fields, or a JSON array of objects.
+
+Any of the text formats may be gzip-compressed or the only file in a zip archive (as Binance served them).
+Events come back sorted by trade time, ties by symbol, side, quantity and price (the order an
+:class:`~live_heatmap.recorder.EventStore` reads in, so equal content reads back in equal order from any
+source), each liquidation once (by :attr:`~live_heatmap.events.LiquidationEvent.dedupe_key`). Time ranges
+are ``since_ms <= trade_time < until_ms``, in UTC epoch ms.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import os
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import orjson
+
+from .cluster import LiquidationCluster
+from .events import (
+    MAX_TIMESTAMP_MS,
+    MIN_TIMESTAMP_MS,
+    FrameRejected,
+    LiquidationEvent,
+    RejectReason,
+    parse_force_order,
+)
+from .recorder import EventStore, symbol_key
+
+__all__ = [
+    "EVENT_FIELDS",
+    "FORMATS",
+    "ImportReport",
+    "LoadReport",
+    "detect_format",
+    "event_order",
+    "export_clusters",
+    "export_events",
+    "import_events",
+    "load_events",
+    "read_events",
+]
+
+EVENT_FIELDS = LiquidationEvent._fields
+"""The columns of an exported events CSV (and the keys of an exported JSON object)."""
+FORMATS = ("sqlite", "frames", "normalized_csv", "snapshot_csv", "events_csv", "events_json")
+"""What :func:`detect_format` answers."""
+
+SNAPSHOT_COLUMNS = ("time", "side", "order_type", "time_in_force", "original_quantity", "price", "average_price",
+                    "order_status", "last_fill_quantity", "accumulated_fill_quantity")
+_SNAPSHOT_TO_WIRE = {"time": "T", "side": "S", "order_type": "o", "time_in_force": "f", "original_quantity": "q",
+                     "price": "p", "average_price": "ap", "order_status": "X", "last_fill_quantity": "l",
+                     "accumulated_fill_quantity": "z"}
+_NORMALIZED_NEEDS = ("T", "s", "S", "p", "ap", "q", "z")
+_WIRE_KEYS = ("s", "S", "o", "f", "q", "p", "ap", "X", "l", "z")
+_MISSING = {"", "None", "none", "null", "NULL", "nan", "NaN"}
+_SNAPSHOT_NAME = re.compile(r"(?P<symbol>[A-Za-z0-9_]+)-liquidationSnapshot-\d{4}-\d{2}-\d{2}")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+Source = str | os.PathLike[str] | EventStore
+Out = str | os.PathLike[str] | IO[str]
+
+
+class ImportReport(NamedTuple):
+    """What :func:`import_events` did."""
+
+    inserted: int
+    """New rows in the store."""
+    duplicates: int
+    """Events read that were already stored, or repeated in the source."""
+    rejected: int
+    """Lines or rows that are not a usable liquidation (see :attr:`LoadReport.rejected` for the reasons)."""
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What :func:`read_events` read: the events and the counts."""
+
+    format: str
+    events: list[LiquidationEvent] = field(default_factory=list)
+    read: int = 0
+    """Events parsed that passed the filters (before dedupe)."""
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Unusable lines or rows by reason (the parser's :class:`~live_heatmap.events.RejectReason` values)."""
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+def load_events(source: Source, *, symbols: Iterable[str] | None = None, since_ms: int | None = None,
+                until_ms: int | None = None, symbol: str | None = None) -> list[LiquidationEvent]:
+    """Every liquidation in ``source`` (a path or an open :class:`EventStore`), filtered, sorted by trade
+    time and deduplicated. ``symbols`` filters (either form); ``symbol`` names the symbol of a
+    ``liquidationSnapshot`` file whose name does not. Raises ``ValueError`` for an unknown format."""
+    return read_events(source, symbols=symbols, since_ms=since_ms, until_ms=until_ms, symbol=symbol).events
+
+
+def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_ms: int | None = None,
+                until_ms: int | None = None, symbol: str | None = None) -> LoadReport:
+    """:func:`load_events` with the counts: format, events read, duplicates dropped, rejects by reason."""
+    keep = None if symbols is None else frozenset(symbol_key(s) for s in symbols)
+    if isinstance(source, EventStore):
+        return _from_store(source, keep, since_ms, until_ms)
+    path = os.fspath(source)
+    fmt = detect_format(path)
+    if fmt == "sqlite":
+        with EventStore.open_readonly(path) as store:
+            return _from_store(store, keep, since_ms, until_ms)
+    report = LoadReport(fmt)
+    events = _iter_file(path, fmt, report.rejected, symbol)
+    selected = [e for e in events if (keep is None or e[0] in keep)
+                and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
+    report.read = len(selected)
+    selected.sort(key=event_order)
+    seen: set[tuple[str, int, str, float, float]] = set()
+    out = report.events
+    for event in selected:
+        key = (event[0], event[5], event[1], event[3], event[2])  # dedupe_key, without the property call
+        if key not in seen:
+            seen.add(key)
+            out.append(event)
+    report.duplicates = report.read - len(out)
+    return report
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """One of :data:`FORMATS`, from the file's first bytes (through gzip or zip). ``ValueError`` if none."""
+    where = os.fspath(path)
+    with open(where, "rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if head == _SQLITE_MAGIC:
+        return "sqlite"
+    with _open_text(where) as text:
+        first = ""
+        for line in text:
+            first = line.strip()
+            if first:
+                break
+    if first.startswith("{"):
+        return "frames"
+    if first.startswith("["):
+        return "events_json"
+    header = [c.strip() for c in next(csv.reader([first]))] if first else []
+    if tuple(header) == EVENT_FIELDS:
+        return "events_csv"
+    if all(c in header for c in _NORMALIZED_NEEDS):
+        return "normalized_csv"
+    if tuple(header) == SNAPSHOT_COLUMNS or (len(header) == len(SNAPSHOT_COLUMNS) and header[0].isdigit()):
+        return "snapshot_csv"
+    raise ValueError(f"{where}: not a recording this project reads (an event store, forceOrder JSON lines, the "
+                     "normalized CSV, a liquidationSnapshot CSV or an export); first line: "
+                     f"{first[:80]!r}")
+
+
+def event_order(event: LiquidationEvent) -> tuple[int, str, str, float, float]:
+    """The sort key of every read: trade time, then symbol, side, quantity, price."""
+    return event[5], event[0], event[1], event[3], event[2]
+
+
+def _from_store(store: EventStore, keep: frozenset[str] | None, since_ms: int | None,
+                until_ms: int | None) -> LoadReport:
+    events = list(store.events(keep, since_ms, until_ms))  # sorted and unique already
+    return LoadReport("sqlite", events, read=len(events))
+
+
+def _open_text(path: str) -> IO[str]:
+    """The file as text: plain, gzip, or the single member of a zip archive."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    if magic == b"PK\x03\x04":
+        archive = zipfile.ZipFile(path)
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(names) != 1:
+            archive.close()
+            raise ValueError(f"{path}: a zip archive must hold exactly one file, it holds {len(names)}")
+        return io.TextIOWrapper(archive.open(names[0]), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _iter_file(path: str, fmt: str, rejected: Counter[str], symbol: str | None) -> Iterator[LiquidationEvent]:
+    readers: dict[str, Callable[[IO[str], Counter[str]], Iterator[LiquidationEvent]]] = {
+        "frames": _read_frames,
+        "normalized_csv": _read_normalized,
+        "events_csv": _read_events_csv,
+        "events_json": _read_events_json,
+    }
+    with _open_text(path) as text:
+        if fmt == "snapshot_csv":
+            yield from _read_snapshot(text, rejected, _snapshot_symbol(path, symbol))
+        else:
+            yield from readers[fmt](text, rejected)
+
+
+def _read_frames(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    parse = parse_force_order
+    for line in text:
+        if not line.strip():
+            continue
+        try:
+            yield parse(line)
+        except FrameRejected as exc:
+            rejected[exc.reason.value] += 1
+
+
+def _frame(order: dict[str, Any], time_text: str) -> dict[str, Any]:
+    """A ``forceOrder`` payload from one row's fields, so the parser's rules (fallback, checks) apply as is."""
+    try:
+        t: Any = int(time_text)
+    except ValueError:
+        t = time_text  # the parser rejects it as bad_timestamp
+    order["T"] = t
+    return {"e": "forceOrder", "E": t, "o": order}
+
+
+def _read_normalized(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    rows = csv.reader(text)
+    header = next(rows)
+    index = {name.strip(): i for i, name in enumerate(header)}
+    columns = [(key, index[key]) for key in _WIRE_KEYS if key in index]
+    at = index["T"]
+    parse, missing = parse_force_order, _MISSING
+    for row in rows:
+        if not row:
+            continue
+        try:
+            order = {key: row[i] for key, i in columns if row[i] not in missing}
+            yield parse(_frame(order, row[at]))
+        except FrameRejected as exc:
+            rejected[exc.reason.value] += 1
+        except IndexError:
+            rejected[RejectReason.MISSING_FIELD.value] += 1
+
+
+def _snapshot_symbol(path: str, symbol: str | None) -> str:
+    if symbol is not None:
+        return symbol_key(symbol)
+    match = _SNAPSHOT_NAME.search(Path(path).name)
+    if match is None:
+        raise ValueError(f"{path}: a liquidationSnapshot file does not name its symbol in its rows; pass symbol= "
+                         "or keep Binance's file name (BTCUSD_PERP-liquidationSnapshot-2023-01-01.csv)")
+    return match["symbol"].upper()
+
+
+def _read_snapshot(text: IO[str], rejected: Counter[str], symbol: str) -> Iterator[LiquidationEvent]:
+    rows = csv.reader(text)
+    keys = [_SNAPSHOT_TO_WIRE[c] for c in SNAPSHOT_COLUMNS]
+    parse, missing = parse_force_order, _MISSING
+    for row in rows:
+        if not row or row[0] == "time":  # the header (some archives have none)
+            continue
+        if len(row) != len(keys):
+            rejected[RejectReason.MISSING_FIELD.value] += 1
+            continue
+        order = {key: value for key, value in zip(keys, row, strict=True) if value not in missing}
+        order["s"] = symbol
+        try:
+            yield parse(_frame(order, row[0]))
+        except FrameRejected as exc:
+            rejected[exc.reason.value] += 1
+
+
+def _event(values: Sequence[Any]) -> LiquidationEvent:
+    """An event from exported fields (in :data:`EVENT_FIELDS` order), with the parser's checks."""
+    symbol, side, price, quantity, event_time, trade_time, status, fallback = values
+    if not isinstance(symbol, str) or not symbol or not symbol.isprintable() or " " in symbol:
+        raise FrameRejected(RejectReason.BAD_SYMBOL, f"symbol={str(symbol)[:40]!r}")
+    if side not in ("long", "short"):
+        raise FrameRejected(RejectReason.BAD_SIDE, f"side={str(side)[:20]!r}")
+    try:
+        p, q = float(price), float(quantity)
+    except (TypeError, ValueError):
+        raise FrameRejected(RejectReason.BAD_NUMBER, f"price={price!r} quantity={quantity!r}") from None
+    if not (p > 0 and math.isfinite(p)):
+        raise FrameRejected(RejectReason.BAD_PRICE, f"price={price!r}")
+    if not (q > 0 and math.isfinite(q)):
+        raise FrameRejected(RejectReason.BAD_QUANTITY, f"quantity={quantity!r}")
+    times = []
+    for name, value in (("event_time", event_time), ("trade_time", trade_time)):
+        try:
+            t = value if type(value) is int else int(str(value))
+        except ValueError:
+            raise FrameRejected(RejectReason.BAD_TIMESTAMP, f"{name}={str(value)[:40]!r}") from None
+        if not MIN_TIMESTAMP_MS <= t < MAX_TIMESTAMP_MS:
+            raise FrameRejected(RejectReason.BAD_TIMESTAMP, f"{name}={t}")
+        times.append(t)
+    flag = fallback if isinstance(fallback, bool) else str(fallback).strip().lower() in ("true", "1")
+    return LiquidationEvent(symbol.upper(), side, p, q, times[0], times[1], str(status or "UNKNOWN"), flag)
+
+
+def _read_events_csv(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    rows = csv.reader(text)
+    next(rows)
+    width = len(EVENT_FIELDS)
+    for row in rows:
+        if not row:
+            continue
+        if len(row) != width:
+            rejected[RejectReason.MISSING_FIELD.value] += 1
+            continue
+        try:
+            yield _event(row)
+        except FrameRejected as exc:
+            rejected[exc.reason.value] += 1
+
+
+def _read_events_json(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    try:
+        items = orjson.loads(text.read())
+    except orjson.JSONDecodeError:
+        rejected[RejectReason.NOT_JSON.value] += 1
+        return
+    for item in items if isinstance(items, list) else [items]:
+        if not isinstance(item, dict):
+            rejected[RejectReason.NOT_AN_OBJECT.value] += 1
+            continue
+        try:
+            yield _event([item.get(name) for name in EVENT_FIELDS])
+        except FrameRejected as exc:
+            rejected[exc.reason.value] += 1
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+def import_events(source: Source, store: EventStore, *, symbols: Iterable[str] | None = None,
+                  since_ms: int | None = None, until_ms: int | None = None,
+                  symbol: str | None = None) -> ImportReport:
+    """Append what :func:`load_events` reads from ``source`` to ``store`` (one transaction).
+
+    Returns ``(inserted, duplicates, rejected)``: duplicates are events the store already held or the source
+    repeated; importing the same file twice inserts nothing the second time.
+    """
+    report = read_events(source, symbols=symbols, since_ms=since_ms, until_ms=until_ms, symbol=symbol)
+    inserted = store.append(report.events)
+    return ImportReport(inserted, report.read - inserted, sum(report.rejected.values()))
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+def export_events(events: Iterable[LiquidationEvent], fmt: str, out: Out) -> int:
+    """Write events as ``csv`` (a header of :data:`EVENT_FIELDS`, one row each) or ``json`` (an array of
+    objects with those keys) to a path or an open text file. Prices and quantities are written exactly
+    (the shortest text that reads back to the same float), so :func:`load_events` reads back equal events.
+    Returns how many were written."""
+    _check_fmt(fmt)
+    n = 0
+    with _writer(out) as fh:
+        if fmt == "csv":
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(EVENT_FIELDS)
+            for event in events:
+                writer.writerow(event)
+                n += 1
+        else:
+            rows = [dict(zip(EVENT_FIELDS, event, strict=True)) for event in events]
+            fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+            n = len(rows)
+    return n
+
+
+def export_clusters(clusters: Iterable[LiquidationCluster], fmt: str, out: Out) -> int:
+    """Write clusters (:meth:`LiquidationCluster.to_dict`: every field plus ``span_pct``) as ``csv`` (one row
+    each, empty cells for None) or ``json`` (an array of objects). Returns how many were written."""
+    _check_fmt(fmt)
+    rows = [c.to_dict() for c in clusters]
+    with _writer(out) as fh:
+        if fmt == "csv":
+            columns = list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"]
+            writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return len(rows)
+
+
+def _check_fmt(fmt: str) -> None:
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"format: expected 'csv' or 'json', got {fmt!r}")
+
+
+@contextmanager
+def _writer(out: Out) -> Iterator[IO[str]]:
+    """A path opened for writing (and closed after), or an open text file used as is (left open)."""
+    if not isinstance(out, str | os.PathLike):
+        yield out
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        yield fh

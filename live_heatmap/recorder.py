@@ -1,0 +1,510 @@
+"""Recording and warm start: accepted events appended to SQLite, and a heatmap rebuilt from them.
+
+* :class:`EventStore` is one SQLite file (WAL) with one table of events. The dedupe key
+  ``(symbol, trade_time, side, quantity, price)`` is a unique index, so appending the same liquidation
+  twice (a reconnect overlap, a re-import, a replay after a crash) stores it once. That index is also
+  the ``(symbol, trade_time)`` index of per-symbol reads; a second index, ``(trade_time, symbol, side,
+  quantity, price)``, serves time-range reads over every symbol and pruning. Both hold the whole tie
+  order, so reads come sorted straight from an index. One process writes, any number read
+  (:meth:`EventStore.open_readonly`; WAL readers never wait for the writer).
+* :class:`Recorder` is the writer: a heatmap listener puts every accepted event on a queue, and one
+  thread appends the queue to the store every ``flush_interval`` seconds, in one transaction
+  (``synchronous=FULL``: a committed batch survives ``kill -9`` and power loss). At most the events of
+  the last interval are lost in a crash, and the file stays intact. Once an hour it deletes events older
+  than ``retention_days``, a few thousand rows per transaction.
+* :func:`warm_start` loads the heatmap's horizon from the store, so a restart does not empty it.
+  Those events are ingested with ``notify=False``: the recorder does not see them again.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .events import LiquidationEvent
+from .symbols import to_exchange_id
+
+if TYPE_CHECKING:
+    from .heatmap import LiveLiquidationHeatmap
+
+__all__ = ["EventStore", "EventStoreError", "Recorder", "symbol_key", "warm_start"]
+
+SCHEMA_VERSION = 1
+DAY_MS = 86_400_000
+MEMORY = ":memory:"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+    price REAL NOT NULL,
+    quantity REAL NOT NULL,
+    event_time INTEGER NOT NULL,
+    trade_time INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    fallback INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS events_symbol_time ON events(symbol, trade_time, side, quantity, price);
+CREATE INDEX IF NOT EXISTS events_time ON events(trade_time, symbol, side, quantity, price);
+"""
+# The columns in LiquidationEvent's field order, so an event binds as is.
+_COLUMNS = "symbol, side, price, quantity, event_time, trade_time, status, fallback"
+# A duplicate (the unique index) is skipped; unlike INSERT OR IGNORE, a row breaking a CHECK or NOT NULL
+# rule is an error, not silently dropped and counted as a duplicate.
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+# What a read selects: side and status as small values that map to shared strings (most rows are
+# FILLED), so a read creates fewer Python objects per row.
+_READ = ("side = 'short', price, quantity, event_time, trade_time, "
+         "CASE status WHEN 'FILLED' THEN NULL ELSE status END, fallback")
+_FETCH = 8192
+_SIDES = ("long", "short")
+_BOOLS = (False, True)
+_tuple_new = tuple.__new__
+
+
+class EventStoreError(ValueError):
+    """The file is not an event store this version can use."""
+
+
+def symbol_key(symbol: str) -> str:
+    """Either symbol form (``BTC/USDT:USDT``, ``btcusdt``) as the exchange id the store and heatmap use."""
+    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+
+
+class EventStore:
+    """Liquidation events in one SQLite file. Open with :meth:`open` (read-write) or :meth:`open_readonly`.
+
+    Times are UTC epoch ms; ranges are ``since_ms <= trade_time < until_ms``. Thread-safe: calls on one
+    store are serialised by a lock (an iterator from :meth:`events` takes it per chunk of rows).
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: str, *, readonly: bool) -> None:
+        self._db = connection
+        self._lock = threading.RLock()
+        self.path = path
+        self.readonly = readonly
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> EventStore:
+        """Open the store at ``path`` for writing, creating the file (and its folder) when missing."""
+        where = os.fspath(path)
+        if where != MEMORY:
+            Path(where).parent.mkdir(parents=True, exist_ok=True)
+            _check_is_sqlite(where)
+        db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
+        try:
+            if where != MEMORY:
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # one fsync per batch (about one a second): cheap
+            db.execute("PRAGMA journal_size_limit=67108864")  # the WAL shrinks back after a big import
+            store = cls(db, where, readonly=False)
+            store._init()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise EventStoreError(f"{where}: not a usable event store ({exc})") from None
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> EventStore:
+        """Open an existing store for reading; :class:`EventStoreError` if there is none at ``path``."""
+        where = os.fspath(path)
+        if not Path(where).is_file():
+            raise EventStoreError(f"{where}: no event store here (nothing has been recorded to this file)")
+        _check_is_sqlite(where)
+        db = sqlite3.connect(f"file:{Path(where).resolve()}?mode=ro", uri=True, timeout=10.0,
+                             isolation_level=None, check_same_thread=False)
+        store = cls(db, where, readonly=True)
+        try:
+            version = store._schema_version()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise EventStoreError(f"{where}: not an event store ({exc})") from None
+        if version is None or version > SCHEMA_VERSION:
+            db.close()
+            raise EventStoreError(f"{where}: not an event store of this version (schema {version})")
+        return store
+
+    def _init(self) -> None:
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+            version = self._schema_version()
+            if version is None:
+                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                                 (str(SCHEMA_VERSION),))
+            elif version > SCHEMA_VERSION:
+                raise EventStoreError(f"{self.path}: written by a newer version (schema {version})")
+
+    def _schema_version(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, events: Iterable[LiquidationEvent]) -> int:
+        """Store ``events`` in one transaction; returns how many were new (duplicates are ignored).
+
+        All or nothing: on an error nothing of the batch is stored and the error is raised.
+        """
+        rows = events if isinstance(events, list | tuple) else list(events)
+        if not rows:
+            return 0
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(_INSERT, rows)
+            return db.total_changes - before
+
+    def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
+        """Delete events traded before ``older_than_ms``, ``chunk`` rows per transaction (so the write lock is
+        held a few milliseconds at a time); at most ``max_chunks`` transactions. Returns how many went."""
+        deleted = 0
+        done = 0
+        while max_chunks is None or done < max_chunks:
+            with self._write() as db:
+                n = db.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
+                               "WHERE trade_time < ? ORDER BY trade_time LIMIT ?)", (older_than_ms, chunk)).rowcount
+            deleted += n
+            done += 1
+            if n < chunk:
+                break
+        return deleted
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding the write lock from its start; rolled back on any error (a failed
+        COMMIT included), so the connection is always ready for the next one."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may already have rolled back (disk full, I/O error)
+                    db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------------ reading
+
+    def events(self, symbols: Iterable[str] | None = None, since_ms: int | None = None,
+               until_ms: int | None = None) -> Iterator[LiquidationEvent]:
+        """Stored events with ``since_ms <= trade_time < until_ms`` (either bound optional), of ``symbols``
+        (either form; None: all), oldest trade first; ties (the same millisecond) by symbol, side, quantity
+        and price, so the order depends on the events only, not on when or how they were stored."""
+        keys = None if symbols is None else sorted({symbol_key(s) for s in symbols})
+        if keys is not None and len(keys) == 1:  # one symbol: straight from its index, no symbol column
+            sql, params = self._select(f"SELECT {_READ} FROM events", keys, since_ms, until_ms)
+            return self._iterate(sql + " ORDER BY trade_time, side, quantity, price", params, keys[0])
+        sql, params = self._select(f"SELECT symbol, {_READ} FROM events", keys, since_ms, until_ms)
+        return self._iterate(sql + " ORDER BY trade_time, symbol, side, quantity, price", params, None)
+
+    def _iterate(self, sql: str, params: list[Any], symbol: str | None) -> Iterator[LiquidationEvent]:
+        new, event, sides, bools = _tuple_new, LiquidationEvent, _SIDES, _BOOLS
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+        try:
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(_FETCH)
+                if not rows:
+                    return
+                if symbol is not None:
+                    yield from [new(event, (symbol, sides[d], p, q, e, t, x or "FILLED", bools[f]))
+                                for d, p, q, e, t, x, f in rows]
+                else:
+                    names: dict[str, str] = {}  # one string object per symbol, not per row
+                    yield from [new(event, (names.setdefault(s, s), sides[d], p, q, e, t, x or "FILLED", bools[f]))
+                                for s, d, p, q, e, t, x, f in rows]
+        finally:
+            cursor.close()
+
+    def count(self, symbols: Iterable[str] | None = None, since_ms: int | None = None,
+              until_ms: int | None = None) -> int:
+        """How many events :meth:`events` would give."""
+        sql, params = self._select("SELECT count(*) FROM events", symbols, since_ms, until_ms)
+        with self._lock:
+            return int(self._db.execute(sql, params).fetchone()[0])
+
+    def symbols(self) -> list[str]:
+        """The exchange ids that have events, sorted."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT symbol FROM events ORDER BY symbol")]
+
+    def span(self) -> tuple[int, int] | None:
+        """``(first, last)`` trade time stored, or None when empty."""
+        with self._lock:
+            first, last = self._db.execute("SELECT min(trade_time), max(trade_time) FROM events").fetchone()
+        return None if first is None else (int(first), int(last))
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for an intact file."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    @staticmethod
+    def _select(head: str, symbols: Iterable[str] | None, since_ms: int | None,
+                until_ms: int | None) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if symbols is not None:
+            keys = sorted({symbol_key(s) for s in symbols})
+            where.append(("symbol = ?" if len(keys) == 1 else f"symbol IN ({', '.join('?' * len(keys))})")
+                         if keys else "0")
+            params += keys
+        if since_ms is not None:
+            where.append("trade_time >= ?")
+            params.append(int(since_ms))
+        if until_ms is not None:
+            where.append("trade_time < ?")
+            params.append(int(until_ms))
+        return (head + (" WHERE " + " AND ".join(where) if where else "")), params
+
+
+def _check_is_sqlite(path: str) -> None:
+    """Refuse to touch a file that exists and is not SQLite (a CSV given by mistake, say)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    if head and head != _SQLITE_MAGIC:
+        raise EventStoreError(f"{path}: not a SQLite file")
+
+
+class Recorder:
+    """Appends every event a heatmap accepts to an :class:`EventStore`, from one writer thread.
+
+    ``recorder.attach(heatmap).start()``; ``recorder.stop()`` flushes what is queued and joins. Events are
+    queued by the listener (a deque append, on the ingesting thread) and written every ``flush_interval``
+    seconds in one transaction. A failed write is logged, counted and retried at the next flush with the
+    events that came since; the thread never dies of it (past ``max_pending`` queued events the oldest are
+    dropped and counted). Events older than ``retention_days`` are deleted every ``prune_every`` seconds
+    (first shortly after start), ``prune_chunk`` rows per transaction between flushes.
+    """
+
+    def __init__(self, store: EventStore, *, flush_interval: float = 1.0, retention_days: float = 30.0,
+                 clock: Callable[[], int] | None = None, prune_every: float = 3600.0, prune_chunk: int = 5_000,
+                 max_pending: int = 2_000_000) -> None:
+        if not (flush_interval > 0 and math.isfinite(flush_interval)):
+            raise ValueError(f"flush_interval: expected a positive number of seconds, got {flush_interval!r}")
+        if not (0 < retention_days <= 3650):
+            raise ValueError(f"retention_days: expected a number in (0, 3650], got {retention_days!r}")
+        from .heatmap import system_clock_ms
+
+        self.store = store
+        self.flush_interval = float(flush_interval)
+        self.retention_days = float(retention_days)
+        self.clock = clock or system_clock_ms
+        self.prune_every = prune_every
+        self.prune_chunk = prune_chunk
+        self.max_pending = max_pending
+        self._queue: deque[LiquidationEvent] = deque()
+        self._retry: list[LiquidationEvent] = []
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._heatmaps: list[LiveLiquidationHeatmap] = []
+        self._prune_cutoff: int | None = None
+        self.written = 0
+        self.duplicates = 0
+        self.errors = 0
+        self.dropped = 0
+        self.flushes = 0
+        self.pruned = 0
+        self.last_flush_ms: int | None = None
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ feeding
+
+    def submit(self, events: Sequence[LiquidationEvent]) -> None:
+        """Queue events for the next flush (the heatmap listener; thread-safe, never blocks)."""
+        self._queue.extend(events)
+
+    def attach(self, heatmap: LiveLiquidationHeatmap) -> Recorder:
+        """Record every event ``heatmap`` accepts from now on. Returns self."""
+        heatmap.add_listener(self.submit)
+        self._heatmaps.append(heatmap)
+        return self
+
+    def detach(self, heatmap: LiveLiquidationHeatmap) -> None:
+        heatmap.remove_listener(self.submit)
+        if heatmap in self._heatmaps:
+            self._heatmaps.remove(heatmap)
+
+    # ------------------------------------------------------------------ the writer thread
+
+    def start(self) -> Recorder:
+        """Start the writer thread. Returns self."""
+        if self._thread is not None:
+            raise RuntimeError("the recorder is already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Detach from the heatmaps, flush what is queued, and join the thread (idempotent)."""
+        for heatmap in list(self._heatmaps):
+            self.detach(heatmap)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout)
+            if thread.is_alive():
+                _log().error("recorder.stop_timeout", timeout=timeout, pending=self.pending)
+                return
+        self.flush()  # the thread's last flush, or the only one if it never ran
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def pending(self) -> int:
+        """Events queued or waiting for a retry: what a crash now would lose."""
+        return len(self._queue) + len(self._retry)
+
+    def flush(self) -> int:
+        """Write what is queued now, in one transaction; returns how many were new. Never raises: a failure
+        is logged and counted, and the events are kept for the next flush."""
+        with self._flush_lock:
+            batch = self._retry
+            queue = self._queue
+            pop = queue.popleft
+            batch += [pop() for _ in range(len(queue))]  # only what is there now: the listener keeps adding
+            if not batch:
+                return 0
+            refused = 0
+            try:
+                try:
+                    inserted = self.store.append(batch)
+                except sqlite3.IntegrityError:  # a row the table refuses would fail every retry: drop it alone
+                    inserted, refused = self._append_one_by_one(batch)
+            except Exception as exc:  # noqa: BLE001 - a failed write is retried, never fatal
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if len(batch) > self.max_pending:
+                    self.dropped += len(batch) - self.max_pending
+                    del batch[: len(batch) - self.max_pending]
+                self._retry = batch
+                _log().error("recorder.write_failed", error=self.last_error, pending=len(batch), errors=self.errors,
+                             dropped=self.dropped, path=self.store.path)
+                return 0
+            self._retry = []
+            self.written += inserted
+            self.duplicates += len(batch) - inserted - refused
+            self.flushes += 1
+            self.last_flush_ms = self.clock()
+            return inserted
+
+    def _append_one_by_one(self, batch: list[LiquidationEvent]) -> tuple[int, int]:
+        """Append each event in its own transaction, dropping (and counting) those the table refuses (a side
+        other than long/short, a missing value); returns (inserted, refused)."""
+        inserted = refused = 0
+        for event in batch:
+            try:
+                inserted += self.store.append([event])
+            except sqlite3.IntegrityError as exc:
+                refused += 1
+                self.dropped += 1
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                _log().error("recorder.event_refused", liquidation=repr(event)[:200], error=self.last_error)
+        return inserted, refused
+
+    def prune(self) -> int:
+        """Delete events older than ``retention_days`` now, all of it; returns how many went."""
+        cutoff = self.clock() - int(self.retention_days * DAY_MS)
+        with self._flush_lock:
+            deleted = self.store.prune(cutoff, chunk=self.prune_chunk)
+        self.pruned += deleted
+        return deleted
+
+    def _run(self) -> None:
+        interval = self.flush_interval
+        next_flush = time.monotonic() + interval
+        next_prune = time.monotonic() + min(interval, self.prune_every)
+        while True:
+            now = time.monotonic()
+            wait = 0.0 if self._prune_cutoff is not None else max(0.0, min(next_flush, next_prune) - now)
+            stopping = self._stop.wait(wait)
+            now = time.monotonic()
+            if stopping or now >= next_flush:
+                self.flush()
+                next_flush = max(next_flush + interval, time.monotonic())  # no burst of catch-up flushes
+            if stopping:
+                return
+            try:
+                self._prune_step(now >= next_prune)
+            except Exception as exc:  # noqa: BLE001 - pruning is retried at the next period
+                self._prune_cutoff = None
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                _log().error("recorder.prune_failed", error=self.last_error, path=self.store.path)
+            if now >= next_prune:
+                next_prune = now + self.prune_every
+
+    def _prune_step(self, due: bool) -> None:
+        """One chunk of the retention prune, so flushes keep their pace while a long backlog goes."""
+        if self._prune_cutoff is None:
+            if not due:
+                return
+            self._prune_cutoff = self.clock() - int(self.retention_days * DAY_MS)
+        with self._flush_lock:
+            deleted = self.store.prune(self._prune_cutoff, chunk=self.prune_chunk, max_chunks=1)
+        self.pruned += deleted
+        if deleted < self.prune_chunk:
+            if self.pruned:
+                _log().info("recorder.pruned", older_than_ms=self._prune_cutoff, total_pruned=self.pruned)
+            self._prune_cutoff = None
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start: written (new rows), duplicates, errors, dropped, flushes, pruned, pending."""
+        return {
+            "written": self.written, "duplicates": self.duplicates, "errors": self.errors,
+            "dropped": self.dropped, "flushes": self.flushes, "pruned": self.pruned, "pending": self.pending,
+            "last_flush_ms": self.last_flush_ms, "last_error": self.last_error, "running": self.running,
+        }
+
+
+def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStore, now_ms: int, *,
+               symbols: Iterable[str] | None = None) -> int:
+    """Load the stored events of the heatmap's horizon before ``now_ms`` (``max_age_minutes``, default
+    ``3 * time_decay_minutes``) into ``heatmap``; returns how many it accepted.
+
+    Later events (up to the stream's present) are loaded too. They go in with ``notify=False``, so an
+    attached :class:`Recorder` does not write them again. Events already in the heatmap are duplicates
+    and change nothing; so warm-starting twice is harmless.
+    """
+    since = now_ms - int(heatmap.config.horizon_minutes * 60_000)
+    return heatmap.ingest_many(store.events(symbols, since_ms=since), notify=False).accepted
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger("live_heatmap.recorder")

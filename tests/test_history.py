@@ -1,0 +1,210 @@
+"""History in and out: every recording format read into events (real files), imports into the store, and
+exports of events and clusters that read back equal."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import DATA, WIRE
+
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap.history import (
+    EVENT_FIELDS,
+    ImportReport,
+    detect_format,
+    event_order,
+    export_clusters,
+    export_events,
+    import_events,
+    load_events,
+    read_events,
+)
+from live_heatmap.recorder import EventStore
+
+NORMALIZED = DATA / "liquidations_normalized.csv"
+SNAPSHOT = DATA / "liquidationSnapshot_coinm_head.csv"
+NOW = 1_737_997_200_000
+
+
+@pytest.fixture(scope="module")
+def wire_events() -> list[LiquidationEvent]:
+    """The real recording, in the order every read gives (by trade time; ties by content)."""
+    return sorted((parse_force_order(line) for line in WIRE.read_bytes().splitlines()), key=event_order)
+
+
+def test_formats_are_recognised_by_content(tmp_path: Path) -> None:
+    assert detect_format(WIRE) == "frames"
+    assert detect_format(NORMALIZED) == "normalized_csv"
+    assert detect_format(SNAPSHOT) == "snapshot_csv"
+    with EventStore.open(tmp_path / "s.sqlite"):
+        pass
+    assert detect_format(tmp_path / "s.sqlite") == "sqlite"
+    export_events([], "csv", tmp_path / "e.csv")
+    export_events([], "json", tmp_path / "e.json")
+    assert detect_format(tmp_path / "e.csv") == "events_csv"
+    assert detect_format(tmp_path / "e.json") == "events_json"
+    (tmp_path / "x.txt").write_text("hello,world\n1,2\n")
+    with pytest.raises(ValueError, match="not a recording this project reads"):
+        load_events(tmp_path / "x.txt")
+
+
+def test_raw_frames(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    assert load_events(WIRE) == wire_events  # no duplicate in the file
+    lines = WIRE.read_bytes().splitlines()[:50]
+    path = tmp_path / "frames.jsonl"
+    path.write_bytes(b"\n".join([
+        lines[10],  # out of order
+        *lines[:10],
+        b'{"stream":"btcusdt@forceOrder","data":' + lines[11] + b"}",  # a combined-stream envelope
+        lines[3],  # a duplicate
+        b"",
+        b"not json",
+        b'{"e":"markPriceUpdate","E":1}',
+        lines[12].replace(b'"ap":"', b'"ap":"-'),
+    ]) + b"\n")
+    report = read_events(path)
+    assert report.format == "frames"
+    assert report.events == wire_events[:12]
+    assert (report.read, report.duplicates) == (13, 1)
+    assert report.rejected == {"not_json": 1, "wrong_event_type": 1, "bad_price": 1}
+
+
+def test_normalized_csv_matches_the_wire_and_falls_back_where_ap_is_missing(
+        wire_events: list[LiquidationEvent]) -> None:
+    report = read_events(NORMALIZED)
+    exact = [e for e in report.events if not e.fallback]
+    assert exact == wire_events  # the same 4,986 events, read from the flat table (E is T in both)
+    fallback = [e for e in report.events if e.fallback]
+    assert len(fallback) == 1155
+    assert report.rejected == {"bad_symbol": 2}  # 'Hello Arbitrage Trading BotIPUSDT': a broken recording
+    with NORMALIZED.open() as fh:
+        rows = {(r["s"], int(r["T"]), r["S"]): r for r in csv.DictReader(fh) if r["ap_missing"] == "1"}
+    for e in fallback:
+        row = rows[(e.symbol, e.trade_time, "SELL" if e.side == "long" else "BUY")]
+        assert e.price == float(row["p"])  # ap missing: the order price p, as the parser's rule says
+        assert e.quantity == float(row["z"])  # z is there: the filled quantity is kept
+        assert row["ap"] in ("None", "")
+
+
+def test_liquidation_snapshot_archive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pass symbol="):
+        load_events(SNAPSHOT)
+    report = read_events(SNAPSHOT, symbol="BTCUSD_PERP")
+    assert report.duplicates == 1  # the archive's duplicated first row
+    assert report.events == [
+        LiquidationEvent("BTCUSD_PERP", "short", 30631.6, 7.0, 1687656471926, 1687656471926, "FILLED", False),
+        LiquidationEvent("BTCUSD_PERP", "short", 30631.6, 43.0, 1687656473356, 1687656473356, "FILLED", False),
+    ]
+    named = tmp_path / "ETHUSD_PERP-liquidationSnapshot-2023-06-25.csv"
+    shutil.copy(SNAPSHOT, named)
+    assert {e.symbol for e in load_events(named)} == {"ETHUSD_PERP"}
+    # As Binance served it: zipped, and some archives without the header row.
+    zipped = tmp_path / "BTCUSD_PERP-liquidationSnapshot-2023-06-25.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("BTCUSD_PERP-liquidationSnapshot-2023-06-25.csv",
+                         "".join(SNAPSHOT.read_text().splitlines(keepends=True)[1:]))
+    assert detect_format(zipped) == "snapshot_csv"
+    assert load_events(zipped) == report.events
+
+
+def test_gzip_and_filters(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    packed = tmp_path / "frames.jsonl.gz"
+    packed.write_bytes(gzip.compress(WIRE.read_bytes()))
+    btc = [e for e in wire_events if e.symbol in ("BTCUSDT", "ETHUSDT")]
+    assert load_events(packed, symbols=["BTC/USDT:USDT", "ethusdt"]) == btc
+    since, until = btc[5].trade_time, btc[50].trade_time
+    assert load_events(packed, symbols=["BTCUSDT", "ETHUSDT"], since_ms=since, until_ms=until) == btc[5:50]
+    assert load_events(NORMALIZED, symbols=["BTCUSDT"], since_ms=since, until_ms=until) == [
+        e for e in btc[5:50] if e.symbol == "BTCUSDT"]
+
+
+def test_event_store_source(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    path = tmp_path / "s.sqlite"
+    with EventStore.open(path) as store:
+        store.append(wire_events)
+        assert load_events(store, symbols=["SOLUSDT"]) == [e for e in wire_events if e.symbol == "SOLUSDT"]
+    assert load_events(path) == wire_events
+
+
+def test_import_counts_and_is_idempotent(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    with EventStore.open(tmp_path / "s.sqlite") as store:
+        assert import_events(WIRE, store) == ImportReport(4986, 0, 0)
+        assert import_events(WIRE, store) == ImportReport(0, 4986, 0)
+        # The normalized table holds the same 4,986 (duplicates now) and 1,155 fallback events more.
+        assert import_events(NORMALIZED, store) == ImportReport(1155, 4986, 2)
+        assert import_events(SNAPSHOT, store, symbol="BTCUSD_PERP") == (2, 1, 0)
+        assert store.count() == 4986 + 1155 + 2
+        assert import_events(WIRE, store, symbols=["BTCUSDT"], since_ms=NOW).inserted == 0
+
+
+ODD = [
+    LiquidationEvent("BTCUSDT", "short", 0.1 + 0.2, 1e-8, NOW + 3, NOW, "PARTIALLY_FILLED", True),
+    LiquidationEvent("1000PEPEUSDT", "long", 1.2345678901234567e-05, 123456789.0, NOW, NOW, "EXPIRED", False),
+    LiquidationEvent("币安人生USDT", "long", 0.25, 3.0, NOW + 1, NOW + 1, "NEW", False),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_exported_events_read_back_equal(tmp_path: Path, fmt: str, wire_events: list[LiquidationEvent]) -> None:
+    events = sorted(wire_events + ODD, key=event_order)
+    path = tmp_path / f"events.{fmt}"
+    assert export_events(events, fmt, path) == len(events)
+    back = load_events(path)
+    assert back == events
+    assert [type(e.fallback) for e in back[:3]] == [bool] * 3
+    assert [e.price for e in back] == [e.price for e in events]  # exact floats, not rounded
+    with EventStore.open(tmp_path / "s.sqlite") as store:  # and through the store
+        assert import_events(path, store).inserted == len(events)
+        out = io.StringIO()
+        export_events(store.events(), fmt, out)
+    (tmp_path / f"again.{fmt}").write_text(out.getvalue())
+    assert load_events(tmp_path / f"again.{fmt}") == events
+
+
+def test_exported_events_layout(tmp_path: Path) -> None:
+    export_events(ODD[:1], "csv", tmp_path / "e.csv")
+    assert (tmp_path / "e.csv").read_text().splitlines() == [
+        ",".join(EVENT_FIELDS), f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True"]
+    export_events(ODD[:1], "json", tmp_path / "e.json")
+    assert json.loads((tmp_path / "e.json").read_text()) == [dict(zip(EVENT_FIELDS, ODD[0], strict=True))]
+    with pytest.raises(ValueError, match="'csv' or 'json'"):
+        export_events(ODD, "xml", tmp_path / "e.xml")
+
+
+def test_bad_rows_of_an_export_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    good = f"BTCUSDT,long,100.0,1.0,{NOW},{NOW},FILLED,False"
+    path.write_text("\n".join([",".join(EVENT_FIELDS), good, good.replace("long", "up"),
+                               good.replace("100.0", "-1"), good.replace(f",{NOW},F", ",17,F"), "BTCUSDT,long"]))
+    report = read_events(path)
+    assert len(report.events) == 1
+    assert report.rejected == {"bad_side": 1, "bad_price": 1, "bad_timestamp": 1, "missing_field": 1}
+
+
+def test_clusters_export(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    heatmap = LiveLiquidationHeatmap(min_cluster_size=3)
+    heatmap.ingest_many(wire_events)
+    now = 1_766_849_000_000  # 2025-12-27 15:23, inside the busiest recorded session
+    heatmap.update_price("1000PEPEUSDT", 0.0075)  # one symbol with a price (distance), the others without
+    clusters = [c for symbol in heatmap.symbols() for c in heatmap.get_clusters(symbol, now_ms=now)]
+    assert len(clusters) > 50
+    assert any(c.distance_from_price is None for c in clusters) and any(c.distance_from_price for c in clusters)
+    assert export_clusters(clusters, "json", tmp_path / "c.json") == len(clusters)
+    assert orjson.loads((tmp_path / "c.json").read_bytes()) == [c.to_dict() for c in clusters]
+    assert export_clusters(clusters, "csv", tmp_path / "c.csv") == len(clusters)
+    with (tmp_path / "c.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["cluster_id"] for r in rows] == [c.cluster_id for c in clusters]
+    assert [float(r["strength"]) for r in rows] == [c.strength for c in clusters]
+    assert [float(r["price_level"]) for r in rows] == [c.price_level for c in clusters]
+    assert {r["distance_from_price"] for r in rows if r["symbol"] != "1000PEPEUSDT"} == {""}  # None: empty
+    assert export_clusters([], "csv", tmp_path / "none.csv") == 0
+    assert (tmp_path / "none.csv").read_text() == ",".join(rows[0]) + "\n"  # the header alone
