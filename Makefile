@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint bench bench-core bench-stream setup clean
+.PHONY: test demo run lint bench bench-core bench-stream bench-history bench-backtest setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -37,13 +37,19 @@ demo: $(STAMP)
 	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
 	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
 
-bench: bench-core bench-stream
+bench: bench-core bench-stream bench-history bench-backtest
 
 bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 
 bench-stream: $(STAMP)
 	$(BIN)/python benchmarks/bench_stream.py
+
+bench-history: $(STAMP)
+	$(BIN)/python benchmarks/bench_history.py
+
+bench-backtest: $(STAMP)
+	$(BIN)/python benchmarks/bench_backtest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -248,6 +248,9 @@ def _build_parser() -> argparse.ArgumentParser:
     record.add_argument("--config", "-c", required=True)
     record.set_defaults(handler=_cmd_record)
     from .backtest.cli import add_backtest_parser
+    from .history_cli import add_history_parsers
+
+    add_history_parsers(sub)
     from .picture import add_heatmap_parser
 
     add_backtest_parser(sub)

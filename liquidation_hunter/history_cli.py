@@ -1,0 +1,104 @@
+"""``liquidation-hunter import`` and ``export``: recordings in and out of the event store (``live_heatmap.history``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_history_parsers"]
+
+
+def _store_path(args: argparse.Namespace) -> str | None:
+    """``--db``, else the config's ``storage.events``; None (error printed) when neither gives one."""
+    if args.db:
+        return str(args.db)
+    if args.config:
+        from .bot_config import ConfigFileError, load_config
+
+        try:
+            events = load_config(args.config).storage.events
+        except ConfigFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+        if events is None:
+            print(f"error: {args.config}: storage.events is null (recording is off)", file=sys.stderr)
+        return events
+    print("error: give --db FILE or --config FILE (its storage.events)", file=sys.stderr)
+    return None
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from live_heatmap.history import import_events
+    from live_heatmap.recorder import EventStore
+
+    path = _store_path(args)
+    if path is None:
+        return 2
+    store = EventStore.open(path)
+    try:
+        report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
+    finally:
+        store.close()
+    print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
+          f"{report.rejected} rejected")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from live_heatmap import LiveLiquidationHeatmap
+    from live_heatmap.history import export_clusters, export_events, load_events
+
+    from .cli import _parse_time
+
+    source = args.events or _store_path(args)
+    if source is None:
+        return 2
+    since = _parse_time(args.since) if args.since else None
+    until = _parse_time(args.until) if args.until else None
+    out: Any = sys.stdout if args.out in (None, "-") else args.out
+    if args.what == "events":
+        events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until)
+        written = export_events(events, args.format, out)
+    else:
+        heatmap_config = None
+        if args.config:
+            from .bot_config import load_config
+
+            heatmap_config = load_config(args.config).heatmap
+        events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)
+        if not events:
+            print(f"error: {source} holds no events of {args.symbol} up to then", file=sys.stderr)
+            return 2
+        at = until if until is not None else max(e.trade_time for e in events)
+        heatmap = LiveLiquidationHeatmap(config=heatmap_config, clock=lambda: at)
+        heatmap.ingest_many(e for e in events if since is None or e.trade_time >= since)
+        written = export_clusters(heatmap.get_clusters(args.symbol, now_ms=at), args.format, out)
+    if out is not sys.stdout:
+        print(f"wrote {written} {args.what} to {out}", file=sys.stderr)
+    return 0
+
+
+def add_history_parsers(sub: Any) -> None:
+    """Register ``import`` and ``export`` on the CLI's subparsers."""
+    imp = sub.add_parser("import", help="add a recording (frame JSONL, normalized CSV, liquidationSnapshot CSV, "
+                         "an export) to the event store",
+                         description="Import SOURCE into the event store (--db, or --config's storage.events); "
+                         "duplicates are skipped, so importing twice changes nothing.")
+    imp.add_argument("source", metavar="SOURCE")
+    imp.add_argument("--db", help="the event store (SQLite file)")
+    imp.add_argument("--config", "-c", help="a bot's config: its storage.events is the store")
+    imp.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
+    imp.add_argument("--file-symbol", help="the symbol of a liquidationSnapshot CSV when its name does not say")
+    imp.set_defaults(handler=_cmd_import)
+    exp = sub.add_parser("export", help="events or clusters of a symbol and time range, as CSV or JSON")
+    exp.add_argument("--symbol", required=True, help="BTCUSDT or BTC/USDT:USDT")
+    exp.add_argument("--events", metavar="FILE_OR_DB", help="the recording (default: --db / --config's store)")
+    exp.add_argument("--db", help="the event store (SQLite file)")
+    exp.add_argument("--config", "-c", help="a bot's config: its store, and its heatmap settings for clusters")
+    exp.add_argument("--from", dest="since", help="start (epoch ms or ISO-8601 UTC)")
+    exp.add_argument("--to", dest="until", help="end (exclusive for events; the moment clusters are taken at)")
+    exp.add_argument("--what", choices=("events", "clusters"), default="events")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("--out", "-o", help="file to write (default: stdout)")
+    exp.set_defaults(handler=_cmd_export)
