@@ -14,6 +14,7 @@ position is never opened and closed by two jobs at once.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -281,7 +282,7 @@ class Bot:
         prices = self.prices(now_ms)
         held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
         return {
-            "pid": _pid(), "mode": self.config.mode, "broker": self.broker.name, "strategy": self.strategy.name,
+            "pid": os.getpid(), "mode": self.config.mode, "broker": self.broker.name, "strategy": self.strategy.name,
             "started_at": self.started_at, "connected": status.get("connected", False),
             "events": status.get("accepted", 0), "rejected": status.get("rejected", {}),
             "symbols": status.get("symbols", 0), "reconnects": stream.get("reconnects"),
@@ -311,8 +312,3 @@ class Bot:
         except Exception as exc:  # noqa: BLE001 - stopping must finish
             log.error("final_flush_failed", error=f"{type(exc).__name__}: {exc}")
 
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()

@@ -34,7 +34,7 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
             "stop_loss": p.stop_loss, "take_profit": p.take_profit, "liquidation": p.liquidation_price,
             "margin": p.margin, "opened_at": _iso(p.opened_at), "client_id": p.client_id})
     day_start = int(datetime.strptime(utc_day(now_ms), "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
-    today = [t for t in books.closed_trades(since_ms=day_start)]
+    today = books.closed_trades(since_ms=day_start)
     running = (health_at is not None and "stopped" not in health
                and now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000)
     return {
