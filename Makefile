@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint bench bench-core bench-stream bench-history bench-backtest setup clean
+.PHONY: test demo run lint bench bench-core bench-stream bench-history bench-backtest bench-api setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 run: $(STAMP)
-	$(BIN)/liquidation-hunter run --config config/paper.yaml
+	OPENBLAS_NUM_THREADS=1 $(BIN)/liquidation-hunter run --config config/paper.yaml
 
 DEMO_EVENTS := data/binance/forceorder_wire.jsonl
 DEMO_PRICES := data/binance/aggtrades_large.csv
@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
 	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
 
-bench: bench-core bench-stream bench-history bench-backtest
+bench: bench-core bench-stream bench-history bench-backtest bench-api
 
 bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
@@ -50,6 +50,9 @@ bench-history: $(STAMP)
 
 bench-backtest: $(STAMP)
 	$(BIN)/python benchmarks/bench_backtest.py
+
+bench-api: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -41,6 +41,7 @@ from .config_checks import (
 )
 from .config_sections import (
     MEMORY,
+    ApiConfig,
     ExchangeConfig,
     LoggingConfig,
     RiskConfig,
@@ -130,6 +131,7 @@ class BotConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     source: str | None = field(default=None, compare=False)
     """The file this came from, as given (not part of the configuration)."""
 
@@ -278,6 +280,7 @@ def load_config(path: str | os.PathLike[str]) -> BotConfig:
 _SECTIONS: dict[str, type] = {
     "exchange": ExchangeConfig, "heatmap": HeatmapConfig, "hunter": HunterConfig, "strategy": StrategyConfig,
     "risk": RiskConfig, "schedule": ScheduleConfig, "storage": StorageConfig, "logging": LoggingConfig,
+    "api": ApiConfig,
 }
 _TOP = ("mode", "symbols", *_SECTIONS)
 _ELSEWHERE: dict[str, str] = {}

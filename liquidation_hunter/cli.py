@@ -121,9 +121,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return 2
+    from .api.server import ApiAuthError
+
     try:
         return run(config, live_flag=args.live)
-    except (LiveModeRefused, BooksError) as exc:
+    except (LiveModeRefused, BooksError, ApiAuthError, OSError) as exc:  # OSError: e.g. the API's port is taken
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -247,8 +249,11 @@ def _build_parser() -> argparse.ArgumentParser:
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
     record.set_defaults(handler=_cmd_record)
+    from .api.cli import add_serve_parser
     from .backtest.cli import add_backtest_parser
     from .history_cli import add_history_parsers
+
+    add_serve_parser(sub)
 
     add_history_parsers(sub)
     from .picture import add_heatmap_parser

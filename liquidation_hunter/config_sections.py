@@ -10,6 +10,7 @@ and the fees are fractions (``0.0005`` = 0.05 %).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DAY_SECONDS",
+    "ApiConfig",
     "ExchangeConfig",
     "LoggingConfig",
     "RiskConfig",
@@ -340,3 +342,31 @@ class LoggingConfig:
         if isinstance(self.level, str):
             object.__setattr__(self, "level", self.level.lower())
         validate(self, {"format": choice("auto", "json", "console"), "level": choice(*LEVELS)})
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_HOST = re.compile(r"[A-Za-z0-9.:\-\[\]]{1,253}")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """``api``: the read-only HTTP API and heatmap page the bot serves (``liquidation_hunter.api``)."""
+
+    enabled: bool = False
+    """Serve it while the bot runs."""
+    host: str = "127.0.0.1"
+    """Address to listen on. Anything but the loopback needs the token."""
+    port: int = 8700
+    """TCP port, 1..65535 (0: any free port, for tests)."""
+    token_env: str = "LIQUIDATION_HUNTER_API_TOKEN"
+    """Name of the environment variable holding the bearer token (the token itself is never in the file)."""
+
+    def __post_init__(self) -> None:
+        validate(self, {
+            "enabled": boolean(),
+            "host": Check("an IP address or host name such as 127.0.0.1",
+                          lambda v: isinstance(v, str) and bool(_HOST.fullmatch(v))),
+            "port": integer(0, 65535),
+            "token_env": Check("the name of an environment variable (letters, digits, _)",
+                               lambda v: isinstance(v, str) and bool(_ENV_NAME.fullmatch(v))),
+        })

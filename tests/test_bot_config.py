@@ -132,6 +132,14 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("live in memory",
      "mode: live\nsymbols: [BTCUSDT]\nrisk:\n  max_notional_per_position: 100\nstorage:\n  path: ':memory:'\n",
      "storage.path", "trades must survive a restart"),
+    # the api section
+    ("unknown api key", "api:\n  prot: 8700\n", "api.prot", "did you mean 'port'?"),
+    ("api port out of range", "api:\n  port: 70000\n", "api.port", "expected an integer from 0 to 65535, got 70000"),
+    ("api port as text", "api:\n  port: '8700'\n", "api.port", "got '8700'"),
+    ("api host with a space", "api:\n  host: 'my host'\n", "api.host", "expected an IP address or host name"),
+    ("api token_env not a name", "api:\n  token_env: 'MY TOKEN'\n", "api.token_env",
+     "expected the name of an environment variable"),
+    ("api enabled as text", "api:\n  enabled: 'on'\n", "api.enabled", "expected true or false, got 'on'"),
 ]
 
 

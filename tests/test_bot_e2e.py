@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ storage:
 logging:
   format: json
   level: info
+api:
+  enabled: true
+  port: 0                          # the OS picks; the bot logs it (api_listening)
 """
 
 
@@ -188,6 +192,12 @@ def test_sigint_stops_the_bot_within_5_seconds_with_state_flushed(
     bot = _start(config, log)
     try:
         _wait_for(lambda: _events(log, "heartbeat") and ws.open_connections(), 60, "the first heartbeat", log)
+        # the running bot serves its read-only API on loopback
+        port = _events(log, "api_listening")[-1]["port"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+            assert json.loads(answer.read())["status"] == "ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as answer:
+            assert json.loads(answer.read())["mode"] == "paper"
     finally:
         sent = time.monotonic()
         bot.send_signal(signal.SIGINT)

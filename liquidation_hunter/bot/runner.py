@@ -116,8 +116,17 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
 
     secrets = config.secrets()
     configure_logging(fmt=config.logging.format, level=config.logging.level,
-                      secrets=(secrets.api_key, secrets.api_secret))
+                      secrets=(secrets.api_key, secrets.api_secret, os.environ.get(config.api.token_env)))
     bot = build_bot(config, live_flag=live_flag, clock=clock)
+    api_server = None  # before anything runs: a bad token or a taken port ends the start here
+    if config.api.enabled:  # read-only: nothing a client sends reaches the trading parts
+        from liquidation_hunter.api import ApiServer, ApiSource
+        from liquidation_hunter.config_sections import MEMORY
+
+        api_source = ApiSource(bot.heatmap, hunter=config.hunter, heartbeat_s=config.schedule.heartbeat,
+                               books_path=None if config.storage.path == MEMORY else config.storage.path)
+        api_server = ApiServer.from_config(api_source, config.api).start()
+        log.info("api_listening", host=config.api.host, port=api_server.port)
     bot.start()
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
     recorder = None
@@ -165,6 +174,8 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
         scheduler.start()
     finally:
         stopping = time.monotonic()
+        if api_server is not None:
+            api_server.stop()
         reason = stop_reason[0] if stop_reason else "scheduler ended"
         bot.heatmap.stop_stream(timeout=1.0)
         if recorder is not None:

@@ -1,0 +1,48 @@
+"""An :class:`~.views.ApiSource` over a recording (``liquidation-hunter serve``): the heatmap as it was at a moment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
+from live_heatmap.history import load_events
+
+from ..rules import HunterConfig
+from .views import ApiSource
+
+__all__ = ["source_from_recording"]
+
+
+def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None = None,
+                          prices: Sequence[str | os.PathLike[str]] = (), heatmap: HeatmapConfig | None = None,
+                          hunter: HunterConfig | None = None, books_path: str | None = None,
+                          heartbeat_s: float = 60.0) -> ApiSource:
+    """The heatmap of ``events`` (any format :func:`~live_heatmap.history.load_events` reads) as of ``at_ms``
+    (default: the last event's trade time), on a clock fixed there.
+
+    Each symbol's price is the last point at or before ``at_ms`` of the ``prices`` files (aggTrades or klines,
+    :func:`~liquidation_hunter.backtest.prices.load_prices`), else its last liquidation's fill price.
+    Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``.
+    """
+    config = heatmap or HeatmapConfig()
+    loaded = load_events(events, until_ms=None if at_ms is None else at_ms + 1)
+    if not loaded:
+        raise ValueError(f"{os.fspath(events)}: no liquidation" + ("" if at_ms is None else " up to --at"))
+    at = at_ms if at_ms is not None else max(e.trade_time for e in loaded)
+    since = at - int(config.horizon_minutes * 60_000)
+    hm = LiveLiquidationHeatmap(config=config, clock=lambda: at)
+    hm.ingest_many((e for e in loaded if since <= e.trade_time <= at), notify=False)
+    series = None
+    if prices:
+        from ..backtest.prices import load_prices
+
+        series = load_prices(list(prices)).window(None, at + 1)
+    last_fill = {e.symbol: e.price for e in loaded if e.trade_time <= at}  # sorted by time: the last wins
+    for symbol in hm.symbols():
+        price = series.price_at(symbol, at) if series is not None and symbol in series else None
+        price = price if price is not None else last_fill.get(symbol)
+        if price is not None:
+            hm.update_price(symbol, price, at)
+    return ApiSource(hm, clock=lambda: at, prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
+                     hunter=hunter or HunterConfig())

@@ -1,0 +1,449 @@
+/* The liquidation heatmap page: plain JS, no dependencies, everything served by the API itself.
+ *
+ * Data: GET /api/v1/symbols (picker), /api/v1/grid/{symbol}?window= (HeatmapGrid.to_dict: x = time
+ * edges ms, y = price edges, z / z_long / z_short = rows per price of values per time column,
+ * candles = [ms, open, high, low, close]) and /api/v1/clusters/{symbol}?min_strength=&max_distance=.
+ * After each successful draw: body[data-ready="1"] and body[data-drawn-symbol=SYMBOL] (tests wait on them).
+ */
+"use strict";
+
+// viridis, 256 entries (matplotlib's), purple (nothing) to yellow (the most).
+const VIRIDIS_HEX =
+  "44015444025645045745055946075a46085c460a5d460b5e470d60470e61471063471164471365481467481668481769" +
+  "48186a481a6c481b6d481c6e481d6f481f70482071482173482374482475482576482677482878482979472a7a472c7a" +
+  "472d7b472e7c472f7d46307e46327e46337f463480453581453781453882443983443a83443b84433d84433e85423f85" +
+  "4240864241864142874144874045884046883f47883f48893e49893e4a893e4c8a3d4d8a3d4e8a3c4f8a3c508b3b518b" +
+  "3b528b3a538b3a548c39558c39568c38588c38598c375a8c375b8d365c8d365d8d355e8d355f8d34608d34618d33628d" +
+  "33638d32648e32658e31668e31678e31688e30698e306a8e2f6b8e2f6c8e2e6d8e2e6e8e2e6f8e2d708e2d718e2c718e" +
+  "2c728e2c738e2b748e2b758e2a768e2a778e2a788e29798e297a8e297b8e287c8e287d8e277e8e277f8e27808e26818e" +
+  "26828e26828e25838e25848e25858e24868e24878e23888e23898e238a8d228b8d228c8d228d8d218e8d218f8d21908d" +
+  "21918c20928c20928c20938c1f948c1f958b1f968b1f978b1f988b1f998a1f9a8a1e9b8a1e9c891e9d891f9e891f9f88" +
+  "1fa0881fa1881fa1871fa28720a38620a48621a58521a68522a78522a88423a98324aa8325ab8225ac8226ad8127ad81" +
+  "28ae8029af7f2ab07f2cb17e2db27d2eb37c2fb47c31b57b32b67a34b67935b77937b87838b9773aba763bbb753dbc74" +
+  "3fbc7340bd7242be7144bf7046c06f48c16e4ac16d4cc26c4ec36b50c46a52c56954c56856c66758c7655ac8645cc863" +
+  "5ec96260ca6063cb5f65cb5e67cc5c69cd5b6ccd5a6ece5870cf5773d05675d05477d1537ad1517cd2507fd34e81d34d" +
+  "84d44b86d54989d5488bd6468ed64590d74393d74195d84098d83e9bd93c9dd93ba0da39a2da37a5db36a8db34aadc32" +
+  "addc30b0dd2fb2dd2db5de2bb8de29bade28bddf26c0df25c2df23c5e021c8e020cae11fcde11dd0e11cd2e21bd5e21a" +
+  "d8e219dae319dde318dfe318e2e418e5e419e7e419eae51aece51befe51cf1e51df4e61ef6e620f8e621fbe723fde725";
+const VIRIDIS = Array.from({ length: 256 }, (_, i) => "#" + VIRIDIS_HEX.slice(i * 6, i * 6 + 6));
+const LOG_DECADES = 3; // the log scale spans three decades below the brightest cell, as the PNG picture
+const LONG = "#ff4d5e", SHORT = "#2bd97c";
+const MAX_LISTED = 200; // symbols rendered in the picker at once; the search narrows the rest
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  search: $("symbol-search"), list: $("symbol-list"), window: $("window"), scale: $("scale"), side: $("side"),
+  minStrength: $("min-strength"), maxDistance: $("max-distance"), auto: $("auto"), interval: $("interval"),
+  refresh: $("refresh"), status: $("status"), error: $("error"), canvas: $("heatmap"), tip: $("tip"),
+  rows: $("cluster-rows"), count: $("cluster-count"), titleSymbol: $("title-symbol"), titleInfo: $("title-info"),
+};
+
+const state = {
+  symbols: [], symbol: null, grid: null, clusters: null, price: null,
+  inFlight: null, // the AbortController of the load under way
+  timer: null, layout: null, active: -1,
+};
+
+// ---------- formatting ----------
+function fmtPrice(p) {
+  if (p == null || !isFinite(p)) return "–";
+  if (p >= 1000) return p.toLocaleString("en-US", { maximumFractionDigits: 1 });
+  const digits = Math.min(8, Math.max(2, 4 - Math.floor(Math.log10(p))));
+  return p.toFixed(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+function fmtUsd(v) {
+  for (const [lim, suf] of [[1e9, "B"], [1e6, "M"], [1e3, "k"]]) if (Math.abs(v) >= lim) return "$" + (v / lim).toPrecision(3) + suf;
+  return "$" + v.toPrecision(3);
+}
+const pad = (n) => String(n).padStart(2, "0");
+const fmtTime = (ms) => { const d = new Date(ms); return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()); };
+const fmtDate = (ms) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+// ---------- fetching ----------
+class ApiError extends Error {}
+
+async function getJson(url, signal) {
+  let res;
+  try {
+    res = await fetch(url, { signal, headers: { Accept: "application/json" } });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError("cannot reach the server (" + e.message + ")");
+  }
+  let body = null;
+  try { body = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) {
+    const what = body && body.error ? body.error + (body.detail ? ": " + body.detail : "") : res.statusText;
+    throw new ApiError(res.status + " " + what);
+  }
+  if (body == null) throw new ApiError("the server sent no JSON for " + url);
+  return body;
+}
+
+function showError(msg) {
+  el.error.textContent = msg || "";
+  el.error.hidden = !msg;
+}
+
+function clusterQuery() {
+  const q = new URLSearchParams({ min_strength: String(Number(el.minStrength.value) || 0) });
+  if (el.maxDistance.value !== "") q.set("max_distance", el.maxDistance.value);
+  return q;
+}
+
+/* Load the grid and the clusters of the current symbol. A user action (force) aborts a load under way;
+ * the auto-refresh skips its turn instead, so fetches never pile up. */
+async function load(force) {
+  if (!state.symbol) return;
+  if (state.inFlight) {
+    if (!force) { el.status.textContent = "busy, refresh skipped"; return; }
+    state.inFlight.abort();
+  }
+  const ctl = new AbortController();
+  state.inFlight = ctl;
+  const symbol = state.symbol;
+  const sym = encodeURIComponent(symbol);
+  el.status.textContent = "loading…";
+  document.body.dataset.loading = "1";
+  try {
+    const [grid, clusters] = await Promise.all([
+      getJson(`/api/v1/grid/${sym}?window=${encodeURIComponent(el.window.value)}`, ctl.signal),
+      getJson(`/api/v1/clusters/${sym}?${clusterQuery()}`, ctl.signal),
+    ]);
+    if (ctl.signal.aborted) return;
+    state.grid = grid;
+    state.clusters = clusters.clusters || [];
+    state.price = clusters.price != null ? clusters.price : lastClose(grid);
+    if (!state.keepNotice) showError("");
+    state.keepNotice = false;
+    render();
+    el.status.textContent = "updated " + fmtTime(Date.now()) + " UTC";
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    showError(symbol + ": " + (e instanceof ApiError ? e.message : String(e)));
+    if (document.body.dataset.drawnSymbol !== symbol) clearChart(symbol); // never show another symbol's map
+    el.status.textContent = "error";
+  } finally {
+    if (state.inFlight === ctl) { state.inFlight = null; delete document.body.dataset.loading; }
+  }
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  state.timer = null;
+  if (el.auto.checked) {
+    const s = Math.max(2, Number(el.interval.value) || 10);
+    state.timer = setInterval(() => load(false), s * 1000);
+  }
+}
+
+// ---------- symbol picker ----------
+async function loadSymbols() {
+  try {
+    const body = await getJson("/api/v1/symbols");
+    state.symbols = body.symbols || [];
+  } catch (e) {
+    showError("symbols: " + e.message);
+    return;
+  }
+  const fromHash = decodeURIComponent(location.hash.slice(1)).toUpperCase();
+  const has = (s) => state.symbols.some((x) => x.symbol === s);
+  const busiest = state.symbols.slice().sort((a, b) => (b.events || 0) - (a.events || 0))[0];
+  const first = has(fromHash) ? fromHash : has("BTCUSDT") ? "BTCUSDT" : busiest && busiest.symbol;
+  if (fromHash && !has(fromHash)) {
+    showError(`${fromHash} is not tracked; showing ${first || "nothing"}`);
+    state.keepNotice = true; // until the next successful load after this one
+  }
+  if (first) selectSymbol(first);
+  else showError("no symbols tracked yet");
+}
+
+function matches(query) {
+  const q = query.trim().toUpperCase().replace(/[/:]/g, "");
+  const out = [];
+  for (const s of state.symbols) {
+    const i = q ? s.symbol.indexOf(q) : 0;
+    if (i >= 0) out.push([i === 0 ? 0 : 1, -(s.events || 0), s]);
+  }
+  out.sort((a, b) => a[0] - b[0] || a[1] - b[1] || (a[2].symbol < b[2].symbol ? -1 : 1));
+  return out.map((m) => m[2]);
+}
+
+// One innerHTML per keystroke, at most MAX_LISTED rows: stays instant with hundreds of symbols.
+function renderList() {
+  const found = matches(el.search.value);
+  const shown = found.slice(0, MAX_LISTED);
+  state.listed = shown;
+  state.active = shown.length ? Math.min(Math.max(state.active, 0), shown.length - 1) : -1;
+  let html = shown.map((s, i) =>
+    `<li role="option" data-symbol="${esc(s.symbol)}" class="${i === state.active ? "active" : ""}` +
+    `${s.symbol === state.symbol ? " current" : ""}"><span>${esc(s.symbol)}</span>` +
+    `<small>${s.events || 0} liq.${s.price != null ? " · " + fmtPrice(s.price) : ""}</small></li>`).join("");
+  if (found.length > shown.length) html += `<li class="more">${found.length - shown.length} more: type to narrow</li>`;
+  if (!found.length) html = `<li class="more">no symbol matches</li>`;
+  el.list.innerHTML = html;
+  el.list.hidden = false;
+  el.search.setAttribute("aria-expanded", "true");
+}
+
+function closeList() {
+  el.list.hidden = true;
+  el.search.setAttribute("aria-expanded", "false");
+}
+
+function selectSymbol(symbol) {
+  state.symbol = symbol;
+  el.search.value = symbol;
+  el.titleSymbol.textContent = symbol;
+  history.replaceState(null, "", "#" + symbol);
+  closeList();
+  load(true);
+}
+
+el.search.addEventListener("focus", () => { el.search.select(); state.active = -1; renderList(); });
+el.search.addEventListener("input", () => { state.active = 0; renderList(); });
+el.search.addEventListener("keydown", (e) => {
+  const n = (state.listed || []).length;
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    if (el.list.hidden) renderList();
+    state.active = (state.active + (e.key === "ArrowDown" ? 1 : n - 1)) % Math.max(n, 1);
+    renderList();
+    const a = el.list.querySelector(".active");
+    if (a) a.scrollIntoView({ block: "nearest" });
+  } else if (e.key === "Enter") {
+    const pick = state.listed && state.listed[Math.max(state.active, 0)];
+    if (pick) { selectSymbol(pick.symbol); el.search.blur(); }
+  } else if (e.key === "Escape") {
+    el.search.value = state.symbol || ""; closeList(); el.search.blur();
+  }
+});
+el.list.addEventListener("mousedown", (e) => {
+  const li = e.target.closest("li[data-symbol]");
+  if (li) { e.preventDefault(); selectSymbol(li.dataset.symbol); el.search.blur(); }
+});
+el.search.addEventListener("blur", () => setTimeout(() => {
+  if (document.activeElement !== el.search) { closeList(); el.search.value = state.symbol || ""; }
+}, 100));
+
+// ---------- drawing ----------
+function lastClose(grid) {
+  const c = grid && grid.candles;
+  return c && c.length ? c[c.length - 1][4] : null;
+}
+
+function clearChart(symbol) {
+  state.grid = null; state.clusters = []; state.layout = null;
+  const ctx = el.canvas.getContext("2d");
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
+  el.titleInfo.textContent = "nothing drawn";
+  renderClusters();
+  delete document.body.dataset.drawnSymbol;
+  delete el.canvas.dataset.drawnSymbol;
+}
+
+function niceStep(span, target) {
+  const raw = span / target, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= raw) return m * mag;
+  return 10 * mag;
+}
+
+function colourIndex(v, vmax, scale) {
+  if (!(v > 0) || !(vmax > 0)) return -1;
+  let f = v / vmax;
+  if (scale === "sqrt") f = Math.sqrt(f);
+  else if (scale === "log") f = (Math.log10(f) + LOG_DECADES) / LOG_DECADES;
+  if (f <= 0) return -1;
+  return Math.min(255, Math.round(f * 255));
+}
+
+function render() {
+  const g = state.grid;
+  if (!g) return;
+  const cv = el.canvas, dpr = window.devicePixelRatio || 1;
+  const W = cv.clientWidth, H = cv.clientHeight;
+  if (cv.width !== Math.round(W * dpr) || cv.height !== Math.round(H * dpr)) {
+    cv.width = Math.round(W * dpr); cv.height = Math.round(H * dpr);
+  }
+  const ctx = cv.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  const L = { x0: 8, y0: 10, x1: W - 78, y1: H - 26 };
+  state.layout = L;
+  const x = g.x, y = g.y, z = g[el.side.value] || g.z;
+  const t0 = x[0], t1 = x[x.length - 1], lp0 = Math.log(y[0]), lp1 = Math.log(y[y.length - 1]);
+  const X = (ms) => L.x0 + (ms - t0) / (t1 - t0) * (L.x1 - L.x0);
+  const Y = (p) => L.y1 - (Math.log(p) - lp0) / (lp1 - lp0) * (L.y1 - L.y0);
+  L.X = X; L.Y = Y; L.t0 = t0; L.t1 = t1; L.lp0 = lp0; L.lp1 = lp1;
+
+  // cells
+  ctx.fillStyle = VIRIDIS[0];
+  ctx.fillRect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0);
+  let vmax = 0;
+  for (const row of z) for (const v of row) if (v > vmax) vmax = v;
+  const scale = el.scale.value;
+  for (let i = 0; i < z.length; i++) {
+    const ya = Y(y[i + 1]), yb = Y(y[i]), row = z[i];
+    for (let j = 0; j < row.length; j++) {
+      const k = colourIndex(row[j], vmax, scale);
+      if (k <= 0) continue;
+      const xa = X(x[j]), xb = X(x[j + 1]);
+      ctx.fillStyle = VIRIDIS[k];
+      ctx.fillRect(xa, ya, xb - xa + 0.5, yb - ya + 0.5); // +0.5: no hairline gaps between cells
+    }
+  }
+
+  ctx.save();
+  ctx.beginPath(); ctx.rect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0); ctx.clip();
+  drawPrice(ctx, g, X, Y, L);
+  drawClusters(ctx, X, Y, L);
+  ctx.restore();
+  drawAxes(ctx, g, X, Y, L, W, H);
+  drawLegend(ctx, L, vmax, scale);
+  renderClusters();
+
+  const sideName = { z: "longs + shorts", z_long: "longs", z_short: "shorts" }[el.side.value];
+  el.titleInfo.textContent = `${fmtDate(t0)} → ${fmtTime(t1)} · ${g.events} liquidations · ${sideName}, ${scale}` +
+    (g.time_decay_minutes ? ` · decay ${g.time_decay_minutes} min` : "") +
+    (g.price_source === "liquidations" ? " · price line: liquidation fills" : "");
+  document.body.dataset.drawnSymbol = state.symbol;
+  el.canvas.dataset.drawnSymbol = state.symbol;
+  document.body.dataset.ready = "1";
+}
+
+function drawPrice(ctx, g, X, Y, L) {
+  const c = g.candles || [];
+  if (!c.length) return;
+  const colW = (L.x1 - L.x0) / (g.x.length - 1);
+  // wicks (high-low) faintly, the closes as a white line with a dark edge so it reads on yellow too
+  ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.lineWidth = Math.max(1, Math.min(3, colW * 0.4));
+  ctx.beginPath();
+  for (const [ms, , hi, lo] of c) { const xm = X(ms) + colW / 2; ctx.moveTo(xm, Y(hi)); ctx.lineTo(xm, Y(lo)); }
+  ctx.stroke();
+  const path = () => { ctx.beginPath(); c.forEach(([ms, , , , cl], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, X(ms) + colW / 2, Y(cl))); };
+  ctx.lineJoin = "round";
+  path(); ctx.strokeStyle = "rgba(0,0,0,0.6)"; ctx.lineWidth = 3.5; ctx.stroke();
+  path(); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1.5; ctx.stroke();
+}
+
+function drawClusters(ctx, X, Y, L) {
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle"; ctx.textAlign = "left"; // the context keeps the last draw's settings
+  const labelled = [];
+  (state.clusters || []).forEach((c, i) => {
+    const yv = Y(c.price_level);
+    if (yv < L.y0 || yv > L.y1) return;
+    const colour = c.side === "long" ? LONG : SHORT;
+    const xa = Math.max(L.x0, X(c.first_event_ms || L.t0));
+    ctx.setLineDash([6, 4]); ctx.lineWidth = 1 + 2 * (c.strength || 0); ctx.strokeStyle = colour;
+    ctx.beginPath(); ctx.moveTo(xa, yv); ctx.lineTo(L.x1, yv); ctx.stroke();
+    ctx.setLineDash([]);
+    // the span as a bar at the right edge
+    ctx.fillStyle = colour;
+    const ylo = Y(c.price_low), yhi = Y(c.price_high);
+    ctx.fillRect(L.x1 - (c.side === "long" ? 8 : 4), yhi, 4, Math.max(2, ylo - yhi));
+    if (i < 8 && labelled.every((v) => Math.abs(v - yv) > 13)) {
+      labelled.push(yv);
+      const text = `${c.side === "long" ? "▼ long" : "▲ short"} ${fmtPrice(c.price_level)} · ${(c.strength || 0).toFixed(2)}`;
+      const w = ctx.measureText(text).width + 8;
+      const ly = yv - 10 < L.y0 + 8 ? yv + 10 : yv - 10; // above its line, below it at the top edge
+      ctx.fillStyle = "rgba(15,17,26,0.85)"; ctx.fillRect(L.x1 - 14 - w, ly - 8, w, 16);
+      ctx.fillStyle = colour; ctx.fillText(text, L.x1 - 10 - w, ly);
+    }
+  });
+}
+
+function drawAxes(ctx, g, X, Y, L, W, H) {
+  ctx.fillStyle = "#c9cbd6"; ctx.strokeStyle = "rgba(255,255,255,0.12)"; ctx.lineWidth = 1;
+  ctx.font = "11px system-ui, sans-serif";
+  // price, on the right
+  const p0 = Math.exp(L.lp0), p1 = Math.exp(L.lp1), step = niceStep(p1 - p0, Math.max(3, (L.y1 - L.y0) / 55));
+  ctx.textAlign = "left"; ctx.textBaseline = "middle";
+  for (let p = Math.ceil(p0 / step) * step; p <= p1; p += step) {
+    const yv = Math.round(Y(p)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(L.x0, yv); ctx.lineTo(L.x1 + 4, yv); ctx.stroke();
+    ctx.fillText(fmtPrice(+p.toPrecision(12)), L.x1 + 6, yv);
+  }
+  // time (UTC), below
+  const mins = (L.t1 - L.t0) / 60000, want = Math.max(2, (L.x1 - L.x0) / 90);
+  const stepMin = [1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440].find((m) => mins / m <= want) || 1440;
+  ctx.textAlign = "center"; ctx.textBaseline = "top";
+  for (let t = Math.ceil(L.t0 / (stepMin * 60000)) * stepMin * 60000; t <= L.t1; t += stepMin * 60000) {
+    const xv = Math.round(X(t)) + 0.5;
+    ctx.beginPath(); ctx.moveTo(xv, L.y0); ctx.lineTo(xv, L.y1 + 4); ctx.stroke();
+    ctx.fillText(fmtTime(t), xv, L.y1 + 7);
+  }
+  ctx.textAlign = "right"; ctx.fillText("UTC", W - 4, L.y1 + 7);
+  ctx.strokeStyle = "rgba(255,255,255,0.3)"; ctx.strokeRect(L.x0 + 0.5, L.y0 + 0.5, L.x1 - L.x0, L.y1 - L.y0);
+  // the current price, tagged on the axis
+  const p = state.price;
+  if (p != null && p >= p0 && p <= p1) {
+    const yv = Y(p);
+    ctx.setLineDash([2, 3]); ctx.strokeStyle = "#fff";
+    ctx.beginPath(); ctx.moveTo(L.x0, yv); ctx.lineTo(L.x1, yv); ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#fff"; ctx.fillRect(L.x1 + 1, yv - 9, W - L.x1 - 2, 18);
+    ctx.fillStyle = "#111"; ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.fillText(fmtPrice(p), L.x1 + 5, yv);
+  }
+}
+
+function drawLegend(ctx, L, vmax, scale) {
+  const w = 120, h = 8, x0 = L.x0 + 10, y0 = L.y0 + 10;
+  ctx.fillStyle = "rgba(15,17,26,0.75)"; ctx.fillRect(x0 - 6, y0 - 6, w + 12, h + 26);
+  for (let i = 0; i < w; i++) { ctx.fillStyle = VIRIDIS[Math.round(i / (w - 1) * 255)]; ctx.fillRect(x0 + i, y0, 1, h); }
+  ctx.fillStyle = "#c9cbd6"; ctx.font = "10px system-ui, sans-serif"; ctx.textBaseline = "top";
+  ctx.textAlign = "left"; ctx.fillText(scale === "log" ? fmtUsd(vmax / 10 ** LOG_DECADES) : "0", x0, y0 + h + 3);
+  ctx.textAlign = "right"; ctx.fillText(vmax > 0 ? fmtUsd(vmax) : "no data", x0 + w, y0 + h + 3);
+  ctx.textAlign = "center"; ctx.fillText(scale, x0 + w / 2, y0 + h + 3);
+}
+
+function renderClusters() {
+  const cs = state.clusters || [];
+  el.count.textContent = `(${cs.length})`;
+  el.rows.innerHTML = cs.length ? cs.map((c) => {
+    // the heatmap reports no distance while it has no price of its own: use the page's current price then
+    const d = c.distance_from_price != null ? c.distance_from_price
+      : state.price ? Math.abs(c.price_level - state.price) / state.price * 100 : null;
+    const dist = d == null ? "–" : d.toFixed(2) + " %";
+    const side = c.side === "long" ? '<span class="long">▼ long</span>' : '<span class="short">▲ short</span>';
+    return `<tr data-cluster="${esc(c.cluster_id)}" data-strength="${c.strength}"><td>${side}</td><td class="num">${fmtPrice(c.price_level)}</td>` +
+      `<td class="num"><span class="sbar" style="--s:${(c.strength || 0).toFixed(3)}"></span>${(c.strength || 0).toFixed(2)}</td>` +
+      `<td class="num">${dist}</td><td class="num" title="${c.liquidation_count} liquidations">` +
+      `${fmtUsd(c.total_notional || 0)}</td></tr>`;
+  }).join("") : '<tr><td colspan="5" class="empty">no cluster passes the filters</td></tr>';
+}
+
+// hover: the cell under the pointer
+el.canvas.addEventListener("mousemove", (e) => {
+  const L = state.layout, g = state.grid;
+  if (!L || !g) return;
+  const r = el.canvas.getBoundingClientRect(), px = e.clientX - r.left, py = e.clientY - r.top;
+  if (px < L.x0 || px > L.x1 || py < L.y0 || py > L.y1) { el.tip.hidden = true; return; }
+  const ms = L.t0 + (px - L.x0) / (L.x1 - L.x0) * (L.t1 - L.t0);
+  const price = Math.exp(L.lp0 + (L.y1 - py) / (L.y1 - L.y0) * (L.lp1 - L.lp0));
+  const j = Math.min(g.x.length - 2, g.x.findIndex((t) => t > ms) - 1), i = Math.min(g.y.length - 2, g.y.findIndex((p) => p > price) - 1);
+  if (i < 0 || j < 0) { el.tip.hidden = true; return; }
+  el.tip.innerHTML = `${fmtTime(ms)} UTC · ${fmtPrice(price)}<br>longs ${fmtUsd(g.z_long[i][j])} · shorts ${fmtUsd(g.z_short[i][j])}`;
+  el.tip.style.left = Math.min(px + 14, L.x1 - 180) + "px"; el.tip.style.top = py + 14 + "px";
+  el.tip.hidden = false;
+});
+el.canvas.addEventListener("mouseleave", () => { el.tip.hidden = true; });
+
+// ---------- controls ----------
+let filterTimer = null;
+const reloadSoon = () => { clearTimeout(filterTimer); filterTimer = setTimeout(() => load(true), 300); };
+el.minStrength.addEventListener("input", reloadSoon);
+el.maxDistance.addEventListener("input", reloadSoon);
+el.window.addEventListener("change", () => load(true));
+el.scale.addEventListener("change", render);
+el.side.addEventListener("change", render);
+el.refresh.addEventListener("click", () => load(true));
+el.auto.addEventListener("change", schedule);
+el.interval.addEventListener("change", schedule);
+let resizeTimer = null;
+window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 100); });
+
+loadSymbols();
+schedule();

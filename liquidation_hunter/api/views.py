@@ -1,0 +1,282 @@
+"""What each endpoint answers, as plain data: no HTTP here (``server.py`` does the wire).
+
+Every view reads; none writes the heatmap's events or prices, the books or anything else the bot trades on.
+Reading clusters may rebuild them (the heatmap's own cache, as any reader does).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
+from live_heatmap.history import event_order, export_clusters, export_events
+
+from ..rules import HunterConfig, magnet_rule, place_exits
+from .params import ParamError, Query, parse_window_ms
+
+if TYPE_CHECKING:
+    from ..backtest.prices import PriceSeries
+
+__all__ = ["ApiError", "ApiSource", "Download"]
+
+_SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,39}")
+EVENTS_LIMIT_MAX = 1000
+
+
+_CLUSTER_FIELDS = tuple(LiquidationCluster.__dataclass_fields__)
+
+
+def cluster_dict(cluster: LiquidationCluster) -> dict[str, Any]:
+    """:meth:`LiquidationCluster.to_dict` without ``asdict``'s deep copy (its fields are plain values)."""
+    out = {name: getattr(cluster, name) for name in _CLUSTER_FIELDS}
+    out["span_pct"] = cluster.span_pct
+    return out
+
+
+def grid_dict(grid: HeatmapGrid, *, points: bool = False) -> dict[str, Any]:
+    """:meth:`HeatmapGrid.to_dict` (``decimals=2``) with the cell matrices left as numpy arrays: orjson
+    (``OPT_SERIALIZE_NUMPY``) writes the same JSON from them several times faster than from lists."""
+    out = _grid_head(grid, points)
+    for key, cells in (("z", grid.total), ("z_long", grid.long), ("z_short", grid.short)):
+        out[key] = np.ascontiguousarray(np.round(cells.T, 2))
+    return out
+
+
+def _grid_head(grid: HeatmapGrid, points: bool) -> dict[str, Any]:
+    has = ~np.isnan(grid.candles[:, 0])
+    candles = np.column_stack((grid.time_edges[:-1][has].astype(np.float64), grid.candles[has]))
+    out: dict[str, Any] = {
+        "symbol": grid.symbol, "start_ms": grid.start_ms, "end_ms": grid.end_ms,
+        "time_decay_minutes": grid.time_decay_minutes,
+        "value": "decayed liquidation notional (quote currency) remembered at each column's end",
+        "x": grid.time_edges.tolist(), "y": grid.price_edges.tolist(),
+        "candles": [[int(r[0]), *r[1:]] for r in candles.tolist()],
+        "events": int(grid.events.trade_time.size),
+        "clusters": [cluster_dict(c) for c in grid.clusters],
+    }
+    if points:
+        out["price_points"] = [[t, p] for t, p in zip(grid.price_time.tolist(), grid.price.tolist(), strict=True)]
+    return out
+
+
+class ApiError(Exception):
+    """An answer other than 200: ``status`` and a message that says what was wrong."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A file body (export): bytes, content type and a suggested file name."""
+
+    body: bytes
+    content_type: str
+    filename: str
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ApiSource:
+    """What the API reads: a heatmap (the bot's, or one loaded from a recording) and optionally the books.
+
+    ``clock``: UTC epoch ms of "now" for every answer (default: the heatmap's clock; a replay fixes it).
+    ``prices``: a price series for the grid's candles (``--prices``); without it the grid's price line is
+    the liquidations' fill prices. ``books_path``: the bot's SQLite books, for ``/api/v1/status``.
+    ``hunter``: the rule's settings for ``/api/v1/signal``.
+    """
+
+    heatmap: LiveLiquidationHeatmap
+    clock: Callable[[], int] | None = None
+    prices: PriceSeries | None = None
+    books_path: str | None = None
+    heartbeat_s: float = 60.0
+    hunter: HunterConfig = field(default_factory=HunterConfig)
+    started: float = field(default_factory=time.monotonic)
+
+    def now(self) -> int:
+        return int((self.clock or self.heatmap.clock)())
+
+    # ------------------------------------------------------------------ helpers
+
+    def symbol_key(self, symbol: str) -> str:
+        """The exchange id of a tracked symbol, or 404 naming it."""
+        if not _SYMBOL.fullmatch(symbol):
+            raise ApiError(404, "unknown symbol", f"unknown symbol {symbol[:60]!r}: not a symbol "
+                           "(BTCUSDT or BTC/USDT:USDT); GET /api/v1/symbols lists the tracked ones")
+        try:
+            key = to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+        except ValueError:
+            key = ""
+        if not key or (self.heatmap.event_count(key) == 0 and key not in self.heatmap.symbols()):
+            raise ApiError(404, "unknown symbol", f"unknown symbol {symbol!r}: not tracked; GET /api/v1/symbols "
+                           "lists the tracked ones")
+        return key
+
+    def price(self, key: str, now: int) -> float | None:
+        """The heatmap's current price of ``key``, else the last liquidation's fill price up to ``now``."""
+        price = self.heatmap.get_price(key)
+        if price is not None:
+            return price
+        cols = self.heatmap.events_since(key, now - int(self.heatmap.config.horizon_minutes * 60_000))
+        upto = np.flatnonzero(cols.trade_time <= now)
+        if upto.size == 0:
+            return None
+        last = upto[np.argmax(cols.trade_time[upto])]
+        return float(cols.price[last])
+
+    # ------------------------------------------------------------------ views
+
+    def health(self) -> dict[str, Any]:
+        status = self.heatmap.status()
+        return {"status": "ok", "uptime_s": round(time.monotonic() - self.started, 3),
+                "events": status["accepted"], "connected": status["connected"]}
+
+    def symbols(self, query: Query) -> dict[str, Any]:
+        q = (query.short_text("q", 40) or "").strip().upper()
+        now = self.now()
+        out = []
+        for key in self.heatmap.symbols():
+            try:
+                unified = to_unified(key)
+            except ValueError:
+                unified = key
+            if q and q not in key and q not in unified.upper():
+                continue
+            out.append({"symbol": key, "unified": unified, "events": self.heatmap.event_count(key),
+                        "price": self.price(key, now)})
+        return {"symbols": out}
+
+    def clusters(self, symbol: str, query: Query) -> dict[str, Any]:
+        key = self.symbol_key(symbol)
+        min_strength = query.number("min_strength", 0.0, 0.0, 1.0)
+        max_distance = query.number("max_distance", None, 0.0, 1000.0)
+        side = query.choice("side", "", "long", "short") or None
+        now = self.now()
+        clusters = self.heatmap.get_clusters(key, min_strength or 0.0, max_distance, side=side, now_ms=now)
+        return {"symbol": key, "price": self.price(key, now), "at": now,
+                "clusters": [cluster_dict(c) for c in clusters]}
+
+    def signal(self, symbol: str, query: Query) -> dict[str, Any]:
+        """The hunter's rule over the current clusters at the current price (what ``evaluate`` answers, without
+        setting the heatmap's price)."""
+        key = self.symbol_key(symbol)
+        min_strength = query.number("min_strength", self.hunter.min_strength, 0.0, 1.0)
+        now = self.now()
+        price = self.price(key, now)
+        clusters = self.heatmap.get_clusters(key, now_ms=now)
+        best = self.heatmap.get_best_cluster(key, min_strength if min_strength is not None else 0.0, now_ms=now)
+        signal: dict[str, Any] = {"direction": 0, "strength": 0.0, "entry": None, "stop_loss": None,
+                                  "take_profit": None, "reason": "no price for this symbol yet"}
+        if price is not None:
+            direction, cluster, reason = magnet_rule(clusters, price, self.hunter)
+            signal["reason"] = reason
+            if direction != 0 and cluster is not None:
+                stop_loss, take_profit = place_exits(direction, price, cluster.price_level, self.hunter)
+                signal.update(direction=direction, strength=cluster.strength, entry=price, stop_loss=stop_loss,
+                              take_profit=take_profit, cluster_id=cluster.cluster_id)
+        return {"symbol": key, "unified": to_unified(key), "price": price, "at": now,
+                "best_cluster": cluster_dict(best) if best is not None else None, "signal": signal}
+
+    def grid(self, symbol: str, query: Query) -> dict[str, Any]:
+        key = self.symbol_key(symbol)
+        window_ms = parse_window_ms(query.text("window") or "2h")
+        points = query.boolean("points", False)
+        now = self.now()
+        start = now - window_ms
+        source = "none"
+        price_points: tuple[Any, Any] | None = None
+        if self.prices is not None and key in self.prices:
+            times, prices = self.prices.times(key), self.prices.prices(key)
+            lo, hi = np.searchsorted(times, [start, now], side="left")[0], np.searchsorted(times, now, side="right")
+            if hi > lo:
+                price_points, source = (times[lo:hi], prices[lo:hi]), "trades"
+        if price_points is None:
+            cols = self.heatmap.events_since(key, start)
+            keep = cols.trade_time <= now
+            if keep.any():
+                order = np.argsort(cols.trade_time[keep], kind="stable")
+                price_points = (cols.trade_time[keep][order], cols.price[keep][order])
+                source = "liquidations"
+        try:
+            grid = grid_from_heatmap(self.heatmap, key, window_ms, now, price_points=price_points)
+        except ValueError as exc:
+            raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
+                           f"{query.text('window') or '2h'} before {_iso(now)}") from exc
+        out = grid_dict(grid, points=points)
+        out["symbol"] = key
+        out["at"] = now
+        out["price_source"] = source
+        return out
+
+    def events(self, symbol: str, query: Query) -> dict[str, Any]:
+        key = self.symbol_key(symbol)
+        limit = query.integer("limit", 100, 1, EVENTS_LIMIT_MAX)
+        now = self.now()
+        since = query.time_ms("since")
+        if since is not None and since > now:
+            raise ParamError("since", f"a time at or before now ({_iso(now)})", query.text("since") or "")
+        cols = self.heatmap.events_since(key, since if since is not None else 0)
+        idx = np.flatnonzero(cols.trade_time <= now)
+        idx = idx[np.argsort(cols.trade_time[idx], kind="stable")[::-1][:limit]]
+        times, longs = cols.trade_time[idx].tolist(), cols.is_long[idx].tolist()
+        prices, quantities = cols.price[idx].tolist(), cols.quantity[idx].tolist()
+        return {"symbol": key, "at": now, "events": [
+            {"trade_time": t, "side": "long" if is_long else "short", "price": p, "quantity": q,
+             "notional": p * q}
+            for t, is_long, p, q in zip(times, longs, prices, quantities, strict=True)]}
+
+    def status(self) -> dict[str, Any]:
+        stats = self.heatmap.status()
+        if self.books_path is None:
+            return {"books": None, "at": _iso(self.now()), "heatmap": stats}
+        from ..bot.status import status_report
+        from ..trading.books import Books, BooksError
+
+        try:
+            books = Books.open_readonly(self.books_path)
+        except BooksError as exc:
+            raise ApiError(503, "no books", "the bot has written no books yet") from exc
+        with books:
+            report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s)
+        report["heatmap"] = stats
+        return report
+
+    def export(self, symbol: str, query: Query) -> Download:
+        key = self.symbol_key(symbol)
+        what = query.choice("what", "events", "events", "clusters")
+        fmt = query.choice("format", "csv", "csv", "json")
+        start, end = query.time_ms("from"), query.time_ms("to")
+        if start is not None and end is not None and start >= end:
+            raise ParamError("to", f"a time after from ({_iso(start)})", query.text("to") or "")
+        if start is not None and end is not None and end - start > 366 * 86_400_000:
+            raise ParamError("to", "at most 366 days after from", query.text("to") or "")
+        now = self.now()
+        out = io.StringIO()
+        if what == "events":
+            events = [e for e in self.heatmap.events(key)
+                      if e.trade_time <= now and (start is None or e.trade_time >= start)
+                      and (end is None or e.trade_time < end)]
+            events.sort(key=event_order)
+            export_events(events, fmt, out)
+        else:
+            export_clusters(self.heatmap.get_clusters(key, now_ms=now), fmt, out)
+        body = out.getvalue().encode()
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+        return Download(body, content_type, f"{key}-{what}.{fmt}")
+

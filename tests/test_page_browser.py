@@ -1,0 +1,184 @@
+"""The page (``GET /``) in headless Chromium: it loads, draws a non-blank heatmap, switching the symbol in the
+picker changes the drawing, the cluster list fills, and API errors show. Screenshots go to ``artifacts/``.
+
+Drives Debian's ``chromium`` through ``chromedriver`` with Selenium (``dev`` extra). Skipped, saying why, when
+either is missing; CI (``.ci/run``) installs them. The server is the real :class:`ApiServer` over the recording
+at 2025-01-27T17:20Z with trade prices (what ``liquidation-hunter serve`` runs); the browser talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA, WIRE
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+AT_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z
+PRICES = DATA / "aggtrades_large.csv"
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError:  # pragma: no cover - the dev extra installs it
+    webdriver = None
+
+if webdriver is None:
+    pytest.skip("selenium is not installed (pip install -e '.[dev]')", allow_module_level=True)
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip("no headless browser: needs Debian's chromium and chromium-driver "
+                "(apt-get install chromium chromium-driver; .ci/run installs them)", allow_module_level=True)
+
+# Colour statistics of the heatmap canvas' plot area (the pixels behind the axes' labels excluded):
+# distinct colours, the share of pixels that are not the empty colour (viridis' purple), the mean brightness
+# and a checksum.
+CANVAS_STATS = """
+const cv = document.getElementById('heatmap'), L = state.layout, dpr = window.devicePixelRatio || 1;
+const x0 = Math.ceil(L.x0 * dpr) + 2, y0 = Math.ceil(L.y0 * dpr) + 2;
+const w = Math.floor((L.x1 - L.x0) * dpr) - 4, h = Math.floor((L.y1 - L.y0) * dpr) - 4;
+const d = cv.getContext('2d').getImageData(x0, y0, w, h).data;
+const colours = new Set(); let heat = 0, sum = 0, light = 0;
+for (let i = 0; i < d.length; i += 4) {
+  const c = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+  colours.add(c);
+  if (c !== 0x440154) heat++;
+  light += d[i] + d[i + 1] + d[i + 2];
+  sum = (sum * 31 + c) % 2147483647;
+}
+return {distinct: colours.size, heat: heat / (w * h), brightness: light / (3 * w * h), checksum: sum};
+"""
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    from liquidation_hunter.api.recording import source_from_recording
+    from liquidation_hunter.api.server import ApiServer
+
+    source = source_from_recording(WIRE, at_ms=AT_MS, prices=[PRICES])
+    with ApiServer(source, host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,820", "--force-device-scale-factor=1", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-default-apps", "--disable-extensions"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # explicit driver: no download
+    driver.set_page_load_timeout(15)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Poll ``check`` until it is truthy. An element the page re-rendered meanwhile (the picker re-renders
+    its list on every keystroke) counts as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except StaleElementReferenceException:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def drawn(driver: Any, symbol: str) -> bool:
+    return bool(driver.execute_script(
+        "const b = document.body.dataset;"
+        "return b.ready === '1' && b.drawnSymbol === arguments[0] && !b.loading;", symbol))
+
+
+def screenshot(driver: Any, symbol: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"page-{symbol}.png"
+    path.unlink(missing_ok=True)
+    assert driver.save_screenshot(str(path)), f"could not save {path}"
+    assert path.stat().st_size > 10_000, f"{path}: {path.stat().st_size} bytes, too small for the page"
+    return path
+
+
+def cluster_rows(driver: Any) -> list[str]:
+    return [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#cluster-rows tr[data-cluster]")]
+
+
+def test_page_draws_heatmap_and_switches_symbol(server_url: str, browser: Any) -> None:
+    browser.get(server_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    assert browser.title == "Liquidation heatmap"
+    assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
+
+    btc = browser.execute_script(CANVAS_STATS)
+    # viridis cells at several intensities plus the price line and cluster lines: many colours, some heat
+    assert btc["distinct"] > 20, btc
+    assert btc["heat"] > 0.02, btc
+    rows = cluster_rows(browser)
+    assert rows, "no cluster listed for BTCUSDT"
+    assert all(("long" in r or "short" in r) and "%" in r for r in rows), rows
+    screenshot(browser, "BTCUSDT")
+
+    # the picker: the search filters the (289) symbols, a click switches
+    search = browser.find_element(By.ID, "symbol-search")
+    search.click()
+    search.send_keys("eth")
+    listed = wait_for(lambda: (symbols := browser.execute_script(
+        "return [...document.querySelectorAll('#symbol-list li[data-symbol]')].map(li => li.dataset.symbol)"))
+        and "ETHUSDT" in symbols and all("ETH" in s for s in symbols) and symbols, "the picker filtered to ETH")
+    assert "BTCUSDT" not in listed
+    wait_for(lambda: browser.find_element(By.CSS_SELECTOR, '#symbol-list li[data-symbol="ETHUSDT"]').click() or True,
+             "a click on ETHUSDT")
+    wait_for(lambda: drawn(browser, "ETHUSDT"), "ETHUSDT drawn")
+    assert browser.find_element(By.ID, "title-symbol").text == "ETHUSDT"
+    assert browser.current_url.endswith("#ETHUSDT")
+
+    eth = browser.execute_script(CANVAS_STATS)
+    assert eth["distinct"] > 20 and eth["heat"] > 0.02, eth
+    assert eth["checksum"] != btc["checksum"], "switching BTCUSDT -> ETHUSDT left the drawing unchanged"
+    assert cluster_rows(browser), "no cluster listed for ETHUSDT"
+    screenshot(browser, "ETHUSDT")
+
+    # the scale is redrawn locally: the same cells, brighter on a log scale than on a linear one
+    browser.execute_script("document.getElementById('scale').value = 'linear'; render();")
+    linear = browser.execute_script(CANVAS_STATS)
+    browser.execute_script("document.getElementById('scale').value = 'log'; render();")
+    log = browser.execute_script(CANVAS_STATS)
+    assert log["brightness"] > linear["brightness"] + 1, (linear, log)
+
+    # a filter no cluster passes empties the list (sent to the API as min_strength)
+    strength = browser.find_element(By.ID, "min-strength")
+    strength.clear()
+    strength.send_keys("1")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#cluster-rows td.empty")
+             or all(float(r.get_attribute("data-strength")) >= 1.0
+                    for r in browser.find_elements(By.CSS_SELECTOR, "#cluster-rows tr[data-cluster]")),
+             "the strength filter applied")
+
+    # an API error is shown in the page, and another symbol's map is not left on screen
+    browser.execute_script("state.symbol = 'NOSUCHUSDT'; load(true);")
+    banner = wait_for(lambda: [e for e in browser.find_elements(By.ID, "error") if e.is_displayed()], "the error")
+    assert "404" in banner[0].text and "unknown symbol" in banner[0].text, banner[0].text
+    assert browser.execute_script("return document.body.dataset.drawnSymbol") is None
+
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "NOSUCHUSDT" not in e["message"]]
+    assert not errors, errors
+    assert (ARTIFACTS / "page-BTCUSDT.png").is_file() and (ARTIFACTS / "page-ETHUSDT.png").is_file()
