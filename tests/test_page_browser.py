@@ -158,10 +158,11 @@ def test_page_draws_heatmap_and_switches_symbol(server_url: str, browser: Any) -
     screenshot(browser, "ETHUSDT")
 
     # the scale is redrawn locally: the same cells, brighter on a log scale than on a linear one
-    browser.execute_script("document.getElementById('scale').value = 'linear'; render();")
-    linear = browser.execute_script(CANVAS_STATS)
-    browser.execute_script("document.getElementById('scale').value = 'log'; render();")
-    log = browser.execute_script(CANVAS_STATS)
+    # (auto-refresh off first, and each scale drawn and measured in one script: no reload in between)
+    browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
+                           " a.dispatchEvent(new Event('change'));")
+    linear = browser.execute_script("document.getElementById('scale').value = 'linear'; render();" + CANVAS_STATS)
+    log = browser.execute_script("document.getElementById('scale').value = 'log'; render();" + CANVAS_STATS)
     assert log["brightness"] > linear["brightness"] + 1, (linear, log)
 
     # a filter no cluster passes empties the list (sent to the API as min_strength)
