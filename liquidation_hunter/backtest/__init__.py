@@ -13,15 +13,8 @@ See :mod:`.runner` for the simulated clock, :mod:`.prices` for the price files, 
 
 from .prices import PriceFileError, PriceSeries, PriceSource, load_prices
 from .report import render_summary, report_dict, write_report
-from .runner import (
-    BacktestError,
-    BacktestResult,
-    EquityPoint,
-    OpenRecord,
-    SimulatedClock,
-    TradeRecord,
-    run_backtest,
-)
+from .result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
+from .runner import BacktestError, SimulatedClock, run_backtest
 from .sweep import SweepResult, parse_grid, run_sweep
 
 __all__ = [
