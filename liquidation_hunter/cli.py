@@ -9,18 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
+from .timeparse import parse_time_ms
 
 __all__ = ["main"]
-
-
-def _parse_time(text: str) -> int:
-    """Epoch ms from digits, or an ISO-8601 time (UTC when no zone is given)."""
-    if text.isdigit():
-        return int(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
@@ -42,7 +33,7 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
     if not events:
         print(f"error: {path} holds no forceOrder events", file=sys.stderr)
         return 2
-    at_ms = _parse_time(args.at) if args.at else max(e.trade_time for e in events)
+    at_ms = parse_time_ms(args.at) if args.at else max(e.trade_time for e in events)
     heatmap = LiveLiquidationHeatmap(cluster_window_pct=args.window_pct, min_cluster_size=args.min_size,
                                      time_decay_minutes=args.decay_minutes, clock=lambda: at_ms)
     heatmap.ingest_many(e for e in events if e.trade_time <= at_ms)

@@ -49,13 +49,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from live_heatmap import LiveLiquidationHeatmap
     from live_heatmap.history import export_clusters, export_events, load_events
 
-    from .cli import _parse_time
+    from .timeparse import parse_time_ms
 
     source = args.events or _store_path(args)
     if source is None:
         return 2
-    since = _parse_time(args.since) if args.since else None
-    until = _parse_time(args.until) if args.until else None
+    since = parse_time_ms(args.since) if args.since else None
+    until = parse_time_ms(args.until) if args.until else None
     out: Any = sys.stdout if args.out in (None, "-") else args.out
     if args.what == "events":
         events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until)

@@ -334,15 +334,12 @@ def _numeric(text: str) -> bool:
 
 
 def _parse_at(text: str) -> int:
-    if text.isdigit():
-        return int(text)
+    from .timeparse import parse_time_ms
+
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--at {text!r}: expected epoch ms or an ISO-8601 time (2025-01-27T17:20Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+        return parse_time_ms(text)
+    except ValueError as exc:
+        raise ValueError(f"--at: {exc}") from None
 
 
 def _parse_size(text: str) -> tuple[int, int]:

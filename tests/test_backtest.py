@@ -418,7 +418,7 @@ def test_the_command_writes_the_same_report_in_another_process(tmp_path: Path,
 
 @pytest.mark.parametrize(("change", "message"), [
     (["--prices", "missing.csv"], "error: missing.csv: no such file"),
-    (["--from", "yesterday"], "error: expected an ISO-8601 time"),
+    (["--from", "yesterday"], "error: expected epoch ms or an ISO-8601 time"),
     (["--from", "2025-01-27T17:20Z", "--to", "2025-01-27T16:50Z"], "error: --to (2025-01-27T16:50Z) must come after"),
     (["--sweep", "hunter.min_strenght=0.3,0.5"], "error: sweep key 'hunter.min_strenght': not a config key"),
     (["--config", "nowhere.yaml"], "error: nowhere.yaml: no such file"),

@@ -22,8 +22,8 @@ from conftest import DATA
 from liquidation_hunter.config_sections import RiskConfig
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.errors import OrderRejected
-from liquidation_hunter.trading.model import EntryOrder, Position
-from liquidation_hunter.trading.paper import PaperBroker, liquidation_price
+from liquidation_hunter.trading.model import EntryOrder, Position, liquidation_price
+from liquidation_hunter.trading.paper import PaperBroker
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -139,7 +139,7 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
      "no BTCUSDT liquidations between 2023-12-31 22:00:00 UTC and 2024-01-01 00:00:00 UTC in"),
     (["BTCUSDT", "--events", str(WIRE), "--window", "2 hours"], "--window '2 hours'"),
     (["BTCUSDT", "--events", str(WIRE), "--window", "10s"], "at least one minute"),
-    (["BTCUSDT", "--events", str(WIRE), "--at", "yesterday"], "--at 'yesterday'"),
+    (["BTCUSDT", "--events", str(WIRE), "--at", "yesterday"], "--at: expected epoch ms or an ISO-8601 time"),
     (["BTCUSDT", "--events", str(WIRE), "--size", "big"], "--size 'big'"),
     (["BTCUSDT", "--events", "missing.jsonl"], "missing.jsonl: no such file"),
     (["BTCUSDT"], "give the recording with --events"),

@@ -13,16 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from liquidation_hunter.timeparse import parse_time_ms
+
 __all__ = ["add_serve_parser", "cmd_serve"]
-
-
-def _parse_time(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -71,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: --port: expected 0..65535, got {port}", file=sys.stderr)
         return 2
     try:
-        at_ms = _parse_time(args.at) if args.at else None
+        at_ms = parse_time_ms(args.at) if args.at else None
         books = config.storage.path if config is not None and config.storage.path != MEMORY else None
         source = source_from_recording(
             events, at_ms=at_ms, prices=args.prices, heatmap=config.heatmap if config else None,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+
+from liquidation_hunter.timeparse import parse_time_ms as parse_moment
 
 __all__ = [
     "MAX_WINDOW_MS",
@@ -135,16 +136,12 @@ def parse_query(pairs: list[tuple[str, str]]) -> Query:
 def parse_time_ms(text: str, name: str) -> int:
     """UTC epoch ms from digits (ms) or ISO-8601 (UTC when no zone is given), within 2010..2100."""
     expected = "epoch milliseconds or an ISO-8601 time such as 2025-01-27T17:20Z, within 2010..2100"
-    if re.fullmatch(r"\d{1,15}", text):
-        value = int(text)
-    else:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise ParamError(name, expected, text) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        value = int(moment.timestamp() * 1000)
+    if text.isdigit() and len(text) > 15:
+        raise ParamError(name, expected, text)
+    try:
+        value = parse_moment(text)
+    except ValueError:
+        raise ParamError(name, expected, text) from None
     if not _MIN_MS <= value < _MAX_MS:
         raise ParamError(name, expected, text)
     return value

@@ -18,11 +18,12 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_backtest_parser", "cmd_backtest", "parse_time", "read_events"]
+from liquidation_hunter.timeparse import parse_time_ms
+
+__all__ = ["add_backtest_parser", "cmd_backtest", "read_events"]
 
 
 def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -56,20 +57,6 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_backtest)
     assert isinstance(p, argparse.ArgumentParser)
     return p
-
-
-def parse_time(text: str) -> int:
-    """Epoch ms from digits, or from ISO-8601 (UTC when no zone is given). ValueError otherwise."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"expected an ISO-8601 time such as 2025-01-27T16:50:00Z or epoch ms, got {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _sha256(path: Path) -> str:
@@ -135,8 +122,8 @@ def _run(args: argparse.Namespace) -> int:
     from .sweep import check_keys, parse_grid, run_sweep
 
     config = load_config(args.config)
-    start = parse_time(args.start) if args.start else None
-    end = parse_time(args.end) if args.end else None
+    start = parse_time_ms(args.start) if args.start else None
+    end = parse_time_ms(args.end) if args.end else None
     if start is not None and end is not None and end <= start:
         raise ValueError(f"--to ({args.end}) must come after --from ({args.start})")
     gap = DEFAULT_GAP_MINUTES if args.gap_minutes is None else args.gap_minutes

@@ -56,8 +56,7 @@ import structlog
 from .books import Books, OrderRecord
 from .errors import ExchangeUnavailable, OrderRejected, TradingError
 from .exchange import ExchangeClient, ExchangePosition, ExitKind, OrderResult
-from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position
-from .paper import liquidation_price
+from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position, liquidation_price
 
 __all__ = ["LiveBroker", "close_client_id", "exit_client_id"]
 

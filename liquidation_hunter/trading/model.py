@@ -17,9 +17,21 @@ __all__ = [
     "EntryOrder",
     "ExitReason",
     "Position",
+    "liquidation_price",
 ]
 
 ExitReason = Literal["stop_loss", "take_profit", "time_exit", "liquidation", "manual", "reconciled"]
+
+
+def liquidation_price(direction: int, entry: float, leverage: int, maintenance_margin_rate: float) -> float:
+    """The isolated-margin liquidation price of a position entered at ``entry`` (derived in ``paper.py``'s
+    docstring: margin + unrealised PnL = maintenance margin). Both brokers use it.
+
+    Long: ``entry * (1 - 1/L) / (1 - mmr)``; short: ``entry * (1 + 1/L) / (1 + mmr)``.
+    """
+    if direction > 0:
+        return entry * (1.0 - 1.0 / leverage) / (1.0 - maintenance_margin_rate)
+    return entry * (1.0 + 1.0 / leverage) / (1.0 + maintenance_margin_rate)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .books import Books, BooksError
 from .errors import OrderRejected
-from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position
+from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position, liquidation_price
 
 if TYPE_CHECKING:
     from ..config_sections import RiskConfig
@@ -92,16 +92,6 @@ class Precision(Protocol):
     def min_notional(self, symbol: str) -> float | None:
         """The smallest order value in quote currency (Binance: 5 USDT on most, 100 on BTC), or None."""
         ...
-
-
-def liquidation_price(direction: int, entry: float, leverage: int, maintenance_margin_rate: float) -> float:
-    """The isolated-margin liquidation price of a position entered at ``entry`` (see the module's docstring).
-
-    Long: ``entry * (1 - 1/L) / (1 - mmr)``; short: ``entry * (1 + 1/L) / (1 + mmr)``.
-    """
-    if direction > 0:
-        return entry * (1.0 - 1.0 / leverage) / (1.0 - maintenance_margin_rate)
-    return entry * (1.0 + 1.0 / leverage) / (1.0 + maintenance_margin_rate)
 
 
 def _level_ok(value: float) -> bool:
