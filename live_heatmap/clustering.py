@@ -45,20 +45,55 @@ def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
     Every returned group satisfies ``high / low <= 1 + window_pct``; a group is
     only ever cut at its widest gap, so a tight group is never split.
     """
-    n = sorted_prices.size
-    if n == 0:
+    if sorted_prices.size == 0:
         return np.empty(0, dtype=np.int64)
-    limit = 1.0 + window_pct
-    ratios = sorted_prices[1:] / sorted_prices[:-1]
+    return _group_bounds(sorted_prices, 1.0 + window_pct)[:-1]
+
+
+#: With up to this many oversize groups, they and then their oversize parts (up to four times as many
+#: in all) are cut one at a time, by ``argmax`` over the group's gaps: a few numpy calls each. More are
+#: cut all at once by the vectorised search (some twenty numpy calls per round, whatever their number).
+_FEW_OVERSIZE = 16
+
+
+def _group_bounds(p: FloatArray, limit: float, split_at: int = 0) -> IntArray:
+    """``[*starts, p.size]`` of the groups of non-empty ``p``, ascending on ``[0, split_at)`` and on
+    ``[split_at, p.size)``: a group never spans ``split_at``, so the two runs are grouped independently
+    (each group is only ever cut inside itself, and the gap between the runs is no group's gap).
+    """
+    n = p.size
+    ratios = p[1:] / p[:-1]  # ratios[g] is gap g, between p[g] and p[g + 1]
+    # is_start[i]: a group starts at i; is_start[n] is a sentinel, so flatnonzero gives the ends too.
+    is_start = np.empty(n + 1, dtype=bool)
+    is_start[0] = is_start[n] = True
+    cut = is_start[1:n]  # cut[g]: gap g is cut (a view: setting it marks the start g + 1)
     # Any gap wider than the window is cut in the end whatever the order: cut them first.
-    cut = ratios > limit
+    np.greater(ratios, limit, out=cut)
+    if 0 < split_at < n:
+        is_start[split_at] = True
     while True:
-        starts = np.flatnonzero(np.concatenate(([True], cut)))
-        ends = np.append(starts[1:], n)
-        over = sorted_prices[ends - 1] > sorted_prices[starts] * limit
-        if not over.any():
-            return starts
-        seg_start, seg_end = starts[over], ends[over]
+        bounds = np.flatnonzero(is_start)
+        over = np.flatnonzero(p[bounds[1:] - 1] > p[bounds[:-1]] * limit)
+        if over.size == 0:
+            return bounds
+        seg_start, seg_end = bounds[over], bounds[over + 1]
+        if over.size <= _FEW_OVERSIZE:
+            # Few: cut each oversize group, then its oversize parts in turn, in plain Python. A group's cut
+            # depends on the group alone, so the order does not matter; past the budget, go round again.
+            todo = list(zip(seg_start.tolist(), seg_end.tolist(), strict=True))
+            budget = 4 * _FEW_OVERSIZE
+            while todo and budget:
+                s, e = todo.pop()
+                budget -= 1
+                g = s + int(ratios[s:e - 1].argmax())  # argmax: the first (lowest) of equal maxima
+                cut[g] = True
+                if p[g] > p[s] * limit:
+                    todo.append((s, g + 1))
+                if p[e - 1] > p[g + 1] * limit:
+                    todo.append((g + 1, e))
+            if not todo:
+                return np.flatnonzero(is_start)
+            continue
         n_gaps = seg_end - seg_start - 1  # >= 1: an oversize group has two points at least
         offsets = np.cumsum(n_gaps) - n_gaps
         seg_of_gap = np.repeat(np.arange(seg_start.size), n_gaps)
@@ -109,77 +144,95 @@ def build_clusters(
     ``by_side`` holds (price, quantity, trade_time) arrays for the long and the
     short side, each sorted by price (:func:`sort_by_side` makes them).
     """
+    # Both sides go through every step at once, long then short in one array: each numpy call costs
+    # microseconds of overhead, so one call over both sides beats two. A group never spans the side
+    # boundary (``_group_bounds(split_at=...)``), so the sides stay independent.
+    (p_long, q_long, t_long), (p_short, q_short, t_short) = by_side
+    n_long = p_long.size
+    t = np.concatenate((t_long, t_short))
+    if t.size == 0:
+        return ()
     horizon_ms = config.horizon_minutes * 60_000.0
     tau_ms = config.time_decay_minutes * 60_000.0
-    sides = []
-    for side_arrays in by_side:
-        prices, quantities, trade_times = side_arrays
-        ages_ms = now_ms - trade_times
+    ages_ms = now_ms - t
+    p = np.concatenate((p_long, p_short))
+    q = np.concatenate((q_long, q_short))
+    # All events are live iff the extreme ages are (the usual case: two calls instead of four).
+    youngest = ages_ms.min()
+    if ages_ms.max() > horizon_ms or youngest < -FUTURE_TOLERANCE_MS:
         live = (ages_ms <= horizon_ms) & (ages_ms >= -FUTURE_TOLERANCE_MS)
-        if not live.all():
-            prices, quantities, trade_times, ages_ms = prices[live], quantities[live], trade_times[live], ages_ms[live]
-        notional = prices * quantities
-        # float32 exp is SIMD-fast; its 1e-7 relative error is far below any trading decision.
-        decay = np.exp((np.maximum(ages_ms, 0) * (-1.0 / tau_ms)).astype(np.float32)).astype(np.float64)
-        sides.append((prices, notional, decay, trade_times))
-    all_notional = np.concatenate((sides[0][1], sides[1][1]))
-    if all_notional.size == 0:
+        n_long = int(np.count_nonzero(live[:n_long]))
+        p, q, t, ages_ms = p[live], q[live], t[live], ages_ms[live]
+        if t.size == 0:
+            return ()
+        youngest = ages_ms.min()
+    # The summed quantities as the rows of one array, so that one reduceat sums them all.
+    rows = np.empty((4, t.size))
+    notional, w, decay, wp = rows
+    np.multiply(p, q, out=notional)
+    if youngest < 0:  # events stamped after now (within the tolerance) count with age 0
+        np.maximum(ages_ms, 0, out=ages_ms)
+    np.multiply(ages_ms, -1.0 / tau_ms, out=decay)
+    # float32 exp is SIMD-fast; its 1e-7 relative error is far below any trading decision.
+    # (dtype=float32: the input is rounded to float32, as by astype, and the result widened back.)
+    np.exp(decay, out=decay, dtype=np.float32)
+    np.multiply(notional, decay, out=w)
+    np.multiply(w, p, out=wp)
+    reference = reference_notional(notional, config)
+
+    bounds = _group_bounds(p, 1.0 + config.cluster_window_pct, split_at=n_long)
+    starts = bounds[:-1]
+    keep = np.flatnonzero(bounds[1:] - starts >= config.min_cluster_size)
+    if keep.size == 0:
         return ()
-    reference = reference_notional(all_notional, config)
+    sums = np.add.reduceat(rows, starts, axis=1)[:, keep]  # rows notional, w, decay, wp per group
+    sum_notional, sum_w, sum_wp = sums[0], sums[1], sums[3]
+    first_t = np.minimum.reduceat(t, starts)[keep]
+    last_t = np.maximum.reduceat(t, starts)[keep]
+    low_at, end_at = starts[keep], bounds[keep + 1]
+    low, high = p[low_at], p[end_at - 1]
+    counts = end_at - low_at
+    positive = sum_w > 0
+    if positive.all():
+        level = sum_wp / sum_w
+    else:  # weighted mean; if every weight underflowed to 0, fall back to the plain mean
+        level = np.where(positive, sum_wp / np.where(positive, sum_w, 1.0),
+                         np.add.reduceat(p, starts)[keep] / counts)
+    level = np.clip(level, low, high)
+    strength = _strength(sums[1:3], reference, config)  # rows sum_w, sum_decay
 
     clusters: list[LiquidationCluster] = []
-    for side, (p, notional, decay, t) in enumerate(sides):
-        if p.size < config.min_cluster_size:
-            continue
-        starts = cluster_starts(p, config.cluster_window_pct)
-        counts = np.diff(np.append(starts, p.size))
-        big = counts >= config.min_cluster_size
-        if not big.any():
-            continue
-        w = notional * decay
-        sum_w = np.add.reduceat(w, starts)[big]
-        sum_wp = np.add.reduceat(w * p, starts)[big]
-        sum_notional = np.add.reduceat(notional, starts)[big]
-        sum_decay = np.add.reduceat(decay, starts)[big]
-        first_t = np.minimum.reduceat(t, starts)[big]
-        last_t = np.maximum.reduceat(t, starts)[big]
-        low = p[starts[big]]
-        high = p[(np.append(starts[1:], p.size) - 1)[big]]
-        counts = counts[big]
-        # Weighted mean; if every weight underflowed to 0, fall back to the plain mean.
-        level = np.where(sum_w > 0, sum_wp / np.where(sum_w > 0, sum_w, 1.0),
-                         np.add.reduceat(p, starts)[big] / counts)
-        level = np.clip(level, low, high)
-        strength = _strength(sum_w, sum_decay, reference, config)
-        name = SIDE_NAMES[side]
-        for lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
-                level.tolist(), low.tolist(), high.tolist(), counts.tolist(), sum_notional.tolist(),
-                sum_w.tolist(), strength.tolist(), first_t.tolist(), last_t.tolist(), strict=True):
-            clusters.append(LiquidationCluster(
-                cluster_id=f"{symbol}-{name}-{t0}",
-                symbol=symbol,
-                side=name,
-                price_level=lvl,
-                price_low=lo,
-                price_high=hi,
-                liquidation_count=n,
-                total_notional=tot,
-                weighted_notional=wsum,
-                strength=st,
-                distance_from_price=abs(lvl - current_price) / current_price * 100.0 if current_price else None,
-                current_price=current_price,
-                first_event_ms=t0,
-                last_updated=t1,
-                built_at=now_ms,
-            ))
+    for at, lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
+            low_at.tolist(), level.tolist(), low.tolist(), high.tolist(), counts.tolist(),
+            sum_notional.tolist(), sum_w.tolist(), strength.tolist(), first_t.tolist(), last_t.tolist(),
+            strict=True):
+        name = SIDE_NAMES[SIDE_LONG if at < n_long else SIDE_SHORT]
+        clusters.append(LiquidationCluster(
+            cluster_id=f"{symbol}-{name}-{t0}",
+            symbol=symbol,
+            side=name,
+            price_level=lvl,
+            price_low=lo,
+            price_high=hi,
+            liquidation_count=n,
+            total_notional=tot,
+            weighted_notional=wsum,
+            strength=st,
+            distance_from_price=abs(lvl - current_price) / current_price * 100.0 if current_price else None,
+            current_price=current_price,
+            first_event_ms=t0,
+            last_updated=t1,
+            built_at=now_ms,
+        ))
     clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))
     return tuple(clusters)
 
 
-def _strength(weighted: FloatArray, decayed_count: FloatArray, reference: float,
-              config: HeatmapConfig) -> FloatArray:
-    notional_score = -np.expm1(-weighted / reference)
-    count_score = -np.expm1(-decayed_count / config.min_cluster_size)
+def _strength(weighted_and_count: FloatArray, reference: float, config: HeatmapConfig) -> FloatArray:
+    """Strength from rows (weighted notional, decayed count), both scored in one call per step."""
+    # x / -r is bit for bit -x / r (negation is exact and rounding symmetric).
+    scales = np.array([[-reference], [-float(config.min_cluster_size)]])
+    notional_score, count_score = -np.expm1(weighted_and_count / scales)
     cw = config.count_weight
     result: FloatArray = np.clip(notional_score ** (1.0 - cw) * count_score ** cw, 0.0, 1.0)
     return result
