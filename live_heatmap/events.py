@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import msgspec
 import orjson
 
 __all__ = [
@@ -141,10 +142,13 @@ def _timestamp(value: Any, name: str) -> int:
     return value
 
 
-def _positive(primary: float | None, fallback: float | None, name: str, reason: RejectReason) -> tuple[float, bool]:
-    """Pick ``primary`` unless missing or zero, then ``fallback``; the result must be finite and > 0."""
+def _positive(order: dict[str, Any], primary_key: str, fallback_key: str, reason: RejectReason) -> tuple[float, bool]:
+    """``o.<primary_key>`` unless missing or zero, then ``o.<fallback_key>`` (read only then); the result must
+    be finite and > 0."""
+    name = f"o.{primary_key}/o.{fallback_key}"
+    primary = _number(order, primary_key)
     used_fallback = primary is None or primary == 0.0
-    value = fallback if used_fallback else primary
+    value = _number(order, fallback_key) if used_fallback else primary
     if value is None:
         raise FrameRejected(RejectReason.MISSING_FIELD, name)
     if not (value > 0.0 and math.isfinite(value)):
@@ -155,6 +159,57 @@ def _positive(primary: float | None, fallback: float | None, name: str, reason: 
 _INF = math.inf
 _tuple_new = tuple.__new__
 _GOOD_SYMBOLS: set[str] = set()
+
+
+class _WireOrder(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """``o`` of a payload exactly as Binance sends it. Every field Binance sends is declared, and no other
+    is allowed, so every byte of an accepted frame was decoded and checked (``orjson`` would have refused
+    the frame otherwise: msgspec does not check the fields it skips)."""
+
+    s: str
+    S: Literal["SELL", "BUY"]
+    ap: str
+    z: str
+    T: int
+    X: str = "UNKNOWN"
+    o: str = ""
+    f: str = ""
+    q: str = ""
+    p: str = ""
+    l: str = ""  # noqa: E741 - Binance's name
+
+
+class _WirePayload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    e: Literal["forceOrder"]
+    E: int
+    o: _WireOrder
+
+
+_decode_wire = msgspec.json.Decoder(_WirePayload).decode
+_SIDE_OF = {"SELL": "long", "BUY": "short"}
+EventFields = tuple[str, str, float, float, int, int, str, bool]
+"""The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
+
+
+def wire_fields(frame: bytes) -> EventFields | None:
+    """The event of a bare payload in Binance's own shape, as a plain tuple, or None for anything else.
+
+    The fastest path (msgspec decodes straight into typed structs and checks the types as it goes). None
+    means "not sure": :func:`parse_force_order` decides such frames, accepting or naming the reason.
+    """
+    try:
+        wire = _decode_wire(frame)
+        order = wire.o
+        price, quantity, symbol = float(order.ap), float(order.z), order.s
+    except ValueError:  # msgspec.DecodeError is one, and so is float("1.2.3")
+        return None
+    trade_time, event_time = order.T, wire.E
+    if (0.0 < price < _INF and 0.0 < quantity < _INF
+            and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
+            and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
+            and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
+        return symbol, _SIDE_OF[order.S], price, quantity, event_time, trade_time, order.X, False
+    return None
 
 
 def _good_symbol(symbol: object) -> bool:
@@ -172,8 +227,12 @@ def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, An
     Accepts bytes, str or an already decoded dict. Raises :class:`FrameRejected`
     for anything that is not a complete, plausible liquidation.
     """
-    # Fast path for a well-formed frame; anything unusual is re-examined by _parse_checked,
-    # which gives the precise reason. Both accept exactly the same frames.
+    if type(frame) is bytes:
+        fields = wire_fields(frame)
+        if fields is not None:
+            return _tuple_new(LiquidationEvent, fields)
+    # Then a fast path for any well-formed frame; anything unusual is re-examined by _parse_checked,
+    # which gives the precise reason. All three accept exactly the same frames, with the same fields.
     try:
         obj = frame if type(frame) is dict else orjson.loads(frame)  # type: ignore[arg-type]
         if "stream" in obj:
@@ -212,15 +271,15 @@ def _parse_checked(frame: bytes | bytearray | memoryview | str | dict[str, Any])
     if not isinstance(symbol, str) or not 0 < len(symbol) <= 64 or not symbol.isprintable() or " " in symbol:
         raise FrameRejected(RejectReason.BAD_SYMBOL if symbol is not None else RejectReason.MISSING_FIELD,
                             f"o.s={str(symbol)[:40]!r}")
-    side = _SIDES.get(order.get("S"))  # type: ignore[arg-type]
+    raw_side = order.get("S")
+    side = _SIDES.get(raw_side) if type(raw_side) is str else None
     if side is None:
-        raw_side = order.get("S")
         if raw_side is None:
             raise FrameRejected(RejectReason.MISSING_FIELD, "o.S")
         raise FrameRejected(RejectReason.BAD_SIDE, f"o.S={str(raw_side)[:20]!r}")
 
-    price, price_fb = _positive(_number(order, "ap"), _number(order, "p"), "o.ap/o.p", RejectReason.BAD_PRICE)
-    quantity, qty_fb = _positive(_number(order, "z"), _number(order, "q"), "o.z/o.q", RejectReason.BAD_QUANTITY)
+    price, price_fb = _positive(order, "ap", "p", RejectReason.BAD_PRICE)
+    quantity, qty_fb = _positive(order, "z", "q", RejectReason.BAD_QUANTITY)
     trade_time = _timestamp(order.get("T"), "o.T")
     event_time = _timestamp(obj.get("E"), "E")
     status = order.get("X")

@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
+from itertools import chain, compress
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
-from .events import LiquidationEvent
+from .events import EventFields, LiquidationEvent
+from .frame_batch import EventRows
 
-__all__ = ["EventColumns", "EventWindow"]
+__all__ = ["EventColumns", "EventWindow", "dedupe_key", "event_arrays"]
 
 _SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
 _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
+
+
+def dedupe_key(trade_time: int, side: str, quantity: float, price: float) -> int:
+    """The key two copies of one liquidation share, within a symbol's window (the symbol is the window's)."""
+    return hash((trade_time, side, quantity, price))
 
 
 class EventColumns(NamedTuple):
@@ -60,6 +68,7 @@ class EventWindow:
         "_by_price",
         "_event_time",
         "_fallback",
+        "_fallbacks",
         "_flushed",
         "_head",
         "_keys",
@@ -76,7 +85,6 @@ class EventWindow:
         "_trade_time",
         "capacity",
         "duplicates",
-        "fallbacks",
         "symbol",
     )
 
@@ -102,15 +110,15 @@ class EventWindow:
         self._flushed = 0
         self._pruned = 0
         self.duplicates = 0
-        self.fallbacks = 0
+        self._fallbacks = 0
 
     def __len__(self) -> int:
         return self._size + len(self._pending_keys)
 
-    def add(self, event: LiquidationEvent) -> bool:
+    def add(self, event: LiquidationEvent | EventFields) -> bool:
         """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
         _, side, price, quantity, _, trade_time, _, _ = event
-        key = hash((trade_time, side, quantity, price))  # the dedupe key (the symbol is the window's)
+        key = hash((trade_time, side, quantity, price))  # dedupe_key(), inlined: this is the hot path
         seen = self._seen
         with self._lock:
             if key in seen:
@@ -124,27 +132,59 @@ class EventWindow:
                 self._flush()
         return True
 
-    def add_many(self, events: list[LiquidationEvent]) -> int:
-        """:meth:`add` for a batch of this symbol's events, in order; returns how many were new.
+    def add_rows(self, keys: list[int], fields: Sequence[Sequence[Any]]) -> list[int] | None:
+        """:meth:`add` for rows given as columns: ``keys`` (:func:`dedupe_key` of each row) and ``fields``
+        (side, price, quantity, event time, trade time, status, fallback), in order.
 
-        The loop body is :meth:`add`'s, repeated here so a batch takes the lock once."""
-        seen = self._seen
-        new = 0
+        Returns None if every row was new (the usual case, taken without a Python step per row), else
+        the indices of the rows that were stored."""
         with self._lock:
-            pending, keys = self._pending, self._pending_keys  # inside the lock: _flush swaps them
-            for event in events:
-                _, side, price, quantity, _, trade_time, _, _ = event
-                key = hash((trade_time, side, quantity, price))
-                if key in seen:
-                    continue
-                seen.add(key)
-                pending.extend(event[1:])
-                keys.append(key)
-                new += 1
-            self.duplicates += len(events) - new
-            if len(keys) >= _FLUSH_AT:
+            new = self._admit(keys)
+            rows = zip(*fields, strict=True)
+            if new is not None:
+                rows = compress(rows, _mask(new, len(keys)))  # type: ignore[assignment]
+                keys = [keys[i] for i in new]
+            self._pending.extend(chain.from_iterable(rows))
+            self._pending_keys.extend(keys)
+            if len(self._pending_keys) >= _FLUSH_AT:
                 self._flush()
         return new
+
+    def add_block(self, keys: list[int], columns: Sequence[npt.NDArray[Any]]) -> list[int] | None:
+        """:meth:`add_rows` for a large batch already in arrays (as :func:`event_arrays` makes them): written
+        straight into the ring.
+
+        Returns None if every row was new, else the indices of the rows that were stored."""
+        with self._lock:
+            self._flush()  # what came before goes in first
+            new = self._admit(keys)
+            if new is not None:
+                columns = [column[new] for column in columns]
+                keys = [keys[i] for i in new]
+            if keys:
+                self._write(keys, columns)
+        return new
+
+    def _admit(self, keys: list[int]) -> list[int] | None:
+        """Record the keys of the new rows in ``_seen``: None if all are new, else the new rows' indices
+        (a row whose key is already held, or repeats an earlier row of the batch, is a duplicate)."""
+        seen = self._seen
+        if seen.isdisjoint(keys) and len(set(keys)) == len(keys):
+            seen.update(keys)
+            return None
+        new = []
+        for i, key in enumerate(keys):
+            if key not in seen:
+                seen.add(key)
+                new.append(i)
+        self.duplicates += len(keys) - len(new)
+        return new
+
+    @property
+    def fallbacks(self) -> int:
+        """Events stored whose price or quantity came from ``p``/``q`` (see :class:`LiquidationEvent`)."""
+        with self._lock:
+            return self._fallbacks + int(sum(self._pending[_FIELDS - 1::_FIELDS]))
 
     @property
     def accepted(self) -> int:
@@ -263,12 +303,23 @@ class EventWindow:
         if not keys:
             return
         self._pending, self._pending_keys = [], []
-        self._flushed += len(keys)
-        self.fallbacks += sum(pending[_FIELDS - 1::_FIELDS])
-        if len(keys) > self.capacity:  # the oldest of a huge batch never make it into the ring
-            self._seen.difference_update(keys[: -self.capacity])
-            pending, keys = pending[-self.capacity * _FIELDS:], keys[-self.capacity:]
+        statuses = pending[5::_FIELDS]
+        known: list[Any] = list(map(_status_codes.get, statuses))
+        self._write(keys, (list(map(_SIDE_CODE.__getitem__, pending[0::_FIELDS])), pending[1::_FIELDS],
+                           pending[2::_FIELDS], pending[3::_FIELDS], pending[4::_FIELDS],
+                           known if None not in known else [_status_code(x) for x in statuses],
+                           pending[6::_FIELDS]))
+
+    def _write(self, keys: Sequence[int], columns: Sequence[Any]) -> None:
+        """Put new events into the ring, oldest first; their keys are in ``_seen`` already. ``columns``: side
+        codes, price, quantity, event time, trade time, status codes, fallback (lists or arrays)."""
         n = len(keys)
+        self._flushed += n
+        self._fallbacks += int(np.count_nonzero(columns[6]))
+        if n > self.capacity:  # the oldest of a huge batch never make it into the ring
+            self._seen.difference_update(keys[: -self.capacity])
+            keys, columns = keys[-self.capacity:], [column[-self.capacity:] for column in columns]
+            n = self.capacity
         if self._size + n > self._price.size and self._price.size < self.capacity:
             self._grow(self._size + n)
         allocated = self._price.size
@@ -281,15 +332,10 @@ class EventWindow:
             evicted = (self._head - self._size + np.arange(n_evicted)) % allocated
             self._seen.difference_update(self._keys[evicted].tolist())
             self._drop_from_index(evicted)
-        self._side[slots] = list(map(_SIDE_CODE.__getitem__, pending[0::_FIELDS]))
-        self._price[slots] = pending[1::_FIELDS]
-        self._quantity[slots] = pending[2::_FIELDS]
-        self._event_time[slots] = pending[3::_FIELDS]
-        self._trade_time[slots] = pending[4::_FIELDS]
-        statuses = pending[5::_FIELDS]
-        known: list[Any] = list(map(_status_codes.get, statuses))
-        self._status[slots] = known if None not in known else [_status_code(s) for s in statuses]
-        self._fallback[slots] = pending[6::_FIELDS]
+        rings: tuple[npt.NDArray[Any], ...] = (self._side, self._price, self._quantity, self._event_time,
+                                               self._trade_time, self._status, self._fallback)
+        for ring, values in zip(rings, columns, strict=True):
+            ring[slots] = values
         self._keys[slots] = keys
         self._head = int((self._head + n) % allocated)
         self._size = min(allocated, self._size + n)
@@ -312,6 +358,26 @@ class EventWindow:
         remap[kept] = np.arange(n)
         self._by_price = [remapped[remapped >= 0] for remapped in (remap[order] for order in self._by_price)]
 
+
+
+def event_arrays(rows: EventRows) -> tuple[npt.NDArray[Any], ...]:
+    """Rows as the ring's column types: side codes, price, quantity, event time, trade time, status codes,
+    fallback (the arguments of :meth:`EventWindow.add_block` after the keys)."""
+    n = len(rows)
+    codes = list(map(_status_codes.get, rows.statuses))
+    if None in codes:
+        codes = [_status_code(x) for x in rows.statuses]
+    return (np.fromiter(map(_SIDE_CODE.__getitem__, rows.sides), np.int8, n),
+            np.array(rows.prices, dtype=np.float64), np.array(rows.quantities, dtype=np.float64),
+            np.array(rows.event_times, dtype=np.int64), np.array(rows.trade_times, dtype=np.int64),
+            np.array(codes, dtype=np.int16), np.array(rows.fallbacks, dtype=np.bool_))
+
+
+def _mask(indices: list[int], n: int) -> list[bool]:
+    mask = [False] * n
+    for i in indices:
+        mask[i] = True
+    return mask
 
 
 _status_names: list[str] = ["FILLED", "PARTIALLY_FILLED", "NEW", "EXPIRED", "CANCELED", "UNKNOWN"]
