@@ -26,6 +26,7 @@ from .events import (
     _SIDE_OF,
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
+    EventFields,
     FrameRejected,
     LiquidationEvent,
     _decode_wire,
@@ -33,7 +34,7 @@ from .events import (
     parse_force_order,
 )
 
-__all__ = ["CHUNK", "EventRows", "parse_rows"]
+__all__ = ["CHUNK", "EventRows", "parse_each", "parse_rows"]
 
 #: Frames decoded together: small enough that the decoded dicts die young (the garbage collector's
 #: youngest generation), large enough that each whole-column step runs over many frames.
@@ -74,6 +75,11 @@ class EventRows:
         self.statuses += statuses
         self.fallbacks += fallbacks
 
+    def tuples(self) -> Iterator[EventFields]:
+        """The rows as plain tuples in :class:`LiquidationEvent`'s field order."""
+        return zip(self.symbols, self.sides, self.prices, self.quantities, self.event_times, self.trade_times,
+                   self.statuses, self.fallbacks, strict=True)
+
     def event(self, i: int) -> LiquidationEvent:
         """Row ``i`` as a :class:`LiquidationEvent`."""
         return LiquidationEvent(self.symbols[i], self.sides[i], self.prices[i], self.quantities[i],
@@ -91,7 +97,7 @@ def parse_rows(frames: Iterable[Any], rejected: Counter[str]) -> EventRows:
         if set(map(type, chunk)) == _EVENTS:  # a replay or a warm start: already parsed
             rows.add_events(chunk)
         elif not _add_chunk(rows, chunk):
-            rows.add_events(_one_by_one(chunk, rejected))
+            rows.add_events(parse_each(chunk, rejected))
     return rows
 
 
@@ -105,7 +111,8 @@ def _chunks(frames: Iterable[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _one_by_one(chunk: list[Any], rejected: Counter[str]) -> list[LiquidationEvent]:
+def parse_each(chunk: list[Any], rejected: Counter[str]) -> list[LiquidationEvent]:
+    """Each frame through :func:`parse_force_order` (events pass as they are); rejects counted by reason."""
     events = []
     for frame in chunk:
         if type(frame) is LiquidationEvent:
@@ -132,7 +139,8 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
         return False
     event_times = [w.E for w in wires]
     trade_times = [o.T for o in orders]
-    symbols = [o.s for o in orders]
+    raw_symbols = [o.s for o in orders]
+    symbols = list(map(_SYMBOLS.setdefault, raw_symbols, raw_symbols))  # one str object per symbol: hashed once
     both = np.array((prices, quantities))
     if not (((both > 0.0) & (both < math.inf)).all()  # NaN fails both comparisons
             and MIN_TIMESTAMP_MS <= min(event_times) <= max(event_times) < MAX_TIMESTAMP_MS
@@ -151,4 +159,5 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
 
 
 _BYTES = {bytes}
+_SYMBOLS: dict[str, str] = {}
 _EVENTS = {LiquidationEvent}

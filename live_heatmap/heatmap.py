@@ -6,9 +6,8 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from .cluster import LiquidationCluster
 from .clustering import build_clusters
 from .config import HeatmapConfig
 from .events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
-from .frame_batch import EventRows, parse_rows
+from .frame_batch import EventRows, parse_each, parse_rows
 from .subscriptions import BINANCE_MARKET_URL
 from .symbols import to_exchange_id
 from .window import EventColumns, EventWindow, event_arrays
@@ -32,9 +31,13 @@ Listener = Callable[[Sequence[LiquidationEvent]], object]
 """Called with the events an ingest call stored (see :meth:`LiveLiquidationHeatmap.add_listener`)."""
 
 
-#: From this many rows on, :meth:`LiveLiquidationHeatmap.ingest_many` sorts the batch by symbol as arrays
-#: (a fixed cost of some tens of microseconds) rather than grouping it row by row.
-_BLOCK_ROWS = 256
+#: With this many rows a symbol on average, :meth:`LiveLiquidationHeatmap.ingest_many` sorts the batch by
+#: symbol as arrays and writes each symbol's block straight into its ring (some tens of microseconds a
+#: symbol, whatever its rows) rather than handing each symbol its rows as lists.
+_BLOCK_ROWS = 64
+#: Below this many, :meth:`LiveLiquidationHeatmap.ingest_many` parses the frames one by one: building columns
+#: costs more than it saves for a handful (a replay feeds the events of each moment).
+_FEW_ROWS = 16
 
 
 def system_clock_ms() -> int:
@@ -173,50 +176,45 @@ class LiveLiquidationHeatmap:
         from a recording (a warm start), which must not be recorded again.
         """
         report = IngestReport()
-        rows = parse_rows(frames, report.rejected)  # bytes are decoded a chunk at a time (frame_batch.py)
+        listeners = self._listeners if notify else ()
+        if type(frames) is list and len(frames) < _FEW_ROWS:  # a replay's moment: columns would cost more
+            stored = self._add_each(parse_each(frames, report.rejected), report, listeners)
+        else:
+            rows = parse_rows(frames, report.rejected)  # bytes are decoded a chunk at a time (frame_batch.py)
+            if len(rows) >= _BLOCK_ROWS * len(set(rows.symbols)) > 0:
+                stored = self._add_blocks(rows, report, listeners)
+            else:
+                stored = self._add_each(rows.tuples(), report, listeners)
         if report.rejected:
             with self._counts_lock:
                 self.rejected.update(report.rejected)
-        if not rows:
-            return report
-        keys = list(map(hash, zip(rows.trade_times, rows.sides, rows.quantities, rows.prices,  # dedupe_key()
-                                  strict=True)))
-        stored: list[LiquidationEvent] = []
-        listeners = self._listeners if notify else ()
-        for index, new in (self._store_blocks(rows, keys) if len(rows) >= _BLOCK_ROWS
-                           else self._store_rows(rows, keys)):
-            accepted = len(index) if new is None else len(new)
-            report.accepted += accepted
-            report.duplicates += len(index) - accepted
-            if listeners:
-                stored += [rows.event(index[i]) for i in (range(len(index)) if new is None else new)]
         if stored:
             self._notify(stored)
         return report
 
-    def _store_rows(self, rows: EventRows, keys: list[int]) -> Iterator[tuple[Sequence[int], list[int] | None]]:
-        """Hand each symbol its rows (a small batch). Yields, per symbol, its row numbers and which of them
-        were new (None: all)."""
-        columns = (rows.sides, rows.prices, rows.quantities, rows.event_times, rows.trade_times, rows.statuses,
-                   rows.fallbacks)
-        groups: dict[str, list[int]] = {}
-        for i, symbol in enumerate(rows.symbols):  # the row numbers of each symbol, in arrival order
-            group = groups.get(symbol)
-            if group is None:
-                groups[symbol] = [i]
-            else:
-                group.append(i)
-        for symbol, index in groups.items():  # one lock round per symbol, not per event
-            window = self._windows.get(symbol) or self._window(symbol)
-            if len(index) == len(keys):
-                yield index, window.add_rows(keys, columns)
-            else:
-                take = _taker(index)
-                yield index, window.add_rows(list(take(keys)), [take(column) for column in columns])
+    def _add_each(self, events: Iterable[EventFields], report: IngestReport, listeners: tuple[Listener, ...]
+                  ) -> list[LiquidationEvent]:
+        """Store events one at a time; count them in ``report``; return the new ones if anyone listens."""
+        windows = self._windows
+        stored: list[LiquidationEvent] = []
+        accepted = total = 0
+        for event in events:
+            total += 1
+            window = windows.get(event[0]) or self._window(event[0])
+            if window.add(event):
+                accepted += 1
+                if listeners:
+                    stored.append(event if type(event) is LiquidationEvent else LiquidationEvent._make(event))
+        report.accepted += accepted
+        report.duplicates += total - accepted
+        return stored
 
-    def _store_blocks(self, rows: EventRows, keys: list[int]) -> Iterator[tuple[Sequence[int], list[int] | None]]:
-        """:meth:`_store_rows` for a large batch: the rows are sorted by symbol (stable) as arrays, and each
-        symbol's block is written straight into its ring."""
+    def _add_blocks(self, rows: EventRows, report: IngestReport, listeners: tuple[Listener, ...]
+                    ) -> list[LiquidationEvent]:
+        """:meth:`_add_each` for a large batch with many rows a symbol: the rows are sorted by symbol (stable)
+        as arrays, and each symbol's block is written straight into its ring, under one lock round."""
+        keys = list(map(hash, zip(rows.trade_times, rows.sides, rows.quantities, rows.prices,  # dedupe_key()
+                                  strict=True)))
         first_seen = list(dict.fromkeys(rows.symbols))  # symbols in order of first appearance
         code_of = {symbol: code for code, symbol in enumerate(first_seen)}
         n = len(keys)
@@ -226,10 +224,18 @@ class LiveLiquidationHeatmap:
         bounds = [0, *(np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1).tolist(), n]
         key_array = np.array(keys, dtype=np.int64)[order]
         columns = [column[order] for column in event_arrays(rows)]
+        stored: list[LiquidationEvent] = []
         for a, b in itertools.pairwise(bounds):
             symbol = first_seen[int(sorted_codes[a])]
             window = self._windows.get(symbol) or self._window(symbol)
-            yield order[a:b].tolist(), window.add_block(key_array[a:b].tolist(), [column[a:b] for column in columns])
+            new = window.add_block(key_array[a:b].tolist(), [column[a:b] for column in columns])
+            accepted = b - a if new is None else len(new)
+            report.accepted += accepted
+            report.duplicates += b - a - accepted
+            if listeners:
+                index = order[a:b].tolist()
+                stored += [rows.event(index[i]) for i in (range(b - a) if new is None else new)]
+        return stored
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(events)`` with the events each :meth:`ingest` / :meth:`ingest_many` call stores.
@@ -455,14 +461,6 @@ class LiveLiquidationHeatmap:
             self._built[key] = built
             self.rebuilds += 1
             return built
-
-
-def _taker(index: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
-    """``take(column)`` -> the items of ``column`` at ``index``, in one C call."""
-    if len(index) == 1:
-        i = index[0]
-        return lambda column: (column[i],)
-    return itemgetter(*index)
 
 
 def _repriced(cluster: LiquidationCluster, price: float | None) -> LiquidationCluster:

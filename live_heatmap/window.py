@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Sequence
-from itertools import chain, compress
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -132,26 +131,8 @@ class EventWindow:
                 self._flush()
         return True
 
-    def add_rows(self, keys: list[int], fields: Sequence[Sequence[Any]]) -> list[int] | None:
-        """:meth:`add` for rows given as columns: ``keys`` (:func:`dedupe_key` of each row) and ``fields``
-        (side, price, quantity, event time, trade time, status, fallback), in order.
-
-        Returns None if every row was new (the usual case, taken without a Python step per row), else
-        the indices of the rows that were stored."""
-        with self._lock:
-            new = self._admit(keys)
-            rows = zip(*fields, strict=True)
-            if new is not None:
-                rows = compress(rows, _mask(new, len(keys)))  # type: ignore[assignment]
-                keys = [keys[i] for i in new]
-            self._pending.extend(chain.from_iterable(rows))
-            self._pending_keys.extend(keys)
-            if len(self._pending_keys) >= _FLUSH_AT:
-                self._flush()
-        return new
-
     def add_block(self, keys: list[int], columns: Sequence[npt.NDArray[Any]]) -> list[int] | None:
-        """:meth:`add_rows` for a large batch already in arrays (as :func:`event_arrays` makes them): written
+        """:meth:`add` for a large batch already in arrays (as :func:`event_arrays` makes them): written
         straight into the ring.
 
         Returns None if every row was new, else the indices of the rows that were stored."""
@@ -266,6 +247,10 @@ class EventWindow:
     def _grow(self, needed: int) -> None:
         """Reallocate to hold ``needed`` events (at most ``capacity``), live events first, in order."""
         allocated = min(self.capacity, max(needed, 2 * self._price.size, 64))
+        if self._size == 0:  # nothing to carry over (a new window, or one pruned empty)
+            self._allocate(allocated)
+            self._head = 0
+            return
         order = self._order()
         live = [column[order] for column in self._columns()]
         self._allocate(allocated)
@@ -371,13 +356,6 @@ def event_arrays(rows: EventRows) -> tuple[npt.NDArray[Any], ...]:
             np.array(rows.prices, dtype=np.float64), np.array(rows.quantities, dtype=np.float64),
             np.array(rows.event_times, dtype=np.int64), np.array(rows.trade_times, dtype=np.int64),
             np.array(codes, dtype=np.int16), np.array(rows.fallbacks, dtype=np.bool_))
-
-
-def _mask(indices: list[int], n: int) -> list[bool]:
-    mask = [False] * n
-    for i in indices:
-        mask[i] = True
-    return mask
 
 
 _status_names: list[str] = ["FILLED", "PARTIALLY_FILLED", "NEW", "EXPIRED", "CANCELED", "UNKNOWN"]
