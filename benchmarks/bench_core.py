@@ -92,6 +92,8 @@ def bench_ingest() -> bool:
     frames = shifted_frames(reps)
     symbols = sorted({parse_force_order(line).symbol for line in lines})
 
+    passes: list[str] = []
+
     def timed(run: Callable[[LiveLiquidationHeatmap], object], track: bool = True) -> tuple[float, float]:
         """(median, best) frames/s over 7 runs: this VM's speed varies by up to a third between runs.
 
@@ -108,6 +110,7 @@ def bench_ingest() -> bool:
             for symbol in symbols:
                 heatmap.events_since(symbol, 2**62)  # moves what is staged into the ring; returns nothing
             runs.append(time.perf_counter() - start)
+        passes.append(" ".join(f"{len(frames) / r / 1000:.0f}k" for r in runs))
         return len(frames) / statistics.median(runs), len(frames) / min(runs)
 
     def one_by_one(heatmap: LiveLiquidationHeatmap) -> None:
@@ -127,6 +130,7 @@ def bench_ingest() -> bool:
     print(f"  ingest() per frame        {each:>12,.0f} frames/s ({each_best:,.0f})")
     print(f"  ingest_many(), new heatmap {cold:>11,.0f} frames/s ({cold_best:,.0f})  (creating {len(symbols)} windows"
           " included)")
+    print(f"  each pass, frames/s: ingest() {passes[0]}; ingest_many() {passes[1]}")
     for name, rate in (("python loop", loop), ("pandas", pandas)):
         print(f"  reference: {name:<13} {rate:>12,.0f} frames/s   (ingest_many x{batch / rate:.1f}, "
               f"ingest() x{each / rate:.1f})")
