@@ -186,7 +186,6 @@ class _WirePayload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _decode_wire = msgspec.json.Decoder(_WirePayload).decode
-_SIDE_OF = {"SELL": "long", "BUY": "short"}
 EventFields = tuple[str, str, float, float, int, int, str, bool]
 """The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
 
@@ -208,7 +207,7 @@ def wire_fields(frame: bytes) -> EventFields | None:
             and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
             and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
             and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
-        return symbol, _SIDE_OF[order.S], price, quantity, event_time, trade_time, order.X, False
+        return symbol, _SIDES[order.S], price, quantity, event_time, trade_time, order.X, False
     return None
 
 

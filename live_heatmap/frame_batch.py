@@ -23,7 +23,7 @@ import numpy as np
 
 from .events import (
     _GOOD_SYMBOLS,
-    _SIDE_OF,
+    _SIDES,
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
     EventFields,
@@ -148,7 +148,7 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
             and all(s in _GOOD_SYMBOLS or _good_symbol(s) for s in set(symbols))):
         return False
     rows.symbols += symbols
-    rows.sides += map(_SIDE_OF.__getitem__, [o.S for o in orders])
+    rows.sides += map(_SIDES.__getitem__, [o.S for o in orders])
     rows.prices += prices
     rows.quantities += quantities
     rows.event_times += event_times
