@@ -240,11 +240,12 @@ class LiveLiquidationHeatmap:
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(events)`` with the events each :meth:`ingest` / :meth:`ingest_many` call stores.
 
-        Only accepted events are passed (no duplicate, no rejected frame), in arrival order, on the thread
-        that ingested them, once per call (a one-event tuple from :meth:`ingest`, a list from
-        :meth:`ingest_many`); ``ingest_many(..., notify=False)`` passes nothing. A listener must be quick
-        (hand the events to another thread) and must not keep the list for later mutation. An exception in
-        a listener is logged and counted in ``stats()["listener_errors"]``; the ingest goes on.
+        Only accepted events are passed (no duplicate, no rejected frame), each symbol's in arrival order
+        (an ``ingest_many`` batch may come grouped by symbol), on the thread that ingested them, once per
+        call (a one-event tuple from :meth:`ingest`, a list from :meth:`ingest_many`);
+        ``ingest_many(..., notify=False)`` passes nothing. A listener must be quick (hand the events to
+        another thread) and must not keep the list for later mutation. An exception in a listener is logged
+        and counted in ``stats()["listener_errors"]``; the ingest goes on.
         """
         with self._registry_lock:
             self._listeners = (*self._listeners, listener)
