@@ -213,8 +213,8 @@ class LiveLiquidationHeatmap:
                     ) -> list[LiquidationEvent]:
         """:meth:`_add_each` for a large batch with many rows a symbol: the rows are sorted by symbol (stable)
         as arrays, and each symbol's block is written straight into its ring, under one lock round."""
-        keys = list(map(hash, zip(rows.trade_times, rows.sides, rows.quantities, rows.prices,  # dedupe_key()
-                                  strict=True)))
+        # The windows' dedupe keys, as EventWindow.add computes them, for the whole batch in one C loop.
+        keys = list(map(hash, zip(rows.trade_times, rows.sides, rows.quantities, rows.prices, strict=True)))
         first_seen = list(dict.fromkeys(rows.symbols))  # symbols in order of first appearance
         code_of = {symbol: code for code, symbol in enumerate(first_seen)}
         n = len(keys)

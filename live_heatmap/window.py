@@ -21,17 +21,12 @@ from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
 from .events import EventFields, LiquidationEvent
 from .frame_batch import EventRows
 
-__all__ = ["EventColumns", "EventWindow", "dedupe_key", "event_arrays"]
+__all__ = ["EventColumns", "EventWindow", "event_arrays"]
 
 _SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
 _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
-
-
-def dedupe_key(trade_time: int, side: str, quantity: float, price: float) -> int:
-    """The key two copies of one liquidation share, within a symbol's window (the symbol is the window's)."""
-    return hash((trade_time, side, quantity, price))
 
 
 class EventColumns(NamedTuple):
@@ -117,7 +112,7 @@ class EventWindow:
     def add(self, event: LiquidationEvent | EventFields) -> bool:
         """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
         _, side, price, quantity, _, trade_time, _, _ = event
-        key = hash((trade_time, side, quantity, price))  # dedupe_key(), inlined: this is the hot path
+        key = hash((trade_time, side, quantity, price))  # the dedupe key (the symbol is the window's)
         seen = self._seen
         with self._lock:
             if key in seen:
@@ -132,7 +127,8 @@ class EventWindow:
         return True
 
     def add_block(self, keys: list[int], columns: Sequence[npt.NDArray[Any]]) -> list[int] | None:
-        """:meth:`add` for a large batch already in arrays (as :func:`event_arrays` makes them): written
+        """:meth:`add` for a large batch already in arrays (as :func:`event_arrays` makes them), with each
+        row's dedupe key (``hash((trade_time, side, quantity, price))``, as :meth:`add` computes it): written
         straight into the ring.
 
         Returns None if every row was new, else the indices of the rows that were stored."""
