@@ -158,7 +158,8 @@ def _positive(order: dict[str, Any], primary_key: str, fallback_key: str, reason
 
 _INF = math.inf
 _tuple_new = tuple.__new__
-_GOOD_SYMBOLS: set[str] = set()
+_GOOD_SYMBOLS: dict[str, str] = {}
+"""Symbols already checked, each mapped to one shared str object (a batch's rows then share it)."""
 
 
 class _WireOrder(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -213,11 +214,12 @@ def wire_fields(frame: bytes) -> EventFields | None:
 
 def _good_symbol(symbol: object) -> bool:
     """An upper-case, printable symbol without spaces (remembered: a few hundred exist)."""
-    ok = (type(symbol) is str and symbol.isupper() and len(symbol) <= 64 and symbol.isprintable()
-          and " " not in symbol)
-    if ok and len(_GOOD_SYMBOLS) < 100_000:
-        _GOOD_SYMBOLS.add(symbol)  # type: ignore[arg-type]
-    return ok
+    if not (type(symbol) is str and symbol.isupper() and len(symbol) <= 64
+            and symbol.isprintable() and " " not in symbol):
+        return False
+    if len(_GOOD_SYMBOLS) < 100_000:
+        _GOOD_SYMBOLS[symbol] = symbol
+    return True
 
 
 def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:

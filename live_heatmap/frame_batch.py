@@ -36,10 +36,9 @@ from .events import (
 
 __all__ = ["CHUNK", "EventRows", "parse_each", "parse_rows"]
 
-#: Frames decoded together: small enough that the decoded dicts die young (the garbage collector's
-#: youngest generation), large enough that each whole-column step runs over many frames.
+#: Frames decoded together: large enough that each whole-column step runs over many frames, small enough
+#: that a bad frame sends few others through the per-frame parser.
 CHUNK = 256
-
 
 
 class EventRows:
@@ -139,15 +138,14 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
         return False
     event_times = [w.E for w in wires]
     trade_times = [o.T for o in orders]
-    raw_symbols = [o.s for o in orders]
-    symbols = list(map(_SYMBOLS.setdefault, raw_symbols, raw_symbols))  # one str object per symbol: hashed once
+    symbols = [o.s for o in orders]
     both = np.array((prices, quantities))
     if not (((both > 0.0) & (both < math.inf)).all()  # NaN fails both comparisons
             and MIN_TIMESTAMP_MS <= min(event_times) <= max(event_times) < MAX_TIMESTAMP_MS
             and MIN_TIMESTAMP_MS <= min(trade_times) <= max(trade_times) < MAX_TIMESTAMP_MS
             and all(s in _GOOD_SYMBOLS or _good_symbol(s) for s in set(symbols))):
         return False
-    rows.symbols += symbols
+    rows.symbols += map(_GOOD_SYMBOLS.get, symbols, symbols)  # one shared str per symbol: its hash is kept
     rows.sides += map(_SIDES.__getitem__, [o.S for o in orders])
     rows.prices += prices
     rows.quantities += quantities
@@ -159,5 +157,4 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
 
 
 _BYTES = {bytes}
-_SYMBOLS: dict[str, str] = {}
 _EVENTS = {LiquidationEvent}

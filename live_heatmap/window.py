@@ -28,7 +28,6 @@ _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
 
-
 class EventColumns(NamedTuple):
     """Events as parallel arrays (copies), oldest trade first: what a strategy reads on every tick."""
 
@@ -110,7 +109,8 @@ class EventWindow:
         return self._size + len(self._pending_keys)
 
     def add(self, event: LiquidationEvent | EventFields) -> bool:
-        """Append ``event``; False (and nothing stored) if it duplicates one in the window."""
+        """Append ``event`` (or its fields as a plain tuple); False (nothing stored) if it duplicates one
+        in the window."""
         _, side, price, quantity, _, trade_time, _, _ = event
         key = hash((trade_time, side, quantity, price))  # the dedupe key (the symbol is the window's)
         seen = self._seen
@@ -284,12 +284,9 @@ class EventWindow:
         if not keys:
             return
         self._pending, self._pending_keys = [], []
-        statuses = pending[5::_FIELDS]
-        known: list[Any] = list(map(_status_codes.get, statuses))
         self._write(keys, (list(map(_SIDE_CODE.__getitem__, pending[0::_FIELDS])), pending[1::_FIELDS],
                            pending[2::_FIELDS], pending[3::_FIELDS], pending[4::_FIELDS],
-                           known if None not in known else [_status_code(x) for x in statuses],
-                           pending[6::_FIELDS]))
+                           _status_codes_of(pending[5::_FIELDS]), pending[6::_FIELDS]))
 
     def _write(self, keys: Sequence[int], columns: Sequence[Any]) -> None:
         """Put new events into the ring, oldest first; their keys are in ``_seen`` already. ``columns``: side
@@ -340,23 +337,26 @@ class EventWindow:
         self._by_price = [remapped[remapped >= 0] for remapped in (remap[order] for order in self._by_price)]
 
 
-
 def event_arrays(rows: EventRows) -> tuple[npt.NDArray[Any], ...]:
     """Rows as the ring's column types: side codes, price, quantity, event time, trade time, status codes,
     fallback (the arguments of :meth:`EventWindow.add_block` after the keys)."""
-    n = len(rows)
-    codes = list(map(_status_codes.get, rows.statuses))
-    if None in codes:
-        codes = [_status_code(x) for x in rows.statuses]
-    return (np.fromiter(map(_SIDE_CODE.__getitem__, rows.sides), np.int8, n),
+    return (np.fromiter(map(_SIDE_CODE.__getitem__, rows.sides), np.int8, len(rows)),
             np.array(rows.prices, dtype=np.float64), np.array(rows.quantities, dtype=np.float64),
             np.array(rows.event_times, dtype=np.int64), np.array(rows.trade_times, dtype=np.int64),
-            np.array(codes, dtype=np.int16), np.array(rows.fallbacks, dtype=np.bool_))
+            np.array(_status_codes_of(rows.statuses), dtype=np.int16), np.array(rows.fallbacks, dtype=np.bool_))
 
 
 _status_names: list[str] = ["FILLED", "PARTIALLY_FILLED", "NEW", "EXPIRED", "CANCELED", "UNKNOWN"]
 _status_codes: dict[str, int] = {name: code for code, name in enumerate(_status_names)}
 _status_lock = threading.Lock()
+
+
+def _status_codes_of(statuses: list[str]) -> list[int]:
+    """:func:`_status_code` of each, with one dict lookup each when every status is known (the usual case)."""
+    codes = list(map(_status_codes.get, statuses))
+    if None in codes:
+        return [_status_code(x) for x in statuses]
+    return codes  # type: ignore[return-value]
 
 
 def _status_code(status: str) -> int:
