@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint bench bench-core bench-stream bench-history bench-backtest bench-api setup clean
+.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -54,5 +54,15 @@ bench-backtest: $(STAMP)
 bench-api: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/bench_api.py
 
+# Mutation testing of the money path (README, "Mutation testing"); not part of `make test`: it takes a while.
+$(VENV)/.mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mutation]"
+	touch $@
+
+mutation: $(VENV)/.mutation
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > mutation.log 2>&1 || { tail -n 20 mutation.log; exit 1; }
+	$(BIN)/python scripts/mutation_scores.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf mutants mutation.log $(VENV) .mypy_cache .ruff_cache .hypothesis build *.egg-info
