@@ -9,7 +9,9 @@ The default rule, ``magnet`` (README, "The hunter's rule"):
 * candidates need ``strength >= min_strength`` and a distance within
   ``[min_distance_pct, max_distance_pct]``;
 * the pick maximises ``strength * proximity``, where proximity falls linearly
-  from 1 at ``preferred_distance_pct`` to 0.5 at the nearer band edge;
+  from 1 at ``preferred_distance_pct`` to 0.5 at the farther band edge (both
+  sides fall at the same rate, so at the nearer edge it is above 0.5); ties go
+  to the larger weighted notional;
 * take-profit sits ``take_profit_fraction`` of the way from the entry to the
   cluster (short of it), stop-loss on the other side at
   ``|take_profit - entry| / reward_to_risk``.

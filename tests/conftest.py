@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from netguard import InternetAccessError, install_network_guard
+
+from liquidation_hunter.bot.engine import RAISE_ERRORS_ENV
 
 __all__ = ["DATA", "WIRE", "InternetAccessError"]
 
@@ -16,6 +19,9 @@ WIRE = DATA / "forceorder_wire.jsonl"
 
 def pytest_configure(config: pytest.Config) -> None:
     install_network_guard()
+    # A programming error in a bot job (TypeError...) fails the test instead of passing for "no entry"; the
+    # bots the tests start in subprocesses inherit it.
+    os.environ[RAISE_ERRORS_ENV] = "1"
 
 
 @pytest.fixture(scope="session")

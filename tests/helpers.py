@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap
+from live_heatmap import LiquidationCluster, LiquidationEvent, LiveLiquidationHeatmap
 
 NOW = 1_737_997_200_000  # 2025-01-27T17:00:00Z
 MINUTE = 60_000
@@ -21,3 +21,13 @@ def heatmap_with(events: Iterable[LiquidationEvent], **params: float) -> LiveLiq
     for e in events:
         assert heatmap.ingest(e), e
     return heatmap
+
+
+def cluster(side: str, level: float, strength: float, price: float = 100.0,
+            notional: float = 1e5) -> LiquidationCluster:
+    """A cluster as the heatmap would hand it to a rule (five events at ``level``)."""
+    return LiquidationCluster(
+        cluster_id=f"X-{side}-{level}", symbol="BTCUSDT", side=side, price_level=level, price_low=level,
+        price_high=level, liquidation_count=5, total_notional=notional, weighted_notional=notional,
+        strength=strength, distance_from_price=abs(level - price) / price * 100, current_price=price,
+        first_event_ms=NOW, last_updated=NOW, built_at=NOW)

@@ -175,6 +175,48 @@ def test_a_failing_job_is_counted_and_the_others_go_on(tmp_path: Path) -> None:
     assert health is not None and health[0]["job_failures"] == {"signals": 1}
 
 
+class TypeErrorStrategy:
+    """A strategy with a bug: the kind of error a broken refusal would hide."""
+
+    name = "typo"
+
+    def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
+        return Signal(symbol, 1, 0.9, None, price, price * "0.99", price * 1.02, "r", now_ms)  # type: ignore[operator]
+
+
+def test_a_programming_error_in_a_job_is_raised_under_the_tests(tmp_path: Path) -> None:
+    """The suite sets LIQUIDATION_HUNTER_RAISE_JOB_ERRORS=1 (conftest): a TypeError fails the test that meets
+    it instead of passing for "no entry"; it is counted before it is raised."""
+    bot = make_bot(tmp_path, Clock())
+    assert bot.raise_errors
+    bot.strategy = TypeErrorStrategy()
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW)
+    with pytest.raises(TypeError):
+        bot.run_job("signals")
+    assert bot.errors == {"signals": 1} and bot.failures == {}
+
+
+def test_a_programming_error_is_counted_apart_and_shown_in_status(tmp_path: Path) -> None:
+    """In production the loop survives a bug, but it is logged, counted as an error (not a failure, not a
+    refusal) and shown by status."""
+    from liquidation_hunter.bot.status import render_status, status_report
+
+    clock = Clock()
+    bot = make_bot(tmp_path, clock)
+    bot.raise_errors = False
+    bot.strategy = TypeErrorStrategy()
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW)
+    bot.run_job("signals")
+    bot.run_job("heartbeat")
+    assert bot.errors == {"signals": 1} and bot.failures == {} and bot.runs == {"heartbeat": 1}
+    assert bot.books.recent_signals() == [] and bot.broker.positions() == []
+    health = bot.books.health()
+    assert health is not None and health[0]["job_errors"] == {"signals": 1}
+    assert health[0]["last_job_error"].startswith("signals: TypeError: can't multiply sequence")
+    text = render_status(status_report(bot.books, now_ms=clock.now, heartbeat_s=10.0))
+    assert "PROGRAMMING ERRORS in jobs {'signals': 1}: last signals: TypeError" in text
+
+
 def test_entry_client_ids_follow_the_idea_and_fit_binance() -> None:
     base = Signal(BTC, 1, 0.9, None, 100.0, 99.0, 102.0, "r", NOW, origin="short-123")
     same = Signal(BTC, 1, 0.5, None, 101.0, 99.5, 103.0, "other words", NOW + MINUTE, origin="short-123")

@@ -6,20 +6,10 @@ import math
 
 import pytest
 from conftest import WIRE
-from helpers import NOW, event, heatmap_with
+from helpers import NOW, cluster, event, heatmap_with
 
 from liquidation_hunter import HunterConfig, LiquidationHunter, Signal, magnet_rule, register_source
 from live_heatmap import ConfigError, LiquidationCluster, LiveLiquidationHeatmap, parse_force_order
-
-
-def cluster(side: str, level: float, strength: float, price: float = 100.0,
-            notional: float = 1e5) -> LiquidationCluster:
-    return LiquidationCluster(
-        cluster_id=f"X-{side}-{level}", symbol="BTCUSDT", side=side, price_level=level, price_low=level,
-        price_high=level, liquidation_count=5, total_notional=notional, weighted_notional=notional,
-        strength=strength, distance_from_price=abs(level - price) / price * 100, current_price=price,
-        first_event_ms=NOW, last_updated=NOW, built_at=NOW)
-
 
 # (clusters, price, expected signal, expected cluster level)
 GOLDEN = [

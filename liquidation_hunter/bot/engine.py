@@ -7,9 +7,18 @@
 * ``snapshot``: equity and positions into the books;
 * ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads.
 
-:meth:`Bot.run_job` runs any of them: an exception is logged with its traceback and counted, and never
-reaches the scheduler, so a failing job cannot stop the others. Entries and exits take one lock, so a
-position is never opened and closed by two jobs at once.
+:meth:`Bot.run_job` runs any of them, and a failing job cannot stop the others. Two kinds of failure are kept
+apart, and both are apart from a refusal (a signal the risk rules or the exchange turned down is recorded
+with its reason in the signal log):
+
+* a **failure** (the exchange unavailable, an order rejected, a full disk...): logged, counted in
+  ``job_failures``; the next run tries again;
+* a **programming error** (:data:`PROGRAMMING_ERRORS`: ``TypeError``, ``AttributeError``...): logged at error
+  level with its traceback, counted in ``job_errors`` with the last one's text, both shown by ``status``. Such
+  an error must never pass for "no entry": with ``raise_errors`` (the environment variable
+  ``LIQUIDATION_HUNTER_RAISE_JOB_ERRORS=1``, which the test suite sets) it is raised after being counted.
+
+Entries and exits take one lock, so a position is never opened and closed by two jobs at once.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from live_heatmap.symbols import MarketsLike
 
 from .risk import RiskManager, entry_client_id
 
-__all__ = ["JOBS", "Bot", "Decider", "PriceFeed"]
+__all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "PriceFeed"]
 
 log = structlog.get_logger("liquidation_hunter.bot")
 
@@ -41,6 +50,11 @@ JOBS = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
 PRICE_STALE_MS = 60_000
 """A price older than this is not traded on (the stream's mark prices come every second; a dead stream's
 last price must not be)."""
+PROGRAMMING_ERRORS: tuple[type[Exception], ...] = (
+    TypeError, AttributeError, NameError, LookupError, AssertionError, ArithmeticError)
+"""Exceptions that mean the code is wrong, not the world: counted apart from failures (module docstring)."""
+RAISE_ERRORS_ENV = "LIQUIDATION_HUNTER_RAISE_JOB_ERRORS"
+"""Set to ``1`` to have :meth:`Bot.run_job` raise programming errors after counting them (the tests do)."""
 
 
 class Decider(Protocol):
@@ -62,8 +76,11 @@ class Bot:
 
     def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
-                 clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS) -> None:
+                 clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS,
+                 raise_errors: bool | None = None) -> None:
         self.config = config
+        self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
+        """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
         """Prices older than this are left out (None: never; a backtest's sparse trade prices)."""
         self.heatmap = heatmap
@@ -79,6 +96,9 @@ class Bot:
         self._prices_lock = threading.Lock()
         self.runs: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        """Programming errors by job (module docstring)."""
+        self.last_error: str | None = None
         self.skipped: Counter[str] = Counter()
         self.entries = 0
         self.exits = 0
@@ -91,7 +111,8 @@ class Bot:
     # ------------------------------------------------------------------ running jobs
 
     def run_job(self, name: str) -> None:
-        """Run job ``name`` once; failures are logged and counted, never raised."""
+        """Run job ``name`` once; failures are logged and counted, never raised; programming errors are logged
+        and counted apart, and raised only with ``raise_errors`` (module docstring)."""
         job = getattr(self, f"job_{name}")
         with self._idle:
             self._active += 1
@@ -99,6 +120,13 @@ class Bot:
         try:
             job(self.clock())
             self.runs[name] += 1
+        except PROGRAMMING_ERRORS as exc:
+            self.errors[name] += 1
+            self.last_error = f"{name}: {type(exc).__name__}: {exc}"
+            log.error("job_error", job=name, error=f"{type(exc).__name__}: {exc}", errors=self.errors[name],
+                      exc_info=True)
+            if self.raise_errors:
+                raise
         except Exception as exc:  # a job's failure must not stop the loop
             self.failures[name] += 1
             log.error("job_failed", job=name, error=f"{type(exc).__name__}: {exc}", failures=self.failures[name],
@@ -290,6 +318,7 @@ class Bot:
                        if k in stream},
             "prices": len(prices), "held_prices": held, "entries": self.entries, "exits": self.exits,
             "job_runs": dict(self.runs), "job_failures": dict(self.failures), "jobs_skipped": dict(self.skipped),
+            "job_errors": dict(self.errors), "last_job_error": self.last_error,
         }
 
     def job_heartbeat(self, now_ms: int) -> None:
@@ -299,7 +328,8 @@ class Bot:
         self.books.set_health(health, now_ms)
         log.info("heartbeat", equity=round(account.equity, 2), wallet=round(account.wallet, 2),
                  open_positions=account.positions, connected=health["connected"], events=health["events"],
-                 prices=health["prices"], failures=sum(self.failures.values()), halted=self.books.halt_reason())
+                 prices=health["prices"], failures=sum(self.failures.values()),
+                 errors=sum(self.errors.values()), halted=self.books.halt_reason())
 
     def stop(self, *, reason: str) -> None:
         """Flush: a last snapshot and a health record saying the bot stopped."""

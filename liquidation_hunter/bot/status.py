@@ -52,7 +52,8 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
                             "strength": s.strength, "entry": s.entry, "level": s.level, "action": s.action}
                            for s in books.recent_signals(signals)],
         "stream": {k: health.get(k) for k in ("connected", "events", "rejected", "symbols", "reconnects", "stream",
-                                              "prices", "job_failures", "jobs_skipped")},
+                                              "prices", "job_failures", "jobs_skipped", "job_errors",
+                                              "last_job_error")},
     }
 
 
@@ -88,4 +89,7 @@ def render_status(report: dict[str, Any]) -> str:
         lines.append(f"stream: {'connected' if st['connected'] else 'DISCONNECTED'}; {st['events']} events, "
                      f"{st['symbols']} symbols, {st['prices']} prices, reconnects {st['reconnects']}, "
                      f"rejected {st['rejected'] or 0}, job failures {st['job_failures'] or 0}")
+        if st.get("job_errors"):
+            lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
+                         "(a bug: the log has the traceback; please report it)")
     return "\n".join(lines)
