@@ -119,24 +119,27 @@ def _proximity(distance: float, config: HunterConfig) -> float:
 
 def magnet_rule(clusters: Sequence[LiquidationCluster], price: float,
                 config: HunterConfig) -> tuple[int, LiquidationCluster | None, str]:
-    """The default rule (module docstring)."""
-    best: tuple[float, float, LiquidationCluster, int] | None = None
+    """The default rule (module docstring). A full tie (score and weighted notional) goes to the cluster
+    listed first."""
+    allowed = {1: config.allow_long, -1: config.allow_short}
+    best_key: tuple[float, float] | None = None
+    best: tuple[LiquidationCluster, int] | None = None
     for cluster in clusters:
         if cluster.strength < config.min_strength:
             continue
         direction = _direction(cluster, price)
-        if direction == 0 or (direction > 0 and not config.allow_long) or (direction < 0 and not config.allow_short):
+        if not allowed.get(direction):  # direction 0: behind the price
             continue
         distance = abs(cluster.price_level - price) / price * 100.0
         if not config.min_distance_pct <= distance <= config.max_distance_pct:
             continue
         key = (cluster.strength * _proximity(distance, config), cluster.weighted_notional)
-        if best is None or key > best[:2]:
-            best = (key[0], key[1], cluster, direction)
+        if best_key is None or key > best_key:
+            best_key, best = key, (cluster, direction)
     if best is None:
         return 0, None, "no cluster in the band at or above min_strength"
-    cluster, direction = best[2], best[3]
-    target = "long liquidations below" if direction < 0 else "short liquidations above"
+    cluster, direction = best
+    target = "long liquidations below" if cluster.side == "long" else "short liquidations above"
     return direction, cluster, f"{target} at {cluster.price_level:.8g}"
 
 

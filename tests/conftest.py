@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ __all__ = ["DATA", "WIRE", "InternetAccessError"]
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "binance"
 WIRE = DATA / "forceorder_wire.jsonl"
+SUITE_TZ = "IST-5:30"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,6 +24,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # A programming error in a bot job (TypeError...) fails the test instead of passing for "no entry"; the
     # bots the tests start in subprocesses inherit it.
     os.environ[RAISE_ERRORS_ENV] = "1"
+    # Every test runs in a time zone that is not UTC (UTC+5:30, spelled in POSIX form so no tz database is
+    # needed): code that read local time where it means UTC (a day boundary, a timestamp) fails here.
+    os.environ["TZ"] = SUITE_TZ
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

@@ -79,6 +79,24 @@ def test_equal_distances_either_side_of_preferred_score_alike_and_notional_break
     assert pick([heavy, heavy_below])[:2] == (-1, 99.0)
 
 
+def test_proximity_when_the_nearer_side_is_the_longer_one() -> None:
+    # band 0.5..5 %, preferred 4 %: the reach is max(4 - 0.5, 5 - 4) = 3.5 points, so at 0.5 % proximity is
+    # 0.5 and at 5 % it is 1 - 0.5 * 1 / 3.5 = 0.857. 0.5 at 4 % (score 0.5) against 0.58 at 5 % (0.497):
+    # the 4 % one wins; against 0.59 (0.5057) the 5 % one does.
+    config = HunterConfig(min_strength=0.1, min_distance_pct=0.5, preferred_distance_pct=4.0, max_distance_pct=5.0)
+    preferred = cluster("long", 96.0, 0.5)
+    assert pick([preferred, cluster("short", 105.0, 0.58)], config=config)[:2] == (-1, 96.0)
+    assert pick([preferred, cluster("short", 105.0, 0.59)], config=config)[:2] == (1, 105.0)
+    # at the 0.5 % edge proximity is 0.5: 0.99 scores 0.495 and loses to 0.5 at 4 %
+    assert pick([preferred, cluster("short", 100.5, 0.99)], config=config)[:2] == (-1, 96.0)
+
+
+def test_a_full_tie_goes_to_the_cluster_listed_first() -> None:
+    below, above = cluster("long", 98.5, 0.8), cluster("short", 101.5, 0.8)
+    assert pick([below, above])[:2] == (-1, 98.5)
+    assert pick([above, below])[:2] == (1, 101.5)
+
+
 def test_the_pick_is_the_best_of_many_whatever_their_order() -> None:
     clusters = [cluster("long", 99.5, 0.7), cluster("long", 98.5, 0.9), cluster("short", 104.0, 0.95),
                 cluster("short", 101.0, 0.85)]
@@ -214,6 +232,8 @@ def test_config_errors_name_the_expectation() -> None:
         HunterConfig(reward_to_risk=0)
     with pytest.raises(ConfigError, match=r"^allow_long: expected true or false, got 'no'$"):
         HunterConfig(allow_long="no")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^allow_short: expected true or false, got 0$"):
+        HunterConfig(allow_short=0)  # type: ignore[arg-type]
 
 
 def test_config_from_a_yaml_section_names_unknown_keys() -> None:
