@@ -128,7 +128,7 @@ def _number(order: dict[str, Any], key: str) -> float | None:
         raise FrameRejected(RejectReason.BAD_NUMBER, f"o.{key}={raw!r}")
     try:
         return float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past float's range (a decoded dict)
         raise FrameRejected(RejectReason.BAD_NUMBER, f"o.{key}={str(raw)[:40]!r}") from None
 
 
@@ -217,7 +217,8 @@ def _good_symbol(symbol: object) -> bool:
     if not (type(symbol) is str and symbol.isupper() and len(symbol) <= 64
             and symbol.isprintable() and " " not in symbol):
         return False
-    if len(_GOOD_SYMBOLS) < 100_000:
+    # Not mutated: the cap only bounds memory; whether the 100,000th symbol is remembered changes no result.
+    if len(_GOOD_SYMBOLS) < 100_000:  # pragma: no mutate
         _GOOD_SYMBOLS[symbol] = symbol
     return True
 
@@ -235,7 +236,9 @@ def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, An
     # Then a fast path for any well-formed frame; anything unusual is re-examined by _parse_checked,
     # which gives the precise reason. All three accept exactly the same frames, with the same fields.
     try:
-        obj = frame if type(frame) is dict else orjson.loads(frame)  # type: ignore[arg-type]
+        # Not mutated: each mutant leaves obj None, hands a dict to orjson or leaves a str/bytes frame unparsed,
+        # so the next lines raise and _parse_checked decides, as it does without the mutant (same output).
+        obj = frame if type(frame) is dict else orjson.loads(frame)  # type: ignore[arg-type]  # pragma: no mutate
         if "stream" in obj:
             obj = obj["data"]
         order = obj["o"]
@@ -246,13 +249,14 @@ def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, An
                 and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
                 and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
                 and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
-            price, quantity = float(raw_price), float(raw_qty)
+            # Not mutated: its mutants (float(None), None unpacked) raise TypeError, and _parse_checked decides.
+            price, quantity = float(raw_price), float(raw_qty)  # pragma: no mutate
             side = _SIDES.get(order["S"])
             if 0.0 < price < _INF and 0.0 < quantity < _INF and side is not None:
                 status = order.get("X")
                 return _tuple_new(LiquidationEvent, (
                     symbol, side, price, quantity, event_time, trade_time,
-                    status if type(status) is str else "UNKNOWN", False))
+                    status if isinstance(status, str) else "UNKNOWN", False))  # as _parse_checked
     except Exception:  # noqa: BLE001 - the checked path below names the problem
         pass
     return _parse_checked(frame)
