@@ -36,7 +36,8 @@ MMR = 0.004  # the broker's default maintenance margin rate
 class Filters(ExchangeInfoPrecision):
     """Binance's recorded exchangeInfo (BTC, ETH), plus markets the recording lacks, in the same filter format.
 
-    DOGE: DOGEUSDT's filters on Binance USD-M (tick 0.00001, step 1, minQty 1, min notional 5 USDT).
+    DOGE: written here in exchangeInfo's format as Binance lists DOGEUSDT (tick 0.00001, step 1, minQty 1,
+    min notional 5 USDT); the recording has no DOGE market, so these four values are not from it.
     LOTS: a market whose minimum quantity (10) is ten steps (1), as MARKET_LOT_SIZE can make it.
     FREE: a market with a step (0.1) and a tick (0.01) but no minimum quantity and no minimum notional."""
 

@@ -460,18 +460,18 @@ def test_a_tiny_account_halts_on_drawdown_and_a_zero_peak_does_not_crash(books: 
         assert empty.halt_reason() is None
 
 
-def test_with_both_limits_reached_no_entry_and_the_drawdown_halt_is_not_lost(books: Books) -> None:
+def test_with_both_limits_reached_the_drawdown_halt_is_written_at_once(books: Books) -> None:
     risk = manager(books, daily_loss_limit_pct=5.0, max_drawdown_pct=20.0)
     books.snapshot(account(at=T))  # peak 10,000
     assert risk.account_block(account(), T) is None  # today's start 10,000
-    assert risk.entry_block(BTC, account(7_000.0), set(), T + MINUTE) is not None  # 30 % down: both limits
-    # the next UTC day starts at 7,000 (no daily loss), but 7,000 is still 30 % below the peak: halted
-    next_day = DAY0 + DAY + HOUR
-    assert risk.entry_block(BTC, account(7_000.0), set(), next_day) == (
-        "halted: max drawdown: equity 7000.00 is 30.00 % below the peak 10000.00 (limit 20 %); "
-        "`liquidation-hunter resume` lifts it")
+    # 30 % down: both limits; the halt is the one that outlives the day, so it is written now
+    halted = ("halted: max drawdown: equity 7000.00 is 30.00 % below the peak 10000.00 (limit 20 %); "
+              "`liquidation-hunter resume` lifts it")
+    assert risk.entry_block(BTC, account(7_000.0), set(), T + MINUTE) == halted
     halt = books.halt_reason()
     assert halt is not None and halt.startswith("max drawdown")
+    # the next UTC day starts at 7,000 (no daily loss), but the bot stays halted
+    assert risk.entry_block(BTC, account(7_000.0), set(), DAY0 + DAY + HOUR) == halted
 
 
 def test_a_manual_halt_blocks_every_entry(books: Books) -> None:

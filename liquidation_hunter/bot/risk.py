@@ -91,14 +91,10 @@ class RiskManager:
         return None
 
     def account_block(self, account: AccountState, now_ms: int) -> str | None:
-        """The account-wide limits: daily loss (blocks until UTC midnight) and drawdown (halts)."""
+        """The account-wide limits: drawdown (halts; checked first, so the halt is written as soon as it is
+        reached even on a day whose loss limit already blocks) and daily loss (blocks until UTC midnight)."""
         cfg = self.config
         equity = account.equity
-        if cfg.daily_loss_limit_pct is not None:
-            start = self.books.day_start_equity(utc_day(now_ms), equity, now_ms)
-            if start > 0 and equity <= start * (1.0 - cfg.daily_loss_limit_pct / 100.0):
-                return (f"daily loss limit: equity {equity:.2f} is {100 * (1 - equity / start):.2f} % below "
-                        f"today's start {start:.2f} (limit {cfg.daily_loss_limit_pct:g} %)")
         if cfg.max_drawdown_pct is not None:
             peak = self.books.peak_equity()
             if peak is not None and peak > 0 and equity <= peak * (1.0 - cfg.max_drawdown_pct / 100.0):
@@ -106,6 +102,11 @@ class RiskManager:
                           f"peak {peak:.2f} (limit {cfg.max_drawdown_pct:g} %); `liquidation-hunter resume` lifts it")
                 self.books.set_halt(reason, now_ms)
                 return f"halted: {reason}"
+        if cfg.daily_loss_limit_pct is not None:
+            start = self.books.day_start_equity(utc_day(now_ms), equity, now_ms)
+            if start > 0 and equity <= start * (1.0 - cfg.daily_loss_limit_pct / 100.0):
+                return (f"daily loss limit: equity {equity:.2f} is {100 * (1 - equity / start):.2f} % below "
+                        f"today's start {start:.2f} (limit {cfg.daily_loss_limit_pct:g} %)")
         return None
 
     def size(self, signal: Signal, account: AccountState) -> Sizing:
