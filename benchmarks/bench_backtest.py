@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_backtest.py`` (``--repeat N``, default 5; ``--no-reference`` skips the
 slow by-hand loop). Inputs are the real files in ``data/binance/``: every recorded ``forceOrder`` frame (4,986
-events, 442 symbols, 14 sessions over 18 months) and every large aggregated trade (42,034 price points of 14
+events, 436 symbols, 14 sessions over 18 months) and every large aggregated trade (42,034 price points of 14
 symbols). With ``symbols: all`` every event is ingested; the 14 symbols that have prices trade.
 
 Figures (median of ``--repeat`` runs, each a fresh ``run_backtest``; parsing and loading the files are timed

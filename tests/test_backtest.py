@@ -178,7 +178,7 @@ def test_sessions_split_at_gaps_and_carry_no_price_or_position_over(events: list
     symbols in a few of them."""
     result = run_backtest(config_with(symbols="all"), events, prices)
     assert len(result.sessions) > 14 and len(result.symbols) == 14 and result.audit == ()
-    assert len(result.unpriced) == 428 and result.events == len(events)
+    assert len(result.unpriced) == 422 and result.events == len(events)
 
     def session_of(t: int) -> tuple[int, int]:
         [session] = [(a, b) for a, b in result.sessions if a <= t <= b]
