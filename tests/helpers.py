@@ -1,8 +1,12 @@
-"""Small builders for tests: events from plain numbers."""
+"""Small builders for tests: events from plain numbers, clusters, an HTTP client for the API."""
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterable
+from typing import Any
+
+import orjson
 
 from live_heatmap import LiquidationCluster, LiquidationEvent, LiveLiquidationHeatmap
 
@@ -31,3 +35,29 @@ def cluster(side: str, level: float, strength: float, price: float = 100.0,
         price_high=level, liquidation_count=5, total_notional=notional, weighted_notional=notional,
         strength=strength, distance_from_price=abs(level - price) / price * 100, current_price=price,
         first_event_ms=NOW, last_updated=NOW, built_at=NOW)
+
+
+class Client:
+    """One keep-alive connection; ``get`` answers ``(status, headers, body)``."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        self.conn.request(method, path, body=body, headers=headers or {})
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        return self.request("GET", path, headers)
+
+    def json(self, path: str, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+        got, head, body = self.get(path, headers)
+        assert got == status, (path, got, body[:300])
+        assert head["content-type"] == "application/json"
+        return orjson.loads(body)
+
+    def close(self) -> None:
+        self.conn.close()

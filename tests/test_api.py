@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import http.client
 import io
 import json
 import socket
@@ -16,6 +15,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 from conftest import DATA, WIRE
+from helpers import Client
 from structlog.testing import capture_logs
 
 from liquidation_hunter import LiquidationHunter
@@ -39,32 +39,6 @@ from live_heatmap.history import EVENT_FIELDS, load_events
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 PRICES = DATA / "aggtrades_large.csv"
 TOKEN = "s3cr3t-token-for-tests-0123456789"
-
-
-class Client:
-    """One keep-alive connection; ``get`` answers ``(status, headers, body)``."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
-        self.conn.request(method, path, body=body, headers=headers or {})
-        response = self.conn.getresponse()
-        data = response.read()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        return self.request("GET", path, headers)
-
-    def json(self, path: str, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-        got, head, body = self.get(path, headers)
-        assert got == status, (path, got, body[:300])
-        assert head["content-type"] == "application/json"
-        return orjson.loads(body)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 @pytest.fixture(scope="module")
