@@ -4,11 +4,10 @@
 signal ``(signal, strength, cluster)`` for a ccxt symbol such as ``BTC/USDT:USDT``.
 """
 
+from liquidation_hunter.hunter import LiquidationHunter
+from liquidation_hunter.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
+from liquidation_hunter.sources import SOURCES, DataSource, register_source
 from live_heatmap import to_exchange_id, to_unified
-
-from .hunter import LiquidationHunter
-from .rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
-from .sources import SOURCES, DataSource, register_source
 
 __version__ = "0.1.0"
 

@@ -27,9 +27,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from live_heatmap import ConfigError, HeatmapConfig, to_unified
-
-from .config_checks import (
+from liquidation_hunter.config_checks import (
     SECRET_ENV,
     ConfigFileError,
     build_section,
@@ -39,7 +37,7 @@ from .config_checks import (
     reject_unknown,
     validate,
 )
-from .config_sections import (
+from liquidation_hunter.config_sections import (
     MEMORY,
     ApiConfig,
     ExchangeConfig,
@@ -50,8 +48,9 @@ from .config_sections import (
     StrategyConfig,
     thaw,
 )
-from .config_yaml import parse_yaml
-from .rules import HunterConfig
+from liquidation_hunter.config_yaml import parse_yaml
+from liquidation_hunter.rules import HunterConfig
+from live_heatmap import ConfigError, HeatmapConfig, to_unified
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]
 

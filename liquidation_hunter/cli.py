@@ -8,16 +8,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
-from .timeparse import parse_time_ms
+from liquidation_hunter import __version__
+from liquidation_hunter.timeparse import parse_time_ms
 
 __all__ = ["main"]
 
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
+    from liquidation_hunter.hunter import LiquidationHunter
     from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
-
-    from .hunter import LiquidationHunter
 
     path = Path(args.events)
     if not path.is_file():
@@ -70,7 +69,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from .bot_config import ConfigFileError, load_config
+    from liquidation_hunter.bot_config import ConfigFileError, load_config
 
     try:
         config = load_config(args.file)
@@ -94,7 +93,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 def _load(path: str) -> object:
     """The config at ``path``, or the one-line error printed (and None returned)."""
-    from .bot_config import ConfigFileError, load_config
+    from liquidation_hunter.bot_config import ConfigFileError, load_config
 
     try:
         return load_config(path)
@@ -105,14 +104,14 @@ def _load(path: str) -> object:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (``liquidation_hunter.bot.runner``)."""
-    from .bot.runner import LiveModeRefused, run
-    from .bot_config import BotConfig
-    from .trading.books import BooksError
+    from liquidation_hunter.bot.runner import LiveModeRefused, run
+    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.trading.books import BooksError
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return 2
-    from .api.server import ApiAuthError
+    from liquidation_hunter.api.server import ApiAuthError
 
     try:
         return run(config, live_flag=args.live)
@@ -123,8 +122,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_record(args: argparse.Namespace) -> int:
     """Only the recorder: the stream into ``storage.events``, no trading, until SIGINT/SIGTERM."""
-    from .bot.record import run_recorder
-    from .bot_config import BotConfig
+    from liquidation_hunter.bot.record import run_recorder
+    from liquidation_hunter.bot_config import BotConfig
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
@@ -133,8 +132,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
-    from .bot_config import BotConfig
-    from .trading.books import Books, BooksError
+    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.trading.books import Books, BooksError
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
@@ -151,11 +150,10 @@ def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object]
 def _cmd_status(args: argparse.Namespace) -> int:
     import json
 
+    from liquidation_hunter.bot.status import render_status, status_report
+    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.trading.books import Books
     from live_heatmap import system_clock_ms
-
-    from .bot.status import render_status, status_report
-    from .bot_config import BotConfig
-    from .trading.books import Books
 
     opened = _books_of(args, write=False)
     if opened is None:
@@ -170,9 +168,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_halt(args: argparse.Namespace) -> int:
+    from liquidation_hunter.trading.books import Books
     from live_heatmap import system_clock_ms
-
-    from .trading.books import Books
 
     opened = _books_of(args, write=True)
     if opened is None:
@@ -240,14 +237,14 @@ def _build_parser() -> argparse.ArgumentParser:
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
     record.set_defaults(handler=_cmd_record)
-    from .api.cli import add_serve_parser
-    from .backtest.cli import add_backtest_parser
-    from .history_cli import add_history_parsers
+    from liquidation_hunter.api.cli import add_serve_parser
+    from liquidation_hunter.backtest.cli import add_backtest_parser
+    from liquidation_hunter.history_cli import add_history_parsers
 
     add_serve_parser(sub)
 
     add_history_parsers(sub)
-    from .picture import add_heatmap_parser
+    from liquidation_hunter.picture import add_heatmap_parser
 
     add_backtest_parser(sub)
     add_heatmap_parser(sub)

@@ -17,9 +17,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from liquidation_hunter.config_checks import (
+    Check,
+    ConfigFileError,
+    boolean,
+    build_section,
+    choice,
+    integer,
+    number,
+    validate,
+)
 from live_heatmap.subscriptions import BINANCE_MARKET_URL
-
-from .config_checks import Check, ConfigFileError, boolean, build_section, choice, integer, number, validate
 
 if TYPE_CHECKING:
     from live_heatmap.stream import StreamSettings

@@ -14,7 +14,7 @@ def _store_path(args: argparse.Namespace) -> str | None:
     if args.db:
         return str(args.db)
     if args.config:
-        from .bot_config import ConfigFileError, load_config
+        from liquidation_hunter.bot_config import ConfigFileError, load_config
 
         try:
             events = load_config(args.config).storage.events
@@ -46,10 +46,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from liquidation_hunter.timeparse import parse_time_ms
     from live_heatmap import LiveLiquidationHeatmap
     from live_heatmap.history import export_clusters, export_events, load_events
-
-    from .timeparse import parse_time_ms
 
     source = args.events or _store_path(args)
     if source is None:
@@ -63,7 +62,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         heatmap_config = None
         if args.config:
-            from .bot_config import load_config
+            from liquidation_hunter.bot_config import load_config
 
             heatmap_config = load_config(args.config).heatmap
         events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)

@@ -334,7 +334,7 @@ def _numeric(text: str) -> bool:
 
 
 def _parse_at(text: str) -> int:
-    from .timeparse import parse_time_ms
+    from liquidation_hunter.timeparse import parse_time_ms
 
     try:
         return parse_time_ms(text)
@@ -406,7 +406,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     cluster_config: HeatmapConfig | None = None
     source = args.events
     if args.config:
-        from .bot_config import ConfigFileError, load_config
+        from liquidation_hunter.bot_config import ConfigFileError, load_config
 
         try:
             config = load_config(args.config)

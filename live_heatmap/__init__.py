@@ -4,11 +4,11 @@
 time-decayed price clusters (:class:`LiquidationCluster`).
 """
 
-from .cluster import LiquidationCluster
-from .config import ConfigError, HeatmapConfig
-from .events import FrameRejected, LiquidationEvent, RejectReason, parse_force_order
-from .heatmap import IngestReport, LiveLiquidationHeatmap, system_clock_ms
-from .symbols import to_exchange_id, to_unified
+from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.config import ConfigError, HeatmapConfig
+from live_heatmap.events import FrameRejected, LiquidationEvent, RejectReason, parse_force_order
+from live_heatmap.heatmap import IngestReport, LiveLiquidationHeatmap, system_clock_ms
+from live_heatmap.symbols import to_exchange_id, to_unified
 
 __version__ = "0.1.0"
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .cluster import LiquidationCluster
-from .config import HeatmapConfig
+from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.config import HeatmapConfig
 
 __all__ = ["SIDE_LONG", "SIDE_NAMES", "SIDE_SHORT", "SideArrays", "build_clusters", "cluster_starts",
            "reference_notional", "sort_by_side"]

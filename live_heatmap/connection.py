@@ -30,8 +30,8 @@ import orjson
 import structlog
 import websocket
 
-from .subscriptions import subscribe_requests
-from .wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
+from live_heatmap.subscriptions import subscribe_requests
+from live_heatmap.wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
 
 __all__ = ["Connection", "ConnectionSettings", "Router"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .events import (
+from live_heatmap.events import (
     _GOOD_SYMBOLS,
     _SIDES,
     MAX_TIMESTAMP_MS,

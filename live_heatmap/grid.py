@@ -38,15 +38,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .cluster import LiquidationCluster
-from .clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side
-from .config import HeatmapConfig
-from .events import LiquidationEvent
-from .symbols import to_exchange_id
-from .window import EventColumns
+from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side
+from live_heatmap.config import HeatmapConfig
+from live_heatmap.events import LiquidationEvent
+from live_heatmap.symbols import to_exchange_id
+from live_heatmap.window import EventColumns
 
 if TYPE_CHECKING:
-    from .heatmap import LiveLiquidationHeatmap
+    from live_heatmap.heatmap import LiveLiquidationHeatmap
 
 __all__ = [
     "MAX_PRICE_BINS",

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cluster import LiquidationCluster
-from .clustering import build_clusters
-from .config import HeatmapConfig
-from .events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
-from .frame_batch import EventRows, parse_each, parse_rows
-from .subscriptions import BINANCE_MARKET_URL
-from .symbols import to_exchange_id
-from .window import EventColumns, EventWindow, event_arrays
+from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.clustering import build_clusters
+from live_heatmap.config import HeatmapConfig
+from live_heatmap.events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
+from live_heatmap.frame_batch import EventRows, parse_each, parse_rows
+from live_heatmap.subscriptions import BINANCE_MARKET_URL
+from live_heatmap.symbols import to_exchange_id
+from live_heatmap.window import EventColumns, EventWindow, event_arrays
 
 if TYPE_CHECKING:
-    from .stream import LiquidationStream, StreamSettings
+    from live_heatmap.stream import LiquidationStream, StreamSettings
 
 __all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "system_clock_ms"]
 
@@ -271,7 +271,7 @@ class LiveLiquidationHeatmap:
         Other keyword options override :class:`~live_heatmap.stream.StreamSettings` fields
         (or their ``connection`` fields) by name.
         """
-        from .stream import LiquidationStream, settings_with  # websocket-client only when streaming
+        from live_heatmap.stream import LiquidationStream, settings_with  # websocket-client only when streaming
 
         if self._stream is not None:
             raise RuntimeError("the stream is already running; stop_stream() first")

@@ -41,8 +41,8 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from .cluster import LiquidationCluster
-from .events import (
+from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
     FrameRejected,
@@ -50,7 +50,7 @@ from .events import (
     RejectReason,
     parse_force_order,
 )
-from .recorder import EventStore, symbol_key
+from live_heatmap.recorder import EventStore, symbol_key
 
 __all__ = [
     "EVENT_FIELDS",

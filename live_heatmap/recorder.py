@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .events import LiquidationEvent
-from .symbols import to_exchange_id
+from live_heatmap.events import LiquidationEvent
+from live_heatmap.symbols import to_exchange_id
 
 if TYPE_CHECKING:
-    from .heatmap import LiveLiquidationHeatmap
+    from live_heatmap.heatmap import LiveLiquidationHeatmap
 
 __all__ = ["EventStore", "EventStoreError", "Recorder", "symbol_key", "warm_start"]
 
@@ -313,7 +313,7 @@ class Recorder:
             raise ValueError(f"flush_interval: expected a positive number of seconds, got {flush_interval!r}")
         if not (0 < retention_days <= 3650):
             raise ValueError(f"retention_days: expected a number in (0, 3650], got {retention_days!r}")
-        from .heatmap import system_clock_ms
+        from live_heatmap.heatmap import system_clock_ms
 
         self.store = store
         self.flush_interval = float(flush_interval)

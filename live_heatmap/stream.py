@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from .backoff import Backoff
-from .connection import Connection, ConnectionSettings
-from .subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
+from live_heatmap.backoff import Backoff
+from live_heatmap.connection import Connection, ConnectionSettings
+from live_heatmap.subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
 
 if TYPE_CHECKING:
-    from .heatmap import LiveLiquidationHeatmap
+    from live_heatmap.heatmap import LiveLiquidationHeatmap
 
 __all__ = ["LiquidationStream", "StreamSettings"]
 

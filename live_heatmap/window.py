@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
-from .events import EventFields, LiquidationEvent
-from .frame_batch import EventRows
+from live_heatmap.clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
+from live_heatmap.events import EventFields, LiquidationEvent
+from live_heatmap.frame_batch import EventRows
 
 __all__ = ["EventColumns", "EventWindow", "event_arrays"]
 

@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from live_heatmap import ConfigError
-
-from . import cascade_fade, liquidation_magnet
-from .base import ParamsCheck, Strategy, StrategyFactory
-from .cascade_fade import CascadeFade, CascadeFadeParams
-from .liquidation_magnet import LiquidationMagnet
+from strategies import cascade_fade, liquidation_magnet
+from strategies.base import ParamsCheck, Strategy, StrategyFactory
+from strategies.cascade_fade import CascadeFade, CascadeFadeParams
+from strategies.liquidation_magnet import LiquidationMagnet
 
 if TYPE_CHECKING:
     from liquidation_hunter import LiquidationHunter

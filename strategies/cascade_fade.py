@@ -64,8 +64,7 @@ import numpy.typing as npt
 
 from liquidation_hunter import LiquidationHunter, Signal
 from live_heatmap import ConfigError, to_exchange_id, to_unified
-
-from .base import check_price, no_signal, reject_unknown_params
+from strategies.base import check_price, no_signal, reject_unknown_params
 
 __all__ = ["Cascade", "CascadeFade", "CascadeFadeParams", "validate_params"]
 

@@ -13,8 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from liquidation_hunter import HunterConfig, LiquidationHunter, Signal
-
-from .base import reject_unknown_params
+from strategies.base import reject_unknown_params
 
 __all__ = ["LiquidationMagnet", "validate_params"]
 

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-from .params import ParamError, parse_window_ms
-from .recording import source_from_recording
-from .server import ApiAuthError, ApiServer, bearer_ok, is_loopback, resolve_token
-from .views import ApiError, ApiSource
+from liquidation_hunter.api.params import ParamError, parse_window_ms
+from liquidation_hunter.api.recording import source_from_recording
+from liquidation_hunter.api.server import ApiAuthError, ApiServer, bearer_ok, is_loopback, resolve_token
+from liquidation_hunter.api.views import ApiError, ApiSource
 
 __all__ = [
     "ApiAuthError",

@@ -40,10 +40,10 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load, serve until SIGINT/SIGTERM, stop. Exit code 2 with one line on stderr for any setup mistake."""
-    from ..bot_config import BotConfig, ConfigFileError, load_config
-    from ..config_sections import MEMORY, ApiConfig
-    from .recording import source_from_recording
-    from .server import ApiAuthError, ApiServer, resolve_token
+    from liquidation_hunter.api.recording import source_from_recording
+    from liquidation_hunter.api.server import ApiAuthError, ApiServer, resolve_token
+    from liquidation_hunter.bot_config import BotConfig, ConfigFileError, load_config
+    from liquidation_hunter.config_sections import MEMORY, ApiConfig
 
     try:
         config = load_config(args.config) if args.config else None

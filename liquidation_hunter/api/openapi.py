@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
-from .params import MAX_WINDOW_MS
-from .views import EVENTS_LIMIT_MAX
+from liquidation_hunter import __version__
+from liquidation_hunter.api.params import MAX_WINDOW_MS
+from liquidation_hunter.api.views import EVENTS_LIMIT_MAX
 
 __all__ = ["openapi"]
 

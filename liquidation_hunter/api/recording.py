@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from liquidation_hunter.api.views import ApiSource
+from liquidation_hunter.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
 from live_heatmap.history import load_events
-
-from ..rules import HunterConfig
-from .views import ApiSource
 
 __all__ = ["source_from_recording"]
 
@@ -35,7 +34,7 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     hm.ingest_many((e for e in loaded if since <= e.trade_time <= at), notify=False)
     series = None
     if prices:
-        from ..backtest.prices import load_prices
+        from liquidation_hunter.backtest.prices import load_prices
 
         series = load_prices(list(prices)).window(None, at + 1)
     last_fill = {e.symbol: e.price for e in loaded if e.trade_time <= at}  # sorted by time: the last wins

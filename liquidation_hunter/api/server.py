@@ -37,10 +37,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
-from .docs import DOCS_HTML
-from .openapi import openapi
-from .params import ParamError, parse_query
-from .views import ApiError, ApiSource, Download
+from liquidation_hunter.api.docs import DOCS_HTML
+from liquidation_hunter.api.openapi import openapi
+from liquidation_hunter.api.params import ParamError, parse_query
+from liquidation_hunter.api.views import ApiError, ApiSource, Download
 
 __all__ = ["STATIC_DIR", "ApiAuthError", "ApiServer", "Response", "bearer_ok", "is_loopback", "resolve_token"]
 

@@ -114,12 +114,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import time
 
+    from liquidation_hunter.backtest.prices import load_prices
+    from liquidation_hunter.backtest.report import render_json, render_summary, write_report
+    from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest
+    from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep
     from liquidation_hunter.bot_config import load_config
-
-    from .prices import load_prices
-    from .report import render_json, render_summary, write_report
-    from .runner import DEFAULT_GAP_MINUTES, run_backtest
-    from .sweep import check_keys, parse_grid, run_sweep
 
     config = load_config(args.config)
     start = parse_time_ms(args.start) if args.start else None
@@ -150,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
         bar = None
         if tty:
-            from .progress import ProgressBar
+            from liquidation_hunter.backtest.progress import ProgressBar
 
             bar = ProgressBar(sys.stderr, label="sweep")
         sweep = run_sweep(config, events, prices, grid, start_ms=start, end_ms=end, symbols=args.symbol,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .result import BacktestResult
+from liquidation_hunter.backtest.result import BacktestResult
 
 __all__ = ["equity_png", "render_html", "render_json", "render_markdown", "render_summary", "report_dict",
            "write_report"]

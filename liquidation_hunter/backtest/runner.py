@@ -67,6 +67,8 @@ from typing import Any
 import numpy as np
 import structlog
 
+from liquidation_hunter.backtest.prices import PriceSeries
+from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.bot_config import BotConfig
 from liquidation_hunter.hunter import LiquidationHunter
@@ -74,9 +76,6 @@ from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
-
-from .prices import PriceSeries
-from .result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -338,7 +337,7 @@ def _progress(progress: bool | Progress) -> Progress | None:
     if callable(progress):
         return progress
     if progress and sys.stderr.isatty():
-        from .progress import ProgressBar
+        from liquidation_hunter.backtest.progress import ProgressBar
 
         return ProgressBar(sys.stderr)
     return None

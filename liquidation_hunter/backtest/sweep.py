@@ -20,11 +20,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from liquidation_hunter.backtest.prices import PriceSeries
+from liquidation_hunter.backtest.runner import (
+    DEFAULT_GAP_MINUTES,
+    BacktestError,
+    config_hash,
+    events_digest,
+    run_backtest,
+)
 from liquidation_hunter.bot_config import BotConfig, ConfigFileError
 from live_heatmap import ConfigError, LiquidationEvent
-
-from .prices import PriceSeries
-from .runner import DEFAULT_GAP_MINUTES, BacktestError, config_hash, events_digest, run_backtest
 
 __all__ = ["MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys", "parse_grid", "run_sweep"]
 
@@ -48,7 +53,7 @@ class SweepResult:
     inputs: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        from .report import clean
+        from liquidation_hunter.backtest.report import clean
 
         out: dict[str, Any] = clean({"keys": list(self.keys), "base_config_sha256": self.base_config_hash,
                       "inputs": dict(self.inputs),
@@ -72,7 +77,7 @@ class SweepResult:
                 "profitable": sum(1 for v in net if v > 0)}
 
     def to_markdown(self) -> str:
-        from .report import money, pct
+        from liquidation_hunter.backtest.report import money, pct
 
         headers = [*self.keys, "trades", "win rate", "net PnL", "return", "max drawdown", "fees", "exposure"]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]

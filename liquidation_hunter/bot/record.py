@@ -21,11 +21,10 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.bot.logs import configure_logging
+from liquidation_hunter.bot_config import BotConfig
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.recorder import EventStore, Recorder
-
-from ..bot_config import BotConfig
-from .logs import configure_logging
 
 __all__ = ["RecordingDisabled", "run_recorder"]
 

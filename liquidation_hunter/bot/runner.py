@@ -23,14 +23,13 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.bot.engine import JOBS, Bot
+from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot_config import BotConfig
 from liquidation_hunter.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Broker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
-
-from .engine import JOBS, Bot
-from .logs import configure_logging
 
 __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position
+from liquidation_hunter.trading.model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position
 
 __all__ = ["Books", "BooksError", "OrderRecord", "SignalRecord"]
 

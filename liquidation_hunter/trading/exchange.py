@@ -35,10 +35,9 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from live_heatmap.backoff import Backoff
 from live_heatmap.symbols import MarketsLike, to_unified
-
-from .errors import ExchangeUnavailable, OrderRejected
 
 if TYPE_CHECKING:
     from liquidation_hunter.bot_config import BotConfig, Secrets

@@ -53,10 +53,17 @@ from typing import Any, cast
 
 import structlog
 
-from .books import Books, OrderRecord
-from .errors import ExchangeUnavailable, OrderRejected, TradingError
-from .exchange import ExchangeClient, ExchangePosition, ExitKind, OrderResult
-from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position, liquidation_price
+from liquidation_hunter.trading.books import Books, OrderRecord
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, TradingError
+from liquidation_hunter.trading.exchange import ExchangeClient, ExchangePosition, ExitKind, OrderResult
+from liquidation_hunter.trading.model import (
+    AccountState,
+    ClosedTrade,
+    EntryOrder,
+    ExitReason,
+    Position,
+    liquidation_price,
+)
 
 __all__ = ["LiveBroker", "close_client_id", "exit_client_id"]
 

@@ -60,12 +60,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from .books import Books, BooksError
-from .errors import OrderRejected
-from .model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position, liquidation_price
+from liquidation_hunter.trading.books import Books, BooksError
+from liquidation_hunter.trading.errors import OrderRejected
+from liquidation_hunter.trading.model import (
+    AccountState,
+    ClosedTrade,
+    EntryOrder,
+    ExitReason,
+    Position,
+    liquidation_price,
+)
 
 if TYPE_CHECKING:
-    from ..config_sections import RiskConfig
+    from liquidation_hunter.config_sections import RiskConfig
 
 __all__ = ["DEFAULT_FUNDING_RATE", "FUNDING_INTERVAL_MS", "PaperBroker", "Precision", "liquidation_price"]
 
