@@ -113,7 +113,7 @@ def _client_main(port: int, quick: bool, out: Any) -> None:
 
 def _heatmap(clock: Any) -> Any:
     from live_heatmap import LiveLiquidationHeatmap
-    from live_heatmap.history import load_events
+    from live_heatmap.store.history import load_events
 
     events = load_events(WIRE, until_ms=AT + 1)
     hm = LiveLiquidationHeatmap(clock=clock)
@@ -161,7 +161,7 @@ class Ingest(threading.Thread):
 def main() -> None:
     quick = "--quick" in sys.argv
     from liquidation_hunter.api import ApiServer, ApiSource
-    from liquidation_hunter.backtest.prices import load_prices
+    from liquidation_hunter.data.prices import load_prices
 
     t0 = time.monotonic()
 

@@ -41,7 +41,7 @@ from liquidation_hunter.backtest import PriceSeries, load_prices, run_backtest  
 from liquidation_hunter.backtest.result import BacktestResult  # noqa: E402
 from liquidation_hunter.backtest.runner import _Replay  # noqa: E402
 from liquidation_hunter.bot.engine import Bot  # noqa: E402
-from liquidation_hunter.bot_config import BotConfig  # noqa: E402
+from liquidation_hunter.config.model import BotConfig  # noqa: E402
 from live_heatmap import LiquidationEvent, parse_force_order  # noqa: E402
 
 

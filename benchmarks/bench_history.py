@@ -6,7 +6,7 @@ real recordings in ``data/binance/``:
 
 * recording: the 4,986 recorded ``forceOrder`` frames, as bytes, 20 times over with their times shifted
   each pass (so none is a duplicate): parsed and ingested one by one into a heatmap with a
-  :class:`~live_heatmap.recorder.Recorder` attached (one flush a second), timed until the last event is
+  :class:`~live_heatmap.store.recorder.Recorder` attached (one flush a second), timed until the last event is
   committed. Also the store's own append rate, in batches of one second at the target rate;
 * warm start: a store holding 30 days of one busy symbol at **one event a second** (2,592,000 events).
   Binance's stream sends at most one liquidation per symbol per second, so no symbol can have more; the
@@ -15,7 +15,7 @@ real recordings in ``data/binance/``:
   with shifted times. Warm start reads only the heatmap's horizon (3 hours by default: 10,800 events
   here, the most any symbol can have), so its cost is the query plus the ingest of that window, measured
   against the 30-day file; the page cache is warm (the file was just written);
-* reading: :func:`~live_heatmap.history.load_events` of each format, and of the whole 30 days.
+* reading: :func:`~live_heatmap.store.history.load_events` of each format, and of the whole 30 days.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order  # noqa: E402
-from live_heatmap.history import export_events, load_events  # noqa: E402
-from live_heatmap.recorder import EventStore, Recorder, warm_start  # noqa: E402
+from live_heatmap.store.history import export_events, load_events  # noqa: E402
+from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # noqa: E402
 
 DATA = ROOT / "data" / "binance"
 WIRE = DATA / "forceorder_wire.jsonl"

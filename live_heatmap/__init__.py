@@ -5,10 +5,10 @@ time-decayed price clusters (:class:`LiquidationCluster`).
 """
 
 from live_heatmap.cluster import LiquidationCluster
+from live_heatmap.common.symbols import to_exchange_id, to_unified
 from live_heatmap.config import ConfigError, HeatmapConfig
-from live_heatmap.events import FrameRejected, LiquidationEvent, RejectReason, parse_force_order
 from live_heatmap.heatmap import IngestReport, LiveLiquidationHeatmap, system_clock_ms
-from live_heatmap.symbols import to_exchange_id, to_unified
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, parse_force_order
 
 __version__ = "0.1.0"
 

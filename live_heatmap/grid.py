@@ -40,10 +40,10 @@ import numpy.typing as npt
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side
+from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.config import HeatmapConfig
-from live_heatmap.events import LiquidationEvent
-from live_heatmap.symbols import to_exchange_id
 from live_heatmap.window import EventColumns
+from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap

@@ -14,15 +14,15 @@ import numpy as np
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import build_clusters
+from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.config import HeatmapConfig
-from live_heatmap.events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
-from live_heatmap.frame_batch import EventRows, parse_each, parse_rows
-from live_heatmap.subscriptions import BINANCE_MARKET_URL
-from live_heatmap.symbols import to_exchange_id
+from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 from live_heatmap.window import EventColumns, EventWindow, event_arrays
+from live_heatmap.wire.events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
+from live_heatmap.wire.frame_batch import EventRows, parse_each, parse_rows
 
 if TYPE_CHECKING:
-    from live_heatmap.stream import LiquidationStream, StreamSettings
+    from live_heatmap.stream.stream import LiquidationStream, StreamSettings
 
 __all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "system_clock_ms"]
 
@@ -268,10 +268,10 @@ class LiveLiquidationHeatmap:
         ``ws_url`` into this heatmap, in background threads, reconnecting for as long as it runs.
 
         ``mark_price=True`` also subscribes mark prices and feeds :meth:`update_price`.
-        Other keyword options override :class:`~live_heatmap.stream.StreamSettings` fields
+        Other keyword options override :class:`~live_heatmap.stream.stream.StreamSettings` fields
         (or their ``connection`` fields) by name.
         """
-        from live_heatmap.stream import LiquidationStream, settings_with  # websocket-client only when streaming
+        from live_heatmap.stream.stream import LiquidationStream, settings_with  # websocket-client only when streaming
 
         if self._stream is not None:
             raise RuntimeError("the stream is already running; stop_stream() first")

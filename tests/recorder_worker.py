@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.recorder import EventStore, Recorder
+from live_heatmap.store.recorder import EventStore, Recorder
 
 WIRE = Path(__file__).resolve().parent.parent / "data" / "binance" / "forceorder_wire.jsonl"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

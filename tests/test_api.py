@@ -31,10 +31,10 @@ from liquidation_hunter.api import (
     source_from_recording,
 )
 from liquidation_hunter.api.openapi import openapi
-from liquidation_hunter.config_sections import ApiConfig
+from liquidation_hunter.config.sections import ApiConfig
 from liquidation_hunter.trading.books import Books
 from live_heatmap.grid import grid_from_heatmap
-from live_heatmap.history import EVENT_FIELDS, load_events
+from live_heatmap.store.history import EVENT_FIELDS, load_events
 
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 PRICES = DATA / "aggtrades_large.csv"
@@ -455,7 +455,7 @@ def test_docs_page_is_self_contained(client: Client) -> None:
 def _serve(argv: list[str]) -> int:
     import argparse
 
-    from liquidation_hunter.api.cli import add_serve_parser
+    from liquidation_hunter.cli.serve import add_serve_parser
 
     parser = argparse.ArgumentParser()
     add_serve_parser(parser.add_subparsers(dest="command"))

@@ -30,9 +30,9 @@ from liquidation_hunter.backtest import (
     run_sweep,
     write_report,
 )
-from liquidation_hunter.backtest.cli import add_backtest_parser
 from liquidation_hunter.bot.engine import Bot
-from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.cli.backtest import add_backtest_parser
+from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
@@ -391,7 +391,7 @@ def run_cli(argv: list[str]) -> int:
 
 
 CLI = ("import argparse, sys\n"
-       "from liquidation_hunter.backtest.cli import add_backtest_parser\n"
+       "from liquidation_hunter.cli.backtest import add_backtest_parser\n"
        "p = argparse.ArgumentParser(); add_backtest_parser(p.add_subparsers())\n"
        "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))\n")
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import DATA, WIRE
 
 from liquidation_hunter.backtest import BacktestResult, PriceSeries, load_prices, run_backtest
-from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.config.model import BotConfig
 from live_heatmap import LiquidationEvent, parse_force_order
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

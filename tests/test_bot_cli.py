@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from liquidation_hunter.bot.runner import LiveModeRefused, check_live_opt_in
-from liquidation_hunter.bot_config import load_config
 from liquidation_hunter.cli import main
+from liquidation_hunter.config.model import load_config
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.model import AccountState, EntryOrder
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from liquidation_hunter.bot_config import BotConfig, ConfigFileError, Secrets, load_config
 from liquidation_hunter.cli import main
-from liquidation_hunter.config_checks import mask
-from liquidation_hunter.config_sections import RiskConfig, ScheduleConfig
+from liquidation_hunter.config.checks import mask
+from liquidation_hunter.config.model import BotConfig, ConfigFileError, Secrets, load_config
+from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig
 from live_heatmap import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -417,7 +417,7 @@ def test_console_script_check_config(tmp_path: Path) -> None:
 
 
 def test_bot_config_import_stays_light() -> None:
-    code = ("import sys, liquidation_hunter.bot_config, liquidation_hunter.cli; "
+    code = ("import sys, liquidation_hunter.config.model, liquidation_hunter.cli; "
             "print(sorted(m for m in ('pandas', 'scipy', 'ccxt', 'websocket') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

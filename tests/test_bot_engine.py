@@ -12,7 +12,7 @@ from helpers import MINUTE, NOW, event
 from liquidation_hunter import LiquidationHunter, Signal
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.bot.risk import entry_client_id
-from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap
@@ -199,7 +199,7 @@ def test_a_programming_error_in_a_job_is_raised_under_the_tests(tmp_path: Path) 
 def test_a_programming_error_is_counted_apart_and_shown_in_status(tmp_path: Path) -> None:
     """In production the loop survives a bug, but it is logged, counted as an error (not a failure, not a
     refusal) and shown by status."""
-    from liquidation_hunter.bot.status import render_status, status_report
+    from liquidation_hunter.trading.status import render_status, status_report
 
     clock = Clock()
     bot = make_bot(tmp_path, clock)

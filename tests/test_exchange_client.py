@@ -19,7 +19,7 @@ from fake_binance import FakeBinanceRest, RecordedRequest
 from fake_binance.rest_server import wall_clock_ms
 from structlog.testing import capture_logs
 
-from liquidation_hunter.bot_config import BotConfig, Secrets
+from liquidation_hunter.config.model import BotConfig, Secrets
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.exchange import ExchangeClient, ExchangePosition, OrderResult, outcome_unknown
 

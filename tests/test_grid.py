@@ -154,7 +154,7 @@ def test_events_outside_the_window_are_left_out() -> None:
 def test_to_dict_is_what_a_charting_library_draws(real_events: list[LiquidationEvent]) -> None:
     from conftest import DATA
 
-    from liquidation_hunter.picture import read_price_csv
+    from liquidation_hunter.plot.heatmap import read_price_csv
 
     points = read_price_csv(DATA / "aggtrades_large.csv", "ETHUSDT", start_ms=START, end_ms=END)
     grid = build_grid(real_events, symbol="ETH/USDT:USDT", start_ms=START, end_ms=END, time_decay_minutes=60,

@@ -16,7 +16,7 @@ import pytest
 from conftest import DATA, WIRE
 
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.history import (
+from live_heatmap.store.history import (
     EVENT_FIELDS,
     ImportReport,
     detect_format,
@@ -27,7 +27,7 @@ from live_heatmap.history import (
     load_events,
     read_events,
 )
-from live_heatmap.recorder import EventStore
+from live_heatmap.store.recorder import EventStore
 
 NORMALIZED = DATA / "liquidations_normalized.csv"
 SNAPSHOT = DATA / "liquidationSnapshot_coinm_head.csv"

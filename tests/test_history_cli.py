@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, WIRE
 
 from liquidation_hunter.cli import main
-from live_heatmap.history import load_events
+from live_heatmap.store.history import load_events
 
 
 def test_import_twice_then_export_a_range_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

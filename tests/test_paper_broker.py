@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
-from liquidation_hunter.config_sections import RiskConfig
+from liquidation_hunter.config.sections import RiskConfig
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.errors import OrderRejected
 from liquidation_hunter.trading.model import EntryOrder, Position, liquidation_price

@@ -310,7 +310,7 @@ def test_minimum_notional_is_checked_on_the_slipped_fill(books: Books) -> None:
 
 
 def test_from_risk_keeps_the_precision_it_is_given(books: Books) -> None:
-    from liquidation_hunter.config_sections import RiskConfig
+    from liquidation_hunter.config.sections import RiskConfig
 
     broker = PaperBroker.from_risk(books, RiskConfig(funding=False), precision=Filters())
     position = opened(broker, entry("r", BTC, 1, 0.012_34, stop_loss=48_000.04), 50_000.0)
@@ -325,7 +325,7 @@ def test_the_paper_broker_the_runner_builds_applies_the_exchange_rules(tmp_path:
     from fake_binance import FakeBinanceRest
 
     from liquidation_hunter.bot.runner import build_bot
-    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.config.model import BotConfig
 
     with FakeBinanceRest(symbols=["BTCUSDT", "ETHUSDT"], prices={"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0}) as rest:
         config = BotConfig.from_mapping({

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from live_heatmap import FrameRejected, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.events import _parse_checked, wire_fields
+from live_heatmap.wire.events import _parse_checked, wire_fields
 
 PATHS = ["e", "E", "o", "o.s", "o.S", "o.ap", "o.z", "o.p", "o.q", "o.T", "o.X", "o.o", "o.l", "data"]
 ODD_VALUES: list[object] = [

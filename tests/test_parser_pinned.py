@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from live_heatmap import FrameRejected, LiquidationEvent, LiveLiquidationHeatmap, RejectReason, parse_force_order
-from live_heatmap.events import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, wire_fields
+from live_heatmap.wire.events import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, wire_fields
 
 MIN_MS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1000  # README: 2019-01-01..2100-01-01
 MAX_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1000

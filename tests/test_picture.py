@@ -1,4 +1,4 @@
-"""The heatmap picture (liquidation_hunter/picture.py) and its command, on the real 2025-01-27 session."""
+"""The heatmap picture (liquidation_hunter/plot/heatmap.py) and its command, on the real 2025-01-27 session."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import DATA, WIRE
 
-from liquidation_hunter.picture import add_heatmap_parser, parse_window, read_price_csv, render_heatmap
+from liquidation_hunter.plot.heatmap import add_heatmap_parser, parse_window, read_price_csv, render_heatmap
 from live_heatmap import LiquidationEvent, parse_force_order
 from live_heatmap.grid import HeatmapGrid, build_grid
 
@@ -180,7 +180,7 @@ def test_window_text() -> None:
 
 
 def test_plotting_is_imported_only_by_the_picture() -> None:
-    code = ("import sys, live_heatmap.grid, liquidation_hunter.picture; "
+    code = ("import sys, live_heatmap.grid, liquidation_hunter.plot.heatmap; "
             "print('matplotlib' in sys.modules, 'PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

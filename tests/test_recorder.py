@@ -26,11 +26,11 @@ from fake_binance import FakeBinance
 from helpers import NOW, event
 
 from liquidation_hunter.bot.record import RecordingDisabled, run_recorder
-from liquidation_hunter.bot_config import BotConfig
-from liquidation_hunter.config_sections import ExchangeConfig, LoggingConfig, ScheduleConfig, StorageConfig
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.config.sections import ExchangeConfig, LoggingConfig, ScheduleConfig, StorageConfig
 from live_heatmap import HeatmapConfig, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.history import event_order
-from live_heatmap.recorder import EventStore, EventStoreError, Recorder, warm_start
+from live_heatmap.store.history import event_order
+from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "recorder_worker.py"
@@ -497,7 +497,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from netguard import install_network_guard
 install_network_guard()
-from liquidation_hunter.bot_config import load_config
+from liquidation_hunter.config.model import load_config
 from liquidation_hunter.bot.record import run_recorder
 raise SystemExit(run_recorder(load_config(sys.argv[1])))
 """

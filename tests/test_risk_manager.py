@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from liquidation_hunter.bot.risk import RiskManager, Sizing, entry_client_id, utc_day
-from liquidation_hunter.config_sections import RiskConfig
-from liquidation_hunter.rules import Signal
+from liquidation_hunter.config.sections import RiskConfig
+from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import AccountState, EntryOrder
 from live_heatmap import LiquidationCluster

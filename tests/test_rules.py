@@ -8,7 +8,7 @@ import pytest
 from helpers import cluster
 
 from liquidation_hunter import HunterConfig, Signal, magnet_rule
-from liquidation_hunter.rules import place_exits
+from liquidation_hunter.signals.rules import place_exits
 from live_heatmap import ConfigError, LiquidationCluster
 
 DEFAULT = HunterConfig()

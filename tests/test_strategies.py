@@ -10,7 +10,7 @@ import pytest
 from helpers import MINUTE, NOW, event, heatmap_with
 
 from liquidation_hunter import LiquidationHunter, Signal
-from liquidation_hunter.config_sections import StrategyConfig
+from liquidation_hunter.config.sections import StrategyConfig
 from live_heatmap import ConfigError, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
 from strategies import (
     STRATEGIES,

@@ -13,8 +13,8 @@ import pytest
 from fake_binance import FakeBinance
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.backoff import Backoff
-from live_heatmap.stream import LiquidationStream
+from live_heatmap.common.backoff import Backoff
+from live_heatmap.stream.stream import LiquidationStream
 
 FAST = {  # tiny timings so every fault resolves in well under a second
     "backoff": lambda: Backoff(initial=0.05, maximum=0.2, reset_after=1.0),

@@ -9,7 +9,7 @@ import websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from live_heatmap.wsframes import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, FrameReader, ProtocolError
+from live_heatmap.stream.wsframes import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, FrameReader, ProtocolError
 
 
 def encode(opcode: int, payload: bytes, fin: bool = True) -> bytes:

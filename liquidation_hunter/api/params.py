@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
-from liquidation_hunter.timeparse import parse_time_ms as parse_moment
+from live_heatmap.common.timeparse import parse_time_ms as parse_moment
 
 __all__ = [
     "MAX_WINDOW_MS",

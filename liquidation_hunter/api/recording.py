@@ -6,9 +6,9 @@ import os
 from collections.abc import Sequence
 
 from liquidation_hunter.api.views import ApiSource
-from liquidation_hunter.rules import HunterConfig
+from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
-from live_heatmap.history import load_events
+from live_heatmap.store.history import load_events
 
 __all__ = ["source_from_recording"]
 
@@ -17,11 +17,11 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
                           prices: Sequence[str | os.PathLike[str]] = (), heatmap: HeatmapConfig | None = None,
                           hunter: HunterConfig | None = None, books_path: str | None = None,
                           heartbeat_s: float = 60.0) -> ApiSource:
-    """The heatmap of ``events`` (any format :func:`~live_heatmap.history.load_events` reads) as of ``at_ms``
+    """The heatmap of ``events`` (any format :func:`~live_heatmap.store.history.load_events` reads) as of ``at_ms``
     (default: the last event's trade time), on a clock fixed there.
 
     Each symbol's price is the last point at or before ``at_ms`` of the ``prices`` files (aggTrades or klines,
-    :func:`~liquidation_hunter.backtest.prices.load_prices`), else its last liquidation's fill price.
+    :func:`~liquidation_hunter.data.prices.load_prices`), else its last liquidation's fill price.
     Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``.
     """
     config = heatmap or HeatmapConfig()
@@ -34,7 +34,7 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     hm.ingest_many((e for e in loaded if since <= e.trade_time <= at), notify=False)
     series = None
     if prices:
-        from liquidation_hunter.backtest.prices import load_prices
+        from liquidation_hunter.data.prices import load_prices
 
         series = load_prices(list(prices)).window(None, at + 1)
     last_fill = {e.symbol: e.price for e in loaded if e.trade_time <= at}  # sorted by time: the last wins

@@ -331,7 +331,7 @@ class ApiServer:
 
     @classmethod
     def from_config(cls, source: ApiSource, config: Any, environ: Mapping[str, str] | None = None) -> ApiServer:
-        """From an ``api:`` section (:class:`~liquidation_hunter.config_sections.ApiConfig`): host, port and the
+        """From an ``api:`` section (:class:`~liquidation_hunter.config.sections.ApiConfig`): host, port and the
         token from ``environ[config.token_env]``. Raises :class:`ApiAuthError` as :func:`resolve_token` does."""
         token = resolve_token(config.host, config.token_env, environ)
         return cls(source, host=config.host, port=config.port, token=token)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from liquidation_hunter.api.params import ParamError, Query, parse_window_ms
-from liquidation_hunter.rules import HunterConfig, magnet_rule, place_exits
+from liquidation_hunter.signals.rules import HunterConfig, magnet_rule, place_exits
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
-from live_heatmap.history import event_order, export_clusters, export_events
+from live_heatmap.store.history import event_order, export_clusters, export_events
 
 if TYPE_CHECKING:
-    from liquidation_hunter.backtest.prices import PriceSeries
+    from liquidation_hunter.data.prices import PriceSeries
 
 __all__ = ["ApiError", "ApiSource", "Download"]
 
@@ -244,8 +244,8 @@ class ApiSource:
         stats = self.heatmap.status()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
-        from liquidation_hunter.bot.status import status_report
         from liquidation_hunter.trading.books import Books, BooksError
+        from liquidation_hunter.trading.status import status_report
 
         try:
             books = Books.open_readonly(self.books_path)

@@ -11,11 +11,11 @@ See :mod:`.runner` for the simulated clock, :mod:`.prices` for the price files, 
 :mod:`.sweep`. Nothing here imports matplotlib until a picture is drawn.
 """
 
-from liquidation_hunter.backtest.prices import PriceFileError, PriceSeries, PriceSource, load_prices
 from liquidation_hunter.backtest.report import render_summary, report_dict, write_report
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.backtest.runner import BacktestError, SimulatedClock, run_backtest
 from liquidation_hunter.backtest.sweep import SweepResult, parse_grid, run_sweep
+from liquidation_hunter.data.prices import PriceFileError, PriceSeries, PriceSource, load_prices
 
 __all__ = [
     "BacktestError",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import SignalRecord
 from live_heatmap import to_exchange_id
 

@@ -67,11 +67,11 @@ from typing import Any
 import numpy as np
 import structlog
 
-from liquidation_hunter.backtest.prices import PriceSeries
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.bot.engine import Bot
-from liquidation_hunter.bot_config import BotConfig
-from liquidation_hunter.hunter import LiquidationHunter
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.data.prices import PriceSeries
+from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from liquidation_hunter.backtest.prices import PriceSeries
 from liquidation_hunter.backtest.runner import (
     DEFAULT_GAP_MINUTES,
     BacktestError,
@@ -28,7 +27,8 @@ from liquidation_hunter.backtest.runner import (
     events_digest,
     run_backtest,
 )
-from liquidation_hunter.bot_config import BotConfig, ConfigFileError
+from liquidation_hunter.config.model import BotConfig, ConfigFileError
+from liquidation_hunter.data.prices import PriceSeries
 from live_heatmap import ConfigError, LiquidationEvent
 
 __all__ = ["MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys", "parse_grid", "run_sweep"]

@@ -33,13 +33,13 @@ from typing import Any, Protocol
 import structlog
 
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
-from liquidation_hunter.bot_config import BotConfig
-from liquidation_hunter.rules import Signal
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
 from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
-from live_heatmap.symbols import MarketsLike
+from live_heatmap.common.symbols import MarketsLike
 
 __all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "PriceFeed"]
 

@@ -1,7 +1,7 @@
 """``liquidation-hunter record``: only the liquidation stream and the recorder, no trading.
 
 For collecting history on a small server: the ``forceOrder`` stream of ``symbols`` (``all``: the
-all-market stream) goes into a heatmap, whose accepted events a :class:`~live_heatmap.recorder.Recorder`
+all-market stream) goes into a heatmap, whose accepted events a :class:`~live_heatmap.store.recorder.Recorder`
 appends to ``storage.events`` every second. No REST calls, no mark prices, no books. The heatmap is there
 for what it does to the stream anyway: it drops the duplicates of a reconnect or rotation overlap (the
 store would too) and counts bad frames; it holds at most ``heatmap.max_events`` events per symbol.
@@ -22,9 +22,9 @@ from typing import Any
 import structlog
 
 from liquidation_hunter.bot.logs import configure_logging
-from liquidation_hunter.bot_config import BotConfig
+from liquidation_hunter.config.model import BotConfig
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
-from live_heatmap.recorder import EventStore, Recorder
+from live_heatmap.store.recorder import EventStore, Recorder
 
 __all__ = ["RecordingDisabled", "run_recorder"]
 
@@ -44,7 +44,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
 
     ``stop`` lets a caller (a test, an embedding program) end it without a signal. Raises
     :class:`RecordingDisabled` when ``config.storage.events`` is null, and
-    :class:`~live_heatmap.recorder.EventStoreError` when the file is not an event store.
+    :class:`~live_heatmap.store.recorder.EventStoreError` when the file is not an event store.
     """
     if config.storage.events is None:
         raise RecordingDisabled(f"{config.source or 'the config'}: storage.events is null, so there is nowhere to "

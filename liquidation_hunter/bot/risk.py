@@ -24,22 +24,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from liquidation_hunter.config_sections import RiskConfig
-from liquidation_hunter.rules import Signal
+from liquidation_hunter.config.sections import RiskConfig
+from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import AccountState, EntryOrder
+from live_heatmap.common.timeparse import utc_day
 
 __all__ = ["RiskManager", "Sizing", "entry_client_id", "utc_day"]
 
 DRAWDOWN_HALT = "max drawdown"
 MARGIN_HEADROOM = 0.99
 COST_COVER = 2.0
-
-
-def utc_day(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
 def entry_client_id(signal: Signal, strategy: str) -> str:

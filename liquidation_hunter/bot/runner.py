@@ -25,8 +25,8 @@ import structlog
 
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
-from liquidation_hunter.bot_config import BotConfig
-from liquidation_hunter.hunter import LiquidationHunter
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Broker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
@@ -120,7 +120,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     api_server = None  # before anything runs: a bad token or a taken port ends the start here
     if config.api.enabled:  # read-only: nothing a client sends reaches the trading parts
         from liquidation_hunter.api import ApiServer, ApiSource
-        from liquidation_hunter.config_sections import MEMORY
+        from liquidation_hunter.config.sections import MEMORY
 
         api_source = ApiSource(bot.heatmap, hunter=config.hunter, heartbeat_s=config.schedule.heartbeat,
                                books_path=None if config.storage.path == MEMORY else config.storage.path)
@@ -130,7 +130,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
     recorder = None
     if config.storage.events is not None:
-        from live_heatmap.recorder import EventStore, Recorder, warm_start
+        from live_heatmap.store.recorder import EventStore, Recorder, warm_start
 
         store = EventStore.open(config.storage.events)
         loaded = warm_start(bot.heatmap, store, clock(), symbols=None if symbols == "all" else symbols)

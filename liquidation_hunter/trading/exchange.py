@@ -36,11 +36,11 @@ from urllib.parse import urlsplit
 import structlog
 
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
-from live_heatmap.backoff import Backoff
-from live_heatmap.symbols import MarketsLike, to_unified
+from live_heatmap.common.backoff import Backoff
+from live_heatmap.common.symbols import MarketsLike, to_unified
 
 if TYPE_CHECKING:
-    from liquidation_hunter.bot_config import BotConfig, Secrets
+    from liquidation_hunter.config.model import BotConfig, Secrets
 
 __all__ = ["Balance", "ExchangeClient", "ExchangePosition", "ExitKind", "OrderResult", "outcome_unknown"]
 
@@ -386,7 +386,7 @@ class ExchangeClient:
 
     @property
     def markets(self) -> MarketsLike:
-        """For :func:`live_heatmap.symbols.to_unified` / ``to_exchange_id`` (the ccxt instance; its lookups
+        """For :func:`live_heatmap.common.symbols.to_unified` / ``to_exchange_id`` (the ccxt instance; its lookups
         answer once :meth:`load_markets` ran)."""
         return cast(MarketsLike, self._exchange)
 

@@ -72,7 +72,7 @@ from liquidation_hunter.trading.model import (
 )
 
 if TYPE_CHECKING:
-    from liquidation_hunter.config_sections import RiskConfig
+    from liquidation_hunter.config.sections import RiskConfig
 
 __all__ = ["DEFAULT_FUNDING_RATE", "FUNDING_INTERVAL_MS", "PaperBroker", "Precision", "liquidation_price"]
 

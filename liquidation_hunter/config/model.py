@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from liquidation_hunter.config_checks import (
+from liquidation_hunter.config.checks import (
     SECRET_ENV,
     ConfigFileError,
     build_section,
@@ -37,7 +37,8 @@ from liquidation_hunter.config_checks import (
     reject_unknown,
     validate,
 )
-from liquidation_hunter.config_sections import (
+from liquidation_hunter.config.loader import parse_yaml
+from liquidation_hunter.config.sections import (
     MEMORY,
     ApiConfig,
     ExchangeConfig,
@@ -48,8 +49,7 @@ from liquidation_hunter.config_sections import (
     StrategyConfig,
     thaw,
 )
-from liquidation_hunter.config_yaml import parse_yaml
-from liquidation_hunter.rules import HunterConfig
+from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import ConfigError, HeatmapConfig, to_unified
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]

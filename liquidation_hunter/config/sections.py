@@ -2,7 +2,7 @@
 
 Each section checks its own fields when built, so a section made in Python is
 as valid as one read from YAML. Rules across sections live in
-:mod:`liquidation_hunter.bot_config`. Units: times in seconds unless the name
+:mod:`liquidation_hunter.config.model`. Units: times in seconds unless the name
 says minutes; ``*_pct`` are percentages (``1.0`` = 1 %); ``risk_per_trade``
 and the fees are fractions (``0.0005`` = 0.05 %).
 """
@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from liquidation_hunter.config_checks import (
+from liquidation_hunter.config.checks import (
     Check,
     ConfigFileError,
     boolean,
@@ -27,10 +27,10 @@ from liquidation_hunter.config_checks import (
     number,
     validate,
 )
-from live_heatmap.subscriptions import BINANCE_MARKET_URL
+from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
 if TYPE_CHECKING:
-    from live_heatmap.stream import StreamSettings
+    from live_heatmap.stream.stream import StreamSettings
 
 __all__ = [
     "DAY_SECONDS",
@@ -126,9 +126,9 @@ class ExchangeConfig:
                                         self.ws_url)
 
     def stream_settings(self) -> StreamSettings:
-        """The live stream's settings (``live_heatmap.stream.StreamSettings``) from this section."""
-        from live_heatmap.connection import ConnectionSettings
-        from live_heatmap.stream import StreamSettings
+        """The live stream's settings (``live_heatmap.stream.stream.StreamSettings``) from this section."""
+        from live_heatmap.stream.connection import ConnectionSettings
+        from live_heatmap.stream.stream import StreamSettings
 
         t = self.timeouts
         return StreamSettings(ws_url=self.ws_url, combined=self.combined, mark_price=self.mark_price,
@@ -295,7 +295,7 @@ class StorageConfig:
     """Relative paths are resolved against the config file's folder; ``:memory:`` keeps nothing (paper only)."""
     events: str | None = "var/liquidations.sqlite"
     """The event store every accepted liquidation is appended to, and the heatmap is warm-started from
-    (``live_heatmap.recorder``); resolved like ``path``; null: no recording and no warm start."""
+    (``live_heatmap.store.recorder``); resolved like ``path``; null: no recording and no warm start."""
     retention_days: float = 30.0
     """Recorded events older than this are deleted (hourly), in (0, 3650]."""
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liquidation_hunter.timeparse import parse_time_ms
+from live_heatmap.common.timeparse import parse_time_ms
 
 __all__ = ["add_serve_parser", "cmd_serve"]
 
@@ -42,8 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Load, serve until SIGINT/SIGTERM, stop. Exit code 2 with one line on stderr for any setup mistake."""
     from liquidation_hunter.api.recording import source_from_recording
     from liquidation_hunter.api.server import ApiAuthError, ApiServer, resolve_token
-    from liquidation_hunter.bot_config import BotConfig, ConfigFileError, load_config
-    from liquidation_hunter.config_sections import MEMORY, ApiConfig
+    from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
+    from liquidation_hunter.config.sections import MEMORY, ApiConfig
 
     try:
         config = load_config(args.config) if args.config else None

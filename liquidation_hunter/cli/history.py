@@ -1,4 +1,5 @@
-"""``liquidation-hunter import`` and ``export``: recordings in and out of the event store (``live_heatmap.history``)."""
+"""``liquidation-hunter import`` and ``export``: recordings in and out of the event store
+(``live_heatmap.store.history``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def _store_path(args: argparse.Namespace) -> str | None:
     if args.db:
         return str(args.db)
     if args.config:
-        from liquidation_hunter.bot_config import ConfigFileError, load_config
+        from liquidation_hunter.config.model import ConfigFileError, load_config
 
         try:
             events = load_config(args.config).storage.events
@@ -29,8 +30,8 @@ def _store_path(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from live_heatmap.history import import_events
-    from live_heatmap.recorder import EventStore
+    from live_heatmap.store.history import import_events
+    from live_heatmap.store.recorder import EventStore
 
     path = _store_path(args)
     if path is None:
@@ -46,9 +47,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from liquidation_hunter.timeparse import parse_time_ms
     from live_heatmap import LiveLiquidationHeatmap
-    from live_heatmap.history import export_clusters, export_events, load_events
+    from live_heatmap.common.timeparse import parse_time_ms
+    from live_heatmap.store.history import export_clusters, export_events, load_events
 
     source = args.events or _store_path(args)
     if source is None:
@@ -62,7 +63,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         heatmap_config = None
         if args.config:
-            from liquidation_hunter.bot_config import load_config
+            from liquidation_hunter.config.model import load_config
 
             heatmap_config = load_config(args.config).heatmap
         events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["parse_time_ms"]
+__all__ = ["parse_time_ms", "utc_day"]
 
 
 def parse_time_ms(text: str) -> int:
@@ -22,3 +22,8 @@ def parse_time_ms(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+def utc_day(now_ms: int) -> str:
+    """The UTC date of ``now_ms`` (epoch ms) as ``YYYY-MM-DD``, whatever the host's time zone."""
+    return datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y-%m-%d")

@@ -1,7 +1,7 @@
 """``LiquidationStream``: keeps a heatmap fed from Binance for weeks without anyone watching.
 
 One *shard* per group of at most 1024 streams. Each shard's supervisor thread
-owns the current :class:`~live_heatmap.connection.Connection` and
+owns the current :class:`~live_heatmap.stream.connection.Connection` and
 
 * reconnects after a close, an error, a drop or a silent connection, waiting a
   capped, jittered exponential backoff that resets after a healthy period,
@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from live_heatmap.backoff import Backoff
-from live_heatmap.connection import Connection, ConnectionSettings
-from live_heatmap.subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
+from live_heatmap.common.backoff import Backoff
+from live_heatmap.stream.connection import Connection, ConnectionSettings
+from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
 
 __all__ = ["LiquidationStream", "StreamSettings"]
 
-log = structlog.get_logger("live_heatmap.stream")
+log = structlog.get_logger("live_heatmap.stream.stream")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from liquidation_hunter import __version__
-from liquidation_hunter.timeparse import parse_time_ms
+from live_heatmap.common.timeparse import parse_time_ms
 
 __all__ = ["main"]
 
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
-    from liquidation_hunter.hunter import LiquidationHunter
+    from liquidation_hunter.signals.hunter import LiquidationHunter
     from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
 
     path = Path(args.events)
@@ -69,7 +69,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from liquidation_hunter.bot_config import ConfigFileError, load_config
+    from liquidation_hunter.config.model import ConfigFileError, load_config
 
     try:
         config = load_config(args.file)
@@ -93,7 +93,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 def _load(path: str) -> object:
     """The config at ``path``, or the one-line error printed (and None returned)."""
-    from liquidation_hunter.bot_config import ConfigFileError, load_config
+    from liquidation_hunter.config.model import ConfigFileError, load_config
 
     try:
         return load_config(path)
@@ -105,7 +105,7 @@ def _load(path: str) -> object:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (``liquidation_hunter.bot.runner``)."""
     from liquidation_hunter.bot.runner import LiveModeRefused, run
-    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.config.model import BotConfig
     from liquidation_hunter.trading.books import BooksError
 
     config = _load(args.config)
@@ -123,7 +123,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_record(args: argparse.Namespace) -> int:
     """Only the recorder: the stream into ``storage.events``, no trading, until SIGINT/SIGTERM."""
     from liquidation_hunter.bot.record import run_recorder
-    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.config.model import BotConfig
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
@@ -132,7 +132,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
-    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.config.model import BotConfig
     from liquidation_hunter.trading.books import Books, BooksError
 
     config = _load(args.config)
@@ -150,9 +150,9 @@ def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object]
 def _cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from liquidation_hunter.bot.status import render_status, status_report
-    from liquidation_hunter.bot_config import BotConfig
+    from liquidation_hunter.config.model import BotConfig
     from liquidation_hunter.trading.books import Books
+    from liquidation_hunter.trading.status import render_status, status_report
     from live_heatmap import system_clock_ms
 
     opened = _books_of(args, write=False)
@@ -237,14 +237,14 @@ def _build_parser() -> argparse.ArgumentParser:
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
     record.set_defaults(handler=_cmd_record)
-    from liquidation_hunter.api.cli import add_serve_parser
-    from liquidation_hunter.backtest.cli import add_backtest_parser
-    from liquidation_hunter.history_cli import add_history_parsers
+    from liquidation_hunter.cli.backtest import add_backtest_parser
+    from liquidation_hunter.cli.history import add_history_parsers
+    from liquidation_hunter.cli.serve import add_serve_parser
 
     add_serve_parser(sub)
 
     add_history_parsers(sub)
-    from liquidation_hunter.picture import add_heatmap_parser
+    from liquidation_hunter.plot.heatmap import add_heatmap_parser
 
     add_backtest_parser(sub)
     add_heatmap_parser(sub)

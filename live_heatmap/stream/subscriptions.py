@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from live_heatmap.symbols import to_exchange_id
+from live_heatmap.common.symbols import to_exchange_id
 
 __all__ = ["ALL_FORCE_ORDERS", "ALL_MARK_PRICES", "Plan", "plan_subscriptions", "stream_url", "subscribe_requests"]
 

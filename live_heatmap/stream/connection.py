@@ -30,12 +30,12 @@ import orjson
 import structlog
 import websocket
 
-from live_heatmap.subscriptions import subscribe_requests
-from live_heatmap.wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
+from live_heatmap.stream.subscriptions import subscribe_requests
+from live_heatmap.stream.wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
 
 __all__ = ["Connection", "ConnectionSettings", "Router"]
 
-log = structlog.get_logger("live_heatmap.stream")
+log = structlog.get_logger("live_heatmap.stream.stream")
 
 _READ_SIZE = 256 * 1024
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from liquidation_hunter.config_checks import ConfigFileError
+from liquidation_hunter.config.checks import ConfigFileError
 
 __all__ = ["parse_yaml"]
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from liquidation_hunter.timeparse import parse_time_ms
+from live_heatmap.common.timeparse import parse_time_ms
 
 __all__ = ["add_backtest_parser", "cmd_backtest", "read_events"]
 
@@ -37,7 +37,7 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--sweep runs one backtest per combination of a small grid and prints the table.")
     p.add_argument("--config", "-c", required=True, metavar="FILE", help="the bot's YAML config")
     p.add_argument("--events", required=True, metavar="FILE_OR_DB",
-                   help="recorded forceOrder events: JSONL of frames (or what live_heatmap.history reads)")
+                   help="recorded forceOrder events: JSONL of frames (or what live_heatmap.store.history reads)")
     p.add_argument("--prices", required=True, action="append", metavar="[SYMBOL=]FILE",
                    help="trades/aggTrades or klines CSV (.gz/.zip too); repeatable")
     p.add_argument("--from", dest="start", metavar="TIME", help="start (ISO-8601, UTC when no zone; or epoch ms)")
@@ -69,13 +69,13 @@ def _sha256(path: Path) -> str:
 
 def read_events(source: str | os.PathLike[str], *, symbols: Sequence[str] | None = None,
                 since_ms: int | None = None, until_ms: int | None = None) -> tuple[list[Any], int]:
-    """(events, frames rejected) from ``source``: through ``live_heatmap.history.load_events`` when that module
+    """(events, frames rejected) from ``source``: through ``live_heatmap.store.history.load_events`` when that module
     exists (JSONL, CSV, SQLite), else JSONL of ``forceOrder`` frames (``.gz`` too) read here."""
     path = Path(source)
     if not path.exists():
         raise ValueError(f"--events {path}: no such file")
     try:
-        from live_heatmap import history
+        from live_heatmap.store import history
     except ImportError:
         history = None  # type: ignore[assignment]
     if history is not None and hasattr(history, "load_events"):
@@ -114,11 +114,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import time
 
-    from liquidation_hunter.backtest.prices import load_prices
     from liquidation_hunter.backtest.report import render_json, render_summary, write_report
     from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest
     from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep
-    from liquidation_hunter.bot_config import load_config
+    from liquidation_hunter.config.model import load_config
+    from liquidation_hunter.data.prices import load_prices
 
     config = load_config(args.config)
     start = parse_time_ms(args.start) if args.start else None

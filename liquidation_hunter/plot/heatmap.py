@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from live_heatmap.events import LiquidationEvent
     from live_heatmap.grid import HeatmapGrid
+    from live_heatmap.wire.events import LiquidationEvent
 
 __all__ = [
     "SCALES",
@@ -334,7 +334,7 @@ def _numeric(text: str) -> bool:
 
 
 def _parse_at(text: str) -> int:
-    from liquidation_hunter.timeparse import parse_time_ms
+    from live_heatmap.common.timeparse import parse_time_ms
 
     try:
         return parse_time_ms(text)
@@ -350,7 +350,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _read_jsonl(path: Path) -> list[LiquidationEvent]:
-    """Stand-in while ``live_heatmap.history`` does not exist: forceOrder frames, one a line."""
+    """Stand-in while ``live_heatmap.store.history`` does not exist: forceOrder frames, one a line."""
     from live_heatmap import FrameRejected, parse_force_order
 
     events = []
@@ -364,14 +364,14 @@ def _read_jsonl(path: Path) -> list[LiquidationEvent]:
 
 
 def _load_events(source: Path, symbol: str, *, since_ms: int | None, until_ms: int | None) -> list[LiquidationEvent]:
-    """``symbol``'s events of a recording, through ``live_heatmap.history.load_events`` (JSONL, CSV, SQLite)."""
+    """``symbol``'s events of a recording, through ``live_heatmap.store.history.load_events`` (JSONL, CSV, SQLite)."""
     try:
-        from live_heatmap.history import load_events  # type: ignore[import-not-found, unused-ignore]
+        from live_heatmap.store.history import load_events  # type: ignore[import-not-found, unused-ignore]
     except ModuleNotFoundError as exc:
-        if exc.name != "live_heatmap.history":
+        if exc.name != "live_heatmap.store.history":
             raise
         if source.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".txt"):
-            raise ValueError(f"{source}: reading {source.suffix or 'this'} recordings needs live_heatmap.history"
+            raise ValueError(f"{source}: reading {source.suffix or 'this'} recordings needs live_heatmap.store.history"
                              ) from None
         events = [e for e in _read_jsonl(source) if e.symbol == symbol]
     else:
@@ -406,7 +406,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     cluster_config: HeatmapConfig | None = None
     source = args.events
     if args.config:
-        from liquidation_hunter.bot_config import ConfigFileError, load_config
+        from liquidation_hunter.config.model import ConfigFileError, load_config
 
         try:
             config = load_config(args.config)
@@ -487,7 +487,7 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
         "Exit 0, or 2 with a one-line error.")
     parser.add_argument("symbol", metavar="SYMBOL", help="BTCUSDT or BTC/USDT:USDT")
     parser.add_argument("--events", metavar="FILE_OR_DB",
-                        help="the recording: forceOrder JSONL (or CSV, SQLite with live_heatmap.history)")
+                        help="the recording: forceOrder JSONL (or CSV, SQLite with live_heatmap.store.history)")
     parser.add_argument("--config", "-c", metavar="FILE",
                         help="a bot's config: its storage.events is the recording unless --events is given, "
                         "and its heatmap section sets the clusters (and the decay)")
@@ -506,7 +506,7 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    """Run the command alone (``python -m liquidation_hunter.picture SYMBOL ...``), e.g. before it is wired."""
+    """Run the command alone (``python -m liquidation_hunter.plot.heatmap SYMBOL ...``), e.g. before it is wired."""
     parser = argparse.ArgumentParser(prog="liquidation-hunter")
     add_heatmap_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["heatmap", *(argv if argv is not None else sys.argv[1:])])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from liquidation_hunter.bot.risk import utc_day
 from liquidation_hunter.trading.books import Books
+from live_heatmap.common.timeparse import utc_day
 
 __all__ = ["render_status", "status_report"]
 

@@ -3,9 +3,9 @@ and clusters.
 
 :func:`load_events` recognises its source by content, not by name:
 
-* an :class:`~live_heatmap.recorder.EventStore` file (SQLite);
+* an :class:`~live_heatmap.store.recorder.EventStore` file (SQLite);
 * raw ``forceOrder`` frames, one JSON object a line (payloads or ``{"stream","data"}`` envelopes), read by
-  :func:`~live_heatmap.events.parse_force_order`, bad lines counted by reason;
+  :func:`~live_heatmap.wire.events.parse_force_order`, bad lines counted by reason;
 * the flat CSV of ``data/binance/liquidations_normalized.csv`` (columns ``T, s, S, o, f, q, p, ap, X, l, z``
   and more). It has no ``E``: the event time is ``T``. Where ``ap`` is missing (empty or ``None``) the
   parser's rule applies: ``p`` is used and the event is marked ``fallback=True``;
@@ -18,8 +18,8 @@ and clusters.
 
 Any of the text formats may be gzip-compressed or the only file in a zip archive (as Binance served them).
 Events come back sorted by trade time, ties by symbol, side, quantity and price (the order an
-:class:`~live_heatmap.recorder.EventStore` reads in, so equal content reads back in equal order from any
-source), each liquidation once (by :attr:`~live_heatmap.events.LiquidationEvent.dedupe_key`). Time ranges
+:class:`~live_heatmap.store.recorder.EventStore` reads in, so equal content reads back in equal order from any
+source), each liquidation once (by :attr:`~live_heatmap.wire.events.LiquidationEvent.dedupe_key`). Time ranges
 are ``since_ms <= trade_time < until_ms``, in UTC epoch ms.
 """
 
@@ -42,7 +42,8 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from live_heatmap.cluster import LiquidationCluster
-from live_heatmap.events import (
+from live_heatmap.store.recorder import EventStore, symbol_key
+from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
     FrameRejected,
@@ -50,7 +51,6 @@ from live_heatmap.events import (
     RejectReason,
     parse_force_order,
 )
-from live_heatmap.recorder import EventStore, symbol_key
 
 __all__ = [
     "EVENT_FIELDS",
@@ -107,7 +107,7 @@ class LoadReport:
     """Events parsed that passed the filters (before dedupe)."""
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    """Unusable lines or rows by reason (the parser's :class:`~live_heatmap.events.RejectReason` values)."""
+    """Unusable lines or rows by reason (the parser's :class:`~live_heatmap.wire.events.RejectReason` values)."""
 
 
 # ---------------------------------------------------------------------------------------------- reading

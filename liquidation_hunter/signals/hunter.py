@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from liquidation_hunter.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
-from liquidation_hunter.sources import SOURCES
+from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
+from liquidation_hunter.signals.sources import SOURCES
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
-from live_heatmap.symbols import MarketsLike
+from live_heatmap.common.symbols import MarketsLike
 
 __all__ = ["LiquidationHunter"]
 

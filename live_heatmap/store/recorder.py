@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from live_heatmap.events import LiquidationEvent
-from live_heatmap.symbols import to_exchange_id
+from live_heatmap.common.symbols import to_exchange_id
+from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
@@ -507,4 +507,4 @@ def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStore, now_ms: int, 
 def _log() -> Any:
     import structlog
 
-    return structlog.get_logger("live_heatmap.recorder")
+    return structlog.get_logger("live_heatmap.store.recorder")

@@ -5,7 +5,7 @@ tuple) as on decoding. Here a chunk of frames is decoded into msgspec structs in
 field is pulled out for the whole chunk at once and checked with whole-column operations (``min``/``max``,
 numpy), so the per-frame Python work is a few list-comprehension steps.
 
-A chunk is taken whole only if every one of its frames is bytes that :func:`~live_heatmap.events.wire_fields`
+A chunk is taken whole only if every one of its frames is bytes that :func:`~live_heatmap.wire.events.wire_fields`
 accepts, by the same checks; otherwise each frame of the chunk goes through :func:`parse_force_order`
 itself (which names the reject reason). Either way the rows are the ones the per-frame parser gives, in the
 same order (``tests/test_parse_paths.py`` checks this on real frames broken at random).
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from live_heatmap.events import (
+from live_heatmap.wire.events import (
     _GOOD_SYMBOLS,
     _SIDES,
     MAX_TIMESTAMP_MS,

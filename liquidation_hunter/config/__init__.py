@@ -1,0 +1,1 @@
+"""The bot's YAML config: the model, its sections, cross-field checks, the loader."""

@@ -1,0 +1,1 @@
+"""Price files: the one reader of aggTrades and klines CSVs."""

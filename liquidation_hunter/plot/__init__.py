@@ -1,0 +1,1 @@
+"""Pictures: the heatmap picture (matplotlib, imported only by its command)."""

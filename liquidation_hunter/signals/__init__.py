@@ -1,0 +1,1 @@
+"""Clusters + price -> a signal: the hunter, its rules, its data sources."""

@@ -1,0 +1,1 @@
+"""What every layer shares: symbols, backoff, time and duration parsing."""

@@ -1,0 +1,1 @@
+"""Events on disk: the recorder (SQLite), warm start, import and export."""

@@ -1,0 +1,1 @@
+"""The live connection to the exchange: sockets, subscriptions, shards, reconnects."""

@@ -1,0 +1,1 @@
+"""Exchange frames -> events: one careful parser per format, one bulk path."""
