@@ -19,6 +19,7 @@ setup: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/vulture live_heatmap liquidation_hunter strategies tests benchmarks examples scripts/vulture_allowlist.py --min-confidence 60
 
 test: lint
 	$(BIN)/python -m pytest

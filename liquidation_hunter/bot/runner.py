@@ -35,7 +35,6 @@ __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
 
 log = structlog.get_logger("liquidation_hunter.bot")
 
-STOP_BUDGET_S = 5.0
 
 
 class LiveModeRefused(RuntimeError):

@@ -69,36 +69,13 @@ def _sha256(path: Path) -> str:
 
 def read_events(source: str | os.PathLike[str], *, symbols: Sequence[str] | None = None,
                 since_ms: int | None = None, until_ms: int | None = None) -> tuple[list[Any], int]:
-    """(events, frames rejected) from ``source``: through ``live_heatmap.store.history.load_events`` when that module
-    exists (JSONL, CSV, SQLite), else JSONL of ``forceOrder`` frames (``.gz`` too) read here."""
+    """(events, frames rejected) from ``source`` (JSONL, CSV, SQLite: ``live_heatmap.store.history.load_events``)."""
     path = Path(source)
     if not path.exists():
         raise ValueError(f"--events {path}: no such file")
-    try:
-        from live_heatmap.store import history
-    except ImportError:
-        history = None  # type: ignore[assignment]
-    if history is not None and hasattr(history, "load_events"):
-        events = history.load_events(path, symbols=symbols, since_ms=since_ms, until_ms=until_ms)
-        return list(events), 0
-    import gzip
+    from live_heatmap.store.history import load_events
 
-    from live_heatmap import FrameRejected, parse_force_order
-
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    events, rejected = [], 0
-    for line in raw.splitlines():
-        if not line.strip():
-            continue
-        try:
-            events.append(parse_force_order(line))
-        except FrameRejected:
-            rejected += 1
-    if not events:
-        raise ValueError(f"--events {path}: no forceOrder event in it ({rejected} lines rejected)")
-    return events, rejected
+    return list(load_events(path, symbols=symbols, since_ms=since_ms, until_ms=until_ms)), 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from live_heatmap.store.history import load_events
+
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
     from live_heatmap.wire.events import LiquidationEvent
@@ -349,34 +351,10 @@ def _parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _read_jsonl(path: Path) -> list[LiquidationEvent]:
-    """Stand-in while ``live_heatmap.store.history`` does not exist: forceOrder frames, one a line."""
-    from live_heatmap import FrameRejected, parse_force_order
-
-    events = []
-    with path.open("rb") as fh:
-        for line in fh:
-            try:
-                events.append(parse_force_order(line))
-            except FrameRejected:
-                continue
-    return events
-
-
 def _load_events(source: Path, symbol: str, *, since_ms: int | None, until_ms: int | None) -> list[LiquidationEvent]:
-    """``symbol``'s events of a recording, through ``live_heatmap.store.history.load_events`` (JSONL, CSV, SQLite)."""
-    try:
-        from live_heatmap.store.history import load_events  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "live_heatmap.store.history":
-            raise
-        if source.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".txt"):
-            raise ValueError(f"{source}: reading {source.suffix or 'this'} recordings needs live_heatmap.store.history"
-                             ) from None
-        events = [e for e in _read_jsonl(source) if e.symbol == symbol]
-    else:
-        events = list(load_events(source, symbols=[symbol], since_ms=since_ms,
-                                  until_ms=None if until_ms is None else until_ms + 1))  # its end is exclusive
+    """``symbol``'s events of a recording (JSONL, CSV, SQLite: ``live_heatmap.store.history.load_events``)."""
+    events = load_events(source, symbols=[symbol], since_ms=since_ms,
+                         until_ms=None if until_ms is None else until_ms + 1)  # its end is exclusive
     return [e for e in events if e.symbol == symbol and (since_ms is None or e.trade_time >= since_ms)
             and (until_ms is None or e.trade_time <= until_ms)]
 
@@ -503,15 +481,3 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", "-o", default="heatmap.png", help="the PNG to write (default heatmap.png)")
     parser.set_defaults(handler=cmd_heatmap)
     return parser
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    """Run the command alone (``python -m liquidation_hunter.plot.heatmap SYMBOL ...``), e.g. before it is wired."""
-    parser = argparse.ArgumentParser(prog="liquidation-hunter")
-    add_heatmap_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["heatmap", *(argv if argv is not None else sys.argv[1:])])
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

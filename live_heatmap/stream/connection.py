@@ -96,7 +96,6 @@ class Connection:
         self.opened_at: float | None = None
         self.last_received: float | None = None
         """Monotonic time of the last data frame or server ping (what the watchdog watches)."""
-        self.last_message_wall_ms: int | None = None
         self.messages = 0
         self.errors: deque[str] = deque(maxlen=20)
         """The server's latest error frames (bounded: a misbehaving server cannot grow it)."""
@@ -223,8 +222,6 @@ class Connection:
                         with contextlib.suppress(websocket.WebSocketException, OSError):
                             ws.send_close()
                     return self._close_requested or f"server closed (code {code})"
-            if self.messages:
-                self.last_message_wall_ms = time.time_ns() // 1_000_000
 
     def _route(self, data: bytes) -> None:
         try:
