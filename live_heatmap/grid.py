@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side
-from live_heatmap.common.symbols import to_exchange_id
+from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.window import EventColumns
 from live_heatmap.wire.events import LiquidationEvent
@@ -224,9 +224,6 @@ def price_edges_for(low: float, high: float, price_bins: int | None = None, *, p
     return edges
 
 
-def _symbol_key(symbol: str) -> str:
-    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
-
 
 def _as_columns(events: Iterable[LiquidationEvent] | EventColumns, symbol: str) -> EventColumns:
     """Events as arrays sorted by trade time; :class:`LiquidationEvent` of other symbols are skipped."""
@@ -342,7 +339,7 @@ def build_grid(
         raise ValueError(f"time_decay_minutes: expected a positive number, got {time_decay_minutes!r}")
     if carry_in_ms < 0:
         raise ValueError(f"carry_in_ms: expected >= 0, got {carry_in_ms}")
-    key = _symbol_key(symbol)
+    key = symbol_key(symbol)
     start_ms, end_ms = int(start_ms), int(end_ms)
     time_edges = time_edges_for(start_ms, end_ms, time_bins)
     cols = _as_columns(events, key)

@@ -14,7 +14,7 @@ import numpy as np
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import build_clusters
-from live_heatmap.common.symbols import to_exchange_id
+from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 from live_heatmap.window import EventColumns, EventWindow, event_arrays
@@ -300,15 +300,15 @@ class LiveLiquidationHeatmap:
         """Set the current price of ``symbol`` (used for ``distance_from_price``)."""
         if not (price > 0.0 and price < float("inf")):
             raise ValueError(f"price for {symbol}: expected a positive finite number, got {price!r}")
-        self._prices[self._key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
+        self._prices[symbol_key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
 
     def get_price(self, symbol: str) -> float | None:
-        entry = self._prices.get(self._key(symbol))
+        entry = self._prices.get(symbol_key(symbol))
         return entry[0] if entry else None
 
     def get_price_at(self, symbol: str) -> tuple[float, int] | None:
         """``(price, epoch ms it was set for)``, or None: lets a reader refuse a stale price."""
-        return self._prices.get(self._key(symbol))
+        return self._prices.get(symbol_key(symbol))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -327,7 +327,7 @@ class LiveLiquidationHeatmap:
         it needs a price (:meth:`update_price`), without one no cluster is dropped
         by distance. ``side`` keeps only ``"long"`` or ``"short"``.
         """
-        clusters = self._current(self._key(symbol), now_ms)
+        clusters = self._current(symbol_key(symbol), now_ms)
         return [
             c for c in clusters
             if c.strength >= min_strength
@@ -350,7 +350,7 @@ class LiveLiquidationHeatmap:
     def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
         """Rebuild now (one symbol, or all that have events); returns how many were rebuilt."""
         now = self.clock() if now_ms is None else now_ms
-        keys = [self._key(symbol)] if symbol is not None else list(self._windows)
+        keys = [symbol_key(symbol)] if symbol is not None else list(self._windows)
         keys = [k for k in keys if k in self._windows]
         for key in keys:
             self._build(key, now, force=True)
@@ -359,7 +359,7 @@ class LiveLiquidationHeatmap:
     def track(self, symbols: Iterable[str]) -> None:
         """Create the windows of ``symbols`` now rather than at their first event."""
         for symbol in symbols:
-            key = self._key(symbol)
+            key = symbol_key(symbol)
             if key not in self._windows:
                 self._window(key)
 
@@ -369,7 +369,7 @@ class LiveLiquidationHeatmap:
 
     def events(self, symbol: str) -> list[LiquidationEvent]:
         """The events held for ``symbol``, oldest arrival first."""
-        window = self._windows.get(self._key(symbol))
+        window = self._windows.get(symbol_key(symbol))
         return window.events() if window else []
 
     def events_since(self, symbol: str, since_ms: int) -> EventColumns:
@@ -380,16 +380,16 @@ class LiveLiquidationHeatmap:
         (:meth:`events` builds the whole window as objects). It knows no "now": events stamped later
         than the caller's clock are returned too.
         """
-        window = self._windows.get(self._key(symbol))
+        window = self._windows.get(symbol_key(symbol))
         return window.events_since(since_ms) if window else EventColumns.empty()
 
     def event_count(self, symbol: str) -> int:
-        window = self._windows.get(self._key(symbol))
+        window = self._windows.get(symbol_key(symbol))
         return len(window) if window else 0
 
     def memory_bytes(self, symbol: str) -> int:
         """Bytes held for ``symbol``'s window (ring buffers and dedupe set)."""
-        window = self._windows.get(self._key(symbol))
+        window = self._windows.get(symbol_key(symbol))
         return window.nbytes() if window else 0
 
     def stats(self) -> dict[str, Any]:
@@ -408,9 +408,6 @@ class LiveLiquidationHeatmap:
 
     # -- internals -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _key(symbol: str) -> str:
-        return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
 
     def _notify(self, events: Sequence[LiquidationEvent]) -> None:
         for listener in self._listeners:

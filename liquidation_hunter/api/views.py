@@ -18,7 +18,8 @@ import numpy as np
 
 from liquidation_hunter.api.params import ParamError, Query, parse_window_ms
 from liquidation_hunter.signals.rules import HunterConfig, magnet_rule, place_exits
-from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
+from live_heatmap.common.symbols import symbol_key
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
 from live_heatmap.store.history import event_order, export_clusters, export_events
 
@@ -119,7 +120,7 @@ class ApiSource:
             raise ApiError(404, "unknown symbol", f"unknown symbol {symbol[:60]!r}: not a symbol "
                            "(BTCUSDT or BTC/USDT:USDT); GET /api/v1/symbols lists the tracked ones")
         try:
-            key = to_exchange_id(symbol) if "/" in symbol else symbol.upper()
+            key = symbol_key(symbol)
         except ValueError:
             key = ""
         if not key or (self.heatmap.event_count(key) == 0 and key not in self.heatmap.symbols()):

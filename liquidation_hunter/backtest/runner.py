@@ -76,6 +76,7 @@ from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap.common.symbols import symbol_key
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -171,10 +172,10 @@ class _ReplayHeatmap(LiveLiquidationHeatmap):
 
     def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
         super().update_price(symbol, price, timestamp_ms)
-        self._stamps[_key(symbol)] = self.clock() if timestamp_ms is None else timestamp_ms
+        self._stamps[symbol_key(symbol)] = self.clock() if timestamp_ms is None else timestamp_ms
 
     def get_price_at(self, symbol: str) -> tuple[float, int] | None:
-        if self._stamps.get(_key(symbol), -1) < self.session_start:
+        if self._stamps.get(symbol_key(symbol), -1) < self.session_start:
             return None
         return super().get_price_at(symbol)
 
@@ -182,9 +183,6 @@ class _ReplayHeatmap(LiveLiquidationHeatmap):
         entry = self.get_price_at(symbol)
         return entry[0] if entry else None
 
-
-def _key(symbol: str) -> str:
-    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
 
 
 @contextmanager

@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from live_heatmap import to_exchange_id
+from live_heatmap.common.symbols import symbol_key
 
 __all__ = ["KlinePath", "PriceFileError", "PriceSeries", "PriceSource", "load_prices"]
 
@@ -72,9 +72,6 @@ class PriceSource:
     points: int
 
 
-def _key(symbol: str) -> str:
-    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
-
 
 class PriceSeries:
     """Price points per symbol (Binance id, ``BTCUSDT``), each sorted by time. Immutable once built."""
@@ -84,7 +81,7 @@ class PriceSeries:
     def __init__(self, series: Mapping[str, tuple[Sequence[int] | IntArray, Sequence[float] | FloatArray]],
                  *, sources: Sequence[PriceSource] = ()) -> None:
         built: dict[str, tuple[IntArray, FloatArray]] = {}
-        for symbol in sorted(series, key=_key):
+        for symbol in sorted(series, key=symbol_key):
             times, prices = series[symbol]
             t = np.asarray(times, dtype=np.int64)
             p = np.asarray(prices, dtype=np.float64)
@@ -95,7 +92,7 @@ class PriceSeries:
             if not np.all(np.isfinite(p) & (p > 0)):
                 raise ValueError(f"prices of {symbol}: every price must be a positive finite number")
             order = np.argsort(t, kind="stable")
-            key = _key(symbol)
+            key = symbol_key(symbol)
             if key in built:
                 raise ValueError(f"prices of {symbol}: the symbol is given twice")
             built[key] = (t[order], p[order])
@@ -109,7 +106,7 @@ class PriceSeries:
         times: dict[str, list[int]] = {}
         values: dict[str, list[float]] = {}
         for symbol, at, price in points:
-            key = _key(symbol)
+            key = symbol_key(symbol)
             times.setdefault(key, []).append(int(at))
             values.setdefault(key, []).append(float(price))
         return cls({k: (times[k], values[k]) for k in times}, sources=sources)
@@ -122,24 +119,24 @@ class PriceSeries:
         return tuple(self._series)
 
     def __contains__(self, symbol: object) -> bool:
-        return isinstance(symbol, str) and _key(symbol) in self._series
+        return isinstance(symbol, str) and symbol_key(symbol) in self._series
 
     def __len__(self) -> int:
         return sum(len(t) for t, _ in self._series.values())
 
     def count(self, symbol: str) -> int:
-        entry = self._series.get(_key(symbol))
+        entry = self._series.get(symbol_key(symbol))
         return 0 if entry is None else len(entry[0])
 
     def times(self, symbol: str) -> IntArray:
-        return self._series[_key(symbol)][0]
+        return self._series[symbol_key(symbol)][0]
 
     def prices(self, symbol: str) -> FloatArray:
-        return self._series[_key(symbol)][1]
+        return self._series[symbol_key(symbol)][1]
 
     def price_at(self, symbol: str, at_ms: int) -> float | None:
         """The latest price at or before ``at_ms``, or None."""
-        entry = self._series.get(_key(symbol))
+        entry = self._series.get(symbol_key(symbol))
         if entry is None:
             return None
         i = int(np.searchsorted(entry[0], at_ms, side="right")) - 1
@@ -169,7 +166,7 @@ class PriceSeries:
 
     def only(self, symbols: Iterable[str]) -> PriceSeries:
         """The series of ``symbols`` (either form) alone."""
-        wanted = {_key(s) for s in symbols}
+        wanted = {symbol_key(s) for s in symbols}
         return PriceSeries({s: v for s, v in self._series.items() if s in wanted}, sources=self.sources)
 
     def merged(self, other: PriceSeries) -> PriceSeries:
@@ -250,7 +247,7 @@ def _load_one(path: Path, *, kline_path: KlinePath, symbol: str | None) -> Price
         raise PriceFileError(f"{where}: no symbol column and none in the file name; name the file like "
                              "BTCUSDT-1m-2025-01-27.csv or give it as BTCUSDT=" + where)
     if fixed is not None:
-        fixed = _key(fixed)
+        fixed = symbol_key(fixed)
     points: list[tuple[str, int, float]] = []
     line = 1
     body: Iterator[list[str]] = rows if header is not None else _chain([first], rows)

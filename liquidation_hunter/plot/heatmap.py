@@ -370,10 +370,11 @@ def _when(ms: int) -> str:
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
-    from live_heatmap import HeatmapConfig, to_exchange_id
+    from live_heatmap import HeatmapConfig
+    from live_heatmap.common.symbols import symbol_key
     from live_heatmap.grid import build_grid
 
-    symbol = to_exchange_id(args.symbol) if "/" in args.symbol else args.symbol.upper()
+    symbol = symbol_key(args.symbol)
     try:
         window_ms = parse_window(args.window)
         width_px, height_px = _parse_size(args.size)

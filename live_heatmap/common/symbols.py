@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import Protocol
 
-__all__ = ["LINEAR_QUOTES", "MarketsLike", "to_exchange_id", "to_unified"]
+__all__ = ["LINEAR_QUOTES", "MarketsLike", "symbol_key", "to_exchange_id", "to_unified"]
 
 LINEAR_QUOTES = ("USDT", "USDC")
 
@@ -85,6 +85,13 @@ def to_exchange_id(symbol: str, markets: MarketsLike | None = None) -> str:
         except Exception:  # noqa: BLE001 - ccxt raises BadSymbol; fall back to the rule
             pass
     return _id_by_rule(symbol)
+
+
+def symbol_key(symbol: str) -> str:
+    """Either symbol form (``BTC/USDT:USDT``, ``btcusdt``) as the exchange id the heatmap, the event store and
+    the price files key by: a unified symbol through :func:`to_exchange_id`, an id upper-cased as it is (not
+    checked against the rule: a recording may hold any id the exchange sent)."""
+    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
 
 
 def to_unified(symbol: str, markets: MarketsLike | None = None) -> str:

@@ -42,7 +42,8 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from live_heatmap.cluster import LiquidationCluster
-from live_heatmap.store.recorder import EventStore, symbol_key
+from live_heatmap.common.symbols import symbol_key
+from live_heatmap.store.recorder import EventStore
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,

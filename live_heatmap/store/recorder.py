@@ -29,13 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from live_heatmap.common.symbols import to_exchange_id
+from live_heatmap.common.symbols import symbol_key
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
 
-__all__ = ["EventStore", "EventStoreError", "Recorder", "symbol_key", "warm_start"]
+__all__ = ["EventStore", "EventStoreError", "Recorder", "warm_start"]
 
 SCHEMA_VERSION = 1
 DAY_MS = 86_400_000
@@ -74,10 +74,6 @@ _tuple_new = tuple.__new__
 class EventStoreError(ValueError):
     """The file is not an event store this version can use."""
 
-
-def symbol_key(symbol: str) -> str:
-    """Either symbol form (``BTC/USDT:USDT``, ``btcusdt``) as the exchange id the store and heatmap use."""
-    return to_exchange_id(symbol) if "/" in symbol else symbol.upper()
 
 
 class EventStore:
