@@ -54,27 +54,23 @@ class SecretScrubber:
 
 def configure_logging(*, fmt: str = "auto", level: str = "info", secrets: Iterable[str | None] = (),
                       stream: TextIO | None = None) -> None:
-    """Set up structlog (and stdlib logging, used by APScheduler and ccxt) for the bot.
+    """Set up structlog for the bot, and route stdlib logging (APScheduler, ccxt, urllib3...) through the same
+    renderer, so every line of the stream has one format.
 
     ``fmt``: ``json``, ``console`` or ``auto`` (console on a terminal). Exceptions are rendered into the
-    line (``exc_info``), after the secrets are scrubbed from them.
+    line (``exc_info``), after the secrets are scrubbed from them. A stdlib record gets ``logger`` (its
+    name), ``level`` and ``timestamp`` like the bot's own lines; its message is the ``event``.
     """
     out = stream or sys.stdout
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     scrubber = SecretScrubber(secrets)
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
-    ]
-    if console:
-        processors += [scrubber, structlog.dev.ConsoleRenderer(colors=out.isatty())]
-    else:
-        processors += [structlog.processors.format_exc_info, scrubber,
-                       structlog.processors.JSONRenderer(default=str)]
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=out.isatty()) if console
+                     else structlog.processors.JSONRenderer(default=str))
+    tail: list[Any] = [scrubber, renderer] if console else [structlog.processors.format_exc_info, scrubber, renderer]
     structlog.configure(
-        processors=processors,
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, stamp,
+                    structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
@@ -84,6 +80,8 @@ def configure_logging(*, fmt: str = "auto", level: str = "info", secrets: Iterab
         root.removeHandler(handler)
     handler = logging.StreamHandler(out)
     handler.addFilter(scrubber)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail]))
     root.addHandler(handler)
     root.setLevel(max(_LEVELS[level], logging.WARNING))
