@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import WIRE
+from conftest import DATA, WIRE
 
 from liquidation_hunter import __version__
 from liquidation_hunter.cli import main
@@ -35,10 +35,26 @@ def test_clusters_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: P
     empty = tmp_path / "empty.jsonl"
     empty.write_text("not json\n")
     assert main(["clusters", "--events", str(empty)]) == 2
+    rejected = tmp_path / "rejected.jsonl"
+    rejected.write_text('{"e":"forceOrder","E":1737998400000,"o":{"s":"BTCUSDT"}}\n')
+    assert main(["clusters", "--events", str(rejected)]) == 2
     assert main(["clusters", "--events", str(WIRE), "--at", "yesterday"]) == 2
-    err = capsys.readouterr().err
-    assert "no such file" in err and "no forceOrder events" in err
-    assert "expected epoch ms or an ISO-8601 time such as 2025-01-27T16:50:00Z, got 'yesterday'" in err
+    missing, garbage, nothing, when = capsys.readouterr().err.splitlines()
+    assert missing.startswith("error: --events ") and missing.endswith("missing.jsonl: no such file")
+    assert garbage.startswith("error: --events ") and "empty.jsonl" in garbage and "not a recording" in garbage
+    assert nothing.startswith("error: ") and nothing.endswith("rejected.jsonl holds no liquidation events")
+    assert when == "error: expected epoch ms or an ISO-8601 time such as 2025-01-27T16:50:00Z, got 'yesterday'"
+
+
+def test_clusters_reads_every_event_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """The normalized CSV gives the same table as the frames it was made from."""
+    args = ["--at", "2025-01-27T17:20:00Z", "--symbol", "ETHUSDT"]
+    assert main(["clusters", "--events", str(WIRE), *args]) == 0
+    from_frames = capsys.readouterr().out
+    assert main(["clusters", "--events", str(DATA / "liquidations_normalized.csv"), *args]) == 0
+    from_csv = capsys.readouterr().out
+    assert "ETHUSDT" in from_frames
+    assert from_csv.splitlines()[1:] == from_frames.splitlines()[1:]  # the first line names the file
 
 
 def test_library_import_stays_light() -> None:

@@ -16,21 +16,20 @@ __all__ = ["main"]
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
     from liquidation_hunter.signals.hunter import LiquidationHunter
-    from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
+    from live_heatmap import LiveLiquidationHeatmap, to_exchange_id
+    from live_heatmap.store.history import load_events
 
     path = Path(args.events)
     if not path.is_file():
         print(f"error: --events {path}: no such file", file=sys.stderr)
         return 2
-    events = []
-    with path.open("rb") as fh:
-        for line in fh:
-            try:
-                events.append(parse_force_order(line))
-            except FrameRejected:
-                continue
+    try:  # every format the other commands read (history.load_events)
+        events = load_events(path)
+    except ValueError as exc:
+        print(f"error: --events {exc}", file=sys.stderr)
+        return 2
     if not events:
-        print(f"error: {path} holds no forceOrder events", file=sys.stderr)
+        print(f"error: {path} holds no liquidation events", file=sys.stderr)
         return 2
     at_ms = parse_time_ms(args.at) if args.at else max(e.trade_time for e in events)
     heatmap = LiveLiquidationHeatmap(cluster_window_pct=args.window_pct, min_cluster_size=args.min_size,
