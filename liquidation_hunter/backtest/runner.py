@@ -1,6 +1,6 @@
 """``run_backtest``: the live bot's own parts driven on a simulated clock over recorded liquidations and prices.
 
-What runs is what ``liquidation-hunter run`` runs in paper mode (STYLE.md, habit 8): a
+What runs is what ``liquidation-hunter run`` runs in paper mode: a
 :class:`~live_heatmap.LiveLiquidationHeatmap` with the config's ``heatmap`` section, the
 :class:`~liquidation_hunter.LiquidationHunter`, the strategy from :func:`strategies.make_strategy`, a
 :class:`~liquidation_hunter.trading.paper.PaperBroker` on in-memory :class:`~liquidation_hunter.trading.books.Books`,

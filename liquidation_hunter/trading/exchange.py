@@ -1,4 +1,4 @@
-"""The one module that talks to ccxt for trading (STYLE.md, habit 7): :class:`ExchangeClient`.
+"""The one module that talks to ccxt for trading: :class:`ExchangeClient`.
 
 It wraps a ``ccxt.binanceusdm`` instance and
 

@@ -1,5 +1,5 @@
 """The live broker: real orders on Binance USD-M through :class:`~.exchange.ExchangeClient`, recorded in the
-same :class:`~.books.Books` as paper trading and returning the same records (STYLE.md, habit 8).
+same :class:`~.books.Books` as paper trading and returning the same records.
 
 **Entry** (:meth:`LiveBroker.open`): the quantity is truncated to the exchange's step and checked against
 its minimums, the symbol is set to isolated margin and the order's leverage, and the books note the two

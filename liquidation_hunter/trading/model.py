@@ -1,4 +1,4 @@
-"""The records brokers take and return. Paper and live return the same ones (STYLE.md, habit 8).
+"""The records brokers take and return. Paper and live return the same ones.
 
 Symbols are unified ccxt symbols (``BTC/USDT:USDT``) everywhere here; times are epoch milliseconds (UTC);
 quantities are in the base asset, prices and money in the quote asset (USDT).

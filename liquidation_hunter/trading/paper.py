@@ -1,4 +1,4 @@
-"""The paper broker: Binance USD-M isolated-margin fills simulated into the books (STYLE.md, habit 8).
+"""The paper broker: Binance USD-M isolated-margin fills simulated into the books.
 
 It returns the same records as the live broker, so the bot cannot tell them apart. Every change is one
 transaction of :class:`~.books.Books`, so a paper bot killed at any instant restarts with books that
