@@ -99,7 +99,7 @@ def test_same_inputs_give_byte_identical_reports(events: list[LiquidationEvent],
 def test_books_balance_and_every_figure_recomputes_from_the_trades(result: BacktestResult) -> None:
     trades = result.trades
     assert len(trades) >= 5 and result.audit == () and result.problems == ()
-    assert result.jobs["failures"] == {}
+    assert result.jobs["failures"] == {} and result.jobs["errors"] == {}
     s = result.summary()
     net = sum(t.net_pnl for t in trades)
     open_part = sum(p.unrealized - p.entry_fee + p.funding for p in result.open_positions)
@@ -414,6 +414,20 @@ def test_the_command_writes_the_same_report_in_another_process(tmp_path: Path,
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes(), name
     report = json.loads((tmp_path / "here" / "report.json").read_text())
     assert {f["role"] for f in report["inputs"]["files"]} == {"config", "events", "prices"}
+
+
+def test_the_command_counts_and_reports_lines_that_are_not_events(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(json.dumps(SETTINGS))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(WIRE.read_bytes() + b'{"e":"forceOrder","E":1737998000000}\nnot json\n')
+    args = ["--config", str(config), "--events", str(events), "--prices", str(TRADES),
+            "--from", "2025-01-27T16:50:00Z", "--to", "2025-01-27T17:20Z", "--out", str(tmp_path / "out")]
+    assert run_cli(args) == 0
+    assert "warning: 2 lines of events.jsonl are not liquidation events; skipped" in capsys.readouterr().err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["inputs"]["events_rejected"] == 2 and report["summary"]["trades"] == 7
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -85,7 +85,7 @@ def test_the_whole_recording_replays_exactly_as_the_golden_master(case: str, eve
 
 def test_the_golden_masters_hold_trades() -> None:
     """The cases are chosen so that the masters are not empty: a golden of nothing guards nothing."""
-    trades = {case: len(json.loads((GOLDEN / f"backtest_{case}.json").read_text())["trades"]) for case in CASES}
-    signals = {case: len(json.loads((GOLDEN / f"backtest_{case}.json").read_text())["signals"]) for case in CASES}
+    masters = {case: json.loads((GOLDEN / f"backtest_{case}.json").read_text()) for case in CASES}
+    trades = {case: len(master["trades"]) for case, master in masters.items()}
     assert trades["magnet_default"] > 0 and trades["magnet_all_symbols"] > trades["magnet_default"]
-    assert all(signals.values())
+    assert all(master["signals"] for master in masters.values())

@@ -212,7 +212,8 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
     jobs = _Section("Sessions and jobs", [
         f"Data more than the gap apart split the replay into sessions; jobs run on the `schedule` section's grid "
         f"inside each session. Job runs: {_counts(result.jobs.get('runs', {}))}; skipped as they could change "
-        f"nothing: {_counts(result.jobs.get('skipped', {}))}; failed: {_counts(result.jobs.get('failures', {}))}."],
+        f"nothing: {_counts(result.jobs.get('skipped', {}))}; failed: {_counts(result.jobs.get('failures', {}))}; "
+        f"programming errors (a bug: see Problems): {_counts(result.jobs.get('errors', {}))}."],
         ("#", "start (UTC)", "end (UTC)", "minutes"),
         [(str(i), when(a), when(b), f"{(b - a) / 60_000:.1f}") for i, (a, b) in enumerate(result.sessions, 1)])
     config = _Section("Configuration", [f"SHA-256 `{result.config_hash}`:"],

@@ -103,7 +103,8 @@ class BacktestResult:
     final_wallet: float
     final_equity: float
     jobs: Mapping[str, Mapping[str, int]]
-    """``{"runs": {...}, "skipped": {...}, "failures": {...}}`` by job name."""
+    """``{"runs": {...}, "skipped": {...}, "failures": {...}, "errors": {...}}`` by job name (errors: programming
+    errors, :data:`~liquidation_hunter.bot.engine.PROGRAMMING_ERRORS`)."""
     problems: tuple[str, ...]
     """Errors and warnings the bot logged during the replay (job failures...); normally empty."""
     wall_seconds: float = field(default=0.0, compare=False)

@@ -558,7 +558,7 @@ class _Replay:
         signals = list(reversed(books.recent_signals(limit=2**62)))
         bot = self.bot
         jobs = {"runs": dict(sorted(bot.runs.items())), "skipped": dict(sorted(self.skipped.items())),
-                "failures": dict(sorted(bot.failures.items()))}
+                "failures": dict(sorted(bot.failures.items())), "errors": dict(sorted(bot.errors.items()))}
         audit = tuple(books.audit())
         books.close()
         return {"events_accepted": self.accepted, "duplicates": self.duplicates, "trades": tuple(records),

@@ -121,9 +121,9 @@ class Bot:
             self.runs[name] += 1
         except PROGRAMMING_ERRORS as exc:
             self.errors[name] += 1
-            self.last_error = f"{name}: {type(exc).__name__}: {exc}"
-            log.error("job_error", job=name, error=f"{type(exc).__name__}: {exc}", errors=self.errors[name],
-                      exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"
+            self.last_error = f"{name}: {error}"
+            log.error("job_error", job=name, error=error, errors=self.errors[name], exc_info=True)
             if self.raise_errors:
                 raise
         except Exception as exc:  # a job's failure must not stop the loop

@@ -17,13 +17,12 @@ import argparse
 import hashlib
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from live_heatmap.common.timeparse import parse_time_ms
 
-__all__ = ["add_backtest_parser", "cmd_backtest", "read_events"]
+__all__ = ["add_backtest_parser", "cmd_backtest"]
 
 
 def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,17 +66,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_events(source: str | os.PathLike[str], *, symbols: Sequence[str] | None = None,
-                since_ms: int | None = None, until_ms: int | None = None) -> tuple[list[Any], int]:
-    """(events, frames rejected) from ``source`` (JSONL, CSV, SQLite: ``live_heatmap.store.history.load_events``)."""
-    path = Path(source)
-    if not path.exists():
-        raise ValueError(f"--events {path}: no such file")
-    from live_heatmap.store.history import load_events
-
-    return list(load_events(path, symbols=symbols, since_ms=since_ms, until_ms=until_ms)), 0
-
-
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Run the backtest (or the sweep) the arguments describe; 0, or 2 with one line on stderr."""
     try:
@@ -96,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep
     from liquidation_hunter.config.model import load_config
     from liquidation_hunter.data.prices import load_prices
+    from live_heatmap.store.history import read_events
 
     config = load_config(args.config)
     start = parse_time_ms(args.start) if args.start else None
@@ -109,16 +98,19 @@ def _run(args: argparse.Namespace) -> int:
     if grid is not None:
         check_keys(config, grid)
     began = time.perf_counter()
-    events, rejected = read_events(args.events, symbols=args.symbol, since_ms=start, until_ms=end)
-    prices = load_prices(args.prices, kline_path=args.kline_path)
     events_path = Path(args.events)
+    if not events_path.exists():
+        raise ValueError(f"--events {events_path}: no such file")
+    report = read_events(events_path, symbols=args.symbol, since_ms=start, until_ms=end)
+    events, rejected = report.events, sum(report.rejected.values())
+    prices = load_prices(args.prices, kline_path=args.kline_path)
     files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))},
              {"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}]
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
     inputs: dict[str, Any] = {"files": files}
     if rejected:
         inputs["events_rejected"] = rejected
-        print(f"warning: {rejected} lines of {events_path.name} are not forceOrder events; skipped", file=sys.stderr)
+        print(f"warning: {rejected} lines of {events_path.name} are not liquidation events; skipped", file=sys.stderr)
     out = Path(args.out) if args.out else None
     tty = sys.stderr.isatty()
 

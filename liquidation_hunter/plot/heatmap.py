@@ -353,10 +353,8 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _load_events(source: Path, symbol: str, *, since_ms: int | None, until_ms: int | None) -> list[LiquidationEvent]:
     """``symbol``'s events of a recording (JSONL, CSV, SQLite: ``live_heatmap.store.history.load_events``)."""
-    events = load_events(source, symbols=[symbol], since_ms=since_ms,
-                         until_ms=None if until_ms is None else until_ms + 1)  # its end is exclusive
-    return [e for e in events if e.symbol == symbol and (since_ms is None or e.trade_time >= since_ms)
-            and (until_ms is None or e.trade_time <= until_ms)]
+    return load_events(source, symbols=[symbol], since_ms=since_ms,
+                       until_ms=None if until_ms is None else until_ms + 1)  # its end is exclusive, ours inclusive
 
 
 def _error(message: str) -> int:
