@@ -73,6 +73,12 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("retention too long", "storage:\n  retention_days: 4000\n", "storage.retention_days", "(0, 3650]"),
     ("retention as text", "storage:\n  retention_days: '30'\n", "storage.retention_days", "got '30'"),
     ("retention null", "storage:\n  retention_days:\n", "storage.retention_days", "got null"),
+    ("infinite wallet", "risk:\n  starting_wallet: .inf\n", "risk.starting_wallet",
+     "expected a number in (0, 1000000000] (USDT), got inf"),
+    ("not a number", "heatmap:\n  count_weight: .nan\n", "heatmap.count_weight",
+     "expected a number in [0, 1], got nan"),
+    ("bad log level", "logging:\n  level: verbose\n", "logging.level",
+     "expected 'debug', 'info', 'warning', 'error' or 'critical' (either case), got 'verbose'"),
     # choices
     ("bad mode", "mode: backtest\n", "mode", "expected 'paper' or 'live', got 'backtest'"),
     ("mode near miss", "mode: Live\n", "mode", "did you mean 'live'?"),
@@ -315,6 +321,10 @@ def test_sections_check_themselves_when_made_directly() -> None:
                                                                                           "ETH/USDT:USDT")
     with pytest.raises(ConfigFileError, match=r"^events: expected a file other than storage\.path"):
         StorageConfig(path="x.sqlite", events="x.sqlite")
+
+
+def test_log_level_in_either_case(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, "logging:\n  level: WARNING\n")).logging.level == "WARNING"
 
 
 def test_ints_become_floats_where_a_number_is_expected(tmp_path: Path) -> None:
