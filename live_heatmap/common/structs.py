@@ -185,7 +185,7 @@ def _checked(cls: type[msgspec.Struct], key: str, value: Any) -> Any:
             raise msgspec.ValidationError("not finite")
         return _frozen(msgspec.convert(dict(value) if isinstance(value, MappingProxyType) else value, annotated))
     except msgspec.ValidationError:
-        raise ConfigError.wrong(key, expected(kind, choices), value, _hint(kind, value)) from None
+        raise ConfigError.wrong(key, _expected(kind, choices), value, _hint(kind, value)) from None
 
 
 def _frozen(value: Any) -> Any:
@@ -204,16 +204,16 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-def expected(kind: mi.Type, choices: tuple[Any, ...] = ()) -> str:
+def _expected(kind: mi.Type, choices: tuple[Any, ...] = ()) -> str:
     """What a value of this (msgspec-described) type must be, in words: ``a number in (0, 1]``; a choice's
     options in the order of ``choices``."""
     if isinstance(kind, mi.Metadata):
         note = (kind.extra_json_schema or {}).get("description")
         if note is None:
-            return expected(kind.type, choices)
-        return f"{expected(kind.type)} ({note})" if isinstance(kind.type, mi.FloatType | mi.IntType) else note
+            return _expected(kind.type, choices)
+        return f"{_expected(kind.type)} ({note})" if isinstance(kind.type, mi.FloatType | mi.IntType) else note
     if isinstance(kind, mi.UnionType):
-        parts = [expected(k, choices) for k in kind.types if not isinstance(k, mi.NoneType)]
+        parts = [_expected(k, choices) for k in kind.types if not isinstance(k, mi.NoneType)]
         nullable = any(isinstance(k, mi.NoneType) for k in kind.types)
         return " or ".join(parts + (["null"] if nullable else []))
     if isinstance(kind, mi.FloatType):
