@@ -201,11 +201,11 @@ class BotConfig(Settings, frozen=True):
         not set. ``masked=False`` leaves secrets out altogether and reads back through :meth:`from_mapping`
         to an equal config. No form of it holds a secret in clear.
         """
-        out = plain(self)
+        out: dict[str, Any] = plain(self)
         del out["source"]
         if masked:
             out["secrets"] = self.secrets(environ).masked()
-        return out  # type: ignore[no-any-return]
+        return out
 
 
 def load_config(path: str | os.PathLike[str]) -> BotConfig:
