@@ -127,6 +127,9 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run_cli(["heatmap", "ETHUSDT", "--events", str(WIRE), "-c", str(config), "--window", "30m",
                     "--out", str(tmp_path / "cfg.png")]) == 0
     assert "decay 20 min" in capsys.readouterr().out
+    assert run_cli(["heatmap", "ETHUSDT", "--events", str(WIRE), "-c", str(config), "--window", "30m",
+                    "--decay-minutes", "15", "--out", str(tmp_path / "cfg15.png")]) == 0  # the flag wins
+    assert "decay 15 min" in capsys.readouterr().out
     # Defaults: the window ends at the symbol's last liquidation; fill prices when no --prices.
     default = tmp_path / "default.png"
     assert run_cli(["heatmap", "SOLUSDT", "--events", str(WIRE), "--window", "1h", "--out", str(default)]) == 0

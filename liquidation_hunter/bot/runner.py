@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.config.model import BotConfig
@@ -60,8 +61,8 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
               environ: Mapping[str, str] | None = None) -> Bot:
     """Every part of a bot, connected but not started (no stream, no scheduler)."""
     check_live_opt_in(config, live_flag, environ)
+    check_strategy(config)
     from liquidation_hunter.trading.exchange import ExchangeClient
-    from strategies import make_strategy
 
     secrets = config.secrets(environ)
     now = clock()
@@ -91,7 +92,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     if config.symbols != "all":
         heatmap.track(to_exchange_id(s, markets) for s in config.symbols)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
-    strategy = make_strategy(config.strategy.name, hunter, config.strategy.params)
+    strategy = configured_strategy(config, hunter)
     return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
                price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock)
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from msgspec.structs import replace
 
 from live_heatmap.store.history import load_events
 
@@ -404,8 +405,6 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     if not (math.isfinite(decay) and decay > 0):
         return _error(f"--decay-minutes {decay!r}: expected a positive number")
     if cluster_config is not None and cluster_config.time_decay_minutes != decay:
-        from dataclasses import replace
-
         cluster_config = replace(cluster_config, time_decay_minutes=decay)
 
     # With --at, only what the picture needs is read: the window, and the clusters' horizon before it.

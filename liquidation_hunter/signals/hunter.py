@@ -36,7 +36,7 @@ class LiquidationHunter:
         if config is None:
             config = HunterConfig()
         elif not isinstance(config, HunterConfig):
-            config = HunterConfig.from_mapping(dict(config))
+            config = HunterConfig.from_mapping(config)
         self.config = config
         self.heatmap = heatmap or LiveLiquidationHeatmap()
         self.rule = rule
