@@ -297,6 +297,8 @@ def test_export_clusters(client: Client, source: ApiSource) -> None:
     ("/api/v1/clusters/BTCUSDT?min_strenght=0.5", 400,
      "unknown parameter 'min_strenght' (known here: max_distance, min_strength, side)"),
     ("/health?verbose=1", 400, "unknown parameter 'verbose' (known here: none)"),
+    ("/api/v1/symbols?q=" + "x" * 41, 400, "q: expected at most 40 characters, got 'xxx"),
+    ("/api/v1/events/BTCUSDT?since=", 400, "since: expected a value (leave the parameter out"),
     ("/api/v1/nothing/BTCUSDT", 404, "no such path"),
     ("/api/v1/clusters/", 404, "no such path"),
     ("/api/v2/symbols", 404, "no such path"),

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import orjson
 import structlog
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, MaxLen
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -92,7 +92,7 @@ def _expected(field: Any) -> str:
         return f"an integer from {low} to {high}"
     if kind is float:
         return f"a number in [{low:g}, {high:g}]"
-    return "text"
+    return f"at most {next(m.max_length for m in info.metadata if isinstance(m, MaxLen))} characters"
 
 
 def _query_fields(request: Request) -> dict[str, Any]:
