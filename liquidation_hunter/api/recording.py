@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liquidation_hunter.api.views import ApiSource
+from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
 from live_heatmap.store.history import load_events
@@ -37,8 +38,6 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     hm.ingest_many((e for e in loaded if since <= e.trade_time <= at), notify=False)
     series = None
     if prices:
-        from liquidation_hunter.data.prices import load_prices
-
         series = load_prices(list(prices)).window(None, at + 1)
     last_fill = {e.symbol: e.price for e in loaded if e.trade_time <= at}  # sorted by time: the last wins
     for symbol in hm.symbols():

@@ -14,21 +14,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from liquidation_hunter.data.prices import PriceSeries
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig, Signal
+from liquidation_hunter.trading.books import Books, BooksError
+from liquidation_hunter.trading.status import status_report
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from strategies import make_strategy
-
-if TYPE_CHECKING:
-    from liquidation_hunter.data.prices import PriceSeries
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
 
@@ -296,9 +296,6 @@ class ApiSource:
         stats = self.heatmap.status()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
-        from liquidation_hunter.trading.books import Books, BooksError
-        from liquidation_hunter.trading.status import status_report
-
         try:
             books = Books.open_readonly(self.books_path)
         except BooksError as exc:
