@@ -254,7 +254,7 @@ def main() -> None:
 
     mode = sys.argv[sys.argv.index("--ingest") + 1] if "--ingest" in sys.argv else "socket"
     ingest: Ingest | SocketIngest = Ingest(heatmap, clock) if mode == "loop" else SocketIngest(heatmap, t0)
-    print(f"ingest: {mode}")
+    print(f"ingest: {'none' if '--no-ingest' in sys.argv else mode}")
     if "--no-ingest" in sys.argv:
         ingest._halt.set()
     ingest.start()
