@@ -119,10 +119,13 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     bot = build_bot(config, live_flag=live_flag, clock=clock)
     api_server = None  # before anything runs: a bad token or a taken port ends the start here
     if config.api.enabled:  # read-only: nothing a client sends reaches the trading parts
+        # Imported here: the API's framework (FastAPI, uvicorn) stays off the start path when the API is off.
         from liquidation_hunter.api import ApiServer, ApiSource
         from liquidation_hunter.config.sections import MEMORY
 
-        api_source = ApiSource(bot.heatmap, hunter=config.hunter, heartbeat_s=config.schedule.heartbeat,
+        api_source = ApiSource(bot.heatmap, hunter=config.hunter, strategy=config.strategy.name,
+                               strategy_params=config.strategy.params, markets=bot.markets,
+                               heartbeat_s=config.schedule.heartbeat,
                                books_path=None if config.storage.path == MEMORY else config.storage.path)
         api_server = ApiServer.from_config(api_source, config.api).start()
         log.info("api_listening", host=config.api.host, port=api_server.port)

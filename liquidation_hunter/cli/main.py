@@ -116,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return 2
-    from liquidation_hunter.api.server import ApiAuthError
+    from liquidation_hunter.api.auth import ApiAuthError
 
     try:
         return run(config, live_flag=args.live)
