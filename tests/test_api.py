@@ -34,7 +34,7 @@ from liquidation_hunter.config.sections import ApiConfig
 from liquidation_hunter.trading.books import Books
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.store.history import EVENT_FIELDS, load_events
-from strategies import CascadeFade
+from strategies import CascadeFade, CascadeFadeParams
 
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 PRICES = DATA / "aggtrades_large.csv"
@@ -139,7 +139,8 @@ def test_signal_of_cascade_fade_when_the_bot_runs_it() -> None:
     twin = source_from_recording(WIRE, at_ms=CASCADE_AT, prices=[PRICES])
     price = twin.heatmap.get_price("ETHUSDT")
     assert price is not None
-    expected = CascadeFade(LiquidationHunter(heatmap=twin.heatmap), {}).decide("ETHUSDT", price, CASCADE_AT)
+    strategy = CascadeFade(LiquidationHunter(heatmap=twin.heatmap), CascadeFadeParams())
+    expected = strategy.decide("ETHUSDT", price, CASCADE_AT)
     assert expected.direction == 1 and expected.origin == "long-1737996684136"
     with ApiServer(source, port=0) as srv:
         c = Client(srv.port)

@@ -12,10 +12,11 @@ import io
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from liquidation_hunter.data.prices import PriceSeries
@@ -216,7 +217,9 @@ class ApiSource:
     def decide(self, key: str, price: float, now: int, min_strength: float | None = None) -> Signal:
         """The configured strategy's signal, from an instance of its own: what the bot's strategy would say,
         without touching the bot's (a strategy may remember what it signalled, ``cascade_fade`` does)."""
-        hunter = self.hunter if min_strength is None else replace(self.hunter, min_strength=min_strength)
+        hunter = self.hunter
+        if min_strength is not None:
+            hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
         strategy = make_strategy(self.strategy, LiquidationHunter(hunter, self.heatmap, markets=self.markets),
                                  self.strategy_params)
         return strategy.decide(key, price, now)
