@@ -520,3 +520,7 @@ def test_serve_refuses_mistakes(capsys: pytest.CaptureFixture[str], monkeypatch:
     assert "refusing to listen on 0.0.0.0 without a token" in capsys.readouterr().err
     assert _serve(["--events", str(WIRE), "--port", "70000"]) == 2
     assert "--port: expected 0..65535" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("strategy:\n  name: cascade_fade\n  params:\n    burst_minutes: 0\n")
+    assert _serve(["--config", str(bad), "--events", str(WIRE), "--port", "0"]) == 2
+    assert "bad.yaml: strategy.params.burst_minutes: expected" in capsys.readouterr().err

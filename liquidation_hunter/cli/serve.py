@@ -42,11 +42,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Load, serve until SIGINT/SIGTERM, stop. Exit code 2 with one line on stderr for any setup mistake."""
     # The API's framework (FastAPI, uvicorn) loads with this command only.
     from liquidation_hunter.api import ApiAuthError, ApiServer, resolve_token, source_from_recording
+    from liquidation_hunter.bot.assembly import check_strategy
     from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
     from liquidation_hunter.config.sections import MEMORY, ApiConfig
 
     try:
         config = load_config(args.config) if args.config else None
+        if config is not None:
+            check_strategy(config)  # /api/v1/signal answers with the configured strategy
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
