@@ -178,6 +178,11 @@ class EventWindow:
 
         With ``min_trade_time``, events traded before it are pruned first.
         """
+        return self.versioned_by_side(min_trade_time)[1]
+
+    def versioned_by_side(self, min_trade_time: int | None = None
+                          ) -> tuple[tuple[int, int], tuple[SideArrays, SideArrays]]:
+        """(:attr:`version`, :meth:`by_side`), read together under the lock: the version of what was copied."""
         with self._lock:
             self._flush()
             if min_trade_time is not None:
@@ -185,7 +190,7 @@ class EventWindow:
             out = []
             for order in self._by_price:
                 out.append((self._price[order], self._quantity[order], self._trade_time[order]))
-            return out[0], out[1]
+            return self.version, (out[0], out[1])
 
     def events(self) -> list[LiquidationEvent]:
         """The window as events, oldest arrival first."""

@@ -43,7 +43,10 @@ class Strategy(Protocol):
     """What the bot calls on every tick, for every symbol."""
 
     name: str
-    """The registry name (``liquidation_magnet``, ``cascade_fade``...)."""
+    """The registry name (``liquidation_magnet``, ``cascade_fade``...).
+
+    Optional: ``needs_clusters = True`` says that :meth:`decide` gives direction 0 (and has no effect) for a
+    symbol whose heatmap has no cluster at ``now_ms``; the bot then does not ask about such a symbol."""
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         """The signal for ``symbol`` (either form) at ``price`` and time ``now_ms`` (UTC epoch ms)."""

@@ -30,6 +30,8 @@ class LiquidationMagnet:
     """Signals of :meth:`LiquidationHunter.evaluate`, unchanged."""
 
     name: str = NAME
+    needs_clusters: bool = True
+    """A symbol without clusters gets no signal (a rule picks one of them): the bot need not ask."""
 
     def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
         validate_params(params)

@@ -35,9 +35,8 @@ rule below leaves the books exactly as running every job at every moment would (
 compares the two against a bot driven by hand):
 
 * a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
-  run, or after ``heatmap.update_interval``) is skipped, and a clusters run refreshes only the symbols that
-  next signals run reads (traded symbols with a price by then): no other clusters are read before they are
-  rebuilt again;
+  run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it
+  regroups only the symbols whose events changed, see :meth:`LiveLiquidationHeatmap.rebuild`);
 * events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
   symbols without prices, which no job reads, at each session's end;
 * a positions run is skipped while no position is open (the last run, or the entry check, saw the same
@@ -76,7 +75,6 @@ from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
-from live_heatmap.common.symbols import symbol_key
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -148,41 +146,6 @@ def events_digest(events: Sequence[LiquidationEvent]) -> str:
         h.update(f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
                  f"{int(e.fallback)}\n".encode())
     return h.hexdigest()
-
-
-class _ReplayHeatmap(LiveLiquidationHeatmap):
-    """The live heatmap, with two differences that only a replay needs (module docstring):
-
-    * its rebuild of every symbol (the clusters job) covers ``readable``, the symbols the next signals run
-      will read (the traded ones with a price by then): no other symbol's clusters are read before they are
-      rebuilt again, and rebuilding hundreds of unread windows would be most of a replay's time;
-    * a price set before ``session_start`` is no price: prices do not carry over a gap in the data.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.readable: tuple[str, ...] = ()
-        self.session_start = 0
-        self._stamps: dict[str, int] = {}
-
-    def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
-        if symbol is not None:
-            return super().rebuild(symbol, now_ms=now_ms)
-        return sum(super(_ReplayHeatmap, self).rebuild(key, now_ms=now_ms) for key in self.readable)
-
-    def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
-        super().update_price(symbol, price, timestamp_ms)
-        self._stamps[symbol_key(symbol)] = self.clock() if timestamp_ms is None else timestamp_ms
-
-    def get_price_at(self, symbol: str) -> tuple[float, int] | None:
-        if self._stamps.get(symbol_key(symbol), -1) < self.session_start:
-            return None
-        return super().get_price_at(symbol)
-
-    def get_price(self, symbol: str) -> float | None:
-        entry = self.get_price_at(symbol)
-        return entry[0] if entry else None
-
 
 
 @contextmanager
@@ -349,7 +312,7 @@ class _Replay:
         self.config = config
         self.origin = origin
         self.clock = SimulatedClock(origin)
-        heatmap = _ReplayHeatmap(config=config.heatmap, clock=self.clock)
+        heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=self.clock)
         heatmap.track(traded)
         self.heatmap = heatmap
         self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
@@ -380,7 +343,6 @@ class _Replay:
         self.accepted = 0
         self.duplicates = 0
         self._positions_seen: object = None
-        self._priced_from: list[tuple[int, str]] = []
         self._ids: dict[str, str] = {}
 
     # -------------------------------------------------------------- feeding data
@@ -430,8 +392,7 @@ class _Replay:
         for a, b in sessions:
             due = {name: self._first_tick(iv, a) for name, iv in intervals.items()}
             self._positions_seen = None
-            self.heatmap.session_start = a
-            self._priced_from = self._first_prices(a, b)
+            self.heatmap.clear_prices()  # prices do not carry over a gap in the data
             while True:
                 t = min(due.values())
                 if t > b:
@@ -460,28 +421,15 @@ class _Replay:
         if progress is not None:
             progress(1.0)
 
-    def _first_prices(self, a: int, b: int) -> list[tuple[int, str]]:
-        """(time of the first price point in [a, b], symbol) for the symbols that have one, by time."""
-        out = []
-        for symbol, times in zip(self.price_symbols, self.price_times, strict=True):
-            i = bisect_right(times, a - 1)
-            if i < len(times) and times[i] <= b:
-                out.append((times[i], symbol))
-        return sorted(out)
-
     def _first_tick(self, interval: int, at: int) -> int:
         k = -(-(at - self.origin) // interval)
         return self.origin + max(0, k) * interval
 
     def _needed(self, name: str, t: int, due: Mapping[str, int], session_end: int) -> bool:
         if name == "clusters":
-            # read only if the next signals run comes before the next clusters run and within update_interval,
-            # and then only the symbols with a price by that run
+            # read only if the next signals run comes before the next clusters run and within update_interval
             s = due["signals"]
-            if not (s < due["clusters"] and s - t < self.update_ms and s <= session_end):
-                return False
-            self.heatmap.readable = tuple(symbol for first, symbol in self._priced_from if first <= s)
-            return True
+            return s < due["clusters"] and s - t < self.update_ms and s <= session_end
         if name == "positions":
             return self._positions_needed(t)
         return True

@@ -106,6 +106,7 @@ class Bot:
         self.started_at = clock()
         self._halt_logged: str | None = None
         self._last_signal: dict[str, tuple[str, str]] = {}
+        self._ids: dict[str, str] = {}
 
     # ------------------------------------------------------------------ running jobs
 
@@ -176,12 +177,20 @@ class Bot:
         if self.config.exchange.mark_price:
             symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
             for symbol in symbols:
-                entry = self.heatmap.get_price_at(to_exchange_id(symbol, self.markets))
+                entry = self.heatmap.get_price_at(self._exchange_id(symbol))
                 if entry is not None and (limit is None or now_ms - entry[1] <= limit):
                     out[symbol] = entry[0]
             return out
         with self._prices_lock:
             return {s: p for s, (p, at) in self._prices.items() if limit is None or now_ms - at <= limit}
+
+    def _exchange_id(self, symbol: str) -> str:
+        if self.markets is not None:  # the markets may load later: ask them each time
+            return to_exchange_id(symbol, self.markets)
+        ex = self._ids.get(symbol)
+        if ex is None:
+            ex = self._ids[symbol] = to_exchange_id(symbol)
+        return ex
 
     def job_prices(self, now_ms: int) -> None:
         """One batched REST request for every mark price (without the mark-price stream)."""
@@ -202,7 +211,11 @@ class Bot:
         self.heatmap.rebuild(now_ms=now_ms)
 
     def job_signals(self, now_ms: int) -> None:
-        """Ask the strategy about every symbol with a price; enter where the risk rules allow."""
+        """Ask the strategy about every symbol with a price; enter where the risk rules allow.
+
+        A strategy that says it ``needs_clusters`` (``strategies.base.Strategy``) is not asked about a symbol
+        without clusters: its answer would be "nothing to do", which the bot neither acts on nor records.
+        """
         prices = self.prices(now_ms)
         halted = self.books.halt_reason()
         if halted is not None:
@@ -213,9 +226,12 @@ class Bot:
         self._halt_logged = None
         with self._trading:  # positions change only under this lock: read them once, update on entry
             open_symbols = {p.symbol for p in self.broker.positions()}
+        needs_clusters = getattr(self.strategy, "needs_clusters", False)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
             price = prices.get(symbol)
             if price is None or symbol in open_symbols:
+                continue
+            if needs_clusters and not self.heatmap.get_clusters(self._exchange_id(symbol), now_ms=now_ms):
                 continue
             with self._trading:
                 signal = self.strategy.decide(symbol, price, now_ms)
