@@ -494,13 +494,14 @@ class LiveLiquidationHeatmap:
         interval_ms = self.config.update_interval * 1000.0
         built = self._built.get(key)
         sweep = self._sweep
+        groups = None
         if built is not None and (sweep is None or built.seq >= sweep.seq):  # built since the last sweep
             if not 0 <= now - built.built_at < interval_ms:
                 built = self._build(key, now)
-        elif sweep is not None and 0 <= now - sweep.at < interval_ms and key in self._groups:
-            if not self._groups[key]:
-                return ()  # no group at the sweep, so no cluster at its time
+        elif sweep is not None and 0 <= now - sweep.at < interval_ms and (groups := self._groups.get(key)):
             built = self._swept(key, sweep)
+        elif groups is not None and sweep is not None and 0 <= now - sweep.at < interval_ms:
+            return ()  # no group at the sweep, so no cluster at its time
         elif key in self._windows:
             built = self._build(key, now)
         else:
@@ -545,7 +546,7 @@ class LiveLiquidationHeatmap:
         groups = self._groups.get(key)
         if groups is not None and groups.version == window.version and groups.covers(now):
             return groups
-        if len(window) < self.config.min_cluster_size:  # no cluster, whatever the time
+        if window.largest_side() < self.config.min_cluster_size:  # no cluster, whatever the time
             groups = no_groups(key, window.version)
         else:
             horizon_ms = int(self.config.horizon_minutes * 60_000)

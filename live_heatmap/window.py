@@ -108,6 +108,14 @@ class EventWindow:
     def __len__(self) -> int:
         return self._size + len(self._pending_keys)
 
+    def largest_side(self) -> int:
+        """How many events the side with more of them holds (not yet folded ones included): no group of
+        same-side events is larger."""
+        with self._lock:
+            pending = self._pending[0::_FIELDS]
+            n_long = pending.count("long")
+            return max(self._by_price[SIDE_LONG].size + n_long, self._by_price[SIDE_SHORT].size + len(pending) - n_long)
+
     def add(self, event: LiquidationEvent | EventFields) -> bool:
         """Append ``event`` (or its fields as a plain tuple); False (nothing stored) if it duplicates one
         in the window."""

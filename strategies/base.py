@@ -45,8 +45,8 @@ class Strategy(Protocol):
     name: str
     """The registry name (``liquidation_magnet``, ``cascade_fade``...).
 
-    Optional: ``needs_clusters = True`` says that :meth:`decide` gives direction 0 (and has no effect) for a
-    symbol whose heatmap has no cluster at ``now_ms``; the bot then does not ask about such a symbol."""
+    Optional: a method ``may_signal(symbol, now_ms) -> bool``, cheap, False only when :meth:`decide` would
+    give direction 0 (and do nothing else) at any price: the bot then does not ask about that symbol."""
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         """The signal for ``symbol`` (either form) at ``price`` and time ``now_ms`` (UTC epoch ms)."""

@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from liquidation_hunter import HunterConfig, LiquidationHunter, Signal
+from live_heatmap import to_exchange_id
 from strategies.base import reject_unknown_params
 
 __all__ = ["LiquidationMagnet", "validate_params"]
@@ -30,8 +31,6 @@ class LiquidationMagnet:
     """Signals of :meth:`LiquidationHunter.evaluate`, unchanged."""
 
     name: str = NAME
-    needs_clusters: bool = True
-    """A symbol without clusters gets no signal (a rule picks one of them): the bot need not ask."""
 
     def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
         validate_params(params)
@@ -39,3 +38,8 @@ class LiquidationMagnet:
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         return self.hunter.evaluate(symbol, price, now_ms=now_ms)
+
+    def may_signal(self, symbol: str, now_ms: int) -> bool:
+        """False for a symbol without clusters at ``now_ms``: the hunter's rule picks one of them."""
+        hunter = self.hunter
+        return bool(hunter.heatmap.get_clusters(to_exchange_id(symbol, hunter.markets), now_ms=now_ms))

@@ -213,8 +213,8 @@ class Bot:
     def job_signals(self, now_ms: int) -> None:
         """Ask the strategy about every symbol with a price; enter where the risk rules allow.
 
-        A strategy that says it ``needs_clusters`` (``strategies.base.Strategy``) is not asked about a symbol
-        without clusters: its answer would be "nothing to do", which the bot neither acts on nor records.
+        A symbol for which the strategy's optional ``may_signal`` (``strategies.base.Strategy``) is False is not
+        asked about: the answer would be "nothing to do", which the bot neither acts on nor records.
         """
         prices = self.prices(now_ms)
         halted = self.books.halt_reason()
@@ -226,12 +226,12 @@ class Bot:
         self._halt_logged = None
         with self._trading:  # positions change only under this lock: read them once, update on entry
             open_symbols = {p.symbol for p in self.broker.positions()}
-        needs_clusters = getattr(self.strategy, "needs_clusters", False)  # optional (strategies.base.Strategy)
+        may_signal = getattr(self.strategy, "may_signal", None)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
             price = prices.get(symbol)
             if price is None or symbol in open_symbols:
                 continue
-            if needs_clusters and not self.heatmap.get_clusters(self._exchange_id(symbol), now_ms=now_ms):
+            if may_signal is not None and not may_signal(symbol, now_ms):
                 continue
             with self._trading:
                 signal = self.strategy.decide(symbol, price, now_ms)
