@@ -53,16 +53,14 @@ def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
     return _group_bounds(sorted_prices, 1.0 + window_pct)[:-1]
 
 
-#: With up to this many oversize groups, they and then their oversize parts (up to four times as many
-#: in all) are cut one at a time, by ``argmax`` over the group's gaps: a few numpy calls each. More are
-#: cut all at once by the vectorised search (some twenty numpy calls per round, whatever their number).
-_FEW_OVERSIZE = 16
-
-
 def _group_bounds(p: FloatArray, limit: float, split_at: int = 0) -> IntArray:
     """``[*starts, p.size]`` of the groups of non-empty ``p``, ascending on ``[0, split_at)`` and on
     ``[split_at, p.size)``: a group never spans ``split_at``, so the two runs are grouped independently
     (each group is only ever cut inside itself, and the gap between the runs is no group's gap).
+
+    Each oversize group is cut at its widest gap (``argmax``: the first, lowest, of equal maxima), then its
+    oversize parts in turn. (Cutting all oversize groups at once, in vectorised rounds, was a second way:
+    on the real loads it was slower, benchmarks/RESULTS.md "One way to cut groups".)
     """
     n = p.size
     ratios = p[1:] / p[:-1]  # ratios[g] is gap g, between p[g] and p[g + 1]
@@ -74,39 +72,20 @@ def _group_bounds(p: FloatArray, limit: float, split_at: int = 0) -> IntArray:
     np.greater(ratios, limit, out=cut)
     if 0 < split_at < n:
         is_start[split_at] = True
-    while True:
-        bounds = np.flatnonzero(is_start)
-        over = np.flatnonzero(p[bounds[1:] - 1] > p[bounds[:-1]] * limit)
-        if over.size == 0:
-            return bounds
-        seg_start, seg_end = bounds[over], bounds[over + 1]
-        if over.size <= _FEW_OVERSIZE:
-            # Few: cut each oversize group, then its oversize parts in turn, in plain Python. A group's cut
-            # depends on the group alone, so the order does not matter; past the budget, go round again.
-            todo = list(zip(seg_start.tolist(), seg_end.tolist(), strict=True))
-            budget = 4 * _FEW_OVERSIZE
-            while todo and budget:
-                s, e = todo.pop()
-                budget -= 1
-                g = s + int(ratios[s:e - 1].argmax())  # argmax: the first (lowest) of equal maxima
-                cut[g] = True
-                if p[g] > p[s] * limit:
-                    todo.append((s, g + 1))
-                if p[e - 1] > p[g + 1] * limit:
-                    todo.append((g + 1, e))
-            if not todo:
-                return np.flatnonzero(is_start)
-            continue
-        n_gaps = seg_end - seg_start - 1  # >= 1: an oversize group has two points at least
-        offsets = np.cumsum(n_gaps) - n_gaps
-        seg_of_gap = np.repeat(np.arange(seg_start.size), n_gaps)
-        gap_index = np.arange(int(n_gaps.sum())) - np.repeat(offsets - seg_start, n_gaps)
-        gap_ratio = ratios[gap_index]
-        widest = np.maximum.reduceat(gap_ratio, offsets)
-        candidates = np.flatnonzero(gap_ratio == widest[seg_of_gap])
-        cand_seg = seg_of_gap[candidates]
-        first = np.concatenate(([True], cand_seg[1:] != cand_seg[:-1]))
-        cut[gap_index[candidates[first]]] = True
+    bounds = np.flatnonzero(is_start)
+    over = np.flatnonzero(p[bounds[1:] - 1] > p[bounds[:-1]] * limit)
+    if over.size == 0:
+        return bounds
+    todo = list(zip(bounds[over].tolist(), bounds[over + 1].tolist(), strict=True))
+    while todo:  # a group's cut depends on the group alone, so the order does not matter
+        s, e = todo.pop()
+        g = s + int(ratios[s:e - 1].argmax())
+        cut[g] = True
+        if p[g] > p[s] * limit:
+            todo.append((s, g + 1))
+        if p[e - 1] > p[g + 1] * limit:
+            todo.append((g + 1, e))
+    return np.flatnonzero(is_start)
 
 
 def reference_notional(notional: FloatArray, config: HeatmapConfig) -> float:

@@ -19,8 +19,8 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 from live_heatmap.window import EventColumns, EventWindow, event_arrays
-from live_heatmap.wire.events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
-from live_heatmap.wire.frame_batch import EventRows, parse_each, parse_rows
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
+from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
 
 if TYPE_CHECKING:
     from live_heatmap.stream.stream import LiquidationStream, StreamSettings
@@ -34,11 +34,12 @@ Listener = Callable[[Sequence[LiquidationEvent]], object]
 
 #: With this many rows a symbol on average, :meth:`LiveLiquidationHeatmap.ingest_many` sorts the batch by
 #: symbol as arrays and writes each symbol's block straight into its ring (some tens of microseconds a
-#: symbol, whatever its rows) rather than handing each symbol its rows as lists.
+#: symbol, whatever its rows) rather than adding the rows one at a time (about 2 us each): a file or a warm
+#: start (benchmarks/RESULTS.md, "Two ways to store a batch").
 _BLOCK_ROWS = 64
-#: Below this many, :meth:`LiveLiquidationHeatmap.ingest_many` parses the frames one by one: building columns
-#: costs more than it saves for a handful (a replay feeds the events of each moment).
-_FEW_ROWS = 16
+
+
+_EVENTS = {LiquidationEvent}
 
 
 def system_clock_ms() -> int:
@@ -170,11 +171,8 @@ class LiveLiquidationHeatmap:
         ``stats()["rejected"]`` by reason and a duplicate in ``stats()["duplicates"]``;
         neither raises. Safe to call from several threads.
         """
-        event: LiquidationEvent | EventFields | None
         if type(frame) is LiquidationEvent:
             event = frame
-        elif type(frame) is bytes and (event := wire_fields(frame)) is not None:
-            pass  # the usual frame: no LiquidationEvent is made unless a listener wants one
         else:
             try:
                 event = parse_force_order(frame)  # type: ignore[arg-type]
@@ -189,7 +187,7 @@ class LiveLiquidationHeatmap:
         if added:
             self._changed.add(event[0])
         if added and self._listeners:  # the only cost without a listener: one attribute test
-            self._notify((LiquidationEvent._make(event),))
+            self._notify((event,))
         return added
 
     def ingest_many(self, frames: Iterable[Frame], *, notify: bool = True) -> IngestReport:
@@ -200,14 +198,12 @@ class LiveLiquidationHeatmap:
         """
         report = IngestReport()
         listeners = self._listeners if notify else ()
-        if type(frames) is list and len(frames) < _FEW_ROWS:  # a replay's moment: columns would cost more
-            stored = self._add_each(parse_each(frames, report.rejected), report, listeners)
+        if type(frames) is list and len(frames) < _BLOCK_ROWS and set(map(type, frames)) <= _EVENTS:
+            stored = self._add_each(frames, report, listeners)  # a few events (a replay's moment): nothing to parse
+        elif len(rows := parse_rows(frames, report.rejected)) >= _BLOCK_ROWS * len(set(rows.symbols)) > 0:
+            stored = self._add_blocks(rows, report, listeners)
         else:
-            rows = parse_rows(frames, report.rejected)  # bytes are decoded a chunk at a time (frame_batch.py)
-            if len(rows) >= _BLOCK_ROWS * len(set(rows.symbols)) > 0:
-                stored = self._add_blocks(rows, report, listeners)
-            else:
-                stored = self._add_each(rows.tuples(), report, listeners)
+            stored = self._add_each(rows.tuples(), report, listeners)
         if report.rejected:
             with self._counts_lock:
                 self.rejected.update(report.rejected)

@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from live_heatmap.clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
-from live_heatmap.wire.events import EventFields, LiquidationEvent
-from live_heatmap.wire.frame_batch import EventRows
+from live_heatmap.wire.events import LiquidationEvent
+from live_heatmap.wire.frame_batch import EventFields, EventRows
 
 __all__ = ["EventColumns", "EventWindow", "event_arrays"]
 
