@@ -326,12 +326,14 @@ class LiveLiquidationHeatmap:
         self._prices[symbol_key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
 
     def get_price(self, symbol: str) -> float | None:
-        entry = self._prices.get(symbol_key(symbol))
+        entry = self.get_price_at(symbol)
         return entry[0] if entry else None
 
     def get_price_at(self, symbol: str) -> tuple[float, int] | None:
         """``(price, epoch ms it was set for)``, or None: lets a reader refuse a stale price."""
-        return self._prices.get(symbol_key(symbol))
+        # Keys are exchange ids (symbol_key), each its own key: asked by one, no conversion is needed.
+        prices = self._prices
+        return prices.get(symbol) or prices.get(symbol_key(symbol))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -351,6 +353,8 @@ class LiveLiquidationHeatmap:
         by distance. ``side`` keeps only ``"long"`` or ``"short"``.
         """
         clusters = self._current(symbol_key(symbol), now_ms)
+        if not clusters:
+            return []
         return [
             c for c in clusters
             if c.strength >= min_strength
