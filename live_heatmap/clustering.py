@@ -24,13 +24,13 @@ import numpy.typing as npt
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.config import HeatmapConfig
+from live_heatmap.side import SIDES_BY_CODE, Side
 
-__all__ = ["SIDE_LONG", "SIDE_NAMES", "SIDE_SHORT", "Groups", "SideArrays", "build_clusters", "cluster_starts",
+__all__ = ["SIDE_LONG", "SIDE_SHORT", "Groups", "SideArrays", "build_clusters", "cluster_starts",
            "group_events", "no_groups", "reference_notional", "sort_by_side"]
 
-SIDE_LONG = 0
-SIDE_SHORT = 1
-SIDE_NAMES = ("long", "short")
+SIDE_LONG = Side.LONG.code
+SIDE_SHORT = Side.SHORT.code
 
 #: Events stamped up to this far after ``now`` count with age 0 (exchange clock ahead of ours);
 #: later ones have not happened yet as far as ``now`` is concerned and are ignored.
@@ -137,7 +137,7 @@ class Groups:
     trade_time: IntArray
     starts: IntArray
     """Start of each kept group in the member arrays."""
-    side: tuple[str, ...]
+    side: tuple[Side, ...]
     low: FloatArray
     high: FloatArray
     counts: IntArray
@@ -280,7 +280,7 @@ def group_events(
     if keep.size < starts.size:  # the kept groups' events, group after group
         members = np.arange(int(counts.sum())) + np.repeat(low_at - member_starts, counts)
     return Groups(symbol, version, valid_from, valid_to, p[members], notional[members], t[members], member_starts,
-                  tuple(SIDE_NAMES[SIDE_LONG if at < n_long else SIDE_SHORT] for at in low_at.tolist()),
+                  tuple(SIDES_BY_CODE[SIDE_LONG if at < n_long else SIDE_SHORT] for at in low_at.tolist()),
                   p[low_at], p[end_at - 1], counts, sum_notional, mean_price, first_t.tolist(), last_t.tolist(),
                   reference)
 

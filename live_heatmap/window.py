@@ -17,13 +17,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from live_heatmap.clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
+from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, SideArrays
+from live_heatmap.side import SIDES_BY_CODE, Side
 from live_heatmap.wire.events import LiquidationEvent
 from live_heatmap.wire.frame_batch import EventFields, EventRows
 
 __all__ = ["EventColumns", "EventWindow", "event_arrays"]
 
-_SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
+_SIDE_CODE = {Side.LONG: SIDE_LONG, Side.SHORT: SIDE_SHORT}  # plain "long"/"short" find the same entries
 _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
@@ -115,7 +116,7 @@ class EventWindow:
         same-side events is larger."""
         with self._lock:
             pending = self._pending[0::_FIELDS]
-            n_long = pending.count("long")
+            n_long = pending.count(Side.LONG)
             return max(self._by_price[SIDE_LONG].size + n_long, self._by_price[SIDE_SHORT].size + len(pending) - n_long)
 
     def add(self, event: LiquidationEvent | EventFields) -> bool:
@@ -211,7 +212,7 @@ class EventWindow:
                     self._trade_time[idx].tolist(), self._side[idx].tolist(), self._status[idx].tolist(),
                     self._fallback[idx].tolist())
         names = _status_names
-        return [LiquidationEvent(self.symbol, SIDE_NAMES[s], p, q, e, t, names[x], f)
+        return [LiquidationEvent(self.symbol, SIDES_BY_CODE[s], p, q, e, t, names[x], f)
                 for p, q, e, t, s, x, f in zip(*cols, strict=True)]
 
     def events_since(self, min_trade_time: int) -> EventColumns:

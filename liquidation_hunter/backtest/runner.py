@@ -74,7 +74,7 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
-from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -484,7 +484,7 @@ class _Replay:
             p = c.position
             reason = END_OF_DATA if p.client_id in self.forced else c.reason
             records.append(TradeRecord(
-                id=p.id, client_id=p.client_id, symbol=p.symbol, side="long" if p.direction > 0 else "short",
+                id=p.id, client_id=p.client_id, symbol=p.symbol, side=Side.of_direction(p.direction),
                 quantity=p.quantity, entry_time=p.opened_at, entry_price=p.entry_price, exit_time=c.closed_at,
                 exit_price=c.exit_price, reason=reason, stop_loss=p.stop_loss, take_profit=p.take_profit,
                 entry_fee=p.entry_fee, exit_fee=c.exit_fee, funding=p.funding, gross_pnl=c.gross_pnl,
@@ -494,7 +494,7 @@ class _Replay:
         end = self.clock.now
         account = self.broker.account(prices, end)
         opened = [OpenRecord(id=p.id, client_id=p.client_id, symbol=p.symbol,
-                             side="long" if p.direction > 0 else "short", quantity=p.quantity, entry_time=p.opened_at,
+                             side=Side.of_direction(p.direction), quantity=p.quantity, entry_time=p.opened_at,
                              entry_price=p.entry_price, last_price=prices[p.symbol], entry_fee=p.entry_fee,
                              funding=p.funding, unrealized=p.unrealized(prices[p.symbol]))
                   for p in self.broker.positions()]

@@ -38,7 +38,7 @@ from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
-from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
 
 __all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "PriceFeed"]
@@ -307,7 +307,7 @@ class Bot:
     def _log_exit(self, trade: ClosedTrade) -> None:
         self.exits += 1
         p = trade.position
-        log.info("position_closed", symbol=p.symbol, reason=trade.reason, side="long" if p.direction > 0 else "short",
+        log.info("position_closed", symbol=p.symbol, reason=trade.reason, side=Side.of_direction(p.direction),
                  quantity=p.quantity, entry=p.entry_price, exit=trade.exit_price, pnl=round(trade.net_pnl, 4),
                  client_id=p.client_id)
 

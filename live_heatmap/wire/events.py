@@ -20,10 +20,11 @@ from typing import Any, NamedTuple, TypeGuard
 
 import orjson
 
+from live_heatmap.side import WIRE_SIDES, Side
+
 __all__ = [
     "MAX_TIMESTAMP_MS",
     "MIN_TIMESTAMP_MS",
-    "WIRE_SIDES",
     "FrameRejected",
     "LiquidationEvent",
     "RejectReason",
@@ -72,8 +73,9 @@ class LiquidationEvent(NamedTuple):
 
     symbol: str
     """Exchange id, upper case (``BTCUSDT``)."""
-    side: str
-    """Side of the liquidated *position*: ``"long"`` (``S=SELL``) or ``"short"`` (``S=BUY``)."""
+    side: Side
+    """Side of the liquidated *position*: ``Side.LONG`` (``S=SELL``) or ``Side.SHORT`` (``S=BUY``); a plain
+    ``"long"``/``"short"`` is the same value."""
     price: float
     """Average fill price ``ap`` (``p`` when ``fallback``)."""
     quantity: float
@@ -98,8 +100,6 @@ class LiquidationEvent(NamedTuple):
         return (self.symbol, self.trade_time, self.side, self.quantity, self.price)
 
 
-WIRE_SIDES = {"SELL": "long", "BUY": "short"}
-"""``o.S`` (the liquidation order's side) -> the side of the liquidated position."""
 _EVENT_TYPE = "forceOrder"
 
 

@@ -24,10 +24,10 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from live_heatmap.side import WIRE_SIDES, Side
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
-    WIRE_SIDES,
     FrameRejected,
     LiquidationEvent,
     parse_force_order,
@@ -40,7 +40,7 @@ __all__ = ["CHUNK", "EventFields", "EventRows", "decode_chunk", "parse_rows"]
 #: that a bad frame sends few others through the per-frame parser.
 CHUNK = 256
 
-EventFields = tuple[str, str, float, float, int, int, str, bool]
+EventFields = tuple[str, Side, float, float, int, int, str, bool]
 """The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
 
 
@@ -82,7 +82,7 @@ class EventRows:
 
     def __init__(self) -> None:
         self.symbols: list[str] = []
-        self.sides: list[str] = []
+        self.sides: list[Side] = []
         self.prices: list[float] = []
         self.quantities: list[float] = []
         self.event_times: list[int] = []
