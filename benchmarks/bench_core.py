@@ -34,6 +34,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # this checkout's code, wherever the package is installed
 
 import reference  # noqa: E402
 

@@ -141,11 +141,9 @@ def config_hash(config: BotConfig) -> str:
 
 def events_digest(events: Sequence[LiquidationEvent]) -> str:
     """SHA-256 of the events replayed (their fields, in replay order)."""
-    h = hashlib.sha256()
-    for e in events:
-        h.update(f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
-                 f"{int(e.fallback)}\n".encode())
-    return h.hexdigest()
+    text = "".join([f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
+                    f"{int(e.fallback)}\n" for e in events])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @contextmanager

@@ -176,9 +176,9 @@ class Bot:
         out: dict[str, float] = {}
         if self.config.exchange.mark_price:
             symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
-            price_at, exchange_id = self.heatmap.get_price_at, self._exchange_id
+            price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
             for symbol in symbols:
-                entry = price_at(exchange_id(symbol))
+                entry = price_at(ids.get(symbol) or exchange_id(symbol))
                 if entry is not None and (limit is None or now_ms - entry[1] <= limit):
                     out[symbol] = entry[0]
             return out
