@@ -391,13 +391,15 @@ class LiveLiquidationHeatmap:
             self._build(key, now, force=True)
             return 1
         sweep = self._sweep
+        expiry = self._expiry
         if sweep is None or now < sweep.at:  # the first sweep, or time went back: every symbol
             keys = set(self._windows)
             self._changed.clear()
             self._touched.clear()
+        elif not (self._changed or self._touched or (expiry and expiry[0][0] < now)):
+            keys = set()  # nothing changed: the usual case
         else:
             keys = _drain(self._changed) | _drain(self._touched)
-            expiry = self._expiry
             while expiry and expiry[0][0] < now:
                 keys.add(heapq.heappop(expiry)[1])
         for key in keys:

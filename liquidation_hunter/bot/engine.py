@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -170,12 +170,16 @@ class Bot:
             return list(self.config.symbols)
         return [to_unified(s, self.markets) for s in self.heatmap.symbols()]
 
-    def prices(self, now_ms: int) -> dict[str, float]:
-        """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out."""
+    def prices(self, now_ms: int, held: Iterable[str] | None = None) -> dict[str, float]:
+        """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out.
+
+        ``held``: the symbols of the open positions, if the caller has just read them."""
         limit = self.price_max_age_ms
         out: dict[str, float] = {}
         if self.config.exchange.mark_price:
-            symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
+            if held is None:
+                held = [p.symbol for p in self.broker.positions()]
+            symbols = {*self.universe(), *held}
             price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
             for symbol in symbols:
                 entry = price_at(ids.get(symbol) or exchange_id(symbol))
@@ -217,7 +221,6 @@ class Bot:
         A symbol for which the strategy's optional ``may_signal`` (``strategies.base.Strategy``) is False is not
         asked about: the answer would be "nothing to do", which the bot neither acts on nor records.
         """
-        prices = self.prices(now_ms)
         halted = self.books.halt_reason()
         if halted is not None:
             if halted != self._halt_logged:
@@ -227,6 +230,7 @@ class Bot:
         self._halt_logged = None
         with self._trading:  # positions change only under this lock: read them once, update on entry
             open_symbols = {p.symbol for p in self.broker.positions()}
+        prices = self.prices(now_ms, open_symbols)
         may_signal = getattr(self.strategy, "may_signal", None)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
             price = prices.get(symbol)
