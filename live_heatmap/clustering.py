@@ -147,6 +147,10 @@ class Groups:
     first_t: list[int]
     last_t: list[int]
     reference: float
+    scales: FloatArray
+    """``[[-reference], [-min_cluster_size]]``: what :func:`_strength` divides by."""
+    plain: tuple[list[float], list[float], list[int], list[float]]
+    """low, high, counts and total notional as Python numbers, as each cluster takes them."""
 
     def __bool__(self) -> bool:
         return bool(self.side)
@@ -173,36 +177,23 @@ class Groups:
         np.multiply(w, self.price, out=wp)
         sums = np.add.reduceat(rows, self.starts, axis=1)  # rows w, decay, wp per group
         sum_w, sum_wp = sums[0], sums[2]
-        positive = sum_w > 0
-        if positive.all():
+        if sum_w.min() > 0:  # every weight positive (the usual case; NaN is not)
             level = sum_wp / sum_w
         else:  # weighted mean; if every weight underflowed to 0, fall back to the plain mean
+            positive = sum_w > 0
             level = np.where(positive, sum_wp / np.where(positive, sum_w, 1.0), self.mean_price)
         level = np.clip(level, self.low, self.high)
-        strength = _strength(sums[0:2], self.reference, config)  # rows sum_w, sum_decay
+        strength = _strength(sums[0:2], self.scales, config.count_weight)  # rows sum_w, sum_decay
         symbol = self.symbol
+        lows, highs, counts, totals = self.plain
         clusters: list[LiquidationCluster] = []
         for name, lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
-                self.side, level.tolist(), self.low.tolist(), self.high.tolist(), self.counts.tolist(),
-                self.sum_notional.tolist(), sum_w.tolist(), strength.tolist(), self.first_t, self.last_t,
-                strict=True):
-            clusters.append(LiquidationCluster(
-                cluster_id=f"{symbol}-{name}-{t0}",
-                symbol=symbol,
-                side=name,
-                price_level=lvl,
-                price_low=lo,
-                price_high=hi,
-                liquidation_count=n,
-                total_notional=tot,
-                weighted_notional=wsum,
-                strength=st,
-                distance_from_price=abs(lvl - current_price) / current_price * 100.0 if current_price else None,
-                current_price=current_price,
-                first_event_ms=t0,
-                last_updated=t1,
-                built_at=now_ms,
-            ))
+                self.side, level.tolist(), lows, highs, counts, totals, sum_w.tolist(), strength.tolist(),
+                self.first_t, self.last_t, strict=True):
+            clusters.append(LiquidationCluster(  # positional: the fields in their order
+                f"{symbol}-{name}-{t0}", symbol, name, lvl, lo, hi, n, tot, wsum, st,
+                abs(lvl - current_price) / current_price * 100.0 if current_price else None, current_price, t0, t1,
+                now_ms))
         clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))
         return tuple(clusters)
 
@@ -216,7 +207,7 @@ def no_groups(symbol: str, version: object = None) -> Groups:
     empty_f = np.empty(0, dtype=np.float64)
     empty_i = np.empty(0, dtype=np.int64)
     return Groups(symbol, version, -FOREVER, FOREVER, empty_f, empty_f, empty_i, empty_i, (), empty_f, empty_f,
-                  empty_i, empty_f, empty_f, [], [], 0.0)
+                  empty_i, empty_f, empty_f, [], [], 0.0, empty_f, ([], [], [], []))
 
 
 def group_events(
@@ -282,7 +273,8 @@ def group_events(
     return Groups(symbol, version, valid_from, valid_to, p[members], notional[members], t[members], member_starts,
                   tuple(SIDES_BY_CODE[SIDE_LONG if at < n_long else SIDE_SHORT] for at in low_at.tolist()),
                   p[low_at], p[end_at - 1], counts, sum_notional, mean_price, first_t.tolist(), last_t.tolist(),
-                  reference)
+                  reference, _scales(reference, config),
+                  (p[low_at].tolist(), p[end_at - 1].tolist(), counts.tolist(), sum_notional.tolist()))
 
 
 def no_groups_until(symbol: str, version: object, valid_from: int, valid_to: int) -> Groups:
@@ -306,11 +298,14 @@ def build_clusters(
     return group_events(symbol, by_side, now_ms=now_ms, config=config).at(now_ms, config, current_price)
 
 
-def _strength(weighted_and_count: FloatArray, reference: float, config: HeatmapConfig) -> FloatArray:
-    """Strength from rows (weighted notional, decayed count), both scored in one call per step."""
+def _scales(reference: float, config: HeatmapConfig) -> FloatArray:
     # x / -r is bit for bit -x / r (negation is exact and rounding symmetric).
-    scales = np.array([[-reference], [-float(config.min_cluster_size)]])
+    return np.array([[-reference], [-float(config.min_cluster_size)]])
+
+
+def _strength(weighted_and_count: FloatArray, scales: FloatArray, cw: float) -> FloatArray:
+    """Strength from rows (weighted notional, decayed count), both scored in one call per step; ``scales``
+    from :func:`_scales`, ``cw`` the count weight."""
     notional_score, count_score = -np.expm1(weighted_and_count / scales)
-    cw = config.count_weight
     result: FloatArray = np.clip(notional_score ** (1.0 - cw) * count_score ** cw, 0.0, 1.0)
     return result
