@@ -133,7 +133,8 @@ class LiveLiquidationHeatmap:
         self._touched: set[str] = set()
         """Symbols whose groups a read made since the last sweep (at a now of its own)."""
         self._expiry: list[tuple[int, str]] = []
-        """A heap of (the last now the groups hold at, symbol)."""
+        """A heap of (the last now the groups hold at, symbol), one entry a symbol (``_expires``)."""
+        self._expires: dict[str, int] = {}
         self._sweep: _Sweep | None = None
         self._seq = itertools.count(1)
         self._build_locks: dict[str, threading.Lock] = {}
@@ -401,7 +402,10 @@ class LiveLiquidationHeatmap:
         else:
             keys = _drain(self._changed) | _drain(self._touched)
             while expiry and expiry[0][0] < now:
-                keys.add(heapq.heappop(expiry)[1])
+                at, key = heapq.heappop(expiry)
+                if self._expires.get(key) == at:  # else a later entry replaced it
+                    del self._expires[key]
+                    keys.add(key)
         for key in keys:
             window = self._windows.get(key)
             if window is not None:
@@ -554,7 +558,8 @@ class LiveLiquidationHeatmap:
             horizon_ms = int(self.config.horizon_minutes * 60_000)
             version, by_side = window.versioned_by_side(min_trade_time=now - horizon_ms)
             groups = group_events(key, by_side, now_ms=now, config=self.config, version=version)
-            if groups.valid_to < FOREVER:
+            if groups.valid_to < FOREVER and self._expires.get(key) != groups.valid_to:
+                self._expires[key] = groups.valid_to
                 heapq.heappush(self._expiry, (groups.valid_to, key))
         self._groups[key] = groups
         return groups
