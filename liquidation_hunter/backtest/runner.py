@@ -38,7 +38,8 @@ compares the two against a bot driven by hand):
   run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it
   regroups only the symbols whose events changed, see :meth:`LiveLiquidationHeatmap.rebuild`);
 * events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
-  symbols without prices, which no job reads, at each session's end;
+  symbols without prices, which no job reads (no price, no signal), after the last session, in one batch
+  (the clusters job would otherwise regroup them, for nobody);
 * a positions run is skipped while no position is open (the last run, or the entry check, saw the same
   equity), and while the open positions, their prices, the UTC day and the funding period are what the last
   run saw and no time exit is due.
@@ -355,7 +356,7 @@ class _Replay:
 
     def feed_others(self, t: int) -> None:
         """Ingest the other symbols' events traded at or before ``t``. Nothing reads them (no price, no
-        signal), so they go in at each session's end, in one batch, rather than moment by moment."""
+        signal), so they go in after the last session, in one batch, rather than moment by moment."""
         i = self.next_other
         j = bisect_right(self.other_times, t, i)
         if j > i:
@@ -416,6 +417,7 @@ class _Replay:
                         last_report = share
             self._end_session(b)
             done += b - a
+        self.feed_others(sessions[-1][1] if sessions else 0)
         if progress is not None:
             progress(1.0)
 
@@ -460,7 +462,6 @@ class _Replay:
         """Data stop here: close what is open at the last prices, then a last positions and snapshot run."""
         self.feed_prices(b)
         self.feed_events(b)
-        self.feed_others(b)
         self.clock.now = b
         for position in self.broker.positions():
             price = self.heatmap.get_price(self._id(position.symbol)) or position.entry_price
