@@ -334,7 +334,10 @@ class LiveLiquidationHeatmap:
         """``(price, epoch ms it was set for)``, or None: lets a reader refuse a stale price."""
         # Keys are exchange ids (symbol_key), each its own key: asked by one, no conversion is needed.
         prices = self._prices
-        return prices.get(symbol) or prices.get(symbol_key(symbol))
+        entry = prices.get(symbol)
+        if entry is not None or ("/" not in symbol and symbol.isupper()):  # found, or an id: its own key
+            return entry
+        return prices.get(symbol_key(symbol))
 
     # -- reading ---------------------------------------------------------------------------------
 

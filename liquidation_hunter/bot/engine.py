@@ -179,7 +179,7 @@ class Bot:
         if self.config.exchange.mark_price:
             if held is None:
                 held = [p.symbol for p in self.broker.positions()]
-            symbols = {*self.universe(), *held}
+            symbols: Iterable[str] = {*self.universe(), *held} if held else self.universe()
             price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
             for symbol in symbols:
                 entry = price_at(ids.get(symbol) or exchange_id(symbol))
