@@ -8,6 +8,7 @@ from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.common.symbols import to_exchange_id, to_unified
 from live_heatmap.config import ConfigError, HeatmapConfig
 from live_heatmap.heatmap import IngestReport, LiveLiquidationHeatmap, system_clock_ms
+from live_heatmap.side import Side
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, parse_force_order
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ __all__ = [
     "LiquidationEvent",
     "LiveLiquidationHeatmap",
     "RejectReason",
+    "Side",
     "__version__",
     "parse_force_order",
     "system_clock_ms",

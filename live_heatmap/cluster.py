@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from live_heatmap.side import Side
+
 __all__ = ["LiquidationCluster"]
 
 
@@ -21,8 +23,8 @@ class LiquidationCluster:
     """``<symbol>-<side>-<trade time of its earliest event>``: stable while that event is in the window."""
     symbol: str
     """Exchange id (``BTCUSDT``)."""
-    side: str
-    """Side of the liquidated positions: ``"long"`` or ``"short"``."""
+    side: Side
+    """Side of the liquidated positions (``"long"`` or ``"short"`` in JSON)."""
     price_level: float
     """Weight-averaged fill price of the cluster's events."""
     price_low: float

@@ -16,18 +16,21 @@ enough to recompute a cluster by hand; this module is its only implementation.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, replace
+
 import numpy as np
 import numpy.typing as npt
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.config import HeatmapConfig
+from live_heatmap.side import SIDES_BY_CODE, Side
 
-__all__ = ["SIDE_LONG", "SIDE_NAMES", "SIDE_SHORT", "SideArrays", "build_clusters", "cluster_starts",
-           "reference_notional", "sort_by_side"]
+__all__ = ["SIDE_LONG", "SIDE_SHORT", "Groups", "SideArrays", "build_clusters", "cluster_starts",
+           "group_events", "no_groups", "reference_notional", "sort_by_side"]
 
-SIDE_LONG = 0
-SIDE_SHORT = 1
-SIDE_NAMES = ("long", "short")
+SIDE_LONG = Side.LONG.code
+SIDE_SHORT = Side.SHORT.code
 
 #: Events stamped up to this far after ``now`` count with age 0 (exchange clock ahead of ours);
 #: later ones have not happened yet as far as ``now`` is concerned and are ignored.
@@ -50,16 +53,14 @@ def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
     return _group_bounds(sorted_prices, 1.0 + window_pct)[:-1]
 
 
-#: With up to this many oversize groups, they and then their oversize parts (up to four times as many
-#: in all) are cut one at a time, by ``argmax`` over the group's gaps: a few numpy calls each. More are
-#: cut all at once by the vectorised search (some twenty numpy calls per round, whatever their number).
-_FEW_OVERSIZE = 16
-
-
 def _group_bounds(p: FloatArray, limit: float, split_at: int = 0) -> IntArray:
     """``[*starts, p.size]`` of the groups of non-empty ``p``, ascending on ``[0, split_at)`` and on
     ``[split_at, p.size)``: a group never spans ``split_at``, so the two runs are grouped independently
     (each group is only ever cut inside itself, and the gap between the runs is no group's gap).
+
+    Each oversize group is cut at its widest gap (``argmax``: the first, lowest, of equal maxima), then its
+    oversize parts in turn. (Cutting all oversize groups at once, in vectorised rounds, was a second way:
+    on the real loads it was slower, benchmarks/RESULTS.md "One way to cut groups".)
     """
     n = p.size
     ratios = p[1:] / p[:-1]  # ratios[g] is gap g, between p[g] and p[g + 1]
@@ -71,39 +72,20 @@ def _group_bounds(p: FloatArray, limit: float, split_at: int = 0) -> IntArray:
     np.greater(ratios, limit, out=cut)
     if 0 < split_at < n:
         is_start[split_at] = True
-    while True:
-        bounds = np.flatnonzero(is_start)
-        over = np.flatnonzero(p[bounds[1:] - 1] > p[bounds[:-1]] * limit)
-        if over.size == 0:
-            return bounds
-        seg_start, seg_end = bounds[over], bounds[over + 1]
-        if over.size <= _FEW_OVERSIZE:
-            # Few: cut each oversize group, then its oversize parts in turn, in plain Python. A group's cut
-            # depends on the group alone, so the order does not matter; past the budget, go round again.
-            todo = list(zip(seg_start.tolist(), seg_end.tolist(), strict=True))
-            budget = 4 * _FEW_OVERSIZE
-            while todo and budget:
-                s, e = todo.pop()
-                budget -= 1
-                g = s + int(ratios[s:e - 1].argmax())  # argmax: the first (lowest) of equal maxima
-                cut[g] = True
-                if p[g] > p[s] * limit:
-                    todo.append((s, g + 1))
-                if p[e - 1] > p[g + 1] * limit:
-                    todo.append((g + 1, e))
-            if not todo:
-                return np.flatnonzero(is_start)
-            continue
-        n_gaps = seg_end - seg_start - 1  # >= 1: an oversize group has two points at least
-        offsets = np.cumsum(n_gaps) - n_gaps
-        seg_of_gap = np.repeat(np.arange(seg_start.size), n_gaps)
-        gap_index = np.arange(int(n_gaps.sum())) - np.repeat(offsets - seg_start, n_gaps)
-        gap_ratio = ratios[gap_index]
-        widest = np.maximum.reduceat(gap_ratio, offsets)
-        candidates = np.flatnonzero(gap_ratio == widest[seg_of_gap])
-        cand_seg = seg_of_gap[candidates]
-        first = np.concatenate(([True], cand_seg[1:] != cand_seg[:-1]))
-        cut[gap_index[candidates[first]]] = True
+    bounds = np.flatnonzero(is_start)
+    over = np.flatnonzero(p[bounds[1:] - 1] > p[bounds[:-1]] * limit)
+    if over.size == 0:
+        return bounds
+    todo = list(zip(bounds[over].tolist(), bounds[over + 1].tolist(), strict=True))
+    while todo:  # a group's cut depends on the group alone, so the order does not matter
+        s, e = todo.pop()
+        g = s + int(ratios[s:e - 1].argmax())
+        cut[g] = True
+        if p[g] > p[s] * limit:
+            todo.append((s, g + 1))
+        if p[e - 1] > p[g + 1] * limit:
+            todo.append((g + 1, e))
+    return np.flatnonzero(is_start)
 
 
 def reference_notional(notional: FloatArray, config: HeatmapConfig) -> float:
@@ -131,18 +113,115 @@ def sort_by_side(prices: FloatArray, quantities: FloatArray, trade_times: IntArr
     return out[0], out[1]
 
 
-def build_clusters(
+@dataclass(frozen=True, slots=True, eq=False)
+class Groups:
+    """A symbol's clusters without their decay: what stays the same while the window and its live events do.
+
+    Made by :func:`group_events` at some ``now``; :meth:`at` gives the clusters at any ``now`` in
+    ``[valid_from, valid_to]``, where no event enters or leaves the live range (the horizon, the future
+    tolerance), so the members, bounds, counts, notionals and reference do not move: only the decayed sums
+    are computed, and only over the members of groups that are kept. They are recomputed event by event
+    rather than rescaled by one factor: each event's decay is rounded to float32 on its own (see
+    :func:`group_events`), so ``exp(-(a + d) / tau)`` is not bit for bit ``exp(-a / tau) * exp(-d / tau)``,
+    and the clusters must be the ones a build from scratch gives, to the last bit.
+    """
+
+    symbol: str
+    version: object
+    """The window's version the groups were made from (:attr:`EventWindow.version`)."""
+    valid_from: int
+    valid_to: int
+    price: FloatArray
+    """Members of the kept groups, group after group (each sorted by price)."""
+    notional: FloatArray
+    trade_time: IntArray
+    starts: IntArray
+    """Start of each kept group in the member arrays."""
+    side: tuple[Side, ...]
+    low: FloatArray
+    high: FloatArray
+    counts: IntArray
+    sum_notional: FloatArray
+    mean_price: FloatArray
+    """Plain mean price per group: the level if every weight underflowed to 0."""
+    first_t: list[int]
+    last_t: list[int]
+    reference: float
+    scales: FloatArray
+    """``[[-reference], [-min_cluster_size]]``: what :func:`_strength` divides by."""
+    plain: tuple[list[float], list[float], list[int], list[float]]
+    """low, high, counts and total notional as Python numbers, as each cluster takes them."""
+
+    def __bool__(self) -> bool:
+        return bool(self.side)
+
+    def covers(self, now_ms: int) -> bool:
+        """Whether :meth:`at` holds at ``now_ms`` (the live events there are the ones grouped)."""
+        return self.valid_from <= now_ms <= self.valid_to
+
+    def at(self, now_ms: int, config: HeatmapConfig, current_price: float | None = None
+           ) -> tuple[LiquidationCluster, ...]:
+        """The clusters at ``now_ms`` (which :meth:`covers`), strongest first."""
+        if not self.side:
+            return ()
+        ages_ms = now_ms - self.trade_time
+        rows = np.empty((3, ages_ms.size))
+        w, decay, wp = rows
+        if ages_ms.min() < 0:  # events stamped after now (within the tolerance) count with age 0
+            np.maximum(ages_ms, 0, out=ages_ms)
+        np.multiply(ages_ms, -1.0 / (config.time_decay_minutes * 60_000.0), out=decay)
+        # float32 exp is SIMD-fast; its 1e-7 relative error is far below any trading decision.
+        # (dtype=float32: the input is rounded to float32, as by astype, and the result widened back.)
+        np.exp(decay, out=decay, dtype=np.float32)
+        np.multiply(self.notional, decay, out=w)
+        np.multiply(w, self.price, out=wp)
+        sums = np.add.reduceat(rows, self.starts, axis=1)  # rows w, decay, wp per group
+        sum_w, sum_wp = sums[0], sums[2]
+        if sum_w.min() > 0:  # every weight positive (the usual case; NaN is not)
+            level = sum_wp / sum_w
+        else:  # weighted mean; if every weight underflowed to 0, fall back to the plain mean
+            positive = sum_w > 0
+            level = np.where(positive, sum_wp / np.where(positive, sum_w, 1.0), self.mean_price)
+        level = np.clip(level, self.low, self.high)
+        strength = _strength(sums[0:2], self.scales, config.count_weight)  # rows sum_w, sum_decay
+        symbol = self.symbol
+        lows, highs, counts, totals = self.plain
+        clusters: list[LiquidationCluster] = []
+        for name, lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
+                self.side, level.tolist(), lows, highs, counts, totals, sum_w.tolist(), strength.tolist(),
+                self.first_t, self.last_t, strict=True):
+            clusters.append(LiquidationCluster(  # positional: the fields in their order
+                f"{symbol}-{name}-{t0}", symbol, name, lvl, lo, hi, n, tot, wsum, st,
+                abs(lvl - current_price) / current_price * 100.0 if current_price else None, current_price, t0, t1,
+                now_ms))
+        clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))
+        return tuple(clusters)
+
+
+FOREVER = 2**62
+"""A now no window reaches: :class:`Groups` that hold at any time."""
+
+
+def no_groups(symbol: str, version: object = None) -> Groups:
+    """Groups of a window that cannot hold a cluster (fewer events than ``min_cluster_size``): none, at any now."""
+    empty_f = np.empty(0, dtype=np.float64)
+    empty_i = np.empty(0, dtype=np.int64)
+    return Groups(symbol, version, -FOREVER, FOREVER, empty_f, empty_f, empty_i, empty_i, (), empty_f, empty_f,
+                  empty_i, empty_f, empty_f, [], [], 0.0, empty_f, ([], [], [], []))
+
+
+def group_events(
     symbol: str,
     by_side: tuple[SideArrays, SideArrays],
     *,
     now_ms: int,
     config: HeatmapConfig,
-    current_price: float | None = None,
-) -> tuple[LiquidationCluster, ...]:
-    """All clusters of one symbol at ``now_ms``, strongest first.
+    version: object = None,
+) -> Groups:
+    """The groups of one symbol's events live at ``now_ms`` (module docstring, steps 1 to 3 but the decay).
 
-    ``by_side`` holds (price, quantity, trade_time) arrays for the long and the
-    short side, each sorted by price (:func:`sort_by_side` makes them).
+    ``by_side`` holds (price, quantity, trade_time) arrays for the long and the short side, each sorted by
+    price (:func:`sort_by_side` makes them).
     """
     # Both sides go through every step at once, long then short in one array: each numpy call costs
     # microseconds of overhead, so one call over both sides beats two. A group never spans the side
@@ -151,88 +230,82 @@ def build_clusters(
     n_long = p_long.size
     t = np.concatenate((t_long, t_short))
     if t.size == 0:
-        return ()
+        return no_groups(symbol, version)
     horizon_ms = config.horizon_minutes * 60_000.0
-    tau_ms = config.time_decay_minutes * 60_000.0
+    horizon_int = math.floor(horizon_ms)  # ages are integers: age <= horizon_ms iff age <= horizon_int
     ages_ms = now_ms - t
     p = np.concatenate((p_long, p_short))
     q = np.concatenate((q_long, q_short))
-    # All events are live iff the extreme ages are (the usual case: two calls instead of four).
-    youngest = ages_ms.min()
-    if ages_ms.max() > horizon_ms or youngest < -FUTURE_TOLERANCE_MS:
+    # The range of now over which the live events stay the same: an event is live at now iff
+    # t - FUTURE_TOLERANCE_MS <= now <= t + horizon_int.
+    youngest, oldest = int(ages_ms.min()), int(ages_ms.max())
+    valid_from, valid_to = -FOREVER, FOREVER
+    if oldest > horizon_ms or youngest < -FUTURE_TOLERANCE_MS:
         live = (ages_ms <= horizon_ms) & (ages_ms >= -FUTURE_TOLERANCE_MS)
+        if oldest > horizon_ms:  # old ones come back if now goes back past them
+            valid_from = int(t[ages_ms > horizon_ms].max()) + horizon_int + 1
+        if youngest < -FUTURE_TOLERANCE_MS:  # future ones come in
+            valid_to = int(t[ages_ms < -FUTURE_TOLERANCE_MS].min()) - FUTURE_TOLERANCE_MS - 1
         n_long = int(np.count_nonzero(live[:n_long]))
-        p, q, t, ages_ms = p[live], q[live], t[live], ages_ms[live]
+        p, q, t = p[live], q[live], t[live]
         if t.size == 0:
-            return ()
-        youngest = ages_ms.min()
-    # The summed quantities as the rows of one array, so that one reduceat sums them all.
-    rows = np.empty((4, t.size))
-    notional, w, decay, wp = rows
-    np.multiply(p, q, out=notional)
-    if youngest < 0:  # events stamped after now (within the tolerance) count with age 0
-        np.maximum(ages_ms, 0, out=ages_ms)
-    np.multiply(ages_ms, -1.0 / tau_ms, out=decay)
-    # float32 exp is SIMD-fast; its 1e-7 relative error is far below any trading decision.
-    # (dtype=float32: the input is rounded to float32, as by astype, and the result widened back.)
-    np.exp(decay, out=decay, dtype=np.float32)
-    np.multiply(notional, decay, out=w)
-    np.multiply(w, p, out=wp)
+            return no_groups_until(symbol, version, valid_from, valid_to)
+    valid_from = max(valid_from, int(t.max()) - FUTURE_TOLERANCE_MS)  # the newest stays live
+    valid_to = min(valid_to, int(t.min()) + horizon_int)  # the oldest stays live
+    notional = p * q
     reference = reference_notional(notional, config)
 
     bounds = _group_bounds(p, 1.0 + config.cluster_window_pct, split_at=n_long)
     starts = bounds[:-1]
     keep = np.flatnonzero(bounds[1:] - starts >= config.min_cluster_size)
     if keep.size == 0:
-        return ()
-    sums = np.add.reduceat(rows, starts, axis=1)[:, keep]  # rows notional, w, decay, wp per group
-    sum_notional, sum_w, sum_wp = sums[0], sums[1], sums[3]
+        return no_groups_until(symbol, version, valid_from, valid_to)
+    low_at, end_at = starts[keep], bounds[keep + 1]
+    counts = end_at - low_at
+    sum_notional = np.add.reduceat(notional, starts)[keep]
     first_t = np.minimum.reduceat(t, starts)[keep]
     last_t = np.maximum.reduceat(t, starts)[keep]
-    low_at, end_at = starts[keep], bounds[keep + 1]
-    low, high = p[low_at], p[end_at - 1]
-    counts = end_at - low_at
-    positive = sum_w > 0
-    if positive.all():
-        level = sum_wp / sum_w
-    else:  # weighted mean; if every weight underflowed to 0, fall back to the plain mean
-        level = np.where(positive, sum_wp / np.where(positive, sum_w, 1.0),
-                         np.add.reduceat(p, starts)[keep] / counts)
-    level = np.clip(level, low, high)
-    strength = _strength(sums[1:3], reference, config)  # rows sum_w, sum_decay
-
-    clusters: list[LiquidationCluster] = []
-    for at, lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
-            low_at.tolist(), level.tolist(), low.tolist(), high.tolist(), counts.tolist(),
-            sum_notional.tolist(), sum_w.tolist(), strength.tolist(), first_t.tolist(), last_t.tolist(),
-            strict=True):
-        name = SIDE_NAMES[SIDE_LONG if at < n_long else SIDE_SHORT]
-        clusters.append(LiquidationCluster(
-            cluster_id=f"{symbol}-{name}-{t0}",
-            symbol=symbol,
-            side=name,
-            price_level=lvl,
-            price_low=lo,
-            price_high=hi,
-            liquidation_count=n,
-            total_notional=tot,
-            weighted_notional=wsum,
-            strength=st,
-            distance_from_price=abs(lvl - current_price) / current_price * 100.0 if current_price else None,
-            current_price=current_price,
-            first_event_ms=t0,
-            last_updated=t1,
-            built_at=now_ms,
-        ))
-    clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))
-    return tuple(clusters)
+    mean_price = np.add.reduceat(p, starts)[keep] / counts
+    member_starts = np.cumsum(counts) - counts
+    members: slice | IntArray = slice(None)  # every event is a member
+    if keep.size < starts.size:  # the kept groups' events, group after group
+        members = np.arange(int(counts.sum())) + np.repeat(low_at - member_starts, counts)
+    return Groups(symbol, version, valid_from, valid_to, p[members], notional[members], t[members], member_starts,
+                  tuple(SIDES_BY_CODE[SIDE_LONG if at < n_long else SIDE_SHORT] for at in low_at.tolist()),
+                  p[low_at], p[end_at - 1], counts, sum_notional, mean_price, first_t.tolist(), last_t.tolist(),
+                  reference, _scales(reference, config),
+                  (p[low_at].tolist(), p[end_at - 1].tolist(), counts.tolist(), sum_notional.tolist()))
 
 
-def _strength(weighted_and_count: FloatArray, reference: float, config: HeatmapConfig) -> FloatArray:
-    """Strength from rows (weighted notional, decayed count), both scored in one call per step."""
+def no_groups_until(symbol: str, version: object, valid_from: int, valid_to: int) -> Groups:
+    """:func:`no_groups` over ``[valid_from, valid_to]``."""
+    return replace(no_groups(symbol, version), valid_from=valid_from, valid_to=valid_to)
+
+
+def build_clusters(
+    symbol: str,
+    by_side: tuple[SideArrays, SideArrays],
+    *,
+    now_ms: int,
+    config: HeatmapConfig,
+    current_price: float | None = None,
+) -> tuple[LiquidationCluster, ...]:
+    """All clusters of one symbol at ``now_ms``, strongest first (:func:`group_events`, then :meth:`Groups.at`).
+
+    ``by_side`` holds (price, quantity, trade_time) arrays for the long and the
+    short side, each sorted by price (:func:`sort_by_side` makes them).
+    """
+    return group_events(symbol, by_side, now_ms=now_ms, config=config).at(now_ms, config, current_price)
+
+
+def _scales(reference: float, config: HeatmapConfig) -> FloatArray:
     # x / -r is bit for bit -x / r (negation is exact and rounding symmetric).
-    scales = np.array([[-reference], [-float(config.min_cluster_size)]])
+    return np.array([[-reference], [-float(config.min_cluster_size)]])
+
+
+def _strength(weighted_and_count: FloatArray, scales: FloatArray, cw: float) -> FloatArray:
+    """Strength from rows (weighted notional, decayed count), both scored in one call per step; ``scales``
+    from :func:`_scales`, ``cw`` the count weight."""
     notional_score, count_score = -np.expm1(weighted_and_count / scales)
-    cw = config.count_weight
     result: FloatArray = np.clip(notional_score ** (1.0 - cw) * count_score ** cw, 0.0, 1.0)
     return result

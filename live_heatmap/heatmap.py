@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from live_heatmap.cluster import LiquidationCluster
-from live_heatmap.clustering import build_clusters
+from live_heatmap.clustering import FOREVER, Groups, group_events, no_groups
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 from live_heatmap.window import EventColumns, EventWindow, event_arrays
-from live_heatmap.wire.events import EventFields, FrameRejected, LiquidationEvent, parse_force_order, wire_fields
-from live_heatmap.wire.frame_batch import EventRows, parse_each, parse_rows
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
+from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
 
 if TYPE_CHECKING:
     from live_heatmap.stream.stream import LiquidationStream, StreamSettings
@@ -33,11 +34,12 @@ Listener = Callable[[Sequence[LiquidationEvent]], object]
 
 #: With this many rows a symbol on average, :meth:`LiveLiquidationHeatmap.ingest_many` sorts the batch by
 #: symbol as arrays and writes each symbol's block straight into its ring (some tens of microseconds a
-#: symbol, whatever its rows) rather than handing each symbol its rows as lists.
+#: symbol, whatever its rows) rather than adding the rows one at a time (about 2 us each): a file or a warm
+#: start (benchmarks/RESULTS.md, "Two ways to store a batch").
 _BLOCK_ROWS = 64
-#: Below this many, :meth:`LiveLiquidationHeatmap.ingest_many` parses the frames one by one: building columns
-#: costs more than it saves for a handful (a replay feeds the events of each moment).
-_FEW_ROWS = 16
+
+
+_EVENTS = {LiquidationEvent}
 
 
 def system_clock_ms() -> int:
@@ -63,9 +65,19 @@ class _Built:
     """Clusters of one symbol as of ``built_at``; replaced whole, never mutated."""
 
     built_at: int
-    version: tuple[int, int]
+    version: object
     price: float | None
     clusters: tuple[LiquidationCluster, ...]
+    seq: int
+    """When it was made, in the order of builds and sweeps (:class:`_Sweep`)."""
+
+
+class _Sweep(NamedTuple):
+    """The last :meth:`LiveLiquidationHeatmap.rebuild` of every symbol: at ``at``, after every build numbered
+    below ``seq``. From then on, every symbol's clusters are its groups at ``at`` (until a read rebuilds them)."""
+
+    at: int
+    seq: int
 
 
 class LiveLiquidationHeatmap:
@@ -114,6 +126,17 @@ class LiveLiquidationHeatmap:
         self._windows: dict[str, EventWindow] = {}
         self._prices: dict[str, tuple[float, int]] = {}
         self._built: dict[str, _Built] = {}
+        self._groups: dict[str, Groups] = {}
+        """Each symbol's clusters but their decay (:class:`~live_heatmap.clustering.Groups`)."""
+        self._changed: set[str] = set()
+        """Symbols whose window changed since the last sweep."""
+        self._touched: set[str] = set()
+        """Symbols whose groups a read made since the last sweep (at a now of its own)."""
+        self._expiry: list[tuple[int, str]] = []
+        """A heap of (the last now the groups hold at, symbol), one entry a symbol (``_expires``)."""
+        self._expires: dict[str, int] = {}
+        self._sweep: _Sweep | None = None
+        self._seq = itertools.count(1)
         self._build_locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._counts_lock = threading.Lock()
@@ -149,11 +172,8 @@ class LiveLiquidationHeatmap:
         ``stats()["rejected"]`` by reason and a duplicate in ``stats()["duplicates"]``;
         neither raises. Safe to call from several threads.
         """
-        event: LiquidationEvent | EventFields | None
         if type(frame) is LiquidationEvent:
             event = frame
-        elif type(frame) is bytes and (event := wire_fields(frame)) is not None:
-            pass  # the usual frame: no LiquidationEvent is made unless a listener wants one
         else:
             try:
                 event = parse_force_order(frame)  # type: ignore[arg-type]
@@ -165,8 +185,10 @@ class LiveLiquidationHeatmap:
         if window is None:
             window = self._window(event[0])
         added = window.add(event)
+        if added:
+            self._changed.add(event[0])
         if added and self._listeners:  # the only cost without a listener: one attribute test
-            self._notify((LiquidationEvent._make(event),))
+            self._notify((event,))
         return added
 
     def ingest_many(self, frames: Iterable[Frame], *, notify: bool = True) -> IngestReport:
@@ -177,14 +199,12 @@ class LiveLiquidationHeatmap:
         """
         report = IngestReport()
         listeners = self._listeners if notify else ()
-        if type(frames) is list and len(frames) < _FEW_ROWS:  # a replay's moment: columns would cost more
-            stored = self._add_each(parse_each(frames, report.rejected), report, listeners)
+        if type(frames) is list and len(frames) < _BLOCK_ROWS and set(map(type, frames)) <= _EVENTS:
+            stored = self._add_each(frames, report, listeners)  # a few events (a replay's moment): nothing to parse
+        elif len(rows := parse_rows(frames, report.rejected)) >= _BLOCK_ROWS * len(set(rows.symbols)) > 0:
+            stored = self._add_blocks(rows, report, listeners)
         else:
-            rows = parse_rows(frames, report.rejected)  # bytes are decoded a chunk at a time (frame_batch.py)
-            if len(rows) >= _BLOCK_ROWS * len(set(rows.symbols)) > 0:
-                stored = self._add_blocks(rows, report, listeners)
-            else:
-                stored = self._add_each(rows.tuples(), report, listeners)
+            stored = self._add_each(rows.tuples(), report, listeners)
         if report.rejected:
             with self._counts_lock:
                 self.rejected.update(report.rejected)
@@ -196,6 +216,7 @@ class LiveLiquidationHeatmap:
                   ) -> list[LiquidationEvent]:
         """Store events one at a time; count them in ``report``; return the new ones if anyone listens."""
         windows = self._windows
+        changed = self._changed
         stored: list[LiquidationEvent] = []
         accepted = total = 0
         for event in events:
@@ -203,6 +224,7 @@ class LiveLiquidationHeatmap:
             window = windows.get(event[0]) or self._window(event[0])
             if window.add(event):
                 accepted += 1
+                changed.add(event[0])
                 if listeners:
                     stored.append(event if type(event) is LiquidationEvent else LiquidationEvent._make(event))
         report.accepted += accepted
@@ -230,6 +252,8 @@ class LiveLiquidationHeatmap:
             window = self._windows.get(symbol) or self._window(symbol)
             new = window.add_block(key_array[a:b].tolist(), [column[a:b] for column in columns])
             accepted = b - a if new is None else len(new)
+            if accepted:
+                self._changed.add(symbol)
             report.accepted += accepted
             report.duplicates += b - a - accepted
             if listeners:
@@ -303,12 +327,17 @@ class LiveLiquidationHeatmap:
         self._prices[symbol_key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
 
     def get_price(self, symbol: str) -> float | None:
-        entry = self._prices.get(symbol_key(symbol))
+        entry = self.get_price_at(symbol)
         return entry[0] if entry else None
 
     def get_price_at(self, symbol: str) -> tuple[float, int] | None:
         """``(price, epoch ms it was set for)``, or None: lets a reader refuse a stale price."""
-        return self._prices.get(symbol_key(symbol))
+        # Keys are exchange ids (symbol_key), each its own key: asked by one, no conversion is needed.
+        prices = self._prices
+        entry = prices.get(symbol)
+        if entry is not None or ("/" not in symbol and symbol.isupper()):  # found, or an id: its own key
+            return entry
+        return prices.get(symbol_key(symbol))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -328,6 +357,8 @@ class LiveLiquidationHeatmap:
         by distance. ``side`` keeps only ``"long"`` or ``"short"``.
         """
         clusters = self._current(symbol_key(symbol), now_ms)
+        if not clusters:
+            return []
         return [
             c for c in clusters
             if c.strength >= min_strength
@@ -348,13 +379,47 @@ class LiveLiquidationHeatmap:
         return clusters[0] if clusters else None
 
     def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
-        """Rebuild now (one symbol, or all that have events); returns how many were rebuilt."""
+        """Rebuild now: one symbol's clusters (returns 1, or 0 without a window), or, without ``symbol``, every
+        symbol's (the clusters job; returns how many symbols were regrouped).
+
+        Rebuilding every symbol regroups only the symbols whose events changed since the last time (a new
+        event, an event leaving the horizon): the others' groups stand, and every symbol's clusters are then
+        its groups decayed to ``now``, computed when first read (:class:`~live_heatmap.clustering.Groups`).
+        A symbol costs what its events cost, however many are tracked.
+        """
         now = self.clock() if now_ms is None else now_ms
-        keys = [symbol_key(symbol)] if symbol is not None else list(self._windows)
-        keys = [k for k in keys if k in self._windows]
-        for key in keys:
+        if symbol is not None:
+            key = symbol_key(symbol)
+            if key not in self._windows:
+                return 0
             self._build(key, now, force=True)
+            return 1
+        sweep = self._sweep
+        expiry = self._expiry
+        if sweep is None or now < sweep.at:  # the first sweep, or time went back: every symbol
+            keys = set(self._windows)
+            self._changed.clear()
+            self._touched.clear()
+        elif not (self._changed or self._touched or (expiry and expiry[0][0] < now)):
+            keys = set()  # nothing changed: the usual case
+        else:
+            keys = _drain(self._changed) | _drain(self._touched)
+            while expiry and expiry[0][0] < now:
+                at, key = heapq.heappop(expiry)
+                if self._expires.get(key) == at:  # else a later entry replaced it
+                    del self._expires[key]
+                    keys.add(key)
+        for key in keys:
+            window = self._windows.get(key)
+            if window is not None:
+                with self._build_locks[key]:
+                    self._groups_at(key, window, now)
+        self._sweep = _Sweep(now, next(self._seq))
         return len(keys)
+
+    def clear_prices(self) -> None:
+        """Forget every price (:meth:`update_price`): after a gap in the data, no price is known."""
+        self._prices.clear()
 
     def track(self, symbols: Iterable[str]) -> None:
         """Create the windows of ``symbols`` now rather than at their first event."""
@@ -430,35 +495,89 @@ class LiveLiquidationHeatmap:
             if window is None:
                 self._build_locks[key] = threading.Lock()  # first: readers find the window by key
                 window = self._windows[key] = EventWindow(key, self.config.max_events)
+                self._changed.add(key)
             return window
 
     def _current(self, key: str, now_ms: int | None) -> tuple[LiquidationCluster, ...]:
         now = self.clock() if now_ms is None else now_ms
-        built = self._built.get(key)
         interval_ms = self.config.update_interval * 1000.0
-        if built is None or not (0 <= now - built.built_at < interval_ms):
-            if key not in self._windows:
-                return ()
+        built = self._built.get(key)
+        sweep = self._sweep
+        groups = None
+        if built is not None and (sweep is None or built.seq >= sweep.seq):  # built since the last sweep
+            if not 0 <= now - built.built_at < interval_ms:
+                built = self._build(key, now)
+        elif sweep is not None and 0 <= now - sweep.at < interval_ms and (groups := self._groups.get(key)):
+            built = self._swept(key, sweep)
+        elif groups is not None and sweep is not None and 0 <= now - sweep.at < interval_ms:
+            return ()  # no group at the sweep, so no cluster at its time
+        elif key in self._windows:
             built = self._build(key, now)
+        else:
+            return ()
         price = self.get_price(key)
         if price != built.price:
             return tuple(_repriced(c, price) for c in built.clusters)
         return built.clusters
 
+    def _swept(self, key: str, sweep: _Sweep) -> _Built:
+        """The clusters the last sweep stands for: ``key``'s groups (as the sweep left them) at its time."""
+        with self._build_locks[key]:
+            built = self._built.get(key)
+            if built is not None and built.seq >= sweep.seq:
+                return built  # a concurrent reader made it
+            groups = self._groups[key]
+            price = self.get_price(key)
+            built = _Built(sweep.at, groups.version, price, groups.at(sweep.at, self.config, price), sweep.seq)
+            self._built[key] = built
+            self.rebuilds += 1
+            return built
+
     def _build(self, key: str, now: int, force: bool = False) -> _Built:
         window = self._windows[key]
         with self._build_locks[key]:
             built = self._built.get(key)
-            if not force and built is not None and built.built_at == now and built.version == window.version:
+            sweep = self._sweep
+            if (not force and built is not None and built.built_at == now and built.version == window.version
+                    and (sweep is None or built.seq > sweep.seq)):
                 return built  # a concurrent reader just built the same thing
-            horizon_ms = int(self.config.horizon_minutes * 60_000)
-            by_side = window.by_side(min_trade_time=now - horizon_ms)
+            groups = self._groups_at(key, window, now)
+            self._touched.add(key)  # the next sweep checks its groups still hold then
             price = self.get_price(key)
-            clusters = build_clusters(key, by_side, now_ms=now, config=self.config, current_price=price)
-            built = _Built(now, window.version, price, clusters)
+            built = _Built(now, groups.version, price, groups.at(now, self.config, price), next(self._seq))
             self._built[key] = built
             self.rebuilds += 1
             return built
+
+    def _groups_at(self, key: str, window: EventWindow, now: int) -> Groups:
+        """``key``'s groups at ``now``: the held ones while its window and live events are the same, else new
+        ones (the window's events older than the horizon are pruned then). Called with the key's build lock."""
+        groups = self._groups.get(key)
+        if groups is not None and groups.version == window.version and groups.covers(now):
+            return groups
+        if window.largest_side() < self.config.min_cluster_size:  # no cluster, whatever the time
+            groups = no_groups(key, window.version)
+        else:
+            horizon_ms = int(self.config.horizon_minutes * 60_000)
+            version, by_side = window.versioned_by_side(min_trade_time=now - horizon_ms)
+            groups = group_events(key, by_side, now_ms=now, config=self.config, version=version)
+            if groups.valid_to < FOREVER and self._expires.get(key) != groups.valid_to:
+                self._expires[key] = groups.valid_to
+                heapq.heappush(self._expiry, (groups.valid_to, key))
+        self._groups[key] = groups
+        return groups
+
+
+def _drain(keys: set[str]) -> set[str]:
+    """Take every key out of ``keys``, one atomic ``pop`` at a time: a key another thread adds meanwhile is
+    either taken here or left for the next time, never lost."""
+    out = set()
+    while keys:
+        try:
+            out.add(keys.pop())
+        except KeyError:
+            break
+    return out
 
 
 def _repriced(cluster: LiquidationCluster, price: float | None) -> LiquidationCluster:

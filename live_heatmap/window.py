@@ -17,13 +17,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from live_heatmap.clustering import SIDE_LONG, SIDE_NAMES, SIDE_SHORT, SideArrays
-from live_heatmap.wire.events import EventFields, LiquidationEvent
-from live_heatmap.wire.frame_batch import EventRows
+from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, SideArrays
+from live_heatmap.side import SIDES_BY_CODE, Side
+from live_heatmap.wire.events import LiquidationEvent
+from live_heatmap.wire.frame_batch import EventFields, EventRows
 
 __all__ = ["EventColumns", "EventWindow", "event_arrays"]
 
-_SIDE_CODE = {"long": SIDE_LONG, "short": SIDE_SHORT}
+_SIDE_CODE = {Side.LONG: SIDE_LONG, Side.SHORT: SIDE_SHORT}  # plain "long"/"short" find the same entries
 _FLUSH_AT = 4096
 _FIELDS = 7  # LiquidationEvent fields after the symbol
 
@@ -86,14 +87,16 @@ class EventWindow:
         self.capacity = capacity
         """Most events held; the arrays start small and double up to it (quiet symbols stay small)."""
         self._allocate(0)
-        self._by_price: list[npt.NDArray[np.int64]] = [np.empty(0, np.int64), np.empty(0, np.int64)]
+        self._by_price: list[npt.NDArray[np.int32]] = [np.empty(0, np.int32), np.empty(0, np.int32)]
         """Per side, the slots of its events in ascending price: kept up to date at each flush, so a
-        rebuild never sorts the whole window."""
+        rebuild never sorts the whole window. (int32: slots are below ``capacity``.)"""
         # Invariant: the live events occupy slots [head - size, head) while size < allocated,
         # and the whole ring (oldest at head) once size == allocated == capacity.
         self._head = 0
         self._size = 0
-        self._seen: set[int] = set()
+        self._seen: dict[int, None] = {}
+        """The dedupe keys held, as a dict's keys: about 40 % smaller than a set's table (a set is kept at
+        most 60 % full, slots of 16 bytes; a dict's entries are packed behind a small index)."""
         # New events as flat fields (side, price, qty, event time, trade time, status, fallback) x n:
         # plain numbers and shared strings are invisible to the garbage collector, whereas a list of
         # event tuples would make every collection walk all of them (it halved ingest throughput).
@@ -108,6 +111,14 @@ class EventWindow:
     def __len__(self) -> int:
         return self._size + len(self._pending_keys)
 
+    def largest_side(self) -> int:
+        """How many events the side with more of them holds (not yet folded ones included): no group of
+        same-side events is larger."""
+        with self._lock:
+            pending = self._pending[0::_FIELDS]
+            n_long = pending.count(Side.LONG)
+            return max(self._by_price[SIDE_LONG].size + n_long, self._by_price[SIDE_SHORT].size + len(pending) - n_long)
+
     def add(self, event: LiquidationEvent | EventFields) -> bool:
         """Append ``event`` (or its fields as a plain tuple); False (nothing stored) if it duplicates one
         in the window."""
@@ -118,7 +129,7 @@ class EventWindow:
             if key in seen:
                 self.duplicates += 1
                 return False
-            seen.add(key)
+            seen[key] = None
             self._pending.extend(event[1:])
             keys = self._pending_keys
             keys.append(key)
@@ -146,13 +157,13 @@ class EventWindow:
         """Record the keys of the new rows in ``_seen``: None if all are new, else the new rows' indices
         (a row whose key is already held, or repeats an earlier row of the batch, is a duplicate)."""
         seen = self._seen
-        if seen.isdisjoint(keys) and len(set(keys)) == len(keys):
-            seen.update(keys)
+        if seen.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            seen.update(dict.fromkeys(keys))
             return None
         new = []
         for i, key in enumerate(keys):
             if key not in seen:
-                seen.add(key)
+                seen[key] = None
                 new.append(i)
         self.duplicates += len(keys) - len(new)
         return new
@@ -178,6 +189,11 @@ class EventWindow:
 
         With ``min_trade_time``, events traded before it are pruned first.
         """
+        return self.versioned_by_side(min_trade_time)[1]
+
+    def versioned_by_side(self, min_trade_time: int | None = None
+                          ) -> tuple[tuple[int, int], tuple[SideArrays, SideArrays]]:
+        """(:attr:`version`, :meth:`by_side`), read together under the lock: the version of what was copied."""
         with self._lock:
             self._flush()
             if min_trade_time is not None:
@@ -185,7 +201,7 @@ class EventWindow:
             out = []
             for order in self._by_price:
                 out.append((self._price[order], self._quantity[order], self._trade_time[order]))
-            return out[0], out[1]
+            return self.version, (out[0], out[1])
 
     def events(self) -> list[LiquidationEvent]:
         """The window as events, oldest arrival first."""
@@ -196,7 +212,7 @@ class EventWindow:
                     self._trade_time[idx].tolist(), self._side[idx].tolist(), self._status[idx].tolist(),
                     self._fallback[idx].tolist())
         names = _status_names
-        return [LiquidationEvent(self.symbol, SIDE_NAMES[s], p, q, e, t, names[x], f)
+        return [LiquidationEvent(self.symbol, SIDES_BY_CODE[s], p, q, e, t, names[x], f)
                 for p, q, e, t, s, x, f in zip(*cols, strict=True)]
 
     def events_since(self, min_trade_time: int) -> EventColumns:
@@ -221,7 +237,7 @@ class EventWindow:
     def nbytes(self) -> int:
         """Bytes held by the ring buffers and the dedupe set (an estimate for the set)."""
         arrays = self._columns()
-        seen = sys.getsizeof(self._seen) + 32 * len(self._seen)  # set table + one int object per key
+        seen = sys.getsizeof(self._seen) + 32 * len(self._seen)  # dict table + one int object per key
         return sum(a.nbytes for a in arrays) + seen
 
     # -- internals, called with the lock held --------------------------------------------------
@@ -255,7 +271,7 @@ class EventWindow:
         self._head = self._size % allocated
         for side in (SIDE_LONG, SIDE_SHORT):
             slots = np.flatnonzero(self._side[: self._size] == side)
-            self._by_price[side] = slots[np.argsort(self._price[slots], kind="stable")]
+            self._by_price[side] = slots[np.argsort(self._price[slots], kind="stable")].astype(np.int32)
 
     def _drop_from_index(self, gone_slots: npt.NDArray[np.int64]) -> None:
         gone = np.zeros(self._price.size, dtype=np.bool_)
@@ -295,7 +311,7 @@ class EventWindow:
         self._flushed += n
         self._fallbacks += int(np.count_nonzero(columns[6]))
         if n > self.capacity:  # the oldest of a huge batch never make it into the ring
-            self._seen.difference_update(keys[: -self.capacity])
+            _forget(self._seen, keys[: -self.capacity])
             keys, columns = keys[-self.capacity:], [column[-self.capacity:] for column in columns]
             n = self.capacity
         if self._size + n > self._price.size and self._price.size < self.capacity:
@@ -308,7 +324,7 @@ class EventWindow:
         if self._size + n > allocated:  # evict what the new events overwrite
             n_evicted = self._size + n - allocated
             evicted = (self._head - self._size + np.arange(n_evicted)) % allocated
-            self._seen.difference_update(self._keys[evicted].tolist())
+            _forget(self._seen, self._keys[evicted].tolist())
             self._drop_from_index(evicted)
         rings: tuple[npt.NDArray[Any], ...] = (self._side, self._price, self._quantity, self._event_time,
                                                self._trade_time, self._status, self._fallback)
@@ -325,7 +341,7 @@ class EventWindow:
         if keep.all():
             return
         slots = np.arange(self._price.size)[idx]
-        self._seen.difference_update(self._keys[slots[~keep]].tolist())
+        _forget(self._seen, self._keys[slots[~keep]].tolist())
         kept = slots[keep]
         n = kept.size
         for column in self._columns():
@@ -334,7 +350,14 @@ class EventWindow:
         self._pruned += 1
         remap = np.full(self._price.size, -1, dtype=np.int64)
         remap[kept] = np.arange(n)
-        self._by_price = [remapped[remapped >= 0] for remapped in (remap[order] for order in self._by_price)]
+        self._by_price = [remapped[remapped >= 0].astype(np.int32)
+                          for remapped in (remap[order] for order in self._by_price)]
+
+
+def _forget(seen: dict[int, None], keys: Sequence[int]) -> None:
+    pop = seen.pop
+    for key in keys:
+        pop(key, None)
 
 
 def event_arrays(rows: EventRows) -> tuple[npt.NDArray[Any], ...]:

@@ -34,7 +34,10 @@ class Strategy(Protocol):
     """What the bot calls on every tick, for every symbol."""
 
     name: str
-    """The registry name (``liquidation_magnet``, ``cascade_fade``...)."""
+    """The registry name (``liquidation_magnet``, ``cascade_fade``...).
+
+    Optional: a method ``may_signal(symbol, now_ms) -> bool``, cheap, False only when :meth:`decide` would
+    give direction 0 (and do nothing else) at any price: the bot then does not ask about that symbol."""
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         """The signal for ``symbol`` (either form) at ``price`` and time ``now_ms`` (UTC epoch ms)."""

@@ -176,6 +176,11 @@ class CascadeFade:
                               expected=expected)
         self._signalled: dict[tuple[str, str], tuple[int, int]] = {}
 
+    def may_signal(self, symbol: str, now_ms: int) -> bool:
+        """False for a symbol that holds fewer than ``min_events`` events: it has no cascade."""
+        hunter = self.hunter
+        return hunter.heatmap.event_count(to_exchange_id(symbol, hunter.markets)) >= self.params.min_events
+
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         check_price(symbol, price)
         markets = self.hunter.markets

@@ -9,6 +9,7 @@ strategy takes none of its own.
 from __future__ import annotations
 
 from liquidation_hunter import LiquidationHunter, Signal
+from live_heatmap import to_exchange_id
 from live_heatmap.common.structs import Settings
 
 __all__ = ["LiquidationMagnet", "NoParams"]
@@ -30,3 +31,8 @@ class LiquidationMagnet:
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         return self.hunter.evaluate(symbol, price, now_ms=now_ms)
+
+    def may_signal(self, symbol: str, now_ms: int) -> bool:
+        """False for a symbol without clusters at ``now_ms``: the hunter's rule picks one of them."""
+        hunter = self.hunter
+        return bool(hunter.heatmap.get_clusters(to_exchange_id(symbol, hunter.markets), now_ms=now_ms))

@@ -186,7 +186,8 @@ def test_tight_group_survives_wherever_it_sits(offsets: list[float], base: float
                           st.floats(min_value=0.0, max_value=170.0), st.sampled_from(["long", "short"])),
                 min_size=1, max_size=60), st.integers(min_value=-8, max_value=8))
 def test_heatmap_properties(rows: list[tuple[float, float, float, str]], k: int) -> None:
-    events = {(p, q, a, s): event(p, q, age_min=a, side=s) for p, q, a, s in rows}.values()
+    # keyed as the heatmap dedupes (ages less than a millisecond apart give one trade time)
+    events = {e.dedupe_key: e for e in (event(p, q, age_min=a, side=s) for p, q, a, s in rows)}.values()
     heatmap = heatmap_with(events)
     clusters = heatmap.get_clusters("BTCUSDT")
     for c in clusters:

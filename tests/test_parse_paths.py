@@ -1,9 +1,10 @@
-"""The fast paths decide exactly like the careful one.
+"""The bulk path decides exactly like the careful one.
 
-A frame can be parsed three ways (``wire_fields``: msgspec on Binance's own shape; ``parse_force_order``'s
-orjson fast path; ``_parse_checked``, which names the reason) and ingested two ways (``ingest`` one frame
-at a time, ``ingest_many`` a chunk or a sorted block at a time). Every way must give the same events, the
-same duplicates and the same reject reasons. The frames here are real recorded ones, broken at random.
+A frame can be parsed two ways (``parse_force_order``, the careful per-frame parser, which names the reason;
+the bulk path's ``decode_chunk``: msgspec on whole chunks in Binance's own shape) and ingested two ways
+(``ingest`` one frame at a time, ``ingest_many`` a chunk or a sorted block at a time). Every way must give
+the same events, the same duplicates and the same reject reasons. The frames here are real recorded ones,
+broken at random.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from live_heatmap import FrameRejected, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.wire.events import _parse_checked, wire_fields
+from live_heatmap.wire.frame_batch import decode_chunk
 
 PATHS = ["e", "E", "o", "o.s", "o.S", "o.ap", "o.z", "o.p", "o.q", "o.T", "o.X", "o.o", "o.l", "data"]
 ODD_VALUES: list[object] = [
@@ -93,11 +94,17 @@ def broken_frames(draw: st.DrawFn, lines: list[bytes]) -> bytes | str | dict[str
     return out
 
 
-def _outcome(parse: Any, frame: object) -> LiquidationEvent | str:
+def _outcome(frame: object) -> LiquidationEvent | str:
     try:
-        return tuple.__new__(LiquidationEvent, parse(frame))  # type: ignore[no-any-return]
+        return parse_force_order(frame)  # type: ignore[arg-type]
     except FrameRejected as exc:
         return exc.reason.value
+
+
+def _bulk(raw: bytes) -> LiquidationEvent | None:
+    """The bulk path's event for a chunk of one frame, or None when it leaves the frame to the careful parser."""
+    rows = decode_chunk([raw])
+    return None if rows is None else next(map(LiquidationEvent._make, rows.tuples()))
 
 
 _WIRE = WIRE.read_bytes().splitlines()
@@ -106,13 +113,11 @@ LINES = _WIRE[:300] + _WIRE[-50:]  # the newest include the non-ASCII symbol
 
 @settings(max_examples=600, deadline=None)
 @given(data=st.data())
-def test_every_parse_path_gives_the_careful_answer(data: st.DataObject) -> None:
+def test_the_bulk_path_gives_the_careful_answer(data: st.DataObject) -> None:
     frame = data.draw(broken_frames(LINES))
-    careful = _outcome(_parse_checked, frame)
-    assert _outcome(parse_force_order, frame) == careful
     if type(frame) is bytes:
-        fast = wire_fields(frame)
-        assert fast is None or LiquidationEvent._make(fast) == careful
+        fast = _bulk(frame)
+        assert fast is None or fast == _outcome(frame)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -125,11 +130,10 @@ def test_every_odd_value_in_every_field_gets_the_careful_answer(path: str) -> No
                 raw = orjson.dumps(frame)
             except TypeError:
                 continue
-            for form in (raw, frame, raw.decode()):
-                careful = _outcome(_parse_checked, form)
-                assert _outcome(parse_force_order, form) == careful, (path, value, form)
-            fast = wire_fields(raw)
-            assert fast is None or LiquidationEvent._make(fast) == careful, (path, value)
+            careful = _outcome(raw)
+            assert _outcome(frame) == _outcome(raw.decode()) == careful, (path, value)
+            fast = _bulk(raw)
+            assert fast is None or fast == careful, (path, value)
 
 
 def _state(heatmap: LiveLiquidationHeatmap) -> tuple[dict[str, Any], dict[str, list[LiquidationEvent]]]:
@@ -183,3 +187,24 @@ def test_counts_survive_a_chunk_with_every_kind_of_bad_frame(wire_lines: list[by
     report = LiveLiquidationHeatmap().ingest_many(frames)
     assert dict(report.rejected) == {"not_json": 1, "wrong_event_type": 1}
     assert report.accepted + report.duplicates == 598
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32), max_events=st.sampled_from([3, 40, 10_000]))
+def test_the_block_write_stores_what_one_at_a_time_stores(seed: int, max_events: int) -> None:
+    """The two ways ``ingest_many`` stores a batch (a sorted block per symbol when it has many rows a symbol,
+    else one event at a time: benchmarks/RESULTS.md) store the same events, duplicates and counts."""
+    rng = random.Random(seed)
+    busy = [line for line in _WIRE if b'"s":"BTCUSDT"' in line or b'"s":"ETHUSDT"' in line]
+    frames: list[Any] = [rng.choice(busy) for _ in range(400)]  # repeats: duplicates within the block
+    frames += [parse_force_order(f) for f in rng.sample(busy, 10)]
+    frames.insert(rng.randint(0, len(frames)), b"not json")
+    one, many = LiveLiquidationHeatmap(max_events=max_events), LiveLiquidationHeatmap(max_events=max_events)
+    heard_one: list[LiquidationEvent] = []
+    heard_many: list[LiquidationEvent] = []
+    one.add_listener(heard_one.extend)
+    many.add_listener(heard_many.extend)
+    accepted = sum(one.ingest(f) for f in frames)
+    report = many.ingest_many(frames)
+    assert _state(many) == _state(one)
+    assert report.accepted == accepted and Counter(heard_many) == Counter(heard_one)

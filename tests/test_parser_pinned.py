@@ -19,7 +19,8 @@ import orjson
 import pytest
 
 from live_heatmap import FrameRejected, LiquidationEvent, LiveLiquidationHeatmap, RejectReason, parse_force_order
-from live_heatmap.wire.events import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, wire_fields
+from live_heatmap.wire.events import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+from live_heatmap.wire.frame_batch import decode_chunk
 
 MIN_MS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1000  # README: 2019-01-01..2100-01-01
 MAX_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1000
@@ -478,12 +479,12 @@ def test_every_reason_is_pinned_here() -> None:
         "bad_price", "bad_quantity", "bad_timestamp"]
 
 
-# -- wire_fields: the fastest path takes every frame in Binance's own shape -------------------------------------
+# -- decode_chunk: the bulk path takes every frame in Binance's own shape ---------------------------------------
 
 
 @pytest.mark.parametrize("edit", ["none", "price_below_1", "quantity_below_1", "min_times", "max_times",
                                   "symbol_64", "buy", "no_status"])
-def test_wire_fields_takes_every_binance_shaped_frame(edit: str) -> None:
+def test_the_bulk_path_takes_every_binance_shaped_frame(edit: str) -> None:
     """Its docstring: the event of a bare payload in Binance's own shape; None only for anything else.
     (A stricter fast path gives the same answers, slower; this pins that it is not stricter.)"""
     frame = frame_with(s=fresh_symbol(64 if edit == "symbol_64" else 12))
@@ -498,18 +499,16 @@ def test_wire_fields_takes_every_binance_shaped_frame(edit: str) -> None:
     elif edit == "no_status":
         del frame["o"]["X"]
     raw = orjson.dumps(frame)
-    fields = wire_fields(raw)
-    assert fields is not None
-    assert LiquidationEvent._make(fields) == expected(frame) == outcome(frame)
+    rows = decode_chunk([raw])
+    assert rows is not None
+    assert [LiquidationEvent._make(r) for r in rows.tuples()] == [expected(frame)] == [outcome(frame)]
 
 
 @pytest.mark.parametrize("frame", [frame_with(s="B" * 65), frame_with(s="btcusdt"), frame_with(ap="0"),
                                    frame_with(T=MAX_MS), frame_with(top={"E": MIN_MS - 1}), frame_with(ap="-1")])
-def test_wire_fields_leaves_what_it_must_not_take_to_the_checked_path(frame: dict[str, Any]) -> None:
-    raw = orjson.dumps(frame)
-    fields = wire_fields(raw)
-    assert fields is None or LiquidationEvent._make(fields) == outcome(frame)
-    assert fields is None
+def test_the_bulk_path_leaves_what_it_must_not_take_to_the_careful_parser(frame: dict[str, Any]) -> None:
+    assert decode_chunk([orjson.dumps(frame)]) is None
+    assert decode_chunk([orjson.dumps(frame_with()), orjson.dumps(frame)]) is None  # the whole chunk
 
 
 def test_a_batch_of_a_new_symbol_is_stored_under_its_name() -> None:

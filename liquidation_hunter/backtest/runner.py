@@ -35,11 +35,11 @@ rule below leaves the books exactly as running every job at every moment would (
 compares the two against a bot driven by hand):
 
 * a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
-  run, or after ``heatmap.update_interval``) is skipped, and a clusters run refreshes only the symbols that
-  next signals run reads (traded symbols with a price by then): no other clusters are read before they are
-  rebuilt again;
+  run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it
+  regroups only the symbols whose events changed, see :meth:`LiveLiquidationHeatmap.rebuild`);
 * events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
-  symbols without prices, which no job reads, at each session's end;
+  symbols without prices, which no job reads (no price, no signal), after the last session, in one batch
+  (the clusters job would otherwise regroup them, for nobody);
 * a positions run is skipped while no position is open (the last run, or the entry check, saw the same
   equity), and while the open positions, their prices, the UTC day and the funding period are what the last
   run saw and no time exit is due.
@@ -76,8 +76,7 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
-from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, to_exchange_id, to_unified
-from live_heatmap.common.symbols import symbol_key
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -144,46 +143,9 @@ def config_hash(config: BotConfig) -> str:
 
 def events_digest(events: Sequence[LiquidationEvent]) -> str:
     """SHA-256 of the events replayed (their fields, in replay order)."""
-    h = hashlib.sha256()
-    for e in events:
-        h.update(f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
-                 f"{int(e.fallback)}\n".encode())
-    return h.hexdigest()
-
-
-class _ReplayHeatmap(LiveLiquidationHeatmap):
-    """The live heatmap, with two differences that only a replay needs (module docstring):
-
-    * its rebuild of every symbol (the clusters job) covers ``readable``, the symbols the next signals run
-      will read (the traded ones with a price by then): no other symbol's clusters are read before they are
-      rebuilt again, and rebuilding hundreds of unread windows would be most of a replay's time;
-    * a price set before ``session_start`` is no price: prices do not carry over a gap in the data.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.readable: tuple[str, ...] = ()
-        self.session_start = 0
-        self._stamps: dict[str, int] = {}
-
-    def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
-        if symbol is not None:
-            return super().rebuild(symbol, now_ms=now_ms)
-        return sum(super(_ReplayHeatmap, self).rebuild(key, now_ms=now_ms) for key in self.readable)
-
-    def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
-        super().update_price(symbol, price, timestamp_ms)
-        self._stamps[symbol_key(symbol)] = self.clock() if timestamp_ms is None else timestamp_ms
-
-    def get_price_at(self, symbol: str) -> tuple[float, int] | None:
-        if self._stamps.get(symbol_key(symbol), -1) < self.session_start:
-            return None
-        return super().get_price_at(symbol)
-
-    def get_price(self, symbol: str) -> float | None:
-        entry = self.get_price_at(symbol)
-        return entry[0] if entry else None
-
+    text = "".join([f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
+                    f"{int(e.fallback)}\n" for e in events])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @contextmanager
@@ -350,7 +312,7 @@ class _Replay:
         self.config = config
         self.origin = origin
         self.clock = SimulatedClock(origin)
-        heatmap = _ReplayHeatmap(config=config.heatmap, clock=self.clock)
+        heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=self.clock)
         heatmap.track(traded)
         self.heatmap = heatmap
         self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
@@ -378,7 +340,6 @@ class _Replay:
         self.accepted = 0
         self.duplicates = 0
         self._positions_seen: object = None
-        self._priced_from: list[tuple[int, str]] = []
         self._ids: dict[str, str] = {}
 
     # -------------------------------------------------------------- feeding data
@@ -393,7 +354,7 @@ class _Replay:
 
     def feed_others(self, t: int) -> None:
         """Ingest the other symbols' events traded at or before ``t``. Nothing reads them (no price, no
-        signal), so they go in at each session's end, in one batch, rather than moment by moment."""
+        signal), so they go in after the last session, in one batch, rather than moment by moment."""
         i = self.next_other
         j = bisect_right(self.other_times, t, i)
         if j > i:
@@ -428,8 +389,7 @@ class _Replay:
         for a, b in sessions:
             due = {name: self._first_tick(iv, a) for name, iv in intervals.items()}
             self._positions_seen = None
-            self.heatmap.session_start = a
-            self._priced_from = self._first_prices(a, b)
+            self.heatmap.clear_prices()  # prices do not carry over a gap in the data
             while True:
                 t = min(due.values())
                 if t > b:
@@ -455,17 +415,9 @@ class _Replay:
                         last_report = share
             self._end_session(b)
             done += b - a
+        self.feed_others(sessions[-1][1] if sessions else 0)
         if progress is not None:
             progress(1.0)
-
-    def _first_prices(self, a: int, b: int) -> list[tuple[int, str]]:
-        """(time of the first price point in [a, b], symbol) for the symbols that have one, by time."""
-        out = []
-        for symbol, times in zip(self.price_symbols, self.price_times, strict=True):
-            i = bisect_right(times, a - 1)
-            if i < len(times) and times[i] <= b:
-                out.append((times[i], symbol))
-        return sorted(out)
 
     def _first_tick(self, interval: int, at: int) -> int:
         k = -(-(at - self.origin) // interval)
@@ -473,13 +425,9 @@ class _Replay:
 
     def _needed(self, name: str, t: int, due: Mapping[str, int], session_end: int) -> bool:
         if name == "clusters":
-            # read only if the next signals run comes before the next clusters run and within update_interval,
-            # and then only the symbols with a price by that run
+            # read only if the next signals run comes before the next clusters run and within update_interval
             s = due["signals"]
-            if not (s < due["clusters"] and s - t < self.update_ms and s <= session_end):
-                return False
-            self.heatmap.readable = tuple(symbol for first, symbol in self._priced_from if first <= s)
-            return True
+            return s < due["clusters"] and s - t < self.update_ms and s <= session_end
         if name == "positions":
             return self._positions_needed(t)
         return True
@@ -512,7 +460,6 @@ class _Replay:
         """Data stop here: close what is open at the last prices, then a last positions and snapshot run."""
         self.feed_prices(b)
         self.feed_events(b)
-        self.feed_others(b)
         self.clock.now = b
         for position in self.broker.positions():
             price = self.heatmap.get_price(self._id(position.symbol)) or position.entry_price
@@ -534,7 +481,7 @@ class _Replay:
             p = c.position
             reason = END_OF_DATA if p.client_id in self.forced else c.reason
             records.append(TradeRecord(
-                id=p.id, client_id=p.client_id, symbol=p.symbol, side="long" if p.direction > 0 else "short",
+                id=p.id, client_id=p.client_id, symbol=p.symbol, side=Side.of_direction(p.direction),
                 quantity=p.quantity, entry_time=p.opened_at, entry_price=p.entry_price, exit_time=c.closed_at,
                 exit_price=c.exit_price, reason=reason, stop_loss=p.stop_loss, take_profit=p.take_profit,
                 entry_fee=p.entry_fee, exit_fee=c.exit_fee, funding=p.funding, gross_pnl=c.gross_pnl,
@@ -544,7 +491,7 @@ class _Replay:
         end = self.clock.now
         account = self.broker.account(prices, end)
         opened = [OpenRecord(id=p.id, client_id=p.client_id, symbol=p.symbol,
-                             side="long" if p.direction > 0 else "short", quantity=p.quantity, entry_time=p.opened_at,
+                             side=Side.of_direction(p.direction), quantity=p.quantity, entry_time=p.opened_at,
                              entry_price=p.entry_price, last_price=prices[p.symbol], entry_fee=p.entry_fee,
                              funding=p.funding, unrealized=p.unrealized(prices[p.symbol]))
                   for p in self.broker.positions()]

@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -38,7 +38,7 @@ from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
-from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
 
 __all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "PriceFeed"]
@@ -106,6 +106,7 @@ class Bot:
         self.started_at = clock()
         self._halt_logged: str | None = None
         self._last_signal: dict[str, tuple[str, str]] = {}
+        self._ids: dict[str, str] = {}
 
     # ------------------------------------------------------------------ running jobs
 
@@ -169,19 +170,32 @@ class Bot:
             return list(self.config.symbols)
         return [to_unified(s, self.markets) for s in self.heatmap.symbols()]
 
-    def prices(self, now_ms: int) -> dict[str, float]:
-        """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out."""
+    def prices(self, now_ms: int, held: Iterable[str] | None = None) -> dict[str, float]:
+        """Current prices by unified symbol: the stream's mark prices, else the last REST poll; stale ones left out.
+
+        ``held``: the symbols of the open positions, if the caller has just read them."""
         limit = self.price_max_age_ms
         out: dict[str, float] = {}
         if self.config.exchange.mark_price:
-            symbols = {*self.universe(), *(p.symbol for p in self.broker.positions())}
+            if held is None:
+                held = [p.symbol for p in self.broker.positions()]
+            symbols: Iterable[str] = {*self.universe(), *held} if held else self.universe()
+            price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
             for symbol in symbols:
-                entry = self.heatmap.get_price_at(to_exchange_id(symbol, self.markets))
+                entry = price_at(ids.get(symbol) or exchange_id(symbol))
                 if entry is not None and (limit is None or now_ms - entry[1] <= limit):
                     out[symbol] = entry[0]
             return out
         with self._prices_lock:
             return {s: p for s, (p, at) in self._prices.items() if limit is None or now_ms - at <= limit}
+
+    def _exchange_id(self, symbol: str) -> str:
+        if self.markets is not None:  # the markets may load later: ask them each time
+            return to_exchange_id(symbol, self.markets)
+        ex = self._ids.get(symbol)
+        if ex is None:
+            ex = self._ids[symbol] = to_exchange_id(symbol)
+        return ex
 
     def job_prices(self, now_ms: int) -> None:
         """One batched REST request for every mark price (without the mark-price stream)."""
@@ -202,8 +216,11 @@ class Bot:
         self.heatmap.rebuild(now_ms=now_ms)
 
     def job_signals(self, now_ms: int) -> None:
-        """Ask the strategy about every symbol with a price; enter where the risk rules allow."""
-        prices = self.prices(now_ms)
+        """Ask the strategy about every symbol with a price; enter where the risk rules allow.
+
+        A symbol for which the strategy's optional ``may_signal`` (``strategies.base.Strategy``) is False is not
+        asked about: the answer would be "nothing to do", which the bot neither acts on nor records.
+        """
         halted = self.books.halt_reason()
         if halted is not None:
             if halted != self._halt_logged:
@@ -213,9 +230,13 @@ class Bot:
         self._halt_logged = None
         with self._trading:  # positions change only under this lock: read them once, update on entry
             open_symbols = {p.symbol for p in self.broker.positions()}
+        prices = self.prices(now_ms, open_symbols)
+        may_signal = getattr(self.strategy, "may_signal", None)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
             price = prices.get(symbol)
             if price is None or symbol in open_symbols:
+                continue
+            if may_signal is not None and not may_signal(symbol, now_ms):
                 continue
             with self._trading:
                 signal = self.strategy.decide(symbol, price, now_ms)
@@ -290,7 +311,7 @@ class Bot:
     def _log_exit(self, trade: ClosedTrade) -> None:
         self.exits += 1
         p = trade.position
-        log.info("position_closed", symbol=p.symbol, reason=trade.reason, side="long" if p.direction > 0 else "short",
+        log.info("position_closed", symbol=p.symbol, reason=trade.reason, side=Side.of_direction(p.direction),
                  quantity=p.quantity, entry=p.entry_price, exit=trade.exit_price, pnl=round(trade.net_pnl, 4),
                  client_id=p.client_id)
 

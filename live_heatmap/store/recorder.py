@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from live_heatmap.common.symbols import symbol_key
+from live_heatmap.side import SIDES_BY_CODE
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON C
 _READ = ("side = 'short', price, quantity, event_time, trade_time, "
          "CASE status WHEN 'FILLED' THEN NULL ELSE status END, fallback")
 _FETCH = 8192
-_SIDES = ("long", "short")
+_SIDES = SIDES_BY_CODE
 _BOOLS = (False, True)
 _tuple_new = tuple.__new__
 

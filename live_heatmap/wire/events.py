@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
-import msgspec
 import orjson
+
+from live_heatmap.side import WIRE_SIDES, Side
 
 __all__ = [
     "MAX_TIMESTAMP_MS",
@@ -28,6 +29,7 @@ __all__ = [
     "LiquidationEvent",
     "RejectReason",
     "parse_force_order",
+    "symbol_ok",
 ]
 
 #: 2019-01-01T00:00:00Z. Binance USD-M futures opened in September 2019.
@@ -71,8 +73,9 @@ class LiquidationEvent(NamedTuple):
 
     symbol: str
     """Exchange id, upper case (``BTCUSDT``)."""
-    side: str
-    """Side of the liquidated *position*: ``"long"`` (``S=SELL``) or ``"short"`` (``S=BUY``)."""
+    side: Side
+    """Side of the liquidated *position*: ``Side.LONG`` (``S=SELL``) or ``Side.SHORT`` (``S=BUY``); a plain
+    ``"long"``/``"short"`` is the same value."""
     price: float
     """Average fill price ``ap`` (``p`` when ``fallback``)."""
     quantity: float
@@ -97,7 +100,6 @@ class LiquidationEvent(NamedTuple):
         return (self.symbol, self.trade_time, self.side, self.quantity, self.price)
 
 
-_SIDES = {"SELL": "long", "BUY": "short"}
 _EVENT_TYPE = "forceOrder"
 
 
@@ -156,114 +158,20 @@ def _positive(order: dict[str, Any], primary_key: str, fallback_key: str, reason
     return value, used_fallback
 
 
-_INF = math.inf
-_tuple_new = tuple.__new__
-_GOOD_SYMBOLS: dict[str, str] = {}
-"""Symbols already checked, each mapped to one shared str object (a batch's rows then share it)."""
-
-
-class _WireOrder(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """``o`` of a payload exactly as Binance sends it. Every field Binance sends is declared, and no other
-    is allowed, so every byte of an accepted frame was decoded and checked (``orjson`` would have refused
-    the frame otherwise: msgspec does not check the fields it skips)."""
-
-    s: str
-    S: Literal["SELL", "BUY"]
-    ap: str
-    z: str
-    T: int
-    X: str = "UNKNOWN"
-    o: str = ""
-    f: str = ""
-    q: str = ""
-    p: str = ""
-    l: str = ""  # noqa: E741 - Binance's name
-
-
-class _WirePayload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    e: Literal["forceOrder"]
-    E: int
-    o: _WireOrder
-
-
-_decode_wire = msgspec.json.Decoder(_WirePayload).decode
-EventFields = tuple[str, str, float, float, int, int, str, bool]
-"""The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
-
-
-def wire_fields(frame: bytes) -> EventFields | None:
-    """The event of a bare payload in Binance's own shape, as a plain tuple, or None for anything else.
-
-    The fastest path (msgspec decodes straight into typed structs and checks the types as it goes). None
-    means "not sure": :func:`parse_force_order` decides such frames, accepting or naming the reason.
-    """
-    try:
-        wire = _decode_wire(frame)
-        order = wire.o
-        price, quantity, symbol = float(order.ap), float(order.z), order.s
-    except ValueError:  # msgspec.DecodeError is one, and so is float("1.2.3")
-        return None
-    trade_time, event_time = order.T, wire.E
-    if (0.0 < price < _INF and 0.0 < quantity < _INF
-            and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
-            and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
-            and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
-        return symbol, _SIDES[order.S], price, quantity, event_time, trade_time, order.X, False
-    return None
-
-
-def _good_symbol(symbol: object) -> bool:
-    """An upper-case, printable symbol without spaces (remembered: a few hundred exist)."""
-    if not (type(symbol) is str and symbol.isupper() and len(symbol) <= 64
-            and symbol.isprintable() and " " not in symbol):
-        return False
-    # Not mutated: the cap only bounds memory; whether the 100,000th symbol is remembered changes no result.
-    if len(_GOOD_SYMBOLS) < 100_000:  # pragma: no mutate
-        _GOOD_SYMBOLS[symbol] = symbol
-    return True
+def symbol_ok(symbol: object) -> TypeGuard[str]:
+    """A usable ``o.s``: a printable string of 1 to 64 characters without spaces (upper-cased when parsed)."""
+    return isinstance(symbol, str) and 0 < len(symbol) <= 64 and symbol.isprintable() and " " not in symbol
 
 
 def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:
     """Parse one ``forceOrder`` frame (raw payload or ``{"stream","data"}`` envelope).
 
     Accepts bytes, str or an already decoded dict. Raises :class:`FrameRejected`
-    for anything that is not a complete, plausible liquidation.
+    for anything that is not a complete, plausible liquidation: every check in
+    order, each failure with its own reason. The one per-frame parser (the stream,
+    the readers); many frames at once go through the bulk path
+    (:func:`live_heatmap.wire.frame_batch.parse_rows`), which gives the same events.
     """
-    if type(frame) is bytes:
-        fields = wire_fields(frame)
-        if fields is not None:
-            return _tuple_new(LiquidationEvent, fields)
-    # Then a fast path for any well-formed frame; anything unusual is re-examined by _parse_checked,
-    # which gives the precise reason. All three accept exactly the same frames, with the same fields.
-    try:
-        # Not mutated: each mutant leaves obj None, hands a dict to orjson or leaves a str/bytes frame unparsed,
-        # so the next lines raise and _parse_checked decides, as it does without the mutant (same output).
-        obj = frame if type(frame) is dict else orjson.loads(frame)  # type: ignore[arg-type]  # pragma: no mutate
-        if "stream" in obj:
-            obj = obj["data"]
-        order = obj["o"]
-        raw_price, raw_qty, symbol = order["ap"], order["z"], order["s"]
-        trade_time, event_time = order["T"], obj["E"]
-        if (obj["e"] == _EVENT_TYPE and type(raw_price) is str and type(raw_qty) is str
-                and type(trade_time) is int and type(event_time) is int
-                and MIN_TIMESTAMP_MS <= trade_time < MAX_TIMESTAMP_MS
-                and MIN_TIMESTAMP_MS <= event_time < MAX_TIMESTAMP_MS
-                and (symbol in _GOOD_SYMBOLS or _good_symbol(symbol))):
-            # Not mutated: its mutants (float(None), None unpacked) raise TypeError, and _parse_checked decides.
-            price, quantity = float(raw_price), float(raw_qty)  # pragma: no mutate
-            side = _SIDES.get(order["S"])
-            if 0.0 < price < _INF and 0.0 < quantity < _INF and side is not None:
-                status = order.get("X")
-                return _tuple_new(LiquidationEvent, (
-                    symbol, side, price, quantity, event_time, trade_time,
-                    status if isinstance(status, str) else "UNKNOWN", False))  # as _parse_checked
-    except Exception:  # noqa: BLE001 - the checked path below names the problem
-        pass
-    return _parse_checked(frame)
-
-
-def _parse_checked(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:
-    """The careful parse: every check in order, each failure with its own reason."""
     obj = _decode(frame)
     event_type = obj.get("e")
     if event_type != _EVENT_TYPE:
@@ -273,11 +181,11 @@ def _parse_checked(frame: bytes | bytearray | memoryview | str | dict[str, Any])
         raise FrameRejected(RejectReason.MISSING_FIELD, "o")
 
     symbol = order.get("s")
-    if not isinstance(symbol, str) or not 0 < len(symbol) <= 64 or not symbol.isprintable() or " " in symbol:
+    if not symbol_ok(symbol):
         raise FrameRejected(RejectReason.BAD_SYMBOL if symbol is not None else RejectReason.MISSING_FIELD,
                             f"o.s={str(symbol)[:40]!r}")
     raw_side = order.get("S")
-    side = _SIDES.get(raw_side) if type(raw_side) is str else None
+    side = WIRE_SIDES.get(raw_side) if type(raw_side) is str else None
     if side is None:
         if raw_side is None:
             raise FrameRejected(RejectReason.MISSING_FIELD, "o.S")

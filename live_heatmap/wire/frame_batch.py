@@ -1,14 +1,16 @@
-"""Many ``forceOrder`` frames -> event columns: the bulk path of :meth:`LiveLiquidationHeatmap.ingest_many`.
+"""Many ``forceOrder`` frames -> event rows: the vectorised bulk path (files, warm starts, large batches).
 
-Per frame, :func:`parse_force_order` spends about as long on Python steps (field lookups, checks, one
-tuple) as on decoding. Here a chunk of frames is decoded into msgspec structs in one ``map``, then each
-field is pulled out for the whole chunk at once and checked with whole-column operations (``min``/``max``,
-numpy), so the per-frame Python work is a few list-comprehension steps.
+Per frame, :func:`~live_heatmap.wire.events.parse_force_order` spends about as long on Python steps (field
+lookups, checks, one tuple) as on decoding. Here a chunk of frames is decoded into msgspec structs in one
+``map`` (msgspec checks the types as it decodes), then each field is pulled out for the whole chunk at once
+and checked with whole-column operations (``min``/``max``, numpy), so the per-frame Python work is a few
+list-comprehension steps.
 
-A chunk is taken whole only if every one of its frames is bytes that :func:`~live_heatmap.wire.events.wire_fields`
-accepts, by the same checks; otherwise each frame of the chunk goes through :func:`parse_force_order`
-itself (which names the reject reason). Either way the rows are the ones the per-frame parser gives, in the
-same order (``tests/test_parse_paths.py`` checks this on real frames broken at random).
+:func:`decode_chunk` takes a chunk whole only if every one of its frames is bytes in Binance's exact shape
+that :func:`parse_force_order` accepts with the same fields, by the same checks; otherwise
+:func:`parse_rows` sends each frame of the chunk through :func:`parse_force_order` (which names the reject
+reason). Either way the rows are the ones the per-frame parser gives, in the same order
+(``tests/test_parse_paths.py`` checks this on real frames broken at random).
 """
 
 from __future__ import annotations
@@ -17,28 +19,59 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 
+from live_heatmap.side import WIRE_SIDES, Side
 from live_heatmap.wire.events import (
-    _GOOD_SYMBOLS,
-    _SIDES,
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
-    EventFields,
     FrameRejected,
     LiquidationEvent,
-    _decode_wire,
-    _good_symbol,
     parse_force_order,
+    symbol_ok,
 )
 
-__all__ = ["CHUNK", "EventRows", "parse_each", "parse_rows"]
+__all__ = ["CHUNK", "EventFields", "EventRows", "decode_chunk", "parse_rows"]
 
 #: Frames decoded together: large enough that each whole-column step runs over many frames, small enough
 #: that a bad frame sends few others through the per-frame parser.
 CHUNK = 256
+
+EventFields = tuple[str, Side, float, float, int, int, str, bool]
+"""The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
+
+
+class _WireOrder(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """``o`` of a payload exactly as Binance sends it. Every field Binance sends is declared, and no other
+    is allowed, so every byte of an accepted frame was decoded and checked (``orjson`` would have refused
+    the frame otherwise: msgspec does not check the fields it skips)."""
+
+    s: str
+    S: Literal["SELL", "BUY"]
+    ap: str
+    z: str
+    T: int
+    X: str = "UNKNOWN"
+    o: str = ""
+    f: str = ""
+    q: str = ""
+    p: str = ""
+    l: str = ""  # noqa: E741 - Binance's name
+
+
+class _WirePayload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    e: Literal["forceOrder"]
+    E: int
+    o: _WireOrder
+
+
+_decode_wire = msgspec.json.Decoder(_WirePayload).decode
+_SYMBOLS: dict[str, str] = {}
+"""Symbols already checked (usable and upper case), each mapped to one shared str object: a batch's rows then
+share it, and its hash is computed once."""
 
 
 class EventRows:
@@ -49,7 +82,7 @@ class EventRows:
 
     def __init__(self) -> None:
         self.symbols: list[str] = []
-        self.sides: list[str] = []
+        self.sides: list[Side] = []
         self.prices: list[float] = []
         self.quantities: list[float] = []
         self.event_times: list[int] = []
@@ -74,6 +107,10 @@ class EventRows:
         self.statuses += statuses
         self.fallbacks += fallbacks
 
+    def extend(self, other: EventRows) -> None:
+        for name in self.__slots__:
+            getattr(self, name).extend(getattr(other, name))
+
     def tuples(self) -> Iterator[EventFields]:
         """The rows as plain tuples in :class:`LiquidationEvent`'s field order."""
         return zip(self.symbols, self.sides, self.prices, self.quantities, self.event_times, self.trade_times,
@@ -93,10 +130,24 @@ def parse_rows(frames: Iterable[Any], rejected: Counter[str]) -> EventRows:
     """
     rows = EventRows()
     for chunk in _chunks(frames):
-        if set(map(type, chunk)) == _EVENTS:  # a replay or a warm start: already parsed
+        kinds = set(map(type, chunk))
+        if kinds == _EVENTS:  # a replay or a warm start: already parsed
             rows.add_events(chunk)
-        elif not _add_chunk(rows, chunk):
-            rows.add_events(parse_each(chunk, rejected))
+            continue
+        decoded = decode_chunk(chunk) if kinds == _BYTES else None
+        if decoded is not None:
+            rows.extend(decoded)
+            continue
+        events = []
+        for frame in chunk:
+            if type(frame) is LiquidationEvent:
+                events.append(frame)
+                continue
+            try:
+                events.append(parse_force_order(frame))
+            except FrameRejected as exc:
+                rejected[exc.reason.value] += 1
+        rows.add_events(events)
     return rows
 
 
@@ -110,32 +161,19 @@ def _chunks(frames: Iterable[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def parse_each(chunk: list[Any], rejected: Counter[str]) -> list[LiquidationEvent]:
-    """Each frame through :func:`parse_force_order` (events pass as they are); rejects counted by reason."""
-    events = []
-    for frame in chunk:
-        if type(frame) is LiquidationEvent:
-            events.append(frame)
-            continue
-        try:
-            events.append(parse_force_order(frame))
-        except FrameRejected as exc:
-            rejected[exc.reason.value] += 1
-    return events
-
-
-def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
-    """Append the chunk's rows if every frame is a bare payload in Binance's own shape that passes the
-    checks of :func:`parse_force_order`'s first path; False (nothing appended) if any frame needs more."""
-    if set(map(type, chunk)) != _BYTES:
-        return False
+def decode_chunk(chunk: list[bytes]) -> EventRows | None:
+    """The rows of ``chunk`` if every frame is a bare payload in Binance's own shape that
+    :func:`parse_force_order` accepts as it is (``ap``/``z`` used, symbol already upper case); else None
+    ("not sure": the per-frame parser decides each frame and names the reason)."""
     try:
         wires = list(map(_decode_wire, chunk))  # typed structs: the types are checked as they decode
         orders = [w.o for w in wires]
         prices = list(map(float, [o.ap for o in orders]))
         quantities = list(map(float, [o.z for o in orders]))
     except ValueError:  # msgspec.DecodeError is one: not JSON, not Binance's shape; or a price "1.2.3"
-        return False
+        return None
+    if not chunk:
+        return EventRows()
     event_times = [w.E for w in wires]
     trade_times = [o.T for o in orders]
     symbols = [o.s for o in orders]
@@ -143,16 +181,27 @@ def _add_chunk(rows: EventRows, chunk: list[Any]) -> bool:
     if not (((both > 0.0) & (both < math.inf)).all()  # NaN fails both comparisons
             and MIN_TIMESTAMP_MS <= min(event_times) <= max(event_times) < MAX_TIMESTAMP_MS
             and MIN_TIMESTAMP_MS <= min(trade_times) <= max(trade_times) < MAX_TIMESTAMP_MS
-            and all(s in _GOOD_SYMBOLS or _good_symbol(s) for s in set(symbols))):
+            and all(s in _SYMBOLS or _checked(s) for s in set(symbols))):
+        return None
+    rows = EventRows()
+    rows.symbols = list(map(_SYMBOLS.get, symbols, symbols))  # one shared str per symbol
+    rows.sides = list(map(WIRE_SIDES.__getitem__, [o.S for o in orders]))
+    rows.prices = prices
+    rows.quantities = quantities
+    rows.event_times = event_times
+    rows.trade_times = trade_times
+    rows.statuses = [o.X for o in orders]
+    rows.fallbacks = [False] * len(chunk)
+    return rows
+
+
+def _checked(symbol: str) -> bool:
+    """Whether the per-frame parser keeps ``symbol`` as it is (usable and upper case); remembered if so
+    (a few hundred exist)."""
+    if not (symbol_ok(symbol) and symbol.upper() == symbol):
         return False
-    rows.symbols += map(_GOOD_SYMBOLS.get, symbols, symbols)  # one shared str per symbol: its hash is kept
-    rows.sides += map(_SIDES.__getitem__, [o.S for o in orders])
-    rows.prices += prices
-    rows.quantities += quantities
-    rows.event_times += event_times
-    rows.trade_times += trade_times
-    rows.statuses += [o.X for o in orders]
-    rows.fallbacks += [False] * len(chunk)
+    if len(_SYMBOLS) < 100_000:  # the cap only bounds memory: a symbol not remembered is checked again
+        _SYMBOLS[symbol] = symbol
     return True
 
 
