@@ -15,10 +15,7 @@ KNOWN_WRONG_WAY = {
     # StrategyConfig checks the strategy's parameters; they move to where the bot is assembled
     ("liquidation_hunter.config.sections", "strategies"),
 }
-KNOWN_CYCLES = {
-    # the heatmap still owns its stream; LiquidationStream(sink=heatmap) opens it
-    frozenset({"live_heatmap.heatmap", "live_heatmap.stream.stream"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def modules() -> dict[str, Path]:

@@ -21,7 +21,9 @@ from liquidation_hunter.signals.rules import HunterConfig, magnet_rule, place_ex
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
+from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
+from live_heatmap.stream.status import StreamHealth
 
 if TYPE_CHECKING:
     from liquidation_hunter.data.prices import PriceSeries
@@ -98,7 +100,8 @@ class ApiSource:
     ``clock``: UTC epoch ms of "now" for every answer (default: the heatmap's clock; a replay fixes it).
     ``prices``: a price series for the grid's candles (``--prices``); without it the grid's price line is
     the liquidations' fill prices. ``books_path``: the bot's SQLite books, for ``/api/v1/status``.
-    ``hunter``: the rule's settings for ``/api/v1/signal``.
+    ``hunter``: the rule's settings for ``/api/v1/signal``. ``stream``: the stream feeding the heatmap, for the
+    connection health in ``/health`` and ``/api/v1/status`` (None: not streaming).
     """
 
     heatmap: LiveLiquidationHeatmap
@@ -108,6 +111,7 @@ class ApiSource:
     heartbeat_s: float = 60.0
     hunter: HunterConfig = field(default_factory=HunterConfig)
     started: float = field(default_factory=time.monotonic)
+    stream: StreamHealth | None = None
 
     def now(self) -> int:
         return int((self.clock or self.heatmap.clock)())
@@ -143,9 +147,13 @@ class ApiSource:
     # ------------------------------------------------------------------ views
 
     def health(self) -> dict[str, Any]:
-        status = self.heatmap.status()
         return {"status": "ok", "uptime_s": round(time.monotonic() - self.started, 3),
-                "events": status["accepted"], "connected": status["connected"]}
+                "events": self.heatmap.status().accepted,
+                "connected": self.stream is not None and self.stream.status().connected}
+
+    def feed(self) -> dict[str, Any]:
+        """The heatmap's counters and the stream's health, as ``/api/v1/status`` shows them."""
+        return feed_dict(self.heatmap.status(), None if self.stream is None else self.stream.status())
 
     def symbols(self, query: Query) -> dict[str, Any]:
         q = (query.short_text("q", 40) or "").strip().upper()
@@ -242,7 +250,7 @@ class ApiSource:
             for t, is_long, p, q in zip(times, longs, prices, quantities, strict=True)]}
 
     def status(self) -> dict[str, Any]:
-        stats = self.heatmap.status()
+        stats = self.feed()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
         from liquidation_hunter.trading.books import Books, BooksError
@@ -253,7 +261,7 @@ class ApiSource:
         except BooksError as exc:
             raise ApiError(503, "no books", "the bot has written no books yet") from exc
         with books:
-            report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s)
+            report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s).to_dict()
         report["heatmap"] = stats
         return report
 
