@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
+from collections import Counter
 
 import pytest
 
 from liquidation_hunter.bot.app import App, Service
+from liquidation_hunter.bot.scheduler import JobScheduler
 
 
 def recording(name: str, log: list[str], *, fail_start: bool = False, fail_stop: bool = False) -> Service:
@@ -62,3 +65,34 @@ def test_a_signal_stops_the_app_and_names_the_reason(signum: signal.Signals) -> 
     assert log == ["start stream", "stop stream"]
     assert signal.getsignal(signum) == before  # the handlers are given back
     assert app.ran_seconds >= 0.1
+
+
+class StuckBot:
+    """What the scheduler needs of a bot, with a job that never ends (a network call that hangs)."""
+
+    def __init__(self) -> None:
+        self.skipped: Counter[str] = Counter()
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def run_job(self, name: str) -> None:
+        self.running.set()
+        self.release.wait(30.0)
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self.release.wait(timeout)  # idle once the stuck job is released
+
+
+def test_a_stuck_job_does_not_hold_the_stop_and_runs_on_a_daemon_thread() -> None:
+    bot = StuckBot()
+    scheduler = JobScheduler(bot, {"positions": 60.0}, idle_timeout=0.3)
+    scheduler.start()
+    try:
+        assert bot.running.wait(5.0)
+        jobs = [t for t in threading.enumerate() if t.name == "bot-job"]
+        assert jobs and all(t.daemon for t in jobs)  # cannot keep the interpreter from exiting
+        began = time.monotonic()
+        scheduler.stop()
+        assert 0.3 <= time.monotonic() - began < 1.0 and scheduler.jobs_finished is False
+    finally:
+        bot.release.set()
