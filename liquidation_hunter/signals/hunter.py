@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
 from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
-from live_heatmap.stream.stream import LiquidationStream
+
+if TYPE_CHECKING:
+    from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["LiquidationHunter"]
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order
-from live_heatmap.stream.stream import LiquidationStream
+
+if TYPE_CHECKING:
+    from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["SOURCES", "Attached", "DataSource", "register_source"]
 
@@ -42,6 +44,8 @@ def _live_binance(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str], optio
     """Stream from Binance into the heatmap (background threads): ``set_data_source('live_binance',
     symbols=[...])``; options (``mark_price=True``, ``ws_url=``, any stream setting) go to
     :class:`~live_heatmap.stream.stream.LiquidationStream`."""
+    from live_heatmap.stream.stream import LiquidationStream  # websocket-client only when streaming (start-up)
+
     return Attached(heatmap, LiquidationStream(heatmap, list(symbols) or "all", **options).start())
 
 
