@@ -8,7 +8,7 @@ together, at the edge, as the single object the API's ``/api/v1/status`` has alw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from live_heatmap.stream.status import StreamStatus
@@ -33,9 +33,7 @@ class IngestStatus:
         return sum(self.rejected.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "fallbacks": self.fallbacks,
-                "rejected": dict(self.rejected), "rebuilds": self.rebuilds, "symbols": self.symbols,
-                "listener_errors": self.listener_errors}
+        return asdict(self)
 
 
 def feed_dict(ingest: IngestStatus, stream: StreamStatus | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ the books have always shown (serialised at the edge, nowhere else).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 __all__ = ["ShardStatus", "StreamHealth", "StreamStatus"]
@@ -32,14 +32,7 @@ class ShardStatus:
     subscribe_errors: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "shard": self.shard, "streams": self.streams, "connected": self.connected,
-            "subscribed": self.subscribed, "connection": self.connection, "uptime_s": self.uptime_s,
-            "since_last_message_s": self.since_last_message_s, "messages": self.messages,
-            "reconnects": self.reconnects, "rotations": self.rotations,
-            "disconnect_causes": dict(self.disconnect_causes), "last_disconnect_cause": self.last_disconnect_cause,
-            "subscribe_errors": list(self.subscribe_errors),
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +52,7 @@ class StreamStatus:
     shards: tuple[ShardStatus, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "connected": self.connected, "url": self.url, "events_received": self.events_received,
-            "events_filtered": self.events_filtered, "mark_prices": self.mark_prices,
-            "last_event_ms": self.last_event_ms, "since_last_event_s": self.since_last_event_s,
-            "since_last_message_s": self.since_last_message_s, "reconnects": self.reconnects,
-            "rotations": self.rotations, "shards": [s.to_dict() for s in self.shards],
-        }
+        return asdict(self)  # the shards as dicts too
 
 
 class StreamHealth(Protocol):
