@@ -74,8 +74,8 @@ def _server(pipe: Pipe) -> None:
             handle = fake.replay(args[0], 0, thin=False)
             handle.wait(120.0)
             pipe.send(len(handle.sent))
-        elif command == "paced":
-            pipe.send(fake._thread.submit(_paced(fake, *args)).result(120.0))
+        elif command == "paced":  # built here: the client's heap holds nothing the bench made (its GC pauses)
+            pipe.send(fake._thread.submit(_paced(fake, _paced_payloads(args[0]), args[1])).result(120.0))
         elif command == "stop":
             fake.stop()
             pipe.send(True)
@@ -98,6 +98,14 @@ async def _paced(fake: Any, payloads: list[dict[str, Any]], rate: float) -> floa
             payload["bench_ns"] = time.time_ns()
         fake._engine.publish_force_order(replay_item(payload))
     return len(payloads) / (loop.time() - start)
+
+
+def _paced_payloads(count: int) -> list[dict[str, Any]]:
+    """``count`` distinct events traded within the heatmap's horizon of ``CLOCK_MS``; every
+    ``SAMPLE_EVERY``-th marked for a stamp."""
+    recorded = [orjson.loads(line) for line in WIRE.read_bytes().splitlines()]
+    return [{**p, "o": {**p["o"], "T": CLOCK_MS - 600_000 + i}, **({"bench_ns": 0} if i % SAMPLE_EVERY == 0 else {})}
+            for i, p in ((i, recorded[i % len(recorded)]) for i in range(count))]
 
 
 def _frames(passes: int) -> list[bytes]:
@@ -148,8 +156,7 @@ class _TimedSink:
         self.heatmap.track(symbols)
 
 
-def bench_project(pipe: Pipe, url: str, frames: list[bytes], paced: list[dict[str, Any]]
-                  ) -> tuple[float, list[float], float]:
+def bench_project(pipe: Pipe, url: str, frames: list[bytes], paced: int) -> tuple[float, list[float], float]:
     heatmap = LiveLiquidationHeatmap(update_interval=1e-6, min_cluster_size=1, clock=lambda: CLOCK_MS)
     sink = _TimedSink(heatmap)
     stream = LiquidationStream(sink, "all", ws_url=url).start()
@@ -168,7 +175,7 @@ def bench_project(pipe: Pipe, url: str, frames: list[bytes], paced: list[dict[st
         stream.stop()
 
 
-def bench_plain(pipe: Pipe, url: str, frames: list[bytes], paced: list[dict[str, Any]]) -> tuple[float, list[float]]:
+def bench_plain(pipe: Pipe, url: str, frames: list[bytes], paced: int) -> tuple[float, list[float]]:
     ws = websocket.create_connection(url + "/stream")
     ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["!forceOrder@arr"], "id": 1}))
     ws.recv()
@@ -212,18 +219,15 @@ def main() -> int:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     frames = _frames(THROUGHPUT_PASSES)
-    recorded = [orjson.loads(line) for line in WIRE.read_bytes().splitlines()]
-    count = int(LATENCY_RATE * LATENCY_SECONDS)  # unique events, traded within the heatmap's horizon of CLOCK_MS
-    paced = [{**p, "o": {**p["o"], "T": CLOCK_MS - 600_000 + i}, **({"bench_ns": 0} if i % SAMPLE_EVERY == 0 else {})}
-             for i, p in ((i, recorded[i % len(recorded)]) for i in range(count))]
+    count = int(LATENCY_RATE * LATENCY_SECONDS)
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_server, args=(child,), daemon=True)
     server.start()
     try:
         url = parent.recv()
-        ours_tp, ours_lat, send_rate = bench_project(parent, url, frames, [dict(p) for p in paced])
-        plain_tp, plain_lat = bench_plain(parent, url, frames, [dict(p) for p in paced])
+        ours_tp, ours_lat, send_rate = bench_project(parent, url, frames, count)
+        plain_tp, plain_lat = bench_plain(parent, url, frames, count)
         _wait(parent, ("stop",))
     finally:
         server.join(5)
