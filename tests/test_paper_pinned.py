@@ -529,6 +529,10 @@ def test_the_rate_asked_for_is_the_streamed_one_when_known(books: Books) -> None
     assert broker.funding_rate(BTC) == 0.0001  # no funding time: the base rate
     assert broker.funding_rate(ETH, eight) == 0.0001  # a streamed NaN is not a rate
     assert paper(books, funding=True).funding_rate(BTC, eight) == 0.0001  # no stream: the base rate
+    from liquidation_hunter.config.sections import RiskConfig
+
+    from_config = PaperBroker.from_risk(books, RiskConfig(funding=True), funding_rates=Streamed({(BTC, eight): 4e-4}))
+    assert from_config.funding_rate(BTC, eight) == 0.0004  # the bot's broker reads the stream's rates
 
 
 # ------------------------------------------------------------------ market exits, records
