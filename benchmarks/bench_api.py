@@ -1,13 +1,21 @@
 """API benchmark: latency of the clusters and grid endpoints, and requests per second, while the heatmap ingests.
 
-Run: ``.venv/bin/python benchmarks/bench_api.py`` (``--quick`` for a shorter run).
+Run: ``.venv/bin/python benchmarks/bench_api.py`` (``--quick`` for a shorter run, ``--ingest loop`` for the
+worst case below).
 
 Set-up, in this process: the heatmap of the recorded 2025-01-27 session (``data/binance/forceorder_wire.jsonl``)
 on a clock that runs from 17:20 UTC, with BTCUSDT filled to 10,000 events (its real recorded liquidations
 repeated with their times spread over the 2 hours before, prices as recorded); the API server on 127.0.0.1
-(port 0) over it; and an ingest thread that feeds the 4,986 recorded frames, again and again, as raw bytes
-stamped with the clock's time, as fast as it can (``heatmap.ingest``, as the stream thread does). The heatmap
-rebuilds clusters every ``update_interval`` (5 s), so some requests pay a rebuild.
+(port 0) over it; and an ingest thread that takes the 4,986 recorded frames, again and again, stamped with the
+clock's time, as fast as they come, into ``heatmap.ingest`` as the stream thread does. The heatmap rebuilds
+clusters every ``update_interval`` (5 s), so some requests pay a rebuild.
+
+``--ingest socket`` (the default): the frames come over a local socket from a feeder process, as fast as it can
+send them, framed as WebSocket frames are (a 2-byte header, a 2-byte length, the payload) and read the way
+websocket-client reads them (one ``recv`` for each), so the ingest thread waits on its socket between reads,
+as the live stream thread does. ``--ingest loop``: the thread restamps and ingests frames from memory and never
+waits, holding the interpreter lock but for the interpreter's forced switches (every 5 ms): a worst case no
+socket reader produces.
 
 The clients run in a separate process (they are other programs, and must not share the server's interpreter
 lock), over keep-alive ``http.client`` connections:
@@ -29,6 +37,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import http.client
 import multiprocessing as mp
+import socket
 import statistics
 import sys
 import threading
@@ -158,6 +167,74 @@ class Ingest(threading.Thread):
         self.join(2.0)
 
 
+def _feeder_main(port: int, t0: float) -> None:
+    """Sends the recorded frames, restamped with the benchmark's clock, as fast as the socket takes them."""
+    frames = [orjson.loads(line) for line in WIRE.read_bytes().splitlines() if line.strip()]
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        try:
+            while True:
+                chunk = []
+                for frame in frames:
+                    now = AT + int((time.monotonic() - t0) * 1000)
+                    frame["E"] = now
+                    frame["o"]["T"] = now
+                    payload = orjson.dumps(frame)
+                    chunk.append(b"\x81\x7e" + len(payload).to_bytes(2, "big") + payload)
+                    if len(chunk) == 16:
+                        sock.sendall(b"".join(chunk))
+                        chunk = []
+                sock.sendall(b"".join(chunk))
+        except OSError:
+            return  # the benchmark closed its end
+
+
+class SocketIngest(threading.Thread):
+    """Reads WebSocket-framed frames from a feeder process, as websocket-client does (one ``recv`` for the
+    header, one for the length, one for the payload), into ``heatmap.ingest``."""
+
+    def __init__(self, heatmap: Any, t0: float) -> None:
+        super().__init__(name="ingest", daemon=True)
+        self.heatmap = heatmap
+        self.count = 0
+        self.accepted = 0
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.feeder = mp.get_context("spawn").Process(target=_feeder_main, args=(listener.getsockname()[1], t0),
+                                                      daemon=True)
+        self.feeder.start()
+        self.sock, _ = listener.accept()
+        listener.close()
+        self._halt = threading.Event()
+
+    def _exactly(self, n: int) -> bytes:
+        parts = []
+        while n > 0:
+            part = self.sock.recv(min(16384, n))
+            if not part:
+                raise OSError("feeder gone")
+            parts.append(part)
+            n -= len(part)
+        return b"".join(parts)
+
+    def run(self) -> None:
+        hm = self.heatmap
+        try:
+            while not self._halt.is_set():
+                self._exactly(2)
+                payload = self._exactly(int.from_bytes(self._exactly(2), "big"))
+                if hm.ingest(payload):
+                    self.accepted += 1
+                self.count += 1
+        except OSError:
+            return
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(2.0)
+        self.sock.close()
+        self.feeder.terminate()
+        self.feeder.join(2.0)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     from liquidation_hunter.api import ApiServer, ApiSource
@@ -175,7 +252,9 @@ def main() -> None:
     heatmap.update_price("BTCUSDT", btc_price, AT)
     print(f"heatmap: {heatmap.stats()['accepted']} events, BTCUSDT {heatmap.event_count('BTCUSDT')}")
 
-    ingest = Ingest(heatmap, clock)
+    mode = sys.argv[sys.argv.index("--ingest") + 1] if "--ingest" in sys.argv else "socket"
+    ingest: Ingest | SocketIngest = Ingest(heatmap, clock) if mode == "loop" else SocketIngest(heatmap, t0)
+    print(f"ingest: {'none' if '--no-ingest' in sys.argv else mode}")
     if "--no-ingest" in sys.argv:
         ingest._halt.set()
     ingest.start()

@@ -4,21 +4,18 @@ API, and pytest fixtures and hooks. Everything else it reports is dead code and 
 """
 # ruff: noqa
 # fmt: off
-protocol_version  # unused variable (liquidation_hunter/api/server.py:191)
-sys_version  # unused variable (liquidation_hunter/api/server.py:193)
-_.do_GET  # unused method (liquidation_hunter/api/server.py:197)
-_.do_HEAD  # unused method (liquidation_hunter/api/server.py:200)
-_.close_connection  # unused attribute (liquidation_hunter/api/server.py:220)
-_.send_error  # unused method (liquidation_hunter/api/server.py:244)
-explain  # unused variable (liquidation_hunter/api/server.py:244)
-_.close_connection  # unused attribute (liquidation_hunter/api/server.py:246)
-_.version_string  # unused method (liquidation_hunter/api/server.py:259)
-_.log_message  # unused method (liquidation_hunter/api/server.py:262)
-daemon_threads  # unused variable (liquidation_hunter/api/server.py:267)
-allow_reuse_address  # unused variable (liquidation_hunter/api/server.py:268)
-request_queue_size  # unused variable (liquidation_hunter/api/server.py:269)
-_.address_family  # unused attribute (liquidation_hunter/api/server.py:273)
-_.handle_error  # unused method (liquidation_hunter/api/server.py:291)
+__getattr__  # unused function (liquidation_hunter/api/__init__.py): the module's lazy attribute hook
+docs  # unused function (liquidation_hunter/api/app.py): a route, called by FastAPI
+uptime_s  # unused variable (liquidation_hunter/api/schemas.py): fields of the answers' models, read by FastAPI
+connected  # unused variable (liquidation_hunter/api/schemas.py)
+best_cluster  # unused variable (liquidation_hunter/api/schemas.py)
+z_long  # unused variable (liquidation_hunter/api/schemas.py)
+z_short  # unused variable (liquidation_hunter/api/schemas.py)
+price_source  # unused variable (liquidation_hunter/api/schemas.py)
+model_config  # unused variable (liquidation_hunter/api/schemas.py)
+_.should_exit  # unused attribute (liquidation_hunter/api/server.py): read by uvicorn's loop
+_.force_exit  # unused attribute (liquidation_hunter/api/server.py)
+exc_info  # unused variable (tests/fake_binance/*.py): __exit__'s arguments
 _.job_prices  # unused method (liquidation_hunter/bot/engine.py:186)
 _.job_clusters  # unused method (liquidation_hunter/bot/engine.py:201)
 _.job_signals  # unused method (liquidation_hunter/bot/engine.py:204)

@@ -1,10 +1,11 @@
 """Strategies the bot can run, built on :class:`liquidation_hunter.LiquidationHunter`.
 
-The config names one (``strategy.name``) and gives its parameters (``strategy.params``)::
+The config names one (``strategy.name``) and gives its parameters (``strategy.params``); each strategy
+declares them as a :class:`~live_heatmap.common.structs.Settings`, read where the bot is assembled::
 
-    validate_params("cascade_fade", {"min_burst_notional": 200_000})   # the config loader's check
-    strategy = make_strategy("cascade_fade", hunter, {"min_burst_notional": 200_000})
-    signal = strategy.decide("BTC/USDT:USDT", 99_500.0, now_ms)        # liquidation_hunter.Signal
+    params = read_params("cascade_fade", {"min_burst_notional": 200_000})   # CascadeFadeParams, or ConfigError
+    strategy = make_strategy("cascade_fade", hunter, params)
+    signal = strategy.decide("BTC/USDT:USDT", 99_500.0, now_ms)             # liquidation_hunter.Signal
 
 Shipped: ``liquidation_magnet`` (the hunter's rule: trade toward the strongest cluster) and
 ``cascade_fade`` (trade against a liquidation cascade once it has slowed). Add one with
@@ -14,65 +15,59 @@ Shipped: ``liquidation_magnet`` (the hunter's rule: trade toward the strongest c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from liquidation_hunter import HunterConfig, LiquidationHunter
 from live_heatmap import ConfigError
+from live_heatmap.common.structs import Settings, convert
 from strategies import cascade_fade, liquidation_magnet
-from strategies.base import ParamsCheck, Strategy, StrategyFactory
+from strategies.base import Strategy, StrategyFactory
 from strategies.cascade_fade import CascadeFade, CascadeFadeParams
-from strategies.liquidation_magnet import LiquidationMagnet
-
-if TYPE_CHECKING:
-    from liquidation_hunter import LiquidationHunter
+from strategies.liquidation_magnet import LiquidationMagnet, NoParams
 
 __all__ = [
     "STRATEGIES",
     "CascadeFade",
     "CascadeFadeParams",
     "LiquidationMagnet",
-    "ParamsCheck",
+    "NoParams",
     "Strategy",
     "StrategyFactory",
     "make_strategy",
+    "read_params",
     "register_strategy",
-    "validate_params",
 ]
 
-#: name -> (factory, params check or None).
-STRATEGIES: dict[str, tuple[StrategyFactory, ParamsCheck | None]] = {}
+#: name -> (factory, the type of its parameters).
+STRATEGIES: dict[str, tuple[StrategyFactory, type[Settings]]] = {}
+
+_HUNTER_KEYS = {name: f"hunter.{name}" for name in HunterConfig.__struct_fields__}
+"""A key of the ``hunter`` section given as a strategy parameter is pointed there."""
 
 
-def register_strategy(name: str, factory: StrategyFactory, validate: ParamsCheck | None = None) -> None:
-    """Make ``make_strategy(name, ...)`` build with ``factory(hunter, params)``.
-
-    ``validate(params)`` checks parameters without building anything (raising ConfigError
-    ``"<key>: expected ..., got ..."``); without it, :func:`validate_params` accepts any mapping
-    and the factory alone checks them when the strategy is built.
-    """
-    STRATEGIES[name] = (factory, validate)
+def register_strategy(name: str, factory: StrategyFactory, params: type[Settings] = NoParams) -> None:
+    """Make ``make_strategy(name, ...)`` build ``factory(hunter, params)``, ``params`` read as ``params``."""
+    STRATEGIES[name] = (factory, params)
 
 
-def _entry(name: str) -> tuple[StrategyFactory, ParamsCheck | None]:
+def _entry(name: str) -> tuple[StrategyFactory, type[Settings]]:
     entry = STRATEGIES.get(name)
     if entry is None:
-        raise ConfigError(f"name: expected one of {', '.join(sorted(STRATEGIES))}, got {name!r}")
+        raise ConfigError.wrong("name", f"one of {', '.join(sorted(STRATEGIES))}", name)
     return entry
 
 
-def validate_params(name: str, params: Mapping[str, Any]) -> None:
-    """Check ``params`` for strategy ``name``; raises ConfigError whose message starts with the key."""
-    _, validate = _entry(name)
-    if validate is not None:
-        validate(params)
-    elif not isinstance(params, Mapping):
-        raise ConfigError(f"params: expected a mapping of parameter names to values, got {params!r}")
+def read_params(name: str, params: Mapping[str, Any] | None) -> Settings:
+    """``params`` (``strategy.params``) as strategy ``name`` declares them; :class:`ConfigError` names the key."""
+    return convert(_entry(name)[1], params, elsewhere=_HUNTER_KEYS)
 
 
-def make_strategy(name: str, hunter: LiquidationHunter, params: Mapping[str, Any]) -> Strategy:
-    """Build strategy ``name`` reading ``hunter`` (its heatmap, markets and config) with ``params``."""
-    factory, _ = _entry(name)
-    return factory(hunter, params)
+def make_strategy(name: str, hunter: LiquidationHunter, params: Settings | Mapping[str, Any] | None) -> Strategy:
+    """Build strategy ``name`` reading ``hunter`` (its heatmap, markets and config) with ``params`` (its params
+    value, or a mapping read by :func:`read_params`)."""
+    factory, kind = _entry(name)
+    return factory(hunter, params if isinstance(params, kind) else read_params(name, params))  # type: ignore[arg-type]
 
 
-register_strategy(liquidation_magnet.NAME, LiquidationMagnet, liquidation_magnet.validate_params)
-register_strategy(cascade_fade.NAME, CascadeFade, cascade_fade.validate_params)
+register_strategy(liquidation_magnet.NAME, LiquidationMagnet, NoParams)
+register_strategy(cascade_fade.NAME, CascadeFade, CascadeFadeParams)

@@ -11,31 +11,22 @@ A strategy turns "symbol, price, now" into a :class:`~liquidation_hunter.Signal`
   replay or a backtest runs exactly the code that runs live.
 
 A strategy is built from the hunter it reads (its heatmap, its markets, its ``hunter`` config) and
-its own parameters, the config's ``strategy.params``: a read-only mapping that the strategy checks,
-raising :class:`~live_heatmap.ConfigError` with a message that starts with the key.
+its own parameters: a :class:`~live_heatmap.common.structs.Settings` it declares, read from the config's
+``strategy.params`` where the bot is assembled (:func:`strategies.read_params`).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from liquidation_hunter import Signal
-from live_heatmap import ConfigError
 
 if TYPE_CHECKING:
     from liquidation_hunter import LiquidationHunter
 
-__all__ = [
-    "ParamsCheck",
-    "Strategy",
-    "StrategyFactory",
-    "check_price",
-    "no_signal",
-    "reject_unknown_params",
-]
+__all__ = ["Strategy", "StrategyFactory", "check_price", "no_signal"]
 
 
 @runtime_checkable
@@ -50,11 +41,8 @@ class Strategy(Protocol):
         ...
 
 
-#: Builds a strategy: (hunter, params) -> strategy. Raises ConfigError for bad params.
-StrategyFactory = Callable[["LiquidationHunter", Mapping[str, Any]], Strategy]
-
-#: Checks params without building anything; raises ConfigError("<key>: expected ..., got ...").
-ParamsCheck = Callable[[Mapping[str, Any]], object]
+#: Builds a strategy: (hunter, its params value) -> strategy. May raise ConfigError naming a params key.
+StrategyFactory = Callable[["LiquidationHunter", Any], Strategy]
 
 
 def no_signal(symbol: str, reason: str, now_ms: int) -> Signal:
@@ -66,28 +54,3 @@ def check_price(symbol: str, price: float) -> None:
     """Raise ValueError unless ``price`` is a positive finite number (as the hunter does)."""
     if not (isinstance(price, int | float) and 0.0 < price < math.inf):
         raise ValueError(f"price for {symbol}: expected a positive finite number, got {price!r}")
-
-
-def reject_unknown_params(strategy: str, params: Mapping[str, Any], known: Iterable[str], *,
-                          elsewhere: Mapping[str, str] | None = None) -> None:
-    """Raise ConfigError for the first key of ``params`` not in ``known``.
-
-    The message starts with the key and hints at a near miss (``did you mean``), or at the place
-    the key belongs (``elsewhere``: key -> its path in the config, such as ``hunter.min_strength``).
-    """
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"params: expected a mapping of parameter names to values, got {params!r}")
-    known = sorted(known)
-    for key in params:
-        if key in known:
-            continue
-        if elsewhere and key in elsewhere:
-            hint = f"{key} belongs in {elsewhere[key]}"
-        else:
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else ""
-        if known:
-            expected = f"a parameter of {strategy} ({hint or 'one of ' + ', '.join(known)})"
-        else:
-            expected = f"no parameters ({strategy} takes none{'; ' + hint if hint else ''})"
-        raise ConfigError(f"{key}: expected {expected}, got an unknown key")

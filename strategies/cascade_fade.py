@@ -53,20 +53,20 @@ keeps a busy symbol's usual flow out. In the 17:08 cascade the lowest liquidatio
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
+from msgspec import Meta
 
 from liquidation_hunter import LiquidationHunter, Signal
 from live_heatmap import ConfigError, to_exchange_id, to_unified
-from strategies.base import check_price, no_signal, reject_unknown_params
+from live_heatmap.common.structs import Settings
+from strategies.base import check_price, no_signal
 
-__all__ = ["Cascade", "CascadeFade", "CascadeFadeParams", "validate_params"]
+__all__ = ["Cascade", "CascadeFade", "CascadeFadeParams"]
 
 NAME = "cascade_fade"
 MINUTE_MS = 60_000
@@ -78,81 +78,45 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+Minutes = Annotated[float, Meta(gt=0, le=1440, description="minutes")]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
 
 
-@dataclass(frozen=True, slots=True)
-class CascadeFadeParams:
+class CascadeFadeParams(Settings, frozen=True):
     """``strategy.params`` of ``cascade_fade`` (module docstring). Units are in the names."""
 
-    burst_minutes: float = 5.0
-    """``W``: length of a burst window, (0, 60]."""
-    baseline_minutes: float = 60.0
-    """``B``: history a burst is compared with, [burst_minutes, 1440]."""
-    min_burst_notional: float = 100_000.0
-    """Least notional (quote currency) of a burst window, > 0."""
-    burst_multiple: float = 3.0
-    """A burst is at least this many times the baseline per window, >= 0 (0: no relative test)."""
-    min_events: int = 5
-    """Fewest liquidations in a burst window, integer >= 1."""
-    quiet_seconds: float = 60.0
-    """Slowed if no event of the cascade's side for this long, (0, 3600]."""
-    slowdown_fraction: float = 0.2
-    """... or if the last minute's notional is below this fraction of the peak minute, [0, 1]."""
-    stop_buffer_pct: float = 0.1
-    """Stop this far (percent of the price) beyond the cascade's extreme, [0, 50)."""
-    retrace_fraction: float = 0.5
-    """Take-profit at this fraction of the cascade's move back from the extreme, (0, 1]."""
-    min_reward_to_risk: float = 1.0
-    """Skip a trade whose (take-profit distance) / (stop distance) is lower, >= 0."""
-    max_age_minutes: float = 10.0
-    """Skip a cascade that ended longer ago, (0, 1440]."""
+    burst_minutes: Annotated[float, Meta(gt=0, le=60, description="minutes")] = 5.0
+    """``W``: length of a burst window; at most ``baseline_minutes``."""
+    baseline_minutes: Minutes = 60.0
+    """``B``: history a burst is compared with."""
+    min_burst_notional: Annotated[float, Meta(gt=0)] = 100_000.0
+    """Least notional (quote currency) of a burst window."""
+    burst_multiple: Annotated[float, Meta(ge=0)] = 3.0
+    """A burst is at least this many times the baseline per window (0: no relative test)."""
+    min_events: Annotated[int, Meta(ge=1)] = 5
+    """Fewest liquidations in a burst window."""
+    quiet_seconds: Annotated[float, Meta(gt=0, le=3600, description="seconds")] = 60.0
+    """Slowed if no event of the cascade's side for this long."""
+    slowdown_fraction: Fraction = 0.2
+    """... or if the last minute's notional is below this fraction of the peak minute."""
+    stop_buffer_pct: Annotated[float, Meta(ge=0, lt=50, description="percent")] = 0.1
+    """Stop this far (percent of the price) beyond the cascade's extreme."""
+    retrace_fraction: Annotated[float, Meta(gt=0, le=1)] = 0.5
+    """Take-profit at this fraction of the cascade's move back from the extreme."""
+    min_reward_to_risk: Annotated[float, Meta(ge=0)] = 1.0
+    """Skip a trade whose (take-profit distance) / (stop distance) is lower."""
+    max_age_minutes: Minutes = 10.0
+    """Skip a cascade that ended longer ago."""
 
-    def __post_init__(self) -> None:
-        def check(key: str, ok: bool, expected: str) -> None:
-            if not ok:
-                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r}")
-
-        def number(key: str, low: float, high: float, expected: str, *, low_open: bool = False,
-                   high_open: bool = False) -> None:
-            v = getattr(self, key)
-            ok = _number(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-            check(key, ok, expected)
-
-        number("burst_minutes", 0.0, 60.0, "a number of minutes in (0, 60]", low_open=True)
-        number("baseline_minutes", 0.0, 1440.0, "a number of minutes in (0, 1440]", low_open=True)
-        check("baseline_minutes", self.baseline_minutes >= self.burst_minutes,
-              f"at least burst_minutes ({self.burst_minutes:g})")
-        number("min_burst_notional", 0.0, math.inf, "a positive notional", low_open=True)
-        number("burst_multiple", 0.0, math.inf, "a number >= 0")
-        check("min_events", isinstance(self.min_events, int) and not isinstance(self.min_events, bool)
-              and self.min_events >= 1, "an integer >= 1")
-        number("quiet_seconds", 0.0, 3600.0, "a number of seconds in (0, 3600]", low_open=True)
-        number("slowdown_fraction", 0.0, 1.0, "a fraction in [0, 1]")
-        number("stop_buffer_pct", 0.0, 50.0, "a percentage in [0, 50)", high_open=True)
-        number("retrace_fraction", 0.0, 1.0, "a fraction in (0, 1]", low_open=True)
-        number("min_reward_to_risk", 0.0, math.inf, "a number >= 0")
-        number("max_age_minutes", 0.0, 1440.0, "a number of minutes in (0, 1440]", low_open=True)
-        for f in fields(self):
-            if f.name != "min_events":
-                object.__setattr__(self, f.name, float(getattr(self, f.name)))
+    def check(self) -> None:
+        if self.baseline_minutes < self.burst_minutes:
+            raise ConfigError.wrong("baseline_minutes", f"at least burst_minutes ({self.burst_minutes:g})",
+                                    self.baseline_minutes)
 
     @property
     def lookback_minutes(self) -> float:
         """History one decision reads: ``max_age_minutes + burst_minutes + baseline_minutes``."""
         return self.max_age_minutes + self.burst_minutes + self.baseline_minutes
-
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any]) -> CascadeFadeParams:
-        """Validate ``strategy.params``: unknown keys and bad values raise ConfigError naming the key."""
-        reject_unknown_params(NAME, params, (f.name for f in fields(cls)))
-        return cls(**dict(params))
-
-
-def validate_params(params: Mapping[str, Any]) -> None:
-    """Check ``strategy.params`` for ``cascade_fade``; ConfigError("<key>: expected ..., got ...")."""
-    CascadeFadeParams.from_mapping(params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,14 +165,15 @@ class CascadeFade:
 
     name: str = NAME
 
-    def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
-        self.params = CascadeFadeParams.from_mapping(params)
+    def __init__(self, hunter: LiquidationHunter, params: CascadeFadeParams) -> None:
+        self.params = params
         self.hunter = hunter
         horizon = hunter.heatmap.config.horizon_minutes
-        if self.params.lookback_minutes > horizon:
-            raise ConfigError(
-                f"baseline_minutes: expected max_age_minutes + burst_minutes + baseline_minutes to fit the "
-                f"heatmap's horizon of {horizon:g} minutes, got {self.params.lookback_minutes:g} in all")
+        if params.lookback_minutes > horizon:
+            expected = (f"max_age_minutes + burst_minutes + baseline_minutes to fit the heatmap's horizon of "
+                        f"{horizon:g} minutes")
+            raise ConfigError("baseline_minutes", f"expected {expected}, got {params.lookback_minutes:g} in all",
+                              expected=expected)
         self._signalled: dict[tuple[str, str], tuple[int, int]] = {}
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:

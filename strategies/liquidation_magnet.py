@@ -8,22 +8,16 @@ strategy takes none of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import fields
-from typing import Any
+from liquidation_hunter import LiquidationHunter, Signal
+from live_heatmap.common.structs import Settings
 
-from liquidation_hunter import HunterConfig, LiquidationHunter, Signal
-from strategies.base import reject_unknown_params
-
-__all__ = ["LiquidationMagnet", "validate_params"]
+__all__ = ["LiquidationMagnet", "NoParams"]
 
 NAME = "liquidation_magnet"
 
 
-def validate_params(params: Mapping[str, Any]) -> None:
-    """Any key is an error; the hunter's own keys are pointed to the ``hunter`` section."""
-    elsewhere = {f.name: f"hunter.{f.name}" for f in fields(HunterConfig)}
-    reject_unknown_params(NAME, params, (), elsewhere=elsewhere)
+class NoParams(Settings, frozen=True):
+    """The parameters of a strategy that takes none: any key is an error."""
 
 
 class LiquidationMagnet:
@@ -31,8 +25,7 @@ class LiquidationMagnet:
 
     name: str = NAME
 
-    def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
-        validate_params(params)
+    def __init__(self, hunter: LiquidationHunter, params: NoParams) -> None:
         self.hunter = hunter
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:

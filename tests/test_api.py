@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,18 +25,16 @@ from liquidation_hunter.api import (
     ApiAuthError,
     ApiServer,
     ApiSource,
-    ParamError,
     bearer_ok,
     is_loopback,
-    parse_window_ms,
     resolve_token,
     source_from_recording,
 )
-from liquidation_hunter.api.openapi import openapi
 from liquidation_hunter.config.sections import ApiConfig
 from liquidation_hunter.trading.books import Books
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.store.history import EVENT_FIELDS, load_events
+from strategies import CascadeFade, CascadeFadeParams
 
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 PRICES = DATA / "aggtrades_large.csv"
@@ -103,23 +103,57 @@ def test_either_symbol_form(client: Client) -> None:
     assert client.json("/api/v1/clusters/btcusdt") == plain
 
 
-def test_signal_is_what_the_hunter_says(client: Client) -> None:
-    twin = source_from_recording(WIRE, at_ms=AT, prices=[PRICES])  # evaluate() sets the price: a copy of its own
-    hunter = LiquidationHunter(heatmap=twin.heatmap)
-    price = twin.heatmap.get_price("BTCUSDT")
+def test_signal_is_the_configured_strategys_with_the_cluster_it_trades(client: Client, source: ApiSource) -> None:
+    price = source.heatmap.get_price("ETHUSDT")
     assert price is not None
-    expected = hunter.evaluate("BTC/USDT:USDT", price, now_ms=AT)
-    best = twin.heatmap.get_best_cluster("BTCUSDT", hunter.config.min_strength, now_ms=AT)
-    body = client.json("/api/v1/signal/BTCUSDT")
-    assert body["price"] == price and body["unified"] == "BTC/USDT:USDT"
-    assert body["best_cluster"] == (orjson.loads(orjson.dumps(best.to_dict())) if best else None)
+    before = source.heatmap.get_price_at("ETHUSDT")
+    expected = LiquidationHunter(heatmap=source.heatmap).evaluate("ETH/USDT:USDT", price, now_ms=AT)
+    assert source.heatmap.get_price_at("ETHUSDT") == before  # evaluating reads: the served heatmap is unchanged
+    body = client.json("/api/v1/signal/ETHUSDT")
+    assert (body["symbol"], body["unified"], body["strategy"], body["price"], body["at"]) == (
+        "ETHUSDT", "ETH/USDT:USDT", "liquidation_magnet", price, AT)
     signal = body["signal"]
     assert (signal["direction"], signal["strength"], signal["entry"], signal["stop_loss"], signal["take_profit"],
             signal["reason"]) == (expected.direction, expected.strength, expected.entry, expected.stop_loss,
                                   expected.take_profit, expected.reason)
-    # Every symbol answers, with or without a trade idea.
+    assert expected.direction == 1 and expected.cluster is not None
+    # best_cluster is the cluster the signal trades (a short one above), not the strongest (a long one below).
+    assert body["best_cluster"] == orjson.loads(orjson.dumps(expected.cluster.to_dict()))
+    assert signal["cluster_id"] == expected.cluster.cluster_id
+    strongest = source.heatmap.get_best_cluster("ETHUSDT", 0.6, now_ms=AT)
+    assert strongest is not None and strongest.cluster_id != signal["cluster_id"]
+    # No trade: no cluster named. Every symbol answers, with or without a trade idea.
+    btc = client.json("/api/v1/signal/BTCUSDT")
+    assert btc["signal"]["direction"] == 0 and btc["best_cluster"] is None and "cluster_id" not in btc["signal"]
     for symbol in ("ETHUSDT", "SOLUSDT", "ACHUSDT"):
         assert set(client.json(f"/api/v1/signal/{symbol}")["signal"]) >= {"direction", "strength", "reason"}
+    # min_strength replaces hunter.min_strength for one answer.
+    assert client.json("/api/v1/signal/ETHUSDT?min_strength=1")["signal"]["direction"] == 0
+
+
+CASCADE_AT = 1_737_997_130_000  # 16:58:50 UTC: cascade_fade's ETHUSDT signal in the backtest's golden master
+
+
+def test_signal_of_cascade_fade_when_the_bot_runs_it() -> None:
+    source = source_from_recording(WIRE, at_ms=CASCADE_AT, prices=[PRICES], strategy="cascade_fade")
+    twin = source_from_recording(WIRE, at_ms=CASCADE_AT, prices=[PRICES])
+    price = twin.heatmap.get_price("ETHUSDT")
+    assert price is not None
+    strategy = CascadeFade(LiquidationHunter(heatmap=twin.heatmap), CascadeFadeParams())
+    expected = strategy.decide("ETHUSDT", price, CASCADE_AT)
+    assert expected.direction == 1 and expected.origin == "long-1737996684136"
+    with ApiServer(source, port=0) as srv:
+        c = Client(srv.port)
+        body = c.json("/api/v1/signal/ETHUSDT")
+        again = c.json("/api/v1/signal/ETHUSDT")
+        magnet_says = LiquidationHunter(heatmap=twin.heatmap).evaluate("ETHUSDT", price, now_ms=CASCADE_AT)
+        c.close()
+    assert body["strategy"] == "cascade_fade" and body["best_cluster"] is None  # a cascade, not a cluster
+    assert body["signal"] == {"direction": 1, "strength": expected.strength, "entry": price,
+                              "stop_loss": expected.stop_loss, "take_profit": expected.take_profit,
+                              "reason": expected.reason, "origin": expected.origin}
+    assert magnet_says.direction == 0  # what the API answered before, whatever the bot ran
+    assert again == body  # the API's look does not use up the cascade (one cascade, one signal: the bot's)
 
 
 def test_grid_is_the_heatmaps_grid(client: Client, source: ApiSource) -> None:
@@ -264,6 +298,8 @@ def test_export_clusters(client: Client, source: ApiSource) -> None:
     ("/api/v1/clusters/BTCUSDT?min_strenght=0.5", 400,
      "unknown parameter 'min_strenght' (known here: max_distance, min_strength, side)"),
     ("/health?verbose=1", 400, "unknown parameter 'verbose' (known here: none)"),
+    ("/api/v1/symbols?q=" + "x" * 41, 400, "q: expected at most 40 characters, got 'xxx"),
+    ("/api/v1/events/BTCUSDT?since=", 400, "since: expected a value (leave the parameter out"),
     ("/api/v1/nothing/BTCUSDT", 404, "no such path"),
     ("/api/v1/clusters/", 404, "no such path"),
     ("/api/v2/symbols", 404, "no such path"),
@@ -286,7 +322,7 @@ def test_static_stays_in_its_folder(client: Client, path: str) -> None:
 def test_page_and_static_files(client: Client, server: ApiServer) -> None:
     status, head, body = client.get("/")
     assert status == 200 and head["content-type"] == "text/html; charset=utf-8" and body.startswith(b"<!doctype")
-    static = Path(server.app.static_dir)
+    static = server.static_dir
     for file in sorted(p for p in static.rglob("*") if p.is_file()):
         status, head, body = client.get("/static/" + file.relative_to(static).as_posix())
         assert status == 200 and body == file.read_bytes()
@@ -311,7 +347,7 @@ def test_head_has_headers_but_no_body(client: Client) -> None:
 
 def test_a_failing_view_is_a_generic_500(source: ApiSource) -> None:
     class Broken(ApiSource):
-        def clusters(self, symbol: str, query: Any) -> dict[str, Any]:
+        def clusters(self, symbol: str, *args: Any) -> dict[str, Any]:
             raise RuntimeError(f"boom with {TOKEN}")
 
     with capture_logs() as logs, ApiServer(Broken(source.heatmap, clock=lambda: AT), port=0) as srv:
@@ -415,24 +451,23 @@ def test_stop_is_quick_with_open_connections(source: ApiSource) -> None:
         c.close()
 
 
-def test_window_parsing() -> None:
-    assert parse_window_ms("30m") == 1_800_000 and parse_window_ms("2h") == 7_200_000
-    assert parse_window_ms("1d") == 86_400_000 and parse_window_ms("7d") == 604_800_000
-    assert parse_window_ms("90s") == 90_000
-    for bad in ("", "2", "h", "1.5h", "8d", "59s", "2 h h", "1w"):
-        with pytest.raises(ParamError, match="window"):
-            parse_window_ms(bad)
+def test_window_takes_what_the_one_duration_parser_takes(client: Client) -> None:
+    assert client.json("/api/v1/grid/BTCUSDT?window=1.5h")["start_ms"] == AT - 5_400_000
+    assert client.json("/api/v1/grid/BTCUSDT?window=")["start_ms"] == AT - 7_200_000  # blank: the default
+    for bad in ("2", "h", "8d", "59s", "2 h h", "1w"):
+        detail = client.json(f"/api/v1/grid/BTCUSDT?window={quote(bad)}", 400)["detail"]
+        assert detail.startswith("window: expected a duration such as 30m, 2h or 1d (units s, m, h, d), from 1m to 7d")
 
 
 # ------------------------------------------------------------------ description and docs
 
 
-def test_openapi_describes_every_endpoint(client: Client) -> None:
+def test_openapi_describes_every_endpoint(client: Client, server: ApiServer) -> None:
     import schemathesis
 
     spec = client.json("/openapi.json")
-    assert spec == orjson.loads(orjson.dumps(openapi()))
-    assert spec["openapi"].startswith("3.0")
+    assert spec == orjson.loads(orjson.dumps(server.app.openapi()))
+    assert spec["openapi"].startswith("3.1")
     assert set(spec["paths"]) == {"/health", "/api/v1/symbols", "/api/v1/clusters/{symbol}",
                                   "/api/v1/signal/{symbol}", "/api/v1/grid/{symbol}", "/api/v1/events/{symbol}",
                                   "/api/v1/status", "/api/v1/export/{symbol}"}
@@ -441,12 +476,22 @@ def test_openapi_describes_every_endpoint(client: Client) -> None:
     assert len(operations) == 8
     clusters = spec["paths"]["/api/v1/clusters/{symbol}"]["get"]
     assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side"}
+    assert all(set(op["responses"]) >= {"200", "400"} and "422" not in op["responses"]
+               for item in spec["paths"].values() for op in item.values())
 
 
 def test_docs_page_is_self_contained(client: Client) -> None:
     status, head, body = client.get("/docs")
     assert status == 200 and head["content-type"].startswith("text/html")
     assert b"/openapi.json" in body and b"http://" not in body and b"https://" not in body
+
+
+def test_the_framework_stays_off_the_bots_start_path() -> None:
+    """FastAPI and uvicorn load only when the API is on (``api.enabled``) or ``serve`` runs."""
+    code = ("import sys, liquidation_hunter.cli.main, liquidation_hunter.bot.runner, liquidation_hunter.api; "
+            "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'pydantic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------ the serve command
@@ -475,3 +520,7 @@ def test_serve_refuses_mistakes(capsys: pytest.CaptureFixture[str], monkeypatch:
     assert "refusing to listen on 0.0.0.0 without a token" in capsys.readouterr().err
     assert _serve(["--events", str(WIRE), "--port", "70000"]) == 2
     assert "--port: expected 0..65535" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("strategy:\n  name: cascade_fade\n  params:\n    burst_minutes: 0\n")
+    assert _serve(["--config", str(bad), "--events", str(WIRE), "--port", "0"]) == 2
+    assert "bad.yaml: strategy.params.burst_minutes: expected" in capsys.readouterr().err

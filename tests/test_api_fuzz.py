@@ -18,15 +18,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from liquidation_hunter.api import ApiServer, source_from_recording
-from liquidation_hunter.api.openapi import openapi
+from liquidation_hunter.api import ApiServer, ApiSource, source_from_recording
+from liquidation_hunter.api.app import create_app
+from live_heatmap import LiveLiquidationHeatmap
 
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 REAL_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BTC/USDT:USDT", "SOLUSDT", "ACHUSDT")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 
-schema = schemathesis.openapi.from_dict(openapi())
+schema = schemathesis.openapi.from_dict(create_app(ApiSource(LiveLiquidationHeatmap())).openapi())
 
 
 @pytest.fixture(scope="module")

@@ -311,6 +311,16 @@ def test_a_refused_combination_is_a_row_and_workers_change_nothing(events: list[
     assert refused.error is not None and refused.error.startswith("risk.leverage: expected an integer from 1 to 41")
 
 
+def test_a_combination_with_a_bad_strategy_parameter_is_refused(events: list[LiquidationEvent],
+                                                                prices: PriceSeries) -> None:
+    grid = {"strategy.params.burst_minutes": [5, 0]}  # the strategy's own type reads them, where it is assembled
+    sweep = run_sweep(config_with(strategy={"name": "cascade_fade"}), events, prices, grid, start_ms=START_MS,
+                      end_ms=START_MS + 10 * 60_000)
+    ok, refused = sweep.rows
+    assert ok.figures is not None and refused.figures is None
+    assert refused.error == "strategy.params.burst_minutes: expected a number in (0, 60] (minutes), got 0"
+
+
 def test_sweep_keys_are_checked(events: list[LiquidationEvent], prices: PriceSeries) -> None:
     with pytest.raises(ValueError, match=r"'hunter.min_strenght': not a config key; did you mean "
                                          r"'hunter.min_strength'\?"):
@@ -436,11 +446,15 @@ def test_the_command_counts_and_reports_lines_that_are_not_events(tmp_path: Path
     (["--from", "2025-01-27T17:20Z", "--to", "2025-01-27T16:50Z"], "error: --to (2025-01-27T16:50Z) must come after"),
     (["--sweep", "hunter.min_strenght=0.3,0.5"], "error: sweep key 'hunter.min_strenght': not a config key"),
     (["--config", "nowhere.yaml"], "error: nowhere.yaml: no such file"),
+    (["--config", "params.yaml"], "error: params.yaml: strategy.params.burst_minuts: unknown key, did you mean"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                change: list[str], message: str) -> None:
+                                                monkeypatch: pytest.MonkeyPatch, change: list[str],
+                                                message: str) -> None:
+    monkeypatch.chdir(tmp_path)
     config = tmp_path / "bot.yaml"
     config.write_text(json.dumps(SETTINGS))
+    (tmp_path / "params.yaml").write_text("strategy:\n  name: cascade_fade\n  params:\n    burst_minuts: 3\n")
     base = {"--config": str(config), "--events": str(WIRE), "--prices": str(TRADES)}
     for flag, value in zip(change[::2], change[1::2], strict=True):
         base[flag] = value

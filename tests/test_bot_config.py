@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
+from liquidation_hunter.bot.assembly import check_strategy
 from liquidation_hunter.cli import main
-from liquidation_hunter.config.checks import mask
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, Secrets, load_config
-from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig
+from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig, StorageConfig
 from live_heatmap import ConfigError
+from live_heatmap.common.structs import mask
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -45,7 +46,8 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("YAML 1.1 exponent", "risk:\n  risk_per_trade: 1e-3\n", "risk.risk_per_trade", "write 0.001 or 1.0e-3"),
     ("text for a bool", "exchange:\n  demo: 'yes'\n", "exchange.demo", "expected true or false, got 'yes'"),
     ("bool in heatmap", "heatmap:\n  time_decay_minutes: true\n", "heatmap.time_decay_minutes", "expected a number"),
-    ("float for heatmap int", "heatmap:\n  max_events: 1.5\n", "heatmap.max_events", "expected an integer, got 1.5"),
+    ("float for heatmap int", "heatmap:\n  max_events: 1.5\n", "heatmap.max_events",
+     "expected an integer >= 1, got 1.5"),
     ("section not a mapping", "risk: 5\n", "risk", "expected a mapping, got 5"),
     ("params not a mapping", "strategy:\n  params: [1, 2]\n", "strategy.params", "expected a mapping, got a list"),
     ("mode null", "mode:\n", "mode", "expected 'paper' or 'live', got null"),
@@ -53,7 +55,7 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("leverage 200", "risk:\n  leverage: 200\n", "risk.leverage", "expected an integer from 1 to 125, got 200"),
     ("risk_per_trade too big", "risk:\n  risk_per_trade: 0.2\n", "risk.risk_per_trade", "a number in (0, 0.1]"),
     ("heatmap range", "heatmap:\n  cluster_window_pct: 1.5\n", "heatmap.cluster_window_pct",
-     "expected a fraction in (0, 1), got 1.5"),
+     "expected a number in (0, 1), got 1.5"),
     ("hunter band", "hunter:\n  min_distance_pct: 6\n", "hunter.max_distance_pct", "more than min_distance_pct"),
     ("silence below Binance pings", "exchange:\n  timeouts:\n    silence: 60\n", "exchange.timeouts.silence",
      "Binance pings every 180 s"),
@@ -71,6 +73,12 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("retention too long", "storage:\n  retention_days: 4000\n", "storage.retention_days", "(0, 3650]"),
     ("retention as text", "storage:\n  retention_days: '30'\n", "storage.retention_days", "got '30'"),
     ("retention null", "storage:\n  retention_days:\n", "storage.retention_days", "got null"),
+    ("infinite wallet", "risk:\n  starting_wallet: .inf\n", "risk.starting_wallet",
+     "expected a number in (0, 1000000000] (USDT), got inf"),
+    ("not a number", "heatmap:\n  count_weight: .nan\n", "heatmap.count_weight",
+     "expected a number in [0, 1], got nan"),
+    ("bad log level", "logging:\n  level: verbose\n", "logging.level",
+     "expected 'debug', 'info', 'warning', 'error' or 'critical' (either case), got 'verbose'"),
     # choices
     ("bad mode", "mode: backtest\n", "mode", "expected 'paper' or 'live', got 'backtest'"),
     ("mode near miss", "mode: Live\n", "mode", "did you mean 'live'?"),
@@ -106,12 +114,6 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
      "true when allow_long is false"),
     ("demo with rest_url", "exchange:\n  demo: true\n  rest_url: https://proxy.example/fapi\n", "exchange.rest_url",
      "null when exchange.demo is true"),
-    ("strategy param typo", "strategy:\n  name: cascade_fade\n  params:\n    burst_minuts: 3\n",
-     "strategy.params.burst_minuts", "did you mean 'burst_minutes'"),
-    ("strategy param range", "strategy:\n  name: cascade_fade\n  params:\n    retrace_fraction: 2\n",
-     "strategy.params.retrace_fraction", "expected"),
-    ("magnet takes no params", "strategy:\n  params:\n    min_strength: 0.5\n", "strategy.params.min_strength",
-     "belongs in hunter.min_strength"),
     ("fixed exits missing", "risk:\n  from_signal: false\n", "risk.stop_loss_pct", "when from_signal is false"),
     ("two sources of exits", "risk:\n  stop_loss_pct: 1.0\n", "risk.stop_loss_pct", "null when from_signal is true"),
     ("leverage past the hunter's stop", "risk:\n  leverage: 50\n", "risk.leverage",
@@ -143,6 +145,22 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
 ]
 
 
+# The strategy's parameters are read where the bot is assembled: check-config, run and backtest refuse them.
+PARAMS_MISTAKES: list[tuple[str, str, str, str]] = [
+    ("strategy param typo", "strategy:\n  name: cascade_fade\n  params:\n    burst_minuts: 3\n",
+     "strategy.params.burst_minuts", "unknown key, did you mean 'burst_minutes'?"),
+    ("strategy param range", "strategy:\n  name: cascade_fade\n  params:\n    retrace_fraction: 2\n",
+     "strategy.params.retrace_fraction", "expected a number in (0, 1], got 2"),
+    ("magnet takes no params", "strategy:\n  params:\n    min_strength: 0.5\n", "strategy.params.min_strength",
+     "unknown key here, did you mean 'hunter.min_strength'?"),
+    ("magnet takes none at all", "strategy:\n  params:\n    window: 5\n", "strategy.params.window",
+     "unknown key (nothing is accepted here)"),
+    ("params past the heatmap's horizon", "heatmap:\n  time_decay_minutes: 20\nstrategy:\n  name: cascade_fade\n",
+     "strategy.params.baseline_minutes", "expected max_age_minutes + burst_minutes + baseline_minutes to fit the "
+     "heatmap's horizon of 60 minutes, got 75 in all"),
+]
+
+
 def _write(tmp_path: Path, text: str, name: str = "bot.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -162,6 +180,22 @@ def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, key: str 
     assert fragment in message
     assert "\n" not in message
     assert isinstance(error, ConfigError) and isinstance(error, ValueError)
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), [m[1:] for m in PARAMS_MISTAKES],
+                         ids=[m[0] for m in PARAMS_MISTAKES])
+def test_strategy_params_are_refused_where_the_bot_is_assembled(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                text: str, key: str, problem: str) -> None:
+    path = _write(tmp_path, text)
+    config = load_config(path)  # the file itself is fine
+    with pytest.raises(ConfigFileError) as info:
+        check_strategy(config)
+    assert (info.value.key, info.value.file, str(info.value)) == (key, str(path), f"{path}: {key}: {problem}")
+    assert main(["check-config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"error: {path}: {key}: {problem}\n")
+    assert main(["run", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {key}: {problem}\n"
 
 
 def test_there_are_enough_mistakes() -> None:
@@ -273,10 +307,24 @@ def test_paper_and_live_files() -> None:
 def test_sections_check_themselves_when_made_directly() -> None:
     with pytest.raises(ConfigFileError, match=r"^leverage: expected an integer from 1 to 125, got 0$"):
         RiskConfig(leverage=0)
-    with pytest.raises(ConfigFileError, match=r"^risk\.leverage: expected an integer from 1 to 125, got 200$"):
+    with pytest.raises(ConfigFileError, match=r"^risk: expected a RiskConfig, got a mapping$"):
         BotConfig(risk={"leverage": 200})  # type: ignore[arg-type]
-    assert ScheduleConfig(signals=3).signals == 3.0 and isinstance(ScheduleConfig(signals=3).signals, float)
-    assert BotConfig(symbols=["btcusdt", "ETH/USDT:USDT"]).symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")  # type: ignore[arg-type]
+    with pytest.raises(ConfigFileError, match=r"^risk\.leverage: expected an integer from 1 to 125, got 200$"):
+        BotConfig.from_mapping({"risk": {"leverage": 200}})
+    with pytest.raises(ConfigFileError, match=r"^signals: expected a number in \(0, 86400\], got true$"):
+        ScheduleConfig(signals=True)  # type: ignore[arg-type]
+    assert ScheduleConfig(signals=3).signals == 3  # an int where a number is expected; from a file, a float
+    assert BotConfig(symbols=("BTC/USDT:USDT",)).symbols == ("BTC/USDT:USDT",)
+    with pytest.raises(ConfigFileError, match=r"^symbols: expected unified symbols such as BTC/USDT:USDT"):
+        BotConfig(symbols=("btcusdt",))
+    assert BotConfig.from_mapping({"symbols": ["btcusdt", "ETH/USDT:USDT"]}).symbols == ("BTC/USDT:USDT",
+                                                                                          "ETH/USDT:USDT")
+    with pytest.raises(ConfigFileError, match=r"^events: expected a file other than storage\.path"):
+        StorageConfig(path="x.sqlite", events="x.sqlite")
+
+
+def test_log_level_in_either_case(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, "logging:\n  level: WARNING\n")).logging.level == "WARNING"
 
 
 def test_ints_become_floats_where_a_number_is_expected(tmp_path: Path) -> None:

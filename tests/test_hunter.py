@@ -66,6 +66,20 @@ def test_evaluate_places_take_profit_short_of_the_cluster_and_stop_on_the_other_
     assert (nothing.direction, nothing.cluster, nothing.entry) == (0, None, None)
 
 
+def test_evaluate_leaves_the_heatmap_alone() -> None:
+    """Evaluation reads: the price it is given is not written into the shared heatmap (the API and the bot
+    read the same heatmap), for a symbol with a price and one without. (Reading clusters may rebuild the
+    heatmap's cluster cache, as any reader does.)"""
+    hunter = _hunter_with_long_cluster_below()
+    heatmap = hunter.heatmap
+    heatmap.update_price("BTCUSDT", 99.0, NOW - 60_000)
+    before = (heatmap.get_price_at("BTCUSDT"), heatmap.event_count("BTCUSDT"), heatmap.symbols())
+    assert hunter.evaluate("BTCUSDT", 100.0, now_ms=NOW).direction == -1
+    hunter.evaluate("ETH/USDT:USDT", 3000.0, now_ms=NOW)
+    assert (heatmap.get_price_at("BTCUSDT"), heatmap.event_count("BTCUSDT"), heatmap.symbols()) == before
+    assert heatmap.get_price("ETHUSDT") is None
+
+
 def test_hunter_uses_the_heatmaps_clusters_as_they_are() -> None:
     """Peer defect 5: clusters expanded into synthetic points and re-clustered, losing the decay."""
     events = [event(98.0 + i * 0.001, 200, age_min=i * 3) for i in range(20)]

@@ -11,10 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("live_heatmap", "liquidation_hunter", "strategies")
 
-KNOWN_WRONG_WAY = {
-    # StrategyConfig checks the strategy's parameters; they move to where the bot is assembled
-    ("liquidation_hunter.config.sections", "strategies"),
-}
+KNOWN_WRONG_WAY: set[tuple[str, str]] = set()
 KNOWN_CYCLES: set[frozenset[str]] = set()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import DATA, WIRE
 
-from liquidation_hunter.plot.heatmap import add_heatmap_parser, parse_window, read_price_csv, render_heatmap
+from liquidation_hunter.plot.heatmap import add_heatmap_parser, read_price_csv, render_heatmap
 from live_heatmap import LiquidationEvent, parse_force_order
 from live_heatmap.grid import HeatmapGrid, build_grid
 
@@ -127,6 +127,9 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run_cli(["heatmap", "ETHUSDT", "--events", str(WIRE), "-c", str(config), "--window", "30m",
                     "--out", str(tmp_path / "cfg.png")]) == 0
     assert "decay 20 min" in capsys.readouterr().out
+    assert run_cli(["heatmap", "ETHUSDT", "--events", str(WIRE), "-c", str(config), "--window", "30m",
+                    "--decay-minutes", "15", "--out", str(tmp_path / "cfg15.png")]) == 0  # the flag wins
+    assert "decay 15 min" in capsys.readouterr().out
     # Defaults: the window ends at the symbol's last liquidation; fill prices when no --prices.
     default = tmp_path / "default.png"
     assert run_cli(["heatmap", "SOLUSDT", "--events", str(WIRE), "--window", "1h", "--out", str(default)]) == 0
@@ -137,8 +140,9 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (["XYZUSDT", "--events", str(WIRE)], "no XYZUSDT liquidations in"),
     (["BTCUSDT", "--events", str(WIRE), "--at", "2024-01-01T00:00Z", "--window", "2h"],
      "no BTCUSDT liquidations between 2023-12-31 22:00:00 UTC and 2024-01-01 00:00:00 UTC in"),
-    (["BTCUSDT", "--events", str(WIRE), "--window", "2 hours"], "--window '2 hours'"),
-    (["BTCUSDT", "--events", str(WIRE), "--window", "10s"], "at least one minute"),
+    (["BTCUSDT", "--events", str(WIRE), "--window", "2 hours"],
+     "--window: expected a duration such as 30m, 2h or 1d (units s, m, h, d), at least 1m, got '2 hours'"),
+    (["BTCUSDT", "--events", str(WIRE), "--window", "10s"], "at least 1m, got '10s'"),
     (["BTCUSDT", "--events", str(WIRE), "--at", "yesterday"], "--at: expected epoch ms or an ISO-8601 time"),
     (["BTCUSDT", "--events", str(WIRE), "--size", "big"], "--size 'big'"),
     (["BTCUSDT", "--events", "missing.jsonl"], "missing.jsonl: no such file"),
@@ -166,17 +170,6 @@ def test_price_csv_formats(tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an aggTrades CSV"):
         read_price_csv(bad, "BTCUSDT")
-
-
-def test_window_text() -> None:
-    assert parse_window("30m") == 30 * 60_000
-    assert parse_window("2h") == 2 * 3_600_000
-    assert parse_window("1d") == 86_400_000
-    assert parse_window("1.5h") == 90 * 60_000
-    assert parse_window(" 1W ") == 7 * 86_400_000
-    for bad in ("", "2", "h", "2 hours", "-1h", "30s"):
-        with pytest.raises(ValueError):
-            parse_window(bad)
 
 
 def test_plotting_is_imported_only_by_the_picture() -> None:

@@ -457,7 +457,7 @@ def test_run_recorder_records_the_stream_and_logs_heartbeats(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "rec.sqlite"
     with FakeBinance(ping_interval=None) as fake:
-        config = BotConfig(symbols=("BTC/USDT:USDT", "ETHUSDT"),  # type: ignore[arg-type]
+        config = BotConfig(symbols=("BTC/USDT:USDT", "ETH/USDT:USDT"),
                            exchange=ExchangeConfig(ws_url=fake.market_url),
                            schedule=ScheduleConfig(heartbeat=1.0), logging=LoggingConfig(format="json"),
                            storage=StorageConfig(path=":memory:", events=str(path)))

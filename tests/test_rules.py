@@ -224,11 +224,11 @@ def test_config_errors_name_the_expectation() -> None:
         HunterConfig(preferred_distance_pct=6.0)
     with pytest.raises(ConfigError, match=r"^min_strength: expected a number in \[0, 1\], got 2$"):
         HunterConfig(min_strength=2)
-    with pytest.raises(ConfigError, match=r"^min_distance_pct: expected a percentage >= 0, got -1$"):
+    with pytest.raises(ConfigError, match=r"^min_distance_pct: expected a number >= 0 \(percent\), got -1$"):
         HunterConfig(min_distance_pct=-1)
-    with pytest.raises(ConfigError, match=r"^take_profit_fraction: expected a fraction in \(0, 1\], got 0$"):
+    with pytest.raises(ConfigError, match=r"^take_profit_fraction: expected a number in \(0, 1\], got 0$"):
         HunterConfig(take_profit_fraction=0)
-    with pytest.raises(ConfigError, match=r"^reward_to_risk: expected a positive number, got 0$"):
+    with pytest.raises(ConfigError, match=r"^reward_to_risk: expected a number > 0, got 0$"):
         HunterConfig(reward_to_risk=0)
     with pytest.raises(ConfigError, match=r"^allow_long: expected true or false, got 'no'$"):
         HunterConfig(allow_long="no")  # type: ignore[arg-type]

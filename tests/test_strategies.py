@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from helpers import MINUTE, NOW, event, heatmap_with
+from msgspec import Meta
 
 from liquidation_hunter import LiquidationHunter, Signal
 from liquidation_hunter.config.sections import StrategyConfig
 from live_heatmap import ConfigError, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap.common.structs import Settings
 from strategies import (
     STRATEGIES,
     CascadeFade,
     CascadeFadeParams,
     LiquidationMagnet,
+    NoParams,
     Strategy,
     make_strategy,
+    read_params,
     register_strategy,
-    validate_params,
 )
 
 SECOND = 1000
@@ -140,39 +143,35 @@ def test_liquidation_magnet_is_hunter_evaluate() -> None:
 
 BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("liquidation_magnet", {"min_strength": 0.7},
-     "min_strength: expected no parameters (liquidation_magnet takes none; min_strength belongs in "
-     "hunter.min_strength), got an unknown key"),
-    ("liquidation_magnet", {"window": 5}, "window: expected no parameters (liquidation_magnet takes none), "
-     "got an unknown key"),
-    ("cascade_fade", {"burst_minuts": 5},
-     "burst_minuts: expected a parameter of cascade_fade (did you mean 'burst_minutes'?), got an unknown key"),
-    ("cascade_fade", {"zzz": 1}, "zzz: expected a parameter of cascade_fade (one of baseline_minutes, "
-     "burst_minutes, burst_multiple, max_age_minutes, min_burst_notional, min_events, min_reward_to_risk, "
-     "quiet_seconds, retrace_fraction, slowdown_fraction, stop_buffer_pct), got an unknown key"),
-    ("cascade_fade", {"burst_minutes": 0}, "burst_minutes: expected a number of minutes in (0, 60], got 0"),
-    ("cascade_fade", {"burst_minutes": True}, "burst_minutes: expected a number of minutes in (0, 60], got True"),
-    ("cascade_fade", {"baseline_minutes": 2}, "baseline_minutes: expected at least burst_minutes (5), got 2"),
-    ("cascade_fade", {"min_burst_notional": "250k"}, "min_burst_notional: expected a positive notional, got '250k'"),
+     "min_strength: unknown key here, did you mean 'hunter.min_strength'?"),
+    ("liquidation_magnet", {"window": 5}, "window: unknown key (nothing is accepted here)"),
+    ("cascade_fade", {"burst_minuts": 5}, "burst_minuts: unknown key, did you mean 'burst_minutes'?"),
+    ("cascade_fade", {"zzz": 1}, "zzz: unknown key (known: baseline_minutes, burst_minutes, burst_multiple, "
+     "max_age_minutes, min_burst_notional, min_events, min_reward_to_risk, quiet_seconds, retrace_fraction, "
+     "slowdown_fraction, stop_buffer_pct)"),
+    ("cascade_fade", {"burst_minutes": 0}, "burst_minutes: expected a number in (0, 60] (minutes), got 0"),
+    ("cascade_fade", {"burst_minutes": True}, "burst_minutes: expected a number in (0, 60] (minutes), got true"),
+    ("cascade_fade", {"baseline_minutes": 2}, "baseline_minutes: expected at least burst_minutes (5), got 2.0"),
+    ("cascade_fade", {"min_burst_notional": "250k"}, "min_burst_notional: expected a number > 0, got '250k'"),
     ("cascade_fade", {"burst_multiple": -1}, "burst_multiple: expected a number >= 0, got -1"),
     ("cascade_fade", {"min_events": 2.5}, "min_events: expected an integer >= 1, got 2.5"),
     ("cascade_fade", {"min_events": 0}, "min_events: expected an integer >= 1, got 0"),
-    ("cascade_fade", {"quiet_seconds": 0}, "quiet_seconds: expected a number of seconds in (0, 3600], got 0"),
-    ("cascade_fade", {"slowdown_fraction": float("nan")}, "slowdown_fraction: expected a fraction in [0, 1], got nan"),
-    ("cascade_fade", {"stop_buffer_pct": 50}, "stop_buffer_pct: expected a percentage in [0, 50), got 50"),
-    ("cascade_fade", {"retrace_fraction": 0}, "retrace_fraction: expected a fraction in (0, 1], got 0"),
-    ("cascade_fade", {"min_reward_to_risk": None}, "min_reward_to_risk: expected a number >= 0, got None"),
-    ("cascade_fade", {"max_age_minutes": 2000}, "max_age_minutes: expected a number of minutes in (0, 1440], "
+    ("cascade_fade", {"quiet_seconds": 0}, "quiet_seconds: expected a number in (0, 3600] (seconds), got 0"),
+    ("cascade_fade", {"slowdown_fraction": float("nan")}, "slowdown_fraction: expected a number in [0, 1], got nan"),
+    ("cascade_fade", {"stop_buffer_pct": 50}, "stop_buffer_pct: expected a number in [0, 50) (percent), got 50"),
+    ("cascade_fade", {"retrace_fraction": 0}, "retrace_fraction: expected a number in (0, 1], got 0"),
+    ("cascade_fade", {"min_reward_to_risk": None}, "min_reward_to_risk: expected a number >= 0, got null"),
+    ("cascade_fade", {"max_age_minutes": 2000}, "max_age_minutes: expected a number in (0, 1440] (minutes), "
      "got 2000"),
-    ("cascade_fade", [("min_events", 3)], "params: expected a mapping of parameter names to values, "
-     "got [('min_events', 3)]"),
+    ("cascade_fade", [("min_events", 3)], "expected a mapping, got a list"),
     ("cascade_dive", {}, "name: expected one of cascade_fade, liquidation_magnet, got 'cascade_dive'"),
 ]
 
 
 @pytest.mark.parametrize(("name", "params", "message"), BAD_PARAMS)
-def test_validate_params_names_the_key(name: str, params: Any, message: str) -> None:
+def test_read_params_names_the_key(name: str, params: Any, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        validate_params(name, params)
+        read_params(name, params)
     assert str(raised.value) == message
     with pytest.raises(ConfigError) as built:
         make_strategy(name, LiquidationHunter(), params)
@@ -181,12 +180,13 @@ def test_validate_params_names_the_key(name: str, params: Any, message: str) -> 
 
 def test_good_params_from_the_bot_config() -> None:
     config = StrategyConfig(name="cascade_fade", params={"min_burst_notional": 250_000, "min_events": 8})
-    validate_params(config.name, config.params)  # the config's read-only mapping
-    strategy = make_strategy(config.name, LiquidationHunter(), config.params)
-    assert isinstance(strategy, CascadeFade) and isinstance(strategy, Strategy)
-    assert strategy.params == CascadeFadeParams(min_burst_notional=250_000.0, min_events=8)
+    params = read_params(config.name, config.params)
+    assert params == CascadeFadeParams(min_burst_notional=250_000.0, min_events=8)
+    strategy = make_strategy(config.name, LiquidationHunter(), params)  # the params value itself
+    assert isinstance(strategy, CascadeFade) and isinstance(strategy, Strategy) and strategy.params is params
     assert isinstance(strategy.params.burst_minutes, float) and strategy.name == "cascade_fade"
-    validate_params("liquidation_magnet", MappingProxyType({}))
+    assert isinstance(strategy.params.min_burst_notional, float)
+    assert read_params("liquidation_magnet", MappingProxyType({})) == NoParams()
 
 
 def test_the_heatmap_must_hold_the_history_the_strategy_reads() -> None:
@@ -197,20 +197,25 @@ def test_the_heatmap_must_hold_the_history_the_strategy_reads() -> None:
 
 
 def test_register_a_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
+    class AlwaysParams(Settings, frozen=True):
+        size: Annotated[int, Meta(ge=1)] = 1
+
     class Always:
         name = "always_long"
 
-        def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
-            self.size = params.get("size", 1)
+        def __init__(self, hunter: LiquidationHunter, params: AlwaysParams) -> None:
+            self.size = params.size
 
         def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
             return Signal(symbol, 1, 1.0, None, price, price * 0.99, price * 1.02, "always", now_ms)
 
-    monkeypatch.setitem(STRATEGIES, "always_long", (Always, None))
-    register_strategy("always_long", Always)
-    validate_params("always_long", {"anything": 1})  # no check registered: the factory alone checks
+    monkeypatch.setitem(STRATEGIES, "always_long", (Always, NoParams))
+    register_strategy("always_long", Always, AlwaysParams)
+    with pytest.raises(ConfigError, match=r"^size: expected an integer >= 1, got 0$"):
+        read_params("always_long", {"size": 0})
     strategy = make_strategy("always_long", LiquidationHunter(), {"size": 2})
     assert isinstance(strategy, Strategy) and strategy.decide("X", 10.0, NOW).direction == 1
+    assert isinstance(strategy, Always) and strategy.size == 2
 
 
 def test_replay_of_the_real_recording(wire_lines: list[bytes]) -> None:

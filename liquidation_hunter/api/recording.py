@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from liquidation_hunter.api.views import ApiSource
+from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
 from live_heatmap.store.history import load_events
@@ -16,12 +18,14 @@ __all__ = ["source_from_recording"]
 def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None = None,
                           prices: Sequence[str | os.PathLike[str]] = (), heatmap: HeatmapConfig | None = None,
                           hunter: HunterConfig | None = None, books_path: str | None = None,
-                          heartbeat_s: float = 60.0) -> ApiSource:
+                          heartbeat_s: float = 60.0, strategy: str = "liquidation_magnet",
+                          strategy_params: Mapping[str, Any] | None = None) -> ApiSource:
     """The heatmap of ``events`` (any format :func:`~live_heatmap.store.history.load_events` reads) as of ``at_ms``
     (default: the last event's trade time), on a clock fixed there.
 
     Each symbol's price is the last point at or before ``at_ms`` of the ``prices`` files (aggTrades or klines,
-    :func:`~liquidation_hunter.data.prices.load_prices`), else its last liquidation's fill price.
+    :func:`~liquidation_hunter.data.prices.load_prices`), else its last liquidation's fill price. ``strategy``
+    and its ``strategy_params`` answer ``/api/v1/signal`` (the config's ``strategy`` section).
     Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``.
     """
     config = heatmap or HeatmapConfig()
@@ -34,8 +38,6 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     hm.ingest_many((e for e in loaded if since <= e.trade_time <= at), notify=False)
     series = None
     if prices:
-        from liquidation_hunter.data.prices import load_prices
-
         series = load_prices(list(prices)).window(None, at + 1)
     last_fill = {e.symbol: e.price for e in loaded if e.trade_time <= at}  # sorted by time: the last wins
     for symbol in hm.symbols():
@@ -44,4 +46,4 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
         if price is not None:
             hm.update_price(symbol, price, at)
     return ApiSource(hm, clock=lambda: at, prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
-                     hunter=hunter or HunterConfig())
+                     hunter=hunter or HunterConfig(), strategy=strategy, strategy_params=dict(strategy_params or {}))

@@ -1,7 +1,9 @@
-"""What each endpoint answers, as plain data: no HTTP here (``server.py`` does the wire).
+"""What each endpoint answers, as plain data from typed arguments: no HTTP here (``app.py`` does the routes and
+the parameters' types, ``server.py`` the wire).
 
 Every view reads; none writes the heatmap's events or prices, the books or anything else the bot trades on.
-Reading clusters may rebuild them (the heatmap's own cache, as any reader does).
+Reading clusters may rebuild them (the heatmap's own cache, as any reader does). A mistake the parameters'
+types cannot see (a time in the future, ``to`` before ``from``, a window too long) is a :class:`ParamError`.
 """
 
 from __future__ import annotations
@@ -9,29 +11,39 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import msgspec
 import numpy as np
 
-from liquidation_hunter.api.params import ParamError, Query, parse_window_ms
-from liquidation_hunter.signals.rules import HunterConfig, magnet_rule, place_exits
+from liquidation_hunter.data.prices import PriceSeries
+from liquidation_hunter.signals.hunter import LiquidationHunter
+from liquidation_hunter.signals.rules import HunterConfig, Signal
+from liquidation_hunter.trading.books import Books, BooksError
+from liquidation_hunter.trading.status import status_report
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
 from live_heatmap.common.symbols import symbol_key
+from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
+from strategies import make_strategy
 
-if TYPE_CHECKING:
-    from liquidation_hunter.data.prices import PriceSeries
-
-__all__ = ["ApiError", "ApiSource", "Download"]
+__all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
 
 _SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,39}")
 EVENTS_LIMIT_MAX = 1000
+MIN_WINDOW_MS = 60_000
+"""Shortest grid window: 1 minute."""
+MAX_WINDOW_MS = 7 * 86_400_000
+"""Longest grid window: 7 days."""
+_MIN_MS = 1_262_304_000_000  # 2010-01-01
+_MAX_MS = 4_102_444_800_000  # 2100-01-01
+_TIME = "epoch milliseconds or an ISO-8601 time such as 2025-01-27T17:20Z, within 2010..2100"
 
 
 _CLUSTER_FIELDS = tuple(LiquidationCluster.__dataclass_fields__)
@@ -70,6 +82,34 @@ def _grid_head(grid: HeatmapGrid, points: bool) -> dict[str, Any]:
     return out
 
 
+class ParamError(ValueError):
+    """A bad parameter (a 400): ``str(error)`` says which, what was expected and what came."""
+
+
+def bad_param(name: str, expected: str, got: str) -> ParamError:
+    """``name: expected ..., got '...'`` (what came cut to 60 characters)."""
+    shown = got if len(got) <= 60 else got[:57] + "..."
+    return ParamError(f"{name}: expected {expected}, got {shown!r}")
+
+
+def parse_time(name: str, text: str | None) -> int | None:
+    """A time parameter: UTC epoch ms from digits (ms) or ISO-8601 (UTC when no zone), within 2010..2100;
+    None when absent. A blank value is an error (leave the parameter out instead)."""
+    if text is None:
+        return None
+    if text == "":
+        raise bad_param(name, "a value (leave the parameter out to use its default)", "")
+    if text.isdigit() and len(text) > 15:
+        raise bad_param(name, _TIME, text)
+    try:
+        value = parse_time_ms(text)
+    except ValueError:
+        raise bad_param(name, _TIME, text) from None
+    if not _MIN_MS <= value < _MAX_MS:
+        raise bad_param(name, _TIME, text)
+    return value
+
+
 class ApiError(Exception):
     """An answer other than 200: ``status`` and a message that says what was wrong."""
 
@@ -100,8 +140,9 @@ class ApiSource:
     ``clock``: UTC epoch ms of "now" for every answer (default: the heatmap's clock; a replay fixes it).
     ``prices``: a price series for the grid's candles (``--prices``); without it the grid's price line is
     the liquidations' fill prices. ``books_path``: the bot's SQLite books, for ``/api/v1/status``.
-    ``hunter``: the rule's settings for ``/api/v1/signal``. ``stream``: the stream feeding the heatmap, for the
-    connection health in ``/health`` and ``/api/v1/status`` (None: not streaming).
+    ``strategy``, ``strategy_params``, ``hunter`` and ``markets``: the strategy the bot runs (the config's
+    ``strategy`` and ``hunter`` sections), for ``/api/v1/signal``. ``stream``: the stream feeding the heatmap,
+    for the connection health in ``/health`` and ``/api/v1/status`` (None: not streaming).
     """
 
     heatmap: LiveLiquidationHeatmap
@@ -110,6 +151,9 @@ class ApiSource:
     books_path: str | None = None
     heartbeat_s: float = 60.0
     hunter: HunterConfig = field(default_factory=HunterConfig)
+    strategy: str = "liquidation_magnet"
+    strategy_params: Mapping[str, Any] = field(default_factory=dict)
+    markets: Any = None
     started: float = field(default_factory=time.monotonic)
     stream: StreamHealth | None = None
 
@@ -155,8 +199,8 @@ class ApiSource:
         """The heatmap's counters and the stream's health, as ``/api/v1/status`` shows them."""
         return feed_dict(self.heatmap.status(), None if self.stream is None else self.stream.status())
 
-    def symbols(self, query: Query) -> dict[str, Any]:
-        q = (query.short_text("q", 40) or "").strip().upper()
+    def symbols(self, q: str | None = None) -> dict[str, Any]:
+        wanted = (q or "").strip().upper()
         now = self.now()
         out = []
         for key in self.heatmap.symbols():
@@ -164,47 +208,58 @@ class ApiSource:
                 unified = to_unified(key)
             except ValueError:
                 unified = key
-            if q and q not in key and q not in unified.upper():
+            if wanted and wanted not in key and wanted not in unified.upper():
                 continue
             out.append({"symbol": key, "unified": unified, "events": self.heatmap.event_count(key),
                         "price": self.price(key, now)})
         return {"symbols": out}
 
-    def clusters(self, symbol: str, query: Query) -> dict[str, Any]:
+    def clusters(self, symbol: str, min_strength: float = 0.0, max_distance: float | None = None,
+                 side: str | None = None) -> dict[str, Any]:
         key = self.symbol_key(symbol)
-        min_strength = query.number("min_strength", 0.0, 0.0, 1.0)
-        max_distance = query.number("max_distance", None, 0.0, 1000.0)
-        side = query.choice("side", "", "long", "short") or None
         now = self.now()
-        clusters = self.heatmap.get_clusters(key, min_strength or 0.0, max_distance, side=side, now_ms=now)
+        clusters = self.heatmap.get_clusters(key, min_strength, max_distance, side=side, now_ms=now)
         return {"symbol": key, "price": self.price(key, now), "at": now,
                 "clusters": [cluster_dict(c) for c in clusters]}
 
-    def signal(self, symbol: str, query: Query) -> dict[str, Any]:
-        """The hunter's rule over the current clusters at the current price (what ``evaluate`` answers, without
-        setting the heatmap's price)."""
+    def decide(self, key: str, price: float, now: int, min_strength: float | None = None) -> Signal:
+        """The configured strategy's signal, from an instance of its own: what the bot's strategy would say,
+        without touching the bot's (a strategy may remember what it signalled, ``cascade_fade`` does)."""
+        hunter = self.hunter
+        if min_strength is not None:
+            hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
+        strategy = make_strategy(self.strategy, LiquidationHunter(hunter, self.heatmap, markets=self.markets),
+                                 self.strategy_params)
+        return strategy.decide(key, price, now)
+
+    def signal(self, symbol: str, min_strength: float | None = None) -> dict[str, Any]:
+        """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades
+        (None when it trades none). ``min_strength`` replaces ``hunter.min_strength`` for this answer."""
         key = self.symbol_key(symbol)
-        min_strength = query.number("min_strength", self.hunter.min_strength, 0.0, 1.0)
         now = self.now()
         price = self.price(key, now)
-        clusters = self.heatmap.get_clusters(key, now_ms=now)
-        best = self.heatmap.get_best_cluster(key, min_strength if min_strength is not None else 0.0, now_ms=now)
-        signal: dict[str, Any] = {"direction": 0, "strength": 0.0, "entry": None, "stop_loss": None,
-                                  "take_profit": None, "reason": "no price for this symbol yet"}
+        out: dict[str, Any] = {"direction": 0, "strength": 0.0, "entry": None, "stop_loss": None,
+                               "take_profit": None, "reason": "no price for this symbol yet"}
+        cluster = None
         if price is not None:
-            direction, cluster, reason = magnet_rule(clusters, price, self.hunter)
-            signal["reason"] = reason
-            if direction != 0 and cluster is not None:
-                stop_loss, take_profit = place_exits(direction, price, cluster.price_level, self.hunter)
-                signal.update(direction=direction, strength=cluster.strength, entry=price, stop_loss=stop_loss,
-                              take_profit=take_profit, cluster_id=cluster.cluster_id)
-        return {"symbol": key, "unified": to_unified(key), "price": price, "at": now,
-                "best_cluster": cluster_dict(best) if best is not None else None, "signal": signal}
+            signal = self.decide(key, price, now, min_strength)
+            cluster = signal.cluster
+            out.update(direction=signal.direction, strength=signal.strength, entry=signal.entry,
+                       stop_loss=signal.stop_loss, take_profit=signal.take_profit, reason=signal.reason)
+            if cluster is not None:
+                out["cluster_id"] = cluster.cluster_id
+            if signal.origin:
+                out["origin"] = signal.origin
+        return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy, "price": price, "at": now,
+                "best_cluster": cluster_dict(cluster) if cluster is not None else None, "signal": out}
 
-    def grid(self, symbol: str, query: Query) -> dict[str, Any]:
+    def grid(self, symbol: str, window: str | None = None, points: bool = False) -> dict[str, Any]:
         key = self.symbol_key(symbol)
-        window_ms = parse_window_ms(query.text("window") or "2h")
-        points = query.boolean("points", False)
+        window = window or "2h"
+        try:
+            window_ms = parse_duration_ms(window, low_ms=MIN_WINDOW_MS, high_ms=MAX_WINDOW_MS)
+        except ValueError as exc:
+            raise ParamError(f"window: {exc}") from None
         now = self.now()
         start = now - window_ms
         source = "none"
@@ -225,21 +280,20 @@ class ApiSource:
             grid = grid_from_heatmap(self.heatmap, key, window_ms, now, price_points=price_points)
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
-                           f"{query.text('window') or '2h'} before {_iso(now)}") from exc
+                           f"{window} before {_iso(now)}") from exc
         out = grid_dict(grid, points=points)
         out["symbol"] = key
         out["at"] = now
         out["price_source"] = source
         return out
 
-    def events(self, symbol: str, query: Query) -> dict[str, Any]:
+    def events(self, symbol: str, limit: int = 100, since: str | None = None) -> dict[str, Any]:
         key = self.symbol_key(symbol)
-        limit = query.integer("limit", 100, 1, EVENTS_LIMIT_MAX)
         now = self.now()
-        since = query.time_ms("since")
-        if since is not None and since > now:
-            raise ParamError("since", f"a time at or before now ({_iso(now)})", query.text("since") or "")
-        cols = self.heatmap.events_since(key, since if since is not None else 0)
+        since_ms = parse_time("since", since)
+        if since_ms is not None and since_ms > now:
+            raise bad_param("since", f"a time at or before now ({_iso(now)})", since or "")
+        cols = self.heatmap.events_since(key, since_ms if since_ms is not None else 0)
         idx = np.flatnonzero(cols.trade_time <= now)
         idx = idx[np.argsort(cols.trade_time[idx], kind="stable")[::-1][:limit]]
         times, longs = cols.trade_time[idx].tolist(), cols.is_long[idx].tolist()
@@ -253,9 +307,6 @@ class ApiSource:
         stats = self.feed()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
-        from liquidation_hunter.trading.books import Books, BooksError
-        from liquidation_hunter.trading.status import status_report
-
         try:
             books = Books.open_readonly(self.books_path)
         except BooksError as exc:
@@ -265,15 +316,15 @@ class ApiSource:
         report["heatmap"] = stats
         return report
 
-    def export(self, symbol: str, query: Query) -> Download:
+    def export(self, symbol: str, what: str = "events", fmt: str = "csv", start_text: str | None = None,
+               end_text: str | None = None) -> Download:
+        """``start_text``/``end_text``: the ``from``/``to`` parameters."""
         key = self.symbol_key(symbol)
-        what = query.choice("what", "events", "events", "clusters")
-        fmt = query.choice("format", "csv", "csv", "json")
-        start, end = query.time_ms("from"), query.time_ms("to")
+        start, end = parse_time("from", start_text), parse_time("to", end_text)
         if start is not None and end is not None and start >= end:
-            raise ParamError("to", f"a time after from ({_iso(start)})", query.text("to") or "")
+            raise bad_param("to", f"a time after from ({_iso(start)})", end_text or "")
         if start is not None and end is not None and end - start > 366 * 86_400_000:
-            raise ParamError("to", "at most 366 days after from", query.text("to") or "")
+            raise bad_param("to", "at most 366 days after from", end_text or "")
         now = self.now()
         out = io.StringIO()
         if what == "events":

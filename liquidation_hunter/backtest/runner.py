@@ -68,6 +68,7 @@ import numpy as np
 import structlog
 
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
+from liquidation_hunter.bot.assembly import configured_strategy
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.data.prices import PriceSeries
@@ -354,10 +355,7 @@ class _Replay:
         self.heatmap = heatmap
         self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
         self.broker = PaperBroker.from_risk(self.books, config.risk)
-        from strategies import make_strategy
-
-        strategy = make_strategy(config.strategy.name, LiquidationHunter(config.hunter, heatmap),
-                                 config.strategy.params)
+        strategy = configured_strategy(config, LiquidationHunter(config.hunter, heatmap))
         self.bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=self.broker, books=self.books,
                        clock=self.clock, price_max_age_ms=None)  # the replay decides which prices hold
         priced = set(traded)

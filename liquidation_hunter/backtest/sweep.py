@@ -27,6 +27,7 @@ from liquidation_hunter.backtest.runner import (
     events_digest,
     run_backtest,
 )
+from liquidation_hunter.bot.assembly import check_strategy
 from liquidation_hunter.config.model import BotConfig, ConfigFileError
 from liquidation_hunter.data.prices import PriceSeries
 from live_heatmap import ConfigError, LiquidationEvent
@@ -152,7 +153,8 @@ def check_keys(config: BotConfig, keys: Iterable[str]) -> None:
 
 
 def apply_overrides(config: BotConfig, overrides: Mapping[str, Any]) -> BotConfig:
-    """``config`` with dotted-path values replaced, checked again as a whole (ConfigFileError when refused)."""
+    """``config`` with dotted-path values replaced, checked again as a whole with its strategy's parameters
+    (ConfigFileError when refused)."""
     data = copy.deepcopy(config.to_dict(masked=False))
     for key, value in overrides.items():
         node = data
@@ -165,7 +167,9 @@ def apply_overrides(config: BotConfig, overrides: Mapping[str, Any]) -> BotConfi
                 raise ValueError(f"sweep key {key!r}: {part} is not a section")
             node = child
         node[parts[-1]] = value
-    return BotConfig.from_mapping(data, config.source)
+    changed = BotConfig.from_mapping(data, config.source)
+    check_strategy(changed)
+    return changed
 
 
 # ---------------------------------------------------------------------- running

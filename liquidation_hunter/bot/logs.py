@@ -61,6 +61,7 @@ def configure_logging(*, fmt: str = "auto", level: str = "info", secrets: Iterab
     line (``exc_info``), after the secrets are scrubbed from them. A stdlib record gets ``logger`` (its
     name), ``level`` and ``timestamp`` like the bot's own lines; its message is the ``event``.
     """
+    level = level.lower()  # the config accepts either case
     out = stream or sys.stdout
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     scrubber = SecretScrubber(secrets)

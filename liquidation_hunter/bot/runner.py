@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from liquidation_hunter.bot.app import App, Service
+from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.scheduler import JobScheduler
@@ -61,8 +62,8 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
               environ: Mapping[str, str] | None = None) -> Bot:
     """Every part of a bot, connected but not started: the stream is built (``bot.stream``), not opened."""
     check_live_opt_in(config, live_flag, environ)
+    check_strategy(config)
     from liquidation_hunter.trading.exchange import ExchangeClient
-    from strategies import make_strategy
 
     secrets = config.secrets(environ)
     now = clock()
@@ -94,7 +95,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
     stream = LiquidationStream(heatmap, symbols, config.exchange.stream_settings(), funding=funding)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
-    strategy = make_strategy(config.strategy.name, hunter, config.strategy.params)
+    strategy = configured_strategy(config, hunter)
     return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
                price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
                stream=stream)
@@ -141,10 +142,13 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
     """The read-only API beside the bot, when enabled (nothing a client sends reaches the trading parts)."""
     if not config.api.enabled:
         return []
-    from liquidation_hunter.api import ApiServer, ApiSource  # the HTTP stack only when the API is on
+    # Imported here: the API's framework (FastAPI, uvicorn) stays off the start path when the API is off.
+    from liquidation_hunter.api import ApiServer, ApiSource
     from liquidation_hunter.config.sections import MEMORY
 
-    source = ApiSource(bot.heatmap, hunter=config.hunter, heartbeat_s=config.schedule.heartbeat,
+    source = ApiSource(bot.heatmap, hunter=config.hunter, strategy=config.strategy.name,
+                       strategy_params=config.strategy.params, markets=bot.markets,
+                       heartbeat_s=config.schedule.heartbeat,
                        books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream)
     server = ApiServer.from_config(source, config.api)
 

@@ -82,11 +82,13 @@ def _run(args: argparse.Namespace) -> int:
     from liquidation_hunter.backtest.report import render_json, render_summary, write_report
     from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest
     from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep
+    from liquidation_hunter.bot.assembly import check_strategy
     from liquidation_hunter.config.model import load_config
     from liquidation_hunter.data.prices import load_prices
     from live_heatmap.store.history import read_events
 
     config = load_config(args.config)
+    check_strategy(config)  # before the recording is read
     start = parse_time_ms(args.start) if args.start else None
     end = parse_time_ms(args.end) if args.end else None
     if start is not None and end is not None and end <= start:

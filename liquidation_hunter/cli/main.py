@@ -68,10 +68,12 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from liquidation_hunter.bot.assembly import check_strategy
     from liquidation_hunter.config.model import ConfigFileError, load_config
 
     try:
         config = load_config(args.file)
+        check_strategy(config)
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -91,11 +93,15 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _load(path: str) -> object:
-    """The config at ``path``, or the one-line error printed (and None returned)."""
+    """The config at ``path`` with its strategy's parameters checked, or the one-line error printed (and None
+    returned)."""
+    from liquidation_hunter.bot.assembly import check_strategy
     from liquidation_hunter.config.model import ConfigFileError, load_config
 
     try:
-        return load_config(path)
+        config = load_config(path)
+        check_strategy(config)
+        return config
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -110,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return 2
-    from liquidation_hunter.api.server import ApiAuthError
+    from liquidation_hunter.api.auth import ApiAuthError
 
     try:
         return run(config, live_flag=args.live)

@@ -40,13 +40,16 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load, serve until SIGINT/SIGTERM, stop. Exit code 2 with one line on stderr for any setup mistake."""
-    from liquidation_hunter.api.recording import source_from_recording
-    from liquidation_hunter.api.server import ApiAuthError, ApiServer, resolve_token
+    # The API's framework (FastAPI, uvicorn) loads with this command only.
+    from liquidation_hunter.api import ApiAuthError, ApiServer, resolve_token, source_from_recording
+    from liquidation_hunter.bot.assembly import check_strategy
     from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
     from liquidation_hunter.config.sections import MEMORY, ApiConfig
 
     try:
         config = load_config(args.config) if args.config else None
+        if config is not None:
+            check_strategy(config)  # /api/v1/signal answers with the configured strategy
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         source = source_from_recording(
             events, at_ms=at_ms, prices=args.prices, heatmap=config.heatmap if config else None,
             hunter=config.hunter if config else None, books_path=books,
-            heartbeat_s=config.schedule.heartbeat if config else 60.0)
+            heartbeat_s=config.schedule.heartbeat if config else 60.0,
+            strategy=config.strategy.name if config else "liquidation_magnet",
+            strategy_params=config.strategy.params if config else None)
         token = resolve_token(host, api.token_env)
         server = ApiServer(source, host=host, port=port, token=token).start()
     except (ValueError, OSError, ApiAuthError) as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from liquidation_hunter.config.checks import ConfigFileError
+from live_heatmap import ConfigError
 
 __all__ = ["parse_yaml"]
 
@@ -28,11 +28,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[str, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
-        raise ConfigFileError(None, f"invalid YAML: {problem}", file=file,
+        raise ConfigError(None, f"invalid YAML: {problem}", file=file,
                               line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise ConfigFileError(None, f"invalid YAML: {exc}", file=file) from None
-    except ConfigFileError as exc:
+        raise ConfigError(None, f"invalid YAML: {exc}", file=file) from None
+    except ConfigError as exc:
         raise exc.within(file=file) from None
     finally:
         loader.dispose()
@@ -50,7 +50,7 @@ def _index(node: yaml.Node, path: str, lines: dict[str, int], active: set[int]) 
             here = f"{path}.{key_node.value}" if path else str(key_node.value)
             line = key_node.start_mark.line + 1
             if key_node.value in first:
-                raise ConfigFileError(here, f"repeated key (lines {first[key_node.value]} and {line})",
+                raise ConfigError(here, f"repeated key (lines {first[key_node.value]} and {line})",
                                       line=line, column=key_node.start_mark.column + 1)
             first[key_node.value] = lines[here] = line
             _index(value_node, here, lines, active)

@@ -9,9 +9,13 @@
    they come only from ``BINANCE_API_KEY`` / ``BINANCE_API_SECRET`` in the
    environment (:meth:`BotConfig.secrets`);
 3. no unknown key at any level (with a "did you mean");
-4. each value's type and range, per section (:mod:`.config_sections`; ints are
-   accepted where a number is expected, nothing else is coerced);
-5. the rules across fields, listed in :meth:`BotConfig.__post_init__`.
+4. each value's type and range as its section declares it (:mod:`.sections`;
+   ints are accepted where a number is expected, nothing else is coerced),
+   then each section's own rules;
+5. the rules across sections, all in :meth:`BotConfig.check`.
+
+The strategy's own parameters (``strategy.params``) are read by the strategy's
+type where the bot is assembled (:mod:`liquidation_hunter.bot.assembly`).
 
 Every problem is a :class:`ConfigFileError` (a ``ValueError``) whose one-line
 message names the file and the key: ``config/paper.yaml: risk.leverage:
@@ -23,21 +27,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from liquidation_hunter.config.checks import (
-    SECRET_ENV,
-    ConfigFileError,
-    build_section,
-    choice,
-    find_secret_key,
-    mask,
-    reject_unknown,
-    validate,
-)
+import msgspec
+from msgspec import field
+from msgspec.structs import replace
+
 from liquidation_hunter.config.loader import parse_yaml
+from liquidation_hunter.config.secrets import SECRET_ENV, Secrets, environment_secrets, find_secret_key
 from liquidation_hunter.config.sections import (
     MEMORY,
     ApiConfig,
@@ -47,61 +45,26 @@ from liquidation_hunter.config.sections import (
     ScheduleConfig,
     StorageConfig,
     StrategyConfig,
-    thaw,
 )
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import ConfigError, HeatmapConfig, to_unified
+from live_heatmap.common.structs import Settings, convert, plain, reject_unknown
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]
+
+ConfigFileError = ConfigError
+"""The config's one error type, under the name this package has always raised."""
 
 LIQUIDATION_MARGIN = 50.0
 """A stop must sit within ``LIQUIDATION_MARGIN / leverage`` percent of the entry: half the distance at which
 an isolated position is liquidated (about ``100 / leverage`` %, less the maintenance margin)."""
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Secrets:
-    """API credentials from the environment. ``repr``/``str`` show them masked (``****1234``)."""
+class BotConfig(Settings, frozen=True):
+    """A whole bot. Build with :func:`load_config` or :meth:`from_mapping`; made directly (from section values),
+    the same checks run.
 
-    api_key: str | None = None
-    api_secret: str | None = None
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Secrets:
-        """``BINANCE_API_KEY`` / ``BINANCE_API_SECRET`` (surrounding blanks dropped; empty means not set)."""
-        env = os.environ if environ is None else environ
-        key, secret = ((env.get(name) or "").strip() or None for name in SECRET_ENV)
-        return cls(key, secret)
-
-    @property
-    def complete(self) -> bool:
-        return self.api_key is not None and self.api_secret is not None
-
-    def missing(self) -> tuple[str, ...]:
-        """Names of the environment variables that are not set."""
-        return tuple(name for name, value in zip(SECRET_ENV, (self.api_key, self.api_secret), strict=True)
-                     if value is None)
-
-    def masked(self) -> dict[str, str | None]:
-        """``{"BINANCE_API_KEY": "****1234" or None (not set), "BINANCE_API_SECRET": ...}``."""
-        return {name: None if value is None else mask(value)
-                for name, value in zip(SECRET_ENV, (self.api_key, self.api_secret), strict=True)}
-
-    def __repr__(self) -> str:
-        key, secret = (None if v is None else mask(v) for v in (self.api_key, self.api_secret))
-        return f"Secrets(api_key={key!r}, api_secret={secret!r})"
-
-    __str__ = __repr__
-
-
-Symbols = tuple[str, ...] | Literal["all"]
-
-
-@dataclass(frozen=True, slots=True)
-class BotConfig:
-    """A whole bot. Build with :func:`load_config` or :meth:`from_mapping`; made directly, the same checks run.
-
-    Rules across fields (each error names the key to change):
+    Rules across sections (:meth:`check`; each error names the key to change):
 
     * ``hunter``: ``allow_long`` and ``allow_short`` are not both false (the bot would never trade);
     * ``exchange.rest_url`` is null when ``exchange.demo`` is true (demo trading brings its own URLs);
@@ -118,10 +81,10 @@ class BotConfig:
     bot also needs ``--live`` (``liquidation_hunter.bot.runner.check_live_opt_in``).
     """
 
-    mode: str = "paper"
+    mode: Literal["paper", "live"] = "paper"
     """``paper`` (fills simulated locally from live prices) or ``live`` (orders sent to the exchange)."""
-    symbols: Symbols = "all"
-    """Unified symbols (``BTC/USDT:USDT``; ``BTCUSDT`` is accepted and converted), or ``"all"``."""
+    symbols: tuple[str, ...] | Literal["all"] = "all"
+    """Unified symbols (``BTC/USDT:USDT``; ``from_mapping`` converts ``BTCUSDT``), or ``"all"``."""
     exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
     hunter: HunterConfig = field(default_factory=HunterConfig)
@@ -131,26 +94,19 @@ class BotConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
-    source: str | None = field(default=None, compare=False)
-    """The file this came from, as given (not part of the configuration)."""
+    source: str | None = None
+    """The file this came from, as given (not a key of the file)."""
 
-    def __post_init__(self) -> None:
-        for name, cls in _SECTIONS.items():
-            value = getattr(self, name)
-            if not isinstance(value, cls):
-                object.__setattr__(self, name, _section(cls, value, name))
-        validate(self, {"mode": choice("paper", "live")})
-        object.__setattr__(self, "symbols", _symbols(self.symbols))
-        self._cross_checks()
-
-    def _cross_checks(self) -> None:
-        hunter, risk, live = self.hunter, self.risk, self.mode == "live"
+    def check(self) -> None:
+        hunter, risk = self.hunter, self.risk
+        if self.symbols != "all" and unified_symbols(list(self.symbols)) != self.symbols:
+            raise ConfigError.wrong("symbols", "unified symbols such as BTC/USDT:USDT, each once (from_mapping "
+                                    "converts BTCUSDT)", list(self.symbols))
         if not (hunter.allow_long or hunter.allow_short):
-            raise ConfigFileError.wrong("hunter.allow_short", "true when allow_long is false (else no trades)",
-                                        False)
+            raise ConfigError.wrong("hunter.allow_short", "true when allow_long is false (else no trades)", False)
         if self.exchange.demo and self.exchange.rest_url is not None:
-            raise ConfigFileError.wrong("exchange.rest_url", "null when exchange.demo is true (demo trading "
-                                        "has its own URLs)", self.exchange.rest_url)
+            raise ConfigError.wrong("exchange.rest_url", "null when exchange.demo is true (demo trading has its "
+                                    "own URLs)", self.exchange.rest_url)
         if risk.stop_loss_pct is not None:
             stop = risk.stop_loss_pct
             what = f"stop_loss_pct is {stop:.4g} %"
@@ -160,32 +116,32 @@ class BotConfig:
                     " / reward_to_risk")
         highest = math.floor(LIQUIDATION_MARGIN / stop + 1e-9)
         if highest < 1:
-            raise ConfigFileError.wrong("hunter.max_distance_pct", f"a value giving a widest stop of at most "
-                                        f"{LIQUIDATION_MARGIN:g} % ({what})", hunter.max_distance_pct)
+            raise ConfigError.wrong("hunter.max_distance_pct", f"a value giving a widest stop of at most "
+                                    f"{LIQUIDATION_MARGIN:g} % ({what})", hunter.max_distance_pct)
         if risk.leverage > highest:
-            raise ConfigFileError.wrong("risk.leverage", f"an integer from 1 to {highest} ({what}; a stop must fill"
-                                        " well before liquidation at about 100 / leverage %, so leverage <= 50 / stop"
-                                        " %)", risk.leverage)
+            raise ConfigError.wrong("risk.leverage", f"an integer from 1 to {highest} ({what}; a stop must fill well"
+                                    " before liquidation at about 100 / leverage %, so leverage <= 50 / stop %)",
+                                    risk.leverage)
         daily = risk.daily_loss_limit_pct
         if daily is not None and risk.max_open_positions * risk.risk_per_trade * 100.0 > daily + 1e-9:
-            raise ConfigFileError.wrong(
+            raise ConfigError.wrong(
                 "risk.risk_per_trade", f"at most {daily / 100.0 / risk.max_open_positions:.4g} (max_open_positions "
                 f"{risk.max_open_positions} stopped out together must lose at most daily_loss_limit_pct "
                 f"{daily:g} %)", risk.risk_per_trade)
         if risk.time_exit_minutes is not None and self.schedule.positions > risk.time_exit_minutes * 60.0:
-            raise ConfigFileError.wrong("schedule.positions", f"at most {risk.time_exit_minutes * 60.0:g} seconds "
-                                        "(risk.time_exit_minutes), or time exits come late", self.schedule.positions)
-        if not live:
+            raise ConfigError.wrong("schedule.positions", f"at most {risk.time_exit_minutes * 60.0:g} seconds "
+                                    "(risk.time_exit_minutes), or time exits come late", self.schedule.positions)
+        if self.mode != "live":
             return
         if self.symbols == "all":
-            raise ConfigFileError.wrong("symbols", "a list of symbols when mode is live ('all' is for paper)", "all")
+            raise ConfigError.wrong("symbols", "a list of symbols when mode is live ('all' is for paper)", "all")
         for key in ("max_notional_per_position", "daily_loss_limit_pct", "max_drawdown_pct"):
             if getattr(risk, key) is None:
-                raise ConfigFileError.wrong(f"risk.{key}", "a positive number when mode is live (no limit is "
-                                            "for paper)", None)
+                raise ConfigError.wrong(f"risk.{key}", "a positive number when mode is live (no limit is for paper)",
+                                        None)
         if self.storage.path == MEMORY:
-            raise ConfigFileError.wrong("storage.path", "a file when mode is live (trades must survive a restart)",
-                                        MEMORY)
+            raise ConfigError.wrong("storage.path", "a file when mode is live (trades must survive a restart)",
+                                    MEMORY)
 
     # ---------------------------------------------------------------- building
 
@@ -197,24 +153,20 @@ class BotConfig:
         line numbers for :attr:`ConfigFileError.line`."""
         file = os.fspath(source) if source is not None else None
         try:
-            return cls._build({} if data is None else data, file)
-        except ConfigFileError as exc:
-            raise exc.within(file=file, lines=lines) from None
-
-    @classmethod
-    def _build(cls, data: Any, file: str | None) -> BotConfig:
-        if not isinstance(data, Mapping):
-            raise ConfigFileError.wrong(None, f"a mapping of sections ({', '.join(_TOP)})", data)
-        secret = find_secret_key(data)
-        if secret is not None:
-            raise ConfigFileError(secret, "credentials are not read from config files; set "
+            data = {} if data is None else data
+            if not isinstance(data, Mapping):
+                raise ConfigError.wrong(None, f"a mapping of sections ({', '.join(_TOP)})", data)
+            secret = find_secret_key(data)
+            if secret is not None:
+                raise ConfigError(secret, "credentials are not read from config files; set "
                                   f"{' and '.join(SECRET_ENV)} in the environment")
-        reject_unknown(data, _TOP, elsewhere=_ELSEWHERE)
-        sections = {name: _section(kind, data.get(name), name) for name, kind in _SECTIONS.items()}
-        storage = sections["storage"]
-        assert isinstance(storage, StorageConfig)
-        sections["storage"] = storage.resolved(file)
-        return cls(mode=data.get("mode", "paper"), symbols=data.get("symbols", "all"), source=file, **sections)
+            reject_unknown(data, _TOP, _ELSEWHERE)
+            if "symbols" in data:
+                data = {**data, "symbols": unified_symbols(data["symbols"])}
+            config = convert(cls, data)
+            return replace(config, storage=config.storage.resolved(file), source=file)
+        except ConfigError as exc:
+            raise exc.within(file=file, lines=lines, secrets=environment_secrets()) from None
 
     # ---------------------------------------------------------------- views
 
@@ -249,7 +201,8 @@ class BotConfig:
         not set. ``masked=False`` leaves secrets out altogether and reads back through :meth:`from_mapping`
         to an equal config. No form of it holds a secret in clear.
         """
-        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "source"}
+        out: dict[str, Any] = plain(self)
+        del out["source"]
         if masked:
             out["secrets"] = self.secrets(environ).masked()
         return out
@@ -261,100 +214,46 @@ def load_config(path: str | os.PathLike[str]) -> BotConfig:
     try:
         raw = Path(file).read_bytes()
     except FileNotFoundError:
-        raise ConfigFileError(None, "no such file", file=file) from None
+        raise ConfigError(None, "no such file", file=file) from None
     except IsADirectoryError:
-        raise ConfigFileError(None, "is a folder, not a file", file=file) from None
+        raise ConfigError(None, "is a folder, not a file", file=file) from None
     except OSError as exc:
-        raise ConfigFileError(None, f"cannot be read ({exc.strerror or exc})", file=file) from None
+        raise ConfigError(None, f"cannot be read ({exc.strerror or exc})", file=file) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigFileError(None, f"not UTF-8 text (byte {exc.start})", file=file) from None
+        raise ConfigError(None, f"not UTF-8 text (byte {exc.start})", file=file) from None
     data, lines = parse_yaml(text, file)
     return BotConfig.from_mapping(data, file, lines=lines)
 
 
-# -------------------------------------------------------------------- helpers
-
-_SECTIONS: dict[str, type] = {
-    "exchange": ExchangeConfig, "heatmap": HeatmapConfig, "hunter": HunterConfig, "strategy": StrategyConfig,
-    "risk": RiskConfig, "schedule": ScheduleConfig, "storage": StorageConfig, "logging": LoggingConfig,
-    "api": ApiConfig,
-}
-_TOP = ("mode", "symbols", *_SECTIONS)
-_ELSEWHERE: dict[str, str] = {}
-for _name, _kind in _SECTIONS.items():
-    for _f in fields(_kind):
-        _ELSEWHERE.setdefault(_f.name, f"{_name}.{_f.name}")
+_TOP = tuple(name for name in BotConfig.__struct_fields__ if name != "source")
+_ELSEWHERE = {key: f"{section.name}.{key}" for section in reversed(msgspec.structs.fields(BotConfig)[2:-1])
+              for key in section.type.__struct_fields__}
+"""Each section's keys (the first section's where two share one), to point a misplaced key to its section."""
 
 
-def _section(kind: type, values: Any, where: str) -> Any:
-    if kind in (HeatmapConfig, HunterConfig):
-        return _core_section(kind, values, where)
-    return build_section(kind, values, where)
-
-
-def _core_section(kind: type, values: Any, where: str) -> Any:
-    """``heatmap`` / ``hunter``: their own ``from_mapping`` checks ranges; types are checked strictly first."""
-    if values is None:
-        values = {}
-    if not isinstance(values, Mapping):
-        raise ConfigFileError.wrong(where, "a mapping", values)
-    try:
-        reject_unknown(values, (f.name for f in fields(kind)))
-    except ConfigFileError as exc:
-        raise exc.within(where) from None
-    floats: dict[str, float] = {}
-    for f in fields(kind):
-        if f.name not in values:
-            continue
-        value, kind_name = values[f.name], str(f.type)
-        is_num = isinstance(value, int | float) and not isinstance(value, bool)
-        if kind_name == "bool" and not isinstance(value, bool):
-            raise ConfigFileError.wrong(f"{where}.{f.name}", "true or false", value)
-        if kind_name == "int" and not (is_num and isinstance(value, int)):
-            raise ConfigFileError.wrong(f"{where}.{f.name}", "an integer", value)
-        if kind_name.startswith("float") and not (is_num or (value is None and "None" in kind_name)):
-            raise ConfigFileError.wrong(f"{where}.{f.name}", "a number" + (" or null" if "None" in kind_name
-                                                                           else ""), value)
-        if kind_name.startswith("float") and is_num:
-            floats[f.name] = float(value)
-    try:
-        built = kind.from_mapping(dict(values), where=where)  # type: ignore[attr-defined]
-    except ConfigError as exc:
-        key, _, problem = str(exc).partition(": ")
-        expected = None
-        if problem.startswith("expected ") and ", got " in problem:
-            expected = problem[len("expected "):problem.rfind(", got ")]
-        raise ConfigFileError(key, problem, expected=expected) from None
-    return replace(built, **floats)  # ints where a number is expected are stored as floats
-
-
-def _symbols(value: Any) -> Symbols:
+def unified_symbols(value: Any) -> tuple[str, ...] | Literal["all"]:
+    """``symbols`` as the config holds it: ``"all"`` (either case), or each unified (``BTCUSDT`` ->
+    ``BTC/USDT:USDT``), each once."""
     what = "a symbol such as BTCUSDT or BTC/USDT:USDT (Binance USD-M, USDT or USDC margined)"
     if isinstance(value, str):
         if value.lower() == "all":
             return "all"
-        raise ConfigFileError.wrong("symbols", "a list of symbols or 'all' (one symbol: [BTCUSDT])", value)
+        raise ConfigError.wrong("symbols", "a list of symbols or 'all' (one symbol: [BTCUSDT])", value)
     if not isinstance(value, list | tuple):
-        raise ConfigFileError.wrong("symbols", "a list of symbols or 'all'", value)
+        raise ConfigError.wrong("symbols", "a list of symbols or 'all'", value)
     if not value:
-        raise ConfigFileError.wrong("symbols", "at least one symbol (or 'all')", [])
+        raise ConfigError.wrong("symbols", "at least one symbol (or 'all')", [])
     seen: dict[str, int] = {}
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise ConfigFileError.wrong(f"symbols[{i}]", what, item)
+            raise ConfigError.wrong(f"symbols[{i}]", what, item)
         try:
             unified = to_unified(item.strip())
         except ValueError:
-            raise ConfigFileError.wrong(f"symbols[{i}]", what, item) from None
+            raise ConfigError.wrong(f"symbols[{i}]", what, item) from None
         if unified in seen:
-            raise ConfigFileError(f"symbols[{i}]", f"{item!r} repeats symbols[{seen[unified]}] ({unified})")
+            raise ConfigError(f"symbols[{i}]", f"{item!r} repeats symbols[{seen[unified]}] ({unified})")
         seen[unified] = i
     return tuple(seen)
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    return thaw(value)

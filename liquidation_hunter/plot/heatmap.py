@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from msgspec.structs import replace
 
+from live_heatmap.common.timeparse import parse_duration_ms
 from live_heatmap.store.history import load_events
 
 if TYPE_CHECKING:
@@ -46,7 +48,6 @@ __all__ = [
     "SCALES",
     "add_heatmap_parser",
     "cmd_heatmap",
-    "parse_window",
     "read_price_csv",
     "render_heatmap",
 ]
@@ -59,20 +60,6 @@ MAX_MARKERS = 40
 MAX_CLUSTERS = 6
 #: The log scale spans this many decades below the brightest cell.
 LOG_DECADES = 3.0
-_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-def parse_window(text: str) -> int:
-    """``30m``, ``2h``, ``1d``, ``90s``, ``1w``, ``1.5h`` -> milliseconds. Raises ``ValueError``."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
-    if not match:
-        raise ValueError(f"--window {text!r}: expected a number and a unit s, m, h, d or w (30m, 2h, 1d)")
-    ms = round(float(match[1]) * _UNITS_MS[match[2]])
-    if ms < 60_000:
-        raise ValueError(f"--window {text!r}: at least one minute")
-    return ms
-
-
 def _fmt_duration(ms: int) -> str:
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms % size == 0:
@@ -374,7 +361,10 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     symbol = symbol_key(args.symbol)
     try:
-        window_ms = parse_window(args.window)
+        window_ms = parse_duration_ms(args.window)
+    except ValueError as exc:
+        return _error(f"--window: {exc}")
+    try:
         width_px, height_px = _parse_size(args.size)
         at_ms = _parse_at(args.at) if args.at else None
     except ValueError as exc:
@@ -404,8 +394,6 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     if not (math.isfinite(decay) and decay > 0):
         return _error(f"--decay-minutes {decay!r}: expected a positive number")
     if cluster_config is not None and cluster_config.time_decay_minutes != decay:
-        from dataclasses import replace
-
         cluster_config = replace(cluster_config, time_decay_minutes=decay)
 
     # With --at, only what the picture needs is read: the window, and the clusters' horizon before it.

@@ -40,7 +40,7 @@ class LiquidationHunter:
         if config is None:
             config = HunterConfig()
         elif not isinstance(config, HunterConfig):
-            config = HunterConfig.from_mapping(dict(config))
+            config = HunterConfig.from_mapping(config)
         self.config = config
         self.heatmap = heatmap or LiveLiquidationHeatmap()
         self.rule = rule
@@ -80,13 +80,16 @@ class LiquidationHunter:
             stream.stop(timeout)
 
     def evaluate(self, symbol: str, current_price: float, *, now_ms: int | None = None) -> Signal:
-        """The full signal: direction, strength, cluster, entry, stop-loss and take-profit."""
+        """The full signal: direction, strength, cluster, entry, stop-loss and take-profit.
+
+        Reads only: ``current_price`` is the rule's price, never written into the heatmap (whose prices are
+        its feed's: the mark price, a backtest's price series); the clusters' ``distance_from_price`` stays
+        the heatmap's."""
         if not (current_price > 0.0 and current_price < float("inf")):
             raise ValueError(f"current_price for {symbol}: expected a positive finite number, got {current_price!r}")
         unified = to_unified(symbol, self.markets)
         market_id = to_exchange_id(unified, self.markets)
         now = self.heatmap.clock() if now_ms is None else now_ms
-        self.heatmap.update_price(market_id, current_price, timestamp_ms=now)
         clusters = self.heatmap.get_clusters(market_id, now_ms=now)
         direction, cluster, reason = self.rule(clusters, current_price, self.config)
         if direction == 0 or cluster is None:

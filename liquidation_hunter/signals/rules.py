@@ -19,56 +19,45 @@ The default rule, ``magnet`` (README, "The hunter's rule"):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from live_heatmap import ConfigError, LiquidationCluster
-from live_heatmap.config import section_from_mapping
+from live_heatmap.common.structs import Settings, convert
 
 __all__ = ["HunterConfig", "Rule", "Signal", "magnet_rule", "place_exits"]
 
+Percent = Annotated[float, Meta(ge=0, description="percent")]
 
-@dataclass(frozen=True, slots=True)
-class HunterConfig:
+
+class HunterConfig(Settings, frozen=True):
     """Parameters of the hunter's rule (README, "The hunter's rule")."""
 
-    min_strength: float = 0.6
-    min_distance_pct: float = 0.2
-    max_distance_pct: float = 5.0
-    preferred_distance_pct: float = 1.5
-    take_profit_fraction: float = 0.8
-    reward_to_risk: float = 2.0
+    min_strength: Annotated[float, Meta(ge=0, le=1)] = 0.6
+    min_distance_pct: Percent = 0.2
+    max_distance_pct: Percent = 5.0
+    preferred_distance_pct: Percent = 1.5
+    take_profit_fraction: Annotated[float, Meta(gt=0, le=1)] = 0.8
+    reward_to_risk: Annotated[float, Meta(gt=0)] = 2.0
     allow_long: bool = True
     allow_short: bool = True
 
-    def __post_init__(self) -> None:
-        def check(cond: bool, key: str, expected: str) -> None:
-            if not cond:
-                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r}")
-
-        check(_num(self.min_strength) and 0.0 <= self.min_strength <= 1.0, "min_strength", "a number in [0, 1]")
-        for key in ("min_distance_pct", "max_distance_pct", "preferred_distance_pct"):
-            check(_num(getattr(self, key)) and getattr(self, key) >= 0.0, key, "a percentage >= 0")
-        check(self.min_distance_pct < self.max_distance_pct, "max_distance_pct",
-              f"more than min_distance_pct ({self.min_distance_pct})")
-        check(self.min_distance_pct <= self.preferred_distance_pct <= self.max_distance_pct,
-              "preferred_distance_pct", f"within [{self.min_distance_pct}, {self.max_distance_pct}]")
-        check(_num(self.take_profit_fraction) and 0.0 < self.take_profit_fraction <= 1.0,
-              "take_profit_fraction", "a fraction in (0, 1]")
-        check(_num(self.reward_to_risk) and self.reward_to_risk > 0.0, "reward_to_risk", "a positive number")
-        check(isinstance(self.allow_long, bool), "allow_long", "true or false")
-        check(isinstance(self.allow_short, bool), "allow_short", "true or false")
+    def check(self) -> None:
+        if self.min_distance_pct >= self.max_distance_pct:
+            raise ConfigError.wrong("max_distance_pct", f"more than min_distance_pct ({self.min_distance_pct})",
+                                    self.max_distance_pct)
+        if not self.min_distance_pct <= self.preferred_distance_pct <= self.max_distance_pct:
+            raise ConfigError.wrong("preferred_distance_pct",
+                                    f"within [{self.min_distance_pct}, {self.max_distance_pct}]",
+                                    self.preferred_distance_pct)
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any], where: str = "hunter") -> HunterConfig:
-        """Build from a YAML section; unknown keys are rejected with their path."""
-        return section_from_mapping(cls, values, where)
-
-
-def _num(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    def from_mapping(cls, values: Mapping[str, Any] | None, where: str | None = "hunter") -> HunterConfig:
+        """From a YAML section; unknown keys and bad values raise :class:`ConfigError` naming the key."""
+        return convert(cls, values, where)
 
 
 @dataclass(frozen=True, slots=True)

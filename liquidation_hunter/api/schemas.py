@@ -1,0 +1,127 @@
+"""The answers' shapes, for the OpenAPI description (``/openapi.json``) that FastAPI generates from the routes.
+
+The views build plain dicts and orjson writes them (several times faster than validating them through these
+models on every request); ``tests/test_api_fuzz.py`` checks every answer against this description.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Clusters", "ErrorAnswer", "Events", "Grid", "Health", "SignalAnswer", "Status", "Symbols"]
+
+Side = Literal["long", "short"]
+
+
+class ErrorAnswer(BaseModel):
+    error: str
+    detail: str = Field(description="what was wrong; for a parameter: its name, what was expected and what came")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    uptime_s: float
+    events: int
+    connected: bool
+
+
+class SymbolRow(BaseModel):
+    symbol: str
+    unified: str
+    events: int
+    price: float | None
+
+
+class Symbols(BaseModel):
+    symbols: list[SymbolRow]
+
+
+class Cluster(BaseModel):
+    cluster_id: str
+    symbol: str
+    side: Side
+    price_level: float
+    price_low: float
+    price_high: float
+    liquidation_count: int
+    total_notional: float
+    weighted_notional: float
+    strength: float
+    distance_from_price: float | None
+    current_price: float | None
+    first_event_ms: int
+    last_updated: int
+    built_at: int
+    span_pct: float
+
+
+class Clusters(BaseModel):
+    symbol: str
+    price: float | None
+    at: int
+    clusters: list[Cluster]
+
+
+class Signal(BaseModel):
+    direction: Literal[-1, 0, 1]
+    strength: float
+    entry: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    reason: str
+    cluster_id: str | None = Field(None, description="the cluster traded, when the strategy trades one")
+    origin: str | None = Field(None, description="what the idea is, when the strategy names it (a cascade)")
+
+
+class SignalAnswer(BaseModel):
+    symbol: str
+    unified: str
+    strategy: str = Field(description="the strategy the bot runs (config strategy.name)")
+    price: float | None
+    at: int
+    best_cluster: Cluster | None = Field(description="the cluster the signal trades (null when none)")
+    signal: Signal
+
+
+class Grid(BaseModel):
+    symbol: str
+    at: int
+    start_ms: int
+    end_ms: int
+    time_decay_minutes: float
+    value: str
+    x: list[int] = Field(description="T + 1 time edges, UTC epoch ms")
+    y: list[float] = Field(description="P + 1 price edges, ascending (log-spaced)")
+    z: list[list[float]] = Field(description="P rows of T cells: z[i][j] is price row i at time column j "
+                                             "(long + short)")
+    z_long: list[list[float]]
+    z_short: list[list[float]]
+    candles: list[list[float]] = Field(description="[column start ms, open, high, low, close] for columns with "
+                                                   "price points")
+    events: int
+    clusters: list[Cluster]
+    price_source: Literal["trades", "liquidations", "none"]
+    price_points: list[list[float]] | None = Field(None, description="[ms, price], with points=true")
+
+
+class EventRow(BaseModel):
+    trade_time: int
+    side: Side
+    price: float
+    quantity: float
+    notional: float
+
+
+class Events(BaseModel):
+    symbol: str
+    at: int
+    events: list[EventRow]
+
+
+class Status(BaseModel):
+    """The bot's status report (its books) plus the heatmap's counters; ``books`` is null without books."""
+
+    model_config = ConfigDict(extra="allow")
+    heatmap: dict[str, Any]

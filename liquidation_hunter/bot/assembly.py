@@ -1,0 +1,31 @@
+"""The configured strategy, its parameters read where a bot is assembled (run, backtest, check-config).
+
+``strategy.params`` is loaded as written; the strategy's own params type (``strategies``) reads it here, so a
+bad parameter is one line naming the file and the key: ``bot.yaml: strategy.params.burst_minutes: expected a
+number in (0, 60] (minutes), got 0``.
+"""
+
+from __future__ import annotations
+
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.config.secrets import environment_secrets
+from liquidation_hunter.signals.hunter import LiquidationHunter
+from live_heatmap import ConfigError, LiveLiquidationHeatmap
+from strategies import Strategy, make_strategy
+
+__all__ = ["check_strategy", "configured_strategy"]
+
+
+def configured_strategy(config: BotConfig, hunter: LiquidationHunter) -> Strategy:
+    """``config``'s strategy reading ``hunter``; a bad parameter raises :class:`ConfigError`
+    (``<file>: strategy.params.<key>: ...``)."""
+    try:
+        return make_strategy(config.strategy.name, hunter, config.strategy.params)
+    except ConfigError as exc:
+        raise exc.within("strategy.params", file=config.source, secrets=environment_secrets()) from None
+
+
+def check_strategy(config: BotConfig) -> None:
+    """Build ``config``'s strategy once on an empty heatmap: its parameters, and their fit with the heatmap's
+    horizon, are checked before anything starts."""
+    configured_strategy(config, LiquidationHunter(config.hunter, LiveLiquidationHeatmap(config=config.heatmap)))
