@@ -64,15 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     hunter = LiquidationHunter()
     strategy: Strategy = FreshMagnet(hunter, {"fresh_minutes": 15})
     heatmap = hunter.set_data_source("live_binance", symbols=symbols, **options)
-    print(f"streaming {', '.join(hunter.symbols)} from {heatmap.status()['stream']['url']}", flush=True)
+    stream = hunter.stream  # the source's LiquidationStream: connection health; the heatmap has the events
+    assert stream is not None
+    print(f"streaming {', '.join(hunter.symbols)} from {stream.status().url}", flush=True)
     signals = 0
     started = time.monotonic()
     try:
         while True:
             elapsed = time.monotonic() - started
-            status = heatmap.status()
-            print(f"[{elapsed:5.1f}s] connected={status['connected']} events={status['accepted']} "
-                  f"reconnects={status['stream']['reconnects']}", flush=True)
+            health = stream.status()
+            print(f"[{elapsed:5.1f}s] connected={health.connected} events={heatmap.status().accepted} "
+                  f"reconnects={health.reconnects}", flush=True)
             now_ms = system_clock_ms()  # the script owns the clock; the strategy takes it as an argument
             for symbol in hunter.symbols:
                 price = heatmap.get_price(symbol)
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        heatmap.stop_stream()
+        hunter.stop()
     print(f"done: {heatmap.stats()['accepted']} liquidations, {signals} signals", flush=True)
     return 0
 

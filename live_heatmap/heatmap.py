@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,13 +17,10 @@ from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import FOREVER, Groups, group_events, no_groups
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
-from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
+from live_heatmap.status import IngestStatus
 from live_heatmap.window import EventColumns, EventWindow, event_arrays
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
 from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
-
-if TYPE_CHECKING:
-    from live_heatmap.stream.stream import LiquidationStream, StreamSettings
 
 __all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "system_clock_ms"]
 
@@ -83,7 +80,9 @@ class _Sweep(NamedTuple):
 class LiveLiquidationHeatmap:
     """Observed-liquidation heatmap: recent ``forceOrder`` events clustered by price with time decay.
 
-    The stream thread calls :meth:`ingest`; any other thread reads with
+    It owns no transport: a :class:`~live_heatmap.stream.stream.LiquidationStream` built beside it (by the
+    app, or ``set_data_source('live_binance')``) pushes frames and prices into it. The stream thread calls
+    :meth:`ingest`; any other thread reads with
     :meth:`get_clusters` / :meth:`get_best_cluster`. Clusters are rebuilt at
     most every ``update_interval`` seconds (a read after that rebuilds them),
     never per event, and a reader always sees a complete set.
@@ -107,7 +106,6 @@ class LiveLiquidationHeatmap:
         count_weight: float = 0.25,
         config: HeatmapConfig | None = None,
         clock: Callable[[], int] = system_clock_ms,
-        ws_url: str = BINANCE_MARKET_URL,
     ) -> None:
         self.config = config or HeatmapConfig(
             cluster_window_pct=cluster_window_pct,
@@ -121,8 +119,6 @@ class LiveLiquidationHeatmap:
             count_weight=count_weight,
         )
         self.clock = clock
-        self.ws_url = ws_url
-        self._stream: LiquidationStream | None = None
         self._windows: dict[str, EventWindow] = {}
         self._prices: dict[str, tuple[float, int]] = {}
         self._built: dict[str, _Built] = {}
@@ -284,41 +280,7 @@ class LiveLiquidationHeatmap:
         with self._counts_lock:
             self.rejected[reason] += 1
 
-    # -- the live stream -------------------------------------------------------------------------
-
-    def start_stream(self, symbols: Sequence[str] | str = "all", *, mark_price: bool = False,
-                     settings: StreamSettings | None = None, **options: Any) -> LiquidationStream:
-        """Stream ``<symbol>@forceOrder`` (or ``!forceOrder@arr`` for many or ``"all"``) from
-        ``ws_url`` into this heatmap, in background threads, reconnecting for as long as it runs.
-
-        ``mark_price=True`` also subscribes mark prices and feeds :meth:`update_price`.
-        Other keyword options override :class:`~live_heatmap.stream.stream.StreamSettings` fields
-        (or their ``connection`` fields) by name.
-        """
-        from live_heatmap.stream.stream import LiquidationStream, settings_with  # websocket-client only when streaming
-
-        if self._stream is not None:
-            raise RuntimeError("the stream is already running; stop_stream() first")
-        options.setdefault("ws_url", settings.ws_url if settings else self.ws_url)
-        settings = settings_with(settings, mark_price=mark_price, **options)
-        self._stream = LiquidationStream(self, symbols, settings).start()
-        return self._stream
-
-    def stop_stream(self, timeout: float = 1.5) -> None:
-        """Stop the stream (if any): every connection closed, every thread joined."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop(timeout)
-
-    stop = stop_stream
-
-    def status(self) -> dict[str, Any]:
-        """Health: ingest counters (:meth:`stats`) plus the stream's connections, if streaming."""
-        out = self.stats()
-        stream = self._stream
-        out["stream"] = stream.status() if stream is not None else None
-        out["connected"] = bool(stream and out["stream"]["connected"])
-        return out
+    # -- prices ----------------------------------------------------------------------------------
 
     def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
         """Set the current price of ``symbol`` (used for ``distance_from_price``)."""
@@ -457,19 +419,24 @@ class LiveLiquidationHeatmap:
         window = self._windows.get(symbol_key(symbol))
         return window.nbytes() if window else 0
 
-    def stats(self) -> dict[str, Any]:
-        """Counters since start: accepted, duplicates, rejected by reason, rebuilds, symbols."""
+    def status(self) -> IngestStatus:
+        """Counters since start: accepted, duplicates, rejected by reason, rebuilds, symbols (no connection
+        health: that is the stream's own ``status()``)."""
         windows = list(self._windows.values())
         with self._counts_lock:
-            return {
-                "accepted": sum(w.accepted for w in windows),
-                "duplicates": sum(w.duplicates for w in windows),
-                "fallbacks": sum(w.fallbacks for w in windows),
-                "rejected": dict(self.rejected),
-                "rebuilds": self.rebuilds,
-                "symbols": len(self._windows),
-                "listener_errors": self.listener_errors,
-            }
+            return IngestStatus(
+                accepted=sum(w.accepted for w in windows),
+                duplicates=sum(w.duplicates for w in windows),
+                fallbacks=sum(w.fallbacks for w in windows),
+                rejected=dict(self.rejected),
+                rebuilds=self.rebuilds,
+                symbols=len(self._windows),
+                listener_errors=self.listener_errors,
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """:meth:`status` as plain data (``stats()["rejected"]``...)."""
+        return self.status().to_dict()
 
     # -- internals -------------------------------------------------------------------------------
 

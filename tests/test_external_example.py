@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +34,8 @@ def test_the_example_streams_and_prints_signals(fake: FakeBinance) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--ws-url", fake.market_url, "--seconds", "3", "--every", "0.5",
          "--symbols", "BTCUSDT,ETH/USDT:USDT"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})  # this tree's packages, whatever the venv has installed
     try:
         for stream in ("btcusdt@forceOrder", "ethusdt@forceOrder", "btcusdt@markPrice@1s", "ethusdt@markPrice@1s"):
             assert fake.wait_for_subscription(stream, timeout=8.0), stream

@@ -8,7 +8,7 @@ import pytest
 from conftest import WIRE
 from helpers import NOW, cluster, event, heatmap_with
 
-from liquidation_hunter import HunterConfig, LiquidationHunter, Signal, magnet_rule, register_source
+from liquidation_hunter import Attached, HunterConfig, LiquidationHunter, Signal, magnet_rule, register_source
 from live_heatmap import ConfigError, LiquidationCluster, LiveLiquidationHeatmap, parse_force_order
 
 # (clusters, price, expected signal, expected cluster level)
@@ -153,6 +153,34 @@ def test_custom_sources_plug_in_the_same_way() -> None:
     hunter.set_data_source("list", symbols=["BTC/USDT:USDT"], events=[event(98 + i * 0.01, 200) for i in range(9)])
     assert seen == [["BTCUSDT"]]
     assert hunter.generate_signal("BTC/USDT:USDT", 100.0)[0] == -1
+
+
+class FakeStream:
+    """A source's running stream, as far as the hunter deals with it."""
+
+    def __init__(self) -> None:
+        self.stopped: list[float] = []
+
+    def stop(self, timeout: float = 1.5) -> None:
+        self.stopped.append(timeout)
+
+
+def test_a_source_that_runs_a_stream_is_stopped_by_the_hunter() -> None:
+    streams: list[FakeStream] = []
+
+    def streaming(heatmap: LiveLiquidationHeatmap, symbols: list[str], options: dict[str, object]) -> Attached:
+        streams.append(FakeStream())
+        return Attached(heatmap, streams[-1])  # type: ignore[arg-type]
+
+    register_source("streaming", streaming)  # type: ignore[arg-type]
+    hunter = LiquidationHunter()
+    assert hunter.set_data_source("streaming", symbols=["BTCUSDT"]) is hunter.heatmap
+    assert hunter.stream is streams[0]
+    hunter.set_data_source("streaming")  # a new source: the previous stream is stopped first
+    assert streams[0].stopped == [1.5] and hunter.stream is streams[1] and not streams[1].stopped
+    hunter.stop(timeout=0.5)
+    hunter.stop()  # nothing left to stop
+    assert streams[1].stopped == [0.5] and hunter.stream is None
 
 
 def test_shipped_default_config_matches_the_code_defaults() -> None:

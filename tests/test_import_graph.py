@@ -12,10 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("live_heatmap", "liquidation_hunter", "strategies")
 
 KNOWN_WRONG_WAY: set[tuple[str, str]] = set()
-KNOWN_CYCLES = {
-    # the heatmap still owns its stream; LiquidationStream(sink=heatmap) opens it
-    frozenset({"live_heatmap.heatmap", "live_heatmap.stream.stream"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def modules() -> dict[str, Path]:

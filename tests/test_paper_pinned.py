@@ -488,6 +488,53 @@ def test_funding_follows_the_rate_set_and_the_interval(books: Books) -> None:
         broker.set_funding_rate(ETH, float("nan"))
 
 
+class Streamed:
+    """A funding-rate source as the mark-price stream fills it: rates by (symbol, funding time)."""
+
+    def __init__(self, rates: dict[tuple[str, int], float]) -> None:
+        self.rates = rates
+        self.asked: list[tuple[str, int]] = []
+
+    def rate_for(self, symbol: str, funding_time_ms: int) -> float | None:
+        self.asked.append((symbol, funding_time_ms))
+        return self.rates.get((symbol, funding_time_ms))
+
+
+def funding_rows(books: Books) -> list[tuple[int, float, float]]:
+    with sqlite3.connect(books.path) as db:
+        return [(int(at), rate, amount) for at, rate, amount in
+                db.execute("SELECT at, rate, amount FROM funding ORDER BY at")]
+
+
+def test_funding_uses_the_streamed_rate_of_each_funding_time_and_the_base_rate_otherwise(books: Books) -> None:
+    eight, sixteen, midnight = DAY0 + 8 * HOUR, DAY0 + 16 * HOUR, DAY0 + 24 * HOUR
+    streamed = Streamed({(BTC, eight): 0.0003, (BTC, midnight): -0.00005, (ETH, sixteen): 0.0007})
+    broker = paper(books, funding=True, funding_rates=streamed)
+    broker.set_funding_rate(BTC, 0.0002)  # the base rate where nothing was streamed (16:00)
+    opened(broker, entry("s", BTC, 1, 0.1), 50_000.0)  # 07:00
+    broker.on_prices({BTC: 49_000.0}, midnight)
+    assert funding_rows(books) == [  # -direction * rate * q * price, each time at its own rate
+        (eight, 0.0003, pytest.approx(-0.0003 * 0.1 * 49_000.0, rel=1e-12)),
+        (sixteen, 0.0002, pytest.approx(-0.0002 * 0.1 * 49_000.0, rel=1e-12)),
+        (midnight, -0.00005, pytest.approx(0.00005 * 0.1 * 49_000.0, rel=1e-12))]
+    assert streamed.asked == [(BTC, eight), (BTC, sixteen), (BTC, midnight)]
+    assert broker.positions()[0].funding == pytest.approx(-0.1 * 49_000.0 * (0.0003 + 0.0002 - 0.00005), rel=1e-12)
+
+
+def test_the_rate_asked_for_is_the_streamed_one_when_known(books: Books) -> None:
+    eight = DAY0 + 8 * HOUR
+    broker = paper(books, funding=True, funding_rates=Streamed({(BTC, eight): 0.0004, (ETH, eight): math.nan}))
+    assert broker.funding_rate(BTC, eight) == 0.0004
+    assert broker.funding_rate(BTC, eight + 8 * HOUR) == 0.0001  # nothing streamed for 16:00: the base rate
+    assert broker.funding_rate(BTC) == 0.0001  # no funding time: the base rate
+    assert broker.funding_rate(ETH, eight) == 0.0001  # a streamed NaN is not a rate
+    assert paper(books, funding=True).funding_rate(BTC, eight) == 0.0001  # no stream: the base rate
+    from liquidation_hunter.config.sections import RiskConfig
+
+    from_config = PaperBroker.from_risk(books, RiskConfig(funding=True), funding_rates=Streamed({(BTC, eight): 4e-4}))
+    assert from_config.funding_rate(BTC, eight) == 0.0004  # the bot's broker reads the stream's rates
+
+
 # ------------------------------------------------------------------ market exits, records
 
 

@@ -14,6 +14,7 @@ from fake_binance import FakeBinance
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
 from live_heatmap.common.backoff import Backoff
+from live_heatmap.status import feed_dict
 from live_heatmap.stream.stream import LiquidationStream
 
 FAST = {  # tiny timings so every fault resolves in well under a second
@@ -51,27 +52,48 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
+STREAMS: dict[int, LiquidationStream] = {}
+"""The stream feeding each heatmap of a test (the heatmap knows nothing of it)."""
+
+
+def start_stream(heatmap: LiveLiquidationHeatmap, symbols: Any, **options: Any) -> LiquidationStream:
+    STREAMS[id(heatmap)] = stream = LiquidationStream(heatmap, symbols, **options).start()
+    return stream
+
+
+def stop_stream(heatmap: LiveLiquidationHeatmap) -> None:
+    stream = STREAMS.pop(id(heatmap), None)
+    if stream is not None:
+        stream.stop()
+
+
+def feed(heatmap: LiveLiquidationHeatmap) -> dict[str, Any]:
+    """The heatmap's counters and its stream's health, as the API serialises them."""
+    stream = STREAMS.get(id(heatmap))
+    return feed_dict(heatmap.status(), stream.status() if stream is not None else None)
+
+
 @pytest.fixture
 def heatmap() -> Iterator[LiveLiquidationHeatmap]:
     hm = LiveLiquidationHeatmap(clock=lambda: T0 + 60_000)
     yield hm
-    hm.stop_stream()
+    stop_stream(hm)
     assert wait_until(lambda: not LiquidationStream.threads_alive(), 2.0), LiquidationStream.threads_alive()
 
 
 def start(heatmap: LiveLiquidationHeatmap, fake: FakeBinance, symbols: Any = ("BTCUSDT",), *,
           market: bool = True, **options: Any) -> LiquidationStream:
     url = fake.market_url if market else fake.base_url
-    stream = heatmap.start_stream(list(symbols) if not isinstance(symbols, str) else symbols,
-                                  ws_url=url, **{**FAST, **options})
-    assert wait_until(lambda: all(s["subscribed"] for s in stream.status()["shards"])), stream.status()
+    stream = start_stream(heatmap, list(symbols) if not isinstance(symbols, str) else symbols,
+                          ws_url=url, **{**FAST, **options})
+    assert wait_until(lambda: all(s.subscribed for s in stream.status().shards)), stream.status()
     return stream
 
 
 def publish_and_wait(fake: FakeBinance, heatmap: LiveLiquidationHeatmap, payload: dict[str, Any]) -> None:
     before = heatmap.stats()["accepted"]
     fake.publish_force_order(payload)
-    assert wait_until(lambda: heatmap.stats()["accepted"] > before), heatmap.status()
+    assert wait_until(lambda: heatmap.stats()["accepted"] > before), feed(heatmap)
 
 
 @pytest.mark.parametrize("combined", [True, False])
@@ -87,10 +109,10 @@ def test_events_reach_the_heatmap_on_every_url_form(fake: FakeBinance, heatmap: 
     publish_and_wait(fake, heatmap, frame("ETHUSDT", T0, price=3000.0, side="BUY"))
     assert [e.side for e in heatmap.events("BTCUSDT")] == ["long"]
     assert [e.side for e in heatmap.events("ETHUSDT")] == ["short"]
-    status = heatmap.status()
+    status = feed(heatmap)
     assert status["connected"] and status["stream"]["events_received"] == 2
     assert status["stream"]["since_last_message_s"] is not None
-    assert stream.status()["shards"][0]["uptime_s"] > 0
+    assert stream.status().shards[0].uptime_s > 0
 
 
 def test_many_symbols_use_the_all_market_stream_with_a_filter(fake: FakeBinance,
@@ -101,7 +123,7 @@ def test_many_symbols_use_the_all_market_stream_with_a_filter(fake: FakeBinance,
     fake.publish_force_order(frame("DOGEUSDT", T0))
     publish_and_wait(fake, heatmap, frame("SOLUSDT", T0))
     assert heatmap.events("DOGEUSDT") == [] and len(heatmap.events("SOLUSDT")) == 1
-    assert heatmap.status()["stream"]["events_filtered"] == 1
+    assert feed(heatmap)["stream"]["events_filtered"] == 1
 
 
 def test_all_symbols(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
@@ -118,16 +140,16 @@ def test_mark_price_stream_feeds_update_price(fake: FakeBinance, heatmap: LiveLi
 
 
 def _reconnects(heatmap: LiveLiquidationHeatmap) -> int:
-    status = heatmap.status()["stream"]
+    status = feed(heatmap)["stream"]
     return int(status["reconnects"]) if status else 0
 
 
 def _assert_recovers(fake: FakeBinance, heatmap: LiveLiquidationHeatmap, cause_kind: str, t: int) -> None:
-    assert wait_until(lambda: _reconnects(heatmap) >= 1), heatmap.status()
-    assert wait_until(lambda: heatmap.status()["connected"] and
+    assert wait_until(lambda: _reconnects(heatmap) >= 1), feed(heatmap)
+    assert wait_until(lambda: feed(heatmap)["connected"] and
                       fake.wait_for_subscription("btcusdt@forceOrder", 0.01) and
-                      heatmap.status()["stream"]["shards"][0]["subscribed"])
-    shard = heatmap.status()["stream"]["shards"][0]
+                      feed(heatmap)["stream"]["shards"][0]["subscribed"])
+    shard = feed(heatmap)["stream"]["shards"][0]
     assert cause_kind in shard["disconnect_causes"], shard
     publish_and_wait(fake, heatmap, frame("BTCUSDT", t))  # events resume on the new connection
 
@@ -149,8 +171,8 @@ def test_reconnects_after_an_abrupt_drop(fake: FakeBinance, heatmap: LiveLiquida
 def test_a_dead_socket_is_noticed_by_ping_pong(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
     start(heatmap, fake)
     fake.set_silent(True)  # nothing at all comes back, not even pongs
-    assert wait_until(lambda: _reconnects(heatmap) >= 1, 3.0), heatmap.status()
-    assert heatmap.status()["stream"]["shards"][0]["last_disconnect_cause"].startswith("no pong")
+    assert wait_until(lambda: _reconnects(heatmap) >= 1, 3.0), feed(heatmap)
+    assert feed(heatmap)["stream"]["shards"][0]["last_disconnect_cause"].startswith("no pong")
     fake.set_silent(False)
     _assert_recovers(fake, heatmap, "no pong", T0 + 2000)
 
@@ -159,13 +181,13 @@ def test_watchdog_replaces_an_open_connection_that_sends_nothing(heatmap: LiveLi
     """Like Binance's retired URLs: the connection opens and answers pings, but no data ever comes."""
     with FakeBinance(ping_interval=None, legacy_paths_silent=True) as fake:
         try:
-            heatmap.start_stream(["BTCUSDT"], ws_url=fake.base_url, **{**FAST, "silence_timeout": 0.8})
-            assert wait_until(lambda: _reconnects(heatmap) >= 2, 5.0), heatmap.status()
-            causes = heatmap.status()["stream"]["shards"][0]["disconnect_causes"]
+            start_stream(heatmap, ["BTCUSDT"], ws_url=fake.base_url, **{**FAST, "silence_timeout": 0.8})
+            assert wait_until(lambda: _reconnects(heatmap) >= 2, 5.0), feed(heatmap)
+            causes = feed(heatmap)["stream"]["shards"][0]["disconnect_causes"]
             assert set(causes) == {"silent"}, causes
-            assert not heatmap.status()["stream"]["shards"][0]["subscribed"]
+            assert not feed(heatmap)["stream"]["shards"][0]["subscribed"]
         finally:
-            heatmap.stop_stream()
+            stop_stream(heatmap)
 
 
 def test_reconnects_when_the_server_drops_for_missing_pongs() -> None:
@@ -178,7 +200,7 @@ def test_reconnects_when_the_server_drops_for_missing_pongs() -> None:
             fake.set_ignore_pongs(False)
             _assert_recovers(fake, heatmap, "server closed", T0 + 1000)
         finally:
-            heatmap.stop_stream()
+            stop_stream(heatmap)
 
 
 def test_answers_server_pings(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
@@ -189,9 +211,9 @@ def test_answers_server_pings(fake: FakeBinance, heatmap: LiveLiquidationHeatmap
 
 def test_reconnects_after_refused_connections(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
     fake.refuse_connections(0.6)
-    stream = heatmap.start_stream(["BTCUSDT"], ws_url=fake.market_url, **FAST)
-    assert wait_until(lambda: stream.status()["shards"][0]["subscribed"], 5.0)
-    assert stream.status()["reconnects"] >= 2  # retried with backoff while refused
+    stream = start_stream(heatmap, ["BTCUSDT"], ws_url=fake.market_url, **FAST)
+    assert wait_until(lambda: stream.status().shards[0].subscribed, 5.0)
+    assert stream.status().reconnects >= 2  # retried with backoff while refused
     assert len(fake.rejected_handshakes) >= 2
     publish_and_wait(fake, heatmap, frame("BTCUSDT", T0))
 
@@ -225,19 +247,19 @@ def test_rotation_before_the_cut_loses_nothing_and_ingests_each_event_once(
     held = {e.dedupe_key for s in heatmap.symbols() for e in heatmap.events(s)}
     assert held == sent  # every event the server sent, once
     assert heatmap.stats()["accepted"] == len(sent)
-    status = stream.status()
-    assert status["rotations"] >= 2, status
-    assert status["shards"][0]["disconnect_causes"] == {}, status  # rotated before every cut
+    health = stream.status()
+    assert health.rotations >= 2, health
+    assert health.shards[0].disconnect_causes == {}, health  # rotated before every cut
 
 
 def test_stop_during_a_backoff_wait(fake: FakeBinance) -> None:
     heatmap = LiveLiquidationHeatmap()
     fake.refuse_connections(30)
-    heatmap.start_stream(["BTCUSDT"], ws_url=fake.market_url,
+    start_stream(heatmap, ["BTCUSDT"], ws_url=fake.market_url,
                          **{**FAST, "backoff": lambda: Backoff(initial=20.0, maximum=20.0)})
     assert wait_until(lambda: _reconnects(heatmap) >= 1)
     started = time.monotonic()
-    heatmap.stop_stream()
+    stop_stream(heatmap)
     assert time.monotonic() - started < 2.0
     assert wait_until(lambda: not LiquidationStream.threads_alive(), 0.5)
 
@@ -250,10 +272,10 @@ def test_stop_during_a_connect() -> None:
     thread.start()
     heatmap = LiveLiquidationHeatmap()
     port = listener.getsockname()[1]
-    heatmap.start_stream(["BTCUSDT"], ws_url=f"ws://127.0.0.1:{port}/market", **{**FAST, "connect_timeout": 30.0})
+    start_stream(heatmap, ["BTCUSDT"], ws_url=f"ws://127.0.0.1:{port}/market", **{**FAST, "connect_timeout": 30.0})
     assert wait_until(lambda: accepted)
     started = time.monotonic()
-    heatmap.stop_stream()
+    stop_stream(heatmap)
     assert time.monotonic() - started < 2.0
     assert wait_until(lambda: not LiquidationStream.threads_alive(), 0.5)
     listener.close()
@@ -267,7 +289,7 @@ def test_stop_during_a_replay(fake: FakeBinance, heatmap: LiveLiquidationHeatmap
     replay = fake.replay(session, speed=60.0)
     assert wait_until(lambda: heatmap.stats()["accepted"] > 20)
     started = time.monotonic()
-    heatmap.stop_stream()
+    stop_stream(heatmap)
     assert time.monotonic() - started < 2.0
     assert wait_until(lambda: not LiquidationStream.threads_alive(), 0.5)
     replay.stop()
@@ -278,34 +300,34 @@ def test_subscriptions_are_paced_and_sharded() -> None:
     with FakeBinance(ping_interval=None) as fake:
         heatmap = LiveLiquidationHeatmap()
         try:
-            stream = heatmap.start_stream(symbols, ws_url=fake.market_url, per_symbol_limit=5000,
+            stream = start_stream(heatmap, symbols, ws_url=fake.market_url, per_symbol_limit=5000,
                                           max_streams_per_connection=1024, **FAST)
             assert len(stream.shards) == 2
-            assert wait_until(lambda: all(s["subscribed"] for s in stream.status()["shards"]), 10.0)
+            assert wait_until(lambda: all(s.subscribed for s in stream.status().shards), 10.0)
             conns = fake.open_connections()
             assert sorted(len(c.subscriptions) for c in conns) == [476, 1024]
             for conn in conns:  # 100 streams a request, never more than 10 messages a second
                 assert all(len(m["params"]) <= 100 for m in conn.messages_received)
-            assert stream.status()["reconnects"] == 0
+            assert stream.status().reconnects == 0
         finally:
-            heatmap.stop_stream()
+            stop_stream(heatmap)
 
 
 def test_subscribe_errors_are_reported(fake: FakeBinance, heatmap: LiveLiquidationHeatmap) -> None:
     with FakeBinance(ping_interval=None, max_streams=3) as small:
         hm = LiveLiquidationHeatmap()
         try:
-            stream = hm.start_stream(["AUSDT", "BUSDT", "CUSDT", "DUSDT"], ws_url=small.market_url, **FAST)
-            assert wait_until(lambda: stream.status()["shards"][0]["subscribe_errors"], 3.0)
+            stream = start_stream(hm, ["AUSDT", "BUSDT", "CUSDT", "DUSDT"], ws_url=small.market_url, **FAST)
+            assert wait_until(lambda: stream.status().shards[0].subscribe_errors, 3.0)
         finally:
-            hm.stop_stream()
+            stop_stream(hm)
 
 
 def test_live_binance_source_of_the_hunter(fake: FakeBinance) -> None:
     from liquidation_hunter import LiquidationHunter
 
-    hunter = LiquidationHunter(heatmap=LiveLiquidationHeatmap(ws_url=fake.market_url, clock=lambda: T0 + 60_000))
-    heatmap = hunter.set_data_source("live_binance", symbols=["BTC/USDT:USDT"], **FAST)
+    hunter = LiquidationHunter(heatmap=LiveLiquidationHeatmap(clock=lambda: T0 + 60_000))
+    heatmap = hunter.set_data_source("live_binance", symbols=["BTC/USDT:USDT"], ws_url=fake.market_url, **FAST)
     try:
         assert fake.wait_for_subscription("btcusdt@forceOrder", 5.0)
         for i in range(14):  # 14 typical-sized liquidations: strength 0.8 by the README's formula
@@ -314,4 +336,4 @@ def test_live_binance_source_of_the_hunter(fake: FakeBinance) -> None:
         signal, _strength, cluster = hunter.generate_signal("BTC/USDT:USDT", 100.0)
         assert signal == -1 and cluster is not None and cluster.liquidation_count == 14
     finally:
-        heatmap.stop_stream()
+        hunter.stop()

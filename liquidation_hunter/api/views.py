@@ -28,7 +28,9 @@ from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
+from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
+from live_heatmap.stream.status import StreamHealth
 from strategies import make_strategy
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
@@ -139,7 +141,8 @@ class ApiSource:
     ``prices``: a price series for the grid's candles (``--prices``); without it the grid's price line is
     the liquidations' fill prices. ``books_path``: the bot's SQLite books, for ``/api/v1/status``.
     ``strategy``, ``strategy_params``, ``hunter`` and ``markets``: the strategy the bot runs (the config's
-    ``strategy`` and ``hunter`` sections), for ``/api/v1/signal``.
+    ``strategy`` and ``hunter`` sections), for ``/api/v1/signal``. ``stream``: the stream feeding the heatmap,
+    for the connection health in ``/health`` and ``/api/v1/status`` (None: not streaming).
     """
 
     heatmap: LiveLiquidationHeatmap
@@ -152,6 +155,7 @@ class ApiSource:
     strategy_params: Mapping[str, Any] = field(default_factory=dict)
     markets: Any = None
     started: float = field(default_factory=time.monotonic)
+    stream: StreamHealth | None = None
 
     def now(self) -> int:
         return int((self.clock or self.heatmap.clock)())
@@ -187,9 +191,13 @@ class ApiSource:
     # ------------------------------------------------------------------ views
 
     def health(self) -> dict[str, Any]:
-        status = self.heatmap.status()
         return {"status": "ok", "uptime_s": round(time.monotonic() - self.started, 3),
-                "events": status["accepted"], "connected": status["connected"]}
+                "events": self.heatmap.status().accepted,
+                "connected": self.stream is not None and self.stream.status().connected}
+
+    def feed(self) -> dict[str, Any]:
+        """The heatmap's counters and the stream's health, as ``/api/v1/status`` shows them."""
+        return feed_dict(self.heatmap.status(), None if self.stream is None else self.stream.status())
 
     def symbols(self, q: str | None = None) -> dict[str, Any]:
         wanted = (q or "").strip().upper()
@@ -296,7 +304,7 @@ class ApiSource:
             for t, is_long, p, q in zip(times, longs, prices, quantities, strict=True)]}
 
     def status(self) -> dict[str, Any]:
-        stats = self.heatmap.status()
+        stats = self.feed()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
         try:
@@ -304,7 +312,7 @@ class ApiSource:
         except BooksError as exc:
             raise ApiError(503, "no books", "the bot has written no books yet") from exc
         with books:
-            report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s)
+            report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s).to_dict()
         report["heatmap"] = stats
         return report
 

@@ -28,10 +28,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 import structlog
 
+from liquidation_hunter.bot.health import BotHealth, StreamSummary
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.signals.rules import Signal
@@ -40,8 +42,9 @@ from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
+from live_heatmap.stream.status import StreamStatus
 
-__all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "PriceFeed"]
+__all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "Feed", "PriceFeed"]
 
 log = structlog.get_logger("liquidation_hunter.bot")
 
@@ -64,6 +67,17 @@ class Decider(Protocol):
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal: ...
 
 
+class Feed(Protocol):
+    """The bot's live stream (``live_heatmap.stream.stream.LiquidationStream``): started and stopped by the app,
+    asked for its health by the heartbeat."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float = 1.5) -> None: ...
+
+    def status(self) -> StreamStatus: ...
+
+
 class PriceFeed(Protocol):
     """Prices over REST (``liquidation_hunter.trading.exchange.ExchangeClient``)."""
 
@@ -76,8 +90,10 @@ class Bot:
     def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
                  clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS,
-                 raise_errors: bool | None = None) -> None:
+                 raise_errors: bool | None = None, stream: Feed | None = None) -> None:
         self.config = config
+        self.stream = stream
+        """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
         """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
@@ -323,32 +339,29 @@ class Bot:
     def job_snapshot(self, now_ms: int) -> None:
         self.books.snapshot(self.account(now_ms))
 
-    def health(self, now_ms: int) -> dict[str, Any]:
+    def health(self, now_ms: int) -> BotHealth:
         """Stream health and loop counters, as ``status`` shows them."""
-        status = self.heatmap.status()
-        stream = status.get("stream") or {}
+        ingest = self.heatmap.status()
+        stream = self.stream.status() if self.stream is not None else None
         prices = self.prices(now_ms)
         held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
-        return {
-            "pid": os.getpid(), "mode": self.config.mode, "broker": self.broker.name, "strategy": self.strategy.name,
-            "started_at": self.started_at, "connected": status.get("connected", False),
-            "events": status.get("accepted", 0), "rejected": status.get("rejected", {}),
-            "symbols": status.get("symbols", 0), "reconnects": stream.get("reconnects"),
-            "stream": {k: stream.get(k) for k in ("connected", "connections", "reconnects", "last_message_ms")
-                       if k in stream},
-            "prices": len(prices), "held_prices": held, "entries": self.entries, "exits": self.exits,
-            "job_runs": dict(self.runs), "job_failures": dict(self.failures), "jobs_skipped": dict(self.skipped),
-            "job_errors": dict(self.errors), "last_job_error": self.last_error,
-        }
+        return BotHealth(
+            pid=os.getpid(), mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
+            started_at=self.started_at, connected=stream is not None and stream.connected,
+            events=ingest.accepted, rejected=ingest.rejected, symbols=ingest.symbols,
+            stream=None if stream is None else StreamSummary(stream.connected, stream.reconnects),
+            prices=len(prices), held_prices=held, entries=self.entries, exits=self.exits,
+            job_runs=dict(self.runs), job_failures=dict(self.failures), jobs_skipped=dict(self.skipped),
+            job_errors=dict(self.errors), last_job_error=self.last_error,
+        )
 
     def job_heartbeat(self, now_ms: int) -> None:
         account = self.account(now_ms)
-        health = self.health(now_ms)
-        health["equity"] = account.equity
-        self.books.set_health(health, now_ms)
+        health = replace(self.health(now_ms), equity=account.equity)
+        self.books.set_health(health.to_dict(), now_ms)
         log.info("heartbeat", equity=round(account.equity, 2), wallet=round(account.wallet, 2),
-                 open_positions=account.positions, connected=health["connected"], events=health["events"],
-                 prices=health["prices"], failures=sum(self.failures.values()),
+                 open_positions=account.positions, connected=health.connected, events=health.events,
+                 prices=health.prices, failures=sum(self.failures.values()),
                  errors=sum(self.errors.values()), halted=self.books.halt_reason())
 
     def stop(self, *, reason: str) -> None:
@@ -356,9 +369,7 @@ class Bot:
         now = self.clock()
         try:
             self.job_snapshot(now)
-            health = self.health(now)
-            health["stopped"] = reason
-            self.books.set_health(health, now)
+            self.books.set_health(replace(self.health(now), stopped=reason).to_dict(), now)
         except Exception as exc:  # noqa: BLE001 - stopping must finish
             log.error("final_flush_failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -6,14 +6,14 @@ appends to ``storage.events`` every second. No REST calls, no mark prices, no bo
 for what it does to the stream anyway: it drops the duplicates of a reconnect or rotation overlap (the
 store would too) and counts bad frames; it holds at most ``heatmap.max_events`` events per symbol.
 
-SIGINT/SIGTERM: the stream is closed, the queue flushed and the file closed, within 5 s. One heartbeat
-line every ``schedule.heartbeat`` seconds: events written, their rate, whether the stream is connected.
+An :class:`~.app.App` of three services: the recorder, the stream, the heartbeat (one line every
+``schedule.heartbeat`` seconds: events written, their rate, whether the stream is connected). SIGINT/SIGTERM:
+the stream is closed, the queue flushed and the file closed, within 5 s.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +21,12 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.store.recorder import EventStore, Recorder
+from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["RecordingDisabled", "run_recorder"]
 
@@ -52,65 +54,60 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     secrets = config.secrets()
     configure_logging(fmt=config.logging.format, level=config.logging.level,
                       secrets=(secrets.api_key, secrets.api_secret))
-    stop = stop or threading.Event()
     store = EventStore.open(config.storage.events)
-    heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock, ws_url=config.exchange.ws_url)
+    heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
-                        clock=clock).attach(heatmap).start()
+                        clock=clock).attach(heatmap)
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s) for s in config.symbols]
-    reason: list[str] = []
+    stream = LiquidationStream(heatmap, symbols, config.exchange.stream_settings(), mark_price=False)
+    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder)
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        if not reason:
-            reason.append(signal.Signals(signum).name)
-        stop.set()
+    def stop_recorder() -> None:
+        recorder.stop(timeout=2.5)
+        store.close()
 
-    if install_signals:
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-    begun = time.monotonic()
+    app = App([Service("recorder", recorder.start, stop_recorder),
+               Service("stream", stream.start, lambda: stream.stop(timeout=1.5)),
+               Service.of("heartbeat", heartbeat)])
     log.info("recorder_started", path=store.path, stored=store.count(), symbols=symbols,
              retention_days=config.storage.retention_days, pid=os.getpid())
-    try:
-        heatmap.start_stream(symbols, settings=config.exchange.stream_settings(), mark_price=False)
-        _heartbeats(config.schedule.heartbeat, heatmap, recorder, stop)
-    finally:
-        stopping = time.monotonic()
-        heatmap.stop_stream(timeout=1.5)
-        recorder.stop(timeout=2.5)
-        stats = recorder.stats()
-        store.close()
-        log.info("recorder_stopped", reason=reason[0] if reason else "stopped", written=stats["written"],
-                 duplicates=stats["duplicates"], errors=stats["errors"], lost=stats["pending"],
-                 stop_seconds=round(time.monotonic() - stopping, 2), ran_seconds=round(stopping - begun, 1))
+    reason = app.run(install_signals=install_signals, until=stop)
+    stats = recorder.stats()
+    log.info("recorder_stopped", reason=reason, written=stats["written"], duplicates=stats["duplicates"],
+             errors=stats["errors"], lost=stats["pending"], stop_seconds=round(app.stop_seconds, 2),
+             ran_seconds=round(app.ran_seconds, 1))
     return 0
 
 
-def _heartbeats(every: float, heatmap: LiveLiquidationHeatmap, recorder: Recorder, stop: threading.Event) -> None:
-    """One status line every ``every`` seconds until ``stop`` is set."""
-    last_written, last_at = recorder.written, time.monotonic()
-    while not stop.wait(every):
-        now = time.monotonic()
-        status = heatmap.status()
-        stats = recorder.stats()
-        rate = (stats["written"] - last_written) / max(now - last_at, 1e-9)
-        log.info("recorder_heartbeat", written=stats["written"], rate_per_s=round(rate, 2),
-                 connected=status["connected"], since_last_event_s=_since_last_event(status),
-                 pending=stats["pending"], duplicates=stats["duplicates"],
-                 errors=stats["errors"], rejected=sum(status["rejected"].values()),
-                 reconnects=_reconnects(status), last_error=stats["last_error"])
-        last_written, last_at = stats["written"], now
+class _Heartbeat:
+    """One status line every ``every`` seconds, on its own daemon thread, until stopped."""
 
+    def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: LiquidationStream,
+                 recorder: Recorder) -> None:
+        self.every = every
+        self.heatmap = heatmap
+        self.stream = stream
+        self.recorder = recorder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder-heartbeat", daemon=True)
 
-def _since_last_event(status: dict[str, Any]) -> float | None:
-    stream = status.get("stream")
-    value = stream.get("since_last_event_s") if isinstance(stream, dict) else None
-    return value if isinstance(value, int | float) else None
+    def start(self) -> None:
+        self._thread.start()
 
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
 
-def _reconnects(status: dict[str, Any]) -> int | None:
-    stream = status.get("stream")
-    if not isinstance(stream, dict):
-        return None
-    value = stream.get("reconnects")
-    return value if isinstance(value, int) else None
+    def _run(self) -> None:
+        last_written, last_at = self.recorder.written, time.monotonic()
+        while not self._stop.wait(self.every):
+            now = time.monotonic()
+            ingest, stream = self.heatmap.status(), self.stream.status()
+            stats = self.recorder.stats()
+            rate = (stats["written"] - last_written) / max(now - last_at, 1e-9)
+            log.info("recorder_heartbeat", written=stats["written"], rate_per_s=round(rate, 2),
+                     connected=stream.connected, since_last_event_s=stream.since_last_event_s,
+                     pending=stats["pending"], duplicates=stats["duplicates"],
+                     errors=stats["errors"], rejected=ingest.rejected_total,
+                     reconnects=stream.reconnects, last_error=stats["last_error"])
+            last_written, last_at = stats["written"], now

@@ -168,7 +168,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     with books:
         report = status_report(books, now_ms=system_clock_ms(), heartbeat_s=config.schedule.heartbeat,
                                signals=args.signals)
-    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render_status(report))
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else render_status(report))
     return 0
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
-from liquidation_hunter.signals.sources import SOURCES
+from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
+
+if TYPE_CHECKING:
+    from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["LiquidationHunter"]
 
@@ -19,6 +22,7 @@ class LiquidationHunter:
     >>> hunter = LiquidationHunter()
     >>> hunter.set_data_source('live_binance', symbols=['BTCUSDT', 'ETH/USDT:USDT'])  # doctest: +SKIP
     >>> signal, strength, cluster = hunter.generate_signal('BTC/USDT:USDT', 90000.0)  # doctest: +SKIP
+    >>> hunter.stop()  # the stream closed, its threads joined  # doctest: +SKIP
 
     ``config`` is a :class:`HunterConfig` or a mapping of its fields; ``rule``
     replaces the default ``magnet`` rule; ``markets`` (a ccxt exchange with
@@ -44,23 +48,36 @@ class LiquidationHunter:
         self.source: str | None = None
         self.symbols: list[str] = []
         """Unified symbols of the current data source (empty: all it delivers)."""
+        self.stream: LiquidationStream | None = None
+        """The stream of the ``live_binance`` source (its ``status()``: connections, reconnects...)."""
 
     def set_data_source(self, source: str = "live_binance", symbols: Iterable[str] | None = None,
                         **options: Any) -> LiveLiquidationHeatmap:
         """Attach a source of liquidations: ``'live_binance'``, ``'replay'`` (``path=``) or
         ``'heatmap'`` (``heatmap=``), or any registered with :func:`register_source`.
 
-        ``symbols`` may mix ``BTCUSDT`` and ``BTC/USDT:USDT``. Returns the heatmap in use.
+        ``symbols`` may mix ``BTCUSDT`` and ``BTC/USDT:USDT``. Returns the heatmap in use. A stream the
+        previous source started is stopped first; :meth:`stop` stops this one's.
         """
         factory = SOURCES.get(source)
         if factory is None:
             raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SOURCES))}")
         wanted = list(symbols or [])
         ids = [to_exchange_id(s, self.markets) for s in wanted]
-        self.heatmap = factory(self.heatmap, ids, dict(options))
+        self.stop()
+        attached = factory(self.heatmap, ids, dict(options))
+        if not isinstance(attached, Attached):
+            attached = Attached(attached)
+        self.heatmap, self.stream = attached.heatmap, attached.stream
         self.source = source
         self.symbols = [to_unified(s, self.markets) for s in ids]
         return self.heatmap
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop the data source's stream, if it has one (every connection closed, every thread joined)."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.stop(timeout)
 
     def evaluate(self, symbol: str, current_price: float, *, now_ms: int | None = None) -> Signal:
         """The full signal: direction, strength, cluster, entry, stop-loss and take-profit.

@@ -1,21 +1,36 @@
 """Where a hunter's heatmap gets its events: one function per source, looked up by name.
 
 A source takes the hunter's heatmap (it may replace it) and returns the heatmap
-to use. Register another with :func:`register_source`.
+to use, or an :class:`Attached` (the heatmap and the stream feeding it, which the
+hunter stops with :meth:`~liquidation_hunter.signals.hunter.LiquidationHunter.stop`).
+Register another with :func:`register_source`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order
 
-__all__ = ["SOURCES", "DataSource", "register_source"]
+if TYPE_CHECKING:
+    from live_heatmap.stream.stream import LiquidationStream
 
-#: (heatmap, exchange ids, options) -> the heatmap to use.
-DataSource = Callable[[LiveLiquidationHeatmap, Sequence[str], dict[str, Any]], LiveLiquidationHeatmap]
+__all__ = ["SOURCES", "Attached", "DataSource", "register_source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """What a source that runs something returns: the heatmap, and the stream feeding it."""
+
+    heatmap: LiveLiquidationHeatmap
+    stream: LiquidationStream | None = None
+
+
+#: (heatmap, exchange ids, options) -> the heatmap to use (or the heatmap and its stream).
+DataSource = Callable[[LiveLiquidationHeatmap, Sequence[str], dict[str, Any]], LiveLiquidationHeatmap | Attached]
 
 SOURCES: dict[str, DataSource] = {}
 
@@ -25,12 +40,13 @@ def register_source(name: str, source: DataSource) -> None:
     SOURCES[name] = source
 
 
-def _live_binance(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
-                  options: dict[str, Any]) -> LiveLiquidationHeatmap:
+def _live_binance(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str], options: dict[str, Any]) -> Attached:
     """Stream from Binance into the heatmap (background threads): ``set_data_source('live_binance',
-    symbols=[...])``; options go to :meth:`LiveLiquidationHeatmap.start_stream`."""
-    heatmap.start_stream(list(symbols) or "all", **options)
-    return heatmap
+    symbols=[...])``; options (``mark_price=True``, ``ws_url=``, any stream setting) go to
+    :class:`~live_heatmap.stream.stream.LiquidationStream`."""
+    from live_heatmap.stream.stream import LiquidationStream  # websocket-client only when streaming (start-up)
+
+    return Attached(heatmap, LiquidationStream(heatmap, list(symbols) or "all", **options).start())
 
 
 def _existing_heatmap(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],

@@ -43,8 +43,10 @@ tell what happened between two samples:
 * **Funding** (when enabled): at every funding time (multiples of ``funding_interval_ms`` since the
   epoch: 00:00, 08:00 and 16:00 UTC by default) after the position opened and up to ``now_ms``, the
   position receives ``-direction * rate * quantity * price`` (a long pays a positive rate), ``price``
-  being the price the broker was given when it settled (the bot passes mark prices), ``rate`` the last
-  one set with :meth:`PaperBroker.set_funding_rate` (default 0.01 %, Binance's base rate). Funding due
+  being the price the broker was given when it settled (the bot passes mark prices), ``rate`` the rate
+  streamed for that funding time when there is one (``funding_rates``: the mark-price stream's ``r``, see
+  :class:`FundingSource`), else the base rate: the last one set with :meth:`PaperBroker.set_funding_rate`
+  (default 0.01 %, Binance's base rate; a backtest has no stream and always uses it). Funding due
   is settled before the exits are checked, and before a market exit. The books record it once per
   position and funding time, so a restart never charges twice; times missed while the bot was down
   are settled at the next price.
@@ -74,11 +76,20 @@ from liquidation_hunter.trading.model import (
 if TYPE_CHECKING:
     from liquidation_hunter.config.sections import RiskConfig
 
-__all__ = ["DEFAULT_FUNDING_RATE", "FUNDING_INTERVAL_MS", "PaperBroker", "Precision", "liquidation_price"]
+__all__ = ["DEFAULT_FUNDING_RATE", "FUNDING_INTERVAL_MS", "FundingSource", "PaperBroker", "Precision",
+           "liquidation_price"]
 
 DEFAULT_FUNDING_RATE = 0.0001
 """Binance's base funding rate per interval (0.01 %)."""
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+
+
+class FundingSource(Protocol):
+    """Streamed funding rates (``live_heatmap.funding.FundingRates``, fed by the mark-price stream)."""
+
+    def rate_for(self, symbol: str, funding_time_ms: int) -> float | None:
+        """The rate streamed for the funding at ``funding_time_ms`` (either symbol form), or None."""
+        ...
 
 
 class Precision(Protocol):
@@ -121,7 +132,7 @@ class PaperBroker:
 
     def __init__(self, books: Books, *, slippage_bps: float, taker_fee: float, maker_fee: float,
                  funding: bool = True, maintenance_margin_rate: float = 0.004, precision: Precision | None = None,
-                 funding_interval_ms: int = FUNDING_INTERVAL_MS) -> None:
+                 funding_interval_ms: int = FUNDING_INTERVAL_MS, funding_rates: FundingSource | None = None) -> None:
         checks = (("slippage_bps", slippage_bps, 0.0 <= slippage_bps < 10_000),
                   ("taker_fee", taker_fee, 0.0 <= taker_fee < 1.0),
                   ("maker_fee", maker_fee, -1.0 < maker_fee < 1.0),
@@ -139,15 +150,18 @@ class PaperBroker:
         self._precision = precision
         self.funding_interval_ms = int(funding_interval_ms)
         self._rates: dict[str, float] = {}
+        self.funding_rates = funding_rates
+        """Where streamed rates come from (None: the base rate only)."""
         self._funded: dict[int, int] = {}
         """Position id -> the last funding time settled (or found settled) for it."""
         self._lock = threading.RLock()
 
     @classmethod
-    def from_risk(cls, books: Books, risk: RiskConfig, precision: Precision | None = None) -> PaperBroker:
+    def from_risk(cls, books: Books, risk: RiskConfig, precision: Precision | None = None,
+                  funding_rates: FundingSource | None = None) -> PaperBroker:
         """A paper broker with the costs of the config's ``risk`` section."""
         return cls(books, slippage_bps=risk.slippage_bps, taker_fee=risk.taker_fee, maker_fee=risk.maker_fee,
-                   funding=risk.funding, precision=precision)
+                   funding=risk.funding, precision=precision, funding_rates=funding_rates)
 
     @property
     def slippage_bps(self) -> float:
@@ -160,7 +174,12 @@ class PaperBroker:
         with self._lock:
             self._rates[symbol] = float(rate)
 
-    def funding_rate(self, symbol: str) -> float:
+    def funding_rate(self, symbol: str, funding_time_ms: int | None = None) -> float:
+        """The rate charged to ``symbol`` at ``funding_time_ms``: the streamed one when known, else the base rate."""
+        if funding_time_ms is not None and self.funding_rates is not None:
+            streamed = self.funding_rates.rate_for(symbol, funding_time_ms)
+            if streamed is not None and math.isfinite(streamed):
+                return streamed
         return self._rates.get(symbol, DEFAULT_FUNDING_RATE)
 
     # ------------------------------------------------------------------ Broker
@@ -323,8 +342,8 @@ class PaperBroker:
         interval = self.funding_interval_ms
         first = (position.opened_at // interval + 1) * interval
         at = max(first, self._funded.get(position.id, first - interval) + interval)
-        rate = self.funding_rate(position.symbol)
         while at <= now_ms:
+            rate = self.funding_rate(position.symbol, at)
             amount = -position.direction * rate * position.quantity * price
             self._books.record_funding(position.id, rate=rate, amount=amount, at=at)
             self._funded[position.id] = at

@@ -2,22 +2,104 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from liquidation_hunter.trading.books import Books
 from live_heatmap.common.timeparse import utc_day
 
-__all__ = ["render_status", "status_report"]
+__all__ = ["StatusReport", "render_status", "status_report"]
 
 STALE_HEARTBEAT_FACTOR = 3
+_HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
+                "jobs_skipped", "job_errors", "last_job_error")
 
 
 def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
-def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int = 10) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class BotState:
+    running: bool
+    last_heartbeat: str | None
+    stopped: str | None
+    pid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    wallet: float
+    margin: float
+    available: float
+    unrealized: float
+    equity: float
+    starting_wallet: float
+    peak_equity: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    realized_pnl: float
+    trades: int
+    wins: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    symbol: str
+    side: str
+    quantity: float
+    entry: float
+    price: float | None
+    unrealized: float | None
+    stop_loss: float
+    take_profit: float
+    liquidation: float
+    margin: float
+    opened_at: str | None
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRow:
+    at: str | None
+    symbol: str
+    direction: int
+    strength: float
+    entry: float | None
+    level: float | None
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What ``status`` shows (:func:`status_report`); :meth:`to_dict` is its JSON (``status --json``, the API).
+
+    ``stream`` is the bot's last health record as the books hold it (JSON written by another process, possibly an
+    older version): the keys ``status`` shows, each None when the record has none."""
+
+    books: str
+    mode: str
+    at: str | None
+    bot: BotState
+    halted: str | None
+    account: AccountSummary
+    today: Today
+    positions: tuple[PositionRow, ...]
+    recent_signals: tuple[SignalRow, ...]
+    stream: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"books": self.books, "mode": self.mode, "at": self.at, "bot": asdict(self.bot),
+                "halted": self.halted, "account": asdict(self.account), "today": asdict(self.today),
+                "positions": [asdict(p) for p in self.positions],
+                "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream)}
+
+
+def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int = 10) -> StatusReport:
     """Open positions, equity, today's PnL, recent signals, stream health and the halt switch."""
     health_row = books.health()
     health, health_at = health_row if health_row else ({}, None)
@@ -27,61 +109,59 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
     positions = []
     for p in books.open_positions():
         price = prices.get(p.symbol)
-        positions.append({
-            "symbol": p.symbol, "side": "long" if p.direction > 0 else "short", "quantity": p.quantity,
-            "entry": p.entry_price, "price": price, "unrealized": None if price is None else p.unrealized(price),
-            "stop_loss": p.stop_loss, "take_profit": p.take_profit, "liquidation": p.liquidation_price,
-            "margin": p.margin, "opened_at": _iso(p.opened_at), "client_id": p.client_id})
+        positions.append(PositionRow(
+            symbol=p.symbol, side="long" if p.direction > 0 else "short", quantity=p.quantity,
+            entry=p.entry_price, price=price, unrealized=None if price is None else p.unrealized(price),
+            stop_loss=p.stop_loss, take_profit=p.take_profit, liquidation=p.liquidation_price,
+            margin=p.margin, opened_at=_iso(p.opened_at), client_id=p.client_id))
     day_start = int(datetime.strptime(utc_day(now_ms), "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
     today = books.closed_trades(since_ms=day_start)
     running = (health_at is not None and "stopped" not in health
                and now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000)
-    return {
-        "books": books.path, "mode": books.mode, "at": _iso(now_ms),
-        "bot": {"running": running, "last_heartbeat": _iso(health_at), "stopped": health.get("stopped"),
-                "pid": health.get("pid")},
-        "halted": books.halt_reason(),
-        "account": {"wallet": account.wallet, "margin": account.margin, "available": account.available,
-                    "unrealized": account.unrealized, "equity": account.equity,
-                    "starting_wallet": books.starting_wallet, "peak_equity": books.peak_equity()},
-        "today": {"realized_pnl": books.realized_since(day_start), "trades": len(today),
-                  "wins": sum(1 for t in today if t.net_pnl > 0)},
-        "positions": positions,
-        "recent_signals": [{"at": _iso(s.at), "symbol": s.symbol, "direction": s.direction,
-                            "strength": s.strength, "entry": s.entry, "level": s.level, "action": s.action}
-                           for s in books.recent_signals(signals)],
-        "stream": {k: health.get(k) for k in ("connected", "events", "rejected", "symbols", "reconnects", "stream",
-                                              "prices", "job_failures", "jobs_skipped", "job_errors",
-                                              "last_job_error")},
-    }
+    return StatusReport(
+        books=books.path, mode=books.mode, at=_iso(now_ms),
+        bot=BotState(running=running, last_heartbeat=_iso(health_at), stopped=health.get("stopped"),
+                     pid=health.get("pid")),
+        halted=books.halt_reason(),
+        account=AccountSummary(wallet=account.wallet, margin=account.margin, available=account.available,
+                               unrealized=account.unrealized, equity=account.equity,
+                               starting_wallet=books.starting_wallet, peak_equity=books.peak_equity()),
+        today=Today(realized_pnl=books.realized_since(day_start), trades=len(today),
+                    wins=sum(1 for t in today if t.net_pnl > 0)),
+        positions=tuple(positions),
+        recent_signals=tuple(SignalRow(at=_iso(s.at), symbol=s.symbol, direction=s.direction, strength=s.strength,
+                                       entry=s.entry, level=s.level, action=s.action)
+                             for s in books.recent_signals(signals)),
+        stream={k: health.get(k) for k in _HEALTH_KEYS},
+    )
 
 
-def render_status(report: dict[str, Any]) -> str:
+def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
-    a, bot, today = report["account"], report["bot"], report["today"]
-    lines = [f"books {report['books']} ({report['mode']}) at {report['at']}"]
-    state = "running" if bot["running"] else f"not running (last heartbeat {bot['last_heartbeat'] or 'never'}" + (
-        f", stopped by {bot['stopped']})" if bot["stopped"] else ")")
-    lines.append(f"bot: {state}; entries {'HALTED: ' + report['halted'] if report['halted'] else 'allowed'}")
-    lines.append(f"equity {a['equity']:,.2f}  wallet {a['wallet']:,.2f}  margin {a['margin']:,.2f}  "
-                 f"available {a['available']:,.2f}  unrealized {a['unrealized']:,.2f}  "
-                 f"(start {a['starting_wallet']:,.2f})")
-    lines.append(f"today: realized {today['realized_pnl']:+,.2f} over {today['trades']} trades "
-                 f"({today['wins']} won)")
-    lines.append(f"open positions: {len(report['positions'])}")
-    if report["positions"]:
+    a, bot, today = report.account, report.bot, report.today
+    lines = [f"books {report.books} ({report.mode}) at {report.at}"]
+    state = "running" if bot.running else f"not running (last heartbeat {bot.last_heartbeat or 'never'}" + (
+        f", stopped by {bot.stopped})" if bot.stopped else ")")
+    lines.append(f"bot: {state}; entries {'HALTED: ' + report.halted if report.halted else 'allowed'}")
+    lines.append(f"equity {a.equity:,.2f}  wallet {a.wallet:,.2f}  margin {a.margin:,.2f}  "
+                 f"available {a.available:,.2f}  unrealized {a.unrealized:,.2f}  "
+                 f"(start {a.starting_wallet:,.2f})")
+    lines.append(f"today: realized {today.realized_pnl:+,.2f} over {today.trades} trades "
+                 f"({today.wins} won)")
+    lines.append(f"open positions: {len(report.positions)}")
+    if report.positions:
         lines.append(f"  {'symbol':<18}{'side':<6}{'qty':>12}{'entry':>14}{'price':>14}{'uPnL':>11}"
                      f"{'stop':>14}{'take':>14}{'liq':>14}")
-        for p in report["positions"]:
-            price = "-" if p["price"] is None else f"{p['price']:.6g}"
-            upnl = "-" if p["unrealized"] is None else f"{p['unrealized']:+.2f}"
-            lines.append(f"  {p['symbol']:<18}{p['side']:<6}{p['quantity']:>12.6g}{p['entry']:>14.6g}{price:>14}"
-                         f"{upnl:>11}{p['stop_loss']:>14.6g}{p['take_profit']:>14.6g}{p['liquidation']:>14.6g}")
-    lines.append(f"recent signals: {len(report['recent_signals'])}")
-    for s in report["recent_signals"]:
-        side = {1: "long", -1: "short"}.get(s["direction"], "-")
-        lines.append(f"  {s['at']}  {s['symbol']:<18}{side:<6}strength {s['strength']:.2f}  {s['action']}")
-    st = report["stream"]
+        for p in report.positions:
+            price = "-" if p.price is None else f"{p.price:.6g}"
+            upnl = "-" if p.unrealized is None else f"{p.unrealized:+.2f}"
+            lines.append(f"  {p.symbol:<18}{p.side:<6}{p.quantity:>12.6g}{p.entry:>14.6g}{price:>14}"
+                         f"{upnl:>11}{p.stop_loss:>14.6g}{p.take_profit:>14.6g}{p.liquidation:>14.6g}")
+    lines.append(f"recent signals: {len(report.recent_signals)}")
+    for s in report.recent_signals:
+        side = {1: "long", -1: "short"}.get(s.direction, "-")
+        lines.append(f"  {s.at}  {s.symbol:<18}{side:<6}strength {s.strength:.2f}  {s.action}")
+    st = report.stream
     if st.get("connected") is None:
         lines.append("stream: no heartbeat recorded yet")
     else:

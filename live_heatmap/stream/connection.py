@@ -17,7 +17,6 @@ It never reconnects: the shard supervising it decides that.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import threading
 import time
@@ -31,13 +30,13 @@ import structlog
 import websocket
 
 from live_heatmap.stream.subscriptions import subscribe_requests
-from live_heatmap.stream.wsframes import OP_BINARY, OP_CLOSE, OP_PING, FrameReader, ProtocolError
 
 __all__ = ["Connection", "ConnectionSettings", "Router"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
-_READ_SIZE = 256 * 1024
+_DATA = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY)
+_PING, _CLOSE = websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_CLOSE
 
 
 class Router(Protocol):
@@ -66,7 +65,7 @@ class ConnectionSettings:
     close_timeout: float = 1.0
     """How long a graceful close reads on, waiting for the server's close frame."""
     tick: float = 0.1
-    """Longest wait in one ``select``: how fast a close request or deadline is noticed."""
+    """Longest wait in one read: how fast a close request or deadline is noticed."""
 
 
 class Connection:
@@ -138,7 +137,7 @@ class Connection:
             cause = self._connect_and_read()
         except websocket.WebSocketConnectionClosedException:
             cause = "connection closed without a close frame"
-        except (websocket.WebSocketException, OSError, ProtocolError) as exc:
+        except (websocket.WebSocketException, OSError) as exc:
             cause = f"{type(exc).__name__}: {exc}"[:200]
         finally:
             with self._lock:
@@ -165,7 +164,11 @@ class Connection:
         return self._read(ws)
 
     def _read(self, ws: websocket.WebSocket) -> str:
-        """Read until the end, sending the SUBSCRIBE requests on the way, paced."""
+        """Read until the end, sending the SUBSCRIBE requests on the way, paced.
+
+        websocket-client reads the frames (``recv_data_frame``; it answers pings itself and keeps a frame cut by
+        the read timeout for the next call), the timeout being ``tick`` so that requests, pings and deadlines
+        are served between frames."""
         s = self.settings
         next_ping = self._monotonic() + s.ping_interval
         ping_sent: float | None = None
@@ -173,9 +176,8 @@ class Connection:
         gap = 1.0 / s.max_messages_per_second
         next_send = self._monotonic()
         close_deadline: float | None = None
-        sock = ws.sock
-        assert sock is not None  # connected
-        reader = FrameReader()
+        timeout = s.tick
+        ws.settimeout(timeout)
         while True:
             now = self._monotonic()
             if self._close_requested is not None and close_deadline is None:
@@ -198,30 +200,25 @@ class Connection:
                 next_ping = now + s.ping_interval
                 if ping_sent is None:
                     ping_sent = now
-            pending = getattr(sock, "pending", None)
-            if not (pending and pending()):
-                wait = min(s.tick, max(0.0, next_send - now)) if to_send else s.tick
-                readable, _, _ = select.select([sock], [], [], wait)
-                if not readable:
-                    continue
-            data = sock.recv(_READ_SIZE)
-            if not data:
-                return self._close_requested or "connection closed without a close frame"
-            ping_sent = None  # any bytes answer our ping
-            for opcode, payload in reader.feed(data):
-                if opcode <= OP_BINARY:
-                    self.messages += 1
-                    self.last_received = self._monotonic()
-                    self._route(payload)
-                elif opcode == OP_PING:
-                    self.last_received = self._monotonic()
-                    ws.pong(payload)
-                elif opcode == OP_CLOSE:
-                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-                    if close_deadline is None:
-                        with contextlib.suppress(websocket.WebSocketException, OSError):
-                            ws.send_close()
-                    return self._close_requested or f"server closed (code {code})"
+            wait = min(s.tick, max(0.001, next_send - now)) if to_send and close_deadline is None else s.tick
+            if wait != timeout:
+                timeout = wait
+                ws.settimeout(timeout)
+            try:
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
+            ping_sent = None  # anything received answers our ping
+            if opcode in _DATA:
+                self.messages += 1
+                self.last_received = self._monotonic()
+                self._route(frame.data)
+            elif opcode == _PING:  # websocket-client has sent the pong
+                self.last_received = self._monotonic()
+            elif opcode == _CLOSE:  # websocket-client has answered with its close frame
+                data = frame.data
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                return self._close_requested or f"server closed (code {code})"
 
     def _route(self, data: bytes) -> None:
         try:

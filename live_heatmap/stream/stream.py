@@ -1,4 +1,8 @@
-"""``LiquidationStream``: keeps a heatmap fed from Binance for weeks without anyone watching.
+"""``LiquidationStream``: keeps a sink (a heatmap) fed from Binance for weeks without anyone watching.
+
+``LiquidationStream(heatmap, symbols, mark_price=True).start()`` ... ``.stop()``: the heatmap knows nothing of
+it (it only satisfies :class:`~live_heatmap.stream.router.Sink`), so the app that builds both starts and stops
+the stream as one of its services.
 
 One *shard* per group of at most 1024 streams. Each shard's supervisor thread
 owns the current :class:`~live_heatmap.stream.connection.Connection` and
@@ -19,18 +23,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from live_heatmap.common.backoff import Backoff
 from live_heatmap.stream.connection import Connection, ConnectionSettings
+from live_heatmap.stream.router import FundingSink, Router, Sink, StreamStats, system_wall_ms
+from live_heatmap.stream.status import ShardStatus, StreamStatus
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
 
-if TYPE_CHECKING:
-    from live_heatmap.heatmap import LiveLiquidationHeatmap
-
-__all__ = ["LiquidationStream", "StreamSettings"]
+__all__ = ["LiquidationStream", "StreamSettings", "settings_with"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
@@ -55,69 +58,10 @@ class StreamSettings:
     """Makes each shard's backoff; tests pass a tiny one."""
 
 
-class _Router:
-    """Routes one connection's payloads into the heatmap (a table keyed by event type)."""
-
-    def __init__(self, heatmap: LiveLiquidationHeatmap, symbol_filter: frozenset[str] | None,
-                 stats: _StreamStats) -> None:
-        self.heatmap = heatmap
-        self.symbol_filter = symbol_filter
-        self.stats = stats
-        self._routes: dict[str, Callable[[dict[str, Any]], None]] = {
-            "forceOrder": self._force_order,
-            "markPriceUpdate": self._mark_price,
-        }
-
-    def on_payload(self, payload: Any) -> None:
-        if type(payload) is list:  # !markPrice@arr@1s
-            for item in payload:
-                self.on_payload(item)
-            return
-        route = self._routes.get(str(payload.get("e"))) if type(payload) is dict else None
-        if route is None:
-            self.on_reject("unknown_event_type", b"")
-            return
-        route(payload)
-
-    def on_reject(self, reason: str, raw: bytes) -> None:
-        self.heatmap.record_reject(reason)
-        log.debug("stream.rejected", reason=reason, raw=raw[:200])
-
-    def _force_order(self, payload: dict[str, Any]) -> None:
-        self.stats.last_event_wall_ms = time.time_ns() // 1_000_000
-        if self.symbol_filter is not None:
-            order = payload.get("o")
-            if type(order) is dict and order.get("s") not in self.symbol_filter:
-                self.stats.filtered += 1
-                return
-        self.stats.events += 1
-        self.heatmap.ingest(payload)
-
-    def _mark_price(self, payload: dict[str, Any]) -> None:
-        symbol = payload.get("s")
-        if self.symbol_filter is not None and symbol not in self.symbol_filter:
-            return
-        try:
-            price, at = float(payload["p"]), int(payload["E"])
-            self.heatmap.update_price(str(symbol), price, timestamp_ms=at)
-        except (KeyError, TypeError, ValueError):
-            self.on_reject("bad_mark_price", b"")
-            return
-        self.stats.mark_prices += 1
-
-
-@dataclass(slots=True)
-class _StreamStats:
-    events: int = 0
-    filtered: int = 0
-    mark_prices: int = 0
-    last_event_wall_ms: int | None = None
-
-
 class _Shard:
     """One group of streams and the supervisor thread that keeps a connection open for it."""
 
-    def __init__(self, index: int, streams: tuple[str, ...], router: _Router, settings: StreamSettings,
+    def __init__(self, index: int, streams: tuple[str, ...], router: Router, settings: StreamSettings,
                  stop: threading.Event) -> None:
         self.index = index
         self.streams = streams
@@ -190,24 +134,24 @@ class _Shard:
                 c.close("stopped", graceful=False)
                 c.join(0.2)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ShardStatus:
         conn = self.current
         open_now = conn is not None and conn.opened_at is not None and not conn.finished.is_set()
-        return {
-            "shard": self.index,
-            "streams": len(self.streams),
-            "connected": open_now,
-            "subscribed": bool(open_now and conn is not None and conn.ready.is_set()),
-            "connection": conn.name if conn else None,
-            "uptime_s": round(conn.uptime(), 3) if open_now and conn else 0.0,
-            "since_last_message_s": round(conn.silence(), 3) if open_now and conn else None,
-            "messages": conn.messages if conn else 0,
-            "reconnects": self.reconnects,
-            "rotations": self.rotations,
-            "disconnect_causes": dict(self.causes),
-            "last_disconnect_cause": self.last_cause,
-            "subscribe_errors": list(conn.errors) if conn else [],
-        }
+        return ShardStatus(
+            shard=self.index,
+            streams=len(self.streams),
+            connected=open_now,
+            subscribed=bool(open_now and conn is not None and conn.ready.is_set()),
+            connection=conn.name if conn else None,
+            uptime_s=round(conn.uptime(), 3) if open_now and conn else 0.0,
+            since_last_message_s=round(conn.silence(), 3) if open_now and conn else None,
+            messages=conn.messages if conn else 0,
+            reconnects=self.reconnects,
+            rotations=self.rotations,
+            disconnect_causes=dict(self.causes),
+            last_disconnect_cause=self.last_cause,
+            subscribe_errors=tuple(conn.errors) if conn else (),
+        )
 
 
 def _cause_kind(cause: str) -> str:
@@ -222,20 +166,29 @@ def _cause_kind(cause: str) -> str:
 
 
 class LiquidationStream:
-    """The live feed of one heatmap. Start with :meth:`start`, end with :meth:`stop`."""
+    """The live feed of one sink (a heatmap). Start with :meth:`start`, end with :meth:`stop`.
 
-    def __init__(self, heatmap: LiveLiquidationHeatmap, symbols: Sequence[str] | str,
-                 settings: StreamSettings | None = None) -> None:
-        self.heatmap = heatmap
-        self.settings = settings or StreamSettings()
+    ``symbols``: ids or unified symbols, or ``"all"``. ``settings`` and keyword ``options`` (any
+    :class:`StreamSettings` or :class:`~live_heatmap.stream.connection.ConnectionSettings` field by name, e.g.
+    ``ws_url=``, ``mark_price=True``, ``silence_timeout=``) set the transport. With mark prices, ``funding``
+    (a :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate.
+    ``wall_ms`` is the wall clock (UTC epoch ms) that stamps the last event.
+    """
+
+    def __init__(self, sink: Sink, symbols: Sequence[str] | str = "all", settings: StreamSettings | None = None,
+                 *, funding: FundingSink | None = None, wall_ms: Callable[[], int] = system_wall_ms,
+                 **options: Any) -> None:
+        self.sink = sink
+        self.settings = settings_with(settings, **options) if options else settings or StreamSettings()
         self.plan = plan_subscriptions(symbols, mark_price=self.settings.mark_price,
                                        per_symbol_limit=self.settings.per_symbol_limit,
                                        max_streams=self.settings.max_streams_per_connection)
         if self.plan.symbol_filter is not None:
-            heatmap.track(self.plan.symbol_filter)
+            sink.track(self.plan.symbol_filter)
         self._stop = threading.Event()
-        self.stats = _StreamStats()
-        router = _Router(heatmap, self.plan.symbol_filter, self.stats)
+        self._wall_ms = wall_ms
+        self.stats = StreamStats()
+        router = Router(sink, self.plan.symbol_filter, self.stats, funding=funding, wall_ms=wall_ms)
         self.shards = [_Shard(i, streams, router, self.settings, self._stop)
                        for i, streams in enumerate(self.plan.shards)]
         self.started = False
@@ -252,7 +205,11 @@ class LiquidationStream:
         return self
 
     def stop(self, timeout: float = 1.5) -> None:
-        """Close every connection and join every thread; returns within about ``timeout`` seconds."""
+        """Close every connection and join every thread; returns within about ``timeout`` seconds.
+        Idempotent; a stream never started has nothing to stop."""
+        if self._stop.is_set() or not self.started:
+            self._stop.set()
+            return
         self._stop.set()
         deadline = time.monotonic() + timeout
         for shard in self.shards:
@@ -264,24 +221,24 @@ class LiquidationStream:
         """Names of stream threads still running in this process (empty after :meth:`stop`)."""
         return [t.name for t in threading.enumerate() if t.name.startswith(("liq-shard-", "liq-stream-"))]
 
-    def status(self) -> dict[str, Any]:
-        shards = [s.status() for s in self.shards]
-        now_ms = time.time_ns() // 1_000_000
+    def status(self) -> StreamStatus:
+        """Connection health (the ingest counters are the sink's: ``heatmap.status()``)."""
+        shards = tuple(s.status() for s in self.shards)
         last = self.stats.last_event_wall_ms
-        silences = [s["since_last_message_s"] for s in shards if s["since_last_message_s"] is not None]
-        return {
-            "connected": bool(shards) and all(s["connected"] for s in shards),
-            "url": self.settings.ws_url,
-            "events_received": self.stats.events,
-            "events_filtered": self.stats.filtered,
-            "mark_prices": self.stats.mark_prices,
-            "last_event_ms": last,
-            "since_last_event_s": None if last is None else round((now_ms - last) / 1000, 3),
-            "since_last_message_s": max(silences) if silences else None,
-            "reconnects": sum(s["reconnects"] for s in shards),
-            "rotations": sum(s["rotations"] for s in shards),
-            "shards": shards,
-        }
+        silences = [s.since_last_message_s for s in shards if s.since_last_message_s is not None]
+        return StreamStatus(
+            connected=bool(shards) and all(s.connected for s in shards),
+            url=self.settings.ws_url,
+            events_received=self.stats.events,
+            events_filtered=self.stats.filtered,
+            mark_prices=self.stats.mark_prices,
+            last_event_ms=last,
+            since_last_event_s=None if last is None else round((self._wall_ms() - last) / 1000, 3),
+            since_last_message_s=max(silences) if silences else None,
+            reconnects=sum(s.reconnects for s in shards),
+            rotations=sum(s.rotations for s in shards),
+            shards=shards,
+        )
 
 
 def settings_with(base: StreamSettings | None, **changes: Any) -> StreamSettings:

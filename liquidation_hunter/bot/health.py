@@ -1,0 +1,72 @@
+"""The bot's health record as a typed value: what each heartbeat writes into the books and ``status`` reads.
+
+:meth:`BotHealth.to_dict` is the JSON the books have always held (serialised at the edge, in
+:meth:`~liquidation_hunter.bot.engine.Bot.job_heartbeat` and :meth:`~liquidation_hunter.bot.engine.Bot.stop`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BotHealth", "StreamSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """The stream's part of the health record."""
+
+    connected: bool
+    reconnects: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connected": self.connected, "reconnects": self.reconnects}
+
+
+@dataclass(frozen=True, slots=True)
+class BotHealth:
+    """Stream health and loop counters, as ``status`` shows them."""
+
+    pid: int
+    mode: str
+    broker: str
+    strategy: str
+    started_at: int
+    connected: bool
+    events: int
+    rejected: Mapping[str, int]
+    symbols: int
+    stream: StreamSummary | None
+    """None: the bot has no stream (a backtest, a test)."""
+    prices: int
+    held_prices: Mapping[str, float | None]
+    entries: int
+    exits: int
+    job_runs: Mapping[str, int]
+    job_failures: Mapping[str, int]
+    jobs_skipped: Mapping[str, int]
+    job_errors: Mapping[str, int]
+    last_job_error: str | None
+    equity: float | None = None
+    """Set by the heartbeat."""
+    stopped: str | None = None
+    """Why the bot stopped; set by its last record only."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "pid": self.pid, "mode": self.mode, "broker": self.broker, "strategy": self.strategy,
+            "started_at": self.started_at, "connected": self.connected, "events": self.events,
+            "rejected": dict(self.rejected), "symbols": self.symbols,
+            "reconnects": None if self.stream is None else self.stream.reconnects,
+            "stream": {} if self.stream is None else self.stream.to_dict(),
+            "prices": self.prices, "held_prices": dict(self.held_prices), "entries": self.entries,
+            "exits": self.exits, "job_runs": dict(self.job_runs), "job_failures": dict(self.job_failures),
+            "jobs_skipped": dict(self.jobs_skipped), "job_errors": dict(self.job_errors),
+            "last_job_error": self.last_job_error,
+        }
+        if self.equity is not None:
+            out["equity"] = self.equity
+        if self.stopped is not None:
+            out["stopped"] = self.stopped
+        return out

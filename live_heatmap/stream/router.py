@@ -1,0 +1,124 @@
+"""Where a connection's payloads go: a table keyed by event type, into the stream's sinks.
+
+The stream knows its sinks only by these protocols: a :class:`Sink` (the heatmap) takes liquidations, mark
+prices and rejects; a :class:`FundingSink` (:class:`~live_heatmap.funding.FundingRates`) takes the funding rate
+and next funding time that every ``markPriceUpdate`` carries (``r``, ``T``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+__all__ = ["FundingSink", "Router", "Sink", "StreamStats", "system_wall_ms"]
+
+log = structlog.get_logger("live_heatmap.stream.stream")
+
+
+def system_wall_ms() -> int:
+    """Wall-clock UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class Sink(Protocol):
+    """What the stream feeds (:class:`~live_heatmap.heatmap.LiveLiquidationHeatmap` is one)."""
+
+    def ingest(self, frame: dict[str, Any]) -> bool:
+        """A ``forceOrder`` payload; True if it was stored. Never raises for a bad frame."""
+
+    def record_reject(self, reason: str) -> None:
+        """Count a frame the stream could not use."""
+
+    def update_price(self, symbol: str, price: float, timestamp_ms: int | None = None) -> None:
+        """A mark price (exchange id)."""
+
+    def track(self, symbols: Iterable[str]) -> None:
+        """The symbols the stream will deliver (when it was given a list)."""
+
+
+class FundingSink(Protocol):
+    """What takes the streamed funding rates."""
+
+    def update_funding(self, symbol: str, rate: float, next_funding_ms: int, at_ms: int) -> None:
+        """``rate`` (fraction per interval) is the current estimate for the funding at ``next_funding_ms``."""
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """What the router passed on (read by :meth:`LiquidationStream.status`)."""
+
+    events: int = 0
+    filtered: int = 0
+    mark_prices: int = 0
+    funding_rates: int = 0
+    last_event_wall_ms: int | None = None
+
+
+class Router:
+    """Routes one stream's payloads into its sinks; ``wall_ms`` stamps the last event (injected clock)."""
+
+    def __init__(self, sink: Sink, symbol_filter: frozenset[str] | None, stats: StreamStats, *,
+                 funding: FundingSink | None = None,
+                 wall_ms: Callable[[], int] = system_wall_ms) -> None:
+        self.sink = sink
+        self.funding = funding
+        self.symbol_filter = symbol_filter
+        self.stats = stats
+        self._wall_ms = wall_ms
+        self._routes: dict[str, Callable[[dict[str, Any]], None]] = {
+            "forceOrder": self._force_order,
+            "markPriceUpdate": self._mark_price,
+        }
+
+    def on_payload(self, payload: Any) -> None:
+        if type(payload) is list:  # !markPrice@arr@1s
+            for item in payload:
+                self.on_payload(item)
+            return
+        route = self._routes.get(str(payload.get("e"))) if type(payload) is dict else None
+        if route is None:
+            self.on_reject("unknown_event_type", b"")
+            return
+        route(payload)
+
+    def on_reject(self, reason: str, raw: bytes) -> None:
+        self.sink.record_reject(reason)
+        log.debug("stream.rejected", reason=reason, raw=raw[:200])
+
+    def _force_order(self, payload: dict[str, Any]) -> None:
+        self.stats.last_event_wall_ms = self._wall_ms()
+        if self.symbol_filter is not None:
+            order = payload.get("o")
+            if type(order) is dict and order.get("s") not in self.symbol_filter:
+                self.stats.filtered += 1
+                return
+        self.stats.events += 1
+        self.sink.ingest(payload)
+
+    def _mark_price(self, payload: dict[str, Any]) -> None:
+        symbol = payload.get("s")
+        if self.symbol_filter is not None and symbol not in self.symbol_filter:
+            return
+        try:
+            price, at = float(payload["p"]), int(payload["E"])
+            self.sink.update_price(str(symbol), price, timestamp_ms=at)
+        except (KeyError, TypeError, ValueError):
+            self.on_reject("bad_mark_price", b"")
+            return
+        self.stats.mark_prices += 1
+        if self.funding is not None:
+            self._funding(self.funding, str(symbol), payload, at)
+
+    def _funding(self, funding: FundingSink, symbol: str, payload: dict[str, Any], at: int) -> None:
+        """``r`` and ``T``; a contract without funding (delivery: ``"r": ""``, ``"T": 0``) is skipped quietly."""
+        try:
+            rate, next_funding = float(payload["r"]), int(payload["T"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if next_funding > 0 and -1.0 < rate < 1.0:  # also refuses NaN and infinities
+            funding.update_funding(symbol, rate, next_funding, at)
+            self.stats.funding_rates += 1

@@ -1,0 +1,61 @@
+"""The stream's connection health as typed values, kept apart from the heatmap's ingest counters.
+
+:meth:`LiquidationStream.status` returns a :class:`StreamStatus`; ``to_dict()`` is the JSON the API, the logs and
+the books have always shown (serialised at the edge, nowhere else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+__all__ = ["ShardStatus", "StreamHealth", "StreamStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardStatus:
+    """One shard: its streams and the connection currently serving them."""
+
+    shard: int
+    streams: int
+    connected: bool
+    subscribed: bool
+    connection: str | None
+    uptime_s: float
+    since_last_message_s: float | None
+    messages: int
+    reconnects: int
+    rotations: int
+    disconnect_causes: Mapping[str, int]
+    last_disconnect_cause: str | None
+    subscribe_errors: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """The whole stream: every shard connected?, what was routed, reconnects and rotations."""
+
+    connected: bool
+    url: str
+    events_received: int
+    events_filtered: int
+    mark_prices: int
+    last_event_ms: int | None
+    since_last_event_s: float | None
+    since_last_message_s: float | None
+    reconnects: int
+    rotations: int
+    shards: tuple[ShardStatus, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # the shards as dicts too
+
+
+class StreamHealth(Protocol):
+    """Anything that reports a stream's health (a :class:`~live_heatmap.stream.stream.LiquidationStream`)."""
+
+    def status(self) -> StreamStatus: ...

@@ -1,0 +1,33 @@
+"""The README's live-stream snippet, run as written against the local fake of Binance (only the URL changed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fake_binance import FakeBinance
+
+from live_heatmap.stream.stream import LiquidationStream
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BINANCE = "wss://fstream.binance.com/market"
+
+
+def snippet() -> str:
+    section = README.read_text().split("## The live stream", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_live_stream_snippet_runs() -> None:
+    code = snippet()
+    assert BINANCE in code and "LiquidationStream(heatmap" in code and "stream.stop()" in code
+    with FakeBinance(ping_interval=None) as fake:
+        scope: dict[str, object] = {}
+        exec(compile(code.replace(BINANCE, fake.market_url), str(README), "exec"), scope)
+        stream = scope["stream"]
+        assert isinstance(stream, LiquidationStream)
+        assert stream.plan.shards == (("btcusdt@forceOrder", "btcusdt@markPrice@1s", "ethusdt@forceOrder",
+                                       "ethusdt@markPrice@1s"),)
+    assert LiquidationStream.threads_alive() == []
