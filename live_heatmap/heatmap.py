@@ -450,7 +450,7 @@ class LiveLiquidationHeatmap:
                     self.listener_errors += 1
                     errors = self.listener_errors
                 if errors & (errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: a broken listener does not flood the log
-                    import structlog
+                    import structlog  # noqa: PLC0415 - lazy: structlog (0.1 s) loads when a listener fails
 
                     structlog.get_logger("live_heatmap").error(
                         "heatmap.listener_failed", listener=repr(listener)[:120], events=len(events),

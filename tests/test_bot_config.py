@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liquidation_hunter.bot.assembly import check_strategy
+from liquidation_hunter.bot.assembly import check_strategy, stream_settings
 from liquidation_hunter.cli import main
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, Secrets, load_config
 from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig, StorageConfig
@@ -292,7 +292,7 @@ def test_paper_and_live_files() -> None:
     paper = load_config(CONFIG / "paper.yaml")
     assert paper.mode == "paper" and not paper.real_money
     assert paper.symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT", "DOGE/USDT:USDT")
-    assert paper.exchange.mark_price and paper.exchange.stream_settings().mark_price
+    assert paper.exchange.mark_price and stream_settings(paper.exchange).mark_price
     assert paper.storage.path == str(ROOT / "var" / "paper.sqlite")
     live = load_config(CONFIG / "live.yaml")
     assert live.mode == "live" and live.real_money and isinstance(live.symbols, tuple)
@@ -373,7 +373,7 @@ def test_strategy_params_are_read_only(tmp_path: Path) -> None:
 def test_stream_settings_follow_the_exchange_section(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, "exchange:\n  ws_url: ws://127.0.0.1:9000/market\n  combined: false\n"
                                           "  mark_price: false\n  timeouts:\n    silence: 200\n    pong: 5\n"))
-    settings = config.exchange.stream_settings()
+    settings = stream_settings(config.exchange)
     assert (settings.ws_url, settings.combined, settings.mark_price) == ("ws://127.0.0.1:9000/market", False, False)
     assert (settings.connection.silence_timeout, settings.connection.pong_timeout) == (200.0, 5.0)
 

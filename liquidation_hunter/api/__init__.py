@@ -31,7 +31,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "ApiServer":
-        from liquidation_hunter.api.server import ApiServer  # lazy: the framework loads here (module docstring)
+        from liquidation_hunter.api.server import ApiServer  # noqa: PLC0415 - lazy: FastAPI, uvicorn
 
         return ApiServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

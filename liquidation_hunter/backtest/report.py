@@ -18,12 +18,14 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from liquidation_hunter import __version__
 from liquidation_hunter.backtest.result import BacktestResult
 
 __all__ = ["equity_png", "render_html", "render_json", "render_markdown", "render_summary", "report_dict",
@@ -87,7 +89,6 @@ def qty(value: float) -> str:
 
 def report_dict(result: BacktestResult) -> dict[str, Any]:
     """The report as plain data (what ``report.json`` holds), numbers rounded (:func:`clean`)."""
-    from liquidation_hunter import __version__
 
     summary = result.summary()
     out: dict[str, Any] = clean({
@@ -142,8 +143,6 @@ def _title(result: BacktestResult) -> str:
 
 
 def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
-    from liquidation_hunter import __version__
-
     s = result.summary()
     sessions = len(result.sessions)
     intro = _Section("", [
@@ -305,7 +304,6 @@ def render_html(result: BacktestResult, *, png: bytes | None = None) -> str:
 
 def _inline(text: str) -> str:
     """Markdown's `code` and **bold** in one line of text, as HTML."""
-    import re
 
     escaped = html.escape(text)
     escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
@@ -346,9 +344,10 @@ def equity_png(result: BacktestResult) -> bytes:
     """The equity curve as PNG bytes (byte-identical for the same result). Needs matplotlib (extra ``plot``).
 
     The x axis is replayed time: the gaps between sessions are cut out and marked with a dashed line."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    # matplotlib (about 0.4 s) loads only to draw
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: PLC0415 - lazy: matplotlib
 
     sessions = list(result.sessions)
     offsets, acc = [], 0

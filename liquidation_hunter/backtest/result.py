@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -198,8 +199,6 @@ class BacktestResult:
 
 
 def _action_kind(action: str) -> str:
-    import re
-
     text = re.sub(r"\s*\([^)]*\)", "", action)
     text = re.sub(r"lh-[0-9a-f]{8,}", "<id>", text)
     return re.sub(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?", "#", text).strip()

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from liquidation_hunter.backtest.progress import ProgressBar
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.bot.assembly import configured_strategy
 from liquidation_hunter.bot.engine import Bot
@@ -298,8 +299,6 @@ def _progress(progress: bool | Progress) -> Progress | None:
     if callable(progress):
         return progress
     if progress and sys.stderr.isatty():
-        from liquidation_hunter.backtest.progress import ProgressBar
-
         return ProgressBar(sys.stderr)
     return None
 

@@ -14,12 +14,17 @@ import copy
 import difflib
 import itertools
 import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from liquidation_hunter.backtest.report import clean, money, pct
 from liquidation_hunter.backtest.runner import (
     DEFAULT_GAP_MINUTES,
     BacktestError,
@@ -54,8 +59,6 @@ class SweepResult:
     inputs: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        from liquidation_hunter.backtest.report import clean
-
         out: dict[str, Any] = clean({"keys": list(self.keys), "base_config_sha256": self.base_config_hash,
                       "inputs": dict(self.inputs),
                       "rows": [{"params": dict(r.params), "figures": None if r.figures is None else dict(r.figures),
@@ -78,8 +81,6 @@ class SweepResult:
                 "profitable": sum(1 for v in net if v > 0)}
 
     def to_markdown(self) -> str:
-        from liquidation_hunter.backtest.report import money, pct
-
         headers = [*self.keys, "trades", "win rate", "net PnL", "return", "max drawdown", "fees", "exposure"]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]
         for row in self.rows:
@@ -110,7 +111,6 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
     """``["hunter.min_strength=0.3,0.5", ...]`` -> ``{"hunter.min_strength": [0.3, 0.5]}``.
 
     Each value is read as YAML (``0.3``, ``true``, ``null``, ``abc``). Raises ValueError for a malformed item."""
-    import yaml
 
     grid: dict[str, list[Any]] = {}
     for item in items:
@@ -232,9 +232,6 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
         finally:
             _SHARED.clear()
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         # fork on Linux: workers start at once and a script calling run_sweep needs no __main__ guard;
         # elsewhere spawn (the caller's script then needs ``if __name__ == "__main__":``).
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")

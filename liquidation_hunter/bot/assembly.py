@@ -1,4 +1,5 @@
-"""The configured strategy, its parameters read where a bot is assembled (run, backtest, check-config).
+"""What a bot is assembled from its config: the configured strategy, its parameters read here (run, backtest,
+check-config), and the live stream's settings.
 
 ``strategy.params`` is loaded as written; the strategy's own params type (``strategies``) reads it here, so a
 bad parameter is one line naming the file and the key: ``bot.yaml: strategy.params.burst_minutes: expected a
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.secrets import environment_secrets
+from liquidation_hunter.config.sections import ExchangeConfig
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from live_heatmap import ConfigError, LiveLiquidationHeatmap
+from live_heatmap.stream.connection import ConnectionSettings
+from live_heatmap.stream.stream import StreamSettings
 from strategies import Strategy, make_strategy
 
-__all__ = ["check_strategy", "configured_strategy"]
+__all__ = ["check_strategy", "configured_strategy", "stream_settings"]
 
 
 def configured_strategy(config: BotConfig, hunter: LiquidationHunter) -> Strategy:
@@ -29,3 +33,12 @@ def check_strategy(config: BotConfig) -> None:
     """Build ``config``'s strategy once on an empty heatmap: its parameters, and their fit with the heatmap's
     horizon, are checked before anything starts."""
     configured_strategy(config, LiquidationHunter(config.hunter, LiveLiquidationHeatmap(config=config.heatmap)))
+
+
+def stream_settings(exchange: ExchangeConfig) -> StreamSettings:
+    """The live stream's settings from the config's ``exchange`` section."""
+    t = exchange.timeouts
+    return StreamSettings(ws_url=exchange.ws_url, combined=exchange.combined, mark_price=exchange.mark_price,
+                          per_symbol_limit=exchange.per_symbol_limit,
+                          connection=ConnectionSettings(connect_timeout=t.connect, silence_timeout=t.silence,
+                                                        ping_interval=t.ping_interval, pong_timeout=t.pong))

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from liquidation_hunter.bot.app import App, Service
+from liquidation_hunter.bot.assembly import stream_settings
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
@@ -59,7 +60,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
                         clock=clock).attach(heatmap)
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s) for s in config.symbols]
-    stream = LiquidationStream(heatmap, symbols, config.exchange.stream_settings(), mark_price=False)
+    stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), mark_price=False)
     heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder)
 
     def stop_recorder() -> None:

@@ -20,17 +20,23 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
+from liquidation_hunter.bot.assembly import check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.scheduler import JobScheduler
 from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.exchange import ExchangeClient
+from liquidation_hunter.trading.live import LiveBroker
 from liquidation_hunter.trading.model import Broker
+from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
+from live_heatmap.store.recorder import EventStore, Recorder, warm_start
 from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
@@ -63,8 +69,6 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     """Every part of a bot, connected but not started: the stream is built (``bot.stream``), not opened."""
     check_live_opt_in(config, live_flag, environ)
     check_strategy(config)
-    from liquidation_hunter.trading.exchange import ExchangeClient
-
     secrets = config.secrets(environ)
     now = clock()
     client = ExchangeClient.from_config(config, secrets if config.mode == "live" else None)
@@ -82,18 +86,14 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     funding = FundingRates() if config.exchange.mark_price else None  # the mark-price frames carry the rate
     broker: Broker
     if config.mode == "live":
-        from liquidation_hunter.trading.live import LiveBroker
-
         broker = LiveBroker(books, client, leverage=config.risk.leverage,
                             symbols=None if config.symbols == "all" else list(config.symbols))
     else:
-        from liquidation_hunter.trading.paper import PaperBroker
-
         broker = PaperBroker.from_risk(books, config.risk, precision=client if markets is not None else None,
                                        funding_rates=funding)
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
-    stream = LiquidationStream(heatmap, symbols, config.exchange.stream_settings(), funding=funding)
+    stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), funding=funding)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
     strategy = configured_strategy(config, hunter)
     return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
@@ -142,9 +142,8 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
     """The read-only API beside the bot, when enabled (nothing a client sends reaches the trading parts)."""
     if not config.api.enabled:
         return []
-    # Imported here: the API's framework (FastAPI, uvicorn) stays off the start path when the API is off.
-    from liquidation_hunter.api import ApiServer, ApiSource
-    from liquidation_hunter.config.sections import MEMORY
+    # lazy: the API's framework (FastAPI, uvicorn: about 0.3 s) stays off the start path when the API is off
+    from liquidation_hunter.api import ApiServer  # noqa: PLC0415 - lazy: FastAPI, uvicorn
 
     source = ApiSource(bot.heatmap, hunter=config.hunter, strategy=config.strategy.name,
                        strategy_params=config.strategy.params, markets=bot.markets,
@@ -164,8 +163,6 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
     path = config.storage.events
     if path is None:
         return []
-    from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # SQLite only when recording
-
     parts: dict[str, Recorder] = {}
 
     def start() -> None:

@@ -17,10 +17,14 @@ import argparse
 import hashlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from liquidation_hunter.config.model import load_config
+from liquidation_hunter.data.prices import load_prices
 from live_heatmap.common.timeparse import parse_time_ms
+from live_heatmap.store.history import read_events
 
 __all__ = ["add_backtest_parser", "cmd_backtest"]
 
@@ -77,15 +81,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import time
-
-    from liquidation_hunter.backtest.report import render_json, render_summary, write_report
-    from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest
-    from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep
-    from liquidation_hunter.bot.assembly import check_strategy
-    from liquidation_hunter.config.model import load_config
-    from liquidation_hunter.data.prices import load_prices
-    from live_heatmap.store.history import read_events
+    from liquidation_hunter.backtest.report import render_json, render_summary, write_report  # noqa: PLC0415 - lazy: the backtest's layers
+    from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest  # noqa: PLC0415 - lazy: the backtest's layers
+    from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep  # noqa: PLC0415 - lazy: the backtest's layers
+    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     config = load_config(args.config)
     check_strategy(config)  # before the recording is read
@@ -120,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
         bar = None
         if tty:
-            from liquidation_hunter.backtest.progress import ProgressBar
+            from liquidation_hunter.backtest.progress import ProgressBar  # noqa: PLC0415 - lazy: the backtest's layers
 
             bar = ProgressBar(sys.stderr, label="sweep")
         sweep = run_sweep(config, events, prices, grid, start_ms=start, end_ms=end, symbols=args.symbol,

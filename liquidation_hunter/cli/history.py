@@ -7,6 +7,12 @@ import argparse
 import sys
 from typing import Any
 
+from liquidation_hunter.config.model import ConfigFileError, load_config
+from live_heatmap import LiveLiquidationHeatmap
+from live_heatmap.common.timeparse import parse_time_ms
+from live_heatmap.store.history import export_clusters, export_events, import_events, load_events
+from live_heatmap.store.recorder import EventStore
+
 __all__ = ["add_history_parsers"]
 
 
@@ -15,8 +21,6 @@ def _store_path(args: argparse.Namespace) -> str | None:
     if args.db:
         return str(args.db)
     if args.config:
-        from liquidation_hunter.config.model import ConfigFileError, load_config
-
         try:
             events = load_config(args.config).storage.events
         except ConfigFileError as exc:
@@ -30,9 +34,6 @@ def _store_path(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from live_heatmap.store.history import import_events
-    from live_heatmap.store.recorder import EventStore
-
     path = _store_path(args)
     if path is None:
         return 2
@@ -47,10 +48,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from live_heatmap import LiveLiquidationHeatmap
-    from live_heatmap.common.timeparse import parse_time_ms
-    from live_heatmap.store.history import export_clusters, export_events, load_events
-
     source = args.events or _store_path(args)
     if source is None:
         return 2
@@ -63,8 +60,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         heatmap_config = None
         if args.config:
-            from liquidation_hunter.config.model import load_config
-
             heatmap_config = load_config(args.config).heatmap
         events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)
         if not events:

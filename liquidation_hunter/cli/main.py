@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from liquidation_hunter import __version__
+from liquidation_hunter.api.auth import ApiAuthError
+from liquidation_hunter.cli.backtest import add_backtest_parser
+from liquidation_hunter.cli.history import add_history_parsers
+from liquidation_hunter.cli.serve import add_serve_parser
+from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
+from liquidation_hunter.plot.heatmap import add_heatmap_parser
+from liquidation_hunter.signals.hunter import LiquidationHunter
+from liquidation_hunter.trading.books import Books, BooksError
+from liquidation_hunter.trading.status import render_status, status_report
+from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.common.timeparse import parse_time_ms
+from live_heatmap.store.history import load_events
 
 __all__ = ["main"]
 
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
-    from liquidation_hunter.signals.hunter import LiquidationHunter
-    from live_heatmap import LiveLiquidationHeatmap, to_exchange_id
-    from live_heatmap.store.history import load_events
-
     path = Path(args.events)
     if not path.is_file():
         print(f"error: --events {path}: no such file", file=sys.stderr)
@@ -64,12 +74,8 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a bot's config file; print the effective config (secrets masked) or the one-line error."""
-    import json
 
-    import yaml
-
-    from liquidation_hunter.bot.assembly import check_strategy
-    from liquidation_hunter.config.model import ConfigFileError, load_config
+    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     try:
         config = load_config(args.file)
@@ -95,8 +101,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _load(path: str) -> object:
     """The config at ``path`` with its strategy's parameters checked, or the one-line error printed (and None
     returned)."""
-    from liquidation_hunter.bot.assembly import check_strategy
-    from liquidation_hunter.config.model import ConfigFileError, load_config
+    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     try:
         config = load_config(path)
@@ -109,15 +114,11 @@ def _load(path: str) -> object:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (``liquidation_hunter.bot.runner``)."""
-    from liquidation_hunter.bot.runner import LiveModeRefused, run
-    from liquidation_hunter.config.model import BotConfig
-    from liquidation_hunter.trading.books import BooksError
+    from liquidation_hunter.bot.runner import LiveModeRefused, run  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return 2
-    from liquidation_hunter.api.auth import ApiAuthError
-
     try:
         return run(config, live_flag=args.live)
     except (LiveModeRefused, BooksError, ApiAuthError, OSError) as exc:  # OSError: e.g. the API's port is taken
@@ -127,8 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_record(args: argparse.Namespace) -> int:
     """Only the recorder: the stream into ``storage.events``, no trading, until SIGINT/SIGTERM."""
-    from liquidation_hunter.bot.record import run_recorder
-    from liquidation_hunter.config.model import BotConfig
+    from liquidation_hunter.bot.record import run_recorder  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
     config = _load(args.config)
     if not isinstance(config, BotConfig):
@@ -137,9 +137,6 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
-    from liquidation_hunter.config.model import BotConfig
-    from liquidation_hunter.trading.books import Books, BooksError
-
     config = _load(args.config)
     if not isinstance(config, BotConfig):
         return None
@@ -153,13 +150,6 @@ def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object]
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    import json
-
-    from liquidation_hunter.config.model import BotConfig
-    from liquidation_hunter.trading.books import Books
-    from liquidation_hunter.trading.status import render_status, status_report
-    from live_heatmap import system_clock_ms
-
     opened = _books_of(args, write=False)
     if opened is None:
         return 2
@@ -173,9 +163,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_halt(args: argparse.Namespace) -> int:
-    from liquidation_hunter.trading.books import Books
-    from live_heatmap import system_clock_ms
-
     opened = _books_of(args, write=True)
     if opened is None:
         return 2
@@ -242,14 +229,10 @@ def _build_parser() -> argparse.ArgumentParser:
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
     record.set_defaults(handler=_cmd_record)
-    from liquidation_hunter.cli.backtest import add_backtest_parser
-    from liquidation_hunter.cli.history import add_history_parsers
-    from liquidation_hunter.cli.serve import add_serve_parser
 
     add_serve_parser(sub)
 
     add_history_parsers(sub)
-    from liquidation_hunter.plot.heatmap import add_heatmap_parser
 
     add_backtest_parser(sub)
     add_heatmap_parser(sub)

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
+from liquidation_hunter.config.sections import MEMORY, ApiConfig
 from live_heatmap.common.timeparse import parse_time_ms
 
 __all__ = ["add_serve_parser", "cmd_serve"]
@@ -41,10 +43,8 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load, serve until SIGINT/SIGTERM, stop. Exit code 2 with one line on stderr for any setup mistake."""
     # The API's framework (FastAPI, uvicorn) loads with this command only.
-    from liquidation_hunter.api import ApiAuthError, ApiServer, resolve_token, source_from_recording
-    from liquidation_hunter.bot.assembly import check_strategy
-    from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
-    from liquidation_hunter.config.sections import MEMORY, ApiConfig
+    from liquidation_hunter.api import ApiAuthError, ApiServer, resolve_token, source_from_recording  # noqa: PLC0415 - lazy: FastAPI, uvicorn
+    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     try:
         config = load_config(args.config) if args.config else None

@@ -10,7 +10,7 @@ made, so a section made in Python is as valid as one read from YAML. Rules acros
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, field
 from msgspec.structs import replace
@@ -18,9 +18,6 @@ from msgspec.structs import replace
 from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
-
-if TYPE_CHECKING:
-    from live_heatmap.stream.stream import StreamSettings
 
 __all__ = ["MEMORY", "ApiConfig", "ExchangeConfig", "LoggingConfig", "RiskConfig", "ScheduleConfig",
            "StorageConfig", "StrategyConfig", "TimeoutsConfig"]
@@ -78,17 +75,6 @@ class ExchangeConfig(Settings, frozen=True):
             raise ConfigError.wrong("ws_url", "the base URL without /ws or /stream (added from `combined`)",
                                     self.ws_url)
 
-    def stream_settings(self) -> StreamSettings:
-        """The live stream's settings (``live_heatmap.stream.stream.StreamSettings``) from this section."""
-        # imported here: the stream pulls in websocket-client, which check-config does not need
-        from live_heatmap.stream.connection import ConnectionSettings
-        from live_heatmap.stream.stream import StreamSettings
-
-        t = self.timeouts
-        return StreamSettings(ws_url=self.ws_url, combined=self.combined, mark_price=self.mark_price,
-                              per_symbol_limit=self.per_symbol_limit,
-                              connection=ConnectionSettings(connect_timeout=t.connect, silence_timeout=t.silence,
-                                                            ping_interval=t.ping_interval, pong_timeout=t.pong))
 
 
 class StrategyConfig(Settings, frozen=True):

@@ -43,6 +43,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from live_heatmap import to_unified
 from live_heatmap.common.symbols import symbol_key
 
 __all__ = ["KlinePath", "PriceFileError", "PriceSeries", "PriceSource", "load_prices"]
@@ -409,7 +410,6 @@ def _price(text: str, where: str, line: int) -> float:
 
 def _symbol_from_name(path: Path) -> str | None:
     """``BTCUSDT`` from ``BTCUSDT-1m-2025-01-27.csv`` (Binance's public data names), or None."""
-    from live_heatmap import to_unified
 
     token = path.name.split(".")[0].split("-")[0].upper()
     try:

@@ -37,7 +37,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from msgspec.structs import replace
 
-from live_heatmap.common.timeparse import parse_duration_ms
+from liquidation_hunter.config.model import ConfigFileError, load_config
+from live_heatmap import HeatmapConfig
+from live_heatmap.common.symbols import symbol_key
+from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
+from live_heatmap.grid import build_grid
 from live_heatmap.store.history import load_events
 
 if TYPE_CHECKING:
@@ -102,13 +106,13 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         raise ValueError(f"picture size: at least 300 x 200 pixels, got {width_px} x {height_px}")
     # The object API on an Agg canvas: no pyplot, so no global figure state and no GUI backend
     # (the user's own pyplot backend is left alone, and threads may render at once).
-    import matplotlib
-    import matplotlib.dates as mdates
-    import matplotlib.patheffects as pe
-    from matplotlib import colors, ticker
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
+    import matplotlib  # noqa: PLC0415 - lazy: matplotlib
+    import matplotlib.dates as mdates  # noqa: PLC0415 - lazy: matplotlib
+    import matplotlib.patheffects as pe  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib import colors, ticker  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy: matplotlib
+    from matplotlib.lines import Line2D  # noqa: PLC0415 - lazy: matplotlib
 
     out = Path(out_path)
     dpi = 100
@@ -323,8 +327,6 @@ def _numeric(text: str) -> bool:
 
 
 def _parse_at(text: str) -> int:
-    from live_heatmap.common.timeparse import parse_time_ms
-
     try:
         return parse_time_ms(text)
     except ValueError as exc:
@@ -355,9 +357,6 @@ def _when(ms: int) -> str:
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
-    from live_heatmap import HeatmapConfig
-    from live_heatmap.common.symbols import symbol_key
-    from live_heatmap.grid import build_grid
 
     symbol = symbol_key(args.symbol)
     try:
@@ -373,8 +372,6 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     cluster_config: HeatmapConfig | None = None
     source = args.events
     if args.config:
-        from liquidation_hunter.config.model import ConfigFileError, load_config
-
         try:
             config = load_config(args.config)
         except ConfigFileError as exc:

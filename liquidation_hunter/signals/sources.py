@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order
 
 if TYPE_CHECKING:
+    # websocket-client (about 50 ms) loads only when a stream starts
     from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["SOURCES", "Attached", "DataSource", "register_source"]
@@ -44,7 +45,7 @@ def _live_binance(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str], optio
     """Stream from Binance into the heatmap (background threads): ``set_data_source('live_binance',
     symbols=[...])``; options (``mark_price=True``, ``ws_url=``, any stream setting) go to
     :class:`~live_heatmap.stream.stream.LiquidationStream`."""
-    from live_heatmap.stream.stream import LiquidationStream  # websocket-client only when streaming (start-up)
+    from live_heatmap.stream.stream import LiquidationStream  # noqa: PLC0415 - lazy: websocket-client
 
     return Attached(heatmap, LiquidationStream(heatmap, list(symbols) or "all", **options).start())
 

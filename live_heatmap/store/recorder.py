@@ -29,7 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from live_heatmap.common.symbols import symbol_key
+from live_heatmap.heatmap import system_clock_ms
 from live_heatmap.side import SIDES_BY_CODE
 from live_heatmap.wire.events import LiquidationEvent
 
@@ -310,7 +313,6 @@ class Recorder:
             raise ValueError(f"flush_interval: expected a positive number of seconds, got {flush_interval!r}")
         if not (0 < retention_days <= 3650):
             raise ValueError(f"retention_days: expected a number in (0, 3650], got {retention_days!r}")
-        from live_heatmap.heatmap import system_clock_ms
 
         self.store = store
         self.flush_interval = float(flush_interval)
@@ -502,6 +504,4 @@ def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStore, now_ms: int, 
 
 
 def _log() -> Any:
-    import structlog
-
     return structlog.get_logger("live_heatmap.store.recorder")
