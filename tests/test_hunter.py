@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from conftest import WIRE
@@ -10,6 +11,7 @@ from helpers import NOW, cluster, event, heatmap_with
 
 from liquidation_hunter import Attached, HunterConfig, LiquidationHunter, Signal, magnet_rule, register_source
 from live_heatmap import ConfigError, LiquidationCluster, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap.store.history import export_events, load_events
 
 # (clusters, price, expected signal, expected cluster level)
 GOLDEN = [
@@ -126,6 +128,19 @@ def test_replay_source_with_symbol_filter() -> None:
                    key=lambda e: e.trade_time)
     signal = hunter.evaluate("ETH/USDT:USDT", last_eth.price)
     assert signal.direction == -1 and signal.cluster is not None and signal.cluster.side == "long"
+
+
+def test_replay_source_reads_any_recording_and_counts_rejects(tmp_path: Path) -> None:
+    lines = WIRE.read_bytes().splitlines()[:50]
+    frames = tmp_path / "frames.jsonl"
+    frames.write_bytes(b"\n".join([*lines, b'{"e":"forceOrder","o":{}}', b"not json"]) + b"\n")
+    heatmap = LiquidationHunter().set_data_source("replay", path=frames)
+    assert sum(heatmap.rejected.values()) == 2 and heatmap.stats()["accepted"] == 50
+    exported = tmp_path / "events.csv"
+    export_events(load_events(frames), "csv", exported)
+    from_csv = LiquidationHunter().set_data_source("replay", path=exported)
+    assert from_csv.symbols() == heatmap.symbols()
+    assert [from_csv.event_count(s) for s in from_csv.symbols()] == [heatmap.event_count(s) for s in heatmap.symbols()]
 
 
 def test_existing_heatmap_source_and_unknown_sources() -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from live_heatmap import FrameRejected, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap import LiveLiquidationHeatmap
+from live_heatmap.store.history import read_events
 
 if TYPE_CHECKING:
     # websocket-client (about 50 ms) loads only when a stream starts
@@ -63,29 +63,22 @@ def _existing_heatmap(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
 
 def _replay_file(heatmap: LiveLiquidationHeatmap, symbols: Sequence[str],
                  options: dict[str, Any]) -> LiveLiquidationHeatmap:
-    """Load a JSONL file of ``forceOrder`` frames: ``set_data_source('replay', path=...)``.
+    """Load a recording (any format ``load_events`` reads: forceOrder frames, CSV, JSON, SQLite):
+    ``set_data_source('replay', path=...)``.
 
-    Only the given symbols are kept (all when none are given). Query with
-    ``now_ms`` (or give the hunter a clock) to look at the recording's time.
+    Only the given symbols are kept (all when none are given); rejected lines are counted in the heatmap's
+    ``rejected``. Query with ``now_ms`` (or give the hunter a clock) to look at the recording's time.
     """
     path = options.pop("path", None)
     if path is None:
-        raise TypeError("source 'replay' needs path=<JSONL file of forceOrder frames>")
+        raise TypeError("source 'replay' needs path=<a recording: JSONL of forceOrder frames, CSV, JSON, SQLite>")
     if options:
         raise TypeError(f"source 'replay': unexpected options {sorted(options)}")
-    wanted = set(symbols)
-    with Path(path).open("rb") as fh:
-        if wanted:
-            for line in fh:
-                try:
-                    event = parse_force_order(line)
-                except FrameRejected as exc:
-                    heatmap.record_reject(exc.reason.value)
-                    continue
-                if event.symbol in wanted:
-                    heatmap.ingest(event)
-        else:
-            heatmap.ingest_many(fh)
+    report = read_events(path, symbols=symbols or None)
+    for reason, count in report.rejected.items():
+        for _ in range(count):
+            heatmap.record_reject(reason)
+    heatmap.ingest_many(report.events)
     return heatmap
 
 
