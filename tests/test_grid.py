@@ -154,9 +154,10 @@ def test_events_outside_the_window_are_left_out() -> None:
 def test_to_dict_is_what_a_charting_library_draws(real_events: list[LiquidationEvent]) -> None:
     from conftest import DATA
 
-    from liquidation_hunter.plot.heatmap import read_price_csv
+    from liquidation_hunter.data.prices import load_prices
 
-    points = read_price_csv(DATA / "aggtrades_large.csv", "ETHUSDT", start_ms=START, end_ms=END)
+    series = load_prices(DATA / "aggtrades_large.csv").window(START, END + 1)
+    points = (series.times("ETHUSDT"), series.prices("ETHUSDT"))
     grid = build_grid(real_events, symbol="ETH/USDT:USDT", start_ms=START, end_ms=END, time_decay_minutes=60,
                       price_points=points)
     n_time, n_price = grid.shape

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import DATA, WIRE
 
-from liquidation_hunter.plot.heatmap import add_heatmap_parser, read_price_csv, render_heatmap
+from liquidation_hunter.data.prices import load_prices
+from liquidation_hunter.plot.heatmap import add_heatmap_parser, render_heatmap
 from live_heatmap import LiquidationEvent, parse_force_order
 from live_heatmap.grid import HeatmapGrid, build_grid
 
@@ -32,7 +33,8 @@ def events(wire_lines: list[bytes]) -> list[LiquidationEvent]:
 
 @pytest.fixture(scope="module")
 def grid(events: list[LiquidationEvent]) -> HeatmapGrid:
-    prices = read_price_csv(AGGTRADES, "BTCUSDT", start_ms=START, end_ms=END)
+    series = load_prices(AGGTRADES).window(START, END + 1)
+    prices = (series.times("BTCUSDT"), series.prices("BTCUSDT"))
     assert prices[0].size > 1000
     return build_grid(events, symbol="BTCUSDT", start_ms=START, end_ms=END, time_decay_minutes=60,
                       price_points=prices)
@@ -158,18 +160,19 @@ def test_command_errors_are_one_line_and_exit_2(argv: list[str], message: str, t
     assert not out.exists()
 
 
-def test_price_csv_formats(tmp_path: Path) -> None:
-    t, p = read_price_csv(AGGTRADES, "BTCUSDT", start_ms=START, end_ms=END)
-    assert t.size > 1000 and np.all(np.diff(t) >= 0) and t[0] >= START and t[-1] <= END
-    assert 99_000 < p.min() < p.max() < 101_000
-    dump = tmp_path / "BTCUSDT-aggTrades-2025-01-27.csv"  # Binance's dump: no header, microsecond times
-    dump.write_text("1,100.5,2,1,1,1737996600000123,true\n2,100.7,1,2,2,1737996601000456,false\n")
-    t, p = read_price_csv(dump, "BTCUSDT")
-    assert t.tolist() == [1737996600000, 1737996601000] and p.tolist() == [100.5, 100.7]
+def test_price_files_as_the_backtest_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The picture reads prices through the one price reader: Binance's dump (no header, microsecond times,
+    the symbol in the file name) draws; a file of unknown columns is one line naming it."""
+    dump = tmp_path / "BTCUSDT-aggTrades-2025-01-27.csv"
+    dump.write_text("1,100000.5,2,1,1,1737997000000123,true\n2,100100.7,1,2,2,1737997600000456,false\n")
+    out = tmp_path / "dump.png"
+    argv = ["heatmap", "BTCUSDT", "--events", str(WIRE), "--at", "2025-01-27T17:20:00Z", "--window", "40m"]
+    assert run_cli([*argv, "--prices", str(dump), "--out", str(out)]) == 0 and out.stat().st_size > 0
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="not an aggTrades CSV"):
-        read_price_csv(bad, "BTCUSDT")
+    assert run_cli([*argv, "--prices", str(bad), "--out", str(tmp_path / "bad.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.csv: unknown columns" in err, err
 
 
 def test_plotting_is_imported_only_by_the_picture() -> None:

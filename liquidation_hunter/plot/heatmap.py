@@ -25,7 +25,6 @@ How the picture reads:
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import re
 import sys
@@ -38,6 +37,7 @@ import numpy as np
 from msgspec.structs import replace
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
+from liquidation_hunter.data.prices import load_prices
 from live_heatmap import HeatmapConfig
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
@@ -52,7 +52,6 @@ __all__ = [
     "SCALES",
     "add_heatmap_parser",
     "cmd_heatmap",
-    "read_price_csv",
     "render_heatmap",
 ]
 
@@ -267,65 +266,6 @@ def _spread(levels: Sequence[float], ax: Any, *, min_gap_px: float) -> list[floa
 # ------------------------------------------------------------------------------------------ the CLI
 
 
-def read_price_csv(path: str | Path, symbol: str, *, start_ms: int | None = None,
-                   end_ms: int | None = None) -> tuple[np.ndarray[Any, np.dtype[np.int64]],
-                                                       np.ndarray[Any, np.dtype[np.float64]]]:
-    """``(times_ms, prices)`` of ``symbol`` from an aggTrades CSV, sorted by time.
-
-    Reads the recorders' format (header with ``T``, ``s``, ``p``...: ``data/binance/aggtrades_large.csv``)
-    and Binance's aggTrades dumps (``transact_time``, ``price``; with or without the header; one
-    symbol a file, so no symbol column). Microsecond times are turned into ms.
-    """
-    times: list[int] = []
-    prices: list[float] = []
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        first = next(reader, None)
-        if first is None:
-            raise ValueError(f"{path}: empty file")
-        header = [h.strip() for h in first]
-        if "T" in header and "p" in header:
-            t_col, p_col = header.index("T"), header.index("p")
-            s_col = header.index("s") if "s" in header else None
-            rows: Any = reader
-        elif "transact_time" in header and "price" in header:
-            t_col, p_col, s_col = header.index("transact_time"), header.index("price"), None
-            rows = reader
-        elif len(header) >= 6 and all(_numeric(v) for v in header[:6]):  # headerless Binance dump
-            t_col, p_col, s_col = 5, 1, None
-            rows = [first, *reader]
-        else:
-            raise ValueError(f"{path}: not an aggTrades CSV (expected columns T, s, p or transact_time, price)")
-        for row in rows:
-            if s_col is not None and row[s_col] != symbol:
-                continue
-            try:
-                times.append(int(row[t_col]))
-                prices.append(float(row[p_col]))
-            except (ValueError, IndexError):
-                continue
-    t = np.asarray(times, dtype=np.int64)
-    p = np.asarray(prices, dtype=np.float64)
-    if t.size and t.max() > 10**14:  # microseconds
-        t //= 1000
-    keep = np.ones(t.size, dtype=bool)
-    if start_ms is not None:
-        keep &= t >= start_ms
-    if end_ms is not None:
-        keep &= t <= end_ms
-    t, p = t[keep], p[keep]
-    order = np.argsort(t, kind="stable")
-    return t[order], p[order]
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse_at(text: str) -> int:
     try:
         return parse_time_ms(text)
@@ -411,11 +351,11 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     price_label = None
     if args.prices:
         try:
-            times, prices = read_price_csv(args.prices, symbol, start_ms=start_ms, end_ms=end_ms)
+            series = load_prices(args.prices).only([symbol]).window(start_ms, end_ms + 1)
         except (OSError, ValueError) as exc:
             return _error(str(exc))
-        if times.size:
-            price_points = (times, prices)
+        if symbol in series:
+            price_points = (series.times(symbol), series.prices(symbol))
             price_label = f"price (trades, {Path(args.prices).name})"
         else:
             print(f"warning: no {symbol} prices in {args.prices} within the window; "
@@ -454,7 +394,8 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="a bot's config: its storage.events is the recording unless --events is given, "
                         "and its heatmap section sets the clusters (and the decay)")
     parser.add_argument("--prices", metavar="FILE",
-                        help="aggTrades CSV for the price line (default: the liquidation fill prices)")
+                        help="price file for the price line: trades or klines, as the backtest reads them "
+                             "(default: the liquidation fill prices)")
     parser.add_argument("--window", default="2h", help="how far back from --at: 30m, 2h, 1d (default 2h)")
     parser.add_argument("--at", help="the window's end, epoch ms or ISO-8601 (UTC when no zone); "
                         "default: the symbol's last liquidation")
