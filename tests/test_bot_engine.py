@@ -237,7 +237,7 @@ def test_without_the_mark_stream_prices_come_over_rest_in_one_request(tmp_path: 
         config = BotConfig.from_mapping({
             "symbols": [BTC, "ETHUSDT"], "storage": {"path": str(tmp_path / "books.sqlite")},
             "exchange": {"mark_price": False, "rest_url": rest.base_url}, "risk": {"funding": False}})
-        client = ExchangeClient.from_config(config, None, sleep=lambda _s: None)
+        client = ExchangeClient.from_config(config.exchange, None, sleep=lambda _s: None)
         client.load_markets()  # as the runner does at start
         clock = Clock()
         heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)

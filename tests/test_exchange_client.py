@@ -545,7 +545,7 @@ def test_positions_and_balance(client: ExchangeClient, fake: FakeBinanceRest) ->
 
 def test_from_config_points_every_url_at_rest_url_with_the_linear_error_table(fake: FakeBinanceRest) -> None:
     config = BotConfig.from_mapping({"exchange": {"rest_url": fake.base_url + "/", "timeouts": {"rest": 2.5}}})
-    client = ExchangeClient.from_config(config, Secrets(KEY, SECRET), sleep=lambda _s: None)
+    client = ExchangeClient.from_config(config.exchange, Secrets(KEY, SECRET), sleep=lambda _s: None)
     try:
         exchange = client.exchange
         assert isinstance(exchange, ccxt.binanceusdm)
@@ -571,12 +571,12 @@ def test_from_config_points_every_url_at_rest_url_with_the_linear_error_table(fa
 
 
 def test_from_config_demo_and_public_only() -> None:
-    demo = ExchangeClient.from_config(BotConfig.from_mapping({"exchange": {"demo": True}}), None)
+    demo = ExchangeClient.from_config(BotConfig.from_mapping({"exchange": {"demo": True}}).exchange, None)
     assert demo.exchange.urls["api"]["fapiPublic"].startswith("https://demo-fapi")
     assert not demo.exchange.apiKey and not demo.exchange.secret
     assert demo.exchange.timeout == 10_000  # the default exchange.timeouts.rest, 10 s
     demo.close()
-    plain = ExchangeClient.from_config(BotConfig(), Secrets())
+    plain = ExchangeClient.from_config(BotConfig().exchange, Secrets())
     assert plain.exchange.urls["api"]["fapiPublic"] == "https://fapi.binance.com/fapi/v1"
     plain.close()
 

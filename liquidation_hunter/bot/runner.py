@@ -71,7 +71,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     check_strategy(config)
     secrets = config.secrets(environ)
     now = clock()
-    client = ExchangeClient.from_config(config, secrets if config.mode == "live" else None)
+    client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)
     markets: Any = None
     try:
         client.load_markets()

@@ -40,7 +40,8 @@ from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike, to_unified
 
 if TYPE_CHECKING:
-    from liquidation_hunter.config.model import BotConfig, Secrets
+    from liquidation_hunter.config.model import Secrets
+    from liquidation_hunter.config.sections import ExchangeConfig
 
 __all__ = ["Balance", "ExchangeClient", "ExchangePosition", "ExitKind", "OrderResult", "outcome_unknown"]
 
@@ -277,13 +278,12 @@ class ExchangeClient:
         exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
 
     @classmethod
-    def from_config(cls, config: BotConfig, secrets: Secrets | None, **kwargs: Any) -> ExchangeClient:
-        """A client for ``config.exchange``: ccxt's ``binanceusdm`` with the REST timeout, ccxt's rate
+    def from_config(cls, settings: ExchangeConfig, secrets: Secrets | None, **kwargs: Any) -> ExchangeClient:
+        """A client for the config's ``exchange`` section: ccxt's ``binanceusdm`` with the REST timeout, ccxt's rate
         limiter, the credentials of ``secrets`` (None: public data only), ``rest_url`` (every API URL moved
         to it, paths kept, with Binance's futures error codes) or demo trading. ``kwargs`` go to the
         constructor (retries, delays, sleep, logger)."""
         ccxt = _ccxt()
-        settings = config.exchange
         options: dict[str, Any] = {
             "timeout": round(settings.timeouts.rest * 1000),
             "enableRateLimit": True,
