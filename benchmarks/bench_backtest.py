@@ -135,7 +135,8 @@ def show(title: str, walls: list[float], result: BacktestResult, timer: JobTimer
 
 def by_hand(config: BotConfig, events: list[LiquidationEvent], prices: PriceSeries) -> float:
     """The 2025-01-27 session through the live parts, every job at every due moment, the plain heatmap with
-    every symbol's events (as tests/test_backtest.py's reference, with all symbols): seconds."""
+    every symbol's events (as tests/liquidation_hunter/backtest/test_backtest.py's reference, with all
+    symbols): seconds."""
     import logging
     from bisect import bisect_right
 

@@ -2,7 +2,7 @@
 
 Run: ``make bench-stream`` (or ``.venv/bin/python benchmarks/bench_stream.py``).
 
-The fake server (``tests/fake_binance``) runs in a separate process, so it does
+The fake server (``tests/fakes/binance``) runs in a separate process, so it does
 not share the client's interpreter lock, and plays real recorded frames:
 
 * throughput: the 4,986 recorded frames, repeated with their times shifted so
@@ -62,7 +62,7 @@ CLOCK_MS = 2_000_000_000_000
 
 def _server(pipe: Pipe) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from fake_binance import FakeBinance
+    from fakes.binance import FakeBinance
 
     fake = FakeBinance(ping_interval=None, max_incoming_per_second=1000).start()
     pipe.send(fake.market_url)
@@ -86,7 +86,7 @@ async def _paced(fake: Any, payloads: list[dict[str, Any]], rate: float) -> floa
     """On the fake's event loop (its private ``_engine``: the fake has no public way to stamp a frame as it
     leaves): frame ``i`` published at ``start + i / rate``, the sampled ones stamped with the wall time then.
     Returns the rate achieved."""
-    from fake_binance.replay import replay_item
+    from fakes.binance.replay import replay_item
 
     loop = asyncio.get_running_loop()
     start = loop.time()

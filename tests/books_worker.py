@@ -1,4 +1,5 @@
-"""A paper bot in miniature, to be killed with SIGKILL at any instant (``tests/test_paper_broker.py``).
+"""A paper bot in miniature, to be killed with SIGKILL at any instant
+(``tests/liquidation_hunter/trading/test_paper_broker.py``).
 
     python tests/books_worker.py BOOKS.sqlite SEED
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from fake_binance import FakeBinance
+from fakes.binance import FakeBinance
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "binance"
 

@@ -1,4 +1,4 @@
-"""A recorder under load, to be killed with SIGKILL at any instant (``tests/test_recorder.py``).
+"""A recorder under load, to be killed with SIGKILL at any instant (``tests/live_heatmap/store/test_recorder.py``).
 
     python tests/recorder_worker.py STORE.sqlite RATE FLUSH_INTERVAL
 

@@ -1,7 +1,8 @@
 """The answers' shapes, for the OpenAPI description (``/openapi.json``) that FastAPI generates from the routes.
 
 The views build plain dicts and orjson writes them (several times faster than validating them through these
-models on every request); ``tests/test_api_fuzz.py`` checks every answer against this description.
+models on every request); ``tests/liquidation_hunter/api/test_api_fuzz.py`` checks every answer against this
+description.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ has prices); ``symbols=`` narrows both the events and the symbols. Every event i
 without prices are reported and cannot trade.
 
 **Work that changes nothing is not done**, so a replay runs many thousand times faster than real time. Each
-rule below leaves the books exactly as running every job at every moment would (``tests/test_backtest.py``
-compares the two against a bot driven by hand):
+rule below leaves the books exactly as running every job at every moment would
+(``tests/liquidation_hunter/backtest/test_backtest.py`` compares the two against a bot driven by hand):
 
 * a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
   run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it

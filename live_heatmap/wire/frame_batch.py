@@ -10,7 +10,7 @@ list-comprehension steps.
 that :func:`parse_force_order` accepts with the same fields, by the same checks; otherwise
 :func:`parse_rows` sends each frame of the chunk through :func:`parse_force_order` (which names the reject
 reason). Either way the rows are the ones the per-frame parser gives, in the same order
-(``tests/test_parse_paths.py`` checks this on real frames broken at random).
+(``tests/live_heatmap/wire/test_parse_paths.py`` checks this on real frames broken at random).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 
 from .rest_wire import INVALID_SYMBOL, ApiError, fmt
 
-CAPTURED = Path(__file__).resolve().parents[2] / "data" / "binance" / "rest"
+CAPTURED = Path(__file__).resolve().parents[3] / "data" / "binance" / "rest"
 DEFAULT_PRICES = {"ETHUSDT": "2000.00"}
 FALLBACK_PRICE = "100.00"
 TEMPLATE_SYMBOL = "ETHUSDT"

@@ -22,7 +22,7 @@ import orjson
 import pytest
 import structlog
 from conftest import WIRE
-from fake_binance import FakeBinance
+from fakes.binance import FakeBinance
 from helpers import NOW, event
 
 from liquidation_hunter.bot.record import RecordingDisabled, run_recorder
@@ -32,8 +32,8 @@ from live_heatmap import HeatmapConfig, LiquidationEvent, LiveLiquidationHeatmap
 from live_heatmap.store.history import event_order
 from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER = Path(__file__).resolve().parent / "recorder_worker.py"
+ROOT = Path(__file__).resolve().parents[3]
+WORKER = Path(__file__).resolve().parents[2] / "recorder_worker.py"
 DAY = 86_400_000
 
 

@@ -5,7 +5,8 @@ They guard rewrites of the engine (issue 11: a faster replay must trade exactly 
 does): a change that moves any number fails here, and the diff of the golden file shows what moved. When a
 change is *meant* to change trades (new fill rules, new data), regenerate and commit the new files with it:
 
-    LIQUIDATION_HUNTER_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_backtest_golden.py
+    LIQUIDATION_HUNTER_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest \\
+        tests/liquidation_hunter/backtest/test_backtest_golden.py
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from liquidation_hunter.backtest import BacktestResult, PriceSeries, load_prices
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap import LiquidationEvent, parse_force_order
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 REGENERATE = os.environ.get("LIQUIDATION_HUNTER_REGENERATE_GOLDEN") == "1"
 
 CASES: dict[str, dict[str, Any]] = {
     # the defaults, as `make bench-backtest` replays them
     "magnet_default": {"strategy": {"name": "liquidation_magnet"}},
     "cascade_fade_default": {"strategy": {"name": "cascade_fade"}},
-    # every symbol, thresholds that trade more (tests/test_backtest.py's), no cooldown or account limits
+    # every symbol, thresholds that trade more (test_backtest.py's), no cooldown or account limits
     "magnet_all_symbols": {
         "symbols": "all", "heatmap": {"min_cluster_size": 3},
         "hunter": {"min_strength": 0.3, "min_distance_pct": 0.3, "max_distance_pct": 3.0,

@@ -38,13 +38,13 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
 from strategies import make_strategy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TRADES = DATA / "aggtrades_large.csv"
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 START_MS = 1_737_996_600_000  # 2025-01-27T16:50:00Z
 END_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 
-# Thresholds that trade on this session (as tests/test_bot_e2e.py's bot).
+# Thresholds that trade on this session (as test_bot_e2e.py's bot).
 SETTINGS: dict[str, Any] = {
     "symbols": SYMBOLS,
     "heatmap": {"min_cluster_size": 3},
@@ -201,7 +201,7 @@ def test_sessions_split_at_gaps_and_carry_no_price_or_position_over(events: list
 
 
 def drive_by_hand(config: BotConfig, events: Sequence[LiquidationEvent], prices: PriceSeries) -> Books:
-    """The live parts wired as tests/test_bot_engine.py does, every job run at every due moment of its grid,
+    """The live parts wired as test_bot_engine.py does, every job run at every due moment of its grid,
     no skipping; the heatmap gets only the bot's symbols' events, as a live bot subscribed to them would."""
     now = [START_MS]
 

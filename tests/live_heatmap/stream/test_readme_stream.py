@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fake_binance import FakeBinance
+from fakes.binance import FakeBinance
 
 from live_heatmap.stream.stream import LiquidationStream
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 BINANCE = "wss://fstream.binance.com/market"
 
 

@@ -19,7 +19,7 @@ from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig, Stora
 from live_heatmap import ConfigError
 from live_heatmap.common.structs import mask
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "config"
 SCRIPT = Path(sys.executable).parent / "liquidation-hunter"
 SECRET = "supersecretvalue1234"

@@ -15,7 +15,7 @@ from liquidation_hunter.config.model import load_config
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.model import AccountState, EntryOrder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 KEYS = {"BINANCE_API_KEY": "k" * 64, "BINANCE_API_SECRET": "s" * 64}
 LIVE = """mode: live
 symbols: [BTCUSDT]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_binance import FakeBinance
+from fakes.binance import FakeBinance
 
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import EntryOrder

@@ -12,7 +12,7 @@ from typing import Any
 
 import ccxt
 import pytest
-from fake_binance import FakeBinanceRest, RecordedRequest
+from fakes.binance import FakeBinanceRest, RecordedRequest
 from structlog.testing import capture_logs
 
 from liquidation_hunter.trading.books import Books

@@ -15,8 +15,8 @@ from typing import Any
 import ccxt
 import pytest
 import structlog
-from fake_binance import FakeBinanceRest, RecordedRequest
-from fake_binance.rest_server import wall_clock_ms
+from fakes.binance import FakeBinanceRest, RecordedRequest
+from fakes.binance.rest_server import wall_clock_ms
 from structlog.testing import capture_logs
 
 from liquidation_hunter.config.model import BotConfig, Secrets

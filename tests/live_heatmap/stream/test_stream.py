@@ -1,4 +1,4 @@
-"""The live stream against a local fake of Binance (tests/fake_binance): every fault, in seconds."""
+"""The live stream against a local fake of Binance (tests/fakes/binance): every fault, in seconds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fake_binance import FakeBinance
+from fakes.binance import FakeBinance
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
 from live_heatmap.common.backoff import Backoff

@@ -322,7 +322,7 @@ def test_from_risk_keeps_the_precision_it_is_given(books: Books) -> None:
 def test_the_paper_broker_the_runner_builds_applies_the_exchange_rules(tmp_path: Path) -> None:
     """``liquidation-hunter run`` builds its bot with ``build_bot``: in paper mode its broker takes the
     exchange's step, tick and minimums from the markets it loaded (here from the local fake Binance)."""
-    from fake_binance import FakeBinanceRest
+    from fakes.binance import FakeBinanceRest
 
     from liquidation_hunter.bot.runner import build_bot
     from liquidation_hunter.config.model import BotConfig

@@ -17,9 +17,10 @@ import orjson
 import pytest
 import websocket
 from conftest import DATA
-from fake_binance import FakeBinance, ReplayHandle, thin_snapshot
-from fake_binance.replay import replay_item
 from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketTimeoutException
+
+from fakes.binance import FakeBinance, ReplayHandle, thin_snapshot
+from fakes.binance.replay import replay_item
 
 WS = DATA / "ws"
 DOC_EVENT: dict[str, Any] = json.loads((WS / "forceOrder_doc_example.json").read_text())  # BTCUSDT

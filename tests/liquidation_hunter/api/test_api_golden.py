@@ -5,7 +5,7 @@ It guards a rewrite of the HTTP stack (issue 11: the same endpoints and JSON on 
 of any key, value, number format or error text fails here, and the diff of the golden file shows it. A change
 meant to change the answers regenerates it and commits the diff with it:
 
-    LIQUIDATION_HUNTER_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_api_golden.py
+    LIQUIDATION_HUNTER_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/liquidation_hunter/api/test_api_golden.py
 
 ``/health`` (its uptime moves) and ``/openapi.json`` (a description, checked by the schemathesis test) are
 left out. A body over 20 kB (the grids) is kept as its scalar fields, its keys and the SHA-256 of its
@@ -26,7 +26,7 @@ from helpers import Client
 
 from liquidation_hunter.api import ApiServer, source_from_recording
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "api_responses.json"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "api_responses.json"
 REGENERATE = os.environ.get("LIQUIDATION_HUNTER_REGENERATE_GOLDEN") == "1"
 AT = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 LARGE = 20_000

@@ -15,8 +15,9 @@ from typing import Any
 
 import ccxt
 import pytest
-from fake_binance import FakeBinanceRest, RecordedRequest
-from fake_binance.rest_server import wall_clock_ms
+
+from fakes.binance import FakeBinanceRest, RecordedRequest
+from fakes.binance.rest_server import wall_clock_ms
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -229,7 +229,7 @@ def test_entry_client_ids_follow_the_idea_and_fit_binance() -> None:
 
 def test_without_the_mark_stream_prices_come_over_rest_in_one_request(tmp_path: Path) -> None:
     """``exchange.mark_price: false``: the prices job asks premiumIndex once for every symbol."""
-    from fake_binance import FakeBinanceRest
+    from fakes.binance import FakeBinanceRest
 
     from liquidation_hunter.trading.exchange import ExchangeClient
 

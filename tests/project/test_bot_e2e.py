@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_binance import FakeBinance, FakeBinanceRest
+from fakes.binance import FakeBinance, FakeBinanceRest
 from market_replay import MarketReplay, session
 
 from liquidation_hunter.trading.books import Books
 
-ROOT = Path(__file__).resolve().parent.parent
-GUARDED_CLI = Path(__file__).resolve().parent / "guarded_cli.py"
+ROOT = Path(__file__).resolve().parents[2]
+GUARDED_CLI = Path(__file__).resolve().parents[1] / "guarded_cli.py"
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 START_MS = 1_737_996_600_000  # 2025-01-27T16:50:00Z
 END_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z

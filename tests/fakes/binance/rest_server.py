@@ -301,7 +301,7 @@ class FakeBinanceRest:
             if route is None and failure is None:
                 status, content_type = 404, "text/plain; charset=utf-8"
                 payload = (f"fake Binance REST: no endpoint {method} {path} (recorded as unexpected; "
-                           "implement it in tests/fake_binance if ccxt needs it)").encode()
+                           "implement it in tests/fakes/binance if ccxt needs it)").encode()
             self._requests.append(RecordedRequest(
                 method=method, path=path, params=params, headers=headers, signed=signed,
                 signature_ok=signature_ok, status=status, error_code=error_code, handled=route is not None,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import DATA, WIRE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts"
 AT_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z
 PRICES = DATA / "aggtrades_large.csv"
