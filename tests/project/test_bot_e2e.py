@@ -3,7 +3,7 @@ and REST servers replaying the real 2025-01-27 liquidation cascade fast. It trad
 mid-run and restarted on the same books; it stops on SIGTERM within 5 s. Then the books must balance, every
 position the logs announced must be in them exactly once, and nothing may be doubled.
 
-The bot is started through tests/guarded_cli.py, so it cannot reach the internet either.
+The bot is started through tests/support/guarded_cli.py, so it cannot reach the internet either.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from market_replay import MarketReplay, session
 from liquidation_hunter.trading.books import Books
 
 ROOT = Path(__file__).resolve().parents[2]
-GUARDED_CLI = Path(__file__).resolve().parents[1] / "guarded_cli.py"
+GUARDED_CLI = Path(__file__).resolve().parents[1] / "support" / "guarded_cli.py"
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 START_MS = 1_737_996_600_000  # 2025-01-27T16:50:00Z
 END_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z

@@ -31,7 +31,7 @@ HOUR = 3_600_000
 DAY0 = 1_737_936_000_000  # 2025-01-27T00:00:00Z
 T = DAY0 + 7 * HOUR  # 07:00 UTC, between two funding times
 START = 10_000.0
-WORKER = Path(__file__).resolve().parents[2] / "books_worker.py"
+WORKER = Path(__file__).resolve().parents[2] / "support" / "books_worker.py"
 
 
 class ExchangeInfoPrecision:

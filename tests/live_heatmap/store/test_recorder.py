@@ -33,7 +33,7 @@ from live_heatmap.store.history import event_order
 from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
 
 ROOT = Path(__file__).resolve().parents[3]
-WORKER = Path(__file__).resolve().parents[2] / "recorder_worker.py"
+WORKER = Path(__file__).resolve().parents[2] / "support" / "recorder_worker.py"
 DAY = 86_400_000
 
 
@@ -511,7 +511,8 @@ def test_record_process_stops_on_sigterm_within_5_s_and_flushes(tmp_path: Path) 
                           "schedule:\n  heartbeat: 1\nlogging:\n  format: json\n")
         path = tmp_path / "var" / "liquidations.sqlite"
         log = (tmp_path / "rec.log").open("w")
-        proc = subprocess.Popen([sys.executable, "-c", RECORD.format(tests=str(ROOT / "tests")), str(config)],
+        record = RECORD.format(tests=str(ROOT / "tests" / "support"))
+        proc = subprocess.Popen([sys.executable, "-c", record, str(config)],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
         try:
             assert wait_until(fake.open_connections, 30), (tmp_path / "rec.log").read_text()

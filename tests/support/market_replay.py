@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 from fakes.binance import FakeBinance
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "binance"
+DATA = Path(__file__).resolve().parents[2] / "data" / "binance"
 
 
 @dataclass(frozen=True, slots=True)

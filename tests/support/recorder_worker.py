@@ -1,6 +1,6 @@
 """A recorder under load, to be killed with SIGKILL at any instant (``tests/live_heatmap/store/test_recorder.py``).
 
-    python tests/recorder_worker.py STORE.sqlite RATE FLUSH_INTERVAL
+    python tests/support/recorder_worker.py STORE.sqlite RATE FLUSH_INTERVAL
 
 Feeds a heatmap with a recorder attached ``RATE`` events a second (0: as fast as it can). Event ``i`` is
 real event ``i % 4986`` of ``data/binance/forceorder_wire.jsonl`` (its symbol, side, price and quantity)
@@ -20,7 +20,7 @@ from pathlib import Path
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
 from live_heatmap.store.recorder import EventStore, Recorder
 
-WIRE = Path(__file__).resolve().parent.parent / "data" / "binance" / "forceorder_wire.jsonl"
+WIRE = Path(__file__).resolve().parents[2] / "data" / "binance" / "forceorder_wire.jsonl"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STEP = 0.005  # seconds between feeding rounds
 

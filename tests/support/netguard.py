@@ -1,5 +1,5 @@
 """The guard that makes any attempt to leave 127.0.0.1 fail loudly: installed for every test by conftest.py,
-and in the bot processes the end-to-end tests start (tests/guarded_cli.py)."""
+and in the bot processes the end-to-end tests start (tests/support/guarded_cli.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A paper bot in miniature, to be killed with SIGKILL at any instant
 (``tests/liquidation_hunter/trading/test_paper_broker.py``).
 
-    python tests/books_worker.py BOOKS.sqlite SEED
+    python tests/support/books_worker.py BOOKS.sqlite SEED
 
 Loops forever over simulated hours: prices from a random walk seeded by SEED, the paper broker's
 exits and funding, a manual close now and then, an entry now and then, a heartbeat. Prints one line
