@@ -393,13 +393,6 @@ class Books:
                    "realized_pnl, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (client_id, position_id, symbol, side, quantity, price, fee, int(maker), realized, now_ms))
 
-    def update_exits(self, position_id: int, *, stop_loss: float | None = None,
-                     take_profit: float | None = None) -> None:
-        """Move a position's stop-loss or take-profit (e.g. to the exchange's rounded trigger prices)."""
-        with self._write() as db:
-            db.execute("UPDATE positions SET stop_loss = COALESCE(?, stop_loss), "
-                       "take_profit = COALESCE(?, take_profit) WHERE id = ?", (stop_loss, take_profit, position_id))
-
     def record_funding(self, position_id: int, *, rate: float, amount: float, at: int) -> bool:
         """Funding paid (negative) or received at funding time ``at``; once per position and time."""
         _finite("amount", amount)
