@@ -121,11 +121,7 @@ class SignalRecord:
 
 
 def _position(row: sqlite3.Row) -> Position:
-    return Position(id=row["id"], client_id=row["client_id"], symbol=row["symbol"], direction=row["direction"],
-                    quantity=row["quantity"], entry_price=row["entry_price"], leverage=row["leverage"],
-                    margin=row["margin"], stop_loss=row["stop_loss"], take_profit=row["take_profit"],
-                    liquidation_price=row["liquidation_price"], opened_at=row["opened_at"],
-                    entry_fee=row["entry_fee"], funding=row["funding"], strategy=row["strategy"])
+    return Position(**{name: row[name] for name in _POSITION_COLUMNS.split(", ")})
 
 
 def _finite(name: str, value: float) -> float:

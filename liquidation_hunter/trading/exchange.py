@@ -493,33 +493,30 @@ class ExchangeClient:
     def fetch_order_by_id(self, symbol: str, order_id: str) -> OrderResult | None:
         """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
         :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
-        ccxt = _ccxt()
         self._ensure_markets()
         unified = self.unified(symbol)
-
-        def fetch() -> dict[str, Any] | None:
-            try:
-                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified))
-            except ccxt.OrderNotFound:
-                return None
-
-        found = self._call(f"fetch order {unified} {order_id}", fetch)
+        found = self._fetch_order(f"fetch order {unified} {order_id}", unified, order_id, {})
         return None if found is None else OrderResult.from_ccxt(found)
 
     def _fetch_raw(self, unified: str, client_id: str, *, algo: bool) -> dict[str, Any] | None:
         """The order (or algo order) with ``client_id``; None when the exchange has none (-2013)."""
-        ccxt = _ccxt()
         params: dict[str, Any] = {"trigger": True, "clientAlgoId": client_id} if algo \
             else {"origClientOrderId": client_id}
+        kind = "algo order" if algo else "order"
+        return self._fetch_order(f"fetch {kind} {unified} by client id {client_id}", unified, None, params)
+
+    def _fetch_order(self, what: str, unified: str, order_id: str | None,
+                     params: dict[str, Any]) -> dict[str, Any] | None:
+        """ccxt's ``fetch_order`` through :meth:`_call`; None when the exchange has no such order."""
+        ccxt = _ccxt()
 
         def fetch() -> dict[str, Any] | None:
             try:
-                return cast(dict[str, Any], self._exchange.fetch_order(None, unified, params))
+                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified, params))
             except ccxt.OrderNotFound:
                 return None
 
-        kind = "algo order" if algo else "order"
-        return self._call(f"fetch {kind} {unified} by client id {client_id}", fetch)
+        return self._call(what, fetch)
 
     def recv_window(self) -> float:
         """Seconds Binance accepts a signed request after its timestamp (ccxt's ``options['recvWindow']``)."""
