@@ -224,7 +224,6 @@ def price_edges_for(low: float, high: float, price_bins: int | None = None, *, p
     return edges
 
 
-
 def _as_columns(events: Iterable[LiquidationEvent] | EventColumns, symbol: str) -> EventColumns:
     """Events as arrays sorted by trade time; :class:`LiquidationEvent` of other symbols are skipped."""
     if isinstance(events, EventColumns):

@@ -74,7 +74,6 @@ class PriceSource:
     points: int
 
 
-
 class PriceSeries:
     """Price points per symbol (Binance id, ``BTCUSDT``), each sorted by time. Immutable once built."""
 
