@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from live_heatmap.side import Side
@@ -59,7 +59,10 @@ class LiquidationCluster:
         return self.price_level < self.current_price
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (adds ``span_pct``)."""
-        out = asdict(self)
+        """Plain JSON-ready dict (adds ``span_pct``); its fields are plain values, so no deep copy."""
+        out = {name: getattr(self, name) for name in _FIELDS}
         out["span_pct"] = self.span_pct
         return out
+
+
+_FIELDS = tuple(LiquidationCluster.__dataclass_fields__)

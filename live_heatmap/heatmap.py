@@ -440,7 +440,6 @@ class LiveLiquidationHeatmap:
 
     # -- internals -------------------------------------------------------------------------------
 
-
     def _notify(self, events: Sequence[LiquidationEvent]) -> None:
         for listener in self._listeners:
             try:

@@ -246,16 +246,13 @@ def create_app(source: ApiSource, *, token: str | None = None, static_dir: Path 
 
 
 def _responses(*, symbol: bool, secured: bool, extra: dict[int, str] | None) -> dict[int | str, Any]:
-    out: dict[int | str, Any] = {400: {"model": schemas.ErrorAnswer,
-                                       "description": "a parameter is wrong (the detail names it)"}}
+    described = {400: "a parameter is wrong (the detail names it)"}
     if symbol:
-        out[404] = {"model": schemas.ErrorAnswer, "description": "unknown symbol (or nothing to draw)"}
+        described[404] = "unknown symbol (or nothing to draw)"
     if secured:
-        out[401] = {"model": schemas.ErrorAnswer, "description": "missing or wrong bearer token (when the server "
-                                                                 "has one)"}
-    for status, description in (extra or {}).items():
-        out[status] = {"model": schemas.ErrorAnswer, "description": description}
-    return out
+        described[401] = "missing or wrong bearer token (when the server has one)"
+    described.update(extra or {})
+    return {status: {"model": schemas.ErrorAnswer, "description": text} for status, text in described.items()}
 
 
 def _routes(app: FastAPI, source: ApiSource) -> None:

@@ -24,10 +24,10 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig, Signal
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import status_report
-from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_unified
+from live_heatmap import LiveLiquidationHeatmap, to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
-from live_heatmap.grid import HeatmapGrid, grid_from_heatmap
+from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
@@ -44,42 +44,6 @@ MAX_WINDOW_MS = 7 * 86_400_000
 _MIN_MS = 1_262_304_000_000  # 2010-01-01
 _MAX_MS = 4_102_444_800_000  # 2100-01-01
 _TIME = "epoch milliseconds or an ISO-8601 time such as 2025-01-27T17:20Z, within 2010..2100"
-
-
-_CLUSTER_FIELDS = tuple(LiquidationCluster.__dataclass_fields__)
-
-
-def cluster_dict(cluster: LiquidationCluster) -> dict[str, Any]:
-    """:meth:`LiquidationCluster.to_dict` without ``asdict``'s deep copy (its fields are plain values)."""
-    out = {name: getattr(cluster, name) for name in _CLUSTER_FIELDS}
-    out["span_pct"] = cluster.span_pct
-    return out
-
-
-def grid_dict(grid: HeatmapGrid, *, points: bool = False) -> dict[str, Any]:
-    """:meth:`HeatmapGrid.to_dict` (``decimals=2``) with the cell matrices left as numpy arrays: orjson
-    (``OPT_SERIALIZE_NUMPY``) writes the same JSON from them several times faster than from lists."""
-    out = _grid_head(grid, points)
-    for key, cells in (("z", grid.total), ("z_long", grid.long), ("z_short", grid.short)):
-        out[key] = np.ascontiguousarray(np.round(cells.T, 2))
-    return out
-
-
-def _grid_head(grid: HeatmapGrid, points: bool) -> dict[str, Any]:
-    has = ~np.isnan(grid.candles[:, 0])
-    candles = np.column_stack((grid.time_edges[:-1][has].astype(np.float64), grid.candles[has]))
-    out: dict[str, Any] = {
-        "symbol": grid.symbol, "start_ms": grid.start_ms, "end_ms": grid.end_ms,
-        "time_decay_minutes": grid.time_decay_minutes,
-        "value": "decayed liquidation notional (quote currency) remembered at each column's end",
-        "x": grid.time_edges.tolist(), "y": grid.price_edges.tolist(),
-        "candles": [[int(r[0]), *r[1:]] for r in candles.tolist()],
-        "events": int(grid.events.trade_time.size),
-        "clusters": [cluster_dict(c) for c in grid.clusters],
-    }
-    if points:
-        out["price_points"] = [[t, p] for t, p in zip(grid.price_time.tolist(), grid.price.tolist(), strict=True)]
-    return out
 
 
 class ParamError(ValueError):
@@ -220,7 +184,7 @@ class ApiSource:
         now = self.now()
         clusters = self.heatmap.get_clusters(key, min_strength, max_distance, side=side, now_ms=now)
         return {"symbol": key, "price": self.price(key, now), "at": now,
-                "clusters": [cluster_dict(c) for c in clusters]}
+                "clusters": [c.to_dict() for c in clusters]}
 
     def decide(self, key: str, price: float, now: int, min_strength: float | None = None) -> Signal:
         """The configured strategy's signal, from an instance of its own: what the bot's strategy would say,
@@ -251,7 +215,7 @@ class ApiSource:
             if signal.origin:
                 out["origin"] = signal.origin
         return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy, "price": price, "at": now,
-                "best_cluster": cluster_dict(cluster) if cluster is not None else None, "signal": out}
+                "best_cluster": cluster.to_dict() if cluster is not None else None, "signal": out}
 
     def grid(self, symbol: str, window: str | None = None, points: bool = False) -> dict[str, Any]:
         key = self.symbol_key(symbol)
@@ -281,7 +245,7 @@ class ApiSource:
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
                            f"{window} before {_iso(now)}") from exc
-        out = grid_dict(grid, points=points)
+        out = grid.to_dict(points=points, arrays=True)
         out["symbol"] = key
         out["at"] = now
         out["price_source"] = source

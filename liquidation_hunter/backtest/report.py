@@ -13,6 +13,7 @@ effective configuration (printed in full at the end) and of the inputs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
@@ -402,17 +403,15 @@ def write_report(result: BacktestResult, out_dir: str | os.PathLike[str], *,
     """Write ``report.json``, ``report.md``, ``report.html`` (those of ``formats``) and ``equity.png`` into
     ``out_dir`` (created if missing); returns the paths written. Without matplotlib the picture is left out
     (the pages say so) rather than failing."""
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ValueError(f"formats: expected some of {', '.join(FORMATS)}, got {unknown[0]!r}")
+    unknown = next((f for f in formats if f not in FORMATS), None)
+    if unknown is not None:
+        raise ValueError(f"formats: expected some of {', '.join(FORMATS)}, got {unknown!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png: bytes | None = None
     if picture:
-        try:
+        with contextlib.suppress(ImportError):
             png = equity_png(result)
-        except ImportError:
-            png = None
     written: list[Path] = []
     if png is not None:
         written.append(_write(out / PICTURE, png))

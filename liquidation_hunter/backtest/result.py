@@ -131,9 +131,8 @@ class BacktestResult:
         peak, drawdown, drawdown_pct = -math.inf, 0.0, 0.0
         for point in self.equity:
             peak = max(peak, point.equity)
-            if peak > 0 and peak - point.equity > drawdown:
-                drawdown = peak - point.equity
             if peak > 0:
+                drawdown = max(drawdown, peak - point.equity)
                 drawdown_pct = max(drawdown_pct, 100.0 * (peak - point.equity) / peak)
         reasons = Counter(t.reason for t in trades)
         return {

@@ -119,9 +119,6 @@ class SimulatedClock:
         return self.now
 
 
-# ---------------------------------------------------------------------- records
-
-
 # ---------------------------------------------------------------------- setup
 
 
@@ -345,25 +342,21 @@ class _Replay:
 
     def feed_events(self, t: int) -> None:
         """Ingest the traded symbols' events traded at or before ``t`` (one ``ingest_many``)."""
-        i = self.next_event
-        j = bisect_right(self.event_times, t, i)
-        if j > i:
-            self._ingest(self.events[i:j])
-            self.next_event = j
+        self.next_event = self._ingest(self.events, self.event_times, self.next_event, t)
 
     def feed_others(self, t: int) -> None:
         """Ingest the other symbols' events traded at or before ``t``. Nothing reads them (no price, no
         signal), so they go in after the last session, in one batch, rather than moment by moment."""
-        i = self.next_other
-        j = bisect_right(self.other_times, t, i)
-        if j > i:
-            self._ingest(self.others[i:j])
-            self.next_other = j
+        self.next_other = self._ingest(self.others, self.other_times, self.next_other, t)
 
-    def _ingest(self, batch: list[LiquidationEvent]) -> None:
-        report = self.heatmap.ingest_many(batch)
-        self.accepted += report.accepted
-        self.duplicates += report.duplicates
+    def _ingest(self, events: list[LiquidationEvent], times: list[int], i: int, t: int) -> int:
+        """Ingest ``events[i:]`` traded at or before ``t``; returns the index of the first one left."""
+        j = bisect_right(times, t, i)
+        if j > i:
+            report = self.heatmap.ingest_many(events[i:j])
+            self.accepted += report.accepted
+            self.duplicates += report.duplicates
+        return j
 
     def feed_prices(self, t: int) -> None:
         """Set each traded symbol's price to its latest point at or before ``t``."""

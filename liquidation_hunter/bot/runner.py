@@ -44,7 +44,6 @@ __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
 log = structlog.get_logger("liquidation_hunter.bot")
 
 
-
 class LiveModeRefused(RuntimeError):
     """Live trading was not opted into on both sides (file and command line), or keys are missing."""
 

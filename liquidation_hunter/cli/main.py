@@ -74,14 +74,8 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a bot's config file; print the effective config (secrets masked) or the one-line error."""
-
-    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
-
-    try:
-        config = load_config(args.file)
-        check_strategy(config)
-    except ConfigFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = _load(args.file)
+    if config is None:
         return 2
     effective = config.to_dict(masked=True)
     if args.json:
@@ -98,7 +92,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: str) -> object:
+def _load(path: str) -> BotConfig | None:
     """The config at ``path`` with its strategy's parameters checked, or the one-line error printed (and None
     returned)."""
     from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
@@ -117,7 +111,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from liquidation_hunter.bot.runner import LiveModeRefused, run  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
     config = _load(args.config)
-    if not isinstance(config, BotConfig):
+    if config is None:
         return 2
     try:
         return run(config, live_flag=args.live)
@@ -131,14 +125,14 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from liquidation_hunter.bot.record import run_recorder  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
     config = _load(args.config)
-    if not isinstance(config, BotConfig):
+    if config is None:
         return 2
     return run_recorder(config)
 
 
-def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[object, object] | None:
+def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Books] | None:
     config = _load(args.config)
-    if not isinstance(config, BotConfig):
+    if config is None:
         return None
     try:
         books = (Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet)
@@ -154,7 +148,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if opened is None:
         return 2
     config, books = opened
-    assert isinstance(config, BotConfig) and isinstance(books, Books)
     with books:
         report = status_report(books, now_ms=system_clock_ms(), heartbeat_s=config.schedule.heartbeat,
                                signals=args.signals)
@@ -167,7 +160,6 @@ def _cmd_halt(args: argparse.Namespace) -> int:
     if opened is None:
         return 2
     books = opened[1]
-    assert isinstance(books, Books)
     with books:
         if args.command == "halt":
             reason = f"halted by hand: {args.reason}" if args.reason else "halted by hand"

@@ -76,7 +76,6 @@ class ExchangeConfig(Settings, frozen=True):
                                     self.ws_url)
 
 
-
 class StrategyConfig(Settings, frozen=True):
     """``strategy``: which strategy trades the signals, and its own parameters."""
 

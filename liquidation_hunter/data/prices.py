@@ -32,6 +32,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import math
 import os
 import zipfile
@@ -73,7 +74,6 @@ class PriceSource:
     points: int
 
 
-
 class PriceSeries:
     """Price points per symbol (Binance id, ``BTCUSDT``), each sorted by time. Immutable once built."""
 
@@ -104,13 +104,12 @@ class PriceSeries:
     def from_points(cls, points: Iterable[tuple[str, int, float]], *,
                     sources: Sequence[PriceSource] = ()) -> PriceSeries:
         """From ``(symbol, time_ms, price)`` triples in any order."""
-        times: dict[str, list[int]] = {}
-        values: dict[str, list[float]] = {}
+        series: dict[str, tuple[list[int], list[float]]] = {}
         for symbol, at, price in points:
-            key = symbol_key(symbol)
-            times.setdefault(key, []).append(int(at))
-            values.setdefault(key, []).append(float(price))
-        return cls({k: (times[k], values[k]) for k in times}, sources=sources)
+            times, values = series.setdefault(symbol_key(symbol), ([], []))
+            times.append(int(at))
+            values.append(float(price))
+        return cls(series, sources=sources)
 
     # ------------------------------------------------------------------ reading
 
@@ -250,10 +249,8 @@ def _load_one(path: Path, *, kline_path: KlinePath, symbol: str | None) -> Price
     if fixed is not None:
         fixed = symbol_key(fixed)
     points: list[tuple[str, int, float]] = []
-    line = 1
-    body: Iterator[list[str]] = rows if header is not None else _chain([first], rows)
-    if header is None:
-        line = 0
+    line = 1 if header is not None else 0
+    body: Iterator[list[str]] = rows if header is not None else itertools.chain([first], rows)
     for row in body:
         line += 1
         if not row or not any(c.strip() for c in row):
@@ -274,11 +271,6 @@ def _load_one(path: Path, *, kline_path: KlinePath, symbol: str | None) -> Price
         return PriceSeries.from_points(points, sources=[PriceSource(path.name, digest, fmt, len(points))])
     except ValueError as exc:
         raise PriceFileError(f"{where}: {exc}") from None
-
-
-def _chain(first: list[list[str]], rest: Iterator[list[str]]) -> Iterator[list[str]]:
-    yield from first
-    yield from rest
 
 
 def _decompress(raw: bytes, path: Path) -> str:
@@ -387,7 +379,7 @@ def _time(text: str, where: str, line: int) -> int:
         try:
             number = float(text)
         except ValueError:
-            raise PriceFileError(f"{where}:{line}: time: expected epoch milliseconds, got {text!r}") from None
+            number = math.nan
         if not number.is_integer():
             raise PriceFileError(f"{where}:{line}: time: expected epoch milliseconds, got {text!r}") from None
         value = int(number)

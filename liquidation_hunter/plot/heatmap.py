@@ -46,7 +46,6 @@ from live_heatmap.store.history import load_events
 
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
-    from live_heatmap.wire.events import LiquidationEvent
 
 __all__ = [
     "SCALES",
@@ -280,12 +279,6 @@ def _parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _load_events(source: Path, symbol: str, *, since_ms: int | None, until_ms: int | None) -> list[LiquidationEvent]:
-    """``symbol``'s events of a recording (JSONL, CSV, SQLite: ``live_heatmap.store.history.load_events``)."""
-    return load_events(source, symbols=[symbol], since_ms=since_ms,
-                       until_ms=None if until_ms is None else until_ms + 1)  # its end is exclusive, ours inclusive
-
-
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -337,7 +330,8 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     horizon_ms = int((cluster_config or HeatmapConfig(time_decay_minutes=decay)).horizon_minutes * 60_000)
     since_ms = None if at_ms is None else at_ms - window_ms - horizon_ms
     try:
-        events = _load_events(path, symbol, since_ms=since_ms, until_ms=at_ms)
+        events = load_events(path, symbols=[symbol], since_ms=since_ms,
+                             until_ms=None if at_ms is None else at_ms + 1)  # its end is exclusive, ours inclusive
     except (OSError, ValueError) as exc:
         return _error(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
     end_ms = at_ms if at_ms is not None else max((e.trade_time for e in events), default=0)

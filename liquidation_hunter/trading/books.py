@@ -121,11 +121,7 @@ class SignalRecord:
 
 
 def _position(row: sqlite3.Row) -> Position:
-    return Position(id=row["id"], client_id=row["client_id"], symbol=row["symbol"], direction=row["direction"],
-                    quantity=row["quantity"], entry_price=row["entry_price"], leverage=row["leverage"],
-                    margin=row["margin"], stop_loss=row["stop_loss"], take_profit=row["take_profit"],
-                    liquidation_price=row["liquidation_price"], opened_at=row["opened_at"],
-                    entry_fee=row["entry_fee"], funding=row["funding"], strategy=row["strategy"])
+    return Position(**{name: row[name] for name in _POSITION_COLUMNS.split(", ")})
 
 
 def _finite(name: str, value: float) -> float:
@@ -392,13 +388,6 @@ class Books:
         db.execute("INSERT INTO fills(client_id, position_id, symbol, side, quantity, price, fee, maker, "
                    "realized_pnl, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (client_id, position_id, symbol, side, quantity, price, fee, int(maker), realized, now_ms))
-
-    def update_exits(self, position_id: int, *, stop_loss: float | None = None,
-                     take_profit: float | None = None) -> None:
-        """Move a position's stop-loss or take-profit (e.g. to the exchange's rounded trigger prices)."""
-        with self._write() as db:
-            db.execute("UPDATE positions SET stop_loss = COALESCE(?, stop_loss), "
-                       "take_profit = COALESCE(?, take_profit) WHERE id = ?", (stop_loss, take_profit, position_id))
 
     def record_funding(self, position_id: int, *, rate: float, amount: float, at: int) -> bool:
         """Funding paid (negative) or received at funding time ``at``; once per position and time."""

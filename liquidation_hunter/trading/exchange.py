@@ -442,31 +442,25 @@ class ExchangeClient:
     def _wanted(self, symbols: Sequence[str] | None) -> set[str] | None:
         return None if symbols is None else {self.unified(s) for s in symbols}
 
+    def _per_symbol(self, what: str, fetch: Callable[[], Mapping[str, Any]], key: str,
+                    symbols: Sequence[str] | None) -> dict[str, Mapping[str, Any]]:
+        """``fetch``'s rows by unified symbol, those with a ``key``, of ``symbols`` (either form) when given."""
+        self._ensure_markets()
+        wanted = self._wanted(symbols)
+        rows = self._call(what, fetch)
+        return {s: row for s, row in rows.items() if row.get(key) is not None and (wanted is None or s in wanted)}
+
     def mark_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
         """Mark prices by unified symbol: one ``/fapi/v1/premiumIndex`` for all symbols, filtered to
         ``symbols`` (either form) when given; a symbol the exchange does not list is left out."""
-        self._ensure_markets()
-        wanted = self._wanted(symbols)
-        rows = self._call("fetch mark prices", self._exchange.fetch_mark_prices)
-        return {s: float(row["markPrice"]) for s, row in rows.items()
-                if row.get("markPrice") is not None and (wanted is None or s in wanted)}
-
-    def last_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
-        """Last traded prices by unified symbol: one ``/fapi/v2/ticker/price``, filtered like :meth:`mark_prices`."""
-        self._ensure_markets()
-        wanted = self._wanted(symbols)
-        rows = self._call("fetch last prices", self._exchange.fetch_last_prices)
-        return {s: float(row["price"]) for s, row in rows.items()
-                if row.get("price") is not None and (wanted is None or s in wanted)}
+        rows = self._per_symbol("fetch mark prices", self._exchange.fetch_mark_prices, "markPrice", symbols)
+        return {s: float(row["markPrice"]) for s, row in rows.items()}
 
     def funding_rates(self, symbols: Sequence[str] | None = None) -> dict[str, tuple[float, int]]:
         """``{unified: (funding rate, next funding time ms)}``: one ``/fapi/v1/premiumIndex``, filtered like
         :meth:`mark_prices`. A positive rate means longs pay shorts."""
-        self._ensure_markets()
-        wanted = self._wanted(symbols)
-        rows = self._call("fetch funding rates", self._exchange.fetch_funding_rates)
-        return {s: (float(row["fundingRate"]), int(row.get("fundingTimestamp") or 0)) for s, row in rows.items()
-                if row.get("fundingRate") is not None and (wanted is None or s in wanted)}
+        rows = self._per_symbol("fetch funding rates", self._exchange.fetch_funding_rates, "fundingRate", symbols)
+        return {s: (float(row["fundingRate"]), int(row.get("fundingTimestamp") or 0)) for s, row in rows.items()}
 
     # ------------------------------------------------------------------ account settings
 
@@ -499,33 +493,30 @@ class ExchangeClient:
     def fetch_order_by_id(self, symbol: str, order_id: str) -> OrderResult | None:
         """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
         :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
-        ccxt = _ccxt()
         self._ensure_markets()
         unified = self.unified(symbol)
-
-        def fetch() -> dict[str, Any] | None:
-            try:
-                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified))
-            except ccxt.OrderNotFound:
-                return None
-
-        found = self._call(f"fetch order {unified} {order_id}", fetch)
+        found = self._fetch_order(f"fetch order {unified} {order_id}", unified, order_id, {})
         return None if found is None else OrderResult.from_ccxt(found)
 
     def _fetch_raw(self, unified: str, client_id: str, *, algo: bool) -> dict[str, Any] | None:
         """The order (or algo order) with ``client_id``; None when the exchange has none (-2013)."""
-        ccxt = _ccxt()
         params: dict[str, Any] = {"trigger": True, "clientAlgoId": client_id} if algo \
             else {"origClientOrderId": client_id}
+        kind = "algo order" if algo else "order"
+        return self._fetch_order(f"fetch {kind} {unified} by client id {client_id}", unified, None, params)
+
+    def _fetch_order(self, what: str, unified: str, order_id: str | None,
+                     params: dict[str, Any]) -> dict[str, Any] | None:
+        """ccxt's ``fetch_order`` through :meth:`_call`; None when the exchange has no such order."""
+        ccxt = _ccxt()
 
         def fetch() -> dict[str, Any] | None:
             try:
-                return cast(dict[str, Any], self._exchange.fetch_order(None, unified, params))
+                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified, params))
             except ccxt.OrderNotFound:
                 return None
 
-        kind = "algo order" if algo else "order"
-        return self._call(f"fetch {kind} {unified} by client id {client_id}", fetch)
+        return self._call(what, fetch)
 
     def recv_window(self) -> float:
         """Seconds Binance accepts a signed request after its timestamp (ccxt's ``options['recvWindow']``)."""

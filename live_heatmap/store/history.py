@@ -219,15 +219,18 @@ def _iter_file(path: str, fmt: str, rejected: Counter[str], symbol: str | None) 
             yield from readers[fmt](text, rejected)
 
 
-def _read_frames(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
-    parse = parse_force_order
-    for line in text:
-        if not line.strip():
-            continue
+def _parsed(items: Iterable[Any], parse: Callable[[Any], LiquidationEvent],
+            rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    """``parse`` of each item; an item it rejects is counted in ``rejected`` by reason."""
+    for item in items:
         try:
-            yield parse(line)
+            yield parse(item)
         except FrameRejected as exc:
             rejected[exc.reason.value] += 1
+
+
+def _read_frames(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
+    return _parsed((line for line in text if line.strip()), parse_force_order, rejected)
 
 
 def _frame(order: dict[str, Any], time_text: str) -> dict[str, Any]:
@@ -270,25 +273,23 @@ def _snapshot_symbol(path: str, symbol: str | None) -> str:
 
 
 def _read_snapshot(text: IO[str], rejected: Counter[str], symbol: str) -> Iterator[LiquidationEvent]:
-    rows = csv.reader(text)
     keys = [_SNAPSHOT_TO_WIRE[c] for c in SNAPSHOT_COLUMNS]
-    parse, missing = parse_force_order, _MISSING
-    for row in rows:
-        if not row or row[0] == "time":  # the header (some archives have none)
-            continue
+
+    def parse(row: list[str]) -> LiquidationEvent:
         if len(row) != len(keys):
-            rejected[RejectReason.MISSING_FIELD.value] += 1
-            continue
-        order = {key: value for key, value in zip(keys, row, strict=True) if value not in missing}
+            raise FrameRejected(RejectReason.MISSING_FIELD, f"{len(row)} columns")
+        order = {key: value for key, value in zip(keys, row, strict=True) if value not in _MISSING}
         order["s"] = symbol
-        try:
-            yield parse(_frame(order, row[0]))
-        except FrameRejected as exc:
-            rejected[exc.reason.value] += 1
+        return parse_force_order(_frame(order, row[0]))
+
+    # the header is skipped (some archives have none)
+    return _parsed((row for row in csv.reader(text) if row and row[0] != "time"), parse, rejected)
 
 
 def _event(values: Sequence[Any]) -> LiquidationEvent:
     """An event from exported fields (in :data:`EVENT_FIELDS` order), with the parser's checks."""
+    if len(values) != len(EVENT_FIELDS):
+        raise FrameRejected(RejectReason.MISSING_FIELD, f"{len(values)} columns")
     symbol, side, price, quantity, event_time, trade_time, status, fallback = values
     if not isinstance(symbol, str) or not symbol or not symbol.isprintable() or " " in symbol:
         raise FrameRejected(RejectReason.BAD_SYMBOL, f"symbol={str(symbol)[:40]!r}")
@@ -318,17 +319,7 @@ def _event(values: Sequence[Any]) -> LiquidationEvent:
 def _read_events_csv(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
     rows = csv.reader(text)
     next(rows)
-    width = len(EVENT_FIELDS)
-    for row in rows:
-        if not row:
-            continue
-        if len(row) != width:
-            rejected[RejectReason.MISSING_FIELD.value] += 1
-            continue
-        try:
-            yield _event(row)
-        except FrameRejected as exc:
-            rejected[exc.reason.value] += 1
+    return _parsed((row for row in rows if row), _event, rejected)
 
 
 def _read_events_json(text: IO[str], rejected: Counter[str]) -> Iterator[LiquidationEvent]:
@@ -337,14 +328,13 @@ def _read_events_json(text: IO[str], rejected: Counter[str]) -> Iterator[Liquida
     except orjson.JSONDecodeError:
         rejected[RejectReason.NOT_JSON.value] += 1
         return
-    for item in items if isinstance(items, list) else [items]:
+
+    def parse(item: Any) -> LiquidationEvent:
         if not isinstance(item, dict):
-            rejected[RejectReason.NOT_AN_OBJECT.value] += 1
-            continue
-        try:
-            yield _event([item.get(name) for name in EVENT_FIELDS])
-        except FrameRejected as exc:
-            rejected[exc.reason.value] += 1
+            raise FrameRejected(RejectReason.NOT_AN_OBJECT, type(item).__name__)
+        return _event([item.get(name) for name in EVENT_FIELDS])
+
+    yield from _parsed(items if isinstance(items, list) else [items], parse, rejected)
 
 
 # ---------------------------------------------------------------------------------------------- import

@@ -79,7 +79,6 @@ class EventStoreError(ValueError):
     """The file is not an event store this version can use."""
 
 
-
 class EventStore:
     """Liquidation events in one SQLite file. Open with :meth:`open` (read-write) or :meth:`open_readonly`.
 

@@ -124,10 +124,8 @@ def test_funding_golden_and_once_per_time(books: Books) -> None:
     assert books.audit() == []
 
 
-def test_adjustments_and_exit_updates(books: Books) -> None:
-    position = enter(books)
-    books.update_exits(position.id, stop_loss=49_500.0)
-    assert (books.open_positions()[0].stop_loss, books.open_positions()[0].take_profit) == (49_500.0, 52_000.0)
+def test_adjustments(books: Books) -> None:
+    enter(books)
     books.record_adjustment(-3.25, now_ms=T, note="exchange wallet")
     assert books.wallet() == pytest.approx(START - 2.5005 - 3.25, rel=1e-12)
     assert books.audit() == []

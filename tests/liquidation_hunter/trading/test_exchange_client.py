@@ -126,11 +126,9 @@ def test_mark_prices_come_from_one_request_for_every_symbol(client: ExchangeClie
     assert all(r.params == {} for r in fake.requests)  # never one request per symbol
 
     fake.clear_requests()
-    assert client.last_prices(["ETHUSDT"]) == {ETH: 2000.0}
-    assert client.last_prices()[BTC] == 6100.0
     rate, next_funding = client.funding_rates([ETH])[ETH]
     assert rate == -0.0002 and next_funding % (8 * 3600 * 1000) == 0
-    assert calls(fake) == [("GET", "/fapi/v2/ticker/price")] * 2 + [("GET", "/fapi/v1/premiumIndex")]
+    assert calls(fake) == [("GET", "/fapi/v1/premiumIndex")]
 
 
 def test_markets_are_loaded_on_first_use(make: Make, fake: FakeBinanceRest) -> None:
