@@ -123,8 +123,12 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
-    app = App([*services, Service.of("scheduler", scheduler)])
-    log.info("loop_started", jobs={k: v for k, v in intervals.items() if k in JOBS}, pid=os.getpid())
+
+    def start_loop() -> None:  # "loop_started" once the services before it run (warm start done, stream open)
+        scheduler.start()
+        log.info("loop_started", jobs={k: v for k, v in intervals.items() if k in JOBS}, pid=os.getpid())
+
+    app = App([*services, Service("scheduler", start_loop, scheduler.stop)])
     reason = app.run(install_signals=install_signals)
     log.info("bot_stopped", reason=reason, jobs_finished=scheduler.jobs_finished,
              stop_seconds=round(app.stop_seconds, 2), ran_seconds=round(app.ran_seconds, 1))
