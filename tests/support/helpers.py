@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -61,3 +62,13 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
+    """Poll ``condition`` every 10 ms until it holds (True) or ``timeout`` seconds pass (its last answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return bool(condition())

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pytest
 import structlog
 from conftest import WIRE
 from fakes.binance import FakeBinance
-from helpers import NOW, event
+from helpers import NOW, event, wait_until
 
 from liquidation_hunter.bot.record import RecordingDisabled, run_recorder
 from liquidation_hunter.config.model import BotConfig
@@ -35,15 +35,6 @@ from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, w
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).resolve().parents[2] / "support" / "recorder_worker.py"
 DAY = 86_400_000
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return bool(condition())
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fakes.binance import FakeBinance
+from helpers import wait_until
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order
 from live_heatmap.common.backoff import Backoff
@@ -26,15 +27,6 @@ FAST = {  # tiny timings so every fault resolves in well under a second
     "pong_timeout": 0.5,
     "silence_timeout": 2.0,
 }
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return bool(condition())
 
 
 def frame(symbol: str, t: int, price: float = 100.0, qty: float = 1.0, side: str = "SELL") -> dict[str, Any]:

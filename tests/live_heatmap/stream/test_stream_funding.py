@@ -4,13 +4,13 @@ fake Binance server sends real ``markPriceUpdate`` frames, the stream routes the
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.binance import FakeBinance
+from helpers import wait_until
 
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import EntryOrder
@@ -27,15 +27,6 @@ EIGHT, SIXTEEN = DAY0 + 8 * HOUR, DAY0 + 16 * HOUR
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 FAST: dict[str, Any] = {"backoff": lambda: Backoff(initial=0.05, maximum=0.2), "tick": 0.02, "ping_interval": 0.2,
                         "pong_timeout": 0.5, "close_timeout": 0.3}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return bool(condition())
 
 
 @pytest.fixture
