@@ -157,15 +157,13 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         notional = events.price * events.quantity
         top = np.argsort(-notional, kind="stable")[:MAX_MARKERS]
         area = 18.0 + 160.0 * np.sqrt(notional[top] / notional[top].max())
-        for is_long, marker, colour in ((True, "v", LONG_COLOUR), (False, "^", SHORT_COLOUR)):
-            pick = top[events.is_long[top] == is_long]
-            if pick.size:
-                ax.scatter(tnum(events.trade_time[pick]), events.price[pick], s=area[events.is_long[top] == is_long],
+        for side, marker, colour in (("long", "v", LONG_COLOUR), ("short", "^", SHORT_COLOUR)):
+            mine = events.is_long[top] == (side == "long")
+            if mine.any():
+                ax.scatter(tnum(events.trade_time[top[mine]]), events.price[top[mine]], s=area[mine],
                            marker=marker, c=colour, edgecolors="white", linewidths=0.6, zorder=5, alpha=0.95)
-        handles.append(Line2D([], [], linestyle="none", marker="v", markersize=7, markerfacecolor=LONG_COLOUR,
-                              markeredgecolor="white", label="long liquidated (largest)"))
-        handles.append(Line2D([], [], linestyle="none", marker="^", markersize=7, markerfacecolor=SHORT_COLOUR,
-                              markeredgecolor="white", label="short liquidated (largest)"))
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7, markerfacecolor=colour,
+                                  markeredgecolor="white", label=f"{side} liquidated (largest)"))
 
     # Clusters at the window end: dashed level from the first event on, a bracket over the band at the
     # right edge, and a label there (nudged apart when levels are close).

@@ -359,41 +359,28 @@ def export_events(events: Iterable[LiquidationEvent], fmt: str, out: Out) -> int
     objects with those keys) to a path or an open text file. Prices and quantities are written exactly
     (the shortest text that reads back to the same float), so :func:`load_events` reads back equal events.
     Returns how many were written."""
-    _check_fmt(fmt)
-    n = 0
-    with _writer(out) as fh:
-        if fmt == "csv":
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(EVENT_FIELDS)
-            for event in events:
-                writer.writerow(event)
-                n += 1
-        else:
-            rows = [dict(zip(EVENT_FIELDS, event, strict=True)) for event in events]
-            fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-            n = len(rows)
-    return n
+    return _export([dict(zip(EVENT_FIELDS, event, strict=True)) for event in events], EVENT_FIELDS, fmt, out)
 
 
 def export_clusters(clusters: Iterable[LiquidationCluster], fmt: str, out: Out) -> int:
     """Write clusters (:meth:`LiquidationCluster.to_dict`: every field plus ``span_pct``) as ``csv`` (one row
     each, empty cells for None) or ``json`` (an array of objects). Returns how many were written."""
-    _check_fmt(fmt)
     rows = [c.to_dict() for c in clusters]
+    return _export(rows, list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"], fmt, out)
+
+
+def _export(rows: list[dict[str, Any]], columns: Sequence[str], fmt: str, out: Out) -> int:
+    """``rows`` as CSV (a header of ``columns``) or a JSON array of objects; returns how many."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"format: expected 'csv' or 'json', got {fmt!r}")
     with _writer(out) as fh:
         if fmt == "csv":
-            columns = list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"]
             writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         else:
             fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     return len(rows)
-
-
-def _check_fmt(fmt: str) -> None:
-    if fmt not in ("csv", "json"):
-        raise ValueError(f"format: expected 'csv' or 'json', got {fmt!r}")
 
 
 @contextmanager

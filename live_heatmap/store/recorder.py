@@ -434,14 +434,6 @@ class Recorder:
                 _log().error("recorder.event_refused", liquidation=repr(event)[:200], error=self.last_error)
         return inserted, refused
 
-    def prune(self) -> int:
-        """Delete events older than ``retention_days`` now, all of it; returns how many went."""
-        cutoff = self.clock() - int(self.retention_days * DAY_MS)
-        with self._flush_lock:
-            deleted = self.store.prune(cutoff, chunk=self.prune_chunk)
-        self.pruned += deleted
-        return deleted
-
     def _run(self) -> None:
         interval = self.flush_interval
         next_flush = time.monotonic() + interval
