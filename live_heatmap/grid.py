@@ -358,13 +358,9 @@ def build_grid(
         found = tuple(clusters)
 
     if price_range is not None:
-        low, high = float(price_range[0]), float(price_range[1])
-        price_edges = price_edges_for(low, high, price_bins, pad=False)
+        price_edges = price_edges_for(float(price_range[0]), float(price_range[1]), price_bins, pad=False)
     else:
-        candidates = [counted.price, price]
-        if found:
-            candidates.append(np.array([c.price_low for c in found] + [c.price_high for c in found]))
-        everything = np.concatenate(candidates)
+        everything = np.concatenate([counted.price, price, [c.price_low for c in found], [c.price_high for c in found]])
         if everything.size == 0:
             raise ValueError(f"{key}: no events or prices between {start_ms} and {end_ms} to take a price range "
                              "from (give price_range)")

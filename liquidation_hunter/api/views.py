@@ -245,11 +245,7 @@ class ApiSource:
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
                            f"{window} before {_iso(now)}") from exc
-        out = grid.to_dict(points=points, arrays=True)
-        out["symbol"] = key
-        out["at"] = now
-        out["price_source"] = source
-        return out
+        return {**grid.to_dict(points=points, arrays=True), "symbol": key, "at": now, "price_source": source}
 
     def events(self, symbol: str, limit: int = 100, since: str | None = None) -> dict[str, Any]:
         key = self.symbol_key(symbol)

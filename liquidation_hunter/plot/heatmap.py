@@ -28,7 +28,7 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -263,11 +263,11 @@ def _spread(levels: Sequence[float], ax: Any, *, min_gap_px: float) -> list[floa
 # ------------------------------------------------------------------------------------------ the CLI
 
 
-def _parse_at(text: str) -> int:
+def _option(flag: str, parse: Callable[[str], int], text: str) -> int:
     try:
-        return parse_time_ms(text)
+        return parse(text)
     except ValueError as exc:
-        raise ValueError(f"--at: {exc}") from None
+        raise ValueError(f"{flag}: {exc}") from None
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -291,12 +291,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     symbol = symbol_key(args.symbol)
     try:
-        window_ms = parse_duration_ms(args.window)
-    except ValueError as exc:
-        return _error(f"--window: {exc}")
-    try:
+        window_ms = _option("--window", parse_duration_ms, args.window)
         width_px, height_px = _parse_size(args.size)
-        at_ms = _parse_at(args.at) if args.at else None
+        at_ms = _option("--at", parse_time_ms, args.at) if args.at else None
     except ValueError as exc:
         return _error(str(exc))
 
