@@ -155,11 +155,8 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         f"Produced by liquidation-hunter {__version__} from the configuration with SHA-256 "
         f"`{result.config_hash}` (printed at the end) and these inputs:",
     ], ("input", "SHA-256"), _input_rows(result), "ll")
-    wins, losses = s["wins"], s["losses"]
-    exits = ", ".join(f"{k} {v}" for k, v in s["exits"].items()) or "-"
-    pf = s["profit_factor"]
     summary = _Section("Summary", [], ("figure", "value"), [
-        ("trades", f"{s['trades']} ({wins} won, {losses} lost)"),
+        ("trades", f"{s['trades']} ({s['wins']} won, {s['losses']} lost)"),
         ("win rate", pct(100 * s["win_rate"]) if s["win_rate"] is not None else "-"),
         ("gross PnL", f"{money(s['gross_pnl'])} USDT"),
         ("fees", f"{money(-s['fees'])} USDT"),
@@ -171,8 +168,8 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         ("max drawdown (equity snapshots)", f"{money(-s['max_drawdown'])} USDT ({pct(s['max_drawdown_pct'])})"),
         ("exposure (time with a position open)", pct(s["exposure_pct"])),
         ("average win / loss", f"{money(s['average_win'])} / {money(s['average_loss'])} USDT"),
-        ("profit factor", f"{pf:.2f}" if pf is not None else "-"),
-        ("exits", exits),
+        ("profit factor", f"{s['profit_factor']:.2f}" if s["profit_factor"] is not None else "-"),
+        ("exits", ", ".join(f"{k} {v}" for k, v in s["exits"].items()) or "-"),
         ("open at the end", f"{s['open_positions']} (unrealised {money(s['unrealized'])} USDT)"),
     ], "lr")
     per_symbol = _Section("Per symbol", [], (

@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,13 +128,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     total = grid.total
     vmax = float(total.max()) if total.size and total.max() > 0 else 1.0
     cmap = matplotlib.colormaps["viridis"].with_extremes(under="#440154", bad="#440154")
-    norm: colors.Normalize
-    if scale == "linear":
-        norm = colors.Normalize(0.0, vmax)
-    elif scale == "sqrt":
-        norm = colors.PowerNorm(0.5, 0.0, vmax)
-    else:
-        norm = colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)
+    norm = {"linear": colors.Normalize(0.0, vmax), "sqrt": colors.PowerNorm(0.5, 0.0, vmax),
+            "log": colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)}[scale]
     cells = np.ma.masked_less_equal(total.T, 0.0) if scale == "log" else total.T
     x_edges, y_edges = tnum(grid.time_edges), grid.price_edges
     mesh = ax.pcolormesh(x_edges, y_edges, cells, cmap=cmap, norm=norm, shading="flat", rasterized=True)
@@ -245,18 +241,13 @@ def _price_ticks(ax: Any) -> Any:
 
 def _spread(levels: Sequence[float], ax: Any, *, min_gap_px: float) -> list[float]:
     """Label heights for ``levels`` (data units), pushed apart to at least ``min_gap_px`` on screen."""
-    if not levels:
-        return []
-    to_px = ax.transData.transform
     to_data = ax.transData.inverted().transform
-    px = [float(to_px((0.0, level))[1]) for level in levels]
+    px = [float(ax.transData.transform((0.0, level))[1]) for level in levels]
     order = sorted(range(len(px)), key=px.__getitem__)
-    placed = [px[i] for i in order]
-    for k in range(1, len(placed)):
-        placed[k] = max(placed[k], placed[k - 1] + min_gap_px)
+    placed = accumulate((px[i] for i in order), lambda below, y: max(y, below + min_gap_px))
     out = [0.0] * len(px)
-    for k, i in enumerate(order):
-        out[i] = float(to_data((0.0, placed[k]))[1])
+    for i, y in zip(order, placed, strict=True):
+        out[i] = float(to_data((0.0, y))[1])
     return out
 
 

@@ -43,7 +43,7 @@ import orjson
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.common.symbols import symbol_key
-from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.recorder import _SQLITE_MAGIC, EventStore
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
@@ -81,7 +81,6 @@ _NORMALIZED_NEEDS = ("T", "s", "S", "p", "ap", "q", "z")
 _WIRE_KEYS = ("s", "S", "o", "f", "q", "p", "ap", "X", "l", "z")
 _MISSING = {"", "None", "none", "null", "NULL", "nan", "NaN"}
 _SNAPSHOT_NAME = re.compile(r"(?P<symbol>[A-Za-z0-9_]+)-liquidationSnapshot-\d{4}-\d{2}-\d{2}")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 Source = str | os.PathLike[str] | EventStore
 Out = str | os.PathLike[str] | IO[str]
