@@ -137,14 +137,11 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
                 and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
     report.read = len(selected)
     selected.sort(key=event_order)
-    seen: set[tuple[str, int, str, float, float]] = set()
-    out = report.events
-    for event in selected:
-        key = (event[0], event[5], event[1], event[3], event[2])  # dedupe_key, without the property call
-        if key not in seen:
-            seen.add(key)
-            out.append(event)
-    report.duplicates = report.read - len(out)
+    first: dict[tuple[str, int, str, float, float], LiquidationEvent] = {}
+    for event in selected:  # the key is dedupe_key's, without the property call
+        first.setdefault((event[0], event[5], event[1], event[3], event[2]), event)
+    report.events = list(first.values())
+    report.duplicates = report.read - len(report.events)
     return report
 
 

@@ -180,8 +180,7 @@ class EventStore:
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
         """Delete events traded before ``older_than_ms``, ``chunk`` rows per transaction (so the write lock is
         held a few milliseconds at a time); at most ``max_chunks`` transactions. Returns how many went."""
-        deleted = 0
-        done = 0
+        deleted = done = 0
         while max_chunks is None or done < max_chunks:
             with self._write() as db:
                 n = db.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
