@@ -237,9 +237,13 @@ def _as_columns(events: Iterable[LiquidationEvent] | EventColumns, symbol: str) 
                             np.fromiter((e[1] == "long" for e in mine), np.bool_, len(mine)),
                             np.fromiter((e[2] for e in mine), np.float64, len(mine)),
                             np.fromiter((e[3] for e in mine), np.float64, len(mine)))
-    if cols.trade_time.size > 1 and np.any(np.diff(cols.trade_time) < 0):
-        cols = _take(cols, np.argsort(cols.trade_time, kind="stable"))
-    return cols
+    order = _unsorted_order(cols.trade_time)
+    return cols if order is None else _take(cols, order)
+
+
+def _unsorted_order(times: IntArray) -> IntArray | None:
+    """The stable order that sorts ``times``, or None when they are sorted already."""
+    return np.argsort(times, kind="stable") if times.size > 1 and np.any(np.diff(times) < 0) else None
 
 
 def _take(cols: EventColumns, index: npt.NDArray[Any]) -> EventColumns:
@@ -259,11 +263,8 @@ def _price_series(price_points: PricePoints | None, start_ms: int, end_ms: int) 
         raise ValueError(f"price_points: expected (times, prices) of equal length, got shapes "
                          f"{times.shape} and {prices.shape}")
     keep = (times >= start_ms) & (times <= end_ms) & (prices > 0) & np.isfinite(prices)
-    times, prices = times[keep], prices[keep]
-    if times.size > 1 and np.any(np.diff(times) < 0):
-        order = np.argsort(times, kind="stable")
-        times, prices = times[order], prices[order]
-    return times, prices
+    order = _unsorted_order(times[keep])
+    return (times[keep], prices[keep]) if order is None else (times[keep][order], prices[keep][order])
 
 
 def _column_of(times: IntArray, time_edges: IntArray) -> IntArray:
@@ -358,13 +359,9 @@ def build_grid(
         found = tuple(clusters)
 
     if price_range is not None:
-        low, high = float(price_range[0]), float(price_range[1])
-        price_edges = price_edges_for(low, high, price_bins, pad=False)
+        price_edges = price_edges_for(float(price_range[0]), float(price_range[1]), price_bins, pad=False)
     else:
-        candidates = [counted.price, price]
-        if found:
-            candidates.append(np.array([c.price_low for c in found] + [c.price_high for c in found]))
-        everything = np.concatenate(candidates)
+        everything = np.concatenate([counted.price, price, [c.price_low for c in found], [c.price_high for c in found]])
         if everything.size == 0:
             raise ValueError(f"{key}: no events or prices between {start_ms} and {end_ms} to take a price range "
                              "from (give price_range)")

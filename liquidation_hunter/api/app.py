@@ -245,20 +245,17 @@ def create_app(source: ApiSource, *, token: str | None = None, static_dir: Path 
     return app
 
 
-def _responses(*, symbol: bool, secured: bool, extra: dict[int, str] | None) -> dict[int | str, Any]:
-    described = {400: "a parameter is wrong (the detail names it)"}
-    if symbol:
-        described[404] = "unknown symbol (or nothing to draw)"
-    if secured:
-        described[401] = "missing or wrong bearer token (when the server has one)"
-    described.update(extra or {})
-    return {status: {"model": schemas.ErrorAnswer, "description": text} for status, text in described.items()}
-
-
 def _routes(app: FastAPI, source: ApiSource) -> None:
     def get(path: str, model: Any, summary: str, *, tag: str = "heatmap", **kwargs: Any) -> Callable[[Any], Any]:
-        responses = {**_responses(symbol="{symbol" in path, secured=path.startswith("/api/"),
-                                  extra=kwargs.pop("extra", None)), **kwargs.pop("responses", {})}
+        described = {400: "a parameter is wrong (the detail names it)"}
+        if "{symbol" in path:
+            described[404] = "unknown symbol (or nothing to draw)"
+        if path.startswith("/api/"):
+            described[401] = "missing or wrong bearer token (when the server has one)"
+        described.update(kwargs.pop("extra", {}))
+        responses: dict[int | str, Any] = {status: {"model": schemas.ErrorAnswer, "description": text}
+                                           for status, text in described.items()}
+        responses.update(kwargs.pop("responses", {}))
         return app.get(path, response_model=model, summary=summary, tags=[tag], responses=responses,
                        dependencies=[Depends(_only_known_parameters)], **kwargs)
 

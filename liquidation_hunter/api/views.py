@@ -8,6 +8,7 @@ types cannot see (a time in the future, ``to`` before ``from``, a window too lon
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import time
@@ -63,13 +64,11 @@ def parse_time(name: str, text: str | None) -> int | None:
         return None
     if text == "":
         raise bad_param(name, "a value (leave the parameter out to use its default)", "")
-    if text.isdigit() and len(text) > 15:
-        raise bad_param(name, _TIME, text)
-    try:
-        value = parse_time_ms(text)
-    except ValueError:
-        raise bad_param(name, _TIME, text) from None
-    if not _MIN_MS <= value < _MAX_MS:
+    value = None
+    if not (text.isdigit() and len(text) > 15):
+        with contextlib.suppress(ValueError):
+            value = parse_time_ms(text)
+    if value is None or not _MIN_MS <= value < _MAX_MS:
         raise bad_param(name, _TIME, text)
     return value
 
@@ -245,11 +244,7 @@ class ApiSource:
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
                            f"{window} before {_iso(now)}") from exc
-        out = grid.to_dict(points=points, arrays=True)
-        out["symbol"] = key
-        out["at"] = now
-        out["price_source"] = source
-        return out
+        return {**grid.to_dict(points=points, arrays=True), "symbol": key, "at": now, "price_source": source}
 
     def events(self, symbol: str, limit: int = 100, since: str | None = None) -> dict[str, Any]:
         key = self.symbol_key(symbol)

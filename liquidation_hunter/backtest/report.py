@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +155,8 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         f"Produced by liquidation-hunter {__version__} from the configuration with SHA-256 "
         f"`{result.config_hash}` (printed at the end) and these inputs:",
     ], ("input", "SHA-256"), _input_rows(result), "ll")
-    wins, losses = s["wins"], s["losses"]
-    exits = ", ".join(f"{k} {v}" for k, v in s["exits"].items()) or "-"
-    pf = s["profit_factor"]
     summary = _Section("Summary", [], ("figure", "value"), [
-        ("trades", f"{s['trades']} ({wins} won, {losses} lost)"),
+        ("trades", f"{s['trades']} ({s['wins']} won, {s['losses']} lost)"),
         ("win rate", pct(100 * s["win_rate"]) if s["win_rate"] is not None else "-"),
         ("gross PnL", f"{money(s['gross_pnl'])} USDT"),
         ("fees", f"{money(-s['fees'])} USDT"),
@@ -170,8 +168,8 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         ("max drawdown (equity snapshots)", f"{money(-s['max_drawdown'])} USDT ({pct(s['max_drawdown_pct'])})"),
         ("exposure (time with a position open)", pct(s["exposure_pct"])),
         ("average win / loss", f"{money(s['average_win'])} / {money(s['average_loss'])} USDT"),
-        ("profit factor", f"{pf:.2f}" if pf is not None else "-"),
-        ("exits", exits),
+        ("profit factor", f"{s['profit_factor']:.2f}" if s["profit_factor"] is not None else "-"),
+        ("exits", ", ".join(f"{k} {v}" for k, v in s["exits"].items()) or "-"),
         ("open at the end", f"{s['open_positions']} (unrealised {money(s['unrealized'])} USDT)"),
     ], "lr")
     per_symbol = _Section("Per symbol", [], (
@@ -227,14 +225,13 @@ def _counts(counts: Any) -> str:
 
 
 def _input_rows(result: BacktestResult) -> list[Sequence[str]]:
-    rows: list[Sequence[str]] = []
     inputs = result.inputs
-    for item in inputs.get("files", []):
-        rows.append((f"{item.get('role', 'file')}: {item.get('name')}", str(item.get("sha256"))))
-    known = {s.get("sha256") for s in inputs.get("files", [])}
-    for item in inputs.get("price_files", []):
-        if item.get("sha256") not in known:
-            rows.append((f"prices: {item.get('name')} ({item.get('format')})", str(item.get("sha256"))))
+    files = inputs.get("files", [])
+    known = {s.get("sha256") for s in files}
+    rows: list[Sequence[str]] = [(f"{item.get('role', 'file')}: {item.get('name')}", str(item.get("sha256")))
+                                 for item in files]
+    rows += [(f"prices: {item.get('name')} ({item.get('format')})", str(item.get("sha256")))
+             for item in inputs.get("price_files", []) if item.get("sha256") not in known]
     rows.append(("events replayed (content)", str(inputs.get("events_sha256"))))
     rows.append(("prices replayed (content)", str(inputs.get("prices_sha256"))))
     return rows
@@ -351,10 +348,7 @@ def equity_png(result: BacktestResult) -> bytes:
     from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: PLC0415 - lazy: matplotlib
 
     sessions = list(result.sessions)
-    offsets, acc = [], 0
-    for a, b in sessions:
-        offsets.append(acc)
-        acc += b - a
+    *offsets, acc = accumulate((b - a for a, b in sessions), initial=0)
 
     def replayed(ms: int) -> float:
         for (a, b), off in zip(sessions, offsets, strict=True):
@@ -377,12 +371,7 @@ def equity_png(result: BacktestResult) -> bytes:
     ax = fig.add_subplot()
     ax.axhline(result.starting_wallet, color="#999999", linewidth=0.8, linestyle=":")
     ax.step(xs, ys, where="post", color="#1f6fb4", linewidth=1.4)
-    peak, dd_x, dd_y = -math.inf, [], []
-    for x, y in zip(xs, ys, strict=True):
-        peak = max(peak, y)
-        dd_x.append(x)
-        dd_y.append(peak)
-    ax.fill_between(dd_x, ys, dd_y, step="post", color="#d62728", alpha=0.15, linewidth=0)
+    ax.fill_between(xs, ys, list(accumulate(ys, max)), step="post", color="#d62728", alpha=0.15, linewidth=0)
     for off in offsets[1:]:
         ax.axvline(off / 60_000, color="#777777", linewidth=0.8, linestyle="--")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8))

@@ -282,7 +282,7 @@ def _universe(config: BotConfig, events: Sequence[LiquidationEvent], prices: Pri
 def _sessions(events: Sequence[LiquidationEvent], prices: PriceSeries, gap_minutes: float) -> list[tuple[int, int]]:
     parts = [np.fromiter((e.trade_time for e in events), dtype=np.int64, count=len(events))]
     parts += [prices.times(s) for s in prices.symbols]
-    times = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+    times = np.sort(np.concatenate(parts))
     if not len(times):
         return []
     gap_ms = gap_minutes * 60_000

@@ -186,17 +186,12 @@ def _run_one(task: tuple[dict[str, Any], str | None, dict[str, Any]]) -> tuple[d
     data, source, overrides = task
     base = BotConfig.from_mapping(data, source)
     try:
-        config = apply_overrides(base, overrides)
-    except (ConfigFileError, ConfigError) as exc:
-        return None, str(exc)
-    try:
-        result = run_backtest(config, _SHARED["events"], _SHARED["prices"], **_SHARED["options"])
-    except BacktestError as exc:
+        result = run_backtest(apply_overrides(base, overrides), _SHARED["events"], _SHARED["prices"],
+                              **_SHARED["options"])
+    except (ConfigFileError, ConfigError, BacktestError) as exc:
         return None, str(exc)
     summary = result.summary()
-    figures = {k: summary[k] for k in COLUMNS}
-    figures["audit_ok"] = not result.audit
-    return figures, None
+    return {**{k: summary[k] for k in COLUMNS}, "audit_ok": not result.audit}, None
 
 
 def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: PriceSeries,

@@ -16,34 +16,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-__all__ = ["App", "Service", "Startable"]
+__all__ = ["App", "Service"]
 
 log = structlog.get_logger("liquidation_hunter.app")
 
 
-class Startable(Protocol):
-    """An object with ``start()`` and ``stop()`` (the API server, a stream...)."""
-
-    def start(self) -> object: ...
-
-    def stop(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Service:
-    """A name and how to start and stop it; :meth:`of` wraps an object that has ``start``/``stop``."""
+    """A name and how to start and stop it."""
 
     name: str
     start: Callable[[], object]
     stop: Callable[[], object]
-
-    @classmethod
-    def of(cls, name: str, thing: Startable) -> Service:
-        return cls(name, thing.start, thing.stop)
 
 
 class App:

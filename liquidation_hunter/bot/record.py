@@ -69,7 +69,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
 
     app = App([Service("recorder", recorder.start, stop_recorder),
                Service("stream", stream.start, lambda: stream.stop(timeout=1.5)),
-               Service.of("heartbeat", heartbeat)])
+               Service("heartbeat", heartbeat.start, heartbeat.stop)])
     log.info("recorder_started", path=store.path, stored=store.count(), symbols=symbols,
              retention_days=config.storage.retention_days, pid=os.getpid())
     reason = app.run(install_signals=install_signals, until=stop)

@@ -101,12 +101,8 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
 
 
 def _intervals(config: BotConfig) -> dict[str, float]:
-    s = config.schedule
-    out = {"prices": s.prices, "clusters": s.clusters, "signals": s.signals, "positions": s.positions,
-           "snapshot": s.snapshot, "heartbeat": s.heartbeat}
-    if config.exchange.mark_price:
-        del out["prices"]
-    return out
+    jobs = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
+    return {job: getattr(config.schedule, job) for job in jobs if not (job == "prices" and config.exchange.mark_price)}
 
 
 def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] = system_clock_ms,

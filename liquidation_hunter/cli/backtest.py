@@ -63,11 +63,8 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -37,11 +37,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     path = _store_path(args)
     if path is None:
         return 2
-    store = EventStore.open(path)
-    try:
+    with EventStore.open(path) as store:
         report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
-    finally:
-        store.close()
     print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
     return 0
@@ -58,9 +55,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until)
         written = export_events(events, args.format, out)
     else:
-        heatmap_config = None
-        if args.config:
-            heatmap_config = load_config(args.config).heatmap
+        heatmap_config = load_config(args.config).heatmap if args.config else None
         events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)
         if not events:
             print(f"error: {source} holds no events of {args.symbol} up to then", file=sys.stderr)

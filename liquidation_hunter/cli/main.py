@@ -31,16 +31,13 @@ __all__ = ["main"]
 def _cmd_clusters(args: argparse.Namespace) -> int:
     path = Path(args.events)
     if not path.is_file():
-        print(f"error: --events {path}: no such file", file=sys.stderr)
-        return 2
+        raise ValueError(f"--events {path}: no such file")
     try:  # every format the other commands read (history.load_events)
         events = load_events(path)
     except ValueError as exc:
-        print(f"error: --events {exc}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--events {exc}") from None
     if not events:
-        print(f"error: {path} holds no liquidation events", file=sys.stderr)
-        return 2
+        raise ValueError(f"{path} holds no liquidation events")
     at_ms = parse_time_ms(args.at) if args.at else max(e.trade_time for e in events)
     heatmap = LiveLiquidationHeatmap(cluster_window_pct=args.window_pct, min_cluster_size=args.min_size,
                                      time_decay_minutes=args.decay_minutes, clock=lambda: at_ms)
@@ -159,8 +156,7 @@ def _cmd_halt(args: argparse.Namespace) -> int:
     opened = _books_of(args, write=True)
     if opened is None:
         return 2
-    books = opened[1]
-    with books:
+    with opened[1] as books:
         if args.command == "halt":
             reason = f"halted by hand: {args.reason}" if args.reason else "halted by hand"
             books.set_halt(reason, system_clock_ms())

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
+from liquidation_hunter.config.model import BotConfig, load_config
 from liquidation_hunter.config.sections import MEMORY, ApiConfig
 from live_heatmap.common.timeparse import parse_time_ms
 
@@ -50,23 +50,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = load_config(args.config) if args.config else None
         if config is not None:
             check_strategy(config)  # /api/v1/signal answers with the configured strategy
-    except ConfigFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    api = config.api if isinstance(config, BotConfig) else ApiConfig()
-    events = args.events or (config.storage.events if config is not None else None)
-    if not events:
-        print("error: serve needs --events FILE_OR_DB (or a --config with storage.events)", file=sys.stderr)
-        return 2
-    if not Path(events).is_file():
-        print(f"error: {'--events' if args.events else 'storage.events'} {events}: no such file", file=sys.stderr)
-        return 2
-    host = args.host or api.host
-    port = api.port if args.port is None else args.port
-    if not 0 <= port <= 65535:
-        print(f"error: --port: expected 0..65535, got {port}", file=sys.stderr)
-        return 2
-    try:
+        api = config.api if isinstance(config, BotConfig) else ApiConfig()
+        events = args.events or (config.storage.events if config is not None else None)
+        if not events:
+            raise ValueError("serve needs --events FILE_OR_DB (or a --config with storage.events)")
+        if not Path(events).is_file():
+            raise ValueError(f"{'--events' if args.events else 'storage.events'} {events}: no such file")
+        host = args.host or api.host
+        port = api.port if args.port is None else args.port
+        if not 0 <= port <= 65535:
+            raise ValueError(f"--port: expected 0..65535, got {port}")
         at_ms = parse_time_ms(args.at) if args.at else None
         books = config.storage.path if config is not None and config.storage.path != MEMORY else None
         source = source_from_recording(

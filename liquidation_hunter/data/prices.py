@@ -173,11 +173,8 @@ class PriceSeries:
         """Both series' points (a symbol in both: its points merged by time, this one's first at equal times)."""
         out: dict[str, tuple[IntArray, FloatArray]] = dict(self._series)
         for symbol, (times, values) in other._series.items():
-            if symbol in out:
-                t0, p0 = out[symbol]
-                out[symbol] = (np.concatenate([t0, times]), np.concatenate([p0, values]))
-            else:
-                out[symbol] = (times, values)
+            t0, p0 = out.get(symbol, (times[:0], values[:0]))
+            out[symbol] = (np.concatenate([t0, times]), np.concatenate([p0, values]))
         return PriceSeries(out, sources=(*self.sources, *other.sources))
 
     def digest(self) -> str:

@@ -28,8 +28,9 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,13 +128,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     total = grid.total
     vmax = float(total.max()) if total.size and total.max() > 0 else 1.0
     cmap = matplotlib.colormaps["viridis"].with_extremes(under="#440154", bad="#440154")
-    norm: colors.Normalize
-    if scale == "linear":
-        norm = colors.Normalize(0.0, vmax)
-    elif scale == "sqrt":
-        norm = colors.PowerNorm(0.5, 0.0, vmax)
-    else:
-        norm = colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)
+    norm = {"linear": colors.Normalize(0.0, vmax), "sqrt": colors.PowerNorm(0.5, 0.0, vmax),
+            "log": colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)}[scale]
     cells = np.ma.masked_less_equal(total.T, 0.0) if scale == "log" else total.T
     x_edges, y_edges = tnum(grid.time_edges), grid.price_edges
     mesh = ax.pcolormesh(x_edges, y_edges, cells, cmap=cmap, norm=norm, shading="flat", rasterized=True)
@@ -157,15 +153,13 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         notional = events.price * events.quantity
         top = np.argsort(-notional, kind="stable")[:MAX_MARKERS]
         area = 18.0 + 160.0 * np.sqrt(notional[top] / notional[top].max())
-        for is_long, marker, colour in ((True, "v", LONG_COLOUR), (False, "^", SHORT_COLOUR)):
-            pick = top[events.is_long[top] == is_long]
-            if pick.size:
-                ax.scatter(tnum(events.trade_time[pick]), events.price[pick], s=area[events.is_long[top] == is_long],
+        for side, marker, colour in (("long", "v", LONG_COLOUR), ("short", "^", SHORT_COLOUR)):
+            mine = events.is_long[top] == (side == "long")
+            if mine.any():
+                ax.scatter(tnum(events.trade_time[top[mine]]), events.price[top[mine]], s=area[mine],
                            marker=marker, c=colour, edgecolors="white", linewidths=0.6, zorder=5, alpha=0.95)
-        handles.append(Line2D([], [], linestyle="none", marker="v", markersize=7, markerfacecolor=LONG_COLOUR,
-                              markeredgecolor="white", label="long liquidated (largest)"))
-        handles.append(Line2D([], [], linestyle="none", marker="^", markersize=7, markerfacecolor=SHORT_COLOUR,
-                              markeredgecolor="white", label="short liquidated (largest)"))
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7, markerfacecolor=colour,
+                                  markeredgecolor="white", label=f"{side} liquidated (largest)"))
 
     # Clusters at the window end: dashed level from the first event on, a bracket over the band at the
     # right edge, and a label there (nudged apart when levels are close).
@@ -247,29 +241,24 @@ def _price_ticks(ax: Any) -> Any:
 
 def _spread(levels: Sequence[float], ax: Any, *, min_gap_px: float) -> list[float]:
     """Label heights for ``levels`` (data units), pushed apart to at least ``min_gap_px`` on screen."""
-    if not levels:
-        return []
-    to_px = ax.transData.transform
     to_data = ax.transData.inverted().transform
-    px = [float(to_px((0.0, level))[1]) for level in levels]
+    px = [float(ax.transData.transform((0.0, level))[1]) for level in levels]
     order = sorted(range(len(px)), key=px.__getitem__)
-    placed = [px[i] for i in order]
-    for k in range(1, len(placed)):
-        placed[k] = max(placed[k], placed[k - 1] + min_gap_px)
+    placed = accumulate((px[i] for i in order), lambda below, y: max(y, below + min_gap_px))
     out = [0.0] * len(px)
-    for k, i in enumerate(order):
-        out[i] = float(to_data((0.0, placed[k]))[1])
+    for i, y in zip(order, placed, strict=True):
+        out[i] = float(to_data((0.0, y))[1])
     return out
 
 
 # ------------------------------------------------------------------------------------------ the CLI
 
 
-def _parse_at(text: str) -> int:
+def _option(flag: str, parse: Callable[[str], int], text: str) -> int:
     try:
-        return parse_time_ms(text)
+        return parse(text)
     except ValueError as exc:
-        raise ValueError(f"--at: {exc}") from None
+        raise ValueError(f"{flag}: {exc}") from None
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -293,12 +282,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     symbol = symbol_key(args.symbol)
     try:
-        window_ms = parse_duration_ms(args.window)
-    except ValueError as exc:
-        return _error(f"--window: {exc}")
-    try:
+        window_ms = _option("--window", parse_duration_ms, args.window)
         width_px, height_px = _parse_size(args.size)
-        at_ms = _parse_at(args.at) if args.at else None
+        at_ms = _option("--at", parse_time_ms, args.at) if args.at else None
     except ValueError as exc:
         return _error(str(exc))
 

@@ -43,7 +43,7 @@ import orjson
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.common.symbols import symbol_key
-from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.recorder import _SQLITE_MAGIC, EventStore
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
@@ -81,7 +81,6 @@ _NORMALIZED_NEEDS = ("T", "s", "S", "p", "ap", "q", "z")
 _WIRE_KEYS = ("s", "S", "o", "f", "q", "p", "ap", "X", "l", "z")
 _MISSING = {"", "None", "none", "null", "NULL", "nan", "NaN"}
 _SNAPSHOT_NAME = re.compile(r"(?P<symbol>[A-Za-z0-9_]+)-liquidationSnapshot-\d{4}-\d{2}-\d{2}")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 Source = str | os.PathLike[str] | EventStore
 Out = str | os.PathLike[str] | IO[str]
@@ -138,14 +137,11 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
                 and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
     report.read = len(selected)
     selected.sort(key=event_order)
-    seen: set[tuple[str, int, str, float, float]] = set()
-    out = report.events
-    for event in selected:
-        key = (event[0], event[5], event[1], event[3], event[2])  # dedupe_key, without the property call
-        if key not in seen:
-            seen.add(key)
-            out.append(event)
-    report.duplicates = report.read - len(out)
+    first: dict[tuple[str, int, str, float, float], LiquidationEvent] = {}
+    for event in selected:  # the key is dedupe_key's, without the property call
+        first.setdefault((event[0], event[5], event[1], event[3], event[2]), event)
+    report.events = list(first.values())
+    report.duplicates = report.read - len(report.events)
     return report
 
 
@@ -359,41 +355,28 @@ def export_events(events: Iterable[LiquidationEvent], fmt: str, out: Out) -> int
     objects with those keys) to a path or an open text file. Prices and quantities are written exactly
     (the shortest text that reads back to the same float), so :func:`load_events` reads back equal events.
     Returns how many were written."""
-    _check_fmt(fmt)
-    n = 0
-    with _writer(out) as fh:
-        if fmt == "csv":
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(EVENT_FIELDS)
-            for event in events:
-                writer.writerow(event)
-                n += 1
-        else:
-            rows = [dict(zip(EVENT_FIELDS, event, strict=True)) for event in events]
-            fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-            n = len(rows)
-    return n
+    return _export([dict(zip(EVENT_FIELDS, event, strict=True)) for event in events], EVENT_FIELDS, fmt, out)
 
 
 def export_clusters(clusters: Iterable[LiquidationCluster], fmt: str, out: Out) -> int:
     """Write clusters (:meth:`LiquidationCluster.to_dict`: every field plus ``span_pct``) as ``csv`` (one row
     each, empty cells for None) or ``json`` (an array of objects). Returns how many were written."""
-    _check_fmt(fmt)
     rows = [c.to_dict() for c in clusters]
+    return _export(rows, list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"], fmt, out)
+
+
+def _export(rows: list[dict[str, Any]], columns: Sequence[str], fmt: str, out: Out) -> int:
+    """``rows`` as CSV (a header of ``columns``) or a JSON array of objects; returns how many."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"format: expected 'csv' or 'json', got {fmt!r}")
     with _writer(out) as fh:
         if fmt == "csv":
-            columns = list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"]
             writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         else:
             fh.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     return len(rows)
-
-
-def _check_fmt(fmt: str) -> None:
-    if fmt not in ("csv", "json"):
-        raise ValueError(f"format: expected 'csv' or 'json', got {fmt!r}")
 
 
 @contextmanager

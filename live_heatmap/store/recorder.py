@@ -180,8 +180,7 @@ class EventStore:
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
         """Delete events traded before ``older_than_ms``, ``chunk`` rows per transaction (so the write lock is
         held a few milliseconds at a time); at most ``max_chunks`` transactions. Returns how many went."""
-        deleted = 0
-        done = 0
+        deleted = done = 0
         while max_chunks is None or done < max_chunks:
             with self._write() as db:
                 n = db.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
@@ -433,14 +432,6 @@ class Recorder:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 _log().error("recorder.event_refused", liquidation=repr(event)[:200], error=self.last_error)
         return inserted, refused
-
-    def prune(self) -> int:
-        """Delete events older than ``retention_days`` now, all of it; returns how many went."""
-        cutoff = self.clock() - int(self.retention_days * DAY_MS)
-        with self._flush_lock:
-            deleted = self.store.prune(cutoff, chunk=self.prune_chunk)
-        self.pruned += deleted
-        return deleted
 
     def _run(self) -> None:
         interval = self.flush_interval
