@@ -71,13 +71,6 @@ def _ccxt() -> Any:
     return ccxt
 
 
-class _Duplicate:
-    """What an order submission returns when Binance answered -4116 (the id is taken)."""
-
-
-_DUPLICATE = _Duplicate()
-
-
 # ---------------------------------------------------------------------------------------------- records
 
 
@@ -289,10 +282,8 @@ class ExchangeClient:
             "enableRateLimit": True,
             "options": {"fetchCurrencies": False, "defaultType": "future"},
         }
-        if secrets is not None and secrets.api_key is not None:
-            options["apiKey"] = secrets.api_key
-        if secrets is not None and secrets.api_secret is not None:
-            options["secret"] = secrets.api_secret
+        credentials = {} if secrets is None else {"apiKey": secrets.api_key, "secret": secrets.api_secret}
+        options.update({key: value for key, value in credentials.items() if value is not None})
         exchange = ccxt.binanceusdm(options)
         if settings.rest_url is not None:
             _rewrite_urls(exchange, settings.rest_url)
@@ -394,19 +385,22 @@ class ExchangeClient:
         if not self._exchange.markets:
             self.load_markets()
 
+    def _symbol(self, symbol: str) -> str:
+        """:meth:`unified`, the markets loaded first."""
+        self._ensure_markets()
+        return self.unified(symbol)
+
     def unified(self, symbol: str) -> str:
         """``BTC/USDT:USDT`` for ``BTCUSDT`` or ``BTC/USDT:USDT``."""
         return to_unified(symbol, self.markets)
 
     def _market(self, symbol: str) -> Mapping[str, Any]:
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         return cast(Mapping[str, Any], self._call(f"market {unified}", self._exchange.market, unified))
 
     def amount_to_precision(self, symbol: str, amount: float) -> float:
         """``amount`` truncated (never rounded up) to the symbol's quantity step; 0.0 when below one step."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         ccxt = _ccxt()
 
         def rounded() -> float:
@@ -421,8 +415,7 @@ class ExchangeClient:
 
     def price_to_precision(self, symbol: str, price: float) -> float:
         """``price`` rounded to the symbol's tick."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         return float(self._call(f"round price {price} {unified}", self._exchange.price_to_precision, unified,
                                 price))
 
@@ -440,12 +433,13 @@ class ExchangeClient:
     # ------------------------------------------------------------------ prices
 
     def _wanted(self, symbols: Sequence[str] | None) -> set[str] | None:
+        """``symbols`` unified (None: all), the markets loaded first."""
+        self._ensure_markets()
         return None if symbols is None else {self.unified(s) for s in symbols}
 
     def _per_symbol(self, what: str, fetch: Callable[[], Mapping[str, Any]], key: str,
                     symbols: Sequence[str] | None) -> dict[str, Mapping[str, Any]]:
         """``fetch``'s rows by unified symbol, those with a ``key``, of ``symbols`` (either form) when given."""
-        self._ensure_markets()
         wanted = self._wanted(symbols)
         rows = self._call(what, fetch)
         return {s: row for s, row in rows.items() if row.get(key) is not None and (wanted is None or s in wanted)}
@@ -468,8 +462,7 @@ class ExchangeClient:
         """Isolated margin and ``leverage`` for ``symbol``; done once per symbol and leverage per client.
         Margin already isolated (-4046) counts as done; a change refused (e.g. -4048, a position is open
         in cross margin) raises :class:`OrderRejected`."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         if self._prepared.get(unified) == leverage:
             return
         if unified not in self._prepared:
@@ -493,8 +486,7 @@ class ExchangeClient:
     def fetch_order_by_id(self, symbol: str, order_id: str) -> OrderResult | None:
         """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
         :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         found = self._fetch_order(f"fetch order {unified} {order_id}", unified, order_id, {})
         return None if found is None else OrderResult.from_ccxt(found)
 
@@ -529,19 +521,19 @@ class ExchangeClient:
         ccxt = _ccxt()
         unknown_since: list[float] = []  # when the last attempt of unknown outcome failed; empty: none pending
 
-        def submit() -> dict[str, Any] | _Duplicate:
+        def submit() -> dict[str, Any] | None:  # None: Binance answered -4116, the id is taken
             try:
                 return send()
             except ccxt.InvalidOrder as exc:
                 if _binance_error(str(exc))[0] == DUPLICATE_CLIENT_ID:
-                    return _DUPLICATE
+                    return None
                 raise
             except ccxt.OperationFailed as exc:
                 if outcome_unknown(exc):
                     unknown_since[:] = [self._clock()]  # the request's timestamp is no later than this
                 raise
 
-        def recover() -> dict[str, Any] | _Duplicate | None:
+        def recover() -> dict[str, Any] | None:
             found = self._fetch_raw(unified, client_id, algo=algo)
             if found is not None or not unknown_since:
                 return found
@@ -554,7 +546,7 @@ class ExchangeClient:
             return self._fetch_raw(unified, client_id, algo=algo)
 
         answer = self._call(what, submit, recover=recover)
-        if isinstance(answer, _Duplicate):
+        if answer is None:
             found = self._fetch_raw(unified, client_id, algo=algo)
             if found is None:
                 self._stats["permanent_failures"] += 1
@@ -570,15 +562,6 @@ class ExchangeClient:
                        client_id=result.client_id, id=result.id)
         return result
 
-    def _order_amount(self, unified: str, amount: float, what: str) -> float:
-        rounded = self.amount_to_precision(unified, amount)
-        if rounded <= 0:
-            self._stats["permanent_failures"] += 1
-            message = f"{what}: amount {amount} is below the quantity step"
-            self._log.error("exchange.rejected", what=what, error=message, code=None)
-            raise OrderRejected(message)
-        return rounded
-
     @staticmethod
     def _check(side: str, client_id: str) -> None:
         if side not in ("buy", "sell"):
@@ -586,25 +569,33 @@ class ExchangeClient:
         if not client_id:
             raise ValueError("a client id is required (it makes placing the order idempotent)")
 
+    def _create(self, label: str, unified: str, side: str, amount: float, client_id: str, *,
+                params: dict[str, Any], algo: bool) -> OrderResult:
+        """A market-type order of ``amount`` truncated to the quantity step, placed by :meth:`_place`."""
+        qty = self.amount_to_precision(unified, amount)
+        if qty <= 0:
+            self._stats["permanent_failures"] += 1
+            message = f"{label}: amount {amount} is below the quantity step"
+            self._log.error("exchange.rejected", what=label, error=message, code=None)
+            raise OrderRejected(message)
+
+        def send() -> dict[str, Any]:
+            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
+
+        return self._place(label.replace(f" {amount:g} ", f" {qty:g} ", 1), unified, client_id, send, algo=algo)
+
     def create_market_order(self, symbol: str, side: str, amount: float, client_id: str, *,
                             reduce_only: bool = False) -> OrderResult:
         """A market order of ``amount`` (truncated to the quantity step) under ``client_id``. Placing the same
         ``client_id`` again returns the order already placed instead of a second one."""
         self._check(side, client_id)
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         flags = ", reduce-only" if reduce_only else ""
         label = f"create market {side} {amount:g} {unified} (client id {client_id}{flags})"
-        qty = self._order_amount(unified, amount, label)
-        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
         params: dict[str, Any] = {"newClientOrderId": client_id}
         if reduce_only:
             params["reduceOnly"] = True
-
-        def send() -> dict[str, Any]:
-            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
-
-        return self._place(what, unified, client_id, send, algo=False)
+        return self._create(label, unified, side, amount, client_id, params=params, algo=False)
 
     def create_exit_order(self, symbol: str, side: str, amount: float, trigger_price: float,  # noqa: PLR0917
                           kind: ExitKind, client_id: str) -> OrderResult:
@@ -615,28 +606,20 @@ class ExchangeClient:
         self._check(side, client_id)
         if kind not in ("stop_loss", "take_profit"):
             raise ValueError(f"kind must be 'stop_loss' or 'take_profit', got {kind!r}")
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         trigger = self.price_to_precision(unified, trigger_price)
         label = f"create {kind} {side} {amount:g} {unified} at {trigger:g} (client id {client_id})"
-        qty = self._order_amount(unified, amount, label)
-        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
         params: dict[str, Any] = {
             "stopLossPrice" if kind == "stop_loss" else "takeProfitPrice": trigger,
             "reduceOnly": True,
             "workingType": "MARK_PRICE",
             "clientAlgoId": client_id,
         }
-
-        def send() -> dict[str, Any]:
-            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
-
-        return self._place(what, unified, client_id, send, algo=True)
+        return self._create(label, unified, side, amount, client_id, params=params, algo=True)
 
     def fetch_order_by_client_id(self, symbol: str, client_id: str, *, algo: bool = False) -> OrderResult | None:
         """The order (``algo``: the conditional order) with ``client_id``, or None if the exchange has none."""
-        self._ensure_markets()
-        found = self._fetch_raw(self.unified(symbol), client_id, algo=algo)
+        found = self._fetch_raw(self._symbol(symbol), client_id, algo=algo)
         return None if found is None else OrderResult.from_ccxt(found)
 
     def cancel_order(self, symbol: str, order_id_or_client_id: str, *, algo: bool) -> bool:
@@ -644,8 +627,7 @@ class ExchangeClient:
         anything else a client id. True if cancelled; False if the exchange knows no such open order
         (already filled, triggered or cancelled: -2011)."""
         ccxt = _ccxt()
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         by_id = order_id_or_client_id.isdigit()
         params: dict[str, Any] = {} if by_id else {"clientAlgoId" if algo else "origClientOrderId":
                                                    order_id_or_client_id}
@@ -677,7 +659,6 @@ class ExchangeClient:
 
     def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[ExchangePosition]:
         """Open (non-zero) positions, of ``symbols`` (either form) or all."""
-        self._ensure_markets()
         wanted = self._wanted(symbols)
         rows = self._call("fetch positions", self._exchange.fetch_positions)
         return [ExchangePosition.from_ccxt(row) for row in rows
