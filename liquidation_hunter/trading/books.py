@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,10 @@ class SignalRecord:
     strategy: str
     reason: str
     action: str
+
+
+_SIGNAL_FIELDS = [f.name for f in fields(SignalRecord)]
+_SIGNAL_COLUMNS = ", ".join(_SIGNAL_FIELDS)
 
 
 def _position(row: sqlite3.Row) -> Position:
@@ -240,14 +244,15 @@ class Books:
 
     @property
     def mode(self) -> str:
-        return str(self._meta("mode") or "")
+        return str(self._value("meta", "mode") or "")
 
     @property
     def starting_wallet(self) -> float:
-        return float(self._meta("starting_wallet") or 0.0)
+        return float(self._value("meta", "starting_wallet") or 0.0)
 
-    def _meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+    def _value(self, table: str, key: str) -> str | None:
+        """The ``value`` of ``key`` in ``meta`` or ``control``; None when there is none."""
+        rows = self._rows(f"SELECT value FROM {table} WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
 
     # ------------------------------------------------------------------ orders
@@ -289,11 +294,7 @@ class Books:
 
     @staticmethod
     def _order(row: sqlite3.Row) -> OrderRecord:
-        return OrderRecord(client_id=row["client_id"], exchange_id=row["exchange_id"], symbol=row["symbol"],
-                           side=row["side"], type=row["type"], purpose=row["purpose"],
-                           position_id=row["position_id"], quantity=row["quantity"], price=row["price"],
-                           reduce_only=bool(row["reduce_only"]), status=row["status"],
-                           created_at=row["created_at"], updated_at=row["updated_at"], error=row["error"])
+        return OrderRecord(**{**dict(row), "reduce_only": bool(row["reduce_only"])})
 
     # ------------------------------------------------------------------ positions
 
@@ -416,10 +417,6 @@ class Books:
         return [_position(r) for r in self._rows(
             f"SELECT {_POSITION_COLUMNS} FROM positions WHERE status = 'open' ORDER BY id")]
 
-    def position(self, position_id: int) -> Position | None:
-        rows = self._rows(f"SELECT {_POSITION_COLUMNS} FROM positions WHERE id = ?", (position_id,))
-        return _position(rows[0]) if rows else None
-
     def position_by_client_id(self, client_id: str) -> Position | None:
         rows = self._rows(f"SELECT {_POSITION_COLUMNS} FROM positions WHERE client_id = ?", (client_id,))
         return _position(rows[0]) if rows else None
@@ -470,17 +467,12 @@ class Books:
 
     def record_signal(self, record: SignalRecord) -> None:
         with self._write() as db:
-            db.execute("INSERT INTO signals(at, symbol, direction, strength, entry, stop_loss, take_profit, level, "
-                       "strategy, reason, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.at, record.symbol, record.direction, record.strength, record.entry,
-                        record.stop_loss, record.take_profit, record.level, record.strategy, record.reason,
-                        record.action))
+            db.execute(f"INSERT INTO signals({_SIGNAL_COLUMNS}) VALUES ({', '.join('?' * len(_SIGNAL_FIELDS))})",
+                       astuple(record))
 
     def recent_signals(self, limit: int = 10) -> list[SignalRecord]:
-        return [SignalRecord(at=r["at"], symbol=r["symbol"], direction=r["direction"], strength=r["strength"],
-                             entry=r["entry"], stop_loss=r["stop_loss"], take_profit=r["take_profit"],
-                             level=r["level"], strategy=r["strategy"], reason=r["reason"], action=r["action"])
-                for r in self._rows("SELECT * FROM signals ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
+        return [SignalRecord(*r) for r in self._rows(
+            f"SELECT {_SIGNAL_COLUMNS} FROM signals ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
 
     def snapshot(self, state: AccountState) -> None:
         """Store an equity snapshot and raise the recorded peak equity when exceeded."""
@@ -508,7 +500,7 @@ class Books:
                        (repr(equity), now_ms))
 
     def peak_equity(self) -> float | None:
-        value = self._control("peak_equity")
+        value = self._value("control", "peak_equity")
         return None if value is None else float(value)
 
     def day_start_equity(self, day: str, equity_now: float, now_ms: int) -> float:
@@ -531,7 +523,7 @@ class Books:
                 db.execute("INSERT OR REPLACE INTO control(key, value, at) VALUES ('halt', ?, ?)", (reason, now_ms))
 
     def halt_reason(self) -> str | None:
-        return self._control("halt")
+        return self._value("control", "halt")
 
     def set_health(self, health: Mapping[str, Any], now_ms: int) -> None:
         """The running bot's latest heartbeat (stream status, counters), for ``status``."""
@@ -542,10 +534,6 @@ class Books:
     def health(self) -> tuple[dict[str, Any], int] | None:
         rows = self._rows("SELECT value, at FROM control WHERE key = 'health'")
         return (json.loads(rows[0]["value"]), int(rows[0]["at"])) if rows else None
-
-    def _control(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM control WHERE key = ?", (key,))
-        return str(rows[0]["value"]) if rows else None
 
     # ------------------------------------------------------------------ audit
 
