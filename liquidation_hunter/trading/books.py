@@ -139,6 +139,7 @@ class Books:
 
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
+        self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self.path = path
 
@@ -156,7 +157,6 @@ class Books:
         if where != MEMORY:
             Path(where).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
         try:
             if where != MEMORY:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -177,7 +177,6 @@ class Books:
             raise BooksError(f"{where}: no books yet (the bot has not run with this storage.path)")
         db = sqlite3.connect(f"file:{Path(where).resolve()}?mode=ro", uri=True, timeout=10.0,
                              isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
         return cls(db, where)
 
     def _init(self, mode: str, starting_wallet: float | None, now_ms: int) -> None:
@@ -259,15 +258,14 @@ class Books:
 
     def record_order(self, *, client_id: str, symbol: str, side: str, type: str, purpose: str, quantity: float,
                      now_ms: int, price: float | None = None, position_id: int | None = None,
-                     reduce_only: bool = False, status: str = "new", exchange_id: str | None = None) -> bool:
+                     reduce_only: bool = False, status: str = "new") -> bool:
         """Note an order before (or as) it is sent. False when ``client_id`` is already recorded."""
         try:
             with self._write() as db:
-                db.execute("INSERT INTO orders(client_id, exchange_id, symbol, side, type, purpose, position_id, "
-                           "quantity, price, reduce_only, status, created_at, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (client_id, exchange_id, symbol, side, type, purpose, position_id, quantity, price,
-                            int(reduce_only), status, now_ms, now_ms))
+                db.execute("INSERT INTO orders(client_id, symbol, side, type, purpose, position_id, quantity, price, "
+                           "reduce_only, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (client_id, symbol, side, type, purpose, position_id, quantity, price, int(reduce_only),
+                            status, now_ms, now_ms))
         except sqlite3.IntegrityError:
             return False
         return True
@@ -283,14 +281,11 @@ class Books:
         rows = self._rows("SELECT * FROM orders WHERE client_id = ?", (client_id,))
         return self._order(rows[0]) if rows else None
 
-    def orders(self, *, status: str | None = None, purpose: str | None = None,
-               position_id: int | None = None) -> list[OrderRecord]:
-        sql, params = "SELECT * FROM orders WHERE 1=1", []
-        for column, value in (("status", status), ("purpose", purpose), ("position_id", position_id)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
-        return [self._order(r) for r in self._rows(sql + " ORDER BY created_at, client_id", params)]
+    def orders(self, *, status: str | None = None, purpose: str | None = None) -> list[OrderRecord]:
+        """The orders with ``status`` and ``purpose`` (None: any), oldest first."""
+        return [self._order(r) for r in self._rows(
+            "SELECT * FROM orders WHERE status = COALESCE(?, status) AND purpose = COALESCE(?, purpose) "
+            "ORDER BY created_at, client_id", (status, purpose))]
 
     @staticmethod
     def _order(row: sqlite3.Row) -> OrderRecord:
@@ -423,19 +418,12 @@ class Books:
 
     def closed_trades(self, *, since_ms: int | None = None, limit: int | None = None) -> list[ClosedTrade]:
         """Closed positions, newest first."""
-        sql = (f"SELECT {_POSITION_COLUMNS}, closed_at, exit_price, exit_reason, exit_fee, gross_pnl "
-               "FROM positions WHERE status = 'closed'")
-        params: list[Any] = []
-        if since_ms is not None:
-            sql += " AND closed_at >= ?"
-            params.append(since_ms)
-        sql += " ORDER BY closed_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql = (f"SELECT {_POSITION_COLUMNS}, closed_at, exit_price, exit_reason, exit_fee, gross_pnl FROM positions "
+               "WHERE status = 'closed' AND closed_at >= COALESCE(?, closed_at) "
+               "ORDER BY closed_at DESC, id DESC LIMIT COALESCE(?, -1)")
         return [ClosedTrade(position=_position(r), exit_price=r["exit_price"], reason=r["exit_reason"],
                             closed_at=r["closed_at"], exit_fee=r["exit_fee"], gross_pnl=r["gross_pnl"])
-                for r in self._rows(sql, params)]
+                for r in self._rows(sql, (since_ms, limit))]
 
     def last_exit_at(self, symbol: str) -> int | None:
         rows = self._rows("SELECT MAX(closed_at) AS at FROM positions WHERE symbol = ? AND status = 'closed'",

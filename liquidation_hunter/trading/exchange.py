@@ -115,7 +115,6 @@ class OrderResult:
         actual = info.get("actualOrderId") if isinstance(info, Mapping) else None
         fees = list(order.get("fees") or ([order["fee"]] if order.get("fee") else []))
         fee = sum(float(f.get("cost") or 0.0) for f in fees if f and f.get("currency") in (None, _QUOTE))
-        average = _num(order.get("average"))
         return cls(
             id=str(order.get("id") or ""),
             client_id=str(order.get("clientOrderId") or ""),
@@ -125,7 +124,7 @@ class OrderResult:
             status=str(order.get("status") or ""),
             amount=float(order.get("amount") or 0.0),
             filled=float(order.get("filled") or 0.0),
-            average=average if average else None,
+            average=_num(order.get("average")) or None,
             trigger_price=_num(order.get("triggerPrice") or order.get("stopPrice")),
             reduce_only=bool(order.get("reduceOnly")),
             fee=fee,
@@ -230,11 +229,8 @@ def _use_linear_error_table(exchange: Any) -> None:
     -4116...) would be a bare ExchangeError. Merge the linear table over the generic one."""
     exceptions = exchange.exceptions
     linear = exceptions.get("linear") or {}
-    exchange.exceptions = {
-        **exceptions,
-        "exact": {**(exceptions.get("exact") or {}), **(linear.get("exact") or {})},
-        "broad": {**(exceptions.get("broad") or {}), **(linear.get("broad") or {})},
-    }
+    merged = {key: {**(exceptions.get(key) or {}), **(linear.get(key) or {})} for key in ("exact", "broad")}
+    exchange.exceptions = {**exceptions, **merged}
 
 
 # ---------------------------------------------------------------------------------------------- the client
@@ -314,16 +310,12 @@ class ExchangeClient:
 
     # ------------------------------------------------------------------ the retry wrapper
 
-    def _scrub(self, text: str) -> str:
-        text = _SIGNATURE.sub(r"\1<redacted>", text)
+    def _clean(self, exc: BaseException) -> str:
+        """The exception's text without secrets; the exception itself is scrubbed too and loses its cause."""
+        text = _SIGNATURE.sub(r"\1<redacted>", str(exc))
         for secret in (getattr(self._exchange, "secret", None), getattr(self._exchange, "apiKey", None)):
             if isinstance(secret, str) and len(secret) >= 4:
                 text = text.replace(secret, "<redacted>")
-        return text
-
-    def _clean(self, exc: BaseException) -> str:
-        """The exception's text without secrets; the exception itself is scrubbed too and loses its cause."""
-        text = self._scrub(str(exc))
         exc.args = (text,)
         exc.__cause__ = exc.__context__ = None
         exc.__suppress_context__ = True
@@ -487,7 +479,7 @@ class ExchangeClient:
         """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
         :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
         unified = self._symbol(symbol)
-        found = self._fetch_order(f"fetch order {unified} {order_id}", unified, order_id, {})
+        found = self._found(f"fetch order {unified} {order_id}", self._exchange.fetch_order, order_id, unified, {})
         return None if found is None else OrderResult.from_ccxt(found)
 
     def _fetch_raw(self, unified: str, client_id: str, *, algo: bool) -> dict[str, Any] | None:
@@ -495,25 +487,20 @@ class ExchangeClient:
         params: dict[str, Any] = {"trigger": True, "clientAlgoId": client_id} if algo \
             else {"origClientOrderId": client_id}
         kind = "algo order" if algo else "order"
-        return self._fetch_order(f"fetch {kind} {unified} by client id {client_id}", unified, None, params)
+        what = f"fetch {kind} {unified} by client id {client_id}"
+        return cast("dict[str, Any] | None", self._found(what, self._exchange.fetch_order, None, unified, params))
 
-    def _fetch_order(self, what: str, unified: str, order_id: str | None,
-                     params: dict[str, Any]) -> dict[str, Any] | None:
-        """ccxt's ``fetch_order`` through :meth:`_call`; None when the exchange has no such order."""
+    def _found(self, what: str, fn: Callable[..., T], *args: Any) -> T | None:
+        """:meth:`_call`; None when the exchange has no such order (ccxt's ``OrderNotFound``)."""
         ccxt = _ccxt()
 
-        def fetch() -> dict[str, Any] | None:
+        def call() -> T | None:
             try:
-                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified, params))
+                return fn(*args)
             except ccxt.OrderNotFound:
                 return None
 
-        return self._call(what, fetch)
-
-    def recv_window(self) -> float:
-        """Seconds Binance accepts a signed request after its timestamp (ccxt's ``options['recvWindow']``)."""
-        value = self._exchange.options.get("recvWindow")
-        return (DEFAULT_RECV_WINDOW_MS if value is None else int(value)) / 1000.0
+        return self._call(what, call)
 
     def _place(self, what: str, unified: str, client_id: str, send: Callable[[], dict[str, Any]], *,
                algo: bool) -> OrderResult:
@@ -538,8 +525,10 @@ class ExchangeClient:
             if found is not None or not unknown_since:
                 return found
             # "not found" may only mean Binance has not processed the request yet; once its recvWindow is
-            # over Binance refuses it, and "not found" is final.
-            wait = unknown_since.pop() + self.recv_window() + CLOCK_MARGIN_S - self._clock()
+            # over Binance refuses it, and "not found" is final. recvWindow: ccxt's ``options['recvWindow']`` (ms).
+            window_ms = self._exchange.options.get("recvWindow")
+            window = (DEFAULT_RECV_WINDOW_MS if window_ms is None else int(window_ms)) / 1000.0
+            wait = unknown_since.pop() + window + CLOCK_MARGIN_S - self._clock()
             if wait > 0:
                 self._log.warning("exchange.await_recv_window", what=what, seconds=round(wait, 3))
                 self._sleep(wait)
@@ -626,7 +615,6 @@ class ExchangeClient:
         """Cancel an open order (``algo``: a conditional one). An all-digit id is the exchange's order id,
         anything else a client id. True if cancelled; False if the exchange knows no such open order
         (already filled, triggered or cancelled: -2011)."""
-        ccxt = _ccxt()
         unified = self._symbol(symbol)
         by_id = order_id_or_client_id.isdigit()
         params: dict[str, Any] = {} if by_id else {"clientAlgoId" if algo else "origClientOrderId":
@@ -634,16 +622,8 @@ class ExchangeClient:
         if algo:
             params["trigger"] = True
         order_id = order_id_or_client_id if by_id else None
-
-        def cancel() -> bool:
-            try:
-                self._exchange.cancel_order(order_id, unified, params)
-            except ccxt.OrderNotFound:
-                return False
-            return True
-
-        kind = "algo order" if algo else "order"
-        done = self._call(f"cancel {kind} {order_id_or_client_id} {unified}", cancel)
+        what = f"cancel {'algo order' if algo else 'order'} {order_id_or_client_id} {unified}"
+        done = self._found(what, self._exchange.cancel_order, order_id, unified, params) is not None
         self._log.info("exchange.cancel", symbol=unified, order=order_id_or_client_id, algo=algo, cancelled=done)
         return done
 

@@ -433,15 +433,17 @@ class LiveBroker:
             try:
                 self._place_exit(position, kind, level, exit_client_id(position.client_id, kind), now_ms)
             except TradingError as exc:
-                self._fail_unprotected(position, kind, exc, now_ms)
+                closed = self._close_unprotected(position, kind, exc, now_ms)
+                outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
+                raise type(exc)(f"{position.client_id}: the {kind} order could not be placed ({exc}); the position "
+                                f"was {outcome}") from exc
 
-    def _fail_unprotected(self, position: Position, kind: ExitKind, exc: TradingError, now_ms: int) -> None:
+    def _close_unprotected(self, position: Position, kind: ExitKind, exc: TradingError,
+                           now_ms: int) -> ClosedTrade | None:
+        """An exit could not be placed: close the position at market (:meth:`_try_close`)."""
         self._log.error("exit_order_failed", client_id=position.client_id, symbol=position.symbol, exit=kind,
                         error=str(exc), action="closing the position at market")
-        closed = self._try_close(position, "reconciled", {}, now_ms)
-        outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
-        raise type(exc)(f"{position.client_id}: the {kind} order could not be placed ({exc}); the position was "
-                        f"{outcome}") from exc
+        return self._try_close(position, "reconciled", {}, now_ms)
 
     def _ensure_exits(self, position: Position, open_ids: set[str], now_ms: int) -> None:
         """Re-place the exits the exchange does not hold open for a position it holds (a crash before they
@@ -468,9 +470,7 @@ class LiveBroker:
             try:
                 self._place_exit(position, kind, level, client_id, now_ms)
             except TradingError as exc:
-                self._log.error("exit_order_failed", client_id=position.client_id, symbol=position.symbol,
-                                exit=kind, error=str(exc), action="closing the position at market")
-                self._try_close(position, "reconciled", {}, now_ms)
+                self._close_unprotected(position, kind, exc, now_ms)
                 return
 
     def _drop_planned_exits(self, entry_client_id: str, status: str, now_ms: int) -> None:
