@@ -322,9 +322,8 @@ class ExchangeClient:
         prefix = f"{self._exchange.id} "
         return text[len(prefix):] if text.startswith(prefix) else text
 
-    def _call(self, what: str, fn: Callable[..., T], *args: Any,
-              recover: Callable[[], T | None] | None = None, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` (a ccxt call) with the error policy of the module doc. ``what`` names the
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, recover: Callable[[], T | None] | None = None) -> T:
+        """``fn(*args)`` (a ccxt call) with the error policy of the module doc. ``what`` names the
         request in logs and errors. ``recover``, if given, runs before each retry; when it returns something
         that is the answer and the call is not repeated (how order placement stays idempotent)."""
         ccxt = _ccxt()
@@ -338,7 +337,7 @@ class ExchangeClient:
                     self._log.info("exchange.recovered", what=what, attempt=attempt)
                     return found
             try:
-                return fn(*args, **kwargs)
+                return fn(*args)
             except ccxt.OperationFailed as exc:  # NetworkError and its family, and "internal error, retry"
                 error = f"{type(exc).__name__}: {self._clean(exc)}"
                 if attempt >= self._retries:
@@ -617,10 +616,9 @@ class ExchangeClient:
         (already filled, triggered or cancelled: -2011)."""
         unified = self._symbol(symbol)
         by_id = order_id_or_client_id.isdigit()
-        params: dict[str, Any] = {} if by_id else {"clientAlgoId" if algo else "origClientOrderId":
-                                                   order_id_or_client_id}
-        if algo:
-            params["trigger"] = True
+        params: dict[str, Any] = {"trigger": True} if algo else {}
+        if not by_id:
+            params["clientAlgoId" if algo else "origClientOrderId"] = order_id_or_client_id
         order_id = order_id_or_client_id if by_id else None
         what = f"cancel {'algo order' if algo else 'order'} {order_id_or_client_id} {unified}"
         done = self._found(what, self._exchange.cancel_order, order_id, unified, params) is not None

@@ -201,7 +201,7 @@ class LiveBroker:
                                      purpose="entry", quantity=quantity, price=order.reference_price, now_ms=now_ms,
                                      status="new")
             rounded = dataclasses.replace(order, quantity=quantity, stop_loss=stop_loss, take_profit=take_profit)
-            return self._send_entry(rounded, quantity, now_ms)
+            return self._send_entry(rounded, now_ms)
 
     def close(self, position: Position, reason: ExitReason, price: float, now_ms: int) -> ClosedTrade | None:
         """Cancel the position's exits and close it with a reduce-only market order (``<client id>-x``).
@@ -282,10 +282,10 @@ class LiveBroker:
                                 "know; not trading it")
         return quantity, stop_loss, take_profit
 
-    def _send_entry(self, order: EntryOrder, quantity: float, now_ms: int) -> Position | None:
+    def _send_entry(self, order: EntryOrder, now_ms: int) -> Position | None:
         cid = order.client_id
         try:
-            result = self._client.create_market_order(order.symbol, order.side, quantity, cid)
+            result = self._client.create_market_order(order.symbol, order.side, order.quantity, cid)
         except OrderRejected as exc:
             self._books.update_order(cid, status="rejected", now_ms=now_ms, error=str(exc))
             self._drop_planned_exits(cid, "rejected", now_ms)
@@ -310,7 +310,7 @@ class LiveBroker:
         self._log.warning("entry_resent", client_id=recorded.client_id, symbol=recorded.symbol)
         self._client.prepare_symbol(recorded.symbol, order.leverage)
         self._books.update_order(recorded.client_id, status="new", now_ms=now_ms)
-        return self._send_entry(self._recorded_entry(recorded, order), recorded.quantity, now_ms)
+        return self._send_entry(self._recorded_entry(recorded, order), now_ms)
 
     def _planned_levels(self, entry_client_id: str) -> dict[ExitKind, float] | None:
         """The trigger prices (rounded) the books planned for an entry's exits; None when none was planned."""
