@@ -157,14 +157,8 @@ class Bot:
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job is running; False if ``timeout`` passed first."""
-        deadline = time.monotonic() + timeout
         with self._idle:
-            while self._active:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+            return self._idle.wait_for(lambda: not self._active, timeout)
 
     def start(self) -> None:
         """Recover the broker (finish what a crash interrupted; live: reconcile with the exchange)."""
@@ -220,8 +214,7 @@ class Bot:
         wanted = None if self.config.symbols == "all" else list(self.config.symbols)
         fetched = self.price_feed.mark_prices(wanted)
         with self._prices_lock:
-            for symbol, price in fetched.items():
-                self._prices[symbol] = (price, now_ms)
+            self._prices.update({symbol: (price, now_ms) for symbol, price in fetched.items()})
         for symbol, price in fetched.items():
             if self.config.symbols != "all" or self.heatmap.event_count(symbol):
                 self.heatmap.update_price(to_exchange_id(symbol, self.markets), price, timestamp_ms=now_ms)
@@ -265,7 +258,6 @@ class Bot:
         account = self.broker.account(prices, now_ms)
         block = self.risk.entry_block(signal.symbol, account, open_symbols, now_ms)
         action = "entered"
-        order = None
         if block is not None:
             action = f"skipped: {block}"
         else:

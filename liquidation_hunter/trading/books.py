@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,10 @@ class SignalRecord:
     action: str
 
 
+_SIGNAL_FIELDS = [f.name for f in fields(SignalRecord)]
+_SIGNAL_COLUMNS = ", ".join(_SIGNAL_FIELDS)
+
+
 def _position(row: sqlite3.Row) -> Position:
     return Position(**{name: row[name] for name in _POSITION_COLUMNS.split(", ")})
 
@@ -135,6 +139,7 @@ class Books:
 
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
+        self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self.path = path
 
@@ -152,7 +157,6 @@ class Books:
         if where != MEMORY:
             Path(where).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
         try:
             if where != MEMORY:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -173,7 +177,6 @@ class Books:
             raise BooksError(f"{where}: no books yet (the bot has not run with this storage.path)")
         db = sqlite3.connect(f"file:{Path(where).resolve()}?mode=ro", uri=True, timeout=10.0,
                              isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
         return cls(db, where)
 
     def _init(self, mode: str, starting_wallet: float | None, now_ms: int) -> None:
@@ -240,29 +243,29 @@ class Books:
 
     @property
     def mode(self) -> str:
-        return str(self._meta("mode") or "")
+        return str(self._value("meta", "mode") or "")
 
     @property
     def starting_wallet(self) -> float:
-        return float(self._meta("starting_wallet") or 0.0)
+        return float(self._value("meta", "starting_wallet") or 0.0)
 
-    def _meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+    def _value(self, table: str, key: str) -> str | None:
+        """The ``value`` of ``key`` in ``meta`` or ``control``; None when there is none."""
+        rows = self._rows(f"SELECT value FROM {table} WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
 
     # ------------------------------------------------------------------ orders
 
     def record_order(self, *, client_id: str, symbol: str, side: str, type: str, purpose: str, quantity: float,
                      now_ms: int, price: float | None = None, position_id: int | None = None,
-                     reduce_only: bool = False, status: str = "new", exchange_id: str | None = None) -> bool:
+                     reduce_only: bool = False, status: str = "new") -> bool:
         """Note an order before (or as) it is sent. False when ``client_id`` is already recorded."""
         try:
             with self._write() as db:
-                db.execute("INSERT INTO orders(client_id, exchange_id, symbol, side, type, purpose, position_id, "
-                           "quantity, price, reduce_only, status, created_at, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (client_id, exchange_id, symbol, side, type, purpose, position_id, quantity, price,
-                            int(reduce_only), status, now_ms, now_ms))
+                db.execute("INSERT INTO orders(client_id, symbol, side, type, purpose, position_id, quantity, price, "
+                           "reduce_only, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (client_id, symbol, side, type, purpose, position_id, quantity, price, int(reduce_only),
+                            status, now_ms, now_ms))
         except sqlite3.IntegrityError:
             return False
         return True
@@ -278,22 +281,15 @@ class Books:
         rows = self._rows("SELECT * FROM orders WHERE client_id = ?", (client_id,))
         return self._order(rows[0]) if rows else None
 
-    def orders(self, *, status: str | None = None, purpose: str | None = None,
-               position_id: int | None = None) -> list[OrderRecord]:
-        sql, params = "SELECT * FROM orders WHERE 1=1", []
-        for column, value in (("status", status), ("purpose", purpose), ("position_id", position_id)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
-        return [self._order(r) for r in self._rows(sql + " ORDER BY created_at, client_id", params)]
+    def orders(self, *, status: str | None = None, purpose: str | None = None) -> list[OrderRecord]:
+        """The orders with ``status`` and ``purpose`` (None: any), oldest first."""
+        return [self._order(r) for r in self._rows(
+            "SELECT * FROM orders WHERE status = COALESCE(?, status) AND purpose = COALESCE(?, purpose) "
+            "ORDER BY created_at, client_id", (status, purpose))]
 
     @staticmethod
     def _order(row: sqlite3.Row) -> OrderRecord:
-        return OrderRecord(client_id=row["client_id"], exchange_id=row["exchange_id"], symbol=row["symbol"],
-                           side=row["side"], type=row["type"], purpose=row["purpose"],
-                           position_id=row["position_id"], quantity=row["quantity"], price=row["price"],
-                           reduce_only=bool(row["reduce_only"]), status=row["status"],
-                           created_at=row["created_at"], updated_at=row["updated_at"], error=row["error"])
+        return OrderRecord(**{**dict(row), "reduce_only": bool(row["reduce_only"])})
 
     # ------------------------------------------------------------------ positions
 
@@ -416,29 +412,18 @@ class Books:
         return [_position(r) for r in self._rows(
             f"SELECT {_POSITION_COLUMNS} FROM positions WHERE status = 'open' ORDER BY id")]
 
-    def position(self, position_id: int) -> Position | None:
-        rows = self._rows(f"SELECT {_POSITION_COLUMNS} FROM positions WHERE id = ?", (position_id,))
-        return _position(rows[0]) if rows else None
-
     def position_by_client_id(self, client_id: str) -> Position | None:
         rows = self._rows(f"SELECT {_POSITION_COLUMNS} FROM positions WHERE client_id = ?", (client_id,))
         return _position(rows[0]) if rows else None
 
     def closed_trades(self, *, since_ms: int | None = None, limit: int | None = None) -> list[ClosedTrade]:
         """Closed positions, newest first."""
-        sql = (f"SELECT {_POSITION_COLUMNS}, closed_at, exit_price, exit_reason, exit_fee, gross_pnl "
-               "FROM positions WHERE status = 'closed'")
-        params: list[Any] = []
-        if since_ms is not None:
-            sql += " AND closed_at >= ?"
-            params.append(since_ms)
-        sql += " ORDER BY closed_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql = (f"SELECT {_POSITION_COLUMNS}, closed_at, exit_price, exit_reason, exit_fee, gross_pnl FROM positions "
+               "WHERE status = 'closed' AND closed_at >= COALESCE(?, closed_at) "
+               "ORDER BY closed_at DESC, id DESC LIMIT COALESCE(?, -1)")
         return [ClosedTrade(position=_position(r), exit_price=r["exit_price"], reason=r["exit_reason"],
                             closed_at=r["closed_at"], exit_fee=r["exit_fee"], gross_pnl=r["gross_pnl"])
-                for r in self._rows(sql, params)]
+                for r in self._rows(sql, (since_ms, limit))]
 
     def last_exit_at(self, symbol: str) -> int | None:
         rows = self._rows("SELECT MAX(closed_at) AS at FROM positions WHERE symbol = ? AND status = 'closed'",
@@ -470,17 +455,12 @@ class Books:
 
     def record_signal(self, record: SignalRecord) -> None:
         with self._write() as db:
-            db.execute("INSERT INTO signals(at, symbol, direction, strength, entry, stop_loss, take_profit, level, "
-                       "strategy, reason, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.at, record.symbol, record.direction, record.strength, record.entry,
-                        record.stop_loss, record.take_profit, record.level, record.strategy, record.reason,
-                        record.action))
+            db.execute(f"INSERT INTO signals({_SIGNAL_COLUMNS}) VALUES ({', '.join('?' * len(_SIGNAL_FIELDS))})",
+                       astuple(record))
 
     def recent_signals(self, limit: int = 10) -> list[SignalRecord]:
-        return [SignalRecord(at=r["at"], symbol=r["symbol"], direction=r["direction"], strength=r["strength"],
-                             entry=r["entry"], stop_loss=r["stop_loss"], take_profit=r["take_profit"],
-                             level=r["level"], strategy=r["strategy"], reason=r["reason"], action=r["action"])
-                for r in self._rows("SELECT * FROM signals ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
+        return [SignalRecord(*r) for r in self._rows(
+            f"SELECT {_SIGNAL_COLUMNS} FROM signals ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
 
     def snapshot(self, state: AccountState) -> None:
         """Store an equity snapshot and raise the recorded peak equity when exceeded."""
@@ -508,7 +488,7 @@ class Books:
                        (repr(equity), now_ms))
 
     def peak_equity(self) -> float | None:
-        value = self._control("peak_equity")
+        value = self._value("control", "peak_equity")
         return None if value is None else float(value)
 
     def day_start_equity(self, day: str, equity_now: float, now_ms: int) -> float:
@@ -531,7 +511,7 @@ class Books:
                 db.execute("INSERT OR REPLACE INTO control(key, value, at) VALUES ('halt', ?, ?)", (reason, now_ms))
 
     def halt_reason(self) -> str | None:
-        return self._control("halt")
+        return self._value("control", "halt")
 
     def set_health(self, health: Mapping[str, Any], now_ms: int) -> None:
         """The running bot's latest heartbeat (stream status, counters), for ``status``."""
@@ -542,10 +522,6 @@ class Books:
     def health(self) -> tuple[dict[str, Any], int] | None:
         rows = self._rows("SELECT value, at FROM control WHERE key = 'health'")
         return (json.loads(rows[0]["value"]), int(rows[0]["at"])) if rows else None
-
-    def _control(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM control WHERE key = ?", (key,))
-        return str(rows[0]["value"]) if rows else None
 
     # ------------------------------------------------------------------ audit
 

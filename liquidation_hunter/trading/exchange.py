@@ -71,13 +71,6 @@ def _ccxt() -> Any:
     return ccxt
 
 
-class _Duplicate:
-    """What an order submission returns when Binance answered -4116 (the id is taken)."""
-
-
-_DUPLICATE = _Duplicate()
-
-
 # ---------------------------------------------------------------------------------------------- records
 
 
@@ -122,7 +115,6 @@ class OrderResult:
         actual = info.get("actualOrderId") if isinstance(info, Mapping) else None
         fees = list(order.get("fees") or ([order["fee"]] if order.get("fee") else []))
         fee = sum(float(f.get("cost") or 0.0) for f in fees if f and f.get("currency") in (None, _QUOTE))
-        average = _num(order.get("average"))
         return cls(
             id=str(order.get("id") or ""),
             client_id=str(order.get("clientOrderId") or ""),
@@ -132,7 +124,7 @@ class OrderResult:
             status=str(order.get("status") or ""),
             amount=float(order.get("amount") or 0.0),
             filled=float(order.get("filled") or 0.0),
-            average=average if average else None,
+            average=_num(order.get("average")) or None,
             trigger_price=_num(order.get("triggerPrice") or order.get("stopPrice")),
             reduce_only=bool(order.get("reduceOnly")),
             fee=fee,
@@ -237,11 +229,8 @@ def _use_linear_error_table(exchange: Any) -> None:
     -4116...) would be a bare ExchangeError. Merge the linear table over the generic one."""
     exceptions = exchange.exceptions
     linear = exceptions.get("linear") or {}
-    exchange.exceptions = {
-        **exceptions,
-        "exact": {**(exceptions.get("exact") or {}), **(linear.get("exact") or {})},
-        "broad": {**(exceptions.get("broad") or {}), **(linear.get("broad") or {})},
-    }
+    merged = {key: {**(exceptions.get(key) or {}), **(linear.get(key) or {})} for key in ("exact", "broad")}
+    exchange.exceptions = {**exceptions, **merged}
 
 
 # ---------------------------------------------------------------------------------------------- the client
@@ -289,10 +278,8 @@ class ExchangeClient:
             "enableRateLimit": True,
             "options": {"fetchCurrencies": False, "defaultType": "future"},
         }
-        if secrets is not None and secrets.api_key is not None:
-            options["apiKey"] = secrets.api_key
-        if secrets is not None and secrets.api_secret is not None:
-            options["secret"] = secrets.api_secret
+        credentials = {} if secrets is None else {"apiKey": secrets.api_key, "secret": secrets.api_secret}
+        options.update({key: value for key, value in credentials.items() if value is not None})
         exchange = ccxt.binanceusdm(options)
         if settings.rest_url is not None:
             _rewrite_urls(exchange, settings.rest_url)
@@ -323,25 +310,20 @@ class ExchangeClient:
 
     # ------------------------------------------------------------------ the retry wrapper
 
-    def _scrub(self, text: str) -> str:
-        text = _SIGNATURE.sub(r"\1<redacted>", text)
+    def _clean(self, exc: BaseException) -> str:
+        """The exception's text without secrets; the exception itself is scrubbed too and loses its cause."""
+        text = _SIGNATURE.sub(r"\1<redacted>", str(exc))
         for secret in (getattr(self._exchange, "secret", None), getattr(self._exchange, "apiKey", None)):
             if isinstance(secret, str) and len(secret) >= 4:
                 text = text.replace(secret, "<redacted>")
-        return text
-
-    def _clean(self, exc: BaseException) -> str:
-        """The exception's text without secrets; the exception itself is scrubbed too and loses its cause."""
-        text = self._scrub(str(exc))
         exc.args = (text,)
         exc.__cause__ = exc.__context__ = None
         exc.__suppress_context__ = True
         prefix = f"{self._exchange.id} "
         return text[len(prefix):] if text.startswith(prefix) else text
 
-    def _call(self, what: str, fn: Callable[..., T], *args: Any,
-              recover: Callable[[], T | None] | None = None, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` (a ccxt call) with the error policy of the module doc. ``what`` names the
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, recover: Callable[[], T | None] | None = None) -> T:
+        """``fn(*args)`` (a ccxt call) with the error policy of the module doc. ``what`` names the
         request in logs and errors. ``recover``, if given, runs before each retry; when it returns something
         that is the answer and the call is not repeated (how order placement stays idempotent)."""
         ccxt = _ccxt()
@@ -355,7 +337,7 @@ class ExchangeClient:
                     self._log.info("exchange.recovered", what=what, attempt=attempt)
                     return found
             try:
-                return fn(*args, **kwargs)
+                return fn(*args)
             except ccxt.OperationFailed as exc:  # NetworkError and its family, and "internal error, retry"
                 error = f"{type(exc).__name__}: {self._clean(exc)}"
                 if attempt >= self._retries:
@@ -394,19 +376,22 @@ class ExchangeClient:
         if not self._exchange.markets:
             self.load_markets()
 
+    def _symbol(self, symbol: str) -> str:
+        """:meth:`unified`, the markets loaded first."""
+        self._ensure_markets()
+        return self.unified(symbol)
+
     def unified(self, symbol: str) -> str:
         """``BTC/USDT:USDT`` for ``BTCUSDT`` or ``BTC/USDT:USDT``."""
         return to_unified(symbol, self.markets)
 
     def _market(self, symbol: str) -> Mapping[str, Any]:
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         return cast(Mapping[str, Any], self._call(f"market {unified}", self._exchange.market, unified))
 
     def amount_to_precision(self, symbol: str, amount: float) -> float:
         """``amount`` truncated (never rounded up) to the symbol's quantity step; 0.0 when below one step."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         ccxt = _ccxt()
 
         def rounded() -> float:
@@ -421,8 +406,7 @@ class ExchangeClient:
 
     def price_to_precision(self, symbol: str, price: float) -> float:
         """``price`` rounded to the symbol's tick."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         return float(self._call(f"round price {price} {unified}", self._exchange.price_to_precision, unified,
                                 price))
 
@@ -440,12 +424,13 @@ class ExchangeClient:
     # ------------------------------------------------------------------ prices
 
     def _wanted(self, symbols: Sequence[str] | None) -> set[str] | None:
+        """``symbols`` unified (None: all), the markets loaded first."""
+        self._ensure_markets()
         return None if symbols is None else {self.unified(s) for s in symbols}
 
     def _per_symbol(self, what: str, fetch: Callable[[], Mapping[str, Any]], key: str,
                     symbols: Sequence[str] | None) -> dict[str, Mapping[str, Any]]:
         """``fetch``'s rows by unified symbol, those with a ``key``, of ``symbols`` (either form) when given."""
-        self._ensure_markets()
         wanted = self._wanted(symbols)
         rows = self._call(what, fetch)
         return {s: row for s, row in rows.items() if row.get(key) is not None and (wanted is None or s in wanted)}
@@ -468,8 +453,7 @@ class ExchangeClient:
         """Isolated margin and ``leverage`` for ``symbol``; done once per symbol and leverage per client.
         Margin already isolated (-4046) counts as done; a change refused (e.g. -4048, a position is open
         in cross margin) raises :class:`OrderRejected`."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         if self._prepared.get(unified) == leverage:
             return
         if unified not in self._prepared:
@@ -493,9 +477,8 @@ class ExchangeClient:
     def fetch_order_by_id(self, symbol: str, order_id: str) -> OrderResult | None:
         """The (plain) order with the exchange's ``order_id``, e.g. a triggered exit's
         :attr:`OrderResult.actual_order_id`; None if the exchange has none."""
-        self._ensure_markets()
-        unified = self.unified(symbol)
-        found = self._fetch_order(f"fetch order {unified} {order_id}", unified, order_id, {})
+        unified = self._symbol(symbol)
+        found = self._found(f"fetch order {unified} {order_id}", self._exchange.fetch_order, order_id, unified, {})
         return None if found is None else OrderResult.from_ccxt(found)
 
     def _fetch_raw(self, unified: str, client_id: str, *, algo: bool) -> dict[str, Any] | None:
@@ -503,25 +486,20 @@ class ExchangeClient:
         params: dict[str, Any] = {"trigger": True, "clientAlgoId": client_id} if algo \
             else {"origClientOrderId": client_id}
         kind = "algo order" if algo else "order"
-        return self._fetch_order(f"fetch {kind} {unified} by client id {client_id}", unified, None, params)
+        what = f"fetch {kind} {unified} by client id {client_id}"
+        return cast("dict[str, Any] | None", self._found(what, self._exchange.fetch_order, None, unified, params))
 
-    def _fetch_order(self, what: str, unified: str, order_id: str | None,
-                     params: dict[str, Any]) -> dict[str, Any] | None:
-        """ccxt's ``fetch_order`` through :meth:`_call`; None when the exchange has no such order."""
+    def _found(self, what: str, fn: Callable[..., T], *args: Any) -> T | None:
+        """:meth:`_call`; None when the exchange has no such order (ccxt's ``OrderNotFound``)."""
         ccxt = _ccxt()
 
-        def fetch() -> dict[str, Any] | None:
+        def call() -> T | None:
             try:
-                return cast(dict[str, Any], self._exchange.fetch_order(order_id, unified, params))
+                return fn(*args)
             except ccxt.OrderNotFound:
                 return None
 
-        return self._call(what, fetch)
-
-    def recv_window(self) -> float:
-        """Seconds Binance accepts a signed request after its timestamp (ccxt's ``options['recvWindow']``)."""
-        value = self._exchange.options.get("recvWindow")
-        return (DEFAULT_RECV_WINDOW_MS if value is None else int(value)) / 1000.0
+        return self._call(what, call)
 
     def _place(self, what: str, unified: str, client_id: str, send: Callable[[], dict[str, Any]], *,
                algo: bool) -> OrderResult:
@@ -529,32 +507,34 @@ class ExchangeClient:
         ccxt = _ccxt()
         unknown_since: list[float] = []  # when the last attempt of unknown outcome failed; empty: none pending
 
-        def submit() -> dict[str, Any] | _Duplicate:
+        def submit() -> dict[str, Any] | None:  # None: Binance answered -4116, the id is taken
             try:
                 return send()
             except ccxt.InvalidOrder as exc:
                 if _binance_error(str(exc))[0] == DUPLICATE_CLIENT_ID:
-                    return _DUPLICATE
+                    return None
                 raise
             except ccxt.OperationFailed as exc:
                 if outcome_unknown(exc):
                     unknown_since[:] = [self._clock()]  # the request's timestamp is no later than this
                 raise
 
-        def recover() -> dict[str, Any] | _Duplicate | None:
+        def recover() -> dict[str, Any] | None:
             found = self._fetch_raw(unified, client_id, algo=algo)
             if found is not None or not unknown_since:
                 return found
             # "not found" may only mean Binance has not processed the request yet; once its recvWindow is
-            # over Binance refuses it, and "not found" is final.
-            wait = unknown_since.pop() + self.recv_window() + CLOCK_MARGIN_S - self._clock()
+            # over Binance refuses it, and "not found" is final. recvWindow: ccxt's ``options['recvWindow']`` (ms).
+            window_ms = self._exchange.options.get("recvWindow")
+            window = (DEFAULT_RECV_WINDOW_MS if window_ms is None else int(window_ms)) / 1000.0
+            wait = unknown_since.pop() + window + CLOCK_MARGIN_S - self._clock()
             if wait > 0:
                 self._log.warning("exchange.await_recv_window", what=what, seconds=round(wait, 3))
                 self._sleep(wait)
             return self._fetch_raw(unified, client_id, algo=algo)
 
         answer = self._call(what, submit, recover=recover)
-        if isinstance(answer, _Duplicate):
+        if answer is None:
             found = self._fetch_raw(unified, client_id, algo=algo)
             if found is None:
                 self._stats["permanent_failures"] += 1
@@ -570,15 +550,6 @@ class ExchangeClient:
                        client_id=result.client_id, id=result.id)
         return result
 
-    def _order_amount(self, unified: str, amount: float, what: str) -> float:
-        rounded = self.amount_to_precision(unified, amount)
-        if rounded <= 0:
-            self._stats["permanent_failures"] += 1
-            message = f"{what}: amount {amount} is below the quantity step"
-            self._log.error("exchange.rejected", what=what, error=message, code=None)
-            raise OrderRejected(message)
-        return rounded
-
     @staticmethod
     def _check(side: str, client_id: str) -> None:
         if side not in ("buy", "sell"):
@@ -586,25 +557,33 @@ class ExchangeClient:
         if not client_id:
             raise ValueError("a client id is required (it makes placing the order idempotent)")
 
+    def _create(self, label: str, unified: str, side: str, amount: float, client_id: str, *,
+                params: dict[str, Any], algo: bool) -> OrderResult:
+        """A market-type order of ``amount`` truncated to the quantity step, placed by :meth:`_place`."""
+        qty = self.amount_to_precision(unified, amount)
+        if qty <= 0:
+            self._stats["permanent_failures"] += 1
+            message = f"{label}: amount {amount} is below the quantity step"
+            self._log.error("exchange.rejected", what=label, error=message, code=None)
+            raise OrderRejected(message)
+
+        def send() -> dict[str, Any]:
+            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
+
+        return self._place(label.replace(f" {amount:g} ", f" {qty:g} ", 1), unified, client_id, send, algo=algo)
+
     def create_market_order(self, symbol: str, side: str, amount: float, client_id: str, *,
                             reduce_only: bool = False) -> OrderResult:
         """A market order of ``amount`` (truncated to the quantity step) under ``client_id``. Placing the same
         ``client_id`` again returns the order already placed instead of a second one."""
         self._check(side, client_id)
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         flags = ", reduce-only" if reduce_only else ""
         label = f"create market {side} {amount:g} {unified} (client id {client_id}{flags})"
-        qty = self._order_amount(unified, amount, label)
-        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
         params: dict[str, Any] = {"newClientOrderId": client_id}
         if reduce_only:
             params["reduceOnly"] = True
-
-        def send() -> dict[str, Any]:
-            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
-
-        return self._place(what, unified, client_id, send, algo=False)
+        return self._create(label, unified, side, amount, client_id, params=params, algo=False)
 
     def create_exit_order(self, symbol: str, side: str, amount: float, trigger_price: float,  # noqa: PLR0917
                           kind: ExitKind, client_id: str) -> OrderResult:
@@ -615,53 +594,34 @@ class ExchangeClient:
         self._check(side, client_id)
         if kind not in ("stop_loss", "take_profit"):
             raise ValueError(f"kind must be 'stop_loss' or 'take_profit', got {kind!r}")
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         trigger = self.price_to_precision(unified, trigger_price)
         label = f"create {kind} {side} {amount:g} {unified} at {trigger:g} (client id {client_id})"
-        qty = self._order_amount(unified, amount, label)
-        what = label.replace(f" {amount:g} ", f" {qty:g} ", 1)
         params: dict[str, Any] = {
             "stopLossPrice" if kind == "stop_loss" else "takeProfitPrice": trigger,
             "reduceOnly": True,
             "workingType": "MARK_PRICE",
             "clientAlgoId": client_id,
         }
-
-        def send() -> dict[str, Any]:
-            return cast(dict[str, Any], self._exchange.create_order(unified, "market", side, qty, None, params))
-
-        return self._place(what, unified, client_id, send, algo=True)
+        return self._create(label, unified, side, amount, client_id, params=params, algo=True)
 
     def fetch_order_by_client_id(self, symbol: str, client_id: str, *, algo: bool = False) -> OrderResult | None:
         """The order (``algo``: the conditional order) with ``client_id``, or None if the exchange has none."""
-        self._ensure_markets()
-        found = self._fetch_raw(self.unified(symbol), client_id, algo=algo)
+        found = self._fetch_raw(self._symbol(symbol), client_id, algo=algo)
         return None if found is None else OrderResult.from_ccxt(found)
 
     def cancel_order(self, symbol: str, order_id_or_client_id: str, *, algo: bool) -> bool:
         """Cancel an open order (``algo``: a conditional one). An all-digit id is the exchange's order id,
         anything else a client id. True if cancelled; False if the exchange knows no such open order
         (already filled, triggered or cancelled: -2011)."""
-        ccxt = _ccxt()
-        self._ensure_markets()
-        unified = self.unified(symbol)
+        unified = self._symbol(symbol)
         by_id = order_id_or_client_id.isdigit()
-        params: dict[str, Any] = {} if by_id else {"clientAlgoId" if algo else "origClientOrderId":
-                                                   order_id_or_client_id}
-        if algo:
-            params["trigger"] = True
+        params: dict[str, Any] = {"trigger": True} if algo else {}
+        if not by_id:
+            params["clientAlgoId" if algo else "origClientOrderId"] = order_id_or_client_id
         order_id = order_id_or_client_id if by_id else None
-
-        def cancel() -> bool:
-            try:
-                self._exchange.cancel_order(order_id, unified, params)
-            except ccxt.OrderNotFound:
-                return False
-            return True
-
-        kind = "algo order" if algo else "order"
-        done = self._call(f"cancel {kind} {order_id_or_client_id} {unified}", cancel)
+        what = f"cancel {'algo order' if algo else 'order'} {order_id_or_client_id} {unified}"
+        done = self._found(what, self._exchange.cancel_order, order_id, unified, params) is not None
         self._log.info("exchange.cancel", symbol=unified, order=order_id_or_client_id, algo=algo, cancelled=done)
         return done
 
@@ -677,7 +637,6 @@ class ExchangeClient:
 
     def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[ExchangePosition]:
         """Open (non-zero) positions, of ``symbols`` (either form) or all."""
-        self._ensure_markets()
         wanted = self._wanted(symbols)
         rows = self._call("fetch positions", self._exchange.fetch_positions)
         return [ExchangePosition.from_ccxt(row) for row in rows

@@ -94,15 +94,6 @@ def close_client_id(entry_client_id: str) -> str:
     return f"{entry_client_id}-x"
 
 
-def _reconciled_client_id(entry_client_id: str) -> str:
-    """The exit the books record when no order of the exchange explains a vanished position (never sent)."""
-    return f"{entry_client_id}-r"
-
-
-def _exit_levels(stop_loss: float, take_profit: float) -> list[tuple[ExitKind, float]]:
-    return [("stop_loss", stop_loss), ("take_profit", take_profit)]
-
-
 def _closing_side(direction: int) -> str:
     return "sell" if direction > 0 else "buy"
 
@@ -156,12 +147,11 @@ class LiveBroker:
             self._resolve_pending_entries(now_ms)
             positions = self._books.open_positions()
             wanted = None if self.symbols is None else sorted({*self.symbols, *(p.symbol for p in positions)})
-            exchange = self._client.fetch_positions(wanted)
-            held = {p.symbol: p for p in exchange}
+            held = self._client.fetch_positions(wanted)
             closed = [trade for p in positions if not self._holds(held, p)
                       if (trade := self._settle_gone(p, {}, now_ms)) is not None]
             booked = {(p.symbol, p.direction) for p in self._books.open_positions()}
-            self.foreign_positions = [p for p in exchange if (p.symbol, p.direction) not in booked
+            self.foreign_positions = [p for p in held if (p.symbol, p.direction) not in booked
                                       and (self.symbols is None or p.symbol in self.symbols)]
             for foreign in self.foreign_positions:
                 self._log.error("foreign_position", symbol=foreign.symbol, direction=foreign.direction,
@@ -202,7 +192,7 @@ class LiveBroker:
                 raise
             self._client.prepare_symbol(order.symbol, order.leverage)
             closing = _closing_side(order.direction)
-            for kind, level in _exit_levels(stop_loss, take_profit):
+            for kind, level in zip(_EXITS, (stop_loss, take_profit), strict=True):
                 if level > 0:
                     self._books.record_order(client_id=exit_client_id(order.client_id, kind), symbol=order.symbol,
                                              side=closing, type=_EXIT_TYPE[kind], purpose=kind, quantity=quantity,
@@ -211,7 +201,7 @@ class LiveBroker:
                                      purpose="entry", quantity=quantity, price=order.reference_price, now_ms=now_ms,
                                      status="new")
             rounded = dataclasses.replace(order, quantity=quantity, stop_loss=stop_loss, take_profit=take_profit)
-            return self._send_entry(rounded, quantity, now_ms)
+            return self._send_entry(rounded, now_ms)
 
     def close(self, position: Position, reason: ExitReason, price: float, now_ms: int) -> ClosedTrade | None:
         """Cancel the position's exits and close it with a reduce-only market order (``<client id>-x``).
@@ -239,7 +229,7 @@ class LiveBroker:
             positions = self._books.open_positions()
             if not positions:
                 return closed
-            held = {p.symbol: p for p in self._client.fetch_positions(sorted({p.symbol for p in positions}))}
+            held = self._client.fetch_positions(sorted({p.symbol for p in positions}))
             for position in positions:
                 if self._holds(held, position):
                     continue
@@ -292,10 +282,10 @@ class LiveBroker:
                                 "know; not trading it")
         return quantity, stop_loss, take_profit
 
-    def _send_entry(self, order: EntryOrder, quantity: float, now_ms: int) -> Position | None:
+    def _send_entry(self, order: EntryOrder, now_ms: int) -> Position | None:
         cid = order.client_id
         try:
-            result = self._client.create_market_order(order.symbol, order.side, quantity, cid)
+            result = self._client.create_market_order(order.symbol, order.side, order.quantity, cid)
         except OrderRejected as exc:
             self._books.update_order(cid, status="rejected", now_ms=now_ms, error=str(exc))
             self._drop_planned_exits(cid, "rejected", now_ms)
@@ -320,7 +310,7 @@ class LiveBroker:
         self._log.warning("entry_resent", client_id=recorded.client_id, symbol=recorded.symbol)
         self._client.prepare_symbol(recorded.symbol, order.leverage)
         self._books.update_order(recorded.client_id, status="new", now_ms=now_ms)
-        return self._send_entry(self._recorded_entry(recorded, order), recorded.quantity, now_ms)
+        return self._send_entry(self._recorded_entry(recorded, order), now_ms)
 
     def _planned_levels(self, entry_client_id: str) -> dict[ExitKind, float] | None:
         """The trigger prices (rounded) the books planned for an entry's exits; None when none was planned."""
@@ -337,14 +327,11 @@ class LiveBroker:
         if levels is None:
             levels = {kind: 0.0 for kind in _EXITS}
             if order is not None:
-                for kind, level in _exit_levels(order.stop_loss, order.take_profit):
+                for kind, level in zip(_EXITS, (order.stop_loss, order.take_profit), strict=True):
                     levels[kind] = self._client.price_to_precision(order.symbol, level) if level > 0 else 0.0
         if order is not None:
-            return EntryOrder(client_id=order.client_id, symbol=order.symbol, direction=order.direction,
-                              quantity=recorded.quantity, reference_price=order.reference_price,
-                              stop_loss=levels["stop_loss"], take_profit=levels["take_profit"],
-                              leverage=order.leverage, created_at=order.created_at, strategy=order.strategy,
-                              reason=order.reason)
+            return dataclasses.replace(order, quantity=recorded.quantity, stop_loss=levels["stop_loss"],
+                                       take_profit=levels["take_profit"])
         return EntryOrder(client_id=recorded.client_id, symbol=recorded.symbol,
                           direction=1 if recorded.side == "buy" else -1, quantity=recorded.quantity,
                           reference_price=recorded.price or 0.0, stop_loss=levels["stop_loss"],
@@ -440,27 +427,29 @@ class LiveBroker:
 
     def _protect(self, position: Position, now_ms: int) -> None:
         """Place the position's exits; if one cannot be placed, close the position at market and raise."""
-        for kind, level in _exit_levels(position.stop_loss, position.take_profit):
+        for kind, level in zip(_EXITS, (position.stop_loss, position.take_profit), strict=True):
             if level <= 0:
                 continue
             try:
                 self._place_exit(position, kind, level, exit_client_id(position.client_id, kind), now_ms)
             except TradingError as exc:
-                self._fail_unprotected(position, kind, exc, now_ms)
+                closed = self._close_unprotected(position, kind, exc, now_ms)
+                outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
+                raise type(exc)(f"{position.client_id}: the {kind} order could not be placed ({exc}); the position "
+                                f"was {outcome}") from exc
 
-    def _fail_unprotected(self, position: Position, kind: ExitKind, exc: TradingError, now_ms: int) -> None:
+    def _close_unprotected(self, position: Position, kind: ExitKind, exc: TradingError,
+                           now_ms: int) -> ClosedTrade | None:
+        """An exit could not be placed: close the position at market (:meth:`_try_close`)."""
         self._log.error("exit_order_failed", client_id=position.client_id, symbol=position.symbol, exit=kind,
                         error=str(exc), action="closing the position at market")
-        closed = self._try_close(position, "reconciled", {}, now_ms)
-        outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
-        raise type(exc)(f"{position.client_id}: the {kind} order could not be placed ({exc}); the position was "
-                        f"{outcome}") from exc
+        return self._try_close(position, "reconciled", {}, now_ms)
 
     def _ensure_exits(self, position: Position, open_ids: set[str], now_ms: int) -> None:
         """Re-place the exits the exchange does not hold open for a position it holds (a crash before they
         were sent, or cancelled by hand). A cancelled exit's client id cannot be reused: the next one
         gets ``-sl2``, ``-sl3``... When one cannot be placed the position is closed at market."""
-        for kind, level in _exit_levels(position.stop_loss, position.take_profit):
+        for kind, level in zip(_EXITS, (position.stop_loss, position.take_profit), strict=True):
             if level <= 0:
                 continue
             records = self._exit_records(position.client_id, kind)
@@ -481,9 +470,7 @@ class LiveBroker:
             try:
                 self._place_exit(position, kind, level, client_id, now_ms)
             except TradingError as exc:
-                self._log.error("exit_order_failed", client_id=position.client_id, symbol=position.symbol,
-                                exit=kind, error=str(exc), action="closing the position at market")
-                self._try_close(position, "reconciled", {}, now_ms)
+                self._close_unprotected(position, kind, exc, now_ms)
                 return
 
     def _drop_planned_exits(self, entry_client_id: str, status: str, now_ms: int) -> None:
@@ -514,9 +501,8 @@ class LiveBroker:
     # ------------------------------------------------------------------ exits
 
     @staticmethod
-    def _holds(held: Mapping[str, ExchangePosition], position: Position) -> bool:
-        there = held.get(position.symbol)
-        return there is not None and there.direction == position.direction
+    def _holds(held: Sequence[ExchangePosition], position: Position) -> bool:
+        return any(p.symbol == position.symbol and p.direction == position.direction for p in held)
 
     def _try_close(self, position: Position, reason: ExitReason, prices: Mapping[str, float],
                    now_ms: int) -> ClosedTrade | None:
@@ -540,8 +526,7 @@ class LiveBroker:
 
     def _close_now(self, position: Position, reason: ExitReason, prices: Mapping[str, float],
                    now_ms: int) -> ClosedTrade | None:
-        held = {p.symbol: p for p in self._client.fetch_positions([position.symbol])}
-        if not self._holds(held, position):
+        if not self._holds(self._client.fetch_positions([position.symbol]), position):
             return self._settle_gone(position, prices, now_ms)
         self._cancel_exits(position, now_ms)
         side = _closing_side(position.direction)
@@ -554,8 +539,7 @@ class LiveBroker:
                                                       reduce_only=True)
         except OrderRejected as exc:  # e.g. -2022, nothing to reduce: an exit or a liquidation was faster
             self._books.update_order(client_id, status="rejected", now_ms=now_ms, error=str(exc))
-            held = {p.symbol: p for p in self._client.fetch_positions([position.symbol])}
-            if not self._holds(held, position):
+            if not self._holds(self._client.fetch_positions([position.symbol]), position):
                 return self._settle_gone(position, prices, now_ms)
             raise
         return self._record_exit(position, client_id, result, reason=reason, order_type="market", now_ms=now_ms)
@@ -615,6 +599,7 @@ class LiveBroker:
         self._log.warning("position_vanished", client_id=position.client_id, symbol=symbol, price=price,
                           note="the exchange holds no such position and no exit order of ours explains it "
                                "(liquidated? closed by hand?); closed in the books at the last price")
-        return self._books.record_exit(position.id, client_id=_reconciled_client_id(position.client_id),
+        # the exit the books record when no order of the exchange explains it (never sent): "<entry>-r"
+        return self._books.record_exit(position.id, client_id=f"{position.client_id}-r",
                                        exit_price=price, fee=position.quantity * price * self.taker_fee,
                                        reason="reconciled", now_ms=now_ms, order_type="unknown")

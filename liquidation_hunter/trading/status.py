@@ -93,9 +93,7 @@ class StatusReport:
     stream: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"books": self.books, "mode": self.mode, "at": self.at, "bot": asdict(self.bot),
-                "halted": self.halted, "account": asdict(self.account), "today": asdict(self.today),
-                "positions": [asdict(p) for p in self.positions],
+        return {**asdict(self), "positions": [asdict(p) for p in self.positions],
                 "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream)}
 
 
