@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from liquidation_hunter.cli.backtest import add_backtest_parser
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
+from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.plot.heatmap import add_heatmap_parser
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books, BooksError
@@ -131,6 +133,10 @@ def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Book
     config = _load(args.config)
     if config is None:
         return None
+    path = config.storage.path
+    if write and (path == MEMORY or not Path(path).is_file()):  # halt/resume act on a bot's existing books
+        print(f"error: no books at {path}: is this the bot's config? (storage.path)", file=sys.stderr)
+        return None
     try:
         books = (Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet)
                  if write else Books.open_readonly(config.storage.path))
@@ -234,10 +240,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # inside the try: a reader that left (`status --json | head`) is seen here
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout left; what it did not read is dropped, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
 
 
 if __name__ == "__main__":

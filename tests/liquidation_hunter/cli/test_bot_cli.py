@@ -115,6 +115,29 @@ def test_status_without_books_says_so(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "no books yet" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["halt", "resume"])
+def test_halt_and_resume_refuse_a_config_without_books(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        command: str) -> None:
+    assert main([command, "--config", str(_config(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no books at {tmp_path / 'books.sqlite'}: is this the bot's config?" in err
+    assert not (tmp_path / "books.sqlite").exists()  # nothing created
+    assert main([command, "--config", str(_config(tmp_path, "storage:\n  path: ':memory:'\n"))]) == 2
+    assert "no books at :memory:" in capsys.readouterr().err
+
+
+def test_status_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """`status --json | head`: the reader leaves early; the command ends without a traceback."""
+    config = _config(tmp_path)
+    _books_with_history(tmp_path / "books.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "liquidation_hunter.cli", "status", "--config", str(config),
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes: its write finds no reader
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 1 and err == "", err
+
+
 def test_bot_start_path_stays_off_heavy_modules() -> None:
     code = ("import sys, liquidation_hunter.cli, liquidation_hunter.bot.runner, liquidation_hunter.bot.engine; "
             "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))")
