@@ -24,9 +24,9 @@ __all__ = ["LINEAR_QUOTES", "MarketsLike", "symbol_key", "to_exchange_id", "to_u
 
 LINEAR_QUOTES = ("USDT", "USDC")
 
-# Bases are mostly [A-Z0-9] but Binance lists non-ASCII ones too (``币安人生USDT``).
-_ID_RULE = re.compile(r"^(?P<base>[^/:_\s]+?)(?P<quote>USDT|USDC)(?:_(?P<expiry>\d{6}))?$")
-_UNIFIED_RULE = re.compile(r"^(?P<base>[^/:\s]+)/(?P<quote>[A-Z0-9]+):(?P<settle>[A-Z0-9]+)(?:-(?P<expiry>\d{6}))?$")
+# Bases are letters and digits, mostly [A-Z0-9], but Binance lists non-ASCII ones too (``币安人生USDT``).
+_ID_RULE = re.compile(r"^(?P<base>[^\W_]+?)(?P<quote>USDT|USDC)(?:_(?P<expiry>\d{6}))?$")
+_UNIFIED_RULE = re.compile(r"^(?P<base>[^\W_]+)/(?P<quote>[A-Z0-9]+):(?P<settle>[A-Z0-9]+)(?:-(?P<expiry>\d{6}))?$")
 
 
 class MarketsLike(Protocol):

@@ -91,6 +91,7 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     # symbols
     ("bad symbol", "symbols: [BTCUSDT, BTC-USD]\n", "symbols[1]", "expected a symbol such as BTCUSDT"),
     ("spot symbol", "symbols: [BTC/USDT]\n", "symbols[0]", "got 'BTC/USDT'"),
+    ("hyphenated symbol", "symbols: [BTC-USDT]\n", "symbols[0]", "got 'BTC-USDT'"),
     ("duplicate symbols", "symbols: [BTCUSDT, ETHUSDT, btc/usdt:usdt]\n", "symbols[2]",
      "repeats symbols[0] (BTC/USDT:USDT)"),
     ("one symbol as text", "symbols: BTCUSDT\n", "symbols", "one symbol: [BTCUSDT]"),

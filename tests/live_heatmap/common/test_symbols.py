@@ -26,12 +26,18 @@ def test_rule_converts_both_ways(unified: str, market_id: str) -> None:
     assert to_unified(unified) == unified and to_exchange_id(market_id) == market_id
 
 
+def test_bases_of_letters_and_digits_in_any_script() -> None:
+    assert to_unified("1000PEPEUSDT") == "1000PEPE/USDT:USDT"
+    assert to_exchange_id(to_unified("币安人生USDT")) == "币安人生USDT"  # Binance lists such a contract
+
+
 def test_ids_in_any_case() -> None:
     assert to_exchange_id("btcusdt") == "BTCUSDT"
     assert to_unified("btcusdt") == "BTC/USDT:USDT"
 
 
-@pytest.mark.parametrize("bad", ["BTC/USD:BTC", "BTC/USDT", "BTCUSD_PERP", "ETHBTC", "BTC/USDT:USDC", ""])
+@pytest.mark.parametrize("bad", ["BTC/USD:BTC", "BTC/USDT", "BTCUSD_PERP", "ETHBTC", "BTC/USDT:USDC", "",
+                                 "BTC-USDT", "BTC_USDT", "BTC USDT", "BTC-/USDT:USDT", "BTC.X/USDT:USDT"])
 def test_symbols_outside_the_rule_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"BTC|rule|linear|form|contract"):
         to_exchange_id(bad) if "/" in bad else to_unified(bad)
