@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
@@ -37,16 +38,26 @@ def _cmd_import(args: argparse.Namespace) -> int:
     path = _store_path(args)
     if path is None:
         return 2
+    if not Path(args.source).is_file():
+        print(f"error: {args.source}: no such file", file=sys.stderr)
+        return 2
     with EventStore.open(path) as store:
         report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
     print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
+    if report.inserted + report.duplicates == 0:  # nothing read at all: not a recording of liquidations
+        print(f"error: {args.source}: no liquidation in it ({report.rejected} lines or rows rejected)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     source = args.events or _store_path(args)
     if source is None:
+        return 2
+    if args.events and not Path(args.events).is_file():
+        print(f"error: --events {args.events}: no such file", file=sys.stderr)
         return 2
     since = parse_time_ms(args.since) if args.since else None
     until = parse_time_ms(args.until) if args.until else None

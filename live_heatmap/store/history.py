@@ -133,8 +133,11 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
             return _from_store(store, keep, since_ms, until_ms)
     report = LoadReport(fmt)
     events = _iter_file(path, fmt, report.rejected, symbol)
-    selected = [e for e in events if (keep is None or e[0] in keep)
-                and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
+    try:
+        selected = [e for e in events if (keep is None or e[0] in keep)
+                    and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, exc) from None
     report.read = len(selected)
     selected.sort(key=event_order)
     first: dict[tuple[str, int, str, float, float], LiquidationEvent] = {}
@@ -152,12 +155,15 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         head = fh.read(len(_SQLITE_MAGIC))
     if head == _SQLITE_MAGIC:
         return "sqlite"
-    with _open_text(where) as text:
-        first = ""
-        for line in text:
-            first = line.strip()
-            if first:
-                break
+    first = ""
+    try:
+        with _open_text(where) as text:
+            for line in text:
+                first = line.strip()
+                if first:
+                    break
+    except UnicodeDecodeError as exc:
+        raise _not_text(where, exc) from None
     if first.startswith("{"):
         return "frames"
     if first.startswith("["):
@@ -172,6 +178,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise ValueError(f"{where}: not a recording this project reads (an event store, forceOrder JSON lines, the "
                      "normalized CSV, a liquidationSnapshot CSV or an export); first line: "
                      f"{first[:80]!r}")
+
+
+def _not_text(where: str, exc: UnicodeDecodeError) -> ValueError:
+    return ValueError(f"{where}: not a recording this project reads (byte {exc.start} is not UTF-8 text)")
 
 
 def event_order(event: LiquidationEvent) -> tuple[int, str, str, float, float]:

@@ -45,3 +45,24 @@ def test_history_commands_need_a_store(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["record", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "give --db FILE or --config FILE" in err and "storage.events is null" in err
+
+
+def test_mistakes_with_files_are_one_line_and_a_non_zero_exit(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "store.sqlite")
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes([0x00, 0x01, 0x9D, 0xFF, 0xFE]) * 40)
+    not_liquidations = tmp_path / "other.jsonl"
+    not_liquidations.write_text('{"a": 1}\n{"e": "forceOrder", "o": {}}\n')
+    cases = [
+        (["import", str(tmp_path / "nope.jsonl"), "--db", db], 2, "nope.jsonl: no such file"),
+        (["import", str(garbage), "--db", db], 2, "garbage.bin: not a recording this project reads (byte 2"),
+        (["import", str(not_liquidations), "--db", db], 1, "other.jsonl: no liquidation in it (2 lines"),
+        (["export", "--events", str(tmp_path / "nope.jsonl"), "--symbol", "BTCUSDT"], 2, "nope.jsonl: no such"),
+        (["export", "--db", str(tmp_path / "nope.sqlite"), "--symbol", "BTCUSDT"], 2, "nope.sqlite: No such file"),
+    ]
+    for argv, code, message in cases:
+        assert main(argv) == code, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and message in err, (argv, err)
+    assert main(["import", str(WIRE), "--db", db]) == 0  # the store the mistakes left is still usable
