@@ -21,6 +21,7 @@ from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_con
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.plot.heatmap import add_heatmap_parser
 from liquidation_hunter.signals.hunter import LiquidationHunter
+from liquidation_hunter.signals.rules import HunterConfig
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import render_status, status_report
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
@@ -46,7 +47,11 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
     heatmap.ingest_many(e for e in events if e.trade_time <= at_ms)
     wanted = [to_exchange_id(s) for s in args.symbol] if args.symbol else heatmap.symbols()
     last_price = {e.symbol: e.price for e in sorted(events, key=lambda e: e.trade_time) if e.trade_time <= at_ms}
-    hunter = LiquidationHunter(heatmap=heatmap)
+    try:  # --min-strength applies to the signals too; without it they use the hunter's default
+        config = HunterConfig() if args.min_strength is None else HunterConfig(min_strength=args.min_strength)
+    except ValueError as exc:
+        raise ValueError(f"--min-strength: {exc}") from None
+    hunter = LiquidationHunter(config, heatmap)
     when = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(timespec="seconds")
     print(f"clusters at {when} from {path.name} ({heatmap.stats()['accepted']} events up to then)")
     print(f"{'symbol':<16}{'side':<7}{'level':>14}{'count':>7}{'notional':>14}{'strength':>10}{'dist %':>9}")
@@ -54,7 +59,7 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
     for symbol in wanted:
         if symbol in last_price:
             heatmap.update_price(symbol, last_price[symbol], at_ms)
-        for c in heatmap.get_clusters(symbol, min_strength=args.min_strength):
+        for c in heatmap.get_clusters(symbol, min_strength=args.min_strength or 0.0):
             dist = f"{c.distance_from_price:.2f}" if c.distance_from_price is not None else "-"
             print(f"{c.symbol:<16}{c.side:<7}{c.price_level:>14.6g}{c.liquidation_count:>7}"
                   f"{c.total_notional:>14,.0f}{c.strength:>10.3f}{dist:>9}")
@@ -186,7 +191,9 @@ def _build_parser() -> argparse.ArgumentParser:
     clusters.add_argument("--events", required=True, help="JSONL file of forceOrder frames")
     clusters.add_argument("--at", help="the moment (epoch ms or ISO-8601 UTC); default: the last event")
     clusters.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
-    clusters.add_argument("--min-strength", type=float, default=0.0)
+    clusters.add_argument("--min-strength", type=float,
+                          help="show clusters and signals at least this strong (default: every cluster, and "
+                               "the hunter's default for signals)")
     clusters.add_argument("--window-pct", type=float, default=0.02)
     clusters.add_argument("--min-size", type=int, default=5)
     clusters.add_argument("--decay-minutes", type=float, default=60.0)

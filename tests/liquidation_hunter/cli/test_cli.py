@@ -30,6 +30,22 @@ def test_clusters_command_over_the_recording(capsys: pytest.CaptureFixture[str])
     assert "ETHUSDT" in out and "ETH/USDT:USDT" in out and "sell" in out
 
 
+def test_clusters_min_strength_applies_to_the_signals_too(capsys: pytest.CaptureFixture[str]) -> None:
+    def signal_strengths(*extra: str) -> list[float]:
+        assert main(["clusters", "--events", str(WIRE), "--at", "2025-01-27T17:20:00Z", *extra]) == 0
+        out = capsys.readouterr().out
+        lines = out.split("signals (last traded liquidation price as the current price):\n", 1)[1].splitlines()
+        return [float(line.split("strength ")[1].split()[0]) for line in lines]
+
+    default, low, high = signal_strengths(), signal_strengths("--min-strength", "0.3"), signal_strengths(
+        "--min-strength", "0.95")
+    assert default and min(default) >= 0.6  # the hunter's default without the flag
+    assert min(low) >= 0.3 and len(low) > len(default) and set(default) <= set(low)
+    assert high and min(high) >= 0.95 and set(high) < set(default)
+    assert main(["clusters", "--events", str(WIRE), "--min-strength", "2"]) == 2
+    assert "--min-strength: min_strength: expected a number in [0, 1], got 2.0" in capsys.readouterr().err
+
+
 def test_clusters_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["clusters", "--events", str(tmp_path / "missing.jsonl")]) == 2
     empty = tmp_path / "empty.jsonl"
