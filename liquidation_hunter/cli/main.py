@@ -15,11 +15,11 @@ import yaml
 from liquidation_hunter import __version__
 from liquidation_hunter.api.auth import ApiAuthError
 from liquidation_hunter.cli.backtest import add_backtest_parser
+from liquidation_hunter.cli.heatmap import add_heatmap_parser
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
 from liquidation_hunter.config.sections import MEMORY
-from liquidation_hunter.plot.heatmap import add_heatmap_parser
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig
 from liquidation_hunter.trading.books import Books, BooksError

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from conftest import DATA, WIRE
 
+from liquidation_hunter.cli.heatmap import add_heatmap_parser
 from liquidation_hunter.data.prices import load_prices
-from liquidation_hunter.plot.heatmap import add_heatmap_parser, render_heatmap
+from liquidation_hunter.plot.heatmap import render_heatmap
 from live_heatmap import LiquidationEvent, parse_force_order
 from live_heatmap.grid import HeatmapGrid, build_grid
 

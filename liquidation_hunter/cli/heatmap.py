@@ -1,0 +1,160 @@
+"""``liquidation-hunter heatmap SYMBOL --events FILE --window 2h --out heatmap.png``: one symbol's heatmap
+from a recording, drawn by :func:`liquidation_hunter.plot.heatmap.render_heatmap`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from msgspec.structs import replace
+
+from liquidation_hunter.config.model import ConfigFileError, load_config
+from liquidation_hunter.data.prices import load_prices
+from liquidation_hunter.plot.heatmap import SCALES, render_heatmap
+from live_heatmap import HeatmapConfig
+from live_heatmap.common.symbols import symbol_key
+from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
+from live_heatmap.grid import build_grid
+from live_heatmap.store.history import load_events
+
+__all__ = ["add_heatmap_parser", "cmd_heatmap"]
+
+
+def _option(flag: str, parse: Callable[[str], int], text: str) -> int:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels (1200x700)")
+    return int(match[1]), int(match[2])
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
+
+    symbol = symbol_key(args.symbol)
+    try:
+        window_ms = _option("--window", parse_duration_ms, args.window)
+        width_px, height_px = _parse_size(args.size)
+        at_ms = _option("--at", parse_time_ms, args.at) if args.at else None
+    except ValueError as exc:
+        return _error(str(exc))
+
+    cluster_config: HeatmapConfig | None = None
+    source = args.events
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigFileError as exc:
+            return _error(str(exc))
+        cluster_config = config.heatmap
+        if source is None:
+            source = getattr(config.storage, "events", None)
+            if source is None:
+                return _error(f"{args.config}: storage.events is null (nothing recorded); give --events FILE")
+    if source is None:
+        return _error("give the recording with --events FILE (or --config: its storage.events)")
+    path = Path(source)
+    if not path.exists():
+        return _error(f"{path}: no such file")
+    decay = args.decay_minutes if args.decay_minutes is not None else (
+        cluster_config.time_decay_minutes if cluster_config else 60.0)
+    if not (math.isfinite(decay) and decay > 0):
+        return _error(f"--decay-minutes {decay!r}: expected a positive number")
+    if cluster_config is not None and cluster_config.time_decay_minutes != decay:
+        cluster_config = replace(cluster_config, time_decay_minutes=decay)
+
+    # With --at, only what the picture needs is read: the window, and the clusters' horizon before it.
+    horizon_ms = int((cluster_config or HeatmapConfig(time_decay_minutes=decay)).horizon_minutes * 60_000)
+    since_ms = None if at_ms is None else at_ms - window_ms - horizon_ms
+    try:
+        events = load_events(path, symbols=[symbol], since_ms=since_ms,
+                             until_ms=None if at_ms is None else at_ms + 1)  # its end is exclusive, ours inclusive
+    except (OSError, ValueError) as exc:
+        return _error(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+    end_ms = at_ms if at_ms is not None else max((e.trade_time for e in events), default=0)
+    start_ms = end_ms - window_ms
+    if not events and at_ms is None:
+        return _error(f"no {symbol} liquidations in {path}")
+    if not any(start_ms <= e.trade_time <= end_ms for e in events):
+        return _error(f"no {symbol} liquidations between {_when(start_ms)} and {_when(end_ms)} in {path}")
+
+    price_points = None
+    price_label = None
+    if args.prices:
+        try:
+            series = load_prices(args.prices).only([symbol]).window(start_ms, end_ms + 1)
+        except (OSError, ValueError) as exc:
+            return _error(str(exc))
+        if symbol in series:
+            price_points = (series.times(symbol), series.prices(symbol))
+            price_label = f"price (trades, {Path(args.prices).name})"
+        else:
+            print(f"warning: no {symbol} prices in {args.prices} within the window; "
+                  "drawing liquidation fill prices", file=sys.stderr)
+
+    grid = build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=end_ms, time_decay_minutes=decay,
+                      price_points=price_points, cluster_config=cluster_config)
+    try:
+        out = render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
+                             price_label=price_label)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
+        raise
+    except (OSError, ValueError) as exc:
+        return _error(str(exc))
+    n_time, n_price = grid.shape
+    print(f"{out}: {width_px}x{height_px} px, {symbol} {_when(start_ms)} to {_when(end_ms)}, "
+          f"{grid.events.trade_time.size} liquidations, {len(grid.clusters)} clusters, "
+          f"grid {n_time} x {n_price}, decay {decay:g} min, {args.scale} scale")
+    return 0
+
+
+def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``heatmap`` command to the CLI's subparsers; its handler is :func:`cmd_heatmap`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "heatmap", help="draw a symbol's liquidation heatmap (time x price) to a PNG",
+        description="Draw SYMBOL's observed-liquidation heatmap over a window of a recording: a time x price "
+        "grid of decayed liquidation notional (purple to yellow), the price line, the largest long and short "
+        "liquidations, and the clusters at the window end. Needs matplotlib (the 'plot' extra). "
+        "Exit 0, or 2 with a one-line error.")
+    parser.add_argument("symbol", metavar="SYMBOL", help="BTCUSDT or BTC/USDT:USDT")
+    parser.add_argument("--events", metavar="FILE_OR_DB",
+                        help="the recording: forceOrder JSONL (or CSV, SQLite with live_heatmap.store.history)")
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help="a bot's config: its storage.events is the recording unless --events is given, "
+                        "and its heatmap section sets the clusters (and the decay)")
+    parser.add_argument("--prices", metavar="FILE",
+                        help="price file for the price line: trades or klines, as the backtest reads them "
+                             "(default: the liquidation fill prices)")
+    parser.add_argument("--window", default="2h", help="how far back from --at: 30m, 2h, 1d (default 2h)")
+    parser.add_argument("--at", help="the window's end, epoch ms or ISO-8601 (UTC when no zone); "
+                        "default: the symbol's last liquidation")
+    parser.add_argument("--scale", choices=SCALES, default="sqrt", help="colour intensity scale (default sqrt)")
+    parser.add_argument("--decay-minutes", type=float, default=None,
+                        help="tau of exp(-age/tau) (default: the config's, else 60)")
+    parser.add_argument("--size", default="1200x700", help="picture size in pixels (default 1200x700)")
+    parser.add_argument("--out", "-o", default="heatmap.png", help="the PNG to write (default heatmap.png)")
+    parser.set_defaults(handler=cmd_heatmap)
+    return parser
