@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from liquidation_hunter import __version__
-from liquidation_hunter.backtest.result import BacktestResult
+from liquidation_hunter.backtest.result import BacktestResult, action_kind
 
 __all__ = ["equity_png", "render_html", "render_json", "render_markdown", "render_summary", "report_dict",
            "write_report"]
@@ -36,6 +36,9 @@ __all__ = ["equity_png", "render_html", "render_json", "render_markdown", "rende
 FORMATS = ("json", "md", "html")
 PICTURE = "equity.png"
 PLACES = 8
+SAMPLE_NOTE = ("Binance's liquidation stream sends at most the latest liquidation per symbol per second, so in a "
+               "cascade the heatmap (live and in this replay) sees a sample of the liquidations, not all of them: "
+               "counts and notionals are lower bounds.")
 
 
 # ---------------------------------------------------------------------- numbers and times
@@ -83,7 +86,15 @@ def price(value: float) -> str:
 
 
 def qty(value: float) -> str:
-    return f"{value:.6g}"
+    return f"{value:.10g}"
+
+
+def level(value: float | None) -> str:
+    return "-" if value is None or value == 0 else price(value)
+
+
+def _side(direction: int) -> str:
+    return "long" if direction > 0 else "short" if direction < 0 else "-"
 
 
 # ---------------------------------------------------------------------- the content
@@ -103,7 +114,9 @@ def report_dict(result: BacktestResult) -> dict[str, Any]:
             "end_ms": result.end_ms, "replayed_minutes": result.replayed_ms / 60_000,
             "sessions": [{"start": iso(a), "end": iso(b), "minutes": (b - a) / 60_000} for a, b in result.sessions],
         },
-        "symbols": {"traded": list(result.symbols), "without_prices": list(result.unpriced)},
+        "symbols": {"traded": list(result.symbols), "without_prices": list(result.unpriced),
+                    "without_market_rules": list(result.without_rules)},
+        "sample": SAMPLE_NOTE,
         "data": {"events": result.events, "events_accepted": result.events_accepted,
                  "duplicates": result.duplicates, "events_by_symbol": dict(result.events_by_symbol),
                  "price_points": dict(result.price_points)},
@@ -112,7 +125,13 @@ def report_dict(result: BacktestResult) -> dict[str, Any]:
         "trades": [{**asdict(t), "entry_at": iso(t.entry_time), "exit_at": iso(t.exit_time), "fees": t.fees}
                    for t in result.trades],
         "open_positions": [asdict(p) for p in result.open_positions],
-        "signals": {"recorded": len(result.signals), "by_action": result.signal_counts()},
+        "signals": {"recorded": len(result.signals), "by_action": result.signal_counts(),
+                    "refused_for_size": len(result.refused()),
+                    "list": [{"at": iso(r.at), "at_ms": r.at, "symbol": r.symbol, "side": _side(r.direction),
+                              "strength": r.strength, "entry": r.entry, "stop_loss": r.stop_loss,
+                              "take_profit": r.take_profit, "level": r.level, "reason": r.reason, "action": r.action,
+                              "kind": action_kind(r.action)} for r in result.signals]},
+        "sensitivity": [dict(row) for row in result.sensitivity],
         "equity": [asdict(p) for p in result.equity],
         "audit": list(result.audit),
         "jobs": {k: dict(v) for k, v in result.jobs.items()},
@@ -152,6 +171,10 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         f"({len(result.events_by_symbol)} symbols) and {sum(result.price_points.values()):,} price points replayed, "
         f"{result.replayed_ms / 60_000:,.1f} minutes in {sessions} session{'s' if sessions != 1 else ''}, through "
         "the live bot's heatmap, strategy, risk rules and paper broker on a simulated clock.",
+        SAMPLE_NOTE,
+        "Orders follow Binance's market rules (step, tick, minimum quantity and minimum order value, "
+        "`liquidation_hunter/trading/exchangeInfo_markets_2025.json`): quantities are rounded down to the step and "
+        "a signal too small for the market is refused for size (listed below), as Binance would refuse it.",
         f"Produced by liquidation-hunter {__version__} from the configuration with SHA-256 "
         f"`{result.config_hash}` (printed at the end) and these inputs:",
     ], ("input", "SHA-256"), _input_rows(result), "ll")
@@ -171,6 +194,7 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         ("profit factor", f"{s['profit_factor']:.2f}" if s["profit_factor"] is not None else "-"),
         ("exits", ", ".join(f"{k} {v}" for k, v in s["exits"].items()) or "-"),
         ("open at the end", f"{s['open_positions']} (unrealised {money(s['unrealized'])} USDT)"),
+        ("signals refused for size (below the exchange's minimums)", str(len(result.refused()))),
     ], "lr")
     per_symbol = _Section("Per symbol", [], (
         "symbol", "events", "prices", "signals", "trades", "won", "win rate", "fees", "net PnL"), [
@@ -183,6 +207,9 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         shown = ", ".join(f"{x} ({counts.get(x, 0)})" for x in listed[:30])
         more = f" and {len(listed) - 30} more" if len(listed) > 30 else ""
         per_symbol.text.append(f"Not traded, for want of prices: {len(listed)} symbols (events): {shown}{more}.")
+    if result.without_rules:
+        per_symbol.text.append(f"Never entered, for want of market rules (step, tick, minimums): "
+                               f"{', '.join(result.without_rules)}; their signals are listed with the reason.")
     trades = _Section("Trades", [] if result.trades else ["No trade."], (
         "#", "symbol", "side", "quantity", "entry (UTC)", "entry price", "exit (UTC)", "exit price", "reason",
         "fees", "funding", "net PnL"), [
@@ -200,6 +227,21 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
         f"{len(result.signals)} signals recorded (the bot records a signal once per idea and outcome), by what the "
         "bot did:"], ("what the bot did", "signals"),
         [(k, str(v)) for k, v in result.signal_counts().items()], "lr")
+    refused = result.refused()
+    refusals = _Section("Signals refused for size", [
+        "Signals the exchange would refuse: the quantity, rounded down to the market's step, is below its minimum "
+        "quantity or its value below the minimum order value (Binance's `MIN_NOTIONAL`), the symbol has no known "
+        "market rules, or the paper broker rejected the entry." if refused else "None: every sized entry met the "
+        "market's minimums."], ("time (UTC)", "symbol", "side", "reason") if refused else (),
+        [(when(r.at), r.symbol, _side(r.direction), r.action) for r in refused], "llll")
+    every = _Section("Every signal", [
+        "Each signal the bot recorded and what it did with it (entry, stop-loss and take-profit are the "
+        "signal's; fills are in the trade list)." if result.signals else "No signal."],
+        ("#", "time (UTC)", "symbol", "side", "strength", "entry", "stop-loss", "take-profit", "what the bot did")
+        if result.signals else (),
+        [(str(i), when(r.at), r.symbol, _side(r.direction), f"{r.strength:.3f}", level(r.entry), level(r.stop_loss),
+          level(r.take_profit), r.action) for i, r in enumerate(result.signals, 1)], "rlllrrrrl")
+    sensitivity = _sensitivity(result)
     equity = _Section("Equity", [
         f"Equity at each snapshot (every {result.config.schedule.snapshot:g} s of simulated time and at each "
         "session's end); the drawdown above is measured on these points."], picture=picture)
@@ -217,7 +259,27 @@ def _sections(result: BacktestResult, picture: bool) -> list[_Section]:
     config = _Section("Configuration", [f"SHA-256 `{result.config_hash}`:"],
                       code=json.dumps(clean(result.config.to_dict(masked=False)), sort_keys=True, indent=2,
                                       ensure_ascii=False))
-    return [intro, summary, per_symbol, trades, signals, equity, audit, problems, jobs, config]
+    sections = [intro, summary]
+    if sensitivity is not None:
+        sections.append(sensitivity)
+    return [*sections, per_symbol, trades, signals, refusals, every, equity, audit, problems, jobs, config]
+
+
+def _sensitivity(result: BacktestResult) -> _Section | None:
+    rows = result.sensitivity
+    if not rows:
+        return None
+    nets = [row["net_pnl"] for row in rows if row.get("net_pnl") is not None]
+    spread = (f" Net PnL goes from {money(min(nets))} to {money(max(nets))} USDT across these cases: a figure that "
+              "moves this much with the costs is fragile." if nets else "")
+    return _Section("Sensitivity to costs", [
+        "The same replay with other costs (the same signals may size, fill and exit differently):" + spread],
+        ("costs", "trades", "net PnL", "return", "fees", "max drawdown"),
+        [(str(row["case"]), str(row["trades"]) if row.get("trades") is not None else "-",
+          money(row.get("net_pnl")), pct(row.get("return_pct"), True),
+          money(-row["fees"]) if row.get("fees") is not None else "-", pct(row.get("max_drawdown_pct")))
+         if row.get("error") is None
+         else (str(row["case"]), f"error: {row['error']}", "", "", "", "") for row in rows], "lrrrrr")
 
 
 def _counts(counts: Any) -> str:
@@ -328,8 +390,17 @@ def render_summary(result: BacktestResult) -> str:
         f"{pct(s['exposure_pct'])} of the replayed time",
         f"  signals recorded {len(result.signals)}: "
         + (", ".join(f"{k} {v}" for k, v in result.signal_counts().items()) or "none"),
+        f"  refused for size (below the exchange's minimums): {len(result.refused())}"
+        + (f"; never entered for want of market rules: {', '.join(result.without_rules)}" if result.without_rules
+           else ""),
         "  books audit: " + ("balanced" if not result.audit else "; ".join(result.audit)),
     ]
+    if result.sensitivity:
+        lines.append("  sensitivity: " + "; ".join(
+            f"{row['case']}: net {money(row.get('net_pnl'))}" if row.get("error") is None else f"{row['case']}: error"
+            for row in result.sensitivity))
+    lines.append("  note: Binance sends at most one liquidation per symbol per second: in a cascade the heatmap sees a "
+                 "sample")
     if result.problems:
         lines.append(f"  problems logged: {len(result.problems)} (first: {result.problems[0]})")
     return "\n".join(lines)

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from liquidation_hunter.bot.risk import NO_RULES, TOO_SMALL
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import SignalRecord
 from live_heatmap import to_exchange_id
 
-__all__ = ["BacktestResult", "EquityPoint", "OpenRecord", "TradeRecord"]
+__all__ = ["BacktestResult", "EquityPoint", "OpenRecord", "TradeRecord", "action_kind", "is_refused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ class BacktestResult:
     """Price points replayed, by Binance id (traded symbols)."""
     unpriced: tuple[str, ...]
     """Binance ids without prices, not traded: the config's (with ``symbols: all``: those with events)."""
+    without_rules: tuple[str, ...]
+    """Unified symbols among :attr:`symbols` the market rules do not list: replayed, never entered."""
     events_accepted: int
     duplicates: int
     trades: tuple[TradeRecord, ...]
@@ -108,6 +111,9 @@ class BacktestResult:
     errors, :data:`~liquidation_hunter.bot.engine.PROGRAMMING_ERRORS`)."""
     problems: tuple[str, ...]
     """Errors and warnings the bot logged during the replay (job failures...); normally empty."""
+    sensitivity: tuple[Mapping[str, Any], ...] = ()
+    """The same replay with other costs (:func:`~.sweep.sensitivity`): one row per case, the configured costs
+    first; empty when not computed."""
     wall_seconds: float = field(default=0.0, compare=False)
     """How long the replay took; not part of any report (reports are byte-identical across runs)."""
 
@@ -191,13 +197,35 @@ class BacktestResult:
         return rows
 
     def signal_counts(self) -> dict[str, int]:
-        """Signals recorded, by what the bot did (``entered``, ``skipped: <why>``, ``rejected: <why>``),
-        numbers in the reasons replaced by ``#`` so that alike reasons count together."""
-        counts: Counter[str] = Counter(_action_kind(s.action) for s in self.signals)
+        """Signals recorded, by the kind of what the bot did (:func:`action_kind`: ``entered``, ``skipped: take-profit
+        away does not cover the round-trip costs``...), most frequent first."""
+        counts: Counter[str] = Counter(action_kind(s.action) for s in self.signals)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def refused(self) -> list[SignalRecord]:
+        """Signals refused for size: below the market's minimum quantity or order value, a symbol without
+        market rules, or an entry the broker rejected."""
+        return [s for s in self.signals if is_refused(s.action)]
 
-def _action_kind(action: str) -> str:
-    text = re.sub(r"\s*\([^)]*\)", "", action)
-    text = re.sub(r"lh-[0-9a-f]{8,}", "<id>", text)
-    return re.sub(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?", "#", text).strip()
+
+def is_refused(action: str) -> bool:
+    """Whether a signal's action is a refusal for size (see :meth:`BacktestResult.refused`)."""
+    return action.startswith("rejected:") or action.startswith((f"skipped: {TOO_SMALL}", f"skipped: {NO_RULES}"))
+
+
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?(\s*(%|x|USDT|min)(?![\w/]))?")
+
+
+def action_kind(action: str) -> str:
+    """What kind of outcome ``action`` is, for counting alike ones together: the text of its first clause with
+    parentheses, client ids and figures left out (``skipped: take-profit 0.150 % away does not cover 2 x the
+    round-trip costs (0.280 %)`` -> ``skipped: take-profit away does not cover the round-trip costs``;
+    ``skipped: too small for the exchange: notional ...`` -> ``skipped: too small for the exchange``)."""
+    verb, sep, why = action.partition(": ")
+    if not sep:
+        return action
+    why = re.sub(r"lh-[0-9a-f]{8,}(-x)?:\s*", "", why)
+    head, sep, _rest = why.partition(": ")
+    text = re.sub(r"\s*\([^)]*\)", "", head)
+    text = _NUMBER.sub("", text)
+    return f"{verb}: " + re.sub(r"\s{2,}", " ", text).strip(" ,;")

@@ -45,8 +45,13 @@ rule below leaves the books exactly as running every job at every moment would
   run saw and no time exit is due.
 
 Prices between two moments are not seen, as the live bot sees no mark price between two runs of its jobs.
-Without an exchange there are no steps: quantities and levels are not rounded (a live bot rounds them to
-the exchange's steps and tick sizes).
+
+**Market rules.** Sizing and the paper broker use Binance's market rules as a live bot does (``rules``, by
+default the ones shipped with the package, :mod:`liquidation_hunter.trading.markets`): quantities are rounded
+down to the step, exit levels to the tick, and a signal whose size falls below the market's minimum quantity
+or minimum order value is refused for size (``skipped: too small for the exchange: ...`` in the signal log).
+A traded symbol the rules do not list is replayed (its signals are recorded) but never entered
+(``skipped: no market rules ...``); the result names it in :attr:`BacktestResult.without_rules`.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.data.prices import PriceSeries
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.exchange import ExchangeClient
+from liquidation_hunter.trading.markets import listed, shipped_rules
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
@@ -171,14 +178,15 @@ def _captured_logs(problems: list[str]) -> Iterator[None]:
 def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: PriceSeries, *,
                  start_ms: int | None = None, end_ms: int | None = None, progress: bool | Progress = False,
                  symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES,
-                 inputs: Mapping[str, Any] | None = None) -> BacktestResult:
+                 inputs: Mapping[str, Any] | None = None, rules: ExchangeClient | None = None) -> BacktestResult:
     """Replay ``events`` and ``prices`` through the bot of ``config`` (module docstring).
 
     ``start_ms`` / ``end_ms`` keep data with ``start_ms <= time < end_ms``; events are replayed by trade
     time, in one order whatever the input's. ``symbols`` (either form) keeps those symbols' events and trades
     only them. ``progress``: True draws a bar on stderr when it is a terminal; a callable is given the share
     done. ``gap_minutes``: data farther apart split the replay into sessions. ``inputs`` (e.g. file names and
-    hashes) is copied into the result for the report. Raises :class:`BacktestError` when there is nothing to
+    hashes) is copied into the result for the report. ``rules``: the market rules (module docstring; None: the
+    shipped ones). Raises :class:`BacktestError` when there is nothing to
     replay or no symbol with prices to trade.
     """
     began = time.perf_counter()
@@ -194,6 +202,8 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     if not replay and not len(prices):
         raise BacktestError(f"nothing to replay: no event and no price {_range(start_ms, end_ms)}")
     universe, tradable, unpriced = _universe(config, replay, prices, wanted)
+    rules = shipped_rules() if rules is None else rules
+    without_rules = tuple(listed(rules, tradable)[1])
     bt_config = backtest_config(config, universe)
     traded = [to_exchange_id(s) for s in tradable]
     prices = prices.only(traded)
@@ -209,7 +219,7 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
 
     problems: list[str] = []
     with _captured_logs(problems):
-        state = _Replay(bt_config, traded, replay, prices, origin)
+        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules)
         state.run(sessions, _progress(progress))
         result = state.result()
     return BacktestResult(
@@ -217,6 +227,7 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
         end_ms=sessions[-1][1], sessions=tuple(sessions), symbols=tuple(tradable),
         events_by_symbol=dict(sorted(counts.items())),
         price_points={s: prices.count(s) for s in prices.symbols}, unpriced=tuple(unpriced),
+        without_rules=without_rules,
         problems=tuple(problems), wall_seconds=time.perf_counter() - began, **result)
 
 
@@ -304,7 +315,7 @@ class _Replay:
     """One replay's state: the bot, the clock and the read positions in the data."""
 
     def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
-                 origin: int) -> None:
+                 origin: int, *, rules: ExchangeClient) -> None:
         self.config = config
         self.origin = origin
         self.clock = SimulatedClock(origin)
@@ -312,10 +323,11 @@ class _Replay:
         heatmap.track(traded)
         self.heatmap = heatmap
         self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
-        self.broker = PaperBroker.from_risk(self.books, config.risk)
+        self.broker = PaperBroker.from_risk(self.books, config.risk, precision=rules)
         strategy = configured_strategy(config, LiquidationHunter(config.hunter, heatmap))
         self.bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=self.broker, books=self.books,
-                       clock=self.clock, price_max_age_ms=None)  # the replay decides which prices hold
+                       clock=self.clock, price_max_age_ms=None,  # the replay decides which prices hold
+                       precision=rules)
         priced = set(traded)
         self.events = [e for e in events if e.symbol in priced]
         self.event_times = [e.trade_time for e in self.events]

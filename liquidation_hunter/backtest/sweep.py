@@ -11,6 +11,7 @@ the same every time. A user should see how much a result moves with its paramete
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import itertools
 import json
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from liquidation_hunter.backtest.report import clean, money, pct
+from liquidation_hunter.backtest.result import BacktestResult
 from liquidation_hunter.backtest.runner import (
     DEFAULT_GAP_MINUTES,
     BacktestError,
@@ -37,10 +39,13 @@ from liquidation_hunter.config.model import BotConfig, ConfigFileError
 from liquidation_hunter.data.prices import PriceSeries
 from live_heatmap import ConfigError, LiquidationEvent
 
-__all__ = ["MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys", "parse_grid", "run_sweep"]
+__all__ = ["LOWER_TIER_TAKER_FEE", "MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys",
+           "parse_grid", "run_sweep", "sensitivity", "with_sensitivity"]
 
 MAX_COMBINATIONS = 256
 COLUMNS = ("trades", "win_rate", "net_pnl", "return_pct", "max_drawdown_pct", "fees", "exposure_pct")
+LOWER_TIER_TAKER_FEE = 0.0004
+"""Binance USD-M's taker fee at VIP 1 (0.04 %; the default tier's is 0.05 %)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +245,56 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
                  for combo, (figures, error) in zip(combos, outcomes, strict=True))
     info = {"events_given_sha256": events_digest(replay), "prices_given_sha256": prices.digest(), **(inputs or {})}
     return SweepResult(keys=keys, rows=rows, base_config_hash=config_hash(config), inputs=info)
+
+
+# ---------------------------------------------------------------------- sensitivity
+
+
+def cost_cases(config: BotConfig) -> list[tuple[str, dict[str, Any]]]:
+    """(label, overrides) of the cost cases :func:`sensitivity` replays: no slippage, twice the configured
+    slippage (4 bps when none is configured) and the taker fee of a lower tier, when lower than the configured one."""
+    risk = config.risk
+    slip = risk.slippage_bps
+    cases: list[tuple[str, dict[str, Any]]] = []
+    if slip > 0:
+        cases.append(("slippage 0 bps", {"risk.slippage_bps": 0.0}))
+    double = 2 * slip if slip > 0 else 4.0
+    cases.append((f"slippage {double:g} bps" + (" (2x)" if slip > 0 else ""), {"risk.slippage_bps": double}))
+    if risk.taker_fee > LOWER_TIER_TAKER_FEE:
+        cases.append((f"taker fee {100 * LOWER_TIER_TAKER_FEE:g} % (VIP 1)", {"risk.taker_fee": LOWER_TIER_TAKER_FEE}))
+    return cases
+
+
+def sensitivity(config: BotConfig, events: Iterable[LiquidationEvent], prices: PriceSeries, *,
+                base: Mapping[str, Any] | None = None, **options: Any) -> tuple[dict[str, Any], ...]:
+    """The backtest of ``config`` replayed with other costs (:func:`cost_cases`): one row per case with its
+    trades, net PnL, return, fees and drawdown, the configured costs first (``base``: that replay's
+    ``summary()``, else it is run too). ``options`` go to :func:`run_backtest` (start_ms, end_ms, symbols,
+    gap_minutes, rules). A case the config rules refuse is a row with its error."""
+    replay = list(events)
+    risk = config.risk
+    keep = ("trades", "net_pnl", "return_pct", "fees", "max_drawdown_pct", "win_rate")
+
+    def row(case: str, overrides: Mapping[str, Any], summary: Mapping[str, Any] | None, error: str | None = None,
+            ) -> dict[str, Any]:
+        figures = {k: summary[k] for k in keep} if summary is not None else dict.fromkeys(keep)
+        return {"case": case, "overrides": dict(overrides), **figures, "error": error}
+
+    configured = (f"as configured: slippage {risk.slippage_bps:g} bps, taker fee {100 * risk.taker_fee:g} %")
+    rows = [row(configured, {}, base if base is not None
+                else run_backtest(config, replay, prices, **options).summary())]
+    for case, overrides in cost_cases(config):
+        try:
+            summary = run_backtest(apply_overrides(config, overrides), replay, prices, **options).summary()
+        except (ConfigFileError, ConfigError, BacktestError) as exc:
+            rows.append(row(case, overrides, None, str(exc)))
+        else:
+            rows.append(row(case, overrides, summary))
+    return tuple(rows)
+
+
+def with_sensitivity(result: BacktestResult, config: BotConfig, events: Iterable[LiquidationEvent],
+                     prices: PriceSeries, **options: Any) -> BacktestResult:
+    """``result`` (the backtest of ``config``) with its :attr:`~BacktestResult.sensitivity` rows filled in."""
+    rows = sensitivity(config, events, prices, base=result.summary(), **options)
+    return dataclasses.replace(result, sensitivity=rows)

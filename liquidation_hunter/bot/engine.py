@@ -40,6 +40,7 @@ from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
+from liquidation_hunter.trading.paper import Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
 from live_heatmap.stream.status import StreamStatus
@@ -90,7 +91,8 @@ class Bot:
     def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
                  clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS,
-                 raise_errors: bool | None = None, stream: Feed | None = None) -> None:
+                 raise_errors: bool | None = None, stream: Feed | None = None,
+                 precision: Precision | None = None) -> None:
         self.config = config
         self.stream = stream
         """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
@@ -105,7 +107,8 @@ class Bot:
         self.price_feed = price_feed
         self.markets = markets
         self.clock = clock
-        self.risk = RiskManager(config.risk, books)
+        self.risk = RiskManager(config.risk, books, precision)
+        """Sizing rounds down to ``precision``'s steps and refuses what is below its minimums (None: no rules)."""
         self._trading = threading.Lock()
         self._prices: dict[str, tuple[float, int]] = {}
         self._prices_lock = threading.Lock()

@@ -32,6 +32,7 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.live import LiveBroker
+from liquidation_hunter.trading.markets import SHIPPED_MARKETS, shipped_rules
 from liquidation_hunter.trading.model import Broker
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
@@ -72,14 +73,17 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     now = clock()
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)
     markets: Any = None
+    rules: ExchangeClient = client
     try:
         client.load_markets()
         markets = client.markets
-    except Exception as exc:  # paper trading can go on without the exchange's steps
+    except Exception as exc:  # paper trading can go on with the market rules shipped in the package
         if config.mode == "live":
             raise
+        rules = shipped_rules()
         log.warning("markets_unavailable", error=f"{type(exc).__name__}: {exc}",
-                    consequence="paper fills are not rounded to the exchange's steps")
+                    consequence=f"paper fills use the market rules shipped with the package ({SHIPPED_MARKETS.name}); "
+                                "symbols without them are not traded")
     books = Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet,
                        now_ms=now)
     funding = FundingRates() if config.exchange.mark_price else None  # the mark-price frames carry the rate
@@ -88,8 +92,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
         broker = LiveBroker(books, client, leverage=config.risk.leverage,
                             symbols=None if config.symbols == "all" else list(config.symbols))
     else:
-        broker = PaperBroker.from_risk(books, config.risk, precision=client if markets is not None else None,
-                                       funding_rates=funding)
+        broker = PaperBroker.from_risk(books, config.risk, precision=rules, funding_rates=funding)
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
     stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), funding=funding)
@@ -97,7 +100,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     strategy = configured_strategy(config, hunter)
     return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
                price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
-               stream=stream)
+               stream=stream, precision=rules)
 
 
 def _intervals(config: BotConfig) -> dict[str, float]:

@@ -56,6 +56,9 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--kline-path", choices=("ohlc", "close"), default="ohlc",
                    help="klines: four points per bar (open, low/high, close; default) or the close only")
     p.add_argument("--no-picture", action="store_true", help="do not draw equity.png")
+    p.add_argument("--no-sensitivity", action="store_true",
+                   help="do not replay again with other costs (slippage 0 and 2x, a lower fee tier) for the "
+                        "report's sensitivity section")
     p.add_argument("--json", action="store_true", help="print the JSON report (or sweep table) on stdout")
     p.set_defaults(handler=cmd_backtest)
     assert isinstance(p, argparse.ArgumentParser)
@@ -80,7 +83,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from liquidation_hunter.backtest.report import render_json, render_summary, write_report  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest  # noqa: PLC0415 - lazy: the backtest's layers
-    from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep  # noqa: PLC0415 - lazy: the backtest's layers
+    from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep, with_sensitivity  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     config = load_config(args.config)
@@ -134,6 +137,9 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_backtest(config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
                           gap_minutes=gap, progress=tty, inputs=inputs)
+    if not args.no_sensitivity:
+        result = with_sensitivity(result, config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
+                                  gap_minutes=gap)
     written = write_report(result, out, picture=not args.no_picture) if out is not None else []
     if args.json:
         sys.stdout.write(render_json(result).decode())

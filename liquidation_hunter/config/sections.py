@@ -92,9 +92,9 @@ class StrategyConfig(Settings, frozen=True):
 class RiskConfig(Settings, frozen=True):
     """``risk``: sizing, exits, limits and the paper exchange's costs.
 
-    Sizing: a trade risks ``risk_per_trade`` of the equity between entry and stop, so its notional is
-    ``equity * risk_per_trade / stop distance``, capped by ``max_notional_per_position``; its margin is
-    ``notional / leverage``.
+    Sizing (``liquidation_hunter.bot.risk``): a trade loses ``risk_per_trade`` of the equity at its stop, fees
+    and slippage of both fills included; its notional is capped by ``max_notional_per_position`` and by
+    ``max_margin_pct`` of the equity at ``leverage``; its margin is ``notional / leverage``.
     """
 
     starting_wallet: Annotated[float, Meta(gt=0, le=1e9, description="USDT")] = 10_000.0
@@ -105,6 +105,9 @@ class RiskConfig(Settings, frozen=True):
     max_open_positions: Annotated[int, Meta(ge=1, le=100)] = 3
     max_notional_per_position: Usdt | None = None
     """Cap on one position's notional in USDT; null: no cap (paper only, live needs one)."""
+    max_margin_pct: Annotated[float, Meta(gt=0, le=100, description="percent")] = 25.0
+    """Cap on one position's margin (``notional / leverage``) as a percentage of equity, so one trade cannot
+    take the margin the next signals need."""
     from_signal: bool = True
     """Use the hunter's stop-loss and take-profit (``hunter`` section); false: the two percentages below."""
     stop_loss_pct: Annotated[float, Meta(gt=0, le=50, description="percent")] | None = None

@@ -288,6 +288,30 @@ class ExchangeClient:
             exchange.enable_demo_trading(True)
         return cls(exchange, **kwargs)
 
+    @classmethod
+    def offline(cls, exchange_info: Mapping[str, Any], **kwargs: Any) -> ExchangeClient:
+        """A client that never connects, for its market rules only: ccxt's ``binanceusdm`` with its markets
+        parsed by ccxt's own ``parse_market`` from ``exchange_info`` (a ``/fapi/v1/exchangeInfo`` answer), so
+        paper fills and backtests round with the same code as live orders. Any request fails at once with
+        :class:`~.errors.ExchangeUnavailable`. See :mod:`liquidation_hunter.trading.markets`."""
+        ccxt = _ccxt()
+        exchange = ccxt.binanceusdm({"options": {"fetchCurrencies": False, "defaultType": "future"}})
+        exchange.set_markets([exchange.parse_market(row) for row in exchange_info.get("symbols") or ()])
+
+        def no_network(url: str, *_args: Any, **_kwargs: Any) -> Any:
+            raise ccxt.ExchangeNotAvailable(f"offline market rules: no request is sent ({url})")
+
+        exchange.fetch = no_network
+        return cls(exchange, retries=1, **kwargs)
+
+    def has_market(self, symbol: str) -> bool:
+        """Whether the loaded markets list ``symbol`` (either form); False before they are loaded."""
+        markets = self._exchange.markets or {}
+        try:
+            return self.unified(symbol) in markets
+        except ValueError:
+            return False
+
     def __repr__(self) -> str:
         api = self._exchange.urls.get("api") or {}
         where = api.get("fapiPublic", "?") if isinstance(api, dict) else "?"

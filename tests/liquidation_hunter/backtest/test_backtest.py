@@ -34,6 +34,7 @@ from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.cli.backtest import add_backtest_parser
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.markets import shipped_rules
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
 from strategies import make_strategy
@@ -211,10 +212,11 @@ def drive_by_hand(config: BotConfig, events: Sequence[LiquidationEvent], prices:
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     heatmap.track(SYMBOLS)
     books = Books.open(":memory:", starting_wallet=config.risk.starting_wallet, now_ms=START_MS)
-    broker = PaperBroker.from_risk(books, config.risk)
+    rules = shipped_rules()  # Binance's market rules, as the backtest uses them
+    broker = PaperBroker.from_risk(books, config.risk, precision=rules)
     strategy = make_strategy(config.strategy.name, LiquidationHunter(config.hunter, heatmap), config.strategy.params)
     bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books, clock=clock,
-              price_max_age_ms=None)
+              price_max_age_ms=None, precision=rules)
     window = [e for e in events if START_MS <= e.trade_time < END_MS]
     mine = sorted((e for e in window if e.symbol in SYMBOLS), key=lambda e: e.trade_time)
     recorded = prices.window(START_MS, END_MS)

@@ -11,7 +11,7 @@ from helpers import MINUTE, NOW, event
 
 from liquidation_hunter import LiquidationHunter, Signal
 from liquidation_hunter.bot.engine import Bot
-from liquidation_hunter.bot.risk import entry_client_id
+from liquidation_hunter.bot.risk import entry_client_id, loss_at_stop
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.paper import PaperBroker
@@ -50,7 +50,7 @@ def short_cluster_above(bot: Bot, level: float = 101_500.0, now: int = NOW) -> N
 
 def test_a_signal_becomes_a_sized_paper_position_and_its_take_profit_closes_it(tmp_path: Path) -> None:
     clock = Clock()
-    bot = make_bot(tmp_path, clock)
+    bot = make_bot(tmp_path, clock, max_margin_pct=100.0)  # the margin cap is tested in test_sizing_costs_and_rules
     short_cluster_above(bot)
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW)
     bot.run_job("signals")
@@ -58,9 +58,9 @@ def test_a_signal_becomes_a_sized_paper_position_and_its_take_profit_closes_it(t
     [position] = bot.broker.positions()
     # hunter: take-profit 80 % of the way to 101,504.x, stop at half that distance below
     assert position.direction == 1 and position.take_profit == pytest.approx(100_000 + 0.8 * 1_504.5, rel=1e-4)
-    stop_fraction = (100_000.0 - position.stop_loss) / 100_000.0
-    # 1 % of 10,000 at the stop: notional = 100 / stop fraction, sized at the signal's entry
-    assert position.quantity == pytest.approx(100.0 / stop_fraction / 100_000.0, rel=1e-9)
+    # 1 % of 10,000 lost at the stop, fees and slippage of both fills included, sized at the signal's entry
+    assert loss_at_stop(1, 100_000.0, position.stop_loss, position.quantity, taker_fee=0.0005,
+                        slippage_bps=2.0) == pytest.approx(100.0, rel=1e-9)
     assert position.entry_price == pytest.approx(100_000.0 * 1.0002)  # 2 bps slippage on a buy
     assert position.margin == pytest.approx(position.quantity * position.entry_price / 3)
     [record] = bot.books.recent_signals()

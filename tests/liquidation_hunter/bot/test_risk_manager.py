@@ -48,6 +48,14 @@ def manager(books: Books, **risk: Any) -> RiskManager:
     return RiskManager(RiskConfig(**risk), books)
 
 
+def bare(books: Books, **risk: Any) -> RiskManager:
+    """A manager without costs (no fee, no slippage) nor margin cap, where the loss at the stop is the price move
+    alone: ``notional = equity * risk_per_trade / stop distance`` exactly (the costs are tested apart)."""
+    settings: dict[str, Any] = {"taker_fee": 0.0, "slippage_bps": 0.0, "max_margin_pct": 100.0}
+    settings.update(risk)
+    return RiskManager(RiskConfig(**settings), books)
+
+
 def account(wallet: float = START, *, margin: float = 0.0, unrealized: float = 0.0, at: int = T) -> AccountState:
     """``equity = wallet + unrealized``, ``available = wallet - margin``."""
     return AccountState(wallet=wallet, margin=margin, unrealized=unrealized, positions=0, at=at)
@@ -99,8 +107,8 @@ def test_a_symbol_with_an_open_position_gets_no_second_one(books: Books) -> None
 # ------------------------------------------------------------------ 4, 13: sizing
 
 
-def test_sizing_risks_the_configured_share_of_equity_between_entry_and_stop(books: Books) -> None:
-    risk = manager(books)
+def test_without_costs_sizing_risks_the_configured_share_of_equity_between_entry_and_stop(books: Books) -> None:
+    risk = bare(books)
     # long 100 -> stop 98: stop distance 2 %; equity 10,000 * 1 % = 100 at risk -> notional 100 / 0.02 = 5,000
     sizing = risk.size(signal(1, 100.0, 98.0, 104.0), account())
     assert sizing == Sizing(quantity=pytest.approx(50.0, rel=REL), notional=pytest.approx(5_000.0, rel=REL),
@@ -113,7 +121,7 @@ def test_sizing_risks_the_configured_share_of_equity_between_entry_and_stop(book
 
 
 def test_sizing_uses_equity_with_the_unrealized_pnl(books: Books) -> None:
-    risk = manager(books, risk_per_trade=0.02)
+    risk = bare(books, risk_per_trade=0.02)
     # equity = 10,000 + 500 unrealized = 10,500; 2 % of it = 210 at risk over a 2 % stop -> notional 10,500
     # (available 10,000 - 1,000 margin = 9,000 -> margin cap 9,000 * 3 * 0.99 = 26,730 is not reached)
     sizing = risk.size(signal(1, 100.0, 98.0, 104.0), account(margin=1_000.0, unrealized=500.0))
@@ -122,7 +130,7 @@ def test_sizing_uses_equity_with_the_unrealized_pnl(books: Books) -> None:
 
 
 def test_a_cheap_coin_under_one_dollar_is_sized_like_any_other(books: Books) -> None:
-    risk = manager(books)
+    risk = bare(books)
     # entry 0.5, stop 0.49 (2 %), take 0.52: notional 100 / 0.02 = 5,000 -> quantity 5,000 / 0.5 = 10,000
     sizing = risk.size(signal(1, 0.5, 0.49, 0.52), account())
     assert sizing.notional == pytest.approx(5_000.0, rel=1e-9)
@@ -130,13 +138,13 @@ def test_a_cheap_coin_under_one_dollar_is_sized_like_any_other(books: Books) -> 
 
 
 def test_max_notional_per_position_caps_the_size(books: Books) -> None:
-    risk = manager(books, max_notional_per_position=2_000.0)
+    risk = bare(books, max_notional_per_position=2_000.0)
     # uncapped 5,000 (as above) -> capped at 2,000, quantity 2,000 / 100 = 20
     sizing = risk.size(signal(1, 100.0, 98.0, 104.0), account())
     assert (sizing.quantity, sizing.notional, sizing.reason) == (pytest.approx(20.0, rel=REL),
                                                                  pytest.approx(2_000.0, rel=REL), "")
     # a cap above the risk-based size changes nothing
-    loose = manager(books, max_notional_per_position=6_000.0).size(signal(1, 100.0, 98.0, 104.0), account())
+    loose = bare(books, max_notional_per_position=6_000.0).size(signal(1, 100.0, 98.0, 104.0), account())
     assert loose.notional == pytest.approx(5_000.0, rel=REL)
 
 
@@ -145,22 +153,22 @@ def test_the_size_is_capped_by_what_the_available_balance_can_margin(books: Book
     # available 1,000 - 500 margin = 500 -> 500 * leverage 3 * 0.99 = 1,485 can be margined
     acct = account(1_000.0, margin=500.0)
     sig = signal(1, 100.0, 99.0, 104.0)
-    sizing = manager(books, risk_per_trade=0.05).size(sig, acct)
+    sizing = bare(books, risk_per_trade=0.05).size(sig, acct)
     assert sizing.notional == pytest.approx(1_485.0, rel=REL)
     assert sizing.quantity == pytest.approx(14.85, rel=REL)
     # with 10x leverage: 500 * 10 * 0.99 = 4,950
-    assert manager(books, risk_per_trade=0.05, leverage=10).size(sig, acct).notional == pytest.approx(4_950.0,
+    assert bare(books, risk_per_trade=0.05, leverage=10).size(sig, acct).notional == pytest.approx(4_950.0,
                                                                                                       rel=REL)
     # both caps: the smaller one wins (cap 2,000 > 1,485 margin; cap 1,000 < 1,485)
-    assert manager(books, risk_per_trade=0.05, max_notional_per_position=2_000.0).size(
+    assert bare(books, risk_per_trade=0.05, max_notional_per_position=2_000.0).size(
         sig, acct).notional == pytest.approx(1_485.0, rel=REL)
-    assert manager(books, risk_per_trade=0.05, max_notional_per_position=1_000.0).size(
+    assert bare(books, risk_per_trade=0.05, max_notional_per_position=1_000.0).size(
         sig, acct).notional == pytest.approx(1_000.0, rel=REL)
 
 
 def test_a_small_balance_gives_a_small_position(books: Books) -> None:
     # available 0.1: 0.1 * 3 * 0.99 = 0.297 notional, quantity 0.00297 (the exchange's minimum is not ours)
-    sizing = manager(books).size(signal(1, 100.0, 98.0, 104.0), account(1_000.0, margin=999.9))
+    sizing = bare(books).size(signal(1, 100.0, 98.0, 104.0), account(1_000.0, margin=999.9))
     assert sizing.notional == pytest.approx(0.297, rel=1e-9)
     assert sizing.quantity == pytest.approx(0.00297, rel=1e-9)
     assert sizing.reason == ""
@@ -168,7 +176,7 @@ def test_a_small_balance_gives_a_small_position(books: Books) -> None:
 
 @pytest.mark.parametrize("margin", [1_000.0, 1_200.0], ids=["none-left", "negative"])
 def test_no_available_balance_means_no_trade(books: Books, margin: float) -> None:
-    sizing = manager(books).size(signal(1, 100.0, 98.0, 104.0), account(1_000.0, margin=margin))
+    sizing = bare(books).size(signal(1, 100.0, 98.0, 104.0), account(1_000.0, margin=margin))
     assert sizing == Sizing(0.0, 0.0, 98.0, 104.0, "no available balance")
 
 
@@ -214,7 +222,7 @@ def test_levels_on_the_wrong_side_of_the_entry_are_refused(books: Books, directi
 @pytest.mark.parametrize(("direction", "stop", "take"), [(1, 196.0, 210.0), (-1, 204.0, 190.0)], ids=["long", "short"])
 def test_fixed_percentage_exits_are_placed_around_the_entry(books: Books, direction: int, stop: float,
                                                             take: float) -> None:
-    risk = manager(books, from_signal=False, stop_loss_pct=2.0, take_profit_pct=5.0)
+    risk = bare(books, from_signal=False, stop_loss_pct=2.0, take_profit_pct=5.0)
     # entry 200: stop 2 % = 4 away, take-profit 5 % = 10 away, each on its side of the trade; the signal's own
     # levels are ignored. Notional 10,000 * 1 % / 2 % = 5,000 -> quantity 25
     sizing = risk.size(signal(direction, 200.0, 150.0, 250.0), account())
@@ -224,8 +232,8 @@ def test_fixed_percentage_exits_are_placed_around_the_entry(books: Books, direct
     assert sizing.quantity == pytest.approx(25.0, rel=REL)
     assert sizing.reason == ""
     # and without any levels on the signal
-    bare = risk.size(signal(direction, 200.0, None, None), account())
-    assert (bare.stop_loss, bare.take_profit) == (pytest.approx(stop, rel=REL), pytest.approx(take, rel=REL))
+    levels = risk.size(signal(direction, 200.0, None, None), account())
+    assert (levels.stop_loss, levels.take_profit) == (pytest.approx(stop, rel=REL), pytest.approx(take, rel=REL))
 
 
 def test_fixed_percentage_exits_are_checked_against_the_costs_too(books: Books) -> None:
@@ -271,7 +279,7 @@ def test_the_default_costs_need_a_take_profit_0_28_percent_away(books: Books) ->
 
 
 def test_the_entry_order_carries_the_sizing_the_signal_and_the_leverage(books: Books) -> None:
-    risk = manager(books, leverage=5)
+    risk = bare(books, leverage=5)
     sig = signal(-1, 100.0, 101.0, 97.0, cluster=cluster())
     sizing = risk.size(sig, account())
     order = risk.entry_order(sig, sizing, strategy="liquidation_magnet", now_ms=T + 5)
