@@ -93,7 +93,7 @@ class ApiServer:
         sock = self.bind()._socket
         assert sock is not None
         # uvloop and httptools, named (not "auto", which falls back in silence): beside a busy ingest thread, the
-        # asyncio loop and h11 hand the interpreter lock over several times more per request (README, "Speed").
+        # asyncio loop and h11 hand the interpreter lock over several times more per request (docs/PERFORMANCE.md).
         config = uvicorn.Config(self.app, loop="uvloop", http="httptools", log_config=None, access_log=False,
                                 lifespan="off", server_header=False, timeout_keep_alive=30,
                                 timeout_graceful_shutdown=1)
