@@ -55,7 +55,7 @@ bench-backtest: $(STAMP)
 bench-api: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/bench_api.py
 
-# Mutation testing of the money path (README, "Mutation testing"); not part of `make test`: it takes a while.
+# Mutation testing of the money path (docs/TESTING.md, "Mutation testing"); not part of `make test`: it takes a while.
 $(VENV)/.mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mutation]"
 	touch $@

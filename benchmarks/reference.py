@@ -1,4 +1,4 @@
-"""Plain reference implementations of the README's specification, for the benchmarks.
+"""Plain reference implementations of the specification in docs/INTERNALS.md, for the benchmarks.
 
 Written the obvious way (a per-event Python loop, and pandas groupby) so the
 project's vectorised code can be timed against them and checked against them.

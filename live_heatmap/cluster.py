@@ -36,7 +36,7 @@ class LiquidationCluster:
     weighted_notional: float
     """Sum of ``notional * exp(-age_minutes / time_decay_minutes)``."""
     strength: float
-    """0..1, see README "Strength"."""
+    """0..1, see docs/INTERNALS.md, "Strength"."""
     distance_from_price: float | None
     """``|price_level - price| / price * 100``; ``None`` while no price is known."""
     current_price: float | None

@@ -1,6 +1,6 @@
 """Clusters from one symbol's events: pure numpy, no state, time passed in.
 
-The algorithm is described in the README ("How clusters are built") precisely
+The algorithm is described in docs/INTERNALS.md ("How clusters are built") precisely
 enough to recompute a cluster by hand; this module is its only implementation.
 
 1. Events older than the horizon (or more than a minute after ``now``) are ignored. Each event's weight is
@@ -11,7 +11,7 @@ enough to recompute a cluster by hand; this module is its only implementation.
    largest groups that fit in the window: it depends only on price ratios, so
    there is no grid to straddle and scaling all prices changes nothing.
 3. Groups with fewer than ``min_cluster_size`` events are dropped; the rest
-   get a weight-averaged price level and a strength (README, "Strength").
+   get a weight-averaged price level and a strength (docs/INTERNALS.md, "Strength").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Heatmap parameters: one frozen, checked value (README, "How clusters are built")."""
+"""Heatmap parameters: one frozen, checked value (docs/INTERNALS.md, "How clusters are built")."""
 
 from __future__ import annotations
 

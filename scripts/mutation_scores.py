@@ -1,4 +1,4 @@
-"""Per-module mutation scores from a finished ``mutmut run`` (``make mutation``; README, "Mutation testing").
+"""Per-module mutation scores from a finished ``mutmut run`` (``make mutation``; docs/TESTING.md, "Mutation testing").
 
 Reads ``mutants/**/*.py.meta`` (mutmut 3's result files: an exit code per mutant) and prints, per mutated
 module, how many mutants the tests killed (or that timed out: an endless loop is caught too) against all

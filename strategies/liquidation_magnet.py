@@ -1,4 +1,4 @@
-"""``liquidation_magnet``: the hunter's own rule as a strategy (README, "The hunter's rule").
+"""``liquidation_magnet``: the hunter's own rule as a strategy (docs/INTERNALS.md, "The hunter's rule").
 
 Trade toward the strongest cluster of liquidations in the distance band: longs liquidated below
 the price pull it down (sell), shorts liquidated above pull it up (buy). Exactly

@@ -10,6 +10,7 @@ that reaches beyond this server. Not meant as a public service: put a reverse pr
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import threading
@@ -71,16 +72,17 @@ class ApiServer:
         return f"http://{host}:{self.port}"
 
     def bind(self) -> ApiServer:
-        """Open the listening socket (``OSError`` if the port is taken); :meth:`start` does it when needed."""
+        """Open the listening socket; :meth:`start` does it when needed. A port that is taken (or an address
+        that cannot be bound) raises ``OSError`` whose message names the address and the setting to change."""
         if self._socket is None:
             sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self.host.strip("[]"), self._requested_port))
                 sock.listen(128)
-            except OSError:
+            except OSError as exc:
                 sock.close()
-                raise
+                raise _bind_error(self.host, self._requested_port, exc) from None
             self._socket = sock
         return self
 
@@ -91,7 +93,7 @@ class ApiServer:
         sock = self.bind()._socket
         assert sock is not None
         # uvloop and httptools, named (not "auto", which falls back in silence): beside a busy ingest thread, the
-        # asyncio loop and h11 hand the interpreter lock over several times more per request (README, "Speed").
+        # asyncio loop and h11 hand the interpreter lock over several times more per request (docs/PERFORMANCE.md).
         config = uvicorn.Config(self.app, loop="uvloop", http="httptools", log_config=None, access_log=False,
                                 lifespan="off", server_header=False, timeout_keep_alive=30,
                                 timeout_graceful_shutdown=1)
@@ -128,3 +130,15 @@ class ApiServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> OSError:
+    """``exc`` as one line naming the address: ``api: cannot listen on 127.0.0.1:8700: the port is in use ...``."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        why = "the port is in use (another bot or `serve`?): set api.port, or serve --port"
+    else:
+        why = exc.strerror or str(exc)
+    error = OSError(f"api: cannot listen on {where}: {why}")
+    error.errno = exc.errno  # kept for callers that test it; the message stays one line without "[Errno N]"
+    return error

@@ -105,7 +105,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         try:
             series = load_prices(args.prices).only([symbol]).window(start_ms, end_ms + 1)
         except (OSError, ValueError) as exc:
-            return _error(str(exc))
+            return _error(f"--prices {exc}")
         if symbol in series:
             price_points = (series.times(symbol), series.prices(symbol))
             price_label = f"price (trades, {Path(args.prices).name})"

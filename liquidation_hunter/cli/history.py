@@ -11,7 +11,13 @@ from typing import Any
 from liquidation_hunter.config.model import ConfigFileError, load_config
 from live_heatmap import LiveLiquidationHeatmap
 from live_heatmap.common.timeparse import parse_time_ms
-from live_heatmap.store.history import export_clusters, export_events, import_events, load_events
+from live_heatmap.store.history import (
+    SnapshotSymbolError,
+    export_clusters,
+    export_events,
+    import_events,
+    load_events,
+)
 from live_heatmap.store.recorder import EventStore
 
 __all__ = ["add_history_parsers"]
@@ -42,7 +48,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {args.source}: no such file", file=sys.stderr)
         return 2
     with EventStore.open(path) as store:
-        report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
+        try:
+            report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
+        except SnapshotSymbolError as exc:  # a liquidationSnapshot file: no symbol, or a COIN-M archive
+            print(f"error: {exc.naming('--file-symbol ')}", file=sys.stderr)
+            return 2
     print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
     if report.inserted + report.duplicates == 0:  # nothing read at all: not a recording of liquidations
@@ -90,7 +100,8 @@ def add_history_parsers(sub: Any) -> None:
     imp.add_argument("--db", help="the event store (SQLite file)")
     imp.add_argument("--config", "-c", help="a bot's config: its storage.events is the store")
     imp.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
-    imp.add_argument("--file-symbol", help="the symbol of a liquidationSnapshot CSV when its name does not say")
+    imp.add_argument("--file-symbol", help="the USD-M symbol of a liquidationSnapshot CSV when its name does not say "
+                     "(COIN-M archives, BTCUSD_PERP, count contracts and are refused)")
     imp.set_defaults(handler=_cmd_import)
     exp = sub.add_parser("export", help="events or clusters of a symbol and time range, as CSV or JSON")
     exp.add_argument("--symbol", required=True, help="BTCUSDT or BTC/USDT:USDT")

@@ -20,6 +20,7 @@ from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
 from liquidation_hunter.config.sections import MEMORY
+from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig
 from liquidation_hunter.trading.books import Books, BooksError
@@ -47,6 +48,16 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
     heatmap.ingest_many(e for e in events if e.trade_time <= at_ms)
     wanted = [to_exchange_id(s) for s in args.symbol] if args.symbol else heatmap.symbols()
     last_price = {e.symbol: e.price for e in sorted(events, key=lambda e: e.trade_time) if e.trade_time <= at_ms}
+    price_origin = "last traded liquidation price"
+    if args.prices:  # the recorded price at --at, where the files have one; else the last liquidation's
+        try:
+            series = load_prices(args.prices)
+        except ValueError as exc:
+            raise ValueError(f"--prices {exc}") from None
+        recorded = {s: p for s in last_price if (p := series.price_at(s, at_ms)) is not None}
+        last_price.update(recorded)
+        price_origin = (f"recorded price from {', '.join(Path(p).name for p in args.prices)} for "
+                        f"{len(recorded)} symbols, else the last traded liquidation price")
     try:  # --min-strength applies to the signals too; without it they use the hunter's default
         config = HunterConfig() if args.min_strength is None else HunterConfig(min_strength=args.min_strength)
     except ValueError as exc:
@@ -65,7 +76,7 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
                   f"{c.total_notional:>14,.0f}{c.strength:>10.3f}{dist:>9}")
             shown += 1
     print(f"{shown} clusters")
-    print("signals (last traded liquidation price as the current price):")
+    print(f"signals ({price_origin} as the current price):")
     for symbol in wanted:
         if symbol not in last_price:
             continue
@@ -188,7 +199,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     clusters = sub.add_parser("clusters", help="clusters and signals of a recording at a moment")
-    clusters.add_argument("--events", required=True, help="JSONL file of forceOrder frames")
+    clusters.add_argument("--events", required=True,
+                          help="the recording: forceOrder JSON lines, a CSV, an export or an event store (SQLite)")
+    clusters.add_argument("--prices", action="append", metavar="[SYMBOL=]FILE",
+                          help="trades or klines CSV, as the backtest reads them (repeatable): distances and signals "
+                               "use the recorded price at --at (default: the last liquidation's price)")
     clusters.add_argument("--at", help="the moment (epoch ms or ISO-8601 UTC); default: the last event")
     clusters.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
     clusters.add_argument("--min-strength", type=float,

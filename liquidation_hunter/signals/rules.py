@@ -1,6 +1,6 @@
 """Signal rules: clusters + price -> a :class:`Signal`. Pure functions, time passed in.
 
-The default rule, ``magnet`` (README, "The hunter's rule"):
+The default rule, ``magnet`` (docs/INTERNALS.md, "The hunter's rule"):
 
 * a cluster of **long** liquidations **below** the price is a target to go
   **short** toward (signal -1); a cluster of **short** liquidations **above**
@@ -34,7 +34,7 @@ Percent = Annotated[float, Meta(ge=0, description="percent")]
 
 
 class HunterConfig(Settings, frozen=True):
-    """Parameters of the hunter's rule (README, "The hunter's rule")."""
+    """Parameters of the hunter's rule (docs/INTERNALS.md, "The hunter's rule")."""
 
     min_strength: Annotated[float, Meta(ge=0, le=1)] = 0.6
     min_distance_pct: Percent = 0.2

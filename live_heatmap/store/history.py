@@ -12,8 +12,13 @@ and clusters.
 * Binance's former ``liquidationSnapshot`` archive CSV (``time, side, order_type, time_in_force,
   original_quantity, price, average_price, order_status, last_fill_quantity, accumulated_fill_quantity``).
   Its rows do not name the symbol: it comes from ``symbol=`` or from the file name
-  (``BTCUSD_PERP-liquidationSnapshot-2023-01-01.csv``). COIN-M archives count quantities in contracts;
-  they are kept as given. The archives repeat rows; like every source, duplicates are dropped;
+  (``BTCUSDT-liquidationSnapshot-2023-06-25.csv``). Binance published these archives for COIN-M contracts
+  too (``BTCUSD_PERP``), whose quantities are contracts (100 USD each for BTC, 10 USD for the others), not
+  coins: read as coins they would weigh 300 times too much at BTC's price. They are refused
+  (:class:`SnapshotSymbolError`): by the symbol (``_PERP``, ``USD_YYMMDD`` or a bare ``...USD``), and, when
+  the symbol is given as a USD-M one, by the numbers (every quantity a whole number at prices above 1,000,
+  which a USD-M archive of fractional coins does not show). The archives repeat rows; like every source,
+  duplicates are dropped;
 * what :func:`export_events` writes: CSV with a header of the event's fields, or a JSON array of objects.
 
 Any of the text formats may be gzip-compressed or the only file in a zip archive (as Binance served them).
@@ -58,6 +63,7 @@ __all__ = [
     "FORMATS",
     "ImportReport",
     "LoadReport",
+    "SnapshotSymbolError",
     "detect_format",
     "event_order",
     "export_clusters",
@@ -81,9 +87,25 @@ _NORMALIZED_NEEDS = ("T", "s", "S", "p", "ap", "q", "z")
 _WIRE_KEYS = ("s", "S", "o", "f", "q", "p", "ap", "X", "l", "z")
 _MISSING = {"", "None", "none", "null", "NULL", "nan", "NaN"}
 _SNAPSHOT_NAME = re.compile(r"(?P<symbol>[A-Za-z0-9_]+)-liquidationSnapshot-\d{4}-\d{2}-\d{2}")
+_COIN_M_ID = re.compile(r"^[A-Z0-9]+USD(?:_PERP|_\d{6})?$")  # BTCUSD_PERP, BTCUSD_230630, ETHUSD
+_CONTRACTS_ABOVE = 1_000.0  # a USD-M archive of a coin priced above this holds fractional quantities
 
 Source = str | os.PathLike[str] | EventStore
 Out = str | os.PathLike[str] | IO[str]
+
+
+class SnapshotSymbolError(ValueError):
+    """A ``liquidationSnapshot`` file whose symbol is missing or not a USD-M contract (a COIN-M archive counts
+    contracts, not coins). ``str()`` names the Python argument (``symbol=``); :meth:`naming` names another
+    (the command line's ``--file-symbol ``)."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(self.naming("symbol="))
+
+    def naming(self, option: str) -> str:
+        """The message with ``option`` (``symbol=``, ``--file-symbol ``) as the way to give the file's symbol."""
+        return self.template.format(option=option)
 
 
 class ImportReport(NamedTuple):
@@ -220,7 +242,7 @@ def _iter_file(path: str, fmt: str, rejected: Counter[str], symbol: str | None) 
     }
     with _open_text(path) as text:
         if fmt == "snapshot_csv":
-            yield from _read_snapshot(text, rejected, _snapshot_symbol(path, symbol))
+            yield from _snapshot_events(path, text, rejected, symbol)
         else:
             yield from readers[fmt](text, rejected)
 
@@ -268,14 +290,30 @@ def _read_normalized(text: IO[str], rejected: Counter[str]) -> Iterator[Liquidat
             rejected[RejectReason.MISSING_FIELD.value] += 1
 
 
-def _snapshot_symbol(path: str, symbol: str | None) -> str:
+def _snapshot_events(path: str, text: IO[str], rejected: Counter[str], symbol: str | None) -> list[LiquidationEvent]:
+    """The events of a ``liquidationSnapshot`` file, refused when the file is a COIN-M archive."""
+    where = path.replace("{", "{{").replace("}", "}}")  # the message is a template
     if symbol is not None:
-        return symbol_key(symbol)
-    match = _SNAPSHOT_NAME.search(Path(path).name)
-    if match is None:
-        raise ValueError(f"{path}: a liquidationSnapshot file does not name its symbol in its rows; pass symbol= "
-                         "or keep Binance's file name (BTCUSD_PERP-liquidationSnapshot-2023-01-01.csv)")
-    return match["symbol"].upper()
+        given, how = symbol_key(symbol), "{option}" + symbol.replace("{", "{{").replace("}", "}}")
+    else:
+        match = _SNAPSHOT_NAME.search(Path(path).name)
+        if match is None:
+            raise SnapshotSymbolError(
+                f"{where}: a liquidationSnapshot file does not name its symbol in its rows: give its USD-M symbol "
+                "({option}BTCUSDT) or keep Binance's file name (BTCUSDT-liquidationSnapshot-2023-06-25.csv)")
+        given, how = match["symbol"].upper(), f"its file name ({match['symbol'].upper()})"
+    if _COIN_M_ID.match(given):
+        raise SnapshotSymbolError(
+            f"{where}: {how} is a COIN-M contract, whose quantities are contracts (100 USD each for BTC, 10 USD "
+            "for the others), not coins; only USD-M liquidations (USDT or USDC margined) are read")
+    events = list(_read_snapshot(text, rejected, given))
+    if events and all(e.quantity.is_integer() and e.price > _CONTRACTS_ABOVE for e in events):
+        first = events[0]
+        raise SnapshotSymbolError(
+            f"{where}: every quantity is a whole number at prices above {_CONTRACTS_ABOVE:,.0f} ({first.quantity:g} "
+            f"at {first.price:g}): a COIN-M archive, counting contracts (100 USD each for BTC), not coins, "
+            f"whatever {how} says; only USD-M liquidations (USDT or USDC margined) are read")
+    return events
 
 
 def _read_snapshot(text: IO[str], rejected: Counter[str], symbol: str) -> Iterator[LiquidationEvent]:

@@ -1,6 +1,6 @@
 """Binance ``forceOrder`` frames -> :class:`LiquidationEvent`, parsed once at the edge.
 
-Wire facts this module relies on (see README, "Events"):
+Wire facts this module relies on (see docs/INTERNALS.md, "Events"):
 
 * ``o.S`` is the side of the *liquidation order*: ``SELL`` closes a **long**
   position, ``BUY`` closes a **short** one.

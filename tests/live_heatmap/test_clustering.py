@@ -1,4 +1,4 @@
-"""Clusters: golden values computed by hand, and the properties the README promises."""
+"""Clusters: golden values computed by hand, and the properties docs/INTERNALS.md promises."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def test_no_group_is_wider_than_the_window(prices: list[float], window: float) -
 
 
 def _reference_split(prices: list[float], window: float) -> list[list[float]]:
-    """The README's definition, written the slow obvious way: cut at the widest gap while too wide."""
+    """The definition in docs/INTERNALS.md, written the slow obvious way: cut at the widest gap while too wide."""
     if prices[-1] <= prices[0] * (1 + window):
         return [prices]
     ratios = [b / a for a, b in itertools.pairwise(prices)]

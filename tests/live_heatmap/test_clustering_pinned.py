@@ -2,7 +2,7 @@
 
 Everything goes through the public output (cluster strength, count, weighted notional) of
 :class:`LiveLiquidationHeatmap` and of the public clustering functions; the expected values are computed
-here from the README's formulas ("How clusters are built", "Strength"), not read back from the code.
+here from the formulas of docs/INTERNALS.md ("How clusters are built", "Strength"), not read back from the code.
 All events are stamped ``now`` unless a test is about age, so every decay is exactly 1.
 """
 
@@ -17,7 +17,7 @@ from helpers import MINUTE, NOW, event, heatmap_with
 from live_heatmap import HeatmapConfig, LiquidationEvent, LiveLiquidationHeatmap
 from live_heatmap.clustering import build_clusters, reference_notional, sort_by_side
 
-FUTURE_TOLERANCE_MS = 60_000  # README, "How clusters are built", step 1: "more than 60 s after now"
+FUTURE_TOLERANCE_MS = 60_000  # docs/INTERNALS.md, "How clusters are built", step 1: "more than 60 s after now"
 
 
 def _median(values: list[float]) -> float:

@@ -24,7 +24,7 @@ def _side(rows: list[tuple[float, float, int]]) -> clustering.SideArrays:
 
 
 def _reference_split(prices: list[float], window: float) -> list[list[float]]:
-    """The README's definition, the slow obvious way: cut at the widest gap (the lowest of equal ones)."""
+    """The definition in docs/INTERNALS.md, the slow obvious way: cut at the widest gap (the lowest of equal ones)."""
     if prices[-1] <= prices[0] * (1 + window):
         return [prices]
     ratios = [b / a for a, b in itertools.pairwise(prices)]

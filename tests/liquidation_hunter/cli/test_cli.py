@@ -11,6 +11,7 @@ from conftest import DATA, WIRE
 
 from liquidation_hunter import __version__
 from liquidation_hunter.cli import main
+from liquidation_hunter.data.prices import load_prices
 
 SCRIPT = Path(sys.executable).parent / "liquidation-hunter"
 
@@ -71,6 +72,23 @@ def test_clusters_reads_every_event_format(capsys: pytest.CaptureFixture[str]) -
     from_csv = capsys.readouterr().out
     assert "ETHUSDT" in from_frames
     assert from_csv.splitlines()[1:] == from_frames.splitlines()[1:]  # the first line names the file
+
+
+def test_clusters_distances_use_the_recorded_price_with_prices(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --prices the distances and signals are taken at the recorded trade price at --at (not the last
+    liquidation's fill); a missing price file is one line naming the flag."""
+    args = ["clusters", "--events", str(WIRE), "--at", "2025-01-27T17:20:00Z", "--symbol", "ETHUSDT"]
+    assert main([*args, "--prices", str(DATA / "aggtrades_large.csv")]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("ETHUSDT ")]
+    price = load_prices(DATA / "aggtrades_large.csv").price_at("ETHUSDT", 1_737_998_400_000)
+    assert rows and price is not None
+    for row in rows:  # symbol, side, level, count, notional, strength, dist %
+        assert float(row[6]) == pytest.approx(abs(float(row[2]) - price) / price * 100, abs=0.006)
+    assert main([*args]) == 0
+    without = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("ETHUSDT ")]
+    assert [r[6] for r in without] != [r[6] for r in rows]  # the last fill is not the trade price
+    assert main([*args, "--prices", "nope.csv"]) == 2
+    assert capsys.readouterr().err == "error: --prices nope.csv: no such file\n"
 
 
 def test_library_import_stays_light() -> None:

@@ -11,6 +11,8 @@ from conftest import DATA, WIRE
 from liquidation_hunter.cli import main
 from live_heatmap.store.history import load_events
 
+COIN_M = DATA / "liquidationSnapshot_coinm_head.csv"
+
 
 def test_import_twice_then_export_a_range_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "events.sqlite"
@@ -60,9 +62,18 @@ def test_mistakes_with_files_are_one_line_and_a_non_zero_exit(tmp_path: Path,
         (["import", str(not_liquidations), "--db", db], 1, "other.jsonl: no liquidation in it (2 lines"),
         (["export", "--events", str(tmp_path / "nope.jsonl"), "--symbol", "BTCUSDT"], 2, "nope.jsonl: no such"),
         (["export", "--db", str(tmp_path / "nope.sqlite"), "--symbol", "BTCUSDT"], 2, "nope.sqlite: No such file"),
+        # Binance's COIN-M archive counts contracts (100 USD each for BTC): never stored as coins
+        (["import", str(COIN_M), "--file-symbol", "BTCUSDT", "--db", db], 2,
+         "every quantity is a whole number at prices above 1,000 (7 at 30631.6): a COIN-M archive, counting "
+         "contracts (100 USD each for BTC), not coins, whatever --file-symbol BTCUSDT says"),
+        (["import", str(COIN_M), "--file-symbol", "BTCUSD_PERP", "--db", db], 2,
+         "--file-symbol BTCUSD_PERP is a COIN-M contract"),
+        (["import", str(COIN_M), "--db", db], 2, "give its USD-M symbol (--file-symbol BTCUSDT)"),
     ]
     for argv, code, message in cases:
         assert main(argv) == code, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ") and message in err, (argv, err)
+    assert main(["export", "--db", db, "--symbol", "BTCUSDT"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # the header alone: no COIN-M contract was stored
     assert main(["import", str(WIRE), "--db", db]) == 0  # the store the mistakes left is still usable

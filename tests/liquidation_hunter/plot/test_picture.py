@@ -149,6 +149,7 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (["BTCUSDT", "--events", str(WIRE), "--at", "yesterday"], "--at: expected epoch ms or an ISO-8601 time"),
     (["BTCUSDT", "--events", str(WIRE), "--size", "big"], "--size 'big'"),
     (["BTCUSDT", "--events", "missing.jsonl"], "missing.jsonl: no such file"),
+    (["BTCUSDT", "--events", str(WIRE), "--prices", "nope.csv"], "error: --prices nope.csv: no such file"),
     (["BTCUSDT"], "give the recording with --events"),
     (["BTCUSDT", "--config", "missing.yaml"], "missing.yaml"),
 ])

@@ -1,6 +1,6 @@
 """The hunter's rule pinned at its edges: which candidate wins, the inclusive band and strength edges, the
 exits, and the config's refusals. Each test names the behaviour a trader relies on; the numbers are worked
-out in the comments from the rule as the README states it ("The hunter's rule")."""
+out in the comments from the rule as docs/INTERNALS.md states it ("The hunter's rule")."""
 
 from __future__ import annotations
 

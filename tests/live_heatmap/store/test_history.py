@@ -19,6 +19,7 @@ from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_o
 from live_heatmap.store.history import (
     EVENT_FIELDS,
     ImportReport,
+    SnapshotSymbolError,
     detect_format,
     event_order,
     export_clusters,
@@ -94,25 +95,53 @@ def test_normalized_csv_matches_the_wire_and_falls_back_where_ap_is_missing(
         assert row["ap"] in ("None", "")
 
 
-def test_liquidation_snapshot_archive(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pass symbol="):
-        load_events(SNAPSHOT)
-    report = read_events(SNAPSHOT, symbol="BTCUSD_PERP")
-    assert report.duplicates == 1  # the archive's duplicated first row
-    assert report.events == [
-        LiquidationEvent("BTCUSD_PERP", "short", 30631.6, 7.0, 1687656471926, 1687656471926, "FILLED", False),
-        LiquidationEvent("BTCUSD_PERP", "short", 30631.6, 43.0, 1687656473356, 1687656473356, "FILLED", False),
-    ]
-    named = tmp_path / "ETHUSD_PERP-liquidationSnapshot-2023-06-25.csv"
-    shutil.copy(SNAPSHOT, named)
-    assert {e.symbol for e in load_events(named)} == {"ETHUSD_PERP"}
-    # As Binance served it: zipped, and some archives without the header row.
-    zipped = tmp_path / "BTCUSD_PERP-liquidationSnapshot-2023-06-25.zip"
+def _as_snapshot_rows(events: list[LiquidationEvent]) -> str:
+    """Real USD-M liquidations written as liquidationSnapshot rows (no header: some archives have none), each
+    row twice as the archives repeat them."""
+    rows = [f"{e.trade_time},{'SELL' if e.side == 'long' else 'BUY'},LIMIT,IOC,{e.quantity!r},{e.price * 1.01!r},"
+            f"{e.price!r},FILLED,{e.quantity!r},{e.quantity!r}\n" for e in events]
+    return "".join(row + row for row in rows)
+
+
+def test_liquidation_snapshot_archive(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
+    btc = [e for e in wire_events if e.symbol == "BTCUSDT"][:30]
+    unnamed = tmp_path / "snapshot.csv"
+    unnamed.write_text(",".join(("time", "side", "order_type", "time_in_force", "original_quantity", "price",
+                                 "average_price", "order_status", "last_fill_quantity",
+                                 "accumulated_fill_quantity")) + "\n" + _as_snapshot_rows(btc))
+    assert detect_format(unnamed) == "snapshot_csv"
+    with pytest.raises(SnapshotSymbolError, match=r"give its USD-M symbol \(symbol=BTCUSDT\)"):
+        load_events(unnamed)
+    report = read_events(unnamed, symbol="BTC/USDT:USDT")
+    assert report.duplicates == len(btc)  # every row twice
+    assert [(e.symbol, e.side, e.price, e.quantity, e.trade_time) for e in report.events] == [
+        (e.symbol, e.side, e.price, e.quantity, e.trade_time) for e in btc]
+    # As Binance served it: zipped, named after the symbol, and some archives without the header row.
+    zipped = tmp_path / "BTCUSDT-liquidationSnapshot-2025-01-27.zip"
     with zipfile.ZipFile(zipped, "w") as archive:
-        archive.writestr("BTCUSD_PERP-liquidationSnapshot-2023-06-25.csv",
-                         "".join(SNAPSHOT.read_text().splitlines(keepends=True)[1:]))
+        archive.writestr("BTCUSDT-liquidationSnapshot-2025-01-27.csv", _as_snapshot_rows(btc))
     assert detect_format(zipped) == "snapshot_csv"
     assert load_events(zipped) == report.events
+
+
+def test_coin_m_snapshot_archives_are_refused(tmp_path: Path) -> None:
+    """Binance's COIN-M archive counts contracts (100 USD each for BTC): 7 contracts are not 7 BTC. It is refused
+    by its symbol, and by its numbers when it is given a USD-M symbol."""
+    with pytest.raises(SnapshotSymbolError, match="symbol=BTCUSD_PERP is a COIN-M contract"):
+        load_events(SNAPSHOT, symbol="BTCUSD_PERP")
+    with pytest.raises(SnapshotSymbolError, match=r"every quantity is a whole number .* \(7 at 30631.6\).* "
+                                                   "whatever symbol=BTCUSDT says"):
+        load_events(SNAPSHOT, symbol="BTCUSDT")
+    for name in ("ETHUSD_PERP", "BTCUSD_230630"):
+        named = tmp_path / f"{name}-liquidationSnapshot-2023-06-25.csv"
+        shutil.copy(SNAPSHOT, named)
+        with pytest.raises(SnapshotSymbolError, match=rf"its file name \({name}\) is a COIN-M contract"):
+            load_events(named)
+    store = tmp_path / "events.sqlite"
+    with EventStore.open(store) as opened, pytest.raises(SnapshotSymbolError):
+        import_events(SNAPSHOT, opened, symbol="BTCUSDT")
+    with EventStore.open_readonly(store) as opened:
+        assert list(opened.events(None, None, None)) == []  # nothing stored
 
 
 def test_gzip_and_filters(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
@@ -140,8 +169,7 @@ def test_import_counts_and_is_idempotent(tmp_path: Path, wire_events: list[Liqui
         assert import_events(WIRE, store) == ImportReport(0, 4986, 0)
         # The normalized table holds the same 4,986 (duplicates now) and 1,155 fallback events more.
         assert import_events(NORMALIZED, store) == ImportReport(1155, 4986, 2)
-        assert import_events(SNAPSHOT, store, symbol="BTCUSD_PERP") == (2, 1, 0)
-        assert store.count() == 4986 + 1155 + 2
+        assert store.count() == 4986 + 1155
         assert import_events(WIRE, store, symbols=["BTCUSDT"], since_ms=NOW).inserted == 0
 
 

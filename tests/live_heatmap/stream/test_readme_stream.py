@@ -1,4 +1,4 @@
-"""The README's live-stream snippet, run as written against the local fake of Binance (only the URL changed)."""
+"""The live-stream snippet of docs/STREAM.md, run as written against the local fake of Binance (the URL changed)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from fakes.binance import FakeBinance
 
 from live_heatmap.stream.stream import LiquidationStream
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+STREAM_DOC = Path(__file__).resolve().parents[3] / "docs" / "STREAM.md"
 BINANCE = "wss://fstream.binance.com/market"
 
 
 def snippet() -> str:
-    section = README.read_text().split("## The live stream", 1)[1]
+    section = STREAM_DOC.read_text().split("# The live stream", 1)[1]
     found = re.search(r"```python\n(.*?)```", section, re.S)
     assert found is not None
     return found.group(1)
@@ -25,7 +25,7 @@ def test_the_live_stream_snippet_runs() -> None:
     assert BINANCE in code and "LiquidationStream(heatmap" in code and "stream.stop()" in code
     with FakeBinance(ping_interval=None) as fake:
         scope: dict[str, object] = {}
-        exec(compile(code.replace(BINANCE, fake.market_url), str(README), "exec"), scope)
+        exec(compile(code.replace(BINANCE, fake.market_url), str(STREAM_DOC), "exec"), scope)
         stream = scope["stream"]
         assert isinstance(stream, LiquidationStream)
         assert stream.plan.shards == (("btcusdt@forceOrder", "btcusdt@markPrice@1s", "ethusdt@forceOrder",

@@ -322,7 +322,7 @@ def test_live_binance_source_of_the_hunter(fake: FakeBinance) -> None:
     heatmap = hunter.set_data_source("live_binance", symbols=["BTC/USDT:USDT"], ws_url=fake.market_url, **FAST)
     try:
         assert fake.wait_for_subscription("btcusdt@forceOrder", 5.0)
-        for i in range(14):  # 14 typical-sized liquidations: strength 0.8 by the README's formula
+        for i in range(14):  # 14 typical-sized liquidations: strength 0.8 by the formula in docs/INTERNALS.md
             fake.publish_force_order(frame("BTCUSDT", T0 + i * 1000, price=98.0 + i * 0.01, qty=100.0))
         assert wait_until(lambda: heatmap.stats()["accepted"] == 14)
         signal, _strength, cluster = hunter.generate_signal("BTC/USDT:USDT", 100.0)

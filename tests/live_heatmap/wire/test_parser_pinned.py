@@ -1,9 +1,9 @@
-"""Pinned before the refactor: the ``forceOrder`` parser's contract (README, "Events"), to the boundary.
+"""Pinned before the refactor: the ``forceOrder`` parser's contract (docs/INTERNALS.md, "Events"), to the boundary.
 
 Every frame is given to :func:`parse_force_order` in every form it accepts (bytes, str, bytearray, dict, and
 each of those wrapped in a ``{"stream","data"}`` envelope): the forms take different internal paths, and all
 must give the same event, or the same reject reason with the same detail. Expected events are built here from
-the frame's own fields by the README's rules, not read back from the parser.
+the frame's own fields by the rules of docs/INTERNALS.md, not read back from the parser.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from live_heatmap import FrameRejected, LiquidationEvent, LiveLiquidationHeatmap
 from live_heatmap.wire.events import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from live_heatmap.wire.frame_batch import decode_chunk
 
-MIN_MS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1000  # README: 2019-01-01..2100-01-01
+MIN_MS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1000  # docs/INTERNALS.md: 2019-01-01..2100-01-01
 MAX_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1000
-SIDE_OF = {"SELL": "long", "BUY": "short"}  # README: o.S is the liquidation order's side
+SIDE_OF = {"SELL": "long", "BUY": "short"}  # docs/INTERNALS.md: o.S is the liquidation order's side
 
 BASE: dict[str, Any] = {  # a real recorded frame (data/binance/forceorder_wire.jsonl)
     "e": "forceOrder", "E": 1718901133106,
@@ -79,7 +79,7 @@ def outcome(frame: dict[str, Any]) -> Outcome:
 
 
 def expected(frame: dict[str, Any]) -> LiquidationEvent:
-    """The event the README's rules give for a good ``frame``."""
+    """The event the rules of docs/INTERNALS.md give for a good ``frame``."""
     o = frame["o"]
 
     def pick(primary: str, fallback: str) -> tuple[float, bool]:
@@ -473,7 +473,7 @@ def test_a_missing_side_is_a_missing_field() -> None:
 
 
 def test_every_reason_is_pinned_here() -> None:
-    """Each RejectReason's value (the counter key) is what the README lists."""
+    """Each RejectReason's value (the counter key) is what docs/INTERNALS.md lists."""
     assert [r.value for r in RejectReason] == [
         "not_json", "not_an_object", "wrong_event_type", "missing_field", "bad_number", "bad_symbol", "bad_side",
         "bad_price", "bad_quantity", "bad_timestamp"]
