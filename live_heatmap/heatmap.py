@@ -22,11 +22,13 @@ from live_heatmap.window import EventColumns, EventWindow, event_arrays
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
 from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
 
-__all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "system_clock_ms"]
+__all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "PriceListener", "system_clock_ms"]
 
 Frame = bytes | bytearray | memoryview | str | dict[str, Any] | LiquidationEvent
 Listener = Callable[[Sequence[LiquidationEvent]], object]
 """Called with the events an ingest call stored (see :meth:`LiveLiquidationHeatmap.add_listener`)."""
+PriceListener = Callable[[str, float, int], object]
+"""Called with each price set: exchange id, price, its time (see :meth:`LiveLiquidationHeatmap.add_price_listener`)."""
 
 
 #: With this many rows a symbol on average, :meth:`LiveLiquidationHeatmap.ingest_many` sorts the batch by
@@ -139,6 +141,7 @@ class LiveLiquidationHeatmap:
         self.rejected: Counter[str] = Counter()
         self.rebuilds = 0
         self._listeners: tuple[Listener, ...] = ()
+        self._price_listeners: tuple[PriceListener, ...] = ()
         self.listener_errors = 0
 
     # -- compatibility properties --------------------------------------------------------------
@@ -275,6 +278,13 @@ class LiveLiquidationHeatmap:
         with self._registry_lock:
             self._listeners = tuple(x for x in self._listeners if x != listener)  # == : bound methods
 
+    def add_price_listener(self, listener: PriceListener) -> None:
+        """Call ``listener(symbol, price, timestamp_ms)`` after each :meth:`update_price` (exchange id), on the
+        thread that set the price (the stream's, for mark prices). Quick, as :meth:`add_listener`'s; an
+        exception is logged and counted in ``listener_errors``, the price stays set."""
+        with self._registry_lock:
+            self._price_listeners = (*self._price_listeners, listener)
+
     def record_reject(self, reason: str) -> None:
         """Count a frame rejected before it reached :meth:`ingest` (the stream's own checks)."""
         with self._counts_lock:
@@ -286,7 +296,14 @@ class LiveLiquidationHeatmap:
         """Set the current price of ``symbol`` (used for ``distance_from_price``)."""
         if not (price > 0.0 and price < float("inf")):
             raise ValueError(f"price for {symbol}: expected a positive finite number, got {price!r}")
-        self._prices[symbol_key(symbol)] = (float(price), self.clock() if timestamp_ms is None else timestamp_ms)
+        key, at = symbol_key(symbol), self.clock() if timestamp_ms is None else timestamp_ms
+        self._prices[key] = (float(price), at)
+        if self._price_listeners:  # the only cost without a listener: one attribute test
+            for listener in self._price_listeners:
+                try:
+                    listener(key, float(price), at)
+                except Exception as exc:  # noqa: BLE001 - a listener never breaks a price update
+                    self._listener_failed(listener, exc, symbol=key)
 
     def get_price(self, symbol: str) -> float | None:
         entry = self.get_price_at(symbol)
@@ -445,15 +462,18 @@ class LiveLiquidationHeatmap:
             try:
                 listener(events)
             except Exception as exc:  # noqa: BLE001 - a listener never breaks ingesting
-                with self._counts_lock:
-                    self.listener_errors += 1
-                    errors = self.listener_errors
-                if errors & (errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: a broken listener does not flood the log
-                    import structlog  # noqa: PLC0415 - lazy: structlog (0.1 s) loads when a listener fails
+                self._listener_failed(listener, exc, events=len(events))
 
-                    structlog.get_logger("live_heatmap").error(
-                        "heatmap.listener_failed", listener=repr(listener)[:120], events=len(events),
-                        error=f"{type(exc).__name__}: {exc}", errors=errors)
+    def _listener_failed(self, listener: object, exc: Exception, **about: object) -> None:
+        with self._counts_lock:
+            self.listener_errors += 1
+            errors = self.listener_errors
+        if errors & (errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: a broken listener does not flood the log
+            import structlog  # noqa: PLC0415 - lazy: structlog (0.1 s) loads when a listener fails
+
+            structlog.get_logger("live_heatmap").error(
+                "heatmap.listener_failed", listener=repr(listener)[:120], **about,
+                error=f"{type(exc).__name__}: {exc}", errors=errors)
 
     def _window(self, key: str) -> EventWindow:
         with self._registry_lock:

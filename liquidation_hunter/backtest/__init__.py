@@ -15,7 +15,7 @@ from liquidation_hunter.backtest.report import render_summary, report_dict, writ
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.backtest.runner import BacktestError, SimulatedClock, run_backtest
 from liquidation_hunter.backtest.sweep import SweepResult, parse_grid, run_sweep
-from liquidation_hunter.data.prices import PriceFileError, PriceSeries, PriceSource, load_prices
+from liquidation_hunter.data.prices import PriceFileError, PricePath, PriceSeries, PriceSource, load_prices
 
 __all__ = [
     "BacktestError",
@@ -23,6 +23,7 @@ __all__ = [
     "EquityPoint",
     "OpenRecord",
     "PriceFileError",
+    "PricePath",
     "PriceSeries",
     "PriceSource",
     "SimulatedClock",

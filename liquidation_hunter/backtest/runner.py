@@ -13,7 +13,24 @@ At a moment ``t`` of any grid, first every liquidation with ``trade_time <= t`` 
 and every traded symbol's price is set to its latest point at or before ``t`` (``heatmap.update_price``: the
 bot reads prices as it does from the mark-price stream, so the backtest config has ``exchange.mark_price:
 true``, and no REST price, hence no staleness limit, is involved); then the jobs due at ``t`` run in the live
-scheduler's order: clusters, signals, positions, snapshot. Nothing reads the wall clock, so the same inputs
+scheduler's order: clusters, signals, positions, snapshot.
+
+**Prices between two positions checks are not missed.** Before each positions run the broker is shown what
+each open position's price went through since the last run (or since its entry): every trade, or each kline
+closed in between with its high and low (:class:`~liquidation_hunter.data.prices.PricePath`, one numpy min
+and max over the points), as the live paper bot checks its exits on every mark price. Inside one interval the
+order is unknown, so the worse is assumed: a liquidation level reached counts before a stop, **a stop before a
+take-profit** reached in the same interval (or the same bar). A stop fills at its level worsened by the
+slippage, or where the path first reached it when that is worse (the first trade beyond it; the open of a bar
+that opened beyond it); a take-profit at its level; the exit is booked at the check's moment. A kline is known
+only once closed: its close is the price from its ``close_time`` on, its wick counts from then too (no
+look-ahead, :mod:`liquidation_hunter.data.prices`). The end of a session checks the last interval before
+closing what is still open.
+
+**Warm-up.** With ``start_ms`` (``--from``), the events of the heatmap's horizon before it (``[start_ms -
+heatmap.horizon_minutes, start_ms)``) go into the heatmap before the first job, as ``run`` warm-starts from
+its recording; nothing before ``start_ms`` is traded on and no price before it is used. The result's
+``inputs["warm_up"]`` says from when and how many events. Nothing reads the wall clock, so the same inputs
 give the same books. ``heartbeat`` (a log line and the health record for ``status``) does not run. The bot's
 log lines are not printed: its warnings and errors (a failing job...) are kept in
 :attr:`BacktestResult.problems` (structlog's configuration is swapped for the replay and restored after).
@@ -42,9 +59,8 @@ rule below leaves the books exactly as running every job at every moment would
   (the clusters job would otherwise regroup them, for nobody);
 * a positions run is skipped while no position is open (the last run, or the entry check, saw the same
   equity), and while the open positions, their prices, the UTC day and the funding period are what the last
-  run saw and no time exit is due.
-
-Prices between two moments are not seen, as the live bot sees no mark price between two runs of its jobs.
+  run saw and no time exit is due. A new price point (a wick too) is a new price: that run is not skipped,
+  and a skipped run leaves its points to the next run's path, which then holds the same points.
 
 **Market rules.** Sizing and the paper broker use Binance's market rules as a live bot does (``rules``, by
 default the ones shipped with the package, :mod:`liquidation_hunter.trading.markets`): quantities are rounded
@@ -77,7 +93,7 @@ from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, Open
 from liquidation_hunter.bot.assembly import configured_strategy
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.config.model import BotConfig
-from liquidation_hunter.data.prices import PriceSeries
+from liquidation_hunter.data.prices import PricePath, PriceSeries
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.exchange import ExchangeClient
@@ -195,7 +211,10 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise BacktestError(f"the end ({end_ms}) must come after the start ({start_ms})")
     wanted = None if symbols is None else {_exchange_id(s) for s in symbols}
+    events = events if isinstance(events, Sequence) else list(events)
     replay = _select(events, start_ms, end_ms, wanted)
+    warm_from = None if start_ms is None else start_ms - round(config.heatmap.horizon_minutes * 60_000)
+    warm = [] if start_ms is None else _select(events, warm_from, start_ms, wanted)
     prices = prices.window(start_ms, end_ms)
     if wanted is not None:
         prices = prices.only(wanted)
@@ -215,11 +234,13 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     info: dict[str, Any] = {"events_sha256": events_digest(replay), "prices_sha256": prices.digest(),
                             "price_files": [{"name": s.name, "sha256": s.sha256, "format": s.format,
                                              "points": s.points} for s in prices.sources]}
+    if start_ms is not None:
+        info["warm_up"] = {"from_ms": warm_from, "events": len(warm), "events_sha256": events_digest(warm)}
     info.update(inputs or {})
 
     problems: list[str] = []
     with _captured_logs(problems):
-        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules)
+        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm)
         state.run(sessions, _progress(progress))
         result = state.result()
     return BacktestResult(
@@ -315,7 +336,7 @@ class _Replay:
     """One replay's state: the bot, the clock and the read positions in the data."""
 
     def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
-                 origin: int, *, rules: ExchangeClient) -> None:
+                 origin: int, *, rules: ExchangeClient, warm: Sequence[LiquidationEvent] = ()) -> None:
         self.config = config
         self.origin = origin
         self.clock = SimulatedClock(origin)
@@ -329,16 +350,22 @@ class _Replay:
                        clock=self.clock, price_max_age_ms=None,  # the replay decides which prices hold
                        precision=rules)
         priced = set(traded)
+        self.warm = [e for e in warm if e.symbol in priced]
+        """The heatmap's horizon before the start: ingested before the first job, never traded on."""
         self.events = [e for e in events if e.symbol in priced]
         self.event_times = [e.trade_time for e in self.events]
         self.next_event = 0
-        self.others = [e for e in events if e.symbol not in priced]
+        self.others = [e for e in (*warm, *events) if e.symbol not in priced]
         self.other_times = [e.trade_time for e in self.others]
         self.next_other = 0
         self.price_symbols = list(traded)
         self.price_times = [prices.times(s).tolist() for s in traded]
         self.price_values = [prices.prices(s).tolist() for s in traded]
         self.price_read = [0] * len(traded)
+        self.price_index = {s: k for k, s in enumerate(traded)}
+        self.price_bars = [prices.bars(s) for s in traded]
+        self.exits_checked = [0] * len(traded)
+        """Per symbol, the points up to which stops and take-profits were checked (:meth:`exit_paths`)."""
         self.version = dict.fromkeys(traded, 0)
         self.intervals = {name: max(1, round(getattr(config.schedule, name) * 1000)) for name in JOB_ORDER}
         self.update_ms = config.heatmap.update_interval * 1000.0
@@ -381,11 +408,40 @@ class _Replay:
                 self.version[symbol] = hi
                 self.heatmap.update_price(symbol, self.price_values[k][hi - 1], timestamp_ms=times[hi - 1])
 
+    def exit_paths(self) -> dict[str, PricePath]:
+        """What each open position's price went through since its last exit check (or its entry) up to now:
+        the points read since then (every trade, each closed bar), as one path (numpy min/max over them)."""
+        paths: dict[str, PricePath] = {}
+        for position in self.broker.positions():
+            k = self.price_index.get(self._id(position.symbol))
+            if k is None:
+                continue
+            _, closes, opens, lows, highs = self.price_bars[k]
+            hi = self.price_read[k]
+            lo = max(self.exits_checked[k], bisect_right(self.price_times[k], position.opened_at))
+            self.exits_checked[k] = hi
+            if hi > lo:
+                paths[position.symbol] = PricePath(float(opens[lo]), float(lows[lo:hi].min()),
+                                                   float(highs[lo:hi].max()), float(closes[hi - 1]),
+                                                   (opens[lo:hi], lows[lo:hi], highs[lo:hi]))
+        return paths
+
+    def run_positions(self) -> None:
+        """The positions job, after the broker has checked the exits over the paths since the last run."""
+        paths = self.exit_paths()
+        if paths:
+            self.bot.check_exits(paths, self.clock.now)
+        self.bot.run_job("positions")
+
     # -------------------------------------------------------------- the loop
 
     def run(self, sessions: Sequence[tuple[int, int]], progress: Progress | None) -> None:
         bot = self.bot
         bot.start()
+        if self.warm:  # as `run` warm-starts from its recording: the horizon before the start, before any job
+            report = self.heatmap.ingest_many(self.warm)
+            self.accepted += report.accepted
+            self.duplicates += report.duplicates
         total = sum(b - a for a, b in sessions) or 1
         done = 0
         last_report = 0.0
@@ -411,7 +467,10 @@ class _Replay:
                     if not fed:  # events are read by jobs only: ingested before the first one that runs
                         self.feed_events(t)
                         fed = True
-                    bot.run_job(name)
+                    if name == "positions":
+                        self.run_positions()
+                    else:
+                        bot.run_job(name)
                 if progress is not None:
                     share = (done + t - a) / total
                     if share - last_report >= 0.002:
@@ -465,6 +524,9 @@ class _Replay:
         self.feed_prices(b)
         self.feed_events(b)
         self.clock.now = b
+        paths = self.exit_paths()  # a wick after the last positions run still reaches the stop
+        if paths:
+            self.bot.check_exits(paths, b)
         for position in self.broker.positions():
             price = self.heatmap.get_price(self._id(position.symbol)) or position.entry_price
             if self.broker.close(position, "manual", price, b) is not None:

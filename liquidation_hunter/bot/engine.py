@@ -19,6 +19,11 @@ with its reason in the signal log):
   ``LIQUIDATION_HUNTER_RAISE_JOB_ERRORS=1``, which the test suite sets) it is raised after being counted.
 
 Entries and exits take one lock, so a position is never opened and closed by two jobs at once.
+
+Exits are checked by the ``positions`` job, and, in paper mode, on every mark price of a symbol with an open
+position (:meth:`Bot.on_mark_price`, which ``run`` hands the heatmap as a price listener): a wick between two
+``positions`` runs closes the position at once, as the exchange's stop order would. A backtest hands the
+broker what the price went through between two runs (:meth:`Bot.check_exits`).
 """
 
 from __future__ import annotations
@@ -36,11 +41,12 @@ import structlog
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
-from liquidation_hunter.trading.paper import Precision
+from liquidation_hunter.trading.paper import PaperBroker, Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
 from live_heatmap.stream.status import StreamStatus
@@ -126,6 +132,9 @@ class Bot:
         self._halt_logged: str | None = None
         self._last_signal: dict[str, tuple[str, str]] = {}
         self._ids: dict[str, str] = {}
+        self._held: dict[str, str] = {}
+        """Exchange id -> unified symbol of the open positions, as of ``_held_at`` (entries, exits)."""
+        self._held_at: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ running jobs
 
@@ -318,6 +327,42 @@ class Bot:
                 if closed is not None:
                     self._log_exit(closed)
             self.risk.account_block(self.broker.account(prices, now_ms), now_ms)
+
+    def check_exits(self, paths: Mapping[str, PricePath], now_ms: int) -> None:
+        """The broker's exit checks over what each symbol's price (unified symbol) went through since the last
+        check (a paper broker: stop first when a path reached both, see :mod:`~.trading.paper`); a broker
+        without paths is given each path's last price."""
+        with self._trading:
+            if isinstance(self.broker, PaperBroker):
+                trades = self.broker.on_price_paths(paths, now_ms)
+            else:
+                trades = self.broker.on_prices({s: p.last for s, p in paths.items()}, now_ms)
+            for trade in trades:
+                self._log_exit(trade)
+
+    def on_mark_price(self, symbol: str, price: float, at_ms: int) -> None:
+        """A mark price of ``symbol`` (exchange id) arrived: with a position open there, its exits are checked
+        now (:meth:`check_exits`, at the bot's clock), not at the next ``positions`` run. Otherwise nothing
+        but a dict lookup (the open positions are read again only after an entry or an exit). A failure is
+        logged and counted under ``mark_price``; it never reaches the stream. ``at_ms``: the price's time."""
+        seen = (self.entries, self.exits)
+        try:
+            if seen != self._held_at:
+                self._held = {self._exchange_id(p.symbol): p.symbol for p in self.broker.positions()}
+                self._held_at = seen
+            held = self._held.get(symbol)
+            if held is not None:
+                self.check_exits({held: PricePath.at(price)}, self.clock())
+        except PROGRAMMING_ERRORS as exc:
+            self.errors["mark_price"] += 1
+            self.last_error = f"mark_price: {type(exc).__name__}: {exc}"
+            log.error("job_error", job="mark_price", error=self.last_error, exc_info=True)
+            if self.raise_errors:
+                raise
+        except Exception as exc:  # noqa: BLE001 - the stream's thread must go on; the positions job retries
+            self.failures["mark_price"] += 1
+            log.error("mark_price_exits_failed", symbol=symbol, price=price, at=at_ms,
+                      error=f"{type(exc).__name__}: {exc}", failures=self.failures["mark_price"])
 
     def _log_exit(self, trade: ClosedTrade) -> None:
         self.exits += 1

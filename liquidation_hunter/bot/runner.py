@@ -5,8 +5,9 @@ The services, started in this order and stopped in the reverse one: the API serv
 bad token or a taken port ends the start before anything runs), the bot (recovers its broker; stopping writes a
 last snapshot and health record and closes the books), the recorder (when ``storage.events`` is set: warm start,
 then every accepted event appended), the stream (liquidations and mark prices into the heatmap, funding rates
-to the paper broker), the scheduler (the jobs, :mod:`.scheduler`: stopping lets running jobs finish for up to
-2.5 s). The process ends within 5 s of the signal.
+to the paper broker; in paper mode each mark price of a symbol with an open position has its exits checked at
+once, :meth:`~.engine.Bot.on_mark_price`), the scheduler (the jobs, :mod:`.scheduler`: stopping lets running
+jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
 
 Safety with money: paper is the default. ``mode: live`` in the file needs ``--live`` on the command line
 (and the reverse); keys come only from ``BINANCE_API_KEY``/``BINANCE_API_SECRET``.
@@ -98,9 +99,12 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), funding=funding)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
     strategy = configured_strategy(config, hunter)
-    return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
-               price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
-               stream=stream, precision=rules)
+    bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
+              price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
+              stream=stream, precision=rules)
+    if config.mode == "paper":  # live: the exchange's own stop and take-profit orders do this
+        heatmap.add_price_listener(bot.on_mark_price)
+    return bot
 
 
 def _intervals(config: BotConfig) -> dict[str, float]:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from liquidation_hunter.config.model import load_config
+from liquidation_hunter.config.model import BotConfig, load_config
 from liquidation_hunter.data.prices import load_prices
 from live_heatmap.common.timeparse import parse_time_ms
 from live_heatmap.store.history import read_events
@@ -42,8 +44,9 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--events", required=True, metavar="FILE_OR_DB",
                    help="recorded forceOrder events: JSONL of frames (or what live_heatmap.store.history reads)")
     p.add_argument("--prices", required=True, action="append", metavar="[SYMBOL=]FILE",
-                   help="trades/aggTrades or klines CSV (.gz/.zip too); repeatable")
-    p.add_argument("--from", dest="start", metavar="TIME", help="start (ISO-8601, UTC when no zone; or epoch ms)")
+                   help="trades/aggTrades or klines CSV (.gz/.zip too), or a folder of them; repeatable")
+    p.add_argument("--from", dest="start", metavar="TIME",
+                   help="start (ISO-8601, UTC when no zone; or epoch ms); the heatmap's horizon before it warms it up")
     p.add_argument("--to", dest="end", metavar="TIME", help="end, exclusive (ISO-8601 or epoch ms)")
     p.add_argument("--symbol", action="append", metavar="S", help="only this symbol (either form); repeatable")
     p.add_argument("--out", metavar="DIR", help="write the report files (or the sweep table) into DIR")
@@ -53,8 +56,6 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="processes for a sweep (default: up to 2)")
     p.add_argument("--gap-minutes", type=float, default=None, metavar="M",
                    help="data this far apart split the replay into sessions (default 10)")
-    p.add_argument("--kline-path", choices=("ohlc", "close"), default="ohlc",
-                   help="klines: four points per bar (open, low/high, close; default) or the close only")
     p.add_argument("--no-picture", action="store_true", help="do not draw equity.png")
     p.add_argument("--no-sensitivity", action="store_true",
                    help="do not replay again with other costs (slippage 0 and 2x, a lower fee tier) for the "
@@ -68,6 +69,16 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _sha256(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _warm_up_ms(config: BotConfig, grid: Mapping[str, Sequence[Any]]) -> int:
+    """The widest heatmap horizon of the config and the sweep's combinations: the events read before --from."""
+    decays = [config.heatmap.time_decay_minutes, *grid.get("heatmap.time_decay_minutes", ())]
+    ages = [config.heatmap.max_age_minutes, *grid.get("heatmap.max_age_minutes", ())]
+    horizons = [float(a) for a in ages if a is not None]
+    if None in ages:
+        horizons += [3.0 * max(float(d) for d in decays)]
+    return math.ceil(max(horizons) * 60_000)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -102,9 +113,10 @@ def _run(args: argparse.Namespace) -> int:
     events_path = Path(args.events)
     if not events_path.exists():
         raise ValueError(f"--events {events_path}: no such file")
-    report = read_events(events_path, symbols=args.symbol, since_ms=start, until_ms=end)
+    since = None if start is None else start - _warm_up_ms(config, grid or {})
+    report = read_events(events_path, symbols=args.symbol, since_ms=since, until_ms=end)
     events, rejected = report.events, sum(report.rejected.values())
-    prices = load_prices(args.prices, kline_path=args.kline_path)
+    prices = load_prices(args.prices)
     files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))},
              {"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}]
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]

@@ -20,20 +20,27 @@ tell what happened between two samples:
   - short: ``q*E/L - q*(P - E) = mmr*q*P``  =>  ``P = E * (1 + 1/L) / (1 + mmr)``
 
   (Binance's single-tier formula without its maintenance amount; funding does not move it here.)
-* **Exits**, checked by :meth:`PaperBroker.on_prices` for each position whose symbol has a price, in
-  this order:
+* **Exits**, checked by :meth:`PaperBroker.on_prices` (one price per symbol: the mark price now) or
+  :meth:`PaperBroker.on_price_paths` (what each symbol's price went through since the last check: where it
+  started, its low and high, where it is now; a backtest passes every trade or each closed kline's
+  wick between two checks, see :class:`~liquidation_hunter.data.prices.PricePath`) for each position
+  whose symbol has one, in this order. Inside one path the order of the low and the high is unknown, so
+  the worse outcome is assumed: a liquidation before a stop, a stop before a take-profit.
 
-  1. **Liquidation** when the price reached the liquidation price (even if it also passed the stop:
-     one sample cannot tell which came first, and the liquidation is the worse). Recorded at the
+  1. **Liquidation** when the path reached the liquidation price (even if it also passed the stop:
+     the liquidation is the worse). Recorded at the
      liquidation price; the exit fee is Binance's liquidation clearance: the margin left at that price
      (the maintenance margin, ``mmr * quantity * liquidation price``) goes to the insurance fund, at
      least the taker fee. So a liquidated position loses exactly its margin plus its entry fee (less
      funding received), whatever the price gapped to: the isolated margin is all it can lose.
-  2. **Stop-loss** (stop-market: taker fee) when the price reached the stop: fills at the stop
-     worsened by the slippage, or at the current price when that is worse (the price gapped through
-     the stop).
-  3. **Take-profit** (take-profit-market: taker fee) when the price reached it: fills at the
-     take-profit level itself, no slippage and no credit for a gap beyond it.
+  2. **Stop-loss** (stop-market: taker fee) when the path reached the stop (its low for a long, its high
+     for a short), even if it also reached the take-profit (**the stop first**, the worse case): fills at
+     the stop worsened by the slippage, or at the price where the path first reached the stop when that is
+     worse (it gapped through: the first trade beyond the stop, or the open of the first bar that reached
+     it when the bar opened beyond it; a single price is its own path, so a check that finds the price
+     beyond the stop fills there).
+  3. **Take-profit** (take-profit-market: taker fee) when the path reached it and not the stop: fills at
+     the take-profit level itself, no slippage and no credit for a gap beyond it.
 
   A level of 0 means none; an entry whose stop-loss or take-profit would trigger at once (on the wrong
   side of the price) is refused, as Binance refuses such an exit order. Prices that are not finite and
@@ -62,6 +69,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.errors import OrderRejected
 from liquidation_hunter.trading.model import (
@@ -243,17 +251,22 @@ class PaperBroker:
 
     def on_prices(self, prices: Mapping[str, float], now_ms: int) -> list[ClosedTrade]:
         """Settle funding due, then fill the liquidations, stop-losses and take-profits the prices reached."""
+        return self.on_price_paths({s: PricePath.at(p) for s, p in prices.items() if _price_ok(p)}, now_ms)
+
+    def on_price_paths(self, paths: Mapping[str, PricePath], now_ms: int) -> list[ClosedTrade]:
+        """:meth:`on_prices` over what each symbol's price went through since the last check (module
+        docstring: the worse of the levels the path reached fills first). Funding is settled at ``last``."""
         closed: list[ClosedTrade] = []
         with self._lock:
             positions = self._books.open_positions()
             open_ids = {p.id for p in positions}
             self._funded = {pid: at for pid, at in self._funded.items() if pid in open_ids}
             for position in positions:
-                price = prices.get(position.symbol)
-                if price is None or not _price_ok(price):
+                path = paths.get(position.symbol)
+                if path is None or not all(map(_price_ok, (path.first, path.low, path.high, path.last))):
                     continue
-                self._settle_funding(position, price, now_ms)
-                trade = self._check_exits(position, price, now_ms)
+                self._settle_funding(position, path.last, now_ms)
+                trade = self._check_exits(position, path, now_ms)
                 if trade is not None:
                     closed.append(trade)
         return closed
@@ -318,20 +331,22 @@ class PaperBroker:
         self._funded.pop(position.id, None)
         return trade
 
-    def _check_exits(self, position: Position, price: float, now_ms: int) -> ClosedTrade | None:
+    def _check_exits(self, position: Position, path: PricePath, now_ms: int) -> ClosedTrade | None:
         d = position.direction
-        if d * (price - position.liquidation_price) <= 0.0:
+        worst, best = (path.low, path.high) if d > 0 else (path.high, path.low)
+        if d * (worst - position.liquidation_price) <= 0.0:
             liq = position.liquidation_price
             gross = d * (liq - position.entry_price) * position.quantity
             clearance = max(position.margin + gross, position.quantity * liq * self.taker_fee)
             return self._exit(position, "liquidation", liq, clearance, now_ms)
         stop = position.stop_loss
-        if stop > 0.0 and d * (price - stop) <= 0.0:
+        if stop > 0.0 and d * (worst - stop) <= 0.0:  # before a take-profit the same path reached: the worse
             at_stop = stop * (1.0 - d * self._slippage)
-            fill = price if d * (price - at_stop) < 0.0 else at_stop
+            reached = path.reached_at(stop, d)
+            fill = reached if d * (reached - at_stop) < 0.0 else at_stop
             return self._exit(position, "stop_loss", fill, position.quantity * fill * self.taker_fee, now_ms)
         target = position.take_profit
-        if target > 0.0 and d * (price - target) >= 0.0:
+        if target > 0.0 and d * (best - target) >= 0.0:
             return self._exit(position, "take_profit", target, position.quantity * target * self.taker_fee, now_ms)
         return None
 

@@ -22,6 +22,7 @@ from liquidation_hunter.backtest import (
     BacktestError,
     BacktestResult,
     PriceFileError,
+    PricePath,
     PriceSeries,
     load_prices,
     parse_grid,
@@ -203,7 +204,9 @@ def test_sessions_split_at_gaps_and_carry_no_price_or_position_over(events: list
 
 def drive_by_hand(config: BotConfig, events: Sequence[LiquidationEvent], prices: PriceSeries) -> Books:
     """The live parts wired as test_bot_engine.py does, every job run at every due moment of its grid,
-    no skipping; the heatmap gets only the bot's symbols' events, as a live bot subscribed to them would."""
+    no skipping; the heatmap gets only the bot's symbols' events, as a live bot subscribed to them would.
+    Before each positions run the broker is shown every price since the last run (or the entry), one by one
+    in a plain loop: where the price started, its lowest and highest, where it is now."""
     now = [START_MS]
 
     def clock() -> int:
@@ -220,18 +223,31 @@ def drive_by_hand(config: BotConfig, events: Sequence[LiquidationEvent], prices:
     window = [e for e in events if START_MS <= e.trade_time < END_MS]
     mine = sorted((e for e in window if e.symbol in SYMBOLS), key=lambda e: e.trade_time)
     recorded = prices.window(START_MS, END_MS)
-    series = {s: (recorded.times(s).tolist(), recorded.prices(s).tolist()) for s in SYMBOLS}
-    last_data = max(*(e.trade_time for e in window), *(times[-1] for times, _ in series.values()))
+    series = {s: tuple(column.tolist() for column in recorded.bars(s)) for s in SYMBOLS if s in recorded}
+    last_data = max(*(e.trade_time for e in window), *(bars[0][-1] for bars in series.values()))
     grid = {name: round(getattr(config.schedule, name) * 1000) for name in ("clusters", "signals", "positions",
                                                                              "snapshot")}
-    next_event, read = 0, dict.fromkeys(SYMBOLS, 0)
+    next_event, read = 0, dict.fromkeys(series, 0)
+    last_check = [-1]
+
+    def check_exits(t: int) -> None:
+        paths = {}
+        for position in broker.positions():
+            times, closes, opens, lows, highs = series[to_exchange_id(position.symbol)]
+            seen = [i for i, at in enumerate(times) if max(last_check[0], position.opened_at) < at <= t]
+            if seen:
+                paths[position.symbol] = PricePath(opens[seen[0]], min(lows[i] for i in seen),
+                                                   max(highs[i] for i in seen), closes[seen[-1]],
+                                                   tuple([column[i] for i in seen] for column in (opens, lows, highs)))
+        bot.check_exits(paths, t)
+        last_check[0] = t
 
     def feed(t: int) -> None:
         nonlocal next_event
         while next_event < len(mine) and mine[next_event].trade_time <= t:
             heatmap.ingest(mine[next_event])
             next_event += 1
-        for s, (times, values) in series.items():
+        for s, (times, values, *_) in series.items():
             k = bisect_right(times, t)
             if k > read[s]:
                 read[s] = k
@@ -244,10 +260,13 @@ def drive_by_hand(config: BotConfig, events: Sequence[LiquidationEvent], prices:
             feed(t)
             now[0] = t
             for name in due:
+                if name == "positions":
+                    check_exits(t)
                 bot.run_job(name)
         t += 1000
     feed(last_data)
     now[0] = last_data
+    check_exits(last_data)
     for position in broker.positions():
         price = heatmap.get_price(to_exchange_id(position.symbol))
         assert price is not None
@@ -276,6 +295,93 @@ def test_the_backtest_trades_exactly_as_the_bot_driven_by_hand(events: list[Liqu
     # ...while skipping the runs that could change nothing, and ingesting the other 202 symbols' events too
     assert backtest.jobs["skipped"]["clusters"] > 0 and backtest.jobs["skipped"]["positions"] > 0
     assert len(backtest.events_by_symbol) > 200
+
+
+def test_on_klines_too_the_backtest_trades_as_the_bot_driven_by_hand(events: list[LiquidationEvent]) -> None:
+    # the shipped 1-minute klines of the session (no ETH): each bar's close at its close, its wick for the stops
+    klines = load_prices(DATA / "klines" / "2025-01-27")
+    config = config_with(schedule={"clusters": 3, "signals": 7, "positions": 2, "snapshot": 60},
+                         risk={"time_exit_minutes": 10})
+    books = drive_by_hand(config, events, klines)
+    by_hand = sorted(books.closed_trades(), key=lambda c: (c.closed_at, c.position.id))
+    backtest = run_backtest(config, events, klines, start_ms=START_MS, end_ms=END_MS)
+    assert len(by_hand) >= 3 and backtest.audit == ()
+    assert [(c.position.symbol, c.position.opened_at, c.closed_at, c.exit_price, c.reason) for c in by_hand] == [
+        (t.symbol, t.entry_time, t.exit_time, t.exit_price, t.reason if t.reason != "end_of_data" else "manual")
+        for t in backtest.trades]
+    # no look-ahead: every entry is at a close already known (the bar closed at or before the entry)
+    for t in backtest.trades:
+        closes = klines.times(to_exchange_id(t.symbol))
+        assert closes[0] <= t.entry_time and (t.entry_time - closes[closes <= t.entry_time][-1]) < 60_000
+
+
+# ---------------------------------------------------------------------- wicks between two checks
+
+
+def with_points(prices: PriceSeries, symbol: str, points: list[tuple[int, float]]) -> PriceSeries:
+    return prices.merged(PriceSeries.from_points((symbol, at, price) for at, price in points))
+
+
+@pytest.mark.parametrize("rule", ["wick", "stop_first"])
+def test_a_wick_between_two_positions_checks_reaches_the_stop(events: list[LiquidationEvent], prices: PriceSeries,
+                                                              result: BacktestResult, rule: str) -> None:
+    # the session's BTC short that ends at its take-profit; positions are checked every 5 s
+    [trade] = [t for t in result.trades if t.symbol == "BTC/USDT:USDT" and t.reason == "take_profit"]
+    d = -1 if trade.side == "short" else 1
+    check = trade.entry_time + 60_000  # a positions moment while it is open
+    assert (check - START_MS) % 5_000 == 0 and trade.exit_time > check + 5_000
+    before = prices.price_at("BTCUSDT", check + 1_500)
+    assert before is not None
+    beyond_stop = trade.stop_loss * (1 - d * 0.0001)  # past the stop, within the slippage: the stop's fill
+    wick = [(check + 1_000, beyond_stop), (check + 1_500, before)]  # ...and back before the next check
+    if rule == "stop_first":  # the take-profit first, then the stop, in one interval: the stop is assumed first
+        wick = [(check + 1_000, trade.take_profit * (1 + d * 0.001)), (check + 1_200, beyond_stop),
+                (check + 1_500, before)]
+    wicked = with_points(prices, "BTCUSDT", wick)
+    assert d * (wicked.price_at("BTCUSDT", check + 5_000) - trade.stop_loss) > 0  # the latest price misses it
+    again = run_backtest(config_with(), events, wicked, start_ms=START_MS, end_ms=END_MS)
+    [closed] = [t for t in again.trades if t.symbol == trade.symbol and t.entry_time == trade.entry_time]
+    assert (closed.reason, closed.exit_time) == ("stop_loss", check + 5_000)  # at the next positions check
+    assert closed.exit_price == pytest.approx(trade.stop_loss * (1 - d * 0.0002), rel=1e-12)
+    assert again.audit == () and again.jobs["skipped"]["positions"] > 0
+
+
+# ---------------------------------------------------------------------- warm-up before --from
+
+
+def test_from_warms_the_heatmap_up_with_the_horizon_before_it(events: list[LiquidationEvent], prices: PriceSeries,
+                                                              result: BacktestResult) -> None:
+    # 17:00-17:20 against the same minutes inside the 16:50 run: the heatmap is the same, the books are not
+    at_17 = START_MS + 10 * 60_000
+    warm = run_backtest(config_with(), events, prices, start_ms=at_17, end_ms=END_MS)
+    horizon = 3 * 60 * 60_000  # 3 x time_decay_minutes
+    before = [e for e in events if at_17 - horizon <= e.trade_time < at_17]
+    assert warm.inputs["warm_up"] == {"from_ms": at_17 - horizon, "events": len(before), "events_sha256":
+                                      warm.inputs["warm_up"]["events_sha256"]} and len(before) > 500
+    assert warm.start_ms >= at_17 and min(t.entry_time for t in warm.trades) >= at_17  # nothing traded before
+
+    def said(r: BacktestResult, symbols: set[str]) -> list[tuple[Any, ...]]:
+        return [(s.at, s.symbol, s.direction, s.strength, s.entry, s.stop_loss, s.take_profit, s.level)
+                for s in r.signals if s.at >= at_17 and s.symbol in symbols]
+
+    def traded(r: BacktestResult, symbols: set[str]) -> list[tuple[Any, ...]]:
+        return [(t.client_id, t.entry_time, t.entry_price, t.exit_time, t.exit_price, t.reason)
+                for t in r.trades if t.entry_time >= at_17 and t.symbol in symbols]
+
+    # The only difference: what the 16:50 run's books carry over 17:00. Its SOL short is still open (no SOL
+    # signal is asked for until it closes), and its DOGE short traded the very signal the 17:00 run sees first
+    # (same client id: "already traded" there, entered here).
+    carried = [t for t in result.trades if t.entry_time < at_17]
+    assert {(t.symbol, t.exit_time > at_17) for t in carried} == {("SOL/USDT:USDT", True), ("DOGE/USDT:USDT", False)}
+    [doge] = [t for t in warm.trades if t.symbol == "DOGE/USDT:USDT"]
+    assert doge.client_id in {t.client_id for t in carried}
+    others = {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    assert said(warm, others) == said(result, others) and len(said(result, others)) > 30
+    assert traded(warm, others) == traded(result, others) and len(traded(result, others)) == 4
+    # Without the warm-up (the events from 17:00 alone) the heatmap starts empty: other signals, other trades
+    cold = run_backtest(config_with(), [e for e in events if e.trade_time >= at_17], prices, start_ms=at_17,
+                        end_ms=END_MS)
+    assert said(cold, others) != said(result, others) and traded(cold, others) != traded(result, others)
 
 
 # ---------------------------------------------------------------------- sweeps
@@ -332,26 +438,6 @@ def test_sweep_keys_are_checked(events: list[LiquidationEvent], prices: PriceSer
 
 
 # ---------------------------------------------------------------------- prices
-
-
-def test_klines_and_binance_public_files(tmp_path: Path) -> None:
-    klines = tmp_path / "klines.csv"
-    klines.write_text("open_time,open,high,low,close,volume,close_time,quote_volume,count,tbv,tbqv,ignore,symbol\n"
-                      "1737997200000,100,110,95,105,1,1737997259999,1,1,1,1,0,BTCUSDT\n"
-                      "1737997260000,105,106,90,92,1,1737997319999,1,1,1,1,0,BTCUSDT\n")
-    ohlc = load_prices(klines)
-    assert ohlc.prices("BTCUSDT").tolist() == [100, 95, 110, 105, 105, 106, 90, 92]  # up bar: low first
-    assert ohlc.times("BTCUSDT").tolist()[:4] == [1737997200000, 1737997219999, 1737997239999, 1737997259999]
-    close = load_prices(klines, kline_path="close")
-    assert close.prices("BTC/USDT:USDT").tolist() == [105, 92]
-    assert close.price_at("BTCUSDT", 1737997319998) == 105 and close.price_at("BTCUSDT", 1737997200000) is None
-    # Binance's public aggTrades file, without a header: the symbol from the name; microsecond stamps
-    agg = tmp_path / "ETHUSDT-aggTrades-2025-01-27.csv"
-    agg.write_text("1,3100.5,1.0,1,1,1737997200000123,true\n2,3101.0,2.0,2,2,1737997200500000,false\n")
-    series = load_prices([agg, f"SOLUSDT={klines}"])
-    assert series.symbols == ("ETHUSDT", "SOLUSDT")
-    assert series.times("ETHUSDT").tolist() == [1737997200000, 1737997200500]
-    assert series.sources[0].format == "aggTrades" and len(series.sources[0].sha256) == 64
 
 
 def test_bad_inputs_are_clear_errors(tmp_path: Path, events: list[LiquidationEvent], prices: PriceSeries) -> None:

@@ -269,3 +269,28 @@ def test_a_stale_mark_price_is_not_traded_on(tmp_path: Path) -> None:
     assert bot.broker.positions() == [] and bot.books.recent_signals() == []
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 30_000)
     assert bot.prices(NOW) == {BTC: 100_000.0}
+
+
+def test_a_mark_price_checks_an_open_positions_exits_at_once_and_costs_a_lookup_otherwise(tmp_path: Path) -> None:
+    clock = Clock()
+    bot = make_bot(tmp_path, clock)
+    reads = []
+    positions = bot.broker.positions
+    bot.broker.positions = lambda: reads.append(1) or positions()  # type: ignore[method-assign]
+    bot.heatmap.add_price_listener(bot.on_mark_price)  # as `run` wires a paper bot
+    for i in range(50):  # nothing open: the positions are read once, then each price is a dict lookup
+        bot.heatmap.update_price("BTCUSDT", 100_000.0 + i, NOW)
+    assert len(reads) == 1 and bot.books.closed_trades() == []
+    short_cluster_above(bot)
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW)
+    bot.run_job("signals")
+    [position] = positions()
+    clock.now += 1_000
+    bot.heatmap.update_price("BTCUSDT", position.stop_loss + 1.0, clock.now)
+    assert positions() == [position]
+    bot.heatmap.update_price("BTCUSDT", position.stop_loss - 1.0, clock.now)  # no positions run: the hook
+    [trade] = bot.books.closed_trades()
+    assert (trade.reason, trade.closed_at) == ("stop_loss", clock.now) and positions() == []
+    assert "positions" not in bot.runs and bot.exits == 1 and bot.books.audit() == []
+    bot.heatmap.update_price("ETHUSDT", 3_000.0, clock.now)  # another symbol: nothing
+    assert bot.failures == {} and bot.heatmap.listener_errors == 0

@@ -20,6 +20,7 @@ import pytest
 from conftest import DATA
 
 from liquidation_hunter.config.sections import RiskConfig
+from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.errors import OrderRejected
 from liquidation_hunter.trading.model import EntryOrder, Position, liquidation_price
@@ -293,6 +294,80 @@ def test_stop_beyond_the_liquidation_price_is_never_reached(broker: PaperBroker)
     opened(broker, order(leverage=20, stop_loss=45_000.0))  # liquidated near 47 700 first
     [trade] = broker.on_prices({BTC: 46_000.0}, T + 1)
     assert trade.reason == "liquidation"
+
+
+# ------------------------------------------------------------------ paths: what the price went through
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_a_wick_between_two_checks_reaches_the_stop(books: Books, broker: PaperBroker, direction: int) -> None:
+    stop = 50_000 - direction * 1_000
+    opened(broker, order(direction=direction, stop_loss=stop, take_profit=50_000 + direction * 2_000))
+    # the price went to 48 900 (long) / 51 100 (short) and came back: the latest price alone misses it
+    assert broker.on_prices({BTC: 50_100.0}, T + 1) == []
+    wick = PricePath(first=50_100.0, low=48_900.0 if direction > 0 else 50_050.0,
+                     high=50_150.0 if direction > 0 else 51_100.0, last=50_100.0)
+    [trade] = broker.on_price_paths({BTC: wick}, T + 2)
+    assert (trade.reason, trade.closed_at) == ("stop_loss", T + 2)
+    assert trade.exit_price == pytest.approx(stop * (1 - direction * 0.0002), rel=1e-15)  # the stop, slipped
+    assert books.audit() == [] and broker.positions() == []
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_stop_and_take_profit_in_one_path_the_stop_first(broker: PaperBroker, direction: int) -> None:
+    stop, target = 50_000 - direction * 1_000, 50_000 + direction * 2_000
+    opened(broker, order(direction=direction, stop_loss=stop, take_profit=target))
+    both = PricePath(first=50_000.0, low=48_000.0 if direction > 0 else 47_000.0,
+                     high=53_000.0 if direction > 0 else 52_000.0, last=50_500.0)
+    [trade] = broker.on_price_paths({BTC: both}, T + 1)
+    assert (trade.reason, trade.exit_price) == ("stop_loss", pytest.approx(stop * (1 - direction * 0.0002)))
+
+
+def test_a_path_that_opened_beyond_the_stop_fills_at_its_first_price(broker: PaperBroker) -> None:
+    opened(broker, order(stop_loss=49_000.0, take_profit=52_000.0))
+    [trade] = broker.on_price_paths({BTC: PricePath(first=48_000.0, low=47_500.0, high=49_500.0, last=49_400.0)},
+                                    T + 1)
+    assert (trade.reason, trade.exit_price) == ("stop_loss", 48_000.0)  # the gap, not the later low
+
+
+@pytest.mark.parametrize(("points", "fill"), [
+    (([50_000.0, 48_800.0, 47_000.0],) * 3, 48_800.0),  # trades: the first one past the stop, not the low after
+    (([50_000.0, 49_050.0, 49_000.0],) * 3, 49_000.0 * (1 - 0.0002)),  # reached it exactly: the stop, slipped
+    (([50_000.0, 48_500.0], [49_900.0, 47_000.0], [50_100.0, 48_900.0]), 48_500.0),  # bars: the 2nd opened past it
+    (([50_000.0, 49_500.0], [49_900.0, 47_000.0], [50_100.0, 49_600.0]), 49_000.0 * (1 - 0.0002)),  # opened above
+])
+def test_a_stop_fills_where_the_path_first_reached_it(broker: PaperBroker, points: tuple[list[float], ...],
+                                                     fill: float) -> None:
+    opened(broker, order(stop_loss=49_000.0, take_profit=52_000.0))
+    opens, lows, highs = points
+    path = PricePath(opens[0], min(lows), max(highs), opens[-1], (opens, lows, highs))
+    [trade] = broker.on_price_paths({BTC: path}, T + 1)
+    assert (trade.reason, trade.exit_price) == ("stop_loss", pytest.approx(fill, rel=1e-15))
+
+
+def test_a_take_profit_in_a_path_fills_at_its_level(broker: PaperBroker) -> None:
+    opened(broker, order(stop_loss=49_000.0, take_profit=52_000.0))
+    assert broker.on_price_paths({BTC: PricePath(50_000.0, 49_100.0, 51_900.0, 50_000.0)}, T + 1) == []
+    [trade] = broker.on_price_paths({BTC: PricePath(50_000.0, 49_500.0, 53_000.0, 51_000.0)}, T + 2)
+    assert (trade.reason, trade.exit_price) == ("take_profit", 52_000.0)
+
+
+def test_a_path_through_the_liquidation_price_liquidates_before_the_stop(broker: PaperBroker) -> None:
+    position = opened(broker, order(stop_loss=45_000.0, take_profit=52_000.0))
+    [trade] = broker.on_price_paths({BTC: PricePath(50_000.0, 40_000.0, 53_000.0, 50_000.0)}, T + 1)
+    assert (trade.reason, trade.exit_price) == ("liquidation", position.liquidation_price)
+
+
+def test_one_price_is_its_own_path(books: Books, tmp_path: Path) -> None:
+    # on_prices is on_price_paths with PricePath.at: the same books, fill for fill
+    with Books.open(tmp_path / "other.sqlite", starting_wallet=START, now_ms=DAY0) as other:
+        one, two = broker_for(books), broker_for(other)
+        for b in (one, two):
+            opened(b, order(stop_loss=49_000.0))
+        [a] = one.on_prices({BTC: 48_000.0}, T + 1)
+        [b] = two.on_price_paths({BTC: PricePath.at(48_000.0)}, T + 1)
+        assert (a.reason, a.exit_price, a.net_pnl) == (b.reason, b.exit_price, b.net_pnl) == (
+            "stop_loss", 48_000.0, pytest.approx(a.net_pnl))
 
 
 def test_positions_without_a_price_or_with_a_bad_one_are_left_alone(broker: PaperBroker) -> None:
