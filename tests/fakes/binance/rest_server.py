@@ -139,6 +139,7 @@ class FakeBinanceRest:
             ("GET", "/fapi/v2/account"): lambda p: ledger.account(p, version=2),
             ("GET", "/fapi/v3/positionRisk"): ledger.position_risk_v3,
             ("GET", "/fapi/v2/positionRisk"): ledger.position_risk_v2,
+            ("GET", "/fapi/v1/income"): ledger.income,
         }
         return {**{k: (False, h) for k, h in public.items()}, **{k: (True, h) for k, h in signed.items()}}
 
@@ -204,6 +205,18 @@ class FakeBinanceRest:
         with self._lock:
             self._market.spec(symbol)
             self._market.quotes[symbol].funding_rate = Decimal(str(rate))
+
+    def set_wallet(self, wallet: float | str) -> None:
+        """Deposit or withdraw: the USDT wallet balance becomes `wallet` (a TRANSFER row in /fapi/v1/income)."""
+        with self._lock:
+            self._ledger.set_wallet(Decimal(str(wallet)), self._clock())
+
+    def pay_funding(self, symbol: str, at_ms: int | None = None) -> Decimal:
+        """Settle `symbol`'s funding now (or at `at_ms`) at its rate (`set_funding_rate`) and mark price: the
+        wallet changes and /fapi/v1/income lists a FUNDING_FEE row. Returns the amount (+ received)."""
+        with self._lock:
+            self._market.spec(symbol)
+            return self._ledger.pay_funding(symbol, self._clock() if at_ms is None else at_ms)
 
     def fail_next(self, path_prefix: str, *, status: int = 400, code: int = -2019,
                   msg: str = "Margin is insufficient.", times: int = 1, method: str | None = None) -> None:

@@ -266,6 +266,12 @@ def test_a_stale_mark_price_is_not_traded_on(tmp_path: Path) -> None:
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 2 * MINUTE)
     assert bot.prices(NOW) == {}
     bot.run_job("signals")
-    assert bot.broker.positions() == [] and bot.books.recent_signals() == []
+    bot.run_job("signals")
+    assert bot.broker.positions() == []
+    [record] = bot.books.recent_signals()  # the reason, recorded once however many runs skip it
+    assert record.action == "skipped: no fresh price (the last is 120 s old; limit 60 s)"
+    assert bot.health(NOW).to_dict()["stale_prices"] == {BTC: 120.0}
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 30_000)
     assert bot.prices(NOW) == {BTC: 100_000.0}
+    bot.run_job("signals")
+    assert len(bot.broker.positions()) == 1 and bot.health(NOW).to_dict()["stale_prices"] == {}
