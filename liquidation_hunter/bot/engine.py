@@ -202,6 +202,8 @@ class Bot:
         the exchange refuses (e.g. the API key)."""
         now = self.clock()
         self._connect(now)
+        # a first health record at once: `status` shows the stream and its counters before the first heartbeat
+        self.books.set_health(self.health(now).to_dict(), now)
         positions = self.broker.positions()
         log.info("bot_started", mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
                  symbols=self.config.symbols if self.config.symbols == "all" else len(self.config.symbols),

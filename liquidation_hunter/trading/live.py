@@ -88,6 +88,11 @@ MAINTENANCE_MARGIN_RATE = 0.004
 FUNDING_LOOKBACK_MS = 86_400_000
 """Funding is looked up for positions open now or closed within this (a day): the exchange's income history
 may list a payment a little after its funding time."""
+HOUR_MS = 3_600_000
+FUNDING_SETTLE_MS = 600_000
+"""Binance settles funding on the hour (every 8, 4 or 1 hours by symbol). The income history (weight 30, which
+ccxt's rate limiter waits out as about 1.5 s) is read at start and then only in the first 10 minutes after each
+hour and once after them, not at every look at the wallet."""
 SETTLE_MS = 120_000
 """How long after the last attempt an entry the exchange does not know may still appear there."""
 
@@ -155,6 +160,7 @@ class LiveBroker:
         """Trades of closes the broker decided on itself, not yet returned by on_prices or start."""
         self._in_flight: dict[str, str] = {}
         """Entries being sent without the lock: client id -> symbol (module docstring)."""
+        self._funding_looked_at: int | None = None
         self.exchange_balance: Balance | None = None
         """The exchange's wallet and available margin at the last :meth:`sync_account`."""
 
@@ -336,13 +342,19 @@ class LiveBroker:
 
     def _book_funding(self, now_ms: int) -> None:
         """The funding the exchange paid or charged on the books' positions (open, or closed within a day)."""
+        hour = now_ms - now_ms % HOUR_MS
+        looked = self._funding_looked_at
+        if looked is not None and looked >= hour + FUNDING_SETTLE_MS:
+            return  # this hour's funding is booked; the next comes with the next hour
         window = self._books.funding_window(now_ms, FUNDING_LOOKBACK_MS)
         if window is None:
+            self._funding_looked_at = now_ms
             return
         since, symbols = window
         for payment in self._client.funding_history(since, symbols):
             if self._books.record_exchange_funding(payment.symbol, amount=payment.amount, at=payment.at):
                 self._log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, at=payment.at)
+        self._funding_looked_at = now_ms
 
     # ------------------------------------------------------------------ entries
 
