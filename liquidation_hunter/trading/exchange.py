@@ -353,7 +353,9 @@ class ExchangeClient:
                 error = f"{type(exc).__name__}: {self._clean(exc)}"
                 if attempt >= self._retries:
                     self._stats["temporary_failures"] += 1
-                    self._log.error("exchange.unavailable", what=what, attempts=attempt, error=error)
+                    # a warning: the caller says what it means (the bot's job_failed at error, a start that
+                    # will be tried again at warning)
+                    self._log.warning("exchange.unavailable", what=what, attempts=attempt, error=error)
                     raise ExchangeUnavailable(f"{what}: {error} (gave up after {attempt} attempts)") from exc
                 delay = backoff.next_delay()
                 self._stats["retries"] += 1

@@ -103,6 +103,7 @@ def test_a_live_start_without_the_exchange_retries_then_trades_without_a_traceba
     text = log.read_text()
     assert bot.returncode == 0, text[-3000:]
     assert "Traceback" not in text
+    assert [line for line in text.splitlines() if '"level": "error"' in line] == []  # a blip is not an error
     failures = _events(log, "exchange_unreachable")
     assert all(f["level"] == "warning" and "\n" not in f["error"] for f in failures)
     assert [f["attempt"] for f in failures] == list(range(1, len(failures) + 1))
