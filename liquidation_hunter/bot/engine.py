@@ -18,12 +18,30 @@ with its reason in the signal log):
   an error must never pass for "no entry": with ``raise_errors`` (the environment variable
   ``LIQUIDATION_HUNTER_RAISE_JOB_ERRORS=1``, which the test suite sets) it is raised after being counted.
 
-Entries and exits take one lock, so a position is never opened and closed by two jobs at once.
+Entries and exits take one lock, so a position is never opened and closed by two jobs at once; an entry's
+network part runs without it (a live entry may retry for about 11 s, and the exits of other symbols must not
+wait): the symbol is marked in flight under the lock, so it cannot be entered twice, and the outcome is booked
+under it again.
 
 Exits are checked by the ``positions`` job, and, in paper mode, on every mark price of a symbol with an open
 position (:meth:`Bot.on_mark_price`, which ``run`` hands the heatmap as a price listener): a wick between two
 ``positions`` runs closes the position at once, as the exchange's stop order would. A backtest hands the
 broker what the price went through between two runs (:meth:`Bot.check_exits`).
+
+**Prices** carry the time the exchange sent them (the mark-price frame's ``E``; the REST poll's answer). A
+symbol whose price is older than ``price_max_age_ms`` (60 s) is not traded: a signal on it is recorded once in
+the signal log as ``skipped: no fresh price (...)``, the symbol is logged once when its price goes stale, and
+the heartbeat's health lists ``stale_prices`` (symbol: age in seconds) for ``status``.
+
+**Start-up** (:meth:`Bot.start`): the broker's recovery needs the exchange (live: markets, positions, the
+wallet). When the exchange cannot be reached the bot does not stop: each attempt is one warning line, the next
+comes after the stream's capped backoff (0.5 s doubling to 30 s, jittered), tried by the jobs, and nothing is
+traded until one succeeds. Then every configured symbol the exchange does not list is warned about once and
+listed in the health record (``unknown_symbols``).
+
+**Heartbeat**: one line at info; while the stream is disconnected, at warning after a minute and at error
+after five (with the stream's reconnect count); live, it also looks at the exchange's wallet
+(``sync_account``).
 """
 
 from __future__ import annotations
@@ -44,10 +62,11 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
-from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
-from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, ProtectionFailed, TradingError
+from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade, EntryOrder
 from liquidation_hunter.trading.paper import PaperBroker, Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
+from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike
 from live_heatmap.stream.status import StreamStatus
 
@@ -62,6 +81,9 @@ last price must not be)."""
 PROGRAMMING_ERRORS: tuple[type[Exception], ...] = (
     TypeError, AttributeError, NameError, LookupError, AssertionError, ArithmeticError)
 """Exceptions that mean the code is wrong, not the world: counted apart from failures (module docstring)."""
+DISCONNECTED_WARN_MS = 60_000
+DISCONNECTED_ERROR_MS = 300_000
+"""The heartbeat's level while the stream is disconnected: warning after a minute, error after five."""
 RAISE_ERRORS_ENV = "LIQUIDATION_HUNTER_RAISE_JOB_ERRORS"
 """Set to ``1`` to have :meth:`Bot.run_job` raise programming errors after counting them (the tests do)."""
 
@@ -135,6 +157,20 @@ class Bot:
         self._held: dict[str, str] = {}
         """Exchange id -> unified symbol of the open positions, as of ``_held_at`` (entries, exits)."""
         self._held_at: tuple[int, int] | None = None
+        self._entering: set[str] = set()
+        """Symbols whose entry is being sent (without the lock; module docstring)."""
+        self._rejected: Counter[str] = Counter()
+        """Refused entries by client id: logged at error once, then at debug with the count."""
+        self.stale_prices: dict[str, float] = {}
+        """Symbols whose last price is too old to trade on: age in seconds, at the last signals run."""
+        self.unknown_symbols: list[str] = []
+        """Configured symbols the exchange does not list (markets loaded)."""
+        self.ready = False
+        """The broker has started (live: the exchange answered); nothing is traded before."""
+        self._connect_backoff = Backoff()
+        self._connect_at = 0
+        self._disconnected_since: int | None = None
+        self._seen_connected = False
 
     # ------------------------------------------------------------------ running jobs
 
@@ -173,16 +209,55 @@ class Bot:
             return self._idle.wait_for(lambda: not self._active, timeout)
 
     def start(self) -> None:
-        """Recover the broker (finish what a crash interrupted; live: reconcile with the exchange)."""
+        """Recover the broker (finish what a crash interrupted; live: reconcile with the exchange). When the
+        exchange cannot be reached, the jobs try again (module docstring). Raises :class:`OrderRejected` when
+        the exchange refuses (e.g. the API key)."""
         now = self.clock()
-        with self._trading:
-            for trade in self.broker.start(now):
-                self._log_exit(trade)
+        self._connect(now)
+        # a first health record at once: `status` shows the stream and its counters before the first heartbeat
+        self.books.set_health(self.health(now).to_dict(), now)
         positions = self.broker.positions()
         log.info("bot_started", mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
                  symbols=self.config.symbols if self.config.symbols == "all" else len(self.config.symbols),
                  open_positions=len(positions), wallet=round(self.books.wallet(), 2),
-                 halted=self.books.halt_reason())
+                 halted=self.books.halt_reason(), ready=self.ready)
+
+    def _connect(self, now_ms: int) -> bool:
+        """Start the broker once; on :class:`ExchangeUnavailable` log one warning and set the next attempt."""
+        with self._trading:
+            if self.ready:
+                return True
+            try:
+                for trade in self.broker.start(now_ms):
+                    self._log_exit(trade)
+            except ExchangeUnavailable as exc:
+                delay = self._connect_backoff.next_delay()
+                self._connect_at = now_ms + round(delay * 1000)
+                log.warning("exchange_unreachable", attempt=self._connect_backoff.attempts, error=str(exc),
+                            retry_in_s=round(delay, 1), consequence="not trading until the exchange answers")
+                return False
+            self.ready = True
+        if self._connect_backoff.attempts:
+            log.info("exchange_reachable", attempts=self._connect_backoff.attempts + 1)
+        self._check_symbols()
+        return True
+
+    def _ready(self, now_ms: int) -> bool:
+        """Whether the broker has started; tries again when the backoff's delay has passed."""
+        if self.ready:
+            return True
+        return now_ms >= self._connect_at and self._connect(now_ms)
+
+    def _check_symbols(self) -> None:
+        """Warn once about every configured symbol the exchange does not list (its markets loaded)."""
+        markets = self.markets
+        listed = getattr(markets, "markets", None) if markets is not None else None
+        if self.config.symbols == "all" or not listed:
+            return
+        self.unknown_symbols = [s for s in self.config.symbols if s not in listed]
+        for symbol in self.unknown_symbols:
+            log.warning("symbol_not_listed", symbol=symbol, consequence="never traded: the exchange does not list "
+                        "it (a typo? delisted?); remove it from symbols")
 
     # ------------------------------------------------------------------ prices
 
@@ -197,19 +272,23 @@ class Bot:
 
         ``held``: the symbols of the open positions, if the caller has just read them."""
         limit = self.price_max_age_ms
-        out: dict[str, float] = {}
+        return {s: p for s, (p, at) in self.price_times(held).items() if limit is None or now_ms - at <= limit}
+
+    def price_times(self, held: Iterable[str] | None = None) -> dict[str, tuple[float, int]]:
+        """Every known price with the time the exchange sent it, fresh or not (:meth:`prices` filters)."""
         if self.config.exchange.mark_price:
             if held is None:
                 held = [p.symbol for p in self.broker.positions()]
             symbols: Iterable[str] = {*self.universe(), *held} if held else self.universe()
             price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
+            out: dict[str, tuple[float, int]] = {}
             for symbol in symbols:
                 entry = price_at(ids.get(symbol) or exchange_id(symbol))
-                if entry is not None and (limit is None or now_ms - entry[1] <= limit):
-                    out[symbol] = entry[0]
+                if entry is not None:
+                    out[symbol] = entry
             return out
         with self._prices_lock:
-            return {s: p for s, (p, at) in self._prices.items() if limit is None or now_ms - at <= limit}
+            return dict(self._prices)
 
     def _exchange_id(self, symbol: str) -> str:
         if self.markets is not None:  # the markets may load later: ask them each time
@@ -240,8 +319,11 @@ class Bot:
         """Ask the strategy about every symbol with a price; enter where the risk rules allow.
 
         A symbol for which the strategy's optional ``may_signal`` (``strategies.base.Strategy``) is False is not
-        asked about: the answer would be "nothing to do", which the bot neither acts on nor records.
+        asked about: the answer would be "nothing to do", which the bot neither acts on nor records. A symbol
+        whose price is stale is asked, and its signal recorded as skipped (module docstring).
         """
+        if not self._ready(now_ms):
+            return
         halted = self.books.halt_reason()
         if halted is not None:
             if halted != self._halt_logged:
@@ -250,53 +332,98 @@ class Bot:
             return
         self._halt_logged = None
         with self._trading:  # positions change only under this lock: read them once, update on entry
-            open_symbols = {p.symbol for p in self.broker.positions()}
-        prices = self.prices(now_ms, open_symbols)
+            open_symbols = {p.symbol for p in self.broker.positions()} | self._entering
+        known = self.price_times(open_symbols)
+        limit = self.price_max_age_ms
+        stale = {s: now_ms - at for s, (_, at) in known.items() if limit is not None and now_ms - at > limit}
+        self._note_stale(stale)
+        prices = {s: p for s, (p, _) in known.items() if s not in stale}
         may_signal = getattr(self.strategy, "may_signal", None)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
-            price = prices.get(symbol)
-            if price is None or symbol in open_symbols:
+            if symbol not in known or symbol in open_symbols:
                 continue
             if may_signal is not None and not may_signal(symbol, now_ms):
                 continue
+            price = known[symbol][0]
             with self._trading:
                 signal = self.strategy.decide(symbol, price, now_ms)
-                if signal.direction != 0 and self._consider(signal, price, prices, open_symbols, now_ms):
+                if signal.direction == 0:
+                    continue
+                if symbol in stale:
+                    assert limit is not None
+                    self._record(signal, price, f"skipped: no fresh price (the last is {stale[symbol] / 1000:.0f} s "
+                                 f"old; limit {limit / 1000:g} s)", now_ms)
+                    continue
+                order, action = self._plan(signal, prices, open_symbols, now_ms)
+                if order is None:
+                    self._record(signal, price, action, now_ms)
+                    continue
+                self._entering.add(symbol)
+            try:
+                action = self._enter(order, signal, price, now_ms)  # the network part: without the lock
+            finally:
+                with self._trading:
+                    self._entering.discard(symbol)
+            with self._trading:
+                if action == "entered":
                     open_symbols.add(symbol)
+                self._record(signal, price, action, now_ms)
 
-    def _consider(self, signal: Signal, price: float, prices: Mapping[str, float], open_symbols: set[str],
-                  now_ms: int) -> bool:
-        """Risk rules, sizing and the entry for one signal; True when a position was opened."""
+    def _note_stale(self, stale: Mapping[str, int]) -> None:
+        """Log a symbol once when its price goes stale, once when it is fresh again; keep the ages for status."""
+        for symbol in stale.keys() - self.stale_prices.keys():
+            log.warning("price_stale", symbol=symbol, age_s=round(stale[symbol] / 1000, 1),
+                        consequence="not traded until a fresh price comes")
+        for symbol in self.stale_prices.keys() - stale.keys():
+            log.info("price_fresh", symbol=symbol)
+        self.stale_prices = {s: round(age / 1000, 1) for s, age in stale.items()}
+
+    def _plan(self, signal: Signal, prices: Mapping[str, float], open_symbols: set[str],
+              now_ms: int) -> tuple[EntryOrder | None, str]:
+        """The risk rules and the sizing: the order to send, or None and why not."""
         account = self.broker.account(prices, now_ms)
         block = self.risk.entry_block(signal.symbol, account, open_symbols, now_ms)
-        action = "entered"
         if block is not None:
-            action = f"skipped: {block}"
-        else:
-            sizing = self.risk.size(signal, account)
-            if sizing.quantity <= 0:
-                action = f"skipped: {sizing.reason}"
-            else:
-                order = self.risk.entry_order(signal, sizing, strategy=self.strategy.name, now_ms=now_ms)
-                try:
-                    position = self.broker.open(order, price, now_ms)
-                except OrderRejected as exc:
-                    action = f"rejected: {exc}"
-                    log.error("entry_rejected", symbol=signal.symbol, client_id=order.client_id, side=order.side,
-                              quantity=order.quantity, error=str(exc))
-                else:
-                    if position is None:
-                        action = "skipped: this signal was already traded"
-                    else:
-                        self.entries += 1
-                        log.info("position_opened", symbol=position.symbol, side=order.side,
-                                 quantity=position.quantity, entry=position.entry_price,
-                                 stop_loss=position.stop_loss, take_profit=position.take_profit,
-                                 liquidation=round(position.liquidation_price, 8), client_id=position.client_id,
-                                 strength=round(signal.strength, 3), reason=signal.reason)
+            return None, f"skipped: {block}"
+        sizing = self.risk.size(signal, account)
+        if sizing.quantity <= 0:
+            return None, f"skipped: {sizing.reason}"
+        return self.risk.entry_order(signal, sizing, strategy=self.strategy.name, now_ms=now_ms), "entered"
+
+    def _enter(self, order: EntryOrder, signal: Signal, price: float, now_ms: int) -> str:
+        """Send the entry through the broker; what happened, as the signal log's action."""
+        try:
+            position = self.broker.open(order, price, now_ms)
+        except ProtectionFailed as exc:
+            self.entries += 1
+            refused = exc.kind.replace("_", "-")
+            outcome = "closed" if exc.closed else "closing"
+            log.error("entry_unprotected", symbol=order.symbol, client_id=order.client_id, exit=refused,
+                      error=exc.detail, action=f"position {outcome} at market")
+            return f"entered then {outcome}: {refused} refused: {exc.detail}"
+        except OrderRejected as exc:
+            self._rejected[order.client_id] += 1
+            times = self._rejected[order.client_id]
+            # once per signal at error; its repeats (every signals run) at debug, counted
+            (log.error if times == 1 else log.debug)(
+                "entry_rejected", symbol=signal.symbol, client_id=order.client_id, side=order.side,
+                quantity=order.quantity, error=str(exc), times=times)
+            return f"rejected: {exc}"
+        if position is None:
+            return "skipped: this signal was already traded"
+        self.entries += 1
+        log.info("position_opened", symbol=position.symbol, side=order.side,
+                 quantity=position.quantity, entry=position.entry_price,
+                 stop_loss=position.stop_loss, take_profit=position.take_profit,
+                 liquidation=round(position.liquidation_price, 8), client_id=position.client_id,
+                 strength=round(signal.strength, 3), reason=signal.reason)
+        return "entered"
+
+    def _record(self, signal: Signal, price: float, action: str, now_ms: int) -> bool:
+        """Write the signal and what the bot did into the signal log, once per idea and kind of outcome
+        ("cooldown ... (3.0 min left)" is one kind); False when it was recorded already."""
         level = signal.cluster.price_level if signal.cluster is not None else None
-        # recorded once per idea and kind of outcome ("cooldown ... (3.0 min left)" is one kind)
-        said = (entry_client_id(signal, self.strategy.name), action.split(" (")[0])
+        said = (entry_client_id(signal, self.strategy.name), action.split(" (", maxsplit=1)[0])
         if self._last_signal.get(signal.symbol) == said:
             return False  # the same idea, blocked for the same reason as last time: recorded once
         self._last_signal[signal.symbol] = said
@@ -306,12 +433,14 @@ class Bot:
             strategy=self.strategy.name, reason=signal.reason, action=action))
         log.info("signal", symbol=signal.symbol, direction=signal.direction, strength=round(signal.strength, 3),
                  price=price, level=level, action=action)
-        return action == "entered"
+        return True
 
     # ------------------------------------------------------------------ positions
 
     def job_positions(self, now_ms: int) -> None:
         """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits."""
+        if not self._ready(now_ms):
+            return
         prices = self.prices(now_ms)
         with self._trading:
             for trade in self.broker.on_prices(prices, now_ms):
@@ -385,6 +514,7 @@ class Bot:
         stream = self.stream.status() if self.stream is not None else None
         prices = self.prices(now_ms)
         held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
+        balance = getattr(self.broker, "exchange_balance", None)  # live: the exchange's wallet at the last look
         return BotHealth(
             pid=os.getpid(), mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
             started_at=self.started_at, connected=stream is not None and stream.connected,
@@ -393,16 +523,42 @@ class Bot:
             prices=len(prices), held_prices=held, entries=self.entries, exits=self.exits,
             job_runs=dict(self.runs), job_failures=dict(self.failures), jobs_skipped=dict(self.skipped),
             job_errors=dict(self.errors), last_job_error=self.last_error,
+            ready=self.ready, stale_prices=dict(self.stale_prices), unknown_symbols=tuple(self.unknown_symbols),
+            exchange_wallet=None if balance is None else balance.wallet,
+            exchange_available=None if balance is None else balance.available,
+            disconnected_s=None if self._disconnected_since is None
+            else round((now_ms - self._disconnected_since) / 1000, 1),
         )
 
     def job_heartbeat(self, now_ms: int) -> None:
+        """The health record and one log line: at info, or while the stream is disconnected at warning after
+        a minute and at error after five (module docstring). Live: the exchange's wallet first."""
+        sync = getattr(self.broker, "sync_account", None)  # live only: the exchange's wallet into the books
+        if sync is not None and self._ready(now_ms):
+            try:
+                sync(now_ms)
+            except TradingError as exc:
+                log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
         account = self.account(now_ms)
+        stream = self.stream.status() if self.stream is not None else None
+        if stream is None or stream.connected:
+            self._disconnected_since = None
+            self._seen_connected = self._seen_connected or stream is not None
+        elif self._disconnected_since is None:  # since the start, or since the first heartbeat that saw it down
+            self._disconnected_since = now_ms if self._seen_connected else self.started_at
         health = replace(self.health(now_ms), equity=account.equity)
         self.books.set_health(health.to_dict(), now_ms)
-        log.info("heartbeat", equity=round(account.equity, 2), wallet=round(account.wallet, 2),
-                 open_positions=account.positions, connected=health.connected, events=health.events,
-                 prices=health.prices, failures=sum(self.failures.values()),
-                 errors=sum(self.errors.values()), halted=self.books.halt_reason())
+        down_ms = 0 if self._disconnected_since is None else now_ms - self._disconnected_since
+        level = log.error if down_ms >= DISCONNECTED_ERROR_MS else log.warning if down_ms >= DISCONNECTED_WARN_MS \
+            else log.info
+        extra: dict[str, object] = {} if stream is None or stream.connected else {
+            "disconnected_s": round(down_ms / 1000), "reconnects": stream.reconnects}
+        if not self.ready:
+            extra["waiting_for"] = "the exchange (not trading)"
+        level("heartbeat", equity=round(account.equity, 2), wallet=round(account.wallet, 2),
+              open_positions=account.positions, connected=health.connected, events=health.events,
+              prices=health.prices, failures=sum(self.failures.values()),
+              errors=sum(self.errors.values()), halted=self.books.halt_reason(), **extra)
 
     def stop(self, *, reason: str) -> None:
         """Flush: a last snapshot and a health record saying the bot stopped."""

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["BotHealth", "StreamSummary"]
@@ -48,6 +48,17 @@ class BotHealth:
     jobs_skipped: Mapping[str, int]
     job_errors: Mapping[str, int]
     last_job_error: str | None
+    ready: bool = True
+    """The broker has started (live: the exchange answered); False: not trading, trying again."""
+    stale_prices: Mapping[str, float] = field(default_factory=dict)
+    """Symbols whose last price is too old to trade on: age in seconds."""
+    unknown_symbols: tuple[str, ...] = ()
+    """Configured symbols the exchange does not list."""
+    exchange_wallet: float | None = None
+    """Live: the exchange's wallet balance at the last look (None: paper, or not asked yet)."""
+    exchange_available: float | None = None
+    disconnected_s: float | None = None
+    """How long the stream has been disconnected (None: connected, or no stream)."""
     equity: float | None = None
     """Set by the heartbeat."""
     stopped: str | None = None
@@ -63,7 +74,10 @@ class BotHealth:
             "prices": self.prices, "held_prices": dict(self.held_prices), "entries": self.entries,
             "exits": self.exits, "job_runs": dict(self.job_runs), "job_failures": dict(self.job_failures),
             "jobs_skipped": dict(self.jobs_skipped), "job_errors": dict(self.job_errors),
-            "last_job_error": self.last_job_error,
+            "last_job_error": self.last_job_error, "ready": self.ready, "stale_prices": dict(self.stale_prices),
+            "unknown_symbols": list(self.unknown_symbols), "disconnected_s": self.disconnected_s,
+            "exchange": None if self.exchange_wallet is None else {"wallet": self.exchange_wallet,
+                                                                   "available": self.exchange_available},
         }
         if self.equity is not None:
             out["equity"] = self.equity

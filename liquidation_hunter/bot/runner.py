@@ -31,6 +31,7 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.errors import OrderRejected
 from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.live import LiveBroker
 from liquidation_hunter.trading.markets import SHIPPED_MARKETS, shipped_rules
@@ -75,16 +76,19 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)
     markets: Any = None
     rules: ExchangeClient = client
-    try:
-        client.load_markets()
+    if config.mode == "live":
+        # loaded by the broker's start, which the bot retries until the exchange answers (engine docstring);
+        # the ccxt instance answers symbol lookups once they are
         markets = client.markets
-    except Exception as exc:  # paper trading can go on with the market rules shipped in the package
-        if config.mode == "live":
-            raise
-        rules = shipped_rules()
-        log.warning("markets_unavailable", error=f"{type(exc).__name__}: {exc}",
-                    consequence=f"paper fills use the market rules shipped with the package ({SHIPPED_MARKETS.name}); "
-                                "symbols without them are not traded")
+    else:
+        try:
+            client.load_markets()
+            markets = client.markets
+        except Exception as exc:  # noqa: BLE001 - paper trading can go on with the market rules shipped in the package
+            rules = shipped_rules()
+            log.warning("markets_unavailable", error=f"{type(exc).__name__}: {exc}",
+                        consequence=f"paper fills use the market rules shipped with the package "
+                                    f"({SHIPPED_MARKETS.name}); symbols without them are not traded")
     books = Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet,
                        now_ms=now)
     funding = FundingRates() if config.exchange.mark_price else None  # the mark-price frames carry the rate
@@ -121,7 +125,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     bot = build_bot(config, live_flag=live_flag, clock=clock)
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
-    services = [*_api(config, bot), Service("bot", bot.start, lambda: _flush(bot, app.reason or "stopped")),
+    services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
                 *_recorder(config, bot, clock)]
     if bot.stream is not None:
         stream = bot.stream
@@ -136,6 +140,15 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     log.info("bot_stopped", reason=reason, jobs_finished=scheduler.jobs_finished,
              stop_seconds=round(app.stop_seconds, 2), ran_seconds=round(app.ran_seconds, 1))
     return 0
+
+
+def _start(bot: Bot) -> None:
+    """:meth:`Bot.start`; the exchange refusing the account (a wrong key, no futures permission, an IP not
+    allowed) ends the start with one line. An unreachable exchange does not: the bot retries."""
+    try:
+        bot.start()
+    except OrderRejected as exc:
+        raise LiveModeRefused(f"the exchange refused the start: {exc}") from None
 
 
 def _flush(bot: Bot, reason: str) -> None:

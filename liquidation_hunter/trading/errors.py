@@ -3,7 +3,7 @@ else needs to know ccxt's class tree."""
 
 from __future__ import annotations
 
-__all__ = ["ExchangeUnavailable", "OrderRejected", "TradingError"]
+__all__ = ["ExchangeUnavailable", "OrderRejected", "ProtectionFailed", "TradingError"]
 
 
 class TradingError(Exception):
@@ -18,3 +18,16 @@ class OrderRejected(TradingError):
 class ExchangeUnavailable(TradingError):
     """Temporary: network error, timeout, rate limit or exchange maintenance, still failing after the
     retries. The bot's loop carries on and tries again at the next run of the job."""
+
+
+class ProtectionFailed(OrderRejected):
+    """An entry filled but the exchange refused its stop-loss (or take-profit): the position was opened and
+    closed again at once, at a cost (exit reason ``protection_failed``). ``kind`` names the refused exit,
+    ``detail`` the exchange's answer, ``closed`` whether the market close went through (False: it is tried
+    again at the next prices)."""
+
+    def __init__(self, message: str, *, kind: str, detail: str, closed: bool) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.detail = detail
+        self.closed = closed

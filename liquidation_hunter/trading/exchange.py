@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from liquidation_hunter.config.model import Secrets
     from liquidation_hunter.config.sections import ExchangeConfig
 
-__all__ = ["Balance", "ExchangeClient", "ExchangePosition", "ExitKind", "OrderResult", "outcome_unknown"]
+__all__ = ["Balance", "ExchangeClient", "ExchangePosition", "ExitKind", "FundingPayment", "OrderResult",
+           "outcome_unknown"]
 
 T = TypeVar("T")
 ExitKind = Literal["stop_loss", "take_profit"]
@@ -188,6 +189,15 @@ class Balance(NamedTuple):
     available: float
 
 
+class FundingPayment(NamedTuple):
+    """One row of the account's funding history: ``amount`` USDT received (+) or paid (-) on ``symbol``
+    (unified) at funding time ``at`` (ms)."""
+
+    symbol: str
+    at: int
+    amount: float
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 
 
@@ -242,8 +252,9 @@ class ExchangeClient:
     ``exchange``: a ``ccxt.binanceusdm`` instance (see :meth:`from_config`). ``retries``: attempts in all
     for a temporary failure before :class:`ExchangeUnavailable` (4: the first try and three more), waiting
     ``base_delay`` doubling up to ``max_delay`` seconds (jittered down by up to half) in between, through
-    ``sleep``; ``clock`` (seconds, monotonic) times the wait for an order's ``recvWindow`` to pass. Not
-    thread-safe: one client per thread.
+    ``sleep``; ``clock`` (seconds, monotonic) times the wait for an order's ``recvWindow`` to pass. Two
+    threads may call it at once (the live broker's entry beside its exits): every call keeps its state in its
+    own frame, ccxt's HTTP session pools connections, and only :meth:`stats` may miss a count.
     """
 
     def __init__(self, exchange: Any, *, retries: int = 4, base_delay: float = 0.5, max_delay: float = 8.0,
@@ -366,7 +377,9 @@ class ExchangeClient:
                 error = f"{type(exc).__name__}: {self._clean(exc)}"
                 if attempt >= self._retries:
                     self._stats["temporary_failures"] += 1
-                    self._log.error("exchange.unavailable", what=what, attempts=attempt, error=error)
+                    # a warning: the caller says what it means (the bot's job_failed at error, a start that
+                    # will be tried again at warning)
+                    self._log.warning("exchange.unavailable", what=what, attempts=attempt, error=error)
                     raise ExchangeUnavailable(f"{what}: {error} (gave up after {attempt} attempts)") from exc
                 delay = backoff.next_delay()
                 self._stats["retries"] += 1
@@ -675,3 +688,14 @@ class ExchangeClient:
                 return Balance(float(asset["walletBalance"]), float(asset["availableBalance"]))
         usdt = balance.get(_QUOTE) or {}
         return Balance(float(usdt.get("total") or 0.0), float(usdt.get("free") or 0.0))
+
+    def funding_history(self, since_ms: int, symbols: Sequence[str] | None = None) -> list[FundingPayment]:
+        """Funding paid and received since ``since_ms``, oldest first: one ``GET /fapi/v1/income`` with
+        ``incomeType=FUNDING_FEE`` (ccxt's ``fetch_funding_history``, up to 1,000 rows), of ``symbols`` (either
+        form) when given."""
+        wanted = self._wanted(symbols)
+        rows = self._call("fetch funding history", self._exchange.fetch_funding_history, None, since_ms, 1000)
+        out = [FundingPayment(str(row["symbol"]), int(row["timestamp"]), float(row["amount"])) for row in rows
+               if row.get("amount") is not None and row.get("timestamp") is not None
+               and (row.get("code") in (None, _QUOTE)) and (wanted is None or row.get("symbol") in wanted)]
+        return sorted(out, key=lambda p: (p.at, p.symbol))

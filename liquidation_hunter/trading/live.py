@@ -26,9 +26,25 @@ closed in the books as ``reconciled`` at the last price, with a warning; a liqui
 
 **Fees.** Binance's order answers carry no commission: a fill without one is charged the taker fee
 (``taker_fee``, 0.05 % by default, Binance's base rate) on its notional, which is what the account is
-charged at the base fee tier (the books drift from the exchange's wallet by the difference otherwise).
-**Funding** is real on live but not recorded in the books (it is not fetched), so the books' wallet
-differs from the exchange's by the funding paid and received.
+charged at the base fee tier. **Funding** is booked from the exchange's income history
+(``GET /fapi/v1/income?incomeType=FUNDING_FEE``) to the position open on the symbol at the funding time,
+once per position and time (the books' ``funding`` table refuses a second row), so a restart books nothing
+twice.
+
+**The exchange's wallet** (:meth:`LiveBroker.sync_account`: at start, after every entry and exit the bot
+records, and on the bot's heartbeat): funding first, then ``fetch_balance``; what still differs between the
+exchange's wallet and the books' is recorded as a deposit or a withdrawal (:meth:`.books.Books.record_transfer`;
+the bot's first start records the account's real balance so). Sizing, the daily loss limit and the drawdown
+halt then measure the exchange's money, and :meth:`LiveBroker.account` takes the available margin as the
+smaller of the books' and the exchange's. The look is skipped while an entry is in flight or a position the
+books hold open is gone from the exchange (its exit is not booked yet): either would pass for a transfer.
+
+**Entries do not hold the broker's lock through the network.** An entry is checked and planned under the lock,
+then sent, filled and protected without it (up to the client's retries, about 11 s when a request is lost),
+so :meth:`LiveBroker.on_prices` and :meth:`LiveBroker.close` of other symbols go on meanwhile; they leave the
+entry in flight alone, and a second entry on the same symbol is refused until the first is done.
+**A refused stop-loss** (or take-profit) closes the position at market at once: the trade's exit reason is
+``protection_failed`` and :meth:`LiveBroker.open` raises :class:`~.errors.ProtectionFailed`.
 
 **Liquidation price**: the exchange's (``positionRisk``) when it gives one, else the isolated-margin
 formula of paper trading with ``maintenance_margin_rate`` (0.4 %): long ``entry*(1-1/L)/(1-mmr)``, short
@@ -54,8 +70,8 @@ from typing import Any, cast
 import structlog
 
 from liquidation_hunter.trading.books import Books, OrderRecord
-from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, TradingError
-from liquidation_hunter.trading.exchange import ExchangeClient, ExchangePosition, ExitKind, OrderResult
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, ProtectionFailed, TradingError
+from liquidation_hunter.trading.exchange import Balance, ExchangeClient, ExchangePosition, ExitKind, OrderResult
 from liquidation_hunter.trading.model import (
     AccountState,
     ClosedTrade,
@@ -69,6 +85,14 @@ __all__ = ["LiveBroker", "close_client_id", "exit_client_id"]
 
 TAKER_FEE = 0.0005
 MAINTENANCE_MARGIN_RATE = 0.004
+FUNDING_LOOKBACK_MS = 86_400_000
+"""Funding is looked up for positions open now or closed within this (a day): the exchange's income history
+may list a payment a little after its funding time."""
+HOUR_MS = 3_600_000
+FUNDING_SETTLE_MS = 600_000
+"""Binance settles funding on the hour (every 8, 4 or 1 hours by symbol). The income history (weight 30, which
+ccxt's rate limiter waits out as about 1.5 s) is read at start and then only in the first 10 minutes after each
+hour and once after them, not at every look at the wallet."""
 SETTLE_MS = 120_000
 """How long after the last attempt an entry the exchange does not know may still appear there."""
 
@@ -134,6 +158,11 @@ class LiveBroker:
         """Positions left without an exit whose market close failed: :meth:`on_prices` tries again."""
         self._unreported: list[ClosedTrade] = []
         """Trades of closes the broker decided on itself, not yet returned by on_prices or start."""
+        self._in_flight: dict[str, str] = {}
+        """Entries being sent without the lock: client id -> symbol (module docstring)."""
+        self._funding_looked_at: int | None = None
+        self.exchange_balance: Balance | None = None
+        """The exchange's wallet and available margin at the last :meth:`sync_account`."""
 
     # ------------------------------------------------------------------ the Broker protocol
 
@@ -163,8 +192,10 @@ class LiveBroker:
                 for position in remaining:
                     self._ensure_exits(position, open_ids, now_ms)
             closed += self._take_unreported()
+            self.sync_account(now_ms)
             self._log.info("live_broker_started", open_positions=len(self._books.open_positions()),
-                           closed_meanwhile=len(closed), foreign_positions=len(self.foreign_positions))
+                           closed_meanwhile=len(closed), foreign_positions=len(self.foreign_positions),
+                           wallet=None if self.exchange_balance is None else self.exchange_balance.wallet)
             return closed
 
     def open(self, order: EntryOrder, price: float, now_ms: int) -> Position | None:
@@ -174,34 +205,48 @@ class LiveBroker:
         certainly does not have it). Raises :class:`OrderRejected` (nothing opened, or the position was
         closed again because its exits could not be placed) and :class:`ExchangeUnavailable`."""
         with self._lock:
+            if order.client_id in self._in_flight:
+                return None
+            if order.symbol in self._in_flight.values():
+                raise OrderRejected(f"{order.client_id}: another entry on {order.symbol} is in flight")
             if self._books.position_by_client_id(order.client_id) is not None:
                 return None
             recorded = self._books.order(order.client_id)
+            if recorded is not None and (recorded.purpose != "entry" or recorded.status != "new"):
+                return None
+            self._in_flight[order.client_id] = order.symbol
+        try:  # the network part, without the lock (module docstring)
             if recorded is not None:
-                if recorded.purpose != "entry" or recorded.status != "new":
-                    return None
                 return self._resume_entry(recorded, order, now_ms)
-            try:
-                quantity, stop_loss, take_profit = self._checked(order, price)
-            except OrderRejected as exc:
-                self._books.record_order(client_id=order.client_id, symbol=order.symbol, side=order.side,
-                                         type="market", purpose="entry", quantity=order.quantity, now_ms=now_ms,
-                                         price=order.reference_price, status="rejected")
-                self._books.update_order(order.client_id, status="rejected", now_ms=now_ms, error=str(exc))
-                self._log.error("entry_refused", client_id=order.client_id, symbol=order.symbol, error=str(exc))
-                raise
-            self._client.prepare_symbol(order.symbol, order.leverage)
-            closing = _closing_side(order.direction)
-            for kind, level in zip(_EXITS, (stop_loss, take_profit), strict=True):
-                if level > 0:
-                    self._books.record_order(client_id=exit_client_id(order.client_id, kind), symbol=order.symbol,
-                                             side=closing, type=_EXIT_TYPE[kind], purpose=kind, quantity=quantity,
-                                             price=level, reduce_only=True, now_ms=now_ms, status="planned")
-            self._books.record_order(client_id=order.client_id, symbol=order.symbol, side=order.side, type="market",
-                                     purpose="entry", quantity=quantity, price=order.reference_price, now_ms=now_ms,
-                                     status="new")
-            rounded = dataclasses.replace(order, quantity=quantity, stop_loss=stop_loss, take_profit=take_profit)
-            return self._send_entry(rounded, now_ms)
+            return self._open_new(order, price, now_ms)
+        finally:
+            with self._lock:
+                self._in_flight.pop(order.client_id, None)
+            self._sync_quietly(now_ms)
+
+    def _open_new(self, order: EntryOrder, price: float, now_ms: int) -> Position | None:
+        """An entry the books do not know: checked, planned in the books, sent, filled and protected."""
+        try:
+            quantity, stop_loss, take_profit = self._checked(order, price)
+        except OrderRejected as exc:
+            self._books.record_order(client_id=order.client_id, symbol=order.symbol, side=order.side,
+                                     type="market", purpose="entry", quantity=order.quantity, now_ms=now_ms,
+                                     price=order.reference_price, status="rejected")
+            self._books.update_order(order.client_id, status="rejected", now_ms=now_ms, error=str(exc))
+            self._log.error("entry_refused", client_id=order.client_id, symbol=order.symbol, error=str(exc))
+            raise
+        self._client.prepare_symbol(order.symbol, order.leverage)
+        closing = _closing_side(order.direction)
+        for kind, level in zip(_EXITS, (stop_loss, take_profit), strict=True):
+            if level > 0:
+                self._books.record_order(client_id=exit_client_id(order.client_id, kind), symbol=order.symbol,
+                                         side=closing, type=_EXIT_TYPE[kind], purpose=kind, quantity=quantity,
+                                         price=level, reduce_only=True, now_ms=now_ms, status="planned")
+        self._books.record_order(client_id=order.client_id, symbol=order.symbol, side=order.side, type="market",
+                                 purpose="entry", quantity=quantity, price=order.reference_price, now_ms=now_ms,
+                                 status="new")
+        rounded = dataclasses.replace(order, quantity=quantity, stop_loss=stop_loss, take_profit=take_profit)
+        return self._send_entry(rounded, now_ms)
 
     def close(self, position: Position, reason: ExitReason, price: float, now_ms: int) -> ClosedTrade | None:
         """Cancel the position's exits and close it with a reduce-only market order (``<client id>-x``).
@@ -209,9 +254,12 @@ class LiveBroker:
         triggered) is recorded as that exit instead. ``price`` values a position nothing explains."""
         with self._lock:
             current = next((p for p in self._books.open_positions() if p.id == position.id), None)
-            if current is None:
+            if current is None or current.client_id in self._in_flight:
                 return None
-            return self._close_now(current, reason, {current.symbol: price}, now_ms)
+            trade = self._close_now(current, reason, {current.symbol: price}, now_ms)
+            if trade is not None:
+                self._sync_quietly(now_ms)
+            return trade
 
     def on_prices(self, prices: Mapping[str, float], now_ms: int) -> list[ClosedTrade]:
         """Find the positions the exchange closed (their stop or take-profit triggered) and record them;
@@ -226,7 +274,8 @@ class LiveBroker:
                 if position is not None:
                     self._try_close(position, reason, prices, now_ms)
             closed = self._take_unreported()
-            positions = self._books.open_positions()
+            flying = set(self._in_flight)
+            positions = [p for p in self._books.open_positions() if p.client_id not in flying]
             if not positions:
                 return closed
             held = self._client.fetch_positions(sorted({p.symbol for p in positions}))
@@ -241,14 +290,71 @@ class LiveBroker:
                     continue
                 if trade is not None:
                     closed.append(trade)
+            if closed:
+                self._sync_quietly(now_ms)
             return closed
 
     def positions(self) -> Sequence[Position]:
         return self._books.open_positions()
 
     def account(self, prices: Mapping[str, float], now_ms: int) -> AccountState:
-        """The books valued at ``prices``: margin and unrealised PnL from the books' positions."""
-        return self._books.account(prices, now_ms)
+        """The books valued at ``prices`` (their wallet is the exchange's since the last :meth:`sync_account`):
+        margin and unrealised PnL from the books' positions; the available margin no more than the
+        exchange's at the last look (the account may hold margin the books do not know of)."""
+        state = self._books.account(prices, now_ms)
+        balance = self.exchange_balance
+        if balance is not None and state.wallet - balance.available > state.margin:
+            return dataclasses.replace(state, margin=state.wallet - balance.available)
+        return state
+
+    # ------------------------------------------------------------------ the exchange's wallet and funding
+
+    def sync_account(self, now_ms: int) -> Balance | None:
+        """Book the funding the exchange's income history lists, then make the books' wallet the exchange's:
+        the difference is recorded as a deposit or a withdrawal (module docstring). Returns the exchange's
+        balance; None when skipped (an entry in flight, or an exit the books have not recorded yet). Raises
+        :class:`~.errors.TradingError` when the exchange cannot be asked."""
+        with self._lock:
+            if self._in_flight:
+                return None
+            positions = self._books.open_positions()
+            if positions:
+                held = self._client.fetch_positions(sorted({p.symbol for p in positions}))
+                if not all(self._holds(held, p) for p in positions):
+                    return None  # on_prices books that exit first; its PnL is not a transfer
+            self._book_funding(now_ms)
+            balance = self._client.fetch_balance()
+            transfer = self._books.record_transfer(balance.wallet, now_ms=now_ms,
+                                                   note="the exchange's wallet differs from the books'")
+            if transfer is not None:
+                self._log.warning("wallet_synced", kind=transfer.kind, amount=round(transfer.amount, 8),
+                                  exchange_wallet=balance.wallet, books_wallet=round(transfer.books_wallet, 8),
+                                  note="recorded as a " + transfer.kind + "; sizing and limits use the exchange's")
+            self.exchange_balance = balance
+            return balance
+
+    def _sync_quietly(self, now_ms: int) -> None:
+        """:meth:`sync_account` after a fill: a failure is logged, the next look (the heartbeat) tries again."""
+        try:
+            self.sync_account(now_ms)
+        except TradingError as exc:
+            self._log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
+
+    def _book_funding(self, now_ms: int) -> None:
+        """The funding the exchange paid or charged on the books' positions (open, or closed within a day)."""
+        hour = now_ms - now_ms % HOUR_MS
+        looked = self._funding_looked_at
+        if looked is not None and looked >= hour + FUNDING_SETTLE_MS:
+            return  # this hour's funding is booked; the next comes with the next hour
+        window = self._books.funding_window(now_ms, FUNDING_LOOKBACK_MS)
+        if window is None:
+            self._funding_looked_at = now_ms
+            return
+        since, symbols = window
+        for payment in self._client.funding_history(since, symbols):
+            if self._books.record_exchange_funding(payment.symbol, amount=payment.amount, at=payment.at):
+                self._log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, at=payment.at)
+        self._funding_looked_at = now_ms
 
     # ------------------------------------------------------------------ entries
 
@@ -381,6 +487,8 @@ class LiveBroker:
         """Entries the books hold as ``new`` (sent, outcome unrecorded): record the filled ones, drop the
         ones the exchange does not have once ``settle_ms`` passed."""
         for recorded in self._books.orders(status="new", purpose="entry"):
+            if recorded.client_id in self._in_flight:  # being sent by open() right now
+                continue
             try:
                 found = self._client.fetch_order_by_client_id(recorded.symbol, recorded.client_id)
                 if found is None:
@@ -435,15 +543,16 @@ class LiveBroker:
             except TradingError as exc:
                 closed = self._close_unprotected(position, kind, exc, now_ms)
                 outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
-                raise type(exc)(f"{position.client_id}: the {kind} order could not be placed ({exc}); the position "
-                                f"was {outcome}") from exc
+                raise ProtectionFailed(f"{position.client_id}: the {kind} order could not be placed ({exc}); the "
+                                       f"position was {outcome}", kind=kind, detail=str(exc),
+                                       closed=closed is not None) from exc
 
     def _close_unprotected(self, position: Position, kind: ExitKind, exc: TradingError,
                            now_ms: int) -> ClosedTrade | None:
         """An exit could not be placed: close the position at market (:meth:`_try_close`)."""
         self._log.error("exit_order_failed", client_id=position.client_id, symbol=position.symbol, exit=kind,
                         error=str(exc), action="closing the position at market")
-        return self._try_close(position, "reconciled", {}, now_ms)
+        return self._try_close(position, "protection_failed", {}, now_ms)
 
     def _ensure_exits(self, position: Position, open_ids: set[str], now_ms: int) -> None:
         """Re-place the exits the exchange does not hold open for a position it holds (a crash before they
@@ -511,17 +620,20 @@ class LiveBroker:
         try:
             trade = self._close_now(position, reason, prices, now_ms)
         except TradingError as exc:
-            self._must_close[position.id] = reason
+            with self._lock:
+                self._must_close[position.id] = reason
             self._log.error("close_failed", client_id=position.client_id, symbol=position.symbol, error=str(exc),
                             action="trying again at the next prices")
             return None
-        self._must_close.pop(position.id, None)
-        if trade is not None:
-            self._unreported.append(trade)
+        with self._lock:
+            self._must_close.pop(position.id, None)
+            if trade is not None:
+                self._unreported.append(trade)
         return trade
 
     def _take_unreported(self) -> list[ClosedTrade]:
-        taken, self._unreported = self._unreported, []
+        with self._lock:
+            taken, self._unreported = self._unreported, []
         return taken
 
     def _close_now(self, position: Position, reason: ExitReason, prices: Mapping[str, float],

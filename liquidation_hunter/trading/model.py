@@ -20,7 +20,10 @@ __all__ = [
     "liquidation_price",
 ]
 
-ExitReason = Literal["stop_loss", "take_profit", "time_exit", "liquidation", "manual", "reconciled"]
+ExitReason = Literal["stop_loss", "take_profit", "time_exit", "liquidation", "manual", "reconciled",
+                     "protection_failed"]
+"""``protection_failed``: live, the exchange refused the position's stop-loss or take-profit, so it was closed at
+market as soon as it was opened."""
 
 
 def liquidation_price(direction: int, entry: float, leverage: int, maintenance_margin_rate: float) -> float:

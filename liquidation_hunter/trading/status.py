@@ -14,7 +14,8 @@ __all__ = ["StatusReport", "render_status", "status_report"]
 
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
-                "jobs_skipped", "job_errors", "last_job_error")
+                "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
+                "disconnected_s", "exchange")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -64,6 +65,16 @@ class PositionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferRow:
+    """A deposit or withdrawal the live bot found comparing the exchange's wallet with the books'."""
+
+    at: str | None
+    kind: str
+    amount: float
+    exchange_wallet: float
+
+
+@dataclass(frozen=True, slots=True)
 class SignalRow:
     at: str | None
     symbol: str
@@ -91,10 +102,13 @@ class StatusReport:
     positions: tuple[PositionRow, ...]
     recent_signals: tuple[SignalRow, ...]
     stream: Mapping[str, Any]
+    transfers: tuple[TransferRow, ...] = ()
+    """Live: the latest deposits and withdrawals, newest first."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "positions": [asdict(p) for p in self.positions],
-                "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream)}
+                "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream),
+                "transfers": [asdict(t) for t in self.transfers]}
 
 
 def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int = 10) -> StatusReport:
@@ -131,6 +145,8 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
                                        entry=s.entry, level=s.level, action=s.action)
                              for s in books.recent_signals(signals)),
         stream={k: health.get(k) for k in _HEALTH_KEYS},
+        transfers=tuple(TransferRow(at=_iso(t.at), kind=t.kind, amount=t.amount, exchange_wallet=t.exchange_wallet)
+                        for t in books.transfers(limit=5)),
     )
 
 
@@ -146,6 +162,12 @@ def render_status(report: StatusReport) -> str:
                  f"(start {a.starting_wallet:,.2f})")
     lines.append(f"today: realized {today.realized_pnl:+,.2f} over {today.trades} trades "
                  f"({today.wins} won)")
+    exchange = report.stream.get("exchange")
+    if exchange:
+        lines.append(f"exchange: wallet {exchange['wallet']:,.2f}  available {exchange['available']:,.2f} "
+                     "(at the last heartbeat; the books' wallet follows it)")
+    for t in report.transfers:
+        lines.append(f"  {t.kind} {t.amount:+,.2f} at {t.at} (exchange wallet {t.exchange_wallet:,.2f})")
     lines.append(f"open positions: {len(report.positions)}")
     if report.positions:
         lines.append(f"  {'symbol':<18}{'side':<6}{'qty':>12}{'entry':>14}{'price':>14}{'uPnL':>11}"
@@ -166,6 +188,15 @@ def render_status(report: StatusReport) -> str:
         lines.append(f"stream: {'connected' if st['connected'] else 'DISCONNECTED'}; {st['events']} events, "
                      f"{st['symbols']} symbols, {st['prices']} prices, reconnects {st['reconnects']}, "
                      f"rejected {st['rejected'] or 0}, job failures {st['job_failures'] or 0}")
+        if st.get("disconnected_s"):
+            lines.append(f"stream DISCONNECTED for {st['disconnected_s']:.0f} s (reconnects {st['reconnects']})")
+        if st.get("ready") is False:
+            lines.append("NOT TRADING: the exchange has not answered yet (the bot keeps trying; see its log)")
+        if st.get("stale_prices"):
+            ages = ", ".join(f"{s} {age:.0f} s" for s, age in sorted(st["stale_prices"].items()))
+            lines.append(f"stale prices (not traded): {ages}")
+        if st.get("unknown_symbols"):
+            lines.append(f"symbols the exchange does not list (never traded): {', '.join(st['unknown_symbols'])}")
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")

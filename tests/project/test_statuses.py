@@ -49,7 +49,15 @@ def test_the_health_record_as_the_books_hold_it() -> None:
     record = health.to_dict()
     assert list(record) == ["pid", "mode", "broker", "strategy", "started_at", "connected", "events", "rejected",
                             "symbols", "reconnects", "stream", "prices", "held_prices", "entries", "exits", "job_runs",
-                            "job_failures", "jobs_skipped", "job_errors", "last_job_error"]
+                            "job_failures", "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices",
+                            "unknown_symbols", "disconnected_s", "exchange"]
+    assert (record["ready"], record["stale_prices"], record["unknown_symbols"], record["exchange"]) == (
+        True, {}, [], None)  # paper: no exchange wallet
+    live = replace(health, exchange_wallet=5_000.0, exchange_available=4_000.0, stale_prices={"ETH/USDT:USDT": 65.0},
+                   unknown_symbols=("NOTACOIN/USDT:USDT",), disconnected_s=61.0).to_dict()
+    assert live["exchange"] == {"wallet": 5_000.0, "available": 4_000.0}
+    assert (live["stale_prices"], live["unknown_symbols"], live["disconnected_s"]) == (
+        {"ETH/USDT:USDT": 65.0}, ["NOTACOIN/USDT:USDT"], 61.0)
     assert record["stream"] == {"connected": True, "reconnects": 2} and record["reconnects"] == 2
     beat = replace(health, equity=1.5).to_dict()
     assert beat["equity"] == 1.5 and "stopped" not in beat

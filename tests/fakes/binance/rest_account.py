@@ -46,6 +46,9 @@ class Ledger:
         self.positions = {s: Position(s) for s in market.specs}
         self.dual_side_position = False
         self.wallet_updated = clock()
+        self.incomes: list[dict[str, Any]] = []
+        """/fapi/v1/income rows, oldest first (funding payments, transfers the test made)."""
+        self._tran_id = 9_000_000_000
         # set by the order book: initial margin its open orders hold, and whether a symbol has any
         self.open_order_margin: Callable[[str | None], Decimal] = lambda _symbol: ZERO
         self.has_open_orders: Callable[[str], bool] = lambda _symbol: False
@@ -105,6 +108,44 @@ class Ledger:
         self.wallet -= qty * price * (self.maker_fee if maker else self.taker_fee)
         pos.update_time = self.wallet_updated = self.clock()
         self.market.record_trade(symbol, qty, price)
+
+    def _income(self, symbol: str, kind: str, amount: Decimal, at: int) -> None:
+        self._tran_id += 1
+        self.incomes.append({"symbol": symbol, "incomeType": kind, "income": fmt(amount, 8), "asset": "USDT",
+                             "info": kind, "time": at, "tranId": self._tran_id, "tradeId": ""})
+
+    def set_wallet(self, wallet: Decimal, at: int) -> None:
+        """A deposit or withdrawal outside trading: the wallet becomes `wallet` (a TRANSFER income row)."""
+        self._income("", "TRANSFER", wallet - self.wallet, at)
+        self.wallet = wallet
+        self.wallet_updated = at
+
+    def pay_funding(self, symbol: str, at: int) -> Decimal:
+        """Settle funding on `symbol` at `at`: a long pays `rate * notional` at the mark price, a short
+        receives it (negative rates the reverse); a FUNDING_FEE income row. Returns the amount (+ received)."""
+        pos = self.positions[symbol]
+        amount = -pos.amount * self.mark(symbol) * self.market.quotes[symbol].funding_rate
+        if pos.amount:
+            self.wallet += amount
+            self.wallet_updated = at
+            self._income(symbol, "FUNDING_FEE", amount, at)
+        return amount
+
+    def income(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /fapi/v1/income: by incomeType, symbol, startTime/endTime (inclusive), oldest first, `limit`
+        rows (default 100, at most 1000)."""
+        symbol = params.get("symbol")
+        if symbol:
+            self.market.spec(symbol)
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        limit = int_param(params, "limit") or 100
+        if not 1 <= limit <= 1000:
+            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        kind = params.get("incomeType")
+        rows = [r for r in self.incomes if (kind is None or r["incomeType"] == kind)
+                and (not symbol or r["symbol"] == symbol) and (start is None or r["time"] >= start)
+                and (end is None or r["time"] <= end)]
+        return rows[:limit]
 
     # ------------------------------------------------------------- endpoints
 

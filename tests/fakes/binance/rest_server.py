@@ -72,6 +72,7 @@ class _Fault:
     times: int
     seconds: float = 0.0
     error: ApiError | None = None
+    gate: threading.Event | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and path.startswith(self.prefix) and self.method in (None, method)
@@ -87,12 +88,15 @@ class FakeBinanceRest:
         orders, as Binance's documentation words it.
     clock: epoch milliseconds, for serverTime and the recvWindow check (default: wall clock,
         which is what ccxt stamps requests with).
+    port: the port to listen on (0: the OS picks), e.g. one a client was pointed at while nothing listened.
     """
 
     def __init__(self, *, api_key: str = "test-key", api_secret: str = "test-secret",
                  symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), wallet: float = 10_000.0,
                  prices: dict[str, float] | None = None, taker_fee: float = 0.0005, maker_fee: float = 0.0002,
-                 client_id_scope: ClientIdScope = "all", clock: Callable[[], int] = wall_clock_ms) -> None:
+                 client_id_scope: ClientIdScope = "all", clock: Callable[[], int] = wall_clock_ms,
+                 port: int = 0) -> None:
+        self.port = port
         self.api_key = api_key
         self.api_secret = api_secret
         self._clock = clock
@@ -139,6 +143,7 @@ class FakeBinanceRest:
             ("GET", "/fapi/v2/account"): lambda p: ledger.account(p, version=2),
             ("GET", "/fapi/v3/positionRisk"): ledger.position_risk_v3,
             ("GET", "/fapi/v2/positionRisk"): ledger.position_risk_v2,
+            ("GET", "/fapi/v1/income"): ledger.income,
         }
         return {**{k: (False, h) for k, h in public.items()}, **{k: (True, h) for k, h in signed.items()}}
 
@@ -149,7 +154,7 @@ class FakeBinanceRest:
         if self._server is not None:
             raise RuntimeError("FakeBinanceRest already started")
         self._stopping.clear()
-        self._server = _Server(self)
+        self._server = _Server(self, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-binance-rest", daemon=True)
         self._thread.start()
@@ -205,6 +210,18 @@ class FakeBinanceRest:
             self._market.spec(symbol)
             self._market.quotes[symbol].funding_rate = Decimal(str(rate))
 
+    def set_wallet(self, wallet: float | str) -> None:
+        """Deposit or withdraw: the USDT wallet balance becomes `wallet` (a TRANSFER row in /fapi/v1/income)."""
+        with self._lock:
+            self._ledger.set_wallet(Decimal(str(wallet)), self._clock())
+
+    def pay_funding(self, symbol: str, at_ms: int | None = None) -> Decimal:
+        """Settle `symbol`'s funding now (or at `at_ms`) at its rate (`set_funding_rate`) and mark price: the
+        wallet changes and /fapi/v1/income lists a FUNDING_FEE row. Returns the amount (+ received)."""
+        with self._lock:
+            self._market.spec(symbol)
+            return self._ledger.pay_funding(symbol, self._clock() if at_ms is None else at_ms)
+
     def fail_next(self, path_prefix: str, *, status: int = 400, code: int = -2019,
                   msg: str = "Margin is insufficient.", times: int = 1, method: str | None = None) -> None:
         """Answer the next `times` requests whose path starts with `path_prefix` (and whose method
@@ -217,6 +234,14 @@ class FakeBinanceRest:
         a client that times out meanwhile has still had its request carried out."""
         with self._lock:
             self._delays.append(_Fault(path_prefix, method, times, seconds=seconds))
+
+    def hold_next(self, path_prefix: str, *, method: str | None = None) -> threading.Event:
+        """Process the next matching request at once but hold its answer until the returned event is set
+        (or the server stops; 30 s at most): a request stuck in flight for as long as a test needs."""
+        gate = threading.Event()
+        with self._lock:
+            self._delays.append(_Fault(path_prefix, method, 1, seconds=30.0, gate=gate))
+        return gate
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -274,8 +299,8 @@ class FakeBinanceRest:
         return None
 
     def handle(self, method: str, path: str, query: str, body: str,
-               headers: dict[str, str]) -> tuple[int, bytes, str, float]:
-        """Answer one request: (status, body, content type, seconds to hold the answer)."""
+               headers: dict[str, str]) -> tuple[int, bytes, str, _Fault | None]:
+        """Answer one request: (status, body, content type, how to hold the answer)."""
         params = parse_params(query, body)
         signed, signature_ok = check_signature(query, body, self.api_secret)
         route = self._routes.get((method, path))
@@ -306,10 +331,15 @@ class FakeBinanceRest:
                 method=method, path=path, params=params, headers=headers, signed=signed,
                 signature_ok=signature_ok, status=status, error_code=error_code, handled=route is not None,
                 body=body, query=query))
-        return status, payload, content_type, delay.seconds if delay else 0.0
+        return status, payload, content_type, delay if delay else None
 
-    def wait_or_stop(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
+    def wait_or_stop(self, hold: _Fault) -> None:
+        if hold.gate is None:
+            self._stopping.wait(hold.seconds)
+            return
+        deadline = time.monotonic() + hold.seconds
+        while not hold.gate.wait(0.05) and not self._stopping.is_set() and time.monotonic() < deadline:
+            pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -344,8 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeBinanceRest) -> None:
-        super().__init__((HOST, 0), _Handler)
+    def __init__(self, fake: FakeBinanceRest, port: int) -> None:
+        super().__init__((HOST, port), _Handler)
         self.fake = fake
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

@@ -266,9 +266,15 @@ def test_a_stale_mark_price_is_not_traded_on(tmp_path: Path) -> None:
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 2 * MINUTE)
     assert bot.prices(NOW) == {}
     bot.run_job("signals")
-    assert bot.broker.positions() == [] and bot.books.recent_signals() == []
+    bot.run_job("signals")
+    assert bot.broker.positions() == []
+    [record] = bot.books.recent_signals()  # the reason, recorded once however many runs skip it
+    assert record.action == "skipped: no fresh price (the last is 120 s old; limit 60 s)"
+    assert bot.health(NOW).to_dict()["stale_prices"] == {BTC: 120.0}
     bot.heatmap.update_price("BTCUSDT", 100_000.0, NOW - 30_000)
     assert bot.prices(NOW) == {BTC: 100_000.0}
+    bot.run_job("signals")
+    assert len(bot.broker.positions()) == 1 and bot.health(NOW).to_dict()["stale_prices"] == {}
 
 
 def test_a_mark_price_checks_an_open_positions_exits_at_once_and_costs_a_lookup_otherwise(tmp_path: Path) -> None:
@@ -294,3 +300,58 @@ def test_a_mark_price_checks_an_open_positions_exits_at_once_and_costs_a_lookup_
     assert "positions" not in bot.runs and bot.exits == 1 and bot.books.audit() == []
     bot.heatmap.update_price("ETHUSDT", 3_000.0, clock.now)  # another symbol: nothing
     assert bot.failures == {} and bot.heatmap.listener_errors == 0
+
+
+def test_the_heartbeat_escalates_while_the_stream_stays_disconnected(tmp_path: Path) -> None:
+    """info for the first minute disconnected, then warning, then error after five; the reconnect count is in
+    the health record from the start (not None before the first heartbeat)."""
+    from structlog.testing import capture_logs
+
+    from liquidation_hunter.bot.assembly import stream_settings
+    from live_heatmap.stream.stream import LiquidationStream
+
+    clock = Clock()
+    bot = make_bot(tmp_path, clock)
+    bot.stream = LiquidationStream(bot.heatmap, ["BTCUSDT"], stream_settings(bot.config.exchange))  # never opened
+    bot.start()
+    health = bot.books.health()
+    assert health is not None and health[0]["reconnects"] == 0 and health[0]["connected"] is False
+    levels = []
+    with capture_logs() as logs:
+        for seconds in (30, 61, 299, 301, 900):
+            clock.now = NOW + seconds * 1000
+            bot.run_job("heartbeat")
+            [beat] = [e for e in logs if e["event"] == "heartbeat"][-1:]
+            levels.append((seconds, beat["log_level"], beat.get("disconnected_s")))
+    assert levels == [(30, "info", 30), (61, "warning", 61), (299, "warning", 299), (301, "error", 301),
+                      (900, "error", 900)]
+    assert beat["reconnects"] == 0
+    record = bot.books.health()
+    assert record is not None and record[0]["disconnected_s"] == 900.0 and record[0]["reconnects"] == 0
+
+
+def test_a_refused_entry_is_logged_at_error_once_then_at_debug_with_a_count(tmp_path: Path) -> None:
+    """The paper broker refuses an order below the exchange's minimum notional every signals run: one error
+    line for the signal, then debug lines that count."""
+    from fakes.binance import FakeBinanceRest
+    from structlog.testing import capture_logs
+
+    from liquidation_hunter.trading.exchange import ExchangeClient
+
+    with FakeBinanceRest(symbols=["BTCUSDT"], prices={"BTCUSDT": 100_000.0}) as rest:
+        client = ExchangeClient.from_config(
+            BotConfig.from_mapping({"exchange": {"rest_url": rest.base_url}}).exchange, None, sleep=lambda _s: None)
+        client.load_markets()
+        clock = Clock()
+        bot = make_bot(tmp_path, clock, max_notional_per_position=50.0)  # Binance's minimum is 100 USDT
+        bot.broker = PaperBroker.from_risk(bot.books, bot.config.risk, precision=client)
+        short_cluster_above(bot)
+        with capture_logs() as logs:
+            for i in range(4):
+                clock.now = NOW + i * 10_000
+                bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
+                bot.run_job("signals")
+        client.close()
+    rejected = [(e["log_level"], e["times"]) for e in logs if e["event"] == "entry_rejected"]
+    assert rejected == [("error", 1), ("debug", 2), ("debug", 3), ("debug", 4)]
+    assert len(bot.books.recent_signals()) == 1  # and the signal log has it once

@@ -16,7 +16,7 @@ from fakes.binance import FakeBinanceRest, RecordedRequest
 from structlog.testing import capture_logs
 
 from liquidation_hunter.trading.books import Books
-from liquidation_hunter.trading.errors import OrderRejected
+from liquidation_hunter.trading.errors import OrderRejected, ProtectionFailed
 from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.live import SETTLE_MS, LiveBroker
 from liquidation_hunter.trading.model import EntryOrder
@@ -273,11 +273,14 @@ def test_a_close_interrupted_after_sending_is_found_by_its_client_id(
 def test_an_exit_that_cannot_be_placed_closes_the_position_at_once(broker: LiveBroker, fake: FakeBinanceRest,
                                                                   books: Books) -> None:
     fake.fail_next("/fapi/v1/algoOrder", code=-2021, msg="Order would immediately trigger.", method="POST")
-    with capture_logs() as logs, pytest.raises(OrderRejected, match=r"stop_loss order could not be placed.*closed"):
+    with capture_logs() as logs, pytest.raises(ProtectionFailed, match=r"stop_loss order could not be placed.*closed"
+                                               ) as refused:
         broker.open(entry(), 6000.0, T0)
+    assert (refused.value.kind, refused.value.closed) == ("stop_loss", True)
+    assert "Order would immediately trigger" in refused.value.detail
     assert fake.positions["BTCUSDT"].amount == 0 and books.open_positions() == []
     [trade] = books.closed_trades()
-    assert trade.reason == "reconciled"
+    assert trade.reason == "protection_failed"  # opened and closed at a cost: named for what happened
     assert "exit_order_failed" in [e["event"] for e in logs]
     assert [o.client_order_id for o in fake.orders] == [CID, f"{CID}-x"]
     assert broker.on_prices({BTC: 6000.0}, T0 + 1000) == [trade]  # reported to the bot with the next prices
@@ -384,7 +387,7 @@ def test_exit_orders_missing_on_the_exchange_are_placed_again_at_start(
     assert [(a.client_algo_id, a.algo_status) for a in fake.algo_orders] == [
         (f"{CID}-sl", "CANCELED"), (f"{CID}-tp", "NEW"), (f"{CID}-sl2", "NEW")]  # a cancelled id is not reused
     assert [(m, p) for m, p, _ in changes(fake)] == [("POST", "/fapi/v1/algoOrder")]
-    assert sent(fake.requests[-1])["triggerPrice"] == "5700"
+    assert changes(fake)[-1][2]["triggerPrice"] == "5700"
     fake.set_price("BTCUSDT", 5600.0)  # the new stop protects the position, and is recognised
     [trade] = broker.on_prices({BTC: 5600.0}, T0 + 2000)
     assert trade.reason == "stop_loss"
