@@ -64,7 +64,7 @@ from liquidation_hunter.signals.rules import Signal
 from liquidation_hunter.trading.books import Books, SignalRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, ProtectionFailed, TradingError
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade, EntryOrder
-from liquidation_hunter.trading.paper import PaperBroker, Precision
+from liquidation_hunter.trading.paper import Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike
@@ -462,10 +462,7 @@ class Bot:
         check (a paper broker: stop first when a path reached both, see :mod:`~.trading.paper`); a broker
         without paths is given each path's last price."""
         with self._trading:
-            if isinstance(self.broker, PaperBroker):
-                trades = self.broker.on_price_paths(paths, now_ms)
-            else:
-                trades = self.broker.on_prices({s: p.last for s, p in paths.items()}, now_ms)
+            trades = self.broker.on_price_paths(paths, now_ms)
             for trade in trades:
                 self._log_exit(trade)
 

@@ -69,6 +69,7 @@ from typing import Any, cast
 
 import structlog
 
+from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.trading.books import Books, OrderRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, ProtectionFailed, TradingError
 from liquidation_hunter.trading.exchange import Balance, ExchangeClient, ExchangePosition, ExitKind, OrderResult
@@ -260,6 +261,11 @@ class LiveBroker:
             if trade is not None:
                 self._sync_quietly(now_ms)
             return trade
+
+    def on_price_paths(self, paths: Mapping[str, PricePath], now_ms: int) -> list[ClosedTrade]:
+        """:meth:`on_prices` at each path's last price: the exchange's own stop and take-profit orders saw the
+        rest."""
+        return self.on_prices({symbol: path.last for symbol, path in paths.items()}, now_ms)
 
     def on_prices(self, prices: Mapping[str, float], now_ms: int) -> list[ClosedTrade]:
         """Find the positions the exchange closed (their stop or take-profit triggered) and record them;

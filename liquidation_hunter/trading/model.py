@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from liquidation_hunter.data.prices import PricePath
 
 __all__ = [
     "AccountState",
@@ -161,6 +164,12 @@ class Broker(Protocol):
     def on_prices(self, prices: Mapping[str, float], now_ms: int) -> list[ClosedTrade]:
         """Let the exits act: paper fills stops, take-profits and liquidations the prices reached and
         accrues funding; live finds positions the exchange's stop orders closed."""
+        ...
+
+    def on_price_paths(self, paths: Mapping[str, PricePath], now_ms: int) -> list[ClosedTrade]:
+        """:meth:`on_prices` given what each price went through since the last check (a backtest's trades or
+        kline highs and lows): paper fills the exits the path reached, stop first; live, whose exits are the
+        exchange's own orders, looks at each path's last price."""
         ...
 
     def positions(self) -> Sequence[Position]:
