@@ -3,7 +3,8 @@
 * ``prices``: poll mark prices over REST in one batched request (only without the mark-price stream);
 * ``clusters``: rebuild every symbol's clusters;
 * ``signals``: ask the strategy for each symbol, apply the risk rules, open positions;
-* ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits;
+* ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits, and
+  the ``close``/``flatten`` requests made by hand (:mod:`.controls`);
 * ``snapshot``: equity and positions into the books;
 * ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads.
 
@@ -33,6 +34,7 @@ from typing import Protocol
 
 import structlog
 
+from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.config.model import BotConfig
@@ -299,7 +301,8 @@ class Bot:
     # ------------------------------------------------------------------ positions
 
     def job_positions(self, now_ms: int) -> None:
-        """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits."""
+        """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits and the
+        close/flatten requests made by hand (:mod:`.controls`)."""
         prices = self.prices(now_ms)
         with self._trading:
             for trade in self.broker.on_prices(prices, now_ms):
@@ -314,6 +317,7 @@ class Bot:
                 closed = self.broker.close(position, "time_exit", price, now_ms)
                 if closed is not None:
                     self._log_exit(closed)
+            carry_out_pending(self.broker, self.books, prices, now_ms, on_exit=self._log_exit)  # close/flatten by hand
             self.risk.account_block(self.broker.account(prices, now_ms), now_ms)
 
     def _log_exit(self, trade: ClosedTrade) -> None:
