@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -26,13 +27,14 @@ from liquidation_hunter.signals.rules import HunterConfig, Signal
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import status_report
 from live_heatmap import LiveLiquidationHeatmap, to_unified
+from live_heatmap.common.structs import convert
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
-from strategies import make_strategy
+from strategies import StrategyFactory, load_strategy, make_strategy
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
 
@@ -116,6 +118,10 @@ class ApiSource:
     hunter: HunterConfig = field(default_factory=HunterConfig)
     strategy: str = "liquidation_magnet"
     strategy_params: Mapping[str, Any] = field(default_factory=dict)
+    strategy_path: str | None = None
+    """The config's ``strategy.path`` (a strategy of your own; ``strategy`` is then the ``strategy.name`` picking
+    its class); loaded once, at the first ``/api/v1/signal``."""
+    _strategy_class: tuple[StrategyFactory, Any] | None = field(default=None, init=False, repr=False)
     markets: Any = None
     started: float = field(default_factory=time.monotonic)
     stream: StreamHealth | None = None
@@ -191,9 +197,23 @@ class ApiSource:
         hunter = self.hunter
         if min_strength is not None:
             hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
-        strategy = make_strategy(self.strategy, LiquidationHunter(hunter, self.heatmap, markets=self.markets),
-                                 self.strategy_params)
-        return strategy.decide(key, price, now)
+        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets)
+        if self.strategy_path is None:
+            return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
+        factory, kind = self._loaded()
+        params: Any = (convert(kind, self.strategy_params) if kind is not None
+                       else MappingProxyType(dict(self.strategy_params)))
+        return factory(hunter_now, params).decide(key, price, now)
+
+    def _loaded(self) -> tuple[StrategyFactory, Any]:
+        """``strategy_path``'s class and its params type, loaded once (the bot checked them at start)."""
+        if self._strategy_class is None:
+            self._strategy_class = load_strategy(self.strategy_path or "", self.strategy)
+        return self._strategy_class
+
+    def strategy_name(self) -> str:
+        """The name the strategy gives itself (a strategy of your own: its class's ``name``)."""
+        return str(getattr(self._loaded()[0], "name", self.strategy)) if self.strategy_path else self.strategy
 
     def signal(self, symbol: str, min_strength: float | None = None) -> dict[str, Any]:
         """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades
@@ -213,7 +233,7 @@ class ApiSource:
                 out["cluster_id"] = cluster.cluster_id
             if signal.origin:
                 out["origin"] = signal.origin
-        return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy, "price": price, "at": now,
+        return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy_name(), "price": price, "at": now,
                 "best_cluster": cluster.to_dict() if cluster is not None else None, "signal": out}
 
     def grid(self, symbol: str, window: str | None = None, points: bool = False) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
     from liquidation_hunter.api import ApiServer  # noqa: PLC0415 - lazy: FastAPI, uvicorn
 
     source = ApiSource(bot.heatmap, hunter=config.hunter, strategy=config.strategy.name,
-                       strategy_params=config.strategy.params, markets=bot.markets,
+                       strategy_params=config.strategy.params, strategy_path=config.strategy.path, markets=bot.markets,
                        heartbeat_s=config.schedule.heartbeat,
                        books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream)
     server = ApiServer.from_config(source, config.api)
