@@ -36,6 +36,7 @@ import structlog
 
 from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
+from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.signals.rules import Signal
@@ -92,8 +93,11 @@ class Bot:
     def __init__(self, *, config: BotConfig, heatmap: LiveLiquidationHeatmap, strategy: Decider, broker: Broker,
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
                  clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS,
-                 raise_errors: bool | None = None, stream: Feed | None = None) -> None:
+                 raise_errors: bool | None = None, stream: Feed | None = None,
+                 price_history: PriceHistory | None = None) -> None:
         self.config = config
+        self.price_history = price_history
+        """Recent prices, downsampled, for the page's price line (None: not kept, a backtest)."""
         self.stream = stream
         """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
@@ -304,6 +308,9 @@ class Bot:
         """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits and the
         close/flatten requests made by hand (:mod:`.controls`)."""
         prices = self.prices(now_ms)
+        if self.price_history is not None:  # the page's price line
+            for symbol, mark in prices.items():
+                self.price_history.record(self._ids.get(symbol) or self._exchange_id(symbol), mark, now_ms)
         with self._trading:
             for trade in self.broker.on_prices(prices, now_ms):
                 self._log_exit(trade)
