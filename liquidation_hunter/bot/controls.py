@@ -16,6 +16,7 @@ halt before it queues the request, so no entry can slip in between.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import structlog
 
@@ -25,7 +26,7 @@ from liquidation_hunter.trading.model import Broker, ClosedTrade
 
 __all__ = ["carry_out", "carry_out_pending", "describe_trade"]
 
-log = structlog.get_logger("liquidation_hunter.bot")
+_log = structlog.get_logger("liquidation_hunter.bot")
 
 
 def describe_trade(trade: ClosedTrade) -> str:
@@ -37,12 +38,14 @@ def describe_trade(trade: ClosedTrade) -> str:
 
 
 def carry_out(request: ControlRequest, broker: Broker, books: Books, prices: Mapping[str, float], now_ms: int, *,
-              on_exit: Callable[[ClosedTrade], None] | None = None) -> bool:
+              on_exit: Callable[[ClosedTrade], None] | None = None, logger: Any = None) -> bool:
     """Close what ``request`` names at market (module docstring); True when the request is done.
 
     ``prices``: current prices by unified symbol. Paper needs one to fill at; live sends its market order
-    whatever the price (it only values a position the exchange closed meanwhile).
+    whatever the price (it only values a position the exchange closed meanwhile). ``on_exit``: called with each
+    trade closed. ``logger``: a structlog logger (default: the bot's).
     """
+    log = logger if logger is not None else _log
     wanted = [p for p in broker.positions() if request.symbol is None or p.symbol == request.symbol]
     done: list[str] = []
     waiting: list[str] = []

@@ -26,13 +26,15 @@ pending, and the bot carries it out when it can.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from liquidation_hunter.bot.controls import carry_out
-from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books, ControlRequest
 from liquidation_hunter.trading.errors import TradingError
@@ -127,8 +129,10 @@ def _await(books: Books, request: ControlRequest, wait_s: float, *, pid: Any) ->
 def _close_here(config: BotConfig, books: Books, request: ControlRequest) -> int:
     """No bot runs on these paper books: close at the exchange's mark price through the paper broker."""
     wanted = [p.symbol for p in books.open_positions() if request.symbol is None or p.symbol == request.symbol]
-    configure_logging(fmt="console", level="error", stream=sys.stderr)  # the answer is ours; errors beside it
-    client = ExchangeClient.from_config(config.exchange, None, retries=1)
+    # the answer is the command's own lines; only errors are logged beside it, on stderr
+    quiet = structlog.wrap_logger(structlog.PrintLogger(sys.stderr),
+                                  wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    client = ExchangeClient.from_config(config.exchange, None, retries=1, logger=quiet)
     try:
         try:
             client.load_markets()
@@ -143,7 +147,7 @@ def _close_here(config: BotConfig, books: Books, request: ControlRequest) -> int
     finally:
         client.close()
     broker = PaperBroker.from_risk(books, config.risk, precision=precision)
-    if not carry_out(request, broker, books, prices, system_clock_ms()):
+    if not carry_out(request, broker, books, prices, system_clock_ms(), logger=quiet):
         found = books.control_request(request.id)
         print(f"queued: {found.result if found else 'not done'}; the bot will close it when it runs")
         return QUEUED
