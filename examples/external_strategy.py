@@ -1,9 +1,22 @@
-"""A strategy written outside this project, on its public API, run on Binance's live liquidations.
+"""A strategy written outside this project, on its public API: the hunter's magnet rule restricted to *fresh*
+clusters.
+
+**As the bot's strategy** (no launcher to write): point the config's ``strategy.path`` at this file, as
+``examples/external_strategy.yaml`` does, and every command that reads a config uses it::
+
+    liquidation-hunter check-config examples/external_strategy.yaml
+    liquidation-hunter backtest --config examples/external_strategy.yaml --events data/binance/forceorder_wire.jsonl \
+        --prices data/binance/aggtrades_large.csv --from 2025-01-27T16:50:00Z --to 2025-01-27T17:20:00Z
+    liquidation-hunter run --config examples/external_strategy.yaml
+
+The bot finds the class defined here with a ``name`` and a ``decide(symbol, price, now_ms) -> Signal`` method
+(``strategies.base.Strategy``): ``FreshMagnet``, built as ``FreshMagnet(hunter, params)``, its ``Params`` read
+from ``strategy.params`` (a bad or unknown key is one line naming it, as for the shipped strategies).
+
+**On its own**, on Binance's live liquidations::
 
     python examples/external_strategy.py --seconds 60 --every 5 --symbols BTCUSDT,ETH/USDT:USDT
 
-The strategy is any object with a ``name`` and ``decide(symbol, price, now_ms) -> Signal``
-(``strategies.base.Strategy``): here, the hunter's magnet rule restricted to *fresh* clusters.
 Liquidations and mark prices stream from ``--ws-url`` (default: Binance's market streams) into the
 hunter's heatmap; every ``--every`` seconds the script prints the stream's state and a signal per
 symbol, for ``--seconds``, then stops the stream and exits 0.
@@ -14,24 +27,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import structlog
+from msgspec import Meta
 
 from liquidation_hunter import LiquidationHunter, Signal
 from live_heatmap import system_clock_ms
+from live_heatmap.common.structs import Settings
 from strategies import Strategy
+
+
+class FreshMagnetParams(Settings, frozen=True):
+    """``strategy.params`` of :class:`FreshMagnet`."""
+
+    fresh_minutes: Annotated[float, Meta(gt=0, le=1440, description="minutes")] = 15.0
+    """A cluster whose newest liquidation is older than this is not traded."""
 
 
 class FreshMagnet:
     """Trade toward the hunter's best cluster only while its newest liquidation is recent."""
 
     name = "fresh_magnet"
+    Params = FreshMagnetParams
 
-    def __init__(self, hunter: LiquidationHunter, params: Mapping[str, Any]) -> None:
+    def __init__(self, hunter: LiquidationHunter, params: FreshMagnetParams) -> None:
         self.hunter = hunter
-        self.fresh_ms = int(float(params.get("fresh_minutes", 15.0)) * 60_000)
+        self.fresh_ms = int(params.fresh_minutes * 60_000)
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         signal = self.hunter.evaluate(symbol, price, now_ms=now_ms)
@@ -62,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ws_url:
         options["ws_url"] = args.ws_url
     hunter = LiquidationHunter()
-    strategy: Strategy = FreshMagnet(hunter, {"fresh_minutes": 15})
+    strategy: Strategy = FreshMagnet(hunter, FreshMagnetParams(fresh_minutes=15))
     heatmap = hunter.set_data_source("live_binance", symbols=symbols, **options)
     stream = hunter.stream  # the source's LiquidationStream: connection health; the heatmap has the events
     assert stream is not None

@@ -38,6 +38,7 @@ from liquidation_hunter.api import schemas
 from liquidation_hunter.api.auth import bearer_ok
 from liquidation_hunter.api.views import (
     EVENTS_LIMIT_MAX,
+    TRADES_LIMIT_MAX,
     ApiError,
     ApiSource,
     Download,
@@ -305,6 +306,23 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
          extra={503: "the bot has written no books yet"})
     async def status() -> Response:
         return json_response(source.status())
+
+    no_books = {404: "no books: the server reads no bot's books (it serves a recording)",
+                503: "no books yet: the bot has written none"}
+
+    @get("/api/v1/positions", schemas.Positions, "The bot's open positions at the current price", tag="bot",
+         extra=no_books)
+    async def positions() -> Response:
+        return json_response(source.positions())
+
+    @get("/api/v1/trades", schemas.Trades, "The bot's closed trades, newest first", tag="bot", extra=no_books)
+    async def trades(limit: Annotated[int, Query(ge=1, le=TRADES_LIMIT_MAX, description="at most this many")] = 50
+                     ) -> Response:
+        return json_response(source.trades(limit))
+
+    @get("/api/v1/equity", schemas.Equity, "The bot's equity curve (its snapshots)", tag="bot", extra=no_books)
+    async def equity(since: Annotated[str | None, Query(**_TIME)] = None) -> Response:
+        return json_response(source.equity(since))
 
     @get("/api/v1/export/{symbol:path}", None, "Events or clusters as a CSV or JSON file", tag="export",
          response_class=Response, responses={200: {"description": "the file", "content": {

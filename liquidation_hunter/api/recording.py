@@ -19,13 +19,15 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
                           prices: Sequence[str | os.PathLike[str]] = (), heatmap: HeatmapConfig | None = None,
                           hunter: HunterConfig | None = None, books_path: str | None = None,
                           heartbeat_s: float = 60.0, strategy: str = "liquidation_magnet",
-                          strategy_params: Mapping[str, Any] | None = None) -> ApiSource:
+                          strategy_params: Mapping[str, Any] | None = None,
+                          strategy_path: str | None = None) -> ApiSource:
     """The heatmap of ``events`` (any format :func:`~live_heatmap.store.history.load_events` reads) as of ``at_ms``
     (default: the last event's trade time), on a clock fixed there.
 
     Each symbol's price is the last point at or before ``at_ms`` of the ``prices`` files (aggTrades or klines,
     :func:`~liquidation_hunter.data.prices.load_prices`), else its last liquidation's fill price. ``strategy``
-    and its ``strategy_params`` answer ``/api/v1/signal`` (the config's ``strategy`` section).
+    and its ``strategy_params`` (and ``strategy_path``, a strategy of your own) answer ``/api/v1/signal`` (the
+    config's ``strategy`` section).
     Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``.
     """
     config = heatmap or HeatmapConfig()
@@ -46,4 +48,5 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
         if price is not None:
             hm.update_price(symbol, price, at)
     return ApiSource(hm, clock=lambda: at, prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
-                     hunter=hunter or HunterConfig(), strategy=strategy, strategy_params=dict(strategy_params or {}))
+                     hunter=hunter or HunterConfig(), strategy=strategy, strategy_params=dict(strategy_params or {}),
+                     strategy_path=strategy_path)

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Clusters", "ErrorAnswer", "Events", "Grid", "Health", "SignalAnswer", "Status", "Symbols"]
+__all__ = ["Clusters", "Equity", "ErrorAnswer", "Events", "Grid", "Health", "Positions", "SignalAnswer", "Status",
+           "Symbols", "Trades"]
 
 Side = Literal["long", "short"]
 
@@ -86,6 +87,16 @@ class SignalAnswer(BaseModel):
     signal: Signal
 
 
+class Marker(BaseModel):
+    kind: Literal["entry", "exit"]
+    time: int = Field(description="UTC epoch ms")
+    price: float = Field(description="the fill price")
+    side: Side = Field(description="the position's side")
+    client_id: str
+    reason: str = Field(description="entry, or the exit's reason (stop_loss, take_profit, time_exit, manual...)")
+    net_pnl: float | None = Field(None, description="exits: the trade's net PnL, USDT")
+
+
 class Grid(BaseModel):
     symbol: str
     at: int
@@ -103,8 +114,12 @@ class Grid(BaseModel):
                                                    "price points")
     events: int
     clusters: list[Cluster]
-    price_source: Literal["trades", "liquidations", "none"]
+    price_source: Literal["trades", "marks", "liquidations", "none"] = Field(
+        description="the price line: recorded trades (--prices), the running bot's mark prices, the liquidations' "
+                    "fill prices, or none")
     price_points: list[list[float]] | None = Field(None, description="[ms, price], with points=true")
+    markers: list[Marker] | None = Field(None, description="the bot's entries and exits on this symbol in the "
+                                                           "window, oldest first (with the bot's books only)")
 
 
 class EventRow(BaseModel):
@@ -126,3 +141,56 @@ class Status(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     heatmap: dict[str, Any]
+
+
+class PositionRow(BaseModel):
+    symbol: str
+    unified: str
+    side: Side
+    quantity: float
+    entry_price: float
+    price: float | None = Field(description="the current (mark) price; null when the bot has none")
+    unrealized: float | None
+    stop_loss: float
+    take_profit: float
+    liquidation_price: float
+    margin: float
+    opened_at: int
+    entry_fee: float
+    funding: float
+    client_id: str
+    strategy: str
+
+
+class Positions(BaseModel):
+    at: int
+    positions: list[PositionRow]
+
+
+class TradeRow(BaseModel):
+    symbol: str
+    unified: str
+    side: Side
+    quantity: float
+    entry_time: int
+    entry_price: float
+    exit_time: int
+    exit_price: float
+    reason: str
+    gross_pnl: float
+    fees: float
+    funding: float
+    net_pnl: float
+    client_id: str
+
+
+class Trades(BaseModel):
+    at: int
+    trades: list[TradeRow]
+
+
+class Equity(BaseModel):
+    at: int
+    starting_wallet: float
+    peak_equity: float | None
+    points: list[list[float]] = Field(description="[time ms, equity, wallet, open positions], oldest first")

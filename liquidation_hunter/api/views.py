@@ -12,10 +12,11 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
@@ -25,14 +26,15 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig, Signal
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import status_report
-from live_heatmap import LiveLiquidationHeatmap, to_unified
+from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap.common.structs import convert
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
-from strategies import make_strategy
+from strategies import StrategyFactory, load_strategy, make_strategy
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
 
@@ -96,6 +98,20 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class PriceHistoryLike(Protocol):
+    """Recent prices of a running bot (``liquidation_hunter.bot.price_history.PriceHistory``)."""
+
+    def points(self, symbol: str, start_ms: int, end_ms: int) -> tuple[Any, Any] | None: ...
+
+
+TRADES_LIMIT_MAX = 1000
+EQUITY_POINTS_MAX = 2000
+
+
+def _side(direction: int) -> str:
+    return "long" if direction > 0 else "short"
+
+
 @dataclass
 class ApiSource:
     """What the API reads: a heatmap (the bot's, or one loaded from a recording) and optionally the books.
@@ -105,7 +121,10 @@ class ApiSource:
     the liquidations' fill prices. ``books_path``: the bot's SQLite books, for ``/api/v1/status``.
     ``strategy``, ``strategy_params``, ``hunter`` and ``markets``: the strategy the bot runs (the config's
     ``strategy`` and ``hunter`` sections), for ``/api/v1/signal``. ``stream``: the stream feeding the heatmap,
-    for the connection health in ``/health`` and ``/api/v1/status`` (None: not streaming).
+    for the connection health in ``/health`` and ``/api/v1/status`` (None: not streaming). ``price_history``: a
+    running bot's recent mark prices, the grid's price line (``price_source: marks``) when there are no recorded
+    prices. With books, ``/api/v1/positions``, ``/trades`` and ``/equity`` read them and the grid carries the
+    bot's entries and exits on the symbol (``markers``).
     """
 
     heatmap: LiveLiquidationHeatmap
@@ -116,6 +135,11 @@ class ApiSource:
     hunter: HunterConfig = field(default_factory=HunterConfig)
     strategy: str = "liquidation_magnet"
     strategy_params: Mapping[str, Any] = field(default_factory=dict)
+    strategy_path: str | None = None
+    """The config's ``strategy.path`` (a strategy of your own; ``strategy`` is then the ``strategy.name`` picking
+    its class); loaded once, at the first ``/api/v1/signal``."""
+    _strategy_class: tuple[StrategyFactory, Any] | None = field(default=None, init=False, repr=False)
+    price_history: PriceHistoryLike | None = None
     markets: Any = None
     started: float = field(default_factory=time.monotonic)
     stream: StreamHealth | None = None
@@ -191,9 +215,23 @@ class ApiSource:
         hunter = self.hunter
         if min_strength is not None:
             hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
-        strategy = make_strategy(self.strategy, LiquidationHunter(hunter, self.heatmap, markets=self.markets),
-                                 self.strategy_params)
-        return strategy.decide(key, price, now)
+        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets)
+        if self.strategy_path is None:
+            return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
+        factory, kind = self._loaded()
+        params: Any = (convert(kind, self.strategy_params) if kind is not None
+                       else MappingProxyType(dict(self.strategy_params)))
+        return factory(hunter_now, params).decide(key, price, now)
+
+    def _loaded(self) -> tuple[StrategyFactory, Any]:
+        """``strategy_path``'s class and its params type, loaded once (the bot checked them at start)."""
+        if self._strategy_class is None:
+            self._strategy_class = load_strategy(self.strategy_path or "", self.strategy)
+        return self._strategy_class
+
+    def strategy_name(self) -> str:
+        """The name the strategy gives itself (a strategy of your own: its class's ``name``)."""
+        return str(getattr(self._loaded()[0], "name", self.strategy)) if self.strategy_path else self.strategy
 
     def signal(self, symbol: str, min_strength: float | None = None) -> dict[str, Any]:
         """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades
@@ -213,7 +251,7 @@ class ApiSource:
                 out["cluster_id"] = cluster.cluster_id
             if signal.origin:
                 out["origin"] = signal.origin
-        return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy, "price": price, "at": now,
+        return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy_name(), "price": price, "at": now,
                 "best_cluster": cluster.to_dict() if cluster is not None else None, "signal": out}
 
     def grid(self, symbol: str, window: str | None = None, points: bool = False) -> dict[str, Any]:
@@ -232,6 +270,10 @@ class ApiSource:
             lo, hi = np.searchsorted(times, [start, now], side="left")[0], np.searchsorted(times, now, side="right")
             if hi > lo:
                 price_points, source = (times[lo:hi], prices[lo:hi]), "trades"
+        if price_points is None and self.price_history is not None:
+            marks = self.price_history.points(key, start, now)
+            if marks is not None:
+                price_points, source = marks, "marks"
         if price_points is None:
             cols = self.heatmap.events_since(key, start)
             keep = cols.trade_time <= now
@@ -244,7 +286,90 @@ class ApiSource:
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
                            f"{window} before {_iso(now)}") from exc
-        return {**grid.to_dict(points=points, arrays=True), "symbol": key, "at": now, "price_source": source}
+        out = {**grid.to_dict(points=points, arrays=True), "symbol": key, "at": now, "price_source": source}
+        if self.books_path is not None:
+            out["markers"] = self._markers(key, start, now)
+        return out
+
+    @contextlib.contextmanager
+    def _books(self) -> Iterator[Books]:
+        """The bot's books, read-only: a 404 when this server reads none (over a recording), a 503 while the bot
+        has not written them yet."""
+        if self.books_path is None:
+            raise ApiError(404, "no books", "this server reads no bot's books (run the bot with api.enabled, or "
+                           "serve --config with the bot's storage.path)")
+        try:
+            books = Books.open_readonly(self.books_path)
+        except BooksError as exc:
+            raise ApiError(503, "no books", "the bot has written no books yet") from exc
+        with books:
+            yield books
+
+    def _markers(self, key: str, start: int, now: int) -> list[dict[str, Any]]:
+        """The bot's entries and exits on ``key`` between ``start`` and ``now``, oldest first."""
+        try:
+            with self._books() as books:
+                unified = to_unified(key, self.markets)
+                held = [p for p in books.open_positions() if p.symbol == unified]
+                closed = [t for t in books.closed_trades(since_ms=start) if t.position.symbol == unified]
+        except ApiError:
+            return []
+        out: list[dict[str, Any]] = []
+        for p in [*held, *(t.position for t in closed)]:
+            if start <= p.opened_at <= now:
+                out.append({"kind": "entry", "time": p.opened_at, "price": p.entry_price,
+                            "side": _side(p.direction), "client_id": p.client_id, "reason": "entry"})
+        for t in closed:
+            if t.closed_at <= now:
+                out.append({"kind": "exit", "time": t.closed_at, "price": t.exit_price,
+                            "side": _side(t.position.direction), "client_id": t.position.client_id,
+                            "reason": t.reason, "net_pnl": t.net_pnl})
+        out.sort(key=lambda m: (m["time"], m["kind"] == "exit"))
+        return out
+
+    def positions(self) -> dict[str, Any]:
+        """The bot's open positions, valued at the heatmap's current price (the mark price in a running bot)."""
+        now = self.now()
+        with self._books() as books:
+            held = books.open_positions()
+        rows = []
+        for p in held:
+            key = to_exchange_id(p.symbol, self.markets)
+            price = self.heatmap.get_price(key)
+            rows.append({"symbol": key, "unified": p.symbol, "side": _side(p.direction), "quantity": p.quantity,
+                         "entry_price": p.entry_price, "price": price,
+                         "unrealized": None if price is None else p.unrealized(price),
+                         "stop_loss": p.stop_loss, "take_profit": p.take_profit,
+                         "liquidation_price": p.liquidation_price, "margin": p.margin, "opened_at": p.opened_at,
+                         "entry_fee": p.entry_fee, "funding": p.funding, "client_id": p.client_id,
+                         "strategy": p.strategy})
+        return {"at": now, "positions": rows}
+
+    def trades(self, limit: int = 50) -> dict[str, Any]:
+        """The bot's closed trades, newest first."""
+        with self._books() as books:
+            closed = books.closed_trades(limit=limit)
+        return {"at": self.now(), "trades": [
+            {"symbol": to_exchange_id(t.position.symbol, self.markets), "unified": t.position.symbol,
+             "side": _side(t.position.direction), "quantity": t.position.quantity,
+             "entry_time": t.position.opened_at, "entry_price": t.position.entry_price, "exit_time": t.closed_at,
+             "exit_price": t.exit_price, "reason": t.reason, "gross_pnl": t.gross_pnl,
+             "fees": t.position.entry_fee + t.exit_fee, "funding": t.position.funding, "net_pnl": t.net_pnl,
+             "client_id": t.position.client_id}
+            for t in closed]}
+
+    def equity(self, since: str | None = None) -> dict[str, Any]:
+        """The bot's equity snapshots ``[time, equity, wallet, open positions]``, oldest first, thinned to at most
+        :data:`EQUITY_POINTS_MAX` (the last one always kept)."""
+        since_ms = parse_time("since", since)
+        with self._books() as books:
+            snaps = books.snapshots(since_ms=since_ms)
+            starting, peak = books.starting_wallet, books.peak_equity()
+        if len(snaps) > EQUITY_POINTS_MAX:
+            stride = -(-len(snaps) // EQUITY_POINTS_MAX)
+            snaps = [*snaps[:-1:stride], snaps[-1]]
+        return {"at": self.now(), "starting_wallet": starting, "peak_equity": peak,
+                "points": [[s.at, s.equity, s.wallet, s.positions] for s in snaps]}
 
     def events(self, symbol: str, limit: int = 100, since: str | None = None) -> dict[str, Any]:
         key = self.symbol_key(symbol)

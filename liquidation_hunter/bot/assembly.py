@@ -15,14 +15,21 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from live_heatmap import ConfigError, LiveLiquidationHeatmap
 from live_heatmap.stream.connection import ConnectionSettings
 from live_heatmap.stream.stream import StreamSettings
-from strategies import Strategy, make_strategy
+from strategies import Strategy, make_strategy, strategy_from_path
 
 __all__ = ["check_strategy", "configured_strategy", "stream_settings"]
 
 
 def configured_strategy(config: BotConfig, hunter: LiquidationHunter) -> Strategy:
-    """``config``'s strategy reading ``hunter``; a bad parameter raises :class:`ConfigError`
-    (``<file>: strategy.params.<key>: ...``)."""
+    """``config``'s strategy reading ``hunter``: a shipped one (``strategy.name``) or the one in
+    ``strategy.path``; a bad parameter, file or name raises :class:`ConfigError` (``<file>: strategy.params.<key>:
+    ...``, ``<file>: strategy.path: <the file>: line 3: invalid syntax``)."""
+    strategy = config.strategy
+    if strategy.path is not None:
+        try:
+            return strategy_from_path(strategy.path, strategy.name, hunter, strategy.params)
+        except ConfigError as exc:
+            raise exc.within("strategy", file=config.source, secrets=environment_secrets()) from None
     try:
         return make_strategy(config.strategy.name, hunter, config.strategy.params)
     except ConfigError as exc:

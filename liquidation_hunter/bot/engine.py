@@ -3,7 +3,8 @@
 * ``prices``: poll mark prices over REST in one batched request (only without the mark-price stream);
 * ``clusters``: rebuild every symbol's clusters;
 * ``signals``: ask the strategy for each symbol, apply the risk rules, open positions;
-* ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits;
+* ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits, and
+  the ``close``/``flatten`` requests made by hand (:mod:`.controls`);
 * ``snapshot``: equity and positions into the books;
 * ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads.
 
@@ -56,7 +57,9 @@ from typing import Protocol
 
 import structlog
 
+from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
+from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.data.prices import PricePath
@@ -120,8 +123,10 @@ class Bot:
                  books: Books, price_feed: PriceFeed | None = None, markets: MarketsLike | None = None,
                  clock: Callable[[], int], price_max_age_ms: int | None = PRICE_STALE_MS,
                  raise_errors: bool | None = None, stream: Feed | None = None,
-                 precision: Precision | None = None) -> None:
+                 precision: Precision | None = None, price_history: PriceHistory | None = None) -> None:
         self.config = config
+        self.price_history = price_history
+        """Recent prices, downsampled, for the page's price line (None: not kept, a backtest)."""
         self.stream = stream
         """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
@@ -438,10 +443,14 @@ class Bot:
     # ------------------------------------------------------------------ positions
 
     def job_positions(self, now_ms: int) -> None:
-        """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits."""
+        """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits and the
+        close/flatten requests made by hand (:mod:`.controls`)."""
         if not self._ready(now_ms):
             return
         prices = self.prices(now_ms)
+        if self.price_history is not None:  # the page's price line
+            for symbol, mark in prices.items():
+                self.price_history.record(self._ids.get(symbol) or self._exchange_id(symbol), mark, now_ms)
         with self._trading:
             for trade in self.broker.on_prices(prices, now_ms):
                 self._log_exit(trade)
@@ -455,6 +464,7 @@ class Bot:
                 closed = self.broker.close(position, "time_exit", price, now_ms)
                 if closed is not None:
                     self._log_exit(closed)
+            carry_out_pending(self.broker, self.books, prices, now_ms, on_exit=self._log_exit)  # close/flatten by hand
             self.risk.account_block(self.broker.account(prices, now_ms), now_ms)
 
     def check_exits(self, paths: Mapping[str, PricePath], now_ms: int) -> None:

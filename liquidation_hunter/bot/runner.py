@@ -26,6 +26,7 @@ from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
+from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.scheduler import JobScheduler
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
@@ -105,7 +106,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     strategy = configured_strategy(config, hunter)
     bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
               price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
-              stream=stream, precision=rules)
+              stream=stream, precision=rules, price_history=PriceHistory())
     if config.mode == "paper":  # live: the exchange's own stop and take-profit orders do this
         heatmap.add_price_listener(bot.on_mark_price)
     return bot
@@ -165,7 +166,8 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
     from liquidation_hunter.api import ApiServer  # noqa: PLC0415 - lazy: FastAPI, uvicorn
 
     source = ApiSource(bot.heatmap, hunter=config.hunter, strategy=config.strategy.name,
-                       strategy_params=config.strategy.params, markets=bot.markets,
+                       strategy_params=config.strategy.params, strategy_path=config.strategy.path, markets=bot.markets,
+                       price_history=bot.price_history,
                        heartbeat_s=config.schedule.heartbeat,
                        books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream)
     server = ApiServer.from_config(source, config.api)

@@ -15,6 +15,7 @@ import yaml
 from liquidation_hunter import __version__
 from liquidation_hunter.api.auth import ApiAuthError
 from liquidation_hunter.cli.backtest import add_backtest_parser
+from liquidation_hunter.cli.controls import add_control_parsers
 from liquidation_hunter.cli.heatmap import add_heatmap_parser
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
@@ -150,7 +151,7 @@ def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Book
     if config is None:
         return None
     path = config.storage.path
-    if write and (path == MEMORY or not Path(path).is_file()):  # halt/resume act on a bot's existing books
+    if write and (path == MEMORY or not Path(path).is_file()):  # halt/resume/close act on a bot's existing books
         print(f"error: no books at {path}: is this the bot's config? (storage.path)", file=sys.stderr)
         return None
     try:
@@ -240,6 +241,7 @@ def _build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="lift a halt (by hand, or by the drawdown limit: the peak is reset)")
     resume.add_argument("--config", "-c", required=True)
     resume.set_defaults(handler=_cmd_halt)
+    add_control_parsers(sub, lambda args: _books_of(args, write=True))  # close, flatten: halt's rule for books
     record = sub.add_parser("record", help="record liquidations into storage.events only (no trading) until "
                             "SIGINT/SIGTERM", description="Stream Binance liquidations for the config's symbols "
                             "into its storage.events SQLite file (retention: storage.retention_days).")

@@ -164,7 +164,8 @@ class BotConfig(Settings, frozen=True):
             if "symbols" in data:
                 data = {**data, "symbols": unified_symbols(data["symbols"])}
             config = convert(cls, data)
-            return replace(config, storage=config.storage.resolved(file), source=file)
+            return replace(config, storage=config.storage.resolved(file), strategy=config.strategy.resolved(file),
+                           source=file)
         except ConfigError as exc:
             raise exc.within(file=file, lines=lines, secrets=environment_secrets()) from None
 

@@ -19,8 +19,8 @@ from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
-__all__ = ["MEMORY", "ApiConfig", "ExchangeConfig", "LoggingConfig", "RiskConfig", "ScheduleConfig",
-           "StorageConfig", "StrategyConfig", "TimeoutsConfig"]
+__all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "ExchangeConfig", "LoggingConfig", "RiskConfig",
+           "ScheduleConfig", "StorageConfig", "StrategyConfig", "TimeoutsConfig", "is_module_name"]
 
 MEMORY = ":memory:"
 
@@ -76,17 +76,54 @@ class ExchangeConfig(Settings, frozen=True):
                                     self.ws_url)
 
 
-class StrategyConfig(Settings, frozen=True):
-    """``strategy``: which strategy trades the signals, and its own parameters."""
+BUILTIN_STRATEGIES = ("liquidation_magnet", "cascade_fade")
+"""The strategies shipped in ``strategies/``; ``strategy.path`` loads one of your own."""
+StrategyName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="a strategy's name")]
+_PATH_RULE = ("a .py file (relative to the config's folder) or a module name such as my_strategies.fade, e.g. "
+              "examples/external_strategy.py")
 
-    name: Literal["liquidation_magnet", "cascade_fade"] = "liquidation_magnet"
-    """``liquidation_magnet`` (trade toward the cluster, the hunter's rule) or ``cascade_fade``."""
+
+def is_module_name(path: str) -> bool:
+    """``strategy.path`` names a module (``my_pkg.fade``), not a file: dotted identifiers without ``.py``."""
+    return not path.endswith(".py") and all(part.isidentifier() for part in path.split("."))
+
+
+class StrategyConfig(Settings, frozen=True):
+    """``strategy``: which strategy trades the signals, and its own parameters.
+
+    Without ``path``, ``name`` is one of the shipped strategies. With ``path`` (a ``.py`` file or a module
+    name, as freqtrade's ``--strategy-path``) the strategy is a class defined there with a ``name`` and a
+    ``decide(symbol, price, now_ms)`` method (``strategies.base.Strategy``), built as ``cls(hunter, params)``:
+    the file's only such class, or the one whose ``name`` is ``strategy.name`` when it defines several.
+    """
+
+    name: StrategyName = "liquidation_magnet"
+    """``liquidation_magnet`` (trade toward the cluster, the hunter's rule) or ``cascade_fade``; with ``path``:
+    the ``name`` of the class to use when the file defines several."""
+    path: FilePath | None = None
+    """A strategy of your own: a ``.py`` file (relative to the config's folder) or an importable module name;
+    null: a shipped strategy (``name``)."""
     params: dict[str, Any] = field(default_factory=dict)
     """The strategy's parameters as written (read-only once loaded); the strategy's own type reads them where
     the bot is assembled (``liquidation_hunter.bot.assembly``)."""
 
     def __hash__(self) -> int:  # the params mapping is read-only but not hashable
-        return hash((self.name, tuple(self.params)))
+        return hash((self.name, self.path, tuple(self.params)))
+
+    def check(self) -> None:
+        if self.path is None and self.name not in BUILTIN_STRATEGIES:
+            raise ConfigError.wrong("name", " or ".join(repr(n) for n in BUILTIN_STRATEGIES), self.name,
+                                    " (a strategy of your own: set strategy.path)")
+        if self.path is not None and not (self.path.endswith(".py") or is_module_name(self.path)):
+            raise ConfigError.wrong("path", _PATH_RULE, self.path)
+
+    def resolved(self, config_file: str | None) -> StrategyConfig:
+        """This section with a file ``path`` resolved against ``config_file``'s folder (the working folder without
+        a file), ``~`` expanded; a module name unchanged."""
+        if self.path is None or is_module_name(self.path):
+            return self
+        base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
+        return replace(self, path=os.path.normpath(os.path.join(base, os.path.expanduser(self.path))))
 
 
 class RiskConfig(Settings, frozen=True):

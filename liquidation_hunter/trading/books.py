@@ -2,7 +2,8 @@
 
 Tables: ``ledger`` (every money movement: deposit, fee, realised PnL, funding; the wallet is their sum),
 ``orders`` (by client order id), ``fills``, ``positions`` (open and closed), ``funding``, ``signals``,
-``snapshots`` (equity over time), ``control`` (halt switch, stream health, peak equity) and ``meta``.
+``snapshots`` (equity over time), ``control`` (halt switch, stream health, peak equity), ``control_requests``
+(``close`` and ``flatten`` asked for by hand, :meth:`Books.request_control`) and ``meta``.
 
 Every change a broker makes is **one transaction**: an entry writes its order, fill, position and fee
 together, an exit its order, fill, position update, PnL and fee together. A process killed at any
@@ -30,7 +31,7 @@ from typing import Any
 
 from liquidation_hunter.trading.model import AccountState, ClosedTrade, EntryOrder, ExitReason, Position
 
-__all__ = ["Books", "BooksError", "OrderRecord", "SignalRecord", "Transfer"]
+__all__ = ["Books", "BooksError", "ControlRequest", "OrderRecord", "SignalRecord", "Transfer"]
 
 SCHEMA_VERSION = 1
 MEMORY = ":memory:"
@@ -84,6 +85,12 @@ CREATE TABLE IF NOT EXISTS transfers (
 """
 """Live books: differences between the exchange's wallet and the books' (:meth:`Books.record_transfer`). Added
 to files of any age by ``CREATE ... IF NOT EXISTS`` (the ledger holds the money; this table says what it was)."""
+_CONTROL_REQUESTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS control_requests (
+    id INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('close', 'flatten')),
+    symbol TEXT, status TEXT NOT NULL CHECK (status IN ('pending', 'done')), attempts INTEGER NOT NULL DEFAULT 0,
+    done_at INTEGER, result TEXT NOT NULL DEFAULT '');
+"""
 
 _POSITION_COLUMNS = ("id, client_id, symbol, direction, quantity, entry_price, leverage, margin, stop_loss, "
                      "take_profit, liquidation_price, opened_at, entry_fee, funding, strategy")
@@ -126,6 +133,22 @@ class Transfer:
     books_wallet: float
     """The books' wallet before the transfer was recorded."""
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """A row of ``control_requests``: a ``close`` of one symbol or a ``flatten`` (every position), asked for by
+    hand (``liquidation-hunter close`` / ``flatten``), ``pending`` until the bot (or the command) carried it out.
+    ``result`` says what was done, or while pending why the last attempt did not finish."""
+
+    id: int
+    at: int
+    kind: str
+    symbol: str | None
+    status: str
+    attempts: int
+    done_at: int | None
+    result: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +231,7 @@ class Books:
         with self._lock:
             self._db.executescript(_SCHEMA)  # idempotent (IF NOT EXISTS); executescript commits by itself
             self._db.executescript(_TRANSFERS_SCHEMA)
+            self._db.executescript(_CONTROL_REQUESTS_SCHEMA)  # added after schema 1: books of older versions get it
         with self._write() as db:
             meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
             if not meta:
@@ -616,6 +640,49 @@ class Books:
     def health(self) -> tuple[dict[str, Any], int] | None:
         rows = self._rows("SELECT value, at FROM control WHERE key = 'health'")
         return (json.loads(rows[0]["value"]), int(rows[0]["at"])) if rows else None
+
+    # ------------------------------------------------------------------ control requests (close, flatten)
+
+    def request_control(self, kind: str, symbol: str | None, now_ms: int) -> tuple[ControlRequest, bool]:
+        """Queue a ``close`` of ``symbol`` or a ``flatten`` (``symbol`` None) for the bot; a request of the same
+        kind and symbol still pending is returned instead of a second one. Returns (the request, True if new)."""
+        with self._write() as db:
+            row = db.execute("SELECT * FROM control_requests WHERE status = 'pending' AND kind = ? "
+                             "AND symbol IS ? ORDER BY id LIMIT 1", (kind, symbol)).fetchone()
+            if row is not None:
+                return ControlRequest(**dict(row)), False
+            cursor = db.execute("INSERT INTO control_requests(at, kind, symbol, status) VALUES (?, ?, ?, 'pending')",
+                                (now_ms, kind, symbol))
+            row = db.execute("SELECT * FROM control_requests WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            return ControlRequest(**dict(row)), True
+
+    def control_requests(self, *, pending: bool = False, limit: int = 10) -> list[ControlRequest]:
+        """Control requests, newest first (``pending``: only those not carried out yet, oldest first).
+        Empty for books written before control requests existed and opened read-only."""
+        sql = ("SELECT * FROM control_requests WHERE status = 'pending' ORDER BY id LIMIT ?" if pending else
+               "SELECT * FROM control_requests ORDER BY id DESC LIMIT ?")
+        try:
+            return [ControlRequest(**dict(r)) for r in self._rows(sql, (limit,))]
+        except sqlite3.OperationalError as exc:  # an older file opened read-only: the table is not there
+            if "no such table" in str(exc):
+                return []
+            raise
+
+    def control_request(self, request_id: int) -> ControlRequest | None:
+        rows = self._rows("SELECT * FROM control_requests WHERE id = ?", (request_id,))
+        return ControlRequest(**dict(rows[0])) if rows else None
+
+    def finish_control(self, request_id: int, result: str, now_ms: int) -> None:
+        """The request was carried out (``result`` says how)."""
+        with self._write() as db:
+            db.execute("UPDATE control_requests SET status = 'done', done_at = ?, result = ?, "
+                       "attempts = attempts + 1 WHERE id = ? AND status = 'pending'", (now_ms, result, request_id))
+
+    def retry_control(self, request_id: int, why: str) -> None:
+        """An attempt did not finish the request (no price yet, the exchange refused...): it stays pending."""
+        with self._write() as db:
+            db.execute("UPDATE control_requests SET attempts = attempts + 1, result = ? WHERE id = ? "
+                       "AND status = 'pending'", (why, request_id))
 
     # ------------------------------------------------------------------ audit
 

@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.books import Books, ControlRequest
 from live_heatmap.common.timeparse import utc_day
 
-__all__ = ["StatusReport", "render_status", "status_report"]
+__all__ = ["StatusReport", "bot_running", "render_status", "status_report"]
 
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
@@ -86,6 +86,20 @@ class SignalRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlRow:
+    """A ``close``/``flatten`` asked for by hand: pending until the bot carried it out (``result`` says how)."""
+
+    id: int
+    at: str | None
+    kind: str
+    symbol: str | None
+    status: str
+    attempts: int
+    done_at: str | None
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     """What ``status`` shows (:func:`status_report`); :meth:`to_dict` is its JSON (``status --json``, the API).
 
@@ -104,11 +118,20 @@ class StatusReport:
     stream: Mapping[str, Any]
     transfers: tuple[TransferRow, ...] = ()
     """Live: the latest deposits and withdrawals, newest first."""
+    controls: tuple[ControlRow, ...] = ()
+    """The pending ``close``/``flatten`` requests and the last few done, newest first."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "positions": [asdict(p) for p in self.positions],
                 "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream),
-                "transfers": [asdict(t) for t in self.transfers]}
+                "transfers": [asdict(t) for t in self.transfers],
+                "controls": [asdict(c) for c in self.controls]}
+
+
+def bot_running(health: Mapping[str, Any], health_at: int | None, *, now_ms: int, heartbeat_s: float) -> bool:
+    """A bot runs on the books when its last heartbeat is recent (3 heartbeats) and does not say it stopped."""
+    return (health_at is not None and "stopped" not in health
+            and now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000)
 
 
 def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int = 10) -> StatusReport:
@@ -128,8 +151,7 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
             margin=p.margin, opened_at=_iso(p.opened_at), client_id=p.client_id))
     day_start = int(datetime.strptime(utc_day(now_ms), "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
     today = books.closed_trades(since_ms=day_start)
-    running = (health_at is not None and "stopped" not in health
-               and now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000)
+    running = bot_running(health, health_at, now_ms=now_ms, heartbeat_s=heartbeat_s)
     return StatusReport(
         books=books.path, mode=books.mode, at=_iso(now_ms),
         bot=BotState(running=running, last_heartbeat=_iso(health_at), stopped=health.get("stopped"),
@@ -147,7 +169,16 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
         stream={k: health.get(k) for k in _HEALTH_KEYS},
         transfers=tuple(TransferRow(at=_iso(t.at), kind=t.kind, amount=t.amount, exchange_wallet=t.exchange_wallet)
                         for t in books.transfers(limit=5)),
+        controls=tuple(ControlRow(id=c.id, at=_iso(c.at), kind=c.kind, symbol=c.symbol, status=c.status,
+                                  attempts=c.attempts, done_at=_iso(c.done_at), result=c.result)
+                       for c in _controls(books)),
     )
+
+
+def _controls(books: Books) -> list[ControlRequest]:
+    """Every pending control request and the last 5, newest first."""
+    wanted = {c.id: c for c in (*books.control_requests(pending=True, limit=100), *books.control_requests(limit=5))}
+    return [wanted[i] for i in sorted(wanted, reverse=True)]
 
 
 def render_status(report: StatusReport) -> str:
@@ -181,6 +212,13 @@ def render_status(report: StatusReport) -> str:
     for s in report.recent_signals:
         side = {1: "long", -1: "short"}.get(s.direction, "-")
         lines.append(f"  {s.at}  {s.symbol:<18}{side:<6}strength {s.strength:.2f}  {s.action}")
+    for c in report.controls:
+        what = f"{c.kind} {c.symbol}" if c.symbol else c.kind
+        if c.status == "pending":
+            tried = f"; {c.attempts} attempts, last: {c.result}" if c.attempts else ""
+            lines.append(f"PENDING {what} (request {c.id}, asked {c.at}{tried})")
+        else:
+            lines.append(f"done {what} (request {c.id}, {c.done_at}): {c.result}")
     st = report.stream
     if st.get("connected") is None:
         lines.append("stream: no heartbeat recorded yet")

@@ -2,8 +2,11 @@
  *
  * Data: GET /api/v1/symbols (picker), /api/v1/grid/{symbol}?window= (HeatmapGrid.to_dict: x = time
  * edges ms, y = price edges, z / z_long / z_short = rows per price of values per time column,
- * candles = [ms, open, high, low, close]) and /api/v1/clusters/{symbol}?min_strength=&max_distance=.
- * After each successful draw: body[data-ready="1"] and body[data-drawn-symbol=SYMBOL] (tests wait on them).
+ * candles = [ms, open, high, low, close], markers = the bot's entries and exits) and
+ * /api/v1/clusters/{symbol}?min_strength=&max_distance=. Inside a running bot (or serve --config), the bot's
+ * panel: /api/v1/positions, /api/v1/trades?limit=10 and /api/v1/equity, when /api/v1/status names books.
+ * After each successful draw: body[data-ready="1"] and body[data-drawn-symbol=SYMBOL]; after the bot's panel:
+ * body[data-bot="ready"|"none"] (tests wait on them).
  */
 "use strict";
 
@@ -36,12 +39,16 @@ const el = {
   minStrength: $("min-strength"), maxDistance: $("max-distance"), auto: $("auto"), interval: $("interval"),
   refresh: $("refresh"), status: $("status"), error: $("error"), canvas: $("heatmap"), tip: $("tip"),
   rows: $("cluster-rows"), count: $("cluster-count"), titleSymbol: $("title-symbol"), titleInfo: $("title-info"),
+  bot: $("bot"), botSummary: $("bot-summary"), equity: $("equity"), positionRows: $("position-rows"),
+  positionCount: $("position-count"), tradeRows: $("trade-rows"),
 };
 
 const state = {
   symbols: [], symbol: null, grid: null, clusters: null, price: null,
   inFlight: null, // the AbortController of the load under way
   timer: null, layout: null, active: -1,
+  bot: null, // {positions, trades, equity} of the bot whose books the server reads; null: none
+  hasBooks: undefined, // whether the server reads a bot's books (asked once, from /api/v1/status)
 };
 
 // ---------- formatting ----------
@@ -119,6 +126,7 @@ async function load(force) {
     state.keepNotice = false;
     render();
     el.status.textContent = "updated " + fmtTime(Date.now()) + " UTC";
+    loadBot(ctl.signal);
   } catch (e) {
     if (e.name === "AbortError") return;
     showError(symbol + ": " + (e instanceof ApiError ? e.message : String(e)));
@@ -127,6 +135,77 @@ async function load(force) {
   } finally {
     if (state.inFlight === ctl) { state.inFlight = null; delete document.body.dataset.loading; }
   }
+}
+
+/* The bot's panel: its open positions, recent trades and equity curve, when the server reads its books. */
+async function loadBot(signal) {
+  if (state.hasBooks === undefined) { // asked once: a server over a recording reads no books (status says books: null)
+    try { state.hasBooks = (await getJson("/api/v1/status", signal)).books != null; } catch (e) { return; }
+  }
+  if (!state.hasBooks) { document.body.dataset.bot = "none"; return; }
+  let positions, trades, equity;
+  try {
+    [positions, trades, equity] = await Promise.all([
+      getJson("/api/v1/positions", signal), getJson("/api/v1/trades?limit=10", signal), getJson("/api/v1/equity", signal),
+    ]);
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    state.bot = null;
+    el.bot.hidden = true;
+    document.body.dataset.bot = String(e.message).startsWith("503") ? "none" : "error";
+    return;
+  }
+  state.bot = { positions: positions.positions || [], trades: trades.trades || [], equity };
+  renderBot();
+}
+
+const signed = (v) => (v == null ? "–" : `<span class="${v >= 0 ? "gain" : "loss"}">${v >= 0 ? "+" : ""}${v.toFixed(2)}</span>`);
+
+function renderBot() {
+  const b = state.bot;
+  if (!b) return;
+  el.bot.hidden = false;
+  const pts = b.equity.points || [];
+  const last = pts.length ? pts[pts.length - 1] : null;
+  el.botSummary.innerHTML = last ? `equity ${last[1].toFixed(2)} USDT ` + signed(last[1] - b.equity.starting_wallet) : "no snapshot yet";
+  el.positionCount.textContent = `(${b.positions.length})`;
+  el.positionRows.innerHTML = b.positions.length ? b.positions.map((p) =>
+    `<tr data-symbol="${esc(p.symbol)}" data-side="${p.side}"><td>${esc(p.symbol)}</td><td class="pos-${p.side}">${p.side}</td>` +
+    `<td class="num">${fmtPrice(p.entry_price)}</td><td class="num">${fmtPrice(p.price)}</td>` +
+    `<td class="num">${signed(p.unrealized)}</td></tr>`).join("")
+    : '<tr><td colspan="5" class="empty">no open position</td></tr>';
+  el.tradeRows.innerHTML = b.trades.length ? b.trades.map((t) =>
+    `<tr data-symbol="${esc(t.symbol)}" data-reason="${esc(t.reason)}"><td>${esc(t.symbol)}</td><td class="pos-${t.side}">${t.side}</td>` +
+    `<td class="num">${fmtPrice(t.exit_price)}</td><td>${esc(t.reason)}</td><td class="num">${signed(t.net_pnl)}</td></tr>`).join("")
+    : '<tr><td colspan="5" class="empty">no closed trade yet</td></tr>';
+  drawEquity(pts, b.equity.starting_wallet);
+  document.body.dataset.bot = "ready";
+}
+
+function drawEquity(pts, start) {
+  const cv = el.equity, dpr = window.devicePixelRatio || 1, W = cv.clientWidth, H = cv.clientHeight;
+  if (!W || !H) return;
+  cv.width = Math.round(W * dpr); cv.height = Math.round(H * dpr);
+  const ctx = cv.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  cv.dataset.points = String(pts.length);
+  ctx.font = "10px system-ui, sans-serif"; ctx.fillStyle = "#8b8fa3"; ctx.textBaseline = "top";
+  if (pts.length < 2) { ctx.fillText(pts.length ? "one snapshot so far" : "no snapshot yet", 6, 6); return; }
+  const t0 = pts[0][0], t1 = pts[pts.length - 1][0];
+  let lo = start, hi = start;
+  for (const p of pts) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
+  if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
+  const pad = (hi - lo) * 0.08, L = { x0: 4, x1: W - 4, y0: 16, y1: H - 4 };
+  const X = (t) => L.x0 + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * (L.x1 - L.x0);
+  const Y = (v) => L.y1 - (v - lo + pad) / (hi - lo + 2 * pad) * (L.y1 - L.y0);
+  ctx.setLineDash([3, 3]); ctx.strokeStyle = "rgba(255,255,255,0.3)"; ctx.lineWidth = 1;
+  ctx.beginPath(); ctx.moveTo(L.x0, Y(start)); ctx.lineTo(L.x1, Y(start)); ctx.stroke(); ctx.setLineDash([]);
+  ctx.strokeStyle = pts[pts.length - 1][1] >= start ? SHORT : LONG; ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  pts.forEach((p, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, X(p[0]), Y(p[1])));
+  ctx.stroke();
+  ctx.fillText(`${fmtDate(t0)} → ${fmtTime(t1)} · start ${start.toFixed(0)}`, 6, 3);
 }
 
 function schedule() {
@@ -299,6 +378,7 @@ function render() {
   ctx.beginPath(); ctx.rect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0); ctx.clip();
   drawPrice(ctx, g, X, Y, L);
   drawClusters(ctx, X, Y, L);
+  drawMarkers(ctx, g, X, Y);
   ctx.restore();
   drawAxes(ctx, g, X, Y, L, W, H);
   drawLegend(ctx, L, vmax, scale);
@@ -307,7 +387,9 @@ function render() {
   const sideName = { z: "longs + shorts", z_long: "longs", z_short: "shorts" }[el.side.value];
   el.titleInfo.textContent = `${fmtDate(t0)} → ${fmtTime(t1)} · ${g.events} liquidations · ${sideName}, ${scale}` +
     (g.time_decay_minutes ? ` · decay ${g.time_decay_minutes} min` : "") +
-    (g.price_source === "liquidations" ? " · price line: liquidation fills" : "");
+    (g.price_source === "liquidations" ? " · price line: liquidation fills" :
+      g.price_source === "marks" ? " · price line: mark prices" : "") +
+    (g.markers && g.markers.length ? ` · ${g.markers.length} entries/exits of the bot` : "");
   document.body.dataset.drawnSymbol = state.symbol;
   el.canvas.dataset.drawnSymbol = state.symbol;
   document.body.dataset.ready = "1";
@@ -326,6 +408,22 @@ function drawPrice(ctx, g, X, Y, L) {
   ctx.lineJoin = "round";
   path(); ctx.strokeStyle = "rgba(0,0,0,0.6)"; ctx.lineWidth = 3.5; ctx.stroke();
   path(); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1.5; ctx.stroke();
+}
+
+// The bot's entries (a triangle pointing the trade's way: up for a long, down for a short) and exits (a ring).
+function drawMarkers(ctx, g, X, Y) {
+  for (const m of g.markers || []) {
+    const xv = X(m.time), yv = Y(m.price), colour = m.side === "long" ? SHORT : LONG, up = m.side === "long";
+    ctx.lineWidth = 2; ctx.strokeStyle = "#000"; ctx.fillStyle = colour;
+    ctx.beginPath();
+    if (m.kind === "entry") {
+      ctx.moveTo(xv, up ? yv - 8 : yv + 8); ctx.lineTo(xv - 7, up ? yv + 5 : yv - 5); ctx.lineTo(xv + 7, up ? yv + 5 : yv - 5);
+      ctx.closePath(); ctx.stroke(); ctx.fill();
+    } else {
+      ctx.arc(xv, yv, 6, 0, 2 * Math.PI); ctx.stroke();
+      ctx.beginPath(); ctx.arc(xv, yv, 6, 0, 2 * Math.PI); ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.stroke();
+    }
+  }
 }
 
 function drawClusters(ctx, X, Y, L) {

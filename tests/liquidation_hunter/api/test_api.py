@@ -470,10 +470,11 @@ def test_openapi_describes_every_endpoint(client: Client, server: ApiServer) -> 
     assert spec["openapi"].startswith("3.1")
     assert set(spec["paths"]) == {"/health", "/api/v1/symbols", "/api/v1/clusters/{symbol}",
                                   "/api/v1/signal/{symbol}", "/api/v1/grid/{symbol}", "/api/v1/events/{symbol}",
-                                  "/api/v1/status", "/api/v1/export/{symbol}"}
+                                  "/api/v1/status", "/api/v1/export/{symbol}", "/api/v1/positions", "/api/v1/trades",
+                                  "/api/v1/equity"}
     schema = schemathesis.openapi.from_dict(spec)
     operations = [op.ok() for op in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 11
     clusters = spec["paths"]["/api/v1/clusters/{symbol}"]["get"]
     assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side"}
     assert all(set(op["responses"]) >= {"200", "400"} and "422" not in op["responses"]

@@ -1,5 +1,7 @@
 """The page (``GET /``) in headless Chromium: it loads, draws a non-blank heatmap, switching the symbol in the
-picker changes the drawing, the cluster list fills, and API errors show. Screenshots go to ``artifacts/``.
+picker changes the drawing, the cluster list fills, and API errors show; inside a running bot it shows the bot's
+open positions, recent trades and equity curve, its entries and exits on the heatmap and the mark-price line.
+Screenshots go to ``artifacts/``.
 
 Drives Debian's ``chromium`` through ``chromedriver`` with Selenium (``dev`` extra). Skipped, saying why, when
 either is missing; CI (``.ci/run``) installs them. The server is the real :class:`ApiServer` over the recording
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import DATA, WIRE
+from running_bot import RunningBot, running_bot
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts"
@@ -183,3 +186,52 @@ def test_page_draws_heatmap_and_switches_symbol(server_url: str, browser: Any) -
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "NOSUCHUSDT" not in e["message"]]
     assert not errors, errors
     assert (ARTIFACTS / "page-BTCUSDT.png").is_file() and (ARTIFACTS / "page-ETHUSDT.png").is_file()
+    # a server over a recording reads no books: no bot panel
+    assert browser.execute_script("return document.body.dataset.bot") == "none"
+    assert not browser.find_element(By.ID, "bot").is_displayed()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    with running_bot(tmp_path_factory.mktemp("page-bot")) as running:
+        yield running
+
+
+def test_page_of_a_running_bot_shows_positions_trades_equity_and_markers(bot: RunningBot, browser: Any) -> None:
+    """The bot of tests/support/running_bot.py: two open positions, one closed trade, half an hour of equity."""
+    browser.get(bot.url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    wait_for(lambda: browser.execute_script("return document.body.dataset.bot") == "ready", "the bot's panel")
+    assert browser.find_element(By.ID, "bot").is_displayed()
+
+    positions = {r.get_attribute("data-symbol"): r.text
+                 for r in browser.find_elements(By.CSS_SELECTOR, "#position-rows tr[data-symbol]")}
+    assert set(positions) == {"BTCUSDT", "ETHUSDT"}, positions
+    assert "long" in positions["BTCUSDT"] and "+8.00" in positions["BTCUSDT"]  # 0.01 x (101,000 - 100,200)
+    assert "short" in positions["ETHUSDT"] and "+25.00" in positions["ETHUSDT"]  # 0.5 x (3,100 - 3,050)
+    [trade] = browser.find_elements(By.CSS_SELECTOR, "#trade-rows tr[data-symbol]")
+    assert trade.get_attribute("data-reason") == "take_profit" and "BTCUSDT" in trade.text
+
+    # the equity curve: the seeded half hour and the bot's own snapshots, drawn as a line (not blank)
+    equity = browser.execute_script(
+        "const cv = document.getElementById('equity'), d = cv.getContext('2d').getImageData(0, 0, cv.width, "
+        "cv.height).data; let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 150 && d[i] < 120) lit++;"
+        "return {points: Number(cv.dataset.points), lit};")
+    assert equity["points"] >= 30 and equity["lit"] > 50, equity  # the curve ends above the start: green
+
+    # the heatmap: entries and exits of the bot on BTCUSDT, a price line of mark prices once two are kept
+    grid = browser.execute_script("return state.grid")
+    assert [(m["kind"], m["client_id"]) for m in grid["markers"]] == [
+        ("entry", "lh-seed-btc-1"), ("exit", "lh-seed-btc-1"), ("entry", "lh-seed-btc-2")]
+    marker = browser.execute_script(
+        "const m = state.grid.markers[1], L = state.layout, dpr = window.devicePixelRatio || 1;"
+        "const d = document.getElementById('heatmap').getContext('2d')"
+        ".getImageData(Math.round((L.X(m.time) + 6) * dpr) - 1, Math.round(L.Y(m.price) * dpr) - 1, 3, 3).data;"
+        "return [d[0], d[1], d[2]];")
+    assert marker[1] > 150 and marker[0] < 120, marker  # the exit's ring, in the long's (green) colour
+    wait_for(lambda: browser.execute_script("load(true); return state.grid && state.grid.price_source") == "marks",
+             "the mark-price line", timeout=20)
+    wait_for(lambda: "price line: mark prices" in browser.find_element(By.ID, "title-info").text, "the title")
+    screenshot(browser, "bot-BTCUSDT")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
