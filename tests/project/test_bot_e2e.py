@@ -9,24 +9,19 @@ The bot is started through tests/support/guarded_cli.py, so it cannot reach the 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from bot_process import log_events, run_cli, start_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 from market_replay import MarketReplay, session
 
 from liquidation_hunter.trading.books import Books
 
-ROOT = Path(__file__).resolve().parents[2]
-GUARDED_CLI = Path(__file__).resolve().parents[1] / "support" / "guarded_cli.py"
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 START_MS = 1_737_996_600_000  # 2025-01-27T16:50:00Z
 END_MS = 1_737_998_400_000  # 2025-01-27T17:20:00Z
@@ -80,38 +75,6 @@ def servers() -> Iterator[tuple[FakeBinance, FakeBinanceRest]]:
         yield ws, rest
 
 
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-def _lines(log: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-    return out
-
-
-def _events(log: Path, name: str) -> list[dict[str, Any]]:
-    return [r for r in _lines(log) if r.get("event") == name]
-
-
-def _wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    tail = "\n".join(log.read_text().splitlines()[-30:])
-    raise AssertionError(f"timed out waiting for {what}; the bot's log ends:\n{tail}")
-
-
 def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
         tmp_path: Path, servers: tuple[FakeBinance, FakeBinanceRest]) -> None:
     ws, rest = servers
@@ -120,27 +83,27 @@ def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
     log = tmp_path / "bot.log"
     replay = MarketReplay(ws, session(SYMBOLS, START_MS, END_MS), speed=SPEED)
 
-    bot = _start(config, log)
-    _wait_for(lambda: _events(log, "loop_started") and ws.open_connections(), 60, "the bot to connect", log)
+    bot = start_bot(config, log)
+    wait_for(lambda: log_events(log, "loop_started") and ws.open_connections(), "the bot to connect", log, bot=bot)
     replay.start()
     try:
         # First run: trade, then die without warning while positions are open or being managed.
-        _wait_for(lambda: len(_events(log, "position_opened")) >= 2, 40, "two positions", log)
+        wait_for(lambda: len(log_events(log, "position_opened")) >= 2, "two positions", log, bot=bot, timeout=40)
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
         assert bot.returncode == -signal.SIGKILL
-        opened_first = {r["client_id"] for r in _events(log, "position_opened")}
-        closed_first = {r["client_id"] for r in _events(log, "position_closed")}
+        opened_first = {r["client_id"] for r in log_events(log, "position_opened")}
+        closed_first = {r["client_id"] for r in log_events(log, "position_closed")}
 
         # Second run on the same books: it resumes and keeps trading.
-        bot = _start(config, log)
-        _wait_for(lambda: len(_events(log, "loop_started")) == 2, 60, "the restart", log)
-        restarted = _events(log, "bot_started")[-1]
+        bot = start_bot(config, log)
+        wait_for(lambda: len(log_events(log, "loop_started")) == 2, "the restart", log, bot=bot)
+        restarted = log_events(log, "bot_started")[-1]
         # the first run recorded what it saw; the restart rebuilt its heatmap from that, not from nothing
-        assert 0 < _events(log, "warm_start")[-1]["events"] <= replay.published
-        _wait_for(lambda: replay.done or len(_events(log, "position_opened")) > len(opened_first) + 1, 40,
-                  "trading after the restart", log)
-        _wait_for(lambda: len(_events(log, "heartbeat")) >= 4, 30, "heartbeats", log)
+        assert 0 < log_events(log, "warm_start")[-1]["events"] <= replay.published
+        wait_for(lambda: replay.done or len(log_events(log, "position_opened")) > len(opened_first) + 1,
+                 "trading after the restart", log, bot=bot, timeout=40)
+        wait_for(lambda: len(log_events(log, "heartbeat")) >= 4, "heartbeats", log, bot=bot, timeout=30)
     finally:
         replay.stop()
         if bot.poll() is None:
@@ -151,10 +114,10 @@ def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
 
     assert bot.returncode == 0, log.read_text()[-3000:]
     assert stop_seconds < 5.0
-    assert _events(log, "bot_stopped")[-1]["reason"] == "SIGTERM"
+    assert log_events(log, "bot_stopped")[-1]["reason"] == "SIGTERM"
 
-    opened = [r["client_id"] for r in _events(log, "position_opened")]
-    closed = [r["client_id"] for r in _events(log, "position_closed")]
+    opened = [r["client_id"] for r in log_events(log, "position_opened")]
+    closed = [r["client_id"] for r in log_events(log, "position_closed")]
     assert len(opened) == len(set(opened)), "a signal opened two positions"
     assert len(closed) == len(set(closed)), "a position was closed twice"
     # the restart found exactly the positions the first run had opened and not closed (paper positions
@@ -175,8 +138,8 @@ def test_paper_bot_trades_survives_sigkill_and_stops_on_sigterm(
         assert health is not None and health[0]["stopped"] == "SIGTERM" and health[0]["events"] > 0
     assert rest.unexpected == []
 
-    status = subprocess.run([sys.executable, str(GUARDED_CLI), "status", "--config", str(config), "--json"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    status = run_cli("status", "--config", str(config), "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
     report = json.loads(status.stdout)
     assert report["bot"]["running"] is False and report["bot"]["stopped"] == "SIGTERM"
     assert len(report["positions"]) == len(held) - len(trades)
@@ -189,11 +152,11 @@ def test_sigint_stops_the_bot_within_5_seconds_with_state_flushed(
     config = tmp_path / "bot.yaml"
     config.write_text(CONFIG.format(symbols=", ".join(SYMBOLS), ws_url=ws.market_url, rest_url=rest.base_url))
     log = tmp_path / "bot.log"
-    bot = _start(config, log)
+    bot = start_bot(config, log)
     try:
-        _wait_for(lambda: _events(log, "heartbeat") and ws.open_connections(), 60, "the first heartbeat", log)
+        wait_for(lambda: log_events(log, "heartbeat") and ws.open_connections(), "the first heartbeat", log, bot=bot)
         # the running bot serves its read-only API on loopback
-        port = _events(log, "api_listening")[-1]["port"]
+        port = log_events(log, "api_listening")[-1]["port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
             assert json.loads(answer.read())["status"] == "ok"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as answer:
@@ -204,7 +167,7 @@ def test_sigint_stops_the_bot_within_5_seconds_with_state_flushed(
         bot.wait(10)
     assert time.monotonic() - sent < 5.0
     assert bot.returncode == 0
-    assert _events(log, "bot_stopped")[-1]["reason"] == "SIGINT"
+    assert log_events(log, "bot_stopped")[-1]["reason"] == "SIGINT"
     assert ws.wait_for_disconnect(ws.connections()[0].id, timeout=2.0)
     with Books.open_readonly(tmp_path / "books.sqlite") as books:
         health = books.health()

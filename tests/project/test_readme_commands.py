@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bot_process import GUARDED_CLI, ROOT
 
 from liquidation_hunter.cli import main
 from liquidation_hunter.cli.main import _build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-GUARDED_CLI = ROOT / "tests" / "support" / "guarded_cli.py"
 KINDS = {"sh", "sh network", "sh make", "sh pending", "sh server", "python", "yaml", "text"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>.*)$")
 

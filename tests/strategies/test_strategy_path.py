@@ -5,14 +5,10 @@ file with a non-zero exit."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from bot_process import ROOT, log_events, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 
 from liquidation_hunter.api.recording import source_from_recording
@@ -24,10 +20,8 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from live_heatmap import LiveLiquidationHeatmap
 from live_heatmap.store.history import load_events
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "external_strategy.py"
 EXAMPLE_CONFIG = ROOT / "examples" / "external_strategy.yaml"
-GUARDED_CLI = ROOT / "tests" / "support" / "guarded_cli.py"
 DATA = ROOT / "data" / "binance"
 
 
@@ -131,17 +125,9 @@ def test_a_running_bot_uses_the_example_strategy(tmp_path: Path) -> None:
                           f"strategy:\n  path: {EXAMPLE}\nstorage:\n  path: books.sqlite\n  events: null\n"
                           "logging:\n  format: json\n", encoding="utf-8")
         log = tmp_path / "bot.log"
-        with log.open("wb") as out:
-            bot = subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)], cwd=ROOT,
-                                   stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            deadline = time.monotonic() + 60
-            while '"loop_started"' not in log.read_text() and time.monotonic() < deadline and bot.poll() is None:
-                time.sleep(0.1)
-        finally:
-            bot.send_signal(signal.SIGTERM)
-            bot.wait(10)
-    started = [json.loads(line) for line in log.read_text().splitlines() if '"bot_started"' in line]
+        with started_bot(config, log) as bot:
+            wait_for(lambda: log_events(log, "loop_started"), "the loop", log, bot=bot)
+    started = log_events(log, "bot_started")
     assert started and started[0]["strategy"] == "fresh_magnet", log.read_text()[-2000:]
     assert bot.returncode == 0
 

@@ -11,12 +11,6 @@ liquidations once, so the heatmap has events and the bot's price history fills.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot_process import log_events, publishing_marks, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 
 from liquidation_hunter.trading.books import Books
@@ -31,8 +26,6 @@ from liquidation_hunter.trading.model import AccountState, EntryOrder
 
 __all__ = ["MARKS", "RunningBot", "running_bot"]
 
-ROOT = Path(__file__).resolve().parents[2]
-GUARDED_CLI = Path(__file__).resolve().parent / "guarded_cli.py"
 MARKS = {"BTCUSDT": 101_000.0, "ETHUSDT": 3_050.0}
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MINUTE = 60_000
@@ -95,18 +88,6 @@ def _seed(path: Path, now: int) -> dict[str, int]:
     return opened
 
 
-def _events(log: Path, name: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == name:
-            out.append(record)
-    return out
-
-
 def _force_order(symbol: str, t: int, price: float, qty: float) -> dict[str, Any]:
     return {"e": "forceOrder", "E": t + 3, "o": {"s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": str(qty),
                                                "p": str(round(price * 0.99, 1)), "ap": str(price), "X": "FILLED",
@@ -122,39 +103,15 @@ def running_bot(folder: Path) -> Iterator[RunningBot]:
         config = folder / "bot.yaml"
         config.write_text(CONFIG.format(ws_url=ws.market_url, rest_url=rest.base_url), encoding="utf-8")
         log = folder / "bot.log"
-        with log.open("wb") as out:
-            bot = subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)], cwd=ROOT,
-                                   stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        stop = threading.Event()
-
-        def publish() -> None:
-            while not stop.wait(0.2):
+        with started_bot(config, log) as bot:
+            wait_for(lambda: log_events(log, "heartbeat") and ws.open_connections(), "the bot to start", log, bot=bot)
+            with publishing_marks(ws, MARKS):
                 t = time.time_ns() // 1_000_000
-                for symbol, price in MARKS.items():
-                    ws.publish_mark_price(symbol, price, t)
-
-        publisher = threading.Thread(target=publish, name="marks", daemon=True)
-        try:
-            deadline = time.monotonic() + 60
-            while not (_events(log, "heartbeat") and ws.open_connections()):
-                if time.monotonic() > deadline or bot.poll() is not None:
-                    raise AssertionError("the bot did not start; its log ends:\n" + log.read_text()[-3000:])
-                time.sleep(0.1)
-            publisher.start()
-            t = time.time_ns() // 1_000_000
-            for i in range(8):  # longs liquidated below the price, over the last minutes
-                ws.publish_force_order(_force_order("BTCUSDT", t - 20_000 * i, 99_500.0 - 10 * i, 0.3))
-                ws.publish_force_order(_force_order("ETHUSDT", t - 20_000 * i, 3_020.0 - i, 5.0))
-            while _events(log, "heartbeat")[-1].get("prices") != len(MARKS):  # the marks arrived
-                if time.monotonic() > deadline or bot.poll() is not None:
-                    raise AssertionError("no mark prices in the bot; its log ends:\n" + log.read_text()[-3000:])
-                time.sleep(0.1)
-            port = _events(log, "api_listening")[-1]["port"]
-            yield RunningBot(url=f"http://127.0.0.1:{port}", books=folder / "books.sqlite", log=log, opened_at=opened)
-        finally:
-            stop.set()
-            if publisher.is_alive():
-                publisher.join(2)
-            if bot.poll() is None:
-                bot.send_signal(signal.SIGTERM)
-                bot.wait(10)
+                for i in range(8):  # longs liquidated below the price, over the last minutes
+                    ws.publish_force_order(_force_order("BTCUSDT", t - 20_000 * i, 99_500.0 - 10 * i, 0.3))
+                    ws.publish_force_order(_force_order("ETHUSDT", t - 20_000 * i, 3_020.0 - i, 5.0))
+                wait_for(lambda: log_events(log, "heartbeat")[-1].get("prices") == len(MARKS),
+                         "the mark prices in the bot", log, bot=bot)
+                port = log_events(log, "api_listening")[-1]["port"]
+                yield RunningBot(url=f"http://127.0.0.1:{port}", books=folder / "books.sqlite", log=log,
+                                 opened_at=opened)

@@ -6,25 +6,20 @@ The positions job runs once at start, then not for an hour: only the mark-price 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bot_process import log_events, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.model import EntryOrder
 from liquidation_hunter.trading.paper import PaperBroker
 
-ROOT = Path(__file__).resolve().parents[3]
-GUARDED_CLI = ROOT / "tests" / "support" / "guarded_cli.py"
 BTC = "BTC/USDT:USDT"
 STOP, TARGET = 99_000.0, 103_000.0
 
@@ -59,32 +54,10 @@ def servers() -> Iterator[tuple[FakeBinance, FakeBinanceRest]]:
         yield ws, rest
 
 
-def _records(log: Path, name: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == name:
-            out.append(record)
-    return out
-
-
 def _health(books: Path) -> dict[str, Any]:
     with sqlite3.connect(books) as db:
         row = db.execute("SELECT value FROM control WHERE key = 'health'").fetchone()
     return json.loads(row[0]) if row else {}
-
-
-def _wait_for(predicate: Any, what: str, log: Path, bot: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and bot.poll() is None:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; the bot's log ends:\n" +
-                         "\n".join(log.read_text().splitlines()[-20:]))
 
 
 def test_a_mark_price_that_touches_the_stop_closes_the_paper_position_at_once(
@@ -101,30 +74,26 @@ def test_a_mark_price_that_touches_the_stop_closes_the_paper_position_at_once(
     config = tmp_path / "bot.yaml"
     config.write_text(CONFIG.format(ws_url=ws.market_url, rest_url=rest.base_url))
     log = tmp_path / "bot.log"
-    with log.open("ab") as out:
-        bot = subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)], cwd=ROOT,
-                               stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        _wait_for(lambda: ws.wait_for_subscription("btcusdt@markPrice@1s", timeout=0.05), "the subscription", log, bot)
+    with started_bot(config, log) as bot:
+        wait_for(lambda: ws.wait_for_subscription("btcusdt@markPrice@1s", timeout=0.05), "the subscription", log,
+                 bot=bot)
         # the positions job has had its run at start (no price yet): the next one is an hour away
-        _wait_for(lambda: _health(books_path).get("job_runs", {}).get("positions") == 1, "positions at start", log, bot)
-        assert _records(log, "bot_started")[0]["open_positions"] == 1
+        wait_for(lambda: _health(books_path).get("job_runs", {}).get("positions") == 1, "positions at start", log,
+                 bot=bot)
+        assert log_events(log, "bot_started")[0]["open_positions"] == 1
 
         def send(price: float) -> None:
             ws.publish_mark_price("BTCUSDT", price, time.time_ns() // 1_000_000)
 
         send(99_500.0)  # above the stop: nothing
         send(99_200.0)
-        _wait_for(lambda: _health(books_path).get("held_prices", {}).get(BTC) == 99_200.0, "the price", log, bot)
-        assert _records(log, "position_closed") == []
+        wait_for(lambda: _health(books_path).get("held_prices", {}).get(BTC) == 99_200.0, "the price", log, bot=bot)
+        assert log_events(log, "position_closed") == []
         send(98_990.0)  # touches the stop (a wick): closed now, not in an hour
-        _wait_for(lambda: _records(log, "position_closed"), "the stop", log, bot, timeout=30.0)
+        wait_for(lambda: log_events(log, "position_closed"), "the stop", log, bot=bot, timeout=30.0)
         send(99_800.0)  # back up: nothing more to do
-    finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(10)
     assert bot.returncode == 0, log.read_text()[-3000:]
-    [closed] = _records(log, "position_closed")
+    [closed] = log_events(log, "position_closed")
     assert (closed["client_id"], closed["reason"]) == ("lh-test-long", "stop_loss")
     assert closed["exit"] == pytest.approx(STOP * (1 - 0.0002), rel=1e-12)  # the stop, 2 bps worse
     health = _health(books_path)

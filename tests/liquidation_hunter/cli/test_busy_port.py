@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import errno
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bot_process import run_cli
 from conftest import WIRE
 from fakes.binance import FakeBinanceRest
 
 from liquidation_hunter.api import ApiServer, source_from_recording
 from liquidation_hunter.cli import main
-
-GUARDED_CLI = Path(__file__).resolve().parents[2] / "support" / "guarded_cli.py"
 
 
 @pytest.fixture
@@ -52,8 +49,7 @@ def test_run_with_the_api_on_a_busy_port_is_one_line(taken_port: int, tmp_path: 
         config.write_text(f"symbols: [BTCUSDT]\nexchange:\n  rest_url: {rest.base_url}\n  ws_url: ws://127.0.0.1:9/market\n"
                           f"storage:\n  path: {tmp_path / 'books.sqlite'}\n  events: null\n"
                           f"api:\n  enabled: true\n  port: {taken_port}\n")
-        done = subprocess.run([sys.executable, str(GUARDED_CLI), "run", "--config", str(config)],
-                              check=False, capture_output=True, text=True, timeout=60)
+        done = run_cli("run", "--config", str(config))
     assert done.returncode == 2, done.stderr
     assert done.stderr == _in_use(taken_port)
     assert "Traceback" not in done.stdout

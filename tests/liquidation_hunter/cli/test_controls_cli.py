@@ -9,17 +9,13 @@ position's stop-loss and take-profit orders on the exchange.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import ccxt
 import pytest
+from bot_process import log_events, publishing_marks, run_cli, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 
 from liquidation_hunter.cli import main
@@ -28,15 +24,13 @@ from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.live import LiveBroker
 from liquidation_hunter.trading.model import EntryOrder
 
-ROOT = Path(__file__).resolve().parents[3]
-GUARDED_CLI = ROOT / "tests" / "support" / "guarded_cli.py"
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 KEY, SECRET = "controls-key", "controls-secret"
 PRICES = {"BTCUSDT": 101_000.0, "ETHUSDT": 3_100.0}
 
 
 def _config(tmp_path: Path, rest_url: str, *, mode: str = "paper", ws_url: str | None = None,
-            api: bool = False) -> Path:
+            heartbeat: float = 1) -> Path:
     text = f"""mode: {mode}
 symbols: [BTCUSDT, ETHUSDT]
 exchange:
@@ -53,26 +47,28 @@ risk:
 schedule:
   positions: 0.5
   snapshot: 1
-  heartbeat: 1
+  heartbeat: {heartbeat}
 storage:
   path: books.sqlite
   events: null
 logging:
   format: json
-api:
-  enabled: {str(api).lower()}
-  port: 0
 """
     path = tmp_path / "bot.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _open(books: Books, cid: str, symbol: str, direction: int, quantity: float, *, price: float) -> None:
+def _open(books: Books, cid: str, symbol: str, direction: int, quantity: float, *, price: float, at: int) -> None:
     stop, take = (price * 0.9, price * 1.1) if direction > 0 else (price * 1.1, price * 0.9)
-    order = EntryOrder(cid, symbol, direction, quantity, price, stop, take, 5, 1_000)
+    order = EntryOrder(cid, symbol, direction, quantity, price, stop, take, 5, at)
     assert books.record_entry(order, quantity=quantity, fill_price=price, fee=0.0, liquidation_price=price * 0.5
-                              if direction > 0 else price * 1.5, now_ms=1_000) is not None
+                              if direction > 0 else price * 1.5, now_ms=at) is not None
+
+
+def _minutes_ago(minutes: int) -> int:
+    """Positions are opened recently: the paper broker books funding for every funding time since the opening."""
+    return time.time_ns() // 1_000_000 - minutes * 60_000
 
 
 @pytest.fixture
@@ -84,15 +80,11 @@ def rest() -> Iterator[FakeBinanceRest]:
 @pytest.fixture
 def paper_books(tmp_path: Path) -> Path:
     path = tmp_path / "books.sqlite"
-    with Books.open(path, mode="paper", starting_wallet=10_000.0, now_ms=1_000) as books:
-        _open(books, "lh-btc", BTC, 1, 0.01, price=100_000.0)
-        _open(books, "lh-eth", ETH, -1, 0.5, price=3_000.0)
+    at = _minutes_ago(1)
+    with Books.open(path, mode="paper", starting_wallet=10_000.0, now_ms=at) as books:
+        _open(books, "lh-btc", BTC, 1, 0.01, price=100_000.0, at=at)
+        _open(books, "lh-eth", ETH, -1, 0.5, price=3_000.0, at=at)
     return path
-
-
-def _cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(GUARDED_CLI), *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 # ------------------------------------------------------------------ no bot running
@@ -159,8 +151,9 @@ def test_close_queues_when_the_exchange_gives_no_price(tmp_path: Path, paper_boo
 
 def test_close_on_live_books_without_a_bot_is_queued(tmp_path: Path, rest: FakeBinanceRest,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    with Books.open(tmp_path / "books.sqlite", mode="live", starting_wallet=10_000.0, now_ms=1_000) as books:
-        _open(books, "lh-btc", BTC, 1, 0.01, price=100_000.0)
+    at = _minutes_ago(1)
+    with Books.open(tmp_path / "books.sqlite", mode="live", starting_wallet=10_000.0, now_ms=at) as books:
+        _open(books, "lh-btc", BTC, 1, 0.01, price=100_000.0, at=at)
     config = _config(tmp_path, rest.base_url, mode="live")
     assert main(["close", "BTCUSDT", "--config", str(config)]) == 3
     assert "queued: no bot is running" in capsys.readouterr().out
@@ -186,97 +179,40 @@ def test_close_of_a_malformed_symbol_is_one_line(tmp_path: Path, paper_books: Pa
 
 # ------------------------------------------------------------------ a running bot
 
-def _start(config: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, str(GUARDED_CLI), "run", "--config", str(config), *extra],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-
-
-def _events(log: Path, name: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == name:
-            out.append(record)
-    return out
-
-
-def _wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    tail = "\n".join(log.read_text().splitlines()[-30:])
-    raise AssertionError(f"timed out waiting for {what}; the bot's log ends:\n{tail}")
-
-
-def _stop(bot: subprocess.Popen[bytes]) -> None:
-    if bot.poll() is None:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(10)
-
-
-class _MarkPrices:
-    """Publishes mark prices on the fake stream every 0.2 s while the test runs (the bot's prices go stale
-    after 60 s without them; paper fills need one)."""
-
-    def __init__(self, ws: FakeBinance) -> None:
-        self.ws = ws
-
-    def publish(self) -> None:
-        now = time.time_ns() // 1_000_000
-        for symbol, price in PRICES.items():
-            self.ws.publish_mark_price(symbol, price, now)
-
-
-def test_close_and_flatten_on_a_running_paper_bot(tmp_path: Path, rest: FakeBinanceRest,
-                                                  paper_books: Path) -> None:
-    with FakeBinance(ping_interval=None) as ws:
+def test_close_and_flatten_on_a_running_paper_bot(tmp_path: Path, rest: FakeBinanceRest, paper_books: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The bot runs as its own process; the commands run here, on its books, and wait for it."""
+    with FakeBinance(ping_interval=None) as ws, publishing_marks(ws, PRICES):
         config = _config(tmp_path, rest.base_url, ws_url=ws.market_url)
         log = tmp_path / "bot.log"
-        bot = _start(config, log)
-        marks = _MarkPrices(ws)
-        try:
-            _wait_for(lambda: _events(log, "heartbeat") and ws.open_connections(), 60, "the first heartbeat", log)
-            _wait_for(lambda: (marks.publish(), _events(log, "heartbeat")[-1]["prices"] == 2)[1], 30,
-                      "two prices", log)
-            closing = subprocess.Popen([sys.executable, str(GUARDED_CLI), "close", "BTCUSDT", "--config",
-                                        str(config)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
-            _wait_for(lambda: (marks.publish(), closing.poll() is not None)[1], 30, "close to return", log)
-            out, err = closing.communicate()
-            assert closing.returncode == 0, out + err
+        with started_bot(config, log) as bot:
+            wait_for(lambda: log_events(log, "heartbeat") and ws.open_connections(), "the first heartbeat", log,
+                     bot=bot)
+            wait_for(lambda: log_events(log, "heartbeat")[-1]["prices"] == 2, "two prices", log, bot=bot)
+            assert main(["close", "BTCUSDT", "--config", str(config)]) == 0
+            out = capsys.readouterr().out
             assert "queued (request 1)" in out and "waiting for the running bot" in out
             assert f"closed {BTC} long 0.01 at " in out and "(manual)" in out
             assert "closed by this command" not in out  # the bot did it
-            [closed] = _events(log, "position_closed")
+            [closed] = log_events(log, "position_closed")
             assert closed["symbol"] == BTC and closed["reason"] == "manual"
 
-            again = _cli("close", "BTCUSDT", "--config", str(config))
-            assert again.returncode == 0 and f"no open position on {BTC}: nothing to close" in again.stdout
+            assert main(["close", "BTCUSDT", "--config", str(config)]) == 0
+            assert f"no open position on {BTC}: nothing to close" in capsys.readouterr().out
 
-            flat = subprocess.Popen([sys.executable, str(GUARDED_CLI), "flatten", "--config", str(config)],
-                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            _wait_for(lambda: (marks.publish(), flat.poll() is not None)[1], 30, "flatten to return", log)
-            out, err = flat.communicate()
-            assert flat.returncode == 0, out + err
+            assert main(["flatten", "--config", str(config)]) == 0
+            out = capsys.readouterr().out
             assert "new entries halted" in out and f"closed {ETH} short 0.5 at " in out
-            _wait_for(lambda: _events(log, "entries_halted") or _events(log, "heartbeat")[-1]["halted"], 10,
-                      "the halt", log)
-            assert _cli("flatten", "--config", str(config)).returncode == 0  # harmless
+            wait_for(lambda: log_events(log, "entries_halted") or log_events(log, "heartbeat")[-1]["halted"],
+                     "the halt", log, bot=bot, timeout=10)
+            assert main(["flatten", "--config", str(config)]) == 0  # harmless
+            assert "no open position: nothing to close" in capsys.readouterr().out
 
-            status = _cli("status", "--config", str(config), "--json")
+            status = run_cli("status", "--config", str(config), "--json")  # as another process sees it
             report = json.loads(status.stdout)
             assert report["bot"]["running"] is True and report["positions"] == []
             assert report["halted"] == "flattened by hand"
             assert [(c["kind"], c["status"]) for c in report["controls"]] == [("flatten", "done"), ("close", "done")]
-        finally:
-            _stop(bot)
         assert bot.returncode == 0, log.read_text()[-3000:]
     with Books.open_readonly(paper_books) as books:
         assert books.open_positions() == [] and books.audit() == []
@@ -284,7 +220,7 @@ def test_close_and_flatten_on_a_running_paper_bot(tmp_path: Path, rest: FakeBina
 
 
 def test_close_and_flatten_on_a_running_live_bot_send_reduce_only_orders_and_cancel_the_exits(
-        tmp_path: Path, rest: FakeBinanceRest) -> None:
+        tmp_path: Path, rest: FakeBinanceRest, capsys: pytest.CaptureFixture[str]) -> None:
     """Live on the fake exchange: two positions opened with their stop-loss and take-profit algo orders; the
     running bot closes one by ``close`` and the other by ``flatten``: each close cancels both exits and sends
     one reduce-only market order."""
@@ -306,19 +242,17 @@ def test_close_and_flatten_on_a_running_live_bot_send_reduce_only_orders_and_can
     rest.clear_requests()
 
     with FakeBinance(ping_interval=None) as ws:
-        config = _config(tmp_path, rest.base_url, mode="live", ws_url=ws.market_url)
+        # a heartbeat every 5 s: the commands take the bot for stopped after 3 heartbeats without one, and a live
+        # bot's runs wait for ccxt's rate limiter (2 s for the open orders of every symbol, weight 40)
+        config = _config(tmp_path, rest.base_url, mode="live", ws_url=ws.market_url, heartbeat=5)
         log = tmp_path / "bot.log"
-        bot = _start(config, log, "--live", env={"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET})
-        try:
-            _wait_for(lambda: _events(log, "heartbeat"), 60, "the first heartbeat", log)
-            closed = _cli("close", "BTCUSDT", "--config", str(config))
-            assert closed.returncode == 0, closed.stdout + closed.stderr
-            assert f"closed {BTC} long 0.01 at " in closed.stdout and "(manual)" in closed.stdout
-            flat = _cli("flatten", "--config", str(config))
-            assert flat.returncode == 0, flat.stdout + flat.stderr
-            assert f"closed {ETH} short 0.5 at " in flat.stdout
-        finally:
-            _stop(bot)
+        with started_bot(config, log, "--live", env={"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}) as bot:
+            wait_for(lambda: log_events(log, "heartbeat"), "the first heartbeat", log, bot=bot)
+            assert main(["close", "BTCUSDT", "--config", str(config)]) == 0
+            out = capsys.readouterr().out
+            assert f"closed {BTC} long 0.01 at " in out and "(manual)" in out and "waiting for the running bot" in out
+            assert main(["flatten", "--config", str(config)]) == 0
+            assert f"closed {ETH} short 0.5 at " in capsys.readouterr().out
         assert bot.returncode == 0, log.read_text()[-3000:]
 
     changes = [(r.method, r.path, {k: v for k, v in r.params.items() if k not in ("timestamp", "recvWindow")})
