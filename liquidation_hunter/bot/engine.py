@@ -31,17 +31,17 @@ broker what the price went through between two runs (:meth:`Bot.check_exits`).
 
 **Prices** carry the time the exchange sent them (the mark-price frame's ``E``; the REST poll's answer). A
 symbol whose price is older than ``price_max_age_ms`` (60 s) is not traded: a signal on it is recorded once in
-the signal log as ``skipped: no fresh price (...)``, the symbol is logged once when its price goes stale, and
-the heartbeat's health lists ``stale_prices`` (symbol: age in seconds) for ``status``.
+the signal log as ``skipped: no fresh price (...)``, the symbol is logged once when its price goes stale
+(:mod:`.watch`), and the heartbeat's health lists ``stale_prices`` (symbol: age in seconds) for ``status``.
 
-**Start-up** (:meth:`Bot.start`): the broker's recovery needs the exchange (live: markets, positions, the
-wallet). When the exchange cannot be reached the bot does not stop: each attempt is one warning line, the next
-comes after the stream's capped backoff (0.5 s doubling to 30 s, jittered), tried by the jobs, and nothing is
-traded until one succeeds. Then every configured symbol the exchange does not list is warned about once and
-listed in the health record (``unknown_symbols``).
+**Start-up** (:meth:`Bot.start`, :mod:`.startup`): the broker's recovery needs the exchange (live: markets,
+positions, the wallet). When the exchange cannot be reached the bot does not stop: each attempt is one warning
+line, the next comes after the stream's capped backoff (0.5 s doubling to 30 s, jittered), tried by the jobs, and
+nothing is traded until one succeeds. Then every configured symbol the exchange does not list is warned about
+once and listed in the health record (``unknown_symbols``).
 
-**Heartbeat**: one line at info; while the stream is disconnected, at warning after a minute and at error
-after five (with the stream's reconnect count); live, it also looks at the exchange's wallet
+**Heartbeat** (:mod:`.watch`): one line at info; while the stream is disconnected, at warning after a minute and
+at error after five (with the stream's reconnect count); live, it also looks at the exchange's wallet
 (``sync_account``).
 """
 
@@ -61,6 +61,8 @@ from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
+from liquidation_hunter.bot.startup import BrokerStartup
+from liquidation_hunter.bot.watch import DisconnectionWatch, StalePrices
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.signals.rules import Signal
@@ -69,7 +71,6 @@ from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade, EntryOrder
 from liquidation_hunter.trading.paper import Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
-from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike
 from live_heatmap.stream.status import StreamStatus
 
@@ -84,9 +85,6 @@ last price must not be)."""
 PROGRAMMING_ERRORS: tuple[type[Exception], ...] = (
     TypeError, AttributeError, NameError, LookupError, AssertionError, ArithmeticError)
 """Exceptions that mean the code is wrong, not the world: counted apart from failures (module docstring)."""
-DISCONNECTED_WARN_MS = 60_000
-DISCONNECTED_ERROR_MS = 300_000
-"""The heartbeat's level while the stream is disconnected: warning after a minute, error after five."""
 RAISE_ERRORS_ENV = "LIQUIDATION_HUNTER_RAISE_JOB_ERRORS"
 """Set to ``1`` to have :meth:`Bot.run_job` raise programming errors after counting them (the tests do)."""
 
@@ -166,16 +164,25 @@ class Bot:
         """Symbols whose entry is being sent (without the lock; module docstring)."""
         self._rejected: Counter[str] = Counter()
         """Refused entries by client id: logged at error once, then at debug with the count."""
-        self.stale_prices: dict[str, float] = {}
-        """Symbols whose last price is too old to trade on: age in seconds, at the last signals run."""
-        self.unknown_symbols: list[str] = []
-        """Configured symbols the exchange does not list (markets loaded)."""
-        self.ready = False
+        self._stale = StalePrices()
+        self._startup = BrokerStartup(broker, lock=self._trading, on_exit=self._log_exit, markets=markets,
+                                      symbols=config.symbols)
+        self._disconnected = DisconnectionWatch(self.started_at)
+
+    @property
+    def ready(self) -> bool:
         """The broker has started (live: the exchange answered); nothing is traded before."""
-        self._connect_backoff = Backoff()
-        self._connect_at = 0
-        self._disconnected_since: int | None = None
-        self._seen_connected = False
+        return self._startup.ready
+
+    @property
+    def unknown_symbols(self) -> list[str]:
+        """Configured symbols the exchange does not list (markets loaded)."""
+        return self._startup.unknown_symbols
+
+    @property
+    def stale_prices(self) -> dict[str, float]:
+        """Symbols whose last price is too old to trade on: age in seconds, at the last signals run."""
+        return self._stale.ages
 
     # ------------------------------------------------------------------ running jobs
 
@@ -218,7 +225,7 @@ class Bot:
         exchange cannot be reached, the jobs try again (module docstring). Raises :class:`OrderRejected` when
         the exchange refuses (e.g. the API key)."""
         now = self.clock()
-        self._connect(now)
+        self._startup.connect(now)
         # a first health record at once: `status` shows the stream and its counters before the first heartbeat
         self.books.set_health(self.health(now).to_dict(), now)
         positions = self.broker.positions()
@@ -226,43 +233,6 @@ class Bot:
                  symbols=self.config.symbols if self.config.symbols == "all" else len(self.config.symbols),
                  open_positions=len(positions), wallet=round(self.books.wallet(), 2),
                  halted=self.books.halt_reason(), ready=self.ready)
-
-    def _connect(self, now_ms: int) -> bool:
-        """Start the broker once; on :class:`ExchangeUnavailable` log one warning and set the next attempt."""
-        with self._trading:
-            if self.ready:
-                return True
-            try:
-                for trade in self.broker.start(now_ms):
-                    self._log_exit(trade)
-            except ExchangeUnavailable as exc:
-                delay = self._connect_backoff.next_delay()
-                self._connect_at = now_ms + round(delay * 1000)
-                log.warning("exchange_unreachable", attempt=self._connect_backoff.attempts, error=str(exc),
-                            retry_in_s=round(delay, 1), consequence="not trading until the exchange answers")
-                return False
-            self.ready = True
-        if self._connect_backoff.attempts:
-            log.info("exchange_reachable", attempts=self._connect_backoff.attempts + 1)
-        self._check_symbols()
-        return True
-
-    def _ready(self, now_ms: int) -> bool:
-        """Whether the broker has started; tries again when the backoff's delay has passed."""
-        if self.ready:
-            return True
-        return now_ms >= self._connect_at and self._connect(now_ms)
-
-    def _check_symbols(self) -> None:
-        """Warn once about every configured symbol the exchange does not list (its markets loaded)."""
-        markets = self.markets
-        listed = getattr(markets, "markets", None) if markets is not None else None
-        if self.config.symbols == "all" or not listed:
-            return
-        self.unknown_symbols = [s for s in self.config.symbols if s not in listed]
-        for symbol in self.unknown_symbols:
-            log.warning("symbol_not_listed", symbol=symbol, consequence="never traded: the exchange does not list "
-                        "it (a typo? delisted?); remove it from symbols")
 
     # ------------------------------------------------------------------ prices
 
@@ -327,7 +297,7 @@ class Bot:
         asked about: the answer would be "nothing to do", which the bot neither acts on nor records. A symbol
         whose price is stale is asked, and its signal recorded as skipped (module docstring).
         """
-        if not self._ready(now_ms):
+        if not self._startup.is_ready(now_ms):
             return
         halted = self.books.halt_reason()
         if halted is not None:
@@ -341,7 +311,7 @@ class Bot:
         known = self.price_times(open_symbols)
         limit = self.price_max_age_ms
         stale = {s: now_ms - at for s, (_, at) in known.items() if limit is not None and now_ms - at > limit}
-        self._note_stale(stale)
+        self._stale.note(stale)
         prices = {s: p for s, (p, _) in known.items() if s not in stale}
         may_signal = getattr(self.strategy, "may_signal", None)  # optional (strategies.base.Strategy)
         for symbol in self.universe():
@@ -373,15 +343,6 @@ class Bot:
                 if action == "entered":
                     open_symbols.add(symbol)
                 self._record(signal, price, action, now_ms)
-
-    def _note_stale(self, stale: Mapping[str, int]) -> None:
-        """Log a symbol once when its price goes stale, once when it is fresh again; keep the ages for status."""
-        for symbol in stale.keys() - self.stale_prices.keys():
-            log.warning("price_stale", symbol=symbol, age_s=round(stale[symbol] / 1000, 1),
-                        consequence="not traded until a fresh price comes")
-        for symbol in self.stale_prices.keys() - stale.keys():
-            log.info("price_fresh", symbol=symbol)
-        self.stale_prices = {s: round(age / 1000, 1) for s, age in stale.items()}
 
     def _plan(self, signal: Signal, prices: Mapping[str, float], open_symbols: set[str],
               now_ms: int) -> tuple[EntryOrder | None, str]:
@@ -445,7 +406,7 @@ class Bot:
     def job_positions(self, now_ms: int) -> None:
         """Exits: the broker acts on prices (stops, take-profits, liquidations, funding); then time exits and the
         close/flatten requests made by hand (:mod:`.controls`)."""
-        if not self._ready(now_ms):
+        if not self._startup.is_ready(now_ms):
             return
         prices = self.prices(now_ms)
         if self.price_history is not None:  # the page's price line
@@ -533,31 +494,25 @@ class Bot:
             ready=self.ready, stale_prices=dict(self.stale_prices), unknown_symbols=tuple(self.unknown_symbols),
             exchange_wallet=None if balance is None else balance.wallet,
             exchange_available=None if balance is None else balance.available,
-            disconnected_s=None if self._disconnected_since is None
-            else round((now_ms - self._disconnected_since) / 1000, 1),
+            disconnected_s=self._disconnected.seconds(now_ms),
         )
 
     def job_heartbeat(self, now_ms: int) -> None:
         """The health record and one log line: at info, or while the stream is disconnected at warning after
         a minute and at error after five (module docstring). Live: the exchange's wallet first."""
         sync = getattr(self.broker, "sync_account", None)  # live only: the exchange's wallet into the books
-        if sync is not None and self._ready(now_ms):
+        if sync is not None and self._startup.is_ready(now_ms):
             try:
                 sync(now_ms)
             except TradingError as exc:
                 log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
         account = self.account(now_ms)
         stream = self.stream.status() if self.stream is not None else None
-        if stream is None or stream.connected:
-            self._disconnected_since = None
-            self._seen_connected = self._seen_connected or stream is not None
-        elif self._disconnected_since is None:  # since the start, or since the first heartbeat that saw it down
-            self._disconnected_since = now_ms if self._seen_connected else self.started_at
+        self._disconnected.observe(stream, now_ms)
         health = replace(self.health(now_ms), equity=account.equity)
         self.books.set_health(health.to_dict(), now_ms)
-        down_ms = 0 if self._disconnected_since is None else now_ms - self._disconnected_since
-        level = log.error if down_ms >= DISCONNECTED_ERROR_MS else log.warning if down_ms >= DISCONNECTED_WARN_MS \
-            else log.info
+        down_ms = self._disconnected.down_ms(now_ms)
+        level = self._disconnected.level(now_ms)
         extra: dict[str, object] = {} if stream is None or stream.connected else {
             "disconnected_s": round(down_ms / 1000), "reconnects": stream.reconnects}
         if not self.ready:

@@ -1,5 +1,6 @@
-"""The live broker: real orders on Binance USD-M through :class:`~.exchange.ExchangeClient`, recorded in the
-same :class:`~.books.Books` as paper trading and returning the same records.
+"""The live broker: real orders on Binance USD-M through :class:`~liquidation_hunter.trading.exchange.ExchangeClient`,
+recorded in the same :class:`~liquidation_hunter.trading.books.Books` as paper trading and returning the same
+records. Its exit orders are kept by :mod:`.exit_orders`, the exchange's wallet and funding by :mod:`.wallet`.
 
 **Entry** (:meth:`LiveBroker.open`): the quantity is truncated to the exchange's step and checked against
 its minimums, the symbol is set to isolated margin and the order's leverage, and the books note the two
@@ -7,7 +8,7 @@ exit orders (``planned``, with their trigger prices rounded to the tick) and the
 *before* anything is sent. Then a market order under the entry's client id; on its fill the books get the
 position (the exchange's average price and filled quantity) and the two reduce-only exits go to Binance's
 algo-order API (stop-market and take-profit-market, triggered by the mark price) under derived client ids
-(:func:`exit_client_id`). If an exit cannot be placed the position is closed at market at once: a position
+(:func:`.exit_orders.exit_client_id`). If an exit cannot be placed the position is closed at market at once: a position
 is never left without its stop. A level of 0 means no such exit, as in paper trading.
 
 **Client ids and crashes.** The books know every order before the exchange does, so a restart finds any
@@ -26,15 +27,13 @@ closed in the books as ``reconciled`` at the last price, with a warning; a liqui
 
 **Fees.** Binance's order answers carry no commission: a fill without one is charged the taker fee
 (``taker_fee``, 0.05 % by default, Binance's base rate) on its notional, which is what the account is
-charged at the base fee tier. **Funding** is booked from the exchange's income history
-(``GET /fapi/v1/income?incomeType=FUNDING_FEE``) to the position open on the symbol at the funding time,
-once per position and time (the books' ``funding`` table refuses a second row), so a restart books nothing
-twice.
+charged at the base fee tier. **Funding** is booked from the exchange's income history (:mod:`.wallet`), once
+per position and time, so a restart books nothing twice.
 
 **The exchange's wallet** (:meth:`LiveBroker.sync_account`: at start, after every entry and exit the bot
 records, and on the bot's heartbeat): funding first, then ``fetch_balance``; what still differs between the
-exchange's wallet and the books' is recorded as a deposit or a withdrawal (:meth:`.books.Books.record_transfer`;
-the bot's first start records the account's real balance so). Sizing, the daily loss limit and the drawdown
+exchange's wallet and the books' is recorded as a deposit or a withdrawal (:mod:`.wallet`; the bot's first
+start records the account's real balance so). Sizing, the daily loss limit and the drawdown
 halt then measure the exchange's money, and :meth:`LiveBroker.account` takes the available margin as the
 smaller of the books' and the exchange's. The look is skipped while an entry is in flight or a position the
 books hold open is gone from the exchange (its exit is not booked yet): either would pass for a transfer.
@@ -44,7 +43,7 @@ then sent, filled and protected without it (up to the client's retries, about 11
 so :meth:`LiveBroker.on_prices` and :meth:`LiveBroker.close` of other symbols go on meanwhile; they leave the
 entry in flight alone, and a second entry on the same symbol is refused until the first is done.
 **A refused stop-loss** (or take-profit) closes the position at market at once: the trade's exit reason is
-``protection_failed`` and :meth:`LiveBroker.open` raises :class:`~.errors.ProtectionFailed`.
+``protection_failed`` and :meth:`LiveBroker.open` raises :class:`~liquidation_hunter.trading.errors.ProtectionFailed`.
 
 **Liquidation price**: the exchange's (``positionRisk``) when it gives one, else the isolated-margin
 formula of paper trading with ``maintenance_margin_rate`` (0.4 %): long ``entry*(1-1/L)/(1-mmr)``, short
@@ -65,7 +64,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import structlog
 
@@ -73,6 +72,8 @@ from liquidation_hunter.data.prices import PricePath
 from liquidation_hunter.trading.books import Books, OrderRecord
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected, ProtectionFailed, TradingError
 from liquidation_hunter.trading.exchange import Balance, ExchangeClient, ExchangePosition, ExitKind, OrderResult
+from liquidation_hunter.trading.live.exit_orders import EXITS, ExitOrders, close_client_id, closing_side, exit_client_id
+from liquidation_hunter.trading.live.wallet import ExchangeWallet
 from liquidation_hunter.trading.model import (
     AccountState,
     ClosedTrade,
@@ -82,45 +83,17 @@ from liquidation_hunter.trading.model import (
     liquidation_price,
 )
 
-__all__ = ["LiveBroker", "close_client_id", "exit_client_id"]
+__all__ = ["SETTLE_MS", "LiveBroker"]
 
 TAKER_FEE = 0.0005
 MAINTENANCE_MARGIN_RATE = 0.004
-FUNDING_LOOKBACK_MS = 86_400_000
-"""Funding is looked up for positions open now or closed within this (a day): the exchange's income history
-may list a payment a little after its funding time."""
-HOUR_MS = 3_600_000
-FUNDING_SETTLE_MS = 600_000
-"""Binance settles funding on the hour (every 8, 4 or 1 hours by symbol). The income history (weight 30, which
-ccxt's rate limiter waits out as about 1.5 s) is read at start and then only in the first 10 minutes after each
-hour and once after them, not at every look at the wallet."""
 SETTLE_MS = 120_000
 """How long after the last attempt an entry the exchange does not know may still appear there."""
 
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,32}$")
 """Binance allows 36 characters of ``[.A-Z:/a-z0-9_-]``; an entry's id keeps 4 for its exits' suffixes."""
 
-_EXIT_SUFFIX: dict[ExitKind, str] = {"stop_loss": "-sl", "take_profit": "-tp"}
-_EXIT_TYPE: dict[ExitKind, str] = {"stop_loss": "stop_market", "take_profit": "take_profit_market"}
-_EXITS: tuple[ExitKind, ExitKind] = ("stop_loss", "take_profit")
-_DONE = ("canceled", "rejected", "filled", "abandoned", "expired")
-"""Statuses of exit orders the exchange no longer holds open (as far as the books know)."""
-
 log = structlog.get_logger("liquidation_hunter.live")
-
-
-def exit_client_id(entry_client_id: str, kind: ExitKind, attempt: int = 1) -> str:
-    """``<entry>-sl`` / ``<entry>-tp``; a replacement of an exit that was cancelled gets ``-sl2``, ``-sl3``..."""
-    return f"{entry_client_id}{_EXIT_SUFFIX[kind]}{'' if attempt == 1 else attempt}"
-
-
-def close_client_id(entry_client_id: str) -> str:
-    """The client id of the market order that closes the position opened by ``entry_client_id``."""
-    return f"{entry_client_id}-x"
-
-
-def _closing_side(direction: int) -> str:
-    return "sell" if direction > 0 else "buy"
 
 
 def _positive(value: float) -> bool:
@@ -128,7 +101,7 @@ def _positive(value: float) -> bool:
 
 
 class LiveBroker:
-    """A :class:`~.model.Broker` trading on Binance USD-M futures (module docstring).
+    """A :class:`~liquidation_hunter.trading.model.Broker` trading on Binance USD-M futures (module docstring).
 
     ``books``: opened in ``live`` mode. ``client``: with credentials. ``leverage``: the bot's leverage,
     used for entries a restart recovers (an entry is sent at its own ``EntryOrder.leverage``).
@@ -161,9 +134,8 @@ class LiveBroker:
         """Trades of closes the broker decided on itself, not yet returned by on_prices or start."""
         self._in_flight: dict[str, str] = {}
         """Entries being sent without the lock: client id -> symbol (module docstring)."""
-        self._funding_looked_at: int | None = None
-        self.exchange_balance: Balance | None = None
-        """The exchange's wallet and available margin at the last :meth:`sync_account`."""
+        self._exits = ExitOrders(books, client)
+        self._wallet = ExchangeWallet(books, client, self._log)
 
     # ------------------------------------------------------------------ the Broker protocol
 
@@ -173,7 +145,7 @@ class LiveBroker:
         positions that are not ours (:attr:`foreign_positions`), and re-place missing exit orders. Returns
         the trades found closed."""
         with self._lock:
-            self._abandon_orphan_exits(now_ms)
+            self._exits.abandon_orphans(now_ms)
             self._resolve_pending_entries(now_ms)
             positions = self._books.open_positions()
             wanted = None if self.symbols is None else sorted({*self.symbols, *(p.symbol for p in positions)})
@@ -237,12 +209,7 @@ class LiveBroker:
             self._log.error("entry_refused", client_id=order.client_id, symbol=order.symbol, error=str(exc))
             raise
         self._client.prepare_symbol(order.symbol, order.leverage)
-        closing = _closing_side(order.direction)
-        for kind, level in zip(_EXITS, (stop_loss, take_profit), strict=True):
-            if level > 0:
-                self._books.record_order(client_id=exit_client_id(order.client_id, kind), symbol=order.symbol,
-                                         side=closing, type=_EXIT_TYPE[kind], purpose=kind, quantity=quantity,
-                                         price=level, reduce_only=True, now_ms=now_ms, status="planned")
+        self._exits.plan(order, quantity, stop_loss, take_profit, now_ms)
         self._books.record_order(client_id=order.client_id, symbol=order.symbol, side=order.side, type="market",
                                  purpose="entry", quantity=quantity, price=order.reference_price, now_ms=now_ms,
                                  status="new")
@@ -315,6 +282,11 @@ class LiveBroker:
 
     # ------------------------------------------------------------------ the exchange's wallet and funding
 
+    @property
+    def exchange_balance(self) -> Balance | None:
+        """The exchange's wallet and available margin at the last :meth:`sync_account`."""
+        return self._wallet.balance
+
     def sync_account(self, now_ms: int) -> Balance | None:
         """Book the funding the exchange's income history lists, then make the books' wallet the exchange's:
         the difference is recorded as a deposit or a withdrawal (module docstring). Returns the exchange's
@@ -328,16 +300,7 @@ class LiveBroker:
                 held = self._client.fetch_positions(sorted({p.symbol for p in positions}))
                 if not all(self._holds(held, p) for p in positions):
                     return None  # on_prices books that exit first; its PnL is not a transfer
-            self._book_funding(now_ms)
-            balance = self._client.fetch_balance()
-            transfer = self._books.record_transfer(balance.wallet, now_ms=now_ms,
-                                                   note="the exchange's wallet differs from the books'")
-            if transfer is not None:
-                self._log.warning("wallet_synced", kind=transfer.kind, amount=round(transfer.amount, 8),
-                                  exchange_wallet=balance.wallet, books_wallet=round(transfer.books_wallet, 8),
-                                  note="recorded as a " + transfer.kind + "; sizing and limits use the exchange's")
-            self.exchange_balance = balance
-            return balance
+            return self._wallet.sync(now_ms)
 
     def _sync_quietly(self, now_ms: int) -> None:
         """:meth:`sync_account` after a fill: a failure is logged, the next look (the heartbeat) tries again."""
@@ -345,22 +308,6 @@ class LiveBroker:
             self.sync_account(now_ms)
         except TradingError as exc:
             self._log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
-
-    def _book_funding(self, now_ms: int) -> None:
-        """The funding the exchange paid or charged on the books' positions (open, or closed within a day)."""
-        hour = now_ms - now_ms % HOUR_MS
-        looked = self._funding_looked_at
-        if looked is not None and looked >= hour + FUNDING_SETTLE_MS:
-            return  # this hour's funding is booked; the next comes with the next hour
-        window = self._books.funding_window(now_ms, FUNDING_LOOKBACK_MS)
-        if window is None:
-            self._funding_looked_at = now_ms
-            return
-        since, symbols = window
-        for payment in self._client.funding_history(since, symbols):
-            if self._books.record_exchange_funding(payment.symbol, amount=payment.amount, at=payment.at):
-                self._log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, at=payment.at)
-        self._funding_looked_at = now_ms
 
     # ------------------------------------------------------------------ entries
 
@@ -400,7 +347,7 @@ class LiveBroker:
             result = self._client.create_market_order(order.symbol, order.side, order.quantity, cid)
         except OrderRejected as exc:
             self._books.update_order(cid, status="rejected", now_ms=now_ms, error=str(exc))
-            self._drop_planned_exits(cid, "rejected", now_ms)
+            self._exits.drop_planned(cid, "rejected", now_ms)
             self._log.error("entry_rejected", client_id=cid, symbol=order.symbol, error=str(exc))
             raise
         except ExchangeUnavailable as exc:
@@ -424,22 +371,15 @@ class LiveBroker:
         self._books.update_order(recorded.client_id, status="new", now_ms=now_ms)
         return self._send_entry(self._recorded_entry(recorded, order), now_ms)
 
-    def _planned_levels(self, entry_client_id: str) -> dict[ExitKind, float] | None:
-        """The trigger prices (rounded) the books planned for an entry's exits; None when none was planned."""
-        plans = {kind: self._books.order(exit_client_id(entry_client_id, kind)) for kind in _EXITS}
-        if all(plan is None for plan in plans.values()):
-            return None
-        return {kind: (plan.price or 0.0) if plan is not None else 0.0 for kind, plan in plans.items()}
-
     def _recorded_entry(self, recorded: OrderRecord, order: EntryOrder | None = None) -> EntryOrder:
         """The entry as the books planned it, with the exit levels of its planned exit orders. From a
         crashed run (no ``order``): with the broker's leverage and no strategy name, and no exits when none
         was planned (the caller closes such a position)."""
-        levels = self._planned_levels(recorded.client_id)
+        levels = self._exits.planned_levels(recorded.client_id)
         if levels is None:
-            levels = {kind: 0.0 for kind in _EXITS}
+            levels = {kind: 0.0 for kind in EXITS}
             if order is not None:
-                for kind, level in zip(_EXITS, (order.stop_loss, order.take_profit), strict=True):
+                for kind, level in zip(EXITS, (order.stop_loss, order.take_profit), strict=True):
                     levels[kind] = self._client.price_to_precision(order.symbol, level) if level > 0 else 0.0
         if order is not None:
             return dataclasses.replace(order, quantity=recorded.quantity, stop_loss=levels["stop_loss"],
@@ -457,7 +397,7 @@ class LiveBroker:
             if result.status in ("canceled", "expired", "rejected"):
                 self._books.update_order(cid, status=result.status, now_ms=now_ms, exchange_id=result.id,
                                          error="the exchange filled nothing")
-                self._drop_planned_exits(cid, "canceled", now_ms)
+                self._exits.drop_planned(cid, "canceled", now_ms)
                 raise OrderRejected(f"{cid}: the market order ended {result.status} without a fill")
             self._books.update_order(cid, status="new", now_ms=now_ms, exchange_id=result.id)
             self._log.warning("entry_not_filled_yet", client_id=cid, symbol=order.symbol, status=result.status)
@@ -501,7 +441,7 @@ class LiveBroker:
                     if now_ms - recorded.updated_at >= self.settle_ms:
                         self._books.update_order(recorded.client_id, status="abandoned", now_ms=now_ms,
                                                  error="never reached the exchange")
-                        self._drop_planned_exits(recorded.client_id, "abandoned", now_ms)
+                        self._exits.drop_planned(recorded.client_id, "abandoned", now_ms)
                         self._log.warning("entry_abandoned", client_id=recorded.client_id, symbol=recorded.symbol)
                     continue
                 if found.filled <= 0 and found.status == "open":
@@ -509,7 +449,7 @@ class LiveBroker:
                 self._log.warning("entry_recovered", client_id=recorded.client_id, symbol=recorded.symbol,
                                   filled=found.filled, status=found.status)
                 position = self._entry_done(self._recorded_entry(recorded), found, now_ms)
-                if position is not None and self._planned_levels(recorded.client_id) is None:
+                if position is not None and self._exits.planned_levels(recorded.client_id) is None:
                     self._log.error("entry_recovered_without_exits", client_id=recorded.client_id,
                                     symbol=recorded.symbol, action="closing the position at market")
                     self._try_close(position, "reconciled", {}, now_ms)
@@ -519,33 +459,13 @@ class LiveBroker:
 
     # ------------------------------------------------------------------ exit orders
 
-    def _exit_records(self, entry_client_id: str, kind: ExitKind) -> list[OrderRecord]:
-        """The books' exit orders of one kind for a position, oldest first."""
-        prefix = f"{entry_client_id}{_EXIT_SUFFIX[kind]}"
-        found = [o for o in self._books.orders(purpose=kind) if o.client_id.startswith(prefix)]
-        return sorted(found, key=lambda o: (o.created_at, len(o.client_id), o.client_id))
-
-    def _place_exit(self, position: Position, kind: ExitKind, level: float, client_id: str,
-                    now_ms: int) -> OrderResult:
-        self._books.record_order(client_id=client_id, symbol=position.symbol, side=_closing_side(position.direction),
-                                 type=_EXIT_TYPE[kind], purpose=kind, quantity=position.quantity, price=level,
-                                 reduce_only=True, now_ms=now_ms, position_id=position.id, status="planned")
-        try:
-            result = self._client.create_exit_order(position.symbol, _closing_side(position.direction),
-                                                    position.quantity, level, kind, client_id)
-        except OrderRejected as exc:
-            self._books.update_order(client_id, status="rejected", now_ms=now_ms, error=str(exc))
-            raise
-        self._books.update_order(client_id, status="open", now_ms=now_ms, exchange_id=result.id)
-        return result
-
     def _protect(self, position: Position, now_ms: int) -> None:
         """Place the position's exits; if one cannot be placed, close the position at market and raise."""
-        for kind, level in zip(_EXITS, (position.stop_loss, position.take_profit), strict=True):
+        for kind, level in zip(EXITS, (position.stop_loss, position.take_profit), strict=True):
             if level <= 0:
                 continue
             try:
-                self._place_exit(position, kind, level, exit_client_id(position.client_id, kind), now_ms)
+                self._exits.place(position, kind, level, exit_client_id(position.client_id, kind), now_ms)
             except TradingError as exc:
                 closed = self._close_unprotected(position, kind, exc, now_ms)
                 outcome = "closed at market" if closed is not None else "left open: closing again at the next prices"
@@ -562,56 +482,21 @@ class LiveBroker:
 
     def _ensure_exits(self, position: Position, open_ids: set[str], now_ms: int) -> None:
         """Re-place the exits the exchange does not hold open for a position it holds (a crash before they
-        were sent, or cancelled by hand). A cancelled exit's client id cannot be reused: the next one
-        gets ``-sl2``, ``-sl3``... When one cannot be placed the position is closed at market."""
-        for kind, level in zip(_EXITS, (position.stop_loss, position.take_profit), strict=True):
+        were sent, or cancelled by hand: :meth:`.ExitOrders.missing`). When one cannot be placed the position is
+        closed at market."""
+        for kind, level in zip(EXITS, (position.stop_loss, position.take_profit), strict=True):
             if level <= 0:
                 continue
-            records = self._exit_records(position.client_id, kind)
-            if any(r.client_id in open_ids for r in records):
+            client_id = self._exits.missing(position, kind, open_ids, now_ms)
+            if client_id is None:
                 continue
-            client_id = exit_client_id(position.client_id, kind, len(records) + 1)
-            if records:
-                latest = records[-1].client_id
-                found = self._client.fetch_order_by_client_id(position.symbol, latest, algo=True)
-                if found is None:
-                    client_id = latest  # never reached the exchange: its id is free
-                elif found.status == "open":
-                    continue
-                else:
-                    self._books.update_order(latest, status=found.status or "canceled", now_ms=now_ms)
             self._log.warning("exit_order_missing", client_id=position.client_id, symbol=position.symbol, exit=kind,
                               action=f"placing {client_id}")
             try:
-                self._place_exit(position, kind, level, client_id, now_ms)
+                self._exits.place(position, kind, level, client_id, now_ms)
             except TradingError as exc:
                 self._close_unprotected(position, kind, exc, now_ms)
                 return
-
-    def _drop_planned_exits(self, entry_client_id: str, status: str, now_ms: int) -> None:
-        """The exits of an entry that did not fill were never sent: mark them so."""
-        for kind in _EXITS:
-            for record in self._exit_records(entry_client_id, kind):
-                if record.status == "planned":
-                    self._books.update_order(record.client_id, status=status, now_ms=now_ms,
-                                             error="the entry did not fill")
-
-    def _abandon_orphan_exits(self, now_ms: int) -> None:
-        """Exit orders planned by an entry a crash kept from being recorded (never sent)."""
-        for kind in _EXITS:
-            for record in self._books.orders(status="planned", purpose=kind):
-                entry_id = record.client_id[:record.client_id.rfind(_EXIT_SUFFIX[kind])]
-                entry = self._books.order(entry_id)
-                if entry is None or (entry.status in _DONE and self._books.position_by_client_id(entry_id) is None):
-                    self._books.update_order(record.client_id, status="abandoned", now_ms=now_ms,
-                                             error="its entry was never sent")
-
-    def _cancel_exits(self, position: Position, now_ms: int) -> None:
-        for kind in _EXITS:
-            for record in self._exit_records(position.client_id, kind):
-                if record.status not in _DONE and self._client.cancel_order(position.symbol, record.client_id,
-                                                                             algo=True):
-                    self._books.update_order(record.client_id, status="canceled", now_ms=now_ms)
 
     # ------------------------------------------------------------------ exits
 
@@ -646,8 +531,8 @@ class LiveBroker:
                    now_ms: int) -> ClosedTrade | None:
         if not self._holds(self._client.fetch_positions([position.symbol]), position):
             return self._settle_gone(position, prices, now_ms)
-        self._cancel_exits(position, now_ms)
-        side = _closing_side(position.direction)
+        self._exits.cancel(position, now_ms)
+        side = closing_side(position.direction)
         client_id = close_client_id(position.client_id)
         self._books.record_order(client_id=client_id, symbol=position.symbol, side=side, type="market",
                                  purpose=reason, quantity=position.quantity, now_ms=now_ms, position_id=position.id,
@@ -682,32 +567,7 @@ class LiveBroker:
         """A position the exchange no longer holds: find the order that closed it (a triggered exit, or our
         market close), record that fill and cancel what is left of the other exit."""
         symbol = position.symbol
-        fill: tuple[str, ExitReason, OrderResult, str] | None = None
-        still_open: list[str] = []
-        for kind in _EXITS:
-            for record in self._exit_records(position.client_id, kind):
-                if record.status in _DONE:
-                    continue
-                found = self._client.fetch_order_by_client_id(symbol, record.client_id, algo=True)
-                if found is None:
-                    self._books.update_order(record.client_id, status="abandoned", now_ms=now_ms,
-                                             error="not found on the exchange")
-                elif found.status == "open":
-                    still_open.append(record.client_id)
-                elif found.status != "closed":  # cancelled or expired on the exchange
-                    self._books.update_order(record.client_id, status=found.status or "canceled", now_ms=now_ms)
-                elif fill is None and found.actual_order_id is not None:
-                    child = self._client.fetch_order_by_id(symbol, found.actual_order_id)
-                    if child is not None and child.filled > 0:
-                        fill = (record.client_id, kind, child, _EXIT_TYPE[kind])
-        closing = self._books.order(close_client_id(position.client_id))
-        if fill is None and closing is not None:
-            found = self._client.fetch_order_by_client_id(symbol, closing.client_id)
-            if found is not None and found.filled > 0:
-                fill = (closing.client_id, cast(ExitReason, closing.purpose), found, "market")
-        for client_id in still_open:
-            self._client.cancel_order(symbol, client_id, algo=True)
-            self._books.update_order(client_id, status="canceled", now_ms=now_ms)
+        fill = self._exits.closing_fill(position, now_ms)
         if fill is not None:
             client_id, reason, result, order_type = fill
             return self._record_exit(position, client_id, result, reason=reason, order_type=order_type, now_ms=now_ms)
