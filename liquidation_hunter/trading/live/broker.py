@@ -36,7 +36,9 @@ exchange's wallet and the books' is recorded as a deposit or a withdrawal (:mod:
 start records the account's real balance so). Sizing, the daily loss limit and the drawdown
 halt then measure the exchange's money, and :meth:`LiveBroker.account` takes the available margin as the
 smaller of the books' and the exchange's. The look is skipped while an entry is in flight or a position the
-books hold open is gone from the exchange (its exit is not booked yet): either would pass for a transfer.
+books hold open is gone from the exchange (its exit is not booked yet): either would pass for a transfer. Its
+requests are sent without the broker's lock (the income history alone waits about 1.5 s in ccxt's rate
+limiter), and nothing is booked when the books' wallet or open positions changed meanwhile.
 
 **Entries do not hold the broker's lock through the network.** An entry is checked and planned under the lock,
 then sent, filled and protected without it (up to the client's retries, about 11 s when a request is lost),
@@ -225,9 +227,9 @@ class LiveBroker:
             if current is None or current.client_id in self._in_flight:
                 return None
             trade = self._close_now(current, reason, {current.symbol: price}, now_ms)
-            if trade is not None:
-                self._sync_quietly(now_ms)
-            return trade
+        if trade is not None:
+            self._sync_quietly(now_ms)
+        return trade
 
     def on_price_paths(self, paths: Mapping[str, PricePath], now_ms: int) -> list[ClosedTrade]:
         """:meth:`on_prices` at each path's last price: the exchange's own stop and take-profit orders saw the
@@ -263,9 +265,9 @@ class LiveBroker:
                     continue
                 if trade is not None:
                     closed.append(trade)
-            if closed:
-                self._sync_quietly(now_ms)
-            return closed
+        if closed:
+            self._sync_quietly(now_ms)
+        return closed
 
     def positions(self) -> Sequence[Position]:
         return self._books.open_positions()
@@ -295,12 +297,21 @@ class LiveBroker:
         with self._lock:
             if self._in_flight:
                 return None
-            positions = self._books.open_positions()
-            if positions:
-                held = self._client.fetch_positions(sorted({p.symbol for p in positions}))
-                if not all(self._holds(held, p) for p in positions):
-                    return None  # on_prices books that exit first; its PnL is not a transfer
-            return self._wallet.sync(now_ms)
+            before = self._books_state()
+        # the network part without the lock, so exits of every symbol are booked meanwhile (module docstring)
+        if before[1]:
+            held = self._client.fetch_positions(sorted({symbol for _, symbol in before[1]}))
+            if not all(self._holds(held, p) for p in self._books.open_positions()):
+                return None  # on_prices books that exit first; its PnL is not a transfer
+        payments, balance = self._wallet.look(now_ms)
+        with self._lock:
+            if self._in_flight or self._books_state() != before:
+                return None  # the books moved meanwhile: the next look compares again
+            return self._wallet.book(payments, balance, now_ms)
+
+    def _books_state(self) -> tuple[float, frozenset[tuple[int, str]]]:
+        """The books' wallet and open positions (id, symbol): what a look at the exchange's wallet assumes."""
+        return self._books.wallet(), frozenset((p.id, p.symbol) for p in self._books.open_positions())
 
     def _sync_quietly(self, now_ms: int) -> None:
         """:meth:`sync_account` after a fill: a failure is logged, the next look (the heartbeat) tries again."""

@@ -2,7 +2,8 @@
 (``GET /fapi/v1/income?incomeType=FUNDING_FEE``), booked to the position open on the symbol at the funding time
 once per position and time (the books' ``funding`` table refuses a second row, so a restart books nothing twice),
 then ``fetch_balance``: what still differs between the exchange's wallet and the books' is recorded as a deposit
-or a withdrawal (:meth:`.Books.record_transfer`). The live broker decides when to look
+or a withdrawal (:meth:`.Books.record_transfer`). Asking (:meth:`ExchangeWallet.look`) and booking
+(:meth:`ExchangeWallet.book`) are apart, so the broker asks without holding its lock; it decides when to look
 (:meth:`.LiveBroker.sync_account`)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from liquidation_hunter.trading.books import Books
-from liquidation_hunter.trading.exchange import Balance, ExchangeClient
+from liquidation_hunter.trading.exchange import Balance, ExchangeClient, FundingPayment
 
 __all__ = ["ExchangeWallet"]
 
@@ -35,11 +36,25 @@ class ExchangeWallet:
         self.balance: Balance | None = None
         """The exchange's wallet and available margin at the last :meth:`sync`."""
 
-    def sync(self, now_ms: int) -> Balance:
-        """Book the exchange's funding, then make the books' wallet the exchange's. Raises
+    def look(self, now_ms: int) -> tuple[list[FundingPayment], Balance]:
+        """Ask the exchange (no booking, so the broker's lock need not be held): the funding paid since the
+        books' window when it is due (an empty list otherwise), then the balance. Raises
         :class:`~liquidation_hunter.trading.errors.TradingError` when the exchange cannot be asked."""
-        self._book_funding(now_ms)
-        balance = self._client.fetch_balance()
+        payments: list[FundingPayment] = []
+        if self._funding_due(now_ms):
+            window = self._books.funding_window(now_ms, FUNDING_LOOKBACK_MS)
+            if window is not None:
+                payments = self._client.funding_history(*window)
+        return payments, self._client.fetch_balance()
+
+    def book(self, payments: list[FundingPayment], balance: Balance, now_ms: int) -> Balance:
+        """Book what :meth:`look` found: the funding, then the difference between the exchange's wallet and
+        the books' as a deposit or a withdrawal."""
+        for payment in payments:
+            if self._books.record_exchange_funding(payment.symbol, amount=payment.amount, at=payment.at):
+                self._log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, at=payment.at)
+        if self._funding_due(now_ms):
+            self._funding_looked_at = now_ms
         transfer = self._books.record_transfer(balance.wallet, now_ms=now_ms,
                                                note="the exchange's wallet differs from the books'")
         if transfer is not None:
@@ -49,18 +64,7 @@ class ExchangeWallet:
         self.balance = balance
         return balance
 
-    def _book_funding(self, now_ms: int) -> None:
-        """The funding the exchange paid or charged on the books' positions (open, or closed within a day)."""
-        hour = now_ms - now_ms % HOUR_MS
+    def _funding_due(self, now_ms: int) -> bool:
+        """Whether the income history is to be read now (:data:`FUNDING_SETTLE_MS`)."""
         looked = self._funding_looked_at
-        if looked is not None and looked >= hour + FUNDING_SETTLE_MS:
-            return  # this hour's funding is booked; the next comes with the next hour
-        window = self._books.funding_window(now_ms, FUNDING_LOOKBACK_MS)
-        if window is None:
-            self._funding_looked_at = now_ms
-            return
-        since, symbols = window
-        for payment in self._client.funding_history(since, symbols):
-            if self._books.record_exchange_funding(payment.symbol, amount=payment.amount, at=payment.at):
-                self._log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, at=payment.at)
-        self._funding_looked_at = now_ms
+        return looked is None or looked < now_ms - now_ms % HOUR_MS + FUNDING_SETTLE_MS

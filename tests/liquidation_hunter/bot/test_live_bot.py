@@ -187,6 +187,40 @@ def test_an_exit_is_booked_while_another_symbols_entry_is_in_flight(tmp_path: Pa
     assert bot.books.audit() == [] and bot.failures == {}
 
 
+def test_a_look_at_the_wallet_does_not_hold_up_exits_and_books_nothing_when_they_moved_the_wallet(
+        tmp_path: Path, rest: FakeBinanceRest) -> None:
+    """The heartbeat's look at the exchange's wallet is sent without the broker's lock: an exit is booked while
+    the balance request hangs, and the look then books no transfer (the books' wallet moved meanwhile)."""
+    clock = Clock()
+    bot = live_bot(tmp_path, rest, clock)
+    eth = bot.broker.open(EntryOrder(client_id="lh-eth-look", symbol=ETH, direction=1, quantity=0.5,
+                                     reference_price=3_000.0, stop_loss=2_950.0, take_profit=3_100.0, leverage=5,
+                                     created_at=NOW), 3_000.0, NOW)
+    assert eth is not None
+    transfers = bot.books.transfers()
+    rest.clear_requests()
+    gate = rest.hold_next("/fapi/v3/account", method="GET")
+    looking = threading.Thread(target=bot.run_job, args=("heartbeat",), daemon=True)
+    looking.start()
+    deadline = time.monotonic() + 20
+    while not any(r.path == "/fapi/v3/account" for r in rest.requests):
+        assert time.monotonic() < deadline and looking.is_alive(), "the look never reached the exchange"
+        time.sleep(0.02)
+    try:
+        rest.set_price("ETHUSDT", 2_940.0)  # ETH's stop triggers on the exchange
+        bot.heatmap.update_price("ETHUSDT", 2_940.0, clock.now)
+        bot.run_job("positions")  # must not wait for the look
+        assert looking.is_alive(), "the look was over already: the test proves nothing"
+        [trade] = bot.books.closed_trades()
+        assert (trade.position.symbol, trade.reason) == (ETH, "stop_loss")
+    finally:
+        gate.set()
+        looking.join(20)
+    assert bot.books.transfers() == transfers  # the stale balance was not taken for a withdrawal
+    bot.run_job("heartbeat")  # the next look agrees with the books
+    assert bot.books.transfers() == transfers and bot.books.audit() == [] and bot.failures == {}
+
+
 def test_a_refused_stop_loss_is_named_for_what_happened(tmp_path: Path, rest: FakeBinanceRest) -> None:
     clock = Clock()
     bot = live_bot(tmp_path, rest, clock)
