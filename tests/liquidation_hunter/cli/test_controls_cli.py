@@ -9,6 +9,8 @@ position's stop-loss and take-profit orders on the exchange.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +135,35 @@ def test_flatten_halts_and_closes_everything_and_a_second_flatten_is_harmless(
     text = capsys.readouterr().out
     assert "HALTED: flattened by hand" in text and "done flatten (request 1" in text
     assert main(["resume", "--config", str(config)]) == 0
+
+
+@pytest.mark.parametrize("alive", [True, False])
+def test_a_bot_process_that_missed_its_heartbeats_is_left_to_close_its_own_positions(
+        tmp_path: Path, rest: FakeBinanceRest, paper_books: Path, alive: bool,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A bot busy with a slow exchange may miss heartbeats: while the process that wrote the books' health is
+    there (and did not say it stopped), the command queues and waits for it rather than close paper positions
+    beside it; once the process is gone, the command closes them itself."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        if not alive:
+            process.kill()
+            process.wait(10)
+        with Books.open(paper_books, mode="paper", now_ms=_minutes_ago(1)) as books:
+            books.set_health({"pid": process.pid, "mode": "paper"}, _minutes_ago(10))  # no heartbeat for 10 min
+        config = _config(tmp_path, rest.base_url)
+        code = main(["close", "BTCUSDT", "--config", str(config), "--wait", "0.3"])
+    finally:
+        process.kill()
+        process.wait(10)
+    out = capsys.readouterr().out
+    with Books.open_readonly(paper_books) as books:
+        held = [p.symbol for p in books.open_positions()]
+    if alive:
+        assert code == 3 and f"waiting for the running bot (pid {process.pid})" in out
+        assert "queued: the bot has not carried it out yet" in out and held == [BTC, ETH]
+    else:
+        assert code == 0 and "closed by this command at the exchange's mark price" in out and held == [ETH]
 
 
 def test_close_queues_when_the_exchange_gives_no_price(tmp_path: Path, paper_books: Path,
