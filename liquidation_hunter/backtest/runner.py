@@ -24,7 +24,7 @@ take-profit** reached in the same interval (or the same bar). A stop fills at it
 slippage, or where the path first reached it when that is worse (the first trade beyond it; the open of a bar
 that opened beyond it); a take-profit at its level; the exit is booked at the check's moment. A kline is known
 only once closed: its close is the price from its ``close_time`` on, its wick counts from then too (no
-look-ahead, :mod:`liquidation_hunter.data.prices`). The end of a session checks the last interval before
+look-ahead, :mod:`liquidation_hunter.data.prices.series`). The end of a session checks the last interval before
 closing what is still open.
 
 **Warm-up.** With ``start_ms`` (``--from``), the events of the heatmap's horizon before it (``[start_ms -
