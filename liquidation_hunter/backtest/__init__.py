@@ -7,8 +7,8 @@ clock over recorded liquidations and prices, with a report and parameter sweeps.
     result = run_backtest(config, events, load_prices("aggtrades.csv"))
     write_report(result, "out/")          # report.json, report.md, report.html, equity.png
 
-See :mod:`.runner` for the simulated clock, :mod:`.prices` for the price files, :mod:`.report` and
-:mod:`.sweep`. Nothing here imports matplotlib until a picture is drawn.
+See :mod:`.runner` for the simulated clock, :mod:`liquidation_hunter.data.prices` for the prices and their files,
+:mod:`.report` and :mod:`.sweep`. Nothing here imports matplotlib until a picture is drawn.
 """
 
 from liquidation_hunter.backtest.report import render_summary, report_dict, write_report

@@ -5,7 +5,8 @@ What runs is what ``liquidation-hunter run`` runs in paper mode: a
 :class:`~liquidation_hunter.LiquidationHunter`, the strategy from :func:`strategies.make_strategy`, a
 :class:`~liquidation_hunter.trading.paper.PaperBroker` on in-memory :class:`~liquidation_hunter.trading.books.Books`,
 and :class:`~liquidation_hunter.bot.engine.Bot`, whose jobs are called with :meth:`Bot.run_job`. There is no
-exchange client, no stream and no scheduler; the clock every part reads is a :class:`SimulatedClock`.
+exchange client, no stream and no scheduler; the clock every part reads is a :class:`SimulatedClock`. What is
+replayed (the events, the symbols traded, the sessions; rules below) is chosen by :mod:`.inputs`.
 
 **The simulated clock.** Each job ``clusters``, ``signals``, ``positions``, ``snapshot`` runs on its own grid,
 ``origin + k * schedule.<job>`` (``origin``: ``start_ms``, else the first data time floored to the minute).
@@ -24,7 +25,7 @@ take-profit** reached in the same interval (or the same bar). A stop fills at it
 slippage, or where the path first reached it when that is worse (the first trade beyond it; the open of a bar
 that opened beyond it); a take-profit at its level; the exit is booked at the check's moment. A kline is known
 only once closed: its close is the price from its ``close_time`` on, its wick counts from then too (no
-look-ahead, :mod:`liquidation_hunter.data.prices`). The end of a session checks the last interval before
+look-ahead, :mod:`liquidation_hunter.data.prices.series`). The end of a session checks the last interval before
 closing what is still open.
 
 **Warm-up.** With ``start_ms`` (``--from``), the events of the heatmap's horizon before it (``[start_ms -
@@ -72,8 +73,6 @@ A traded symbol the rules do not list is replayed (its signals are recorded) but
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import sys
@@ -82,12 +81,21 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import structlog
 
+from liquidation_hunter.backtest.inputs import (
+    BacktestError,
+    backtest_config,
+    choose_symbols,
+    config_hash,
+    describe_range,
+    events_digest,
+    exchange_id,
+    select_events,
+    split_sessions,
+)
 from liquidation_hunter.backtest.progress import ProgressBar
 from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, OpenRecord, TradeRecord
 from liquidation_hunter.bot.assembly import configured_strategy
@@ -100,7 +108,7 @@ from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.markets import listed, shipped_rules
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
-from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
+from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -126,10 +134,6 @@ Progress = Callable[[float], None]
 """Called with the share of the replay done, 0..1."""
 
 
-class BacktestError(ValueError):
-    """The backtest cannot run as asked (nothing to replay, no symbol with prices...)."""
-
-
 class SimulatedClock:
     """The clock every part of a backtest reads: UTC epoch ms, moved by the replay."""
 
@@ -140,33 +144,6 @@ class SimulatedClock:
 
     def __call__(self) -> int:
         return self.now
-
-
-# ---------------------------------------------------------------------- setup
-
-
-def backtest_config(config: BotConfig, symbols: Sequence[str]) -> BotConfig:
-    """``config`` as the backtest runs it: paper mode, mark-price semantics, in-memory books, ``symbols``."""
-    data = config.to_dict(masked=False)
-    data["mode"] = "paper"
-    data["symbols"] = list(symbols)
-    data["exchange"]["mark_price"] = True
-    data["storage"]["path"] = ":memory:"
-    return BotConfig.from_mapping(data)
-
-
-def config_hash(config: BotConfig) -> str:
-    """SHA-256 of the configuration's canonical JSON (sorted keys): what produced a result."""
-    text = json.dumps(config.to_dict(masked=False), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def events_digest(events: Sequence[LiquidationEvent]) -> str:
-    """SHA-256 of the events replayed (their fields, in replay order)."""
-    text = "".join([f"{e.symbol}|{e.side}|{e.price!r}|{e.quantity!r}|{e.event_time}|{e.trade_time}|{e.status}|"
-                    f"{int(e.fallback)}\n" for e in events])
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @contextmanager
@@ -210,23 +187,23 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
         raise BacktestError(f"gap_minutes: expected a positive number of minutes, got {gap_minutes!r}")
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise BacktestError(f"the end ({end_ms}) must come after the start ({start_ms})")
-    wanted = None if symbols is None else {_exchange_id(s) for s in symbols}
+    wanted = None if symbols is None else {exchange_id(s) for s in symbols}
     events = events if isinstance(events, Sequence) else list(events)
-    replay = _select(events, start_ms, end_ms, wanted)
+    replay = select_events(events, start_ms, end_ms, wanted)
     warm_from = None if start_ms is None else start_ms - round(config.heatmap.horizon_minutes * 60_000)
-    warm = [] if start_ms is None else _select(events, warm_from, start_ms, wanted)
+    warm = [] if start_ms is None else select_events(events, warm_from, start_ms, wanted)
     prices = prices.window(start_ms, end_ms)
     if wanted is not None:
         prices = prices.only(wanted)
     if not replay and not len(prices):
-        raise BacktestError(f"nothing to replay: no event and no price {_range(start_ms, end_ms)}")
-    universe, tradable, unpriced = _universe(config, replay, prices, wanted)
+        raise BacktestError(f"nothing to replay: no event and no price {describe_range(start_ms, end_ms)}")
+    universe, tradable, unpriced = choose_symbols(config, replay, prices, wanted)
     rules = shipped_rules() if rules is None else rules
     without_rules = tuple(listed(rules, tradable)[1])
     bt_config = backtest_config(config, universe)
     traded = [to_exchange_id(s) for s in tradable]
     prices = prices.only(traded)
-    sessions = _sessions(replay, prices, gap_minutes)
+    sessions = split_sessions(replay, prices, gap_minutes)
     if not sessions:
         raise BacktestError("nothing to replay: no event and no price in the chosen time range")
     origin = start_ms if start_ms is not None else sessions[0][0] // 60_000 * 60_000
@@ -250,78 +227,6 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
         price_points={s: prices.count(s) for s in prices.symbols}, unpriced=tuple(unpriced),
         without_rules=without_rules,
         problems=tuple(problems), wall_seconds=time.perf_counter() - began, **result)
-
-
-def _range(start_ms: int | None, end_ms: int | None) -> str:
-    def at(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    if start_ms is None and end_ms is None:
-        return "in the inputs"
-    if end_ms is None:
-        return f"from {at(start_ms or 0)}"
-    if start_ms is None:
-        return f"before {at(end_ms)}"
-    return f"from {at(start_ms)} to {at(end_ms)}"
-
-
-def _exchange_id(symbol: str) -> str:
-    try:
-        return to_exchange_id(symbol) if "/" in symbol else to_exchange_id(to_unified(symbol.upper()))
-    except ValueError as exc:
-        raise BacktestError(f"symbol {symbol!r}: {exc}") from None
-
-
-def _select(events: Iterable[LiquidationEvent], start_ms: int | None, end_ms: int | None,
-            wanted: set[str] | None) -> list[LiquidationEvent]:
-    out = []
-    lo = -math.inf if start_ms is None else start_ms
-    hi = math.inf if end_ms is None else end_ms
-    for e in events:
-        if type(e) is not LiquidationEvent:
-            raise BacktestError(f"events: expected LiquidationEvent items (live_heatmap.parse_force_order), "
-                                f"got {type(e).__name__}")
-        if lo <= e.trade_time < hi and (wanted is None or e.symbol in wanted):
-            out.append(e)
-    # One order whatever the input's: by trade time, then by every other field.
-    out.sort(key=lambda e: (e.trade_time, e.symbol, e.side, e.price, e.quantity, e.event_time, e.status,
-                            e.fallback))
-    return out
-
-
-def _universe(config: BotConfig, events: Sequence[LiquidationEvent], prices: PriceSeries,
-              wanted: set[str] | None) -> tuple[list[str], list[str], list[str]]:
-    """(the bot's symbols, the traded ones among them (with prices), Binance ids left out for want of prices).
-
-    With ``symbols: all`` the bot's symbols are the priced ones, and the ones left out are those with events."""
-    if config.symbols == "all":
-        candidates = [s for s in prices.symbols if wanted is None or s in wanted]
-        unpriced = sorted({e.symbol for e in events} - set(prices.symbols))
-    else:
-        candidates = [to_exchange_id(s) for s in config.symbols if wanted is None or to_exchange_id(s) in wanted]
-        if wanted is not None and not candidates:
-            raise BacktestError(f"none of the symbols asked for ({', '.join(sorted(wanted))}) is in the "
-                                f"config's symbols ({', '.join(config.symbols)})")
-        unpriced = [s for s in candidates if s not in prices]
-    traded = [s for s in candidates if s in prices]
-    if not traded:
-        among = "the config's symbols" if config.symbols != "all" else "the symbols asked for"
-        raise BacktestError(f"no symbol to trade: none of {among} has prices in the chosen time range "
-                            f"(prices for: {', '.join(prices.symbols) or 'none'})")
-    return [to_unified(s) for s in candidates], [to_unified(s) for s in traded], unpriced
-
-
-def _sessions(events: Sequence[LiquidationEvent], prices: PriceSeries, gap_minutes: float) -> list[tuple[int, int]]:
-    parts = [np.fromiter((e.trade_time for e in events), dtype=np.int64, count=len(events))]
-    parts += [prices.times(s) for s in prices.symbols]
-    times = np.sort(np.concatenate(parts))
-    if not len(times):
-        return []
-    gap_ms = gap_minutes * 60_000
-    cuts = np.flatnonzero(np.diff(times) > gap_ms)
-    starts = np.concatenate([[0], cuts + 1])
-    ends = np.concatenate([cuts, [len(times) - 1]])
-    return [(int(times[a]), int(times[b])) for a, b in zip(starts, ends, strict=True)]
 
 
 def _progress(progress: bool | Progress) -> Progress | None:

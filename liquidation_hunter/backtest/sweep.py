@@ -25,15 +25,10 @@ from typing import Any
 
 import yaml
 
+from liquidation_hunter.backtest.inputs import BacktestError, config_hash, events_digest
 from liquidation_hunter.backtest.report import clean, money, pct
 from liquidation_hunter.backtest.result import BacktestResult
-from liquidation_hunter.backtest.runner import (
-    DEFAULT_GAP_MINUTES,
-    BacktestError,
-    config_hash,
-    events_digest,
-    run_backtest,
-)
+from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest
 from liquidation_hunter.bot.assembly import check_strategy
 from liquidation_hunter.config.model import BotConfig, ConfigFileError
 from liquidation_hunter.data.prices import PriceSeries
