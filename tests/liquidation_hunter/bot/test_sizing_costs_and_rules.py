@@ -186,3 +186,75 @@ def test_a_paper_trade_stopped_out_loses_at_most_the_budget(books: Books, rules:
     assert [c.reason for c in closed] == ["stop_loss"]
     loss = -closed[0].net_pnl
     assert 0 < loss <= 0.01 * START * (1 + 1e-9)
+
+
+# ------------------------------------------------------------------ every refusal, at its edge
+
+
+class Steps:
+    """A market of made-up rules (a :class:`~liquidation_hunter.trading.paper.Precision`) for the edges the
+    shipped markets do not have: no minimum quantity, a coarse step."""
+
+    def __init__(self, *, step: float, tick: float, min_amount: float | None, min_notional: float | None) -> None:
+        self.step, self.tick, self.least, self.smallest = step, tick, min_amount, min_notional
+
+    def amount_to_precision(self, symbol: str, amount: float) -> float:
+        return int(amount / self.step + 1e-9) * self.step
+
+    def price_to_precision(self, symbol: str, price: float) -> float:
+        return round(price / self.tick) * self.tick
+
+    def min_amount(self, symbol: str) -> float | None:
+        return self.least
+
+    def min_notional(self, symbol: str) -> float | None:
+        return self.smallest
+
+
+def test_a_stop_the_tick_moves_onto_the_entry_is_refused(books: Books, rules: ExchangeClient) -> None:
+    # BTCUSDT's tick is 0.1: a long's stop at 99,999.99 is placed at 100,000.0, the entry itself
+    sizing = manager(books, rules).size(signal(1, 100_000.0, 99_999.99, 101_000.0), account())
+    assert (sizing.quantity, sizing.notional, sizing.stop_loss, sizing.take_profit) == (0.0, 0.0, 99_999.99,
+                                                                                     101_000.0)
+    assert sizing.reason == ("stop-loss 99999.99 rounds to 100000 at the market's tick, not beyond the entry 100000")
+    # one tick below is a stop: sized
+    assert manager(books, rules).size(signal(1, 100_000.0, 99_999.9, 101_000.0), account()).quantity > 0
+
+
+@pytest.mark.parametrize(("symbol", "market", "wallet", "reason"), [
+    # a symbol the rules do not list
+    ("PEPE/USDT:USDT", None, START, f"{NO_RULES}: the exchange's market rules (step, tick, minimums) do not list "
+                                    "PEPE/USDT:USDT"),
+    # a coarse step rounds the size to nothing, and the market has no minimum quantity
+    (BTC, Steps(step=1.0, tick=0.1, min_amount=None, min_notional=None), 10.0,
+     f"{TOO_SMALL}: quantity {{q}} rounds down to 0 at BTC/USDT:USDT's step, below its minimum quantity 0"),
+    # under the minimum quantity (1) though the value (50 USDT) is above the minimum value (5)
+    (BTC, Steps(step=0.1, tick=0.1, min_amount=1.0, min_notional=5.0), 107.0,
+     f"{TOO_SMALL}: quantity {{q}} rounds down to 0.5 at BTC/USDT:USDT's step, below its minimum quantity 1"),
+])
+def test_every_refusal_for_the_market_keeps_the_levels_and_trades_nothing(
+        books: Books, rules: ExchangeClient, *, symbol: str, market: Any, wallet: float, reason: str) -> None:
+    # long 100 -> stop 98 -> take 104 (2.1386002 lost per unit at the stop, see above)
+    sizing = manager(books, market or rules).size(signal(1, 100.0, 98.0, 104.0, symbol), account(wallet))
+    wanted = reason.format(q=f"{wallet * 0.01 / 2.1386002:.8g}")  # the size before rounding: budget / loss per unit
+    assert sizing == type(sizing)(0.0, 0.0, 98.0, 104.0, wanted)
+
+
+def test_a_value_exactly_at_the_minimum_is_accepted_and_a_cent_less_is_refused(books: Books) -> None:
+    # no costs: 1 unit at 100 risks 2 at a stop of 98; a budget of 2 (1 % of 200) gives 1 unit worth exactly 100
+    market = Steps(step=1.0, tick=0.01, min_amount=1.0, min_notional=100.0)
+    costless = manager(books, market, taker_fee=0.0, slippage_bps=0.0)
+    sizing = costless.size(signal(1, 100.0, 98.0, 104.0), account(200.0))
+    assert (sizing.quantity, sizing.notional, sizing.reason) == (1.0, 100.0, "")
+    refused = costless.size(signal(1, 99.99, 97.99, 104.0), account(200.0))  # 1 unit worth 99.99
+    assert refused.quantity == 0.0 and refused.reason == (
+        f"{TOO_SMALL}: notional 99.99 USDT (1 at 99.99), below BTC/USDT:USDT's minimum order value 100 USDT")
+    assert (refused.notional, refused.stop_loss, refused.take_profit) == (0.0, 97.99, 104.0)
+
+
+def test_the_margin_cap_is_a_share_of_the_equity_even_below_one_usdt(books: Books) -> None:
+    # equity 0.4 USDT, leverage 3, 25 %: margin at most 0.1, notional at most 0.3 (10 % risk alone allows
+    # 0.04 / 2.1386002 units at 100 = 1.87 USDT, the available balance 0.4 * 3 * 0.99 = 1.188)
+    sizing = manager(books, leverage=3, max_margin_pct=25.0, risk_per_trade=0.1).size(
+        signal(1, 100.0, 98.0, 104.0), account(0.4))
+    assert sizing.notional == pytest.approx(0.3, rel=1e-12)
