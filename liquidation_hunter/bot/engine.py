@@ -29,7 +29,8 @@ position (:meth:`Bot.on_mark_price`, which ``run`` hands the heatmap as a price 
 ``positions`` runs closes the position at once, as the exchange's stop order would. A backtest hands the
 broker what the price went through between two runs (:meth:`Bot.check_exits`).
 
-**Prices** carry the time the exchange sent them (the mark-price frame's ``E``; the REST poll's answer). A
+**Prices** carry the time the exchange sent them (the mark-price frame's ``E``; premiumIndex's ``time`` when
+polled over REST). A
 symbol whose price is older than ``price_max_age_ms`` (60 s) is not traded: a signal on it is recorded once in
 the signal log as ``skipped: no fresh price (...)``, the symbol is logged once when its price goes stale
 (:mod:`.watch`), and the heartbeat's health lists ``stale_prices`` (symbol: age in seconds) for ``status``.
@@ -111,7 +112,9 @@ class Feed(Protocol):
 class PriceFeed(Protocol):
     """Prices over REST (``liquidation_hunter.trading.exchange.ExchangeClient``)."""
 
-    def mark_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]: ...
+    def mark_prices_at(self, symbols: Sequence[str] | None = None) -> dict[str, tuple[float, int | None]]:
+        """Mark prices with the time the exchange computed each (None: not given)."""
+        ...
 
 
 class Bot:
@@ -278,12 +281,13 @@ class Bot:
         if self.price_feed is None:
             return
         wanted = None if self.config.symbols == "all" else list(self.config.symbols)
-        fetched = self.price_feed.mark_prices(wanted)
+        fetched = {symbol: (price, now_ms if at is None else at)  # the exchange's time; ours without one
+                   for symbol, (price, at) in self.price_feed.mark_prices_at(wanted).items()}
         with self._prices_lock:
-            self._prices.update({symbol: (price, now_ms) for symbol, price in fetched.items()})
-        for symbol, price in fetched.items():
+            self._prices.update(fetched)
+        for symbol, (price, at) in fetched.items():
             if self.config.symbols != "all" or self.heatmap.event_count(symbol):
-                self.heatmap.update_price(to_exchange_id(symbol, self.markets), price, timestamp_ms=now_ms)
+                self.heatmap.update_price(to_exchange_id(symbol, self.markets), price, timestamp_ms=at)
 
     # ------------------------------------------------------------------ clusters and signals
 

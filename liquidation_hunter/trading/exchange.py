@@ -350,8 +350,14 @@ class ExchangeClient:
     def mark_prices(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
         """Mark prices by unified symbol: one ``/fapi/v1/premiumIndex`` for all symbols, filtered to
         ``symbols`` (either form) when given; a symbol the exchange does not list is left out."""
+        return {s: price for s, (price, _) in self.mark_prices_at(symbols).items()}
+
+    def mark_prices_at(self, symbols: Sequence[str] | None = None) -> dict[str, tuple[float, int | None]]:
+        """:meth:`mark_prices` with the time the exchange computed each (premiumIndex's ``time``, epoch ms;
+        None when the answer has none)."""
         rows = self._per_symbol("fetch mark prices", self._exchange.fetch_mark_prices, "markPrice", symbols)
-        return {s: float(row["markPrice"]) for s, row in rows.items()}
+        return {s: (float(row["markPrice"]), int(row["timestamp"]) if row.get("timestamp") else None)
+                for s, row in rows.items()}
 
     def funding_rates(self, symbols: Sequence[str] | None = None) -> dict[str, tuple[float, int]]:
         """``{unified: (funding rate, next funding time ms)}``: one ``/fapi/v1/premiumIndex``, filtered like

@@ -228,12 +228,15 @@ def test_entry_client_ids_follow_the_idea_and_fit_binance() -> None:
 
 
 def test_without_the_mark_stream_prices_come_over_rest_in_one_request(tmp_path: Path) -> None:
-    """``exchange.mark_price: false``: the prices job asks premiumIndex once for every symbol."""
+    """``exchange.mark_price: false``: the prices job asks premiumIndex once for every symbol; a price's time is
+    the one the exchange stamped on it (premiumIndex's ``time``), not when the answer arrived."""
     from fakes.binance import FakeBinanceRest
 
     from liquidation_hunter.trading.exchange import ExchangeClient
 
-    with FakeBinanceRest(symbols=["BTCUSDT", "ETHUSDT"], prices={"BTCUSDT": 100_000.0, "ETHUSDT": 3_000.0}) as rest:
+    exchange_clock = Clock()  # the fake exchange's own clock
+    with FakeBinanceRest(symbols=["BTCUSDT", "ETHUSDT"], prices={"BTCUSDT": 100_000.0, "ETHUSDT": 3_000.0},
+                         clock=exchange_clock) as rest:
         config = BotConfig.from_mapping({
             "symbols": [BTC, "ETHUSDT"], "storage": {"path": str(tmp_path / "books.sqlite")},
             "exchange": {"mark_price": False, "rest_url": rest.base_url}, "risk": {"funding": False}})
@@ -250,8 +253,15 @@ def test_without_the_mark_stream_prices_come_over_rest_in_one_request(tmp_path: 
         assert [(r.method, r.path) for r in rest.requests] == [("GET", "/fapi/v1/premiumIndex")]
         assert bot.prices(clock.now) == {BTC: 100_000.0, "ETH/USDT:USDT": 3_000.0}
         assert heatmap.get_price("ETHUSDT") == 3_000.0
+        assert bot.price_times()[BTC] == (100_000.0, NOW)
         clock.now += 2 * MINUTE  # no fresh poll: stale prices are not traded on
         assert bot.prices(clock.now) == {}
+        exchange_clock.now = clock.now - 70_000  # the exchange answers with a price it computed 70 s ago
+        bot.run_job("prices")
+        assert bot.price_times()[BTC] == (100_000.0, clock.now - 70_000) and bot.prices(clock.now) == {}
+        exchange_clock.now = clock.now - 1_000
+        bot.run_job("prices")
+        assert bot.prices(clock.now) == {BTC: 100_000.0, "ETH/USDT:USDT": 3_000.0}
         rest.fail_next("/fapi/v1/premiumIndex", status=503, code=-1001, msg="Internal error", times=10)
         bot.run_job("prices")
         assert bot.failures == {"prices": 1}
