@@ -164,8 +164,7 @@ class RiskManager:
             return Sizing(0.0, 0.0, stop, take, f"take-profit {100 * target:.3f} % away does not cover {COST_COVER:g} "
                           f"x the round-trip costs ({100 * costs:.3f} %)")
         rules = self.precision
-        listed = getattr(rules, "has_market", None)  # ExchangeClient's; a plain Precision answers for any symbol
-        if listed is not None and not listed(signal.symbol):
+        if rules is not None and not rules.has_market(signal.symbol):
             return Sizing(0.0, 0.0, stop, take, f"{NO_RULES}: the exchange's market rules (step, tick, minimums) "
                           f"do not list {signal.symbol}")
         placed = float(rules.price_to_precision(signal.symbol, stop)) if rules is not None else stop

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from liquidation_hunter.trading.exchange import ExchangeClient
 
-__all__ = ["NO_RULES", "SHIPPED_MARKETS", "listed", "shipped_rules"]
+__all__ = ["SHIPPED_MARKETS", "listed", "shipped_rules"]
 
 SHIPPED_MARKETS = Path(__file__).with_name("exchangeInfo_markets_2025.json")
 """Binance USD-M rules of BTC, ETH, SOL, DOGE, BNB, WIF, XRP and DOT USDT perpetuals (2025)."""
-NO_RULES = "no market rules (step, tick, minimums) known for it"
 
 
 def shipped_rules(path: str | Path = SHIPPED_MARKETS) -> ExchangeClient:

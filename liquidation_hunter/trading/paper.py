@@ -103,6 +103,10 @@ class FundingSource(Protocol):
 class Precision(Protocol):
     """The exchange's rounding of one market (the live exchange client offers the same methods)."""
 
+    def has_market(self, symbol: str) -> bool:
+        """Whether the rules list ``symbol`` (the other methods answer only for a listed one)."""
+        ...
+
     def amount_to_precision(self, symbol: str, amount: float) -> float:
         """``amount`` rounded down to the market's step size."""
         ...

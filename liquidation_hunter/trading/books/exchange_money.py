@@ -59,10 +59,8 @@ class ExchangeMoney(BooksFile):
     def transfers(self, limit: int | None = None) -> list[Transfer]:
         """Deposits and withdrawals (:meth:`record_transfer`), newest first; none in books written before
         there were any (read-only: the table is missing)."""
-        try:
-            rows = self._rows("SELECT * FROM transfers ORDER BY at DESC, id DESC LIMIT COALESCE(?, -1)", (limit,))
-        except sqlite3.OperationalError:  # an older file opened read-only: no transfers table yet
-            return []
+        rows = self._rows_if_table("SELECT * FROM transfers ORDER BY at DESC, id DESC LIMIT COALESCE(?, -1)",
+                                   (limit,))
         return [Transfer(at=r["at"], kind=r["kind"], amount=r["amount"], exchange_wallet=r["exchange_wallet"],
                          books_wallet=r["books_wallet"], note=r["note"]) for r in rows]
 

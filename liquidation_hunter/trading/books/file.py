@@ -141,6 +141,16 @@ class BooksFile:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def _rows_if_table(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """:meth:`_rows` of a table added after schema 1: none when the file predates it (books of an older
+        version opened read-only, which :meth:`_init` could not add it to). Other errors are raised."""
+        try:
+            return self._rows(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+
     # ------------------------------------------------------------------ meta
 
     @property

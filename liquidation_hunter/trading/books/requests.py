@@ -3,7 +3,6 @@ carried out by the bot (or the command)."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from liquidation_hunter.trading.books.file import BooksFile
@@ -48,12 +47,7 @@ class ControlRequests(BooksFile):
         Empty for books written before control requests existed and opened read-only."""
         sql = ("SELECT * FROM control_requests WHERE status = 'pending' ORDER BY id LIMIT ?" if pending else
                "SELECT * FROM control_requests ORDER BY id DESC LIMIT ?")
-        try:
-            return [ControlRequest(**dict(r)) for r in self._rows(sql, (limit,))]
-        except sqlite3.OperationalError as exc:  # an older file opened read-only: the table is not there
-            if "no such table" in str(exc):
-                return []
-            raise
+        return [ControlRequest(**dict(r)) for r in self._rows_if_table(sql, (limit,))]
 
     def control_request(self, request_id: int) -> ControlRequest | None:
         rows = self._rows("SELECT * FROM control_requests WHERE id = ?", (request_id,))

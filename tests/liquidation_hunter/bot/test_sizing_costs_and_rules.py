@@ -198,6 +198,9 @@ class Steps:
     def __init__(self, *, step: float, tick: float, min_amount: float | None, min_notional: float | None) -> None:
         self.step, self.tick, self.least, self.smallest = step, tick, min_amount, min_notional
 
+    def has_market(self, symbol: str) -> bool:
+        return True
+
     def amount_to_precision(self, symbol: str, amount: float) -> float:
         return int(amount / self.step + 1e-9) * self.step
 

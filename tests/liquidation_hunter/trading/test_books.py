@@ -400,3 +400,34 @@ def test_random_histories_balance(operations: list[tuple[Any, ...]], prices: dic
             p.unrealized(prices.get(p.symbol, p.entry_price)) - p.entry_fee + p.funding for p in open_positions)
         assert state.equity == pytest.approx(START + made, abs=1e-6)
         assert state.margin == pytest.approx(sum(p.quantity * p.entry_price / p.leverage for p in open_positions))
+
+
+def test_readonly_books_of_an_older_version_have_no_transfers_nor_requests(path: Path) -> None:
+    with Books.open(path, starting_wallet=START, now_ms=T) as writer:
+        writer.record_transfer(START + 50.0, now_ms=T + 1)
+        writer.request_control("flatten", None, T + 2)
+    reader = Books.open_readonly(path)
+    try:
+        assert [t.amount for t in reader.transfers()] == [50.0]
+        assert [c.kind for c in reader.control_requests()] == ["flatten"]
+    finally:
+        reader.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:  # as a version before these tables left it
+        raw.execute("DROP TABLE transfers")
+        raw.execute("DROP TABLE control_requests")
+    reader = Books.open_readonly(path)
+    try:
+        assert reader.transfers() == [] and reader.control_requests(pending=True) == []
+    finally:
+        reader.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:  # tables there but unreadable
+        raw.execute("CREATE VIEW transfers AS SELECT broken(amount) FROM ledger")
+        raw.execute("CREATE VIEW control_requests AS SELECT broken(amount) FROM ledger")
+    reader = Books.open_readonly(path)
+    try:  # any other failure is raised, not taken for an older file
+        with pytest.raises(sqlite3.OperationalError, match="no such function"):
+            reader.transfers()
+        with pytest.raises(sqlite3.OperationalError, match="no such function"):
+            reader.control_requests()
+    finally:
+        reader.close()

@@ -47,6 +47,9 @@ class ExchangeInfoPrecision:
                 unified = f"{market['baseAsset']}/{market['quoteAsset']}:{market['marginAsset']}"
                 self.filters[unified] = {f["filterType"]: f for f in market["filters"]}
 
+    def has_market(self, symbol: str) -> bool:
+        return symbol in self.filters
+
     def amount_to_precision(self, symbol: str, amount: float) -> float:
         step = Decimal(self.filters[symbol]["LOT_SIZE"]["stepSize"])
         return float((Decimal(repr(amount)) / step).to_integral_value(ROUND_DOWN) * step)

@@ -49,6 +49,9 @@ class Filters(ExchangeInfoPrecision):
                                           "LOT_SIZE": {"stepSize": "1", "minQty": "10"},
                                           "MIN_NOTIONAL": {"notional": "5"}}
 
+    def has_market(self, symbol: str) -> bool:
+        return symbol == "FREE/USDT:USDT" or super().has_market(symbol)
+
     def min_amount(self, symbol: str) -> float | None:
         return None if symbol == "FREE/USDT:USDT" else super().min_amount(symbol)
 
