@@ -471,12 +471,15 @@ class Bot:
     def job_snapshot(self, now_ms: int) -> None:
         self.books.snapshot(self.account(now_ms))
 
-    def health(self, now_ms: int) -> BotHealth:
-        """Stream health and loop counters, as ``status`` shows them."""
+    def health(self, now_ms: int, prices: Mapping[str, float] | None = None) -> BotHealth:
+        """Stream health and loop counters, as ``status`` shows them; ``prices``: :meth:`prices` at ``now_ms``, if
+        the caller has them."""
         ingest = self.heatmap.status()
         stream = self.stream.status() if self.stream is not None else None
-        prices = self.prices(now_ms)
-        held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
+        symbols = [p.symbol for p in self.broker.positions()]
+        if prices is None:
+            prices = self.prices(now_ms, symbols)
+        held = {s: prices.get(s) for s in symbols}
         balance = getattr(self.broker, "exchange_balance", None)  # live: the exchange's wallet at the last look
         return BotHealth(
             pid=os.getpid(), mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
@@ -501,10 +504,11 @@ class Bot:
                 sync(now_ms)
             except TradingError as exc:
                 log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
-        account = self.account(now_ms)
+        prices = self.prices(now_ms)
+        account = self.broker.account(prices, now_ms)
         stream = self.stream.status() if self.stream is not None else None
         self._disconnected.observe(stream, now_ms)
-        health = replace(self.health(now_ms), equity=account.equity)
+        health = replace(self.health(now_ms, prices), equity=account.equity)
         self.books.set_health(health.to_dict(), now_ms)
         down_ms = self._disconnected.down_ms(now_ms)
         level = self._disconnected.level(now_ms)
