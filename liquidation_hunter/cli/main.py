@@ -127,7 +127,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (``liquidation_hunter.bot.runner``)."""
     from liquidation_hunter.bot.runner import LiveModeRefused, run  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
-    config = _load(args.config, strategy=False)  # build_bot checks the strategy before it touches anything
+    config = _load(args.config)
     if config is None:
         return 2
     try:
