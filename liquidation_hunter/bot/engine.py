@@ -159,7 +159,6 @@ class Bot:
         self.started_at = clock()
         self._halt_logged: str | None = None
         self._last_signal: dict[str, tuple[str, str]] = {}
-        self._ids: dict[str, str] = {}
         self._held: dict[str, str] = {}
         """Exchange id -> unified symbol of the open positions, as of ``_held_at`` (entries, exits)."""
         self._held_at: tuple[int, int] | None = None
@@ -258,23 +257,15 @@ class Bot:
             if held is None:
                 held = [p.symbol for p in self.broker.positions()]
             symbols: Iterable[str] = {*self.universe(), *held} if held else self.universe()
-            price_at, exchange_id, ids = self.heatmap.get_price_at, self._exchange_id, self._ids
+            price_at, markets = self.heatmap.get_price_at, self.markets  # markets: they may load later
             out: dict[str, tuple[float, int]] = {}
             for symbol in symbols:
-                entry = price_at(ids.get(symbol) or exchange_id(symbol))
+                entry = price_at(to_exchange_id(symbol, markets))
                 if entry is not None:
                     out[symbol] = entry
             return out
         with self._prices_lock:
             return dict(self._prices)
-
-    def _exchange_id(self, symbol: str) -> str:
-        if self.markets is not None:  # the markets may load later: ask them each time
-            return to_exchange_id(symbol, self.markets)
-        ex = self._ids.get(symbol)
-        if ex is None:
-            ex = self._ids[symbol] = to_exchange_id(symbol)
-        return ex
 
     def job_prices(self, now_ms: int) -> None:
         """One batched REST request for every mark price (without the mark-price stream)."""
@@ -415,7 +406,7 @@ class Bot:
         prices = self.prices(now_ms)
         if self.price_history is not None:  # the page's price line
             for symbol, mark in prices.items():
-                self.price_history.record(self._ids.get(symbol) or self._exchange_id(symbol), mark, now_ms)
+                self.price_history.record(to_exchange_id(symbol, self.markets), mark, now_ms)
         with self._trading:
             for trade in self.broker.on_prices(prices, now_ms):
                 self._log_exit(trade)
@@ -449,7 +440,7 @@ class Bot:
         seen = (self.entries, self.exits)
         try:
             if seen != self._held_at:
-                self._held = {self._exchange_id(p.symbol): p.symbol for p in self.broker.positions()}
+                self._held = {to_exchange_id(p.symbol, self.markets): p.symbol for p in self.broker.positions()}
                 self._held_at = seen
             held = self._held.get(symbol)
             if held is not None:
@@ -480,12 +471,15 @@ class Bot:
     def job_snapshot(self, now_ms: int) -> None:
         self.books.snapshot(self.account(now_ms))
 
-    def health(self, now_ms: int) -> BotHealth:
-        """Stream health and loop counters, as ``status`` shows them."""
+    def health(self, now_ms: int, prices: Mapping[str, float] | None = None) -> BotHealth:
+        """Stream health and loop counters, as ``status`` shows them; ``prices``: :meth:`prices` at ``now_ms``, if
+        the caller has them."""
         ingest = self.heatmap.status()
         stream = self.stream.status() if self.stream is not None else None
-        prices = self.prices(now_ms)
-        held = {p.symbol: prices.get(p.symbol) for p in self.broker.positions()}
+        symbols = [p.symbol for p in self.broker.positions()]
+        if prices is None:
+            prices = self.prices(now_ms, symbols)
+        held = {s: prices.get(s) for s in symbols}
         balance = getattr(self.broker, "exchange_balance", None)  # live: the exchange's wallet at the last look
         return BotHealth(
             pid=os.getpid(), mode=self.config.mode, broker=self.broker.name, strategy=self.strategy.name,
@@ -510,10 +504,11 @@ class Bot:
                 sync(now_ms)
             except TradingError as exc:
                 log.warning("wallet_sync_failed", error=str(exc), action="trying again at the next heartbeat")
-        account = self.account(now_ms)
+        prices = self.prices(now_ms)
+        account = self.broker.account(prices, now_ms)
         stream = self.stream.status() if self.stream is not None else None
         self._disconnected.observe(stream, now_ms)
-        health = replace(self.health(now_ms), equity=account.equity)
+        health = replace(self.health(now_ms, prices), equity=account.equity)
         self.books.set_health(health.to_dict(), now_ms)
         down_ms = self._disconnected.down_ms(now_ms)
         level = self._disconnected.level(now_ms)

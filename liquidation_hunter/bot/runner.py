@@ -113,8 +113,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
 
 
 def _intervals(config: BotConfig) -> dict[str, float]:
-    jobs = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
-    return {job: getattr(config.schedule, job) for job in jobs if not (job == "prices" and config.exchange.mark_price)}
+    return {job: getattr(config.schedule, job) for job in JOBS if not (job == "prices" and config.exchange.mark_price)}
 
 
 def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] = system_clock_ms,
@@ -134,7 +133,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
 
     def start_loop() -> None:  # "loop_started" once the services before it run (warm start done, stream open)
         scheduler.start()
-        log.info("loop_started", jobs={k: v for k, v in intervals.items() if k in JOBS}, pid=os.getpid())
+        log.info("loop_started", jobs=intervals, pid=os.getpid())
 
     app = App([*services, Service("scheduler", start_loop, scheduler.stop)])
     reason = app.run(install_signals=install_signals)

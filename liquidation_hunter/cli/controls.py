@@ -41,7 +41,6 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books, ControlRequest
 from liquidation_hunter.trading.errors import TradingError
 from liquidation_hunter.trading.exchange import ExchangeClient
-from liquidation_hunter.trading.markets import shipped_rules
 from liquidation_hunter.trading.paper import PaperBroker
 from liquidation_hunter.trading.status import bot_running
 from live_heatmap import system_clock_ms, to_unified
@@ -155,11 +154,6 @@ def _close_here(config: BotConfig, books: Books, request: ControlRequest) -> int
                                   wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     client = ExchangeClient.from_config(config.exchange, None, retries=1, logger=quiet)
     try:
-        try:
-            client.load_markets()
-            precision: ExchangeClient = client
-        except TradingError:
-            precision = shipped_rules()  # as run does without the exchange's markets
         prices = client.mark_prices(wanted)
     except TradingError as exc:
         print(f"queued: no bot is running on {books.path} and the exchange gave no mark price ({exc}); "
@@ -167,7 +161,7 @@ def _close_here(config: BotConfig, books: Books, request: ControlRequest) -> int
         return QUEUED
     finally:
         client.close()
-    broker = PaperBroker.from_risk(books, config.risk, precision=precision)
+    broker = PaperBroker.from_risk(books, config.risk)  # a close fills the held quantity: no market rules needed
     if not carry_out(request, broker, books, prices, system_clock_ms(), logger=quiet):
         found = books.control_request(request.id)
         print(f"queued: {found.result if found else 'not done'}; the bot will close it when it runs")

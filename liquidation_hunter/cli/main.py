@@ -108,14 +108,15 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: str) -> BotConfig | None:
-    """The config at ``path`` with its strategy's parameters checked, or the one-line error printed (and None
-    returned)."""
+def _load(path: str, *, strategy: bool = True) -> BotConfig | None:
+    """The config at ``path`` with its strategy's parameters checked (``strategy``), or the one-line error printed
+    (and None returned)."""
     from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     try:
         config = load_config(path)
-        check_strategy(config)
+        if strategy:
+            check_strategy(config)
         return config
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -140,14 +141,16 @@ def _cmd_record(args: argparse.Namespace) -> int:
     """Only the recorder: the stream into ``storage.events``, no trading, until SIGINT/SIGTERM."""
     from liquidation_hunter.bot.record import run_recorder  # noqa: PLC0415 - lazy: websocket-client, APScheduler
 
-    config = _load(args.config)
+    config = _load(args.config, strategy=False)  # the recorder runs no strategy
     if config is None:
         return 2
     return run_recorder(config)
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Books] | None:
-    config = _load(args.config)
+    # the strategy is not built: status, halt, close and flatten must work on a running bot's books even when
+    # its strategy file or parameters were broken since (and need not run the user's strategy code)
+    config = _load(args.config, strategy=False)
     if config is None:
         return None
     path = config.storage.path

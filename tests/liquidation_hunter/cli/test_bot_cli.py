@@ -110,6 +110,20 @@ def test_status_halt_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert books.halt_reason() is None
 
 
+def test_status_and_halt_work_with_a_broken_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The strategy's parameters (or file) broken since the bot started: its books can still be read and halted."""
+    config = _config(tmp_path, "storage:\n  path: books.sqlite\nstrategy:\n  name: cascade_fade\n  params:\n"
+                     "    burst_minutes: 0\n")
+    _books_with_history(tmp_path / "books.sqlite")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "strategy.params.burst_minutes" in capsys.readouterr().err
+    assert main(["status", "--config", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["positions"][0]["symbol"] == "BTC/USDT:USDT"
+    assert main(["halt", "--config", str(config)]) == 0
+    with Books.open_readonly(tmp_path / "books.sqlite") as books:
+        assert books.halt_reason() == "halted by hand"
+
+
 def test_status_without_books_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--config", str(_config(tmp_path))]) == 2
     assert "no books yet" in capsys.readouterr().err
