@@ -26,7 +26,7 @@ from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig, Signal
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import status_report
-from live_heatmap import LiveLiquidationHeatmap, to_exchange_id, to_unified
+from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.structs import convert
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
@@ -106,10 +106,6 @@ class PriceHistoryLike(Protocol):
 
 TRADES_LIMIT_MAX = 1000
 EQUITY_POINTS_MAX = 2000
-
-
-def _side(direction: int) -> str:
-    return "long" if direction > 0 else "short"
 
 
 @dataclass
@@ -318,11 +314,11 @@ class ApiSource:
         for p in [*held, *(t.position for t in closed)]:
             if start <= p.opened_at <= now:
                 out.append({"kind": "entry", "time": p.opened_at, "price": p.entry_price,
-                            "side": _side(p.direction), "client_id": p.client_id, "reason": "entry"})
+                            "side": Side.of_direction(p.direction), "client_id": p.client_id, "reason": "entry"})
         for t in closed:
             if t.closed_at <= now:
                 out.append({"kind": "exit", "time": t.closed_at, "price": t.exit_price,
-                            "side": _side(t.position.direction), "client_id": t.position.client_id,
+                            "side": Side.of_direction(t.position.direction), "client_id": t.position.client_id,
                             "reason": t.reason, "net_pnl": t.net_pnl})
         out.sort(key=lambda m: (m["time"], m["kind"] == "exit"))
         return out
@@ -336,8 +332,8 @@ class ApiSource:
         for p in held:
             key = to_exchange_id(p.symbol, self.markets)
             price = self.heatmap.get_price(key)
-            rows.append({"symbol": key, "unified": p.symbol, "side": _side(p.direction), "quantity": p.quantity,
-                         "entry_price": p.entry_price, "price": price,
+            rows.append({"symbol": key, "unified": p.symbol, "side": Side.of_direction(p.direction),
+                         "quantity": p.quantity, "entry_price": p.entry_price, "price": price,
                          "unrealized": None if price is None else p.unrealized(price),
                          "stop_loss": p.stop_loss, "take_profit": p.take_profit,
                          "liquidation_price": p.liquidation_price, "margin": p.margin, "opened_at": p.opened_at,
@@ -351,7 +347,7 @@ class ApiSource:
             closed = books.closed_trades(limit=limit)
         return {"at": self.now(), "trades": [
             {"symbol": to_exchange_id(t.position.symbol, self.markets), "unified": t.position.symbol,
-             "side": _side(t.position.direction), "quantity": t.position.quantity,
+             "side": Side.of_direction(t.position.direction), "quantity": t.position.quantity,
              "entry_time": t.position.opened_at, "entry_price": t.position.entry_price, "exit_time": t.closed_at,
              "exit_price": t.exit_price, "reason": t.reason, "gross_pnl": t.gross_pnl,
              "fees": t.position.entry_fee + t.exit_fee, "funding": t.position.funding, "net_pnl": t.net_pnl,
@@ -391,11 +387,7 @@ class ApiSource:
         stats = self.feed()
         if self.books_path is None:
             return {"books": None, "at": _iso(self.now()), "heatmap": stats}
-        try:
-            books = Books.open_readonly(self.books_path)
-        except BooksError as exc:
-            raise ApiError(503, "no books", "the bot has written no books yet") from exc
-        with books:
+        with self._books() as books:
             report = status_report(books, now_ms=self.now(), heartbeat_s=self.heartbeat_s).to_dict()
         report["heatmap"] = stats
         return report

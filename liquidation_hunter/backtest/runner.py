@@ -73,6 +73,7 @@ A traded symbol the rules do not list is replayed (its signals are recorded) but
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
@@ -198,7 +199,7 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     if not replay and not len(prices):
         raise BacktestError(f"nothing to replay: no event and no price {describe_range(start_ms, end_ms)}")
     universe, tradable, unpriced = choose_symbols(config, replay, prices, wanted)
-    rules = shipped_rules() if rules is None else rules
+    rules = _shipped_rules() if rules is None else rules
     without_rules = tuple(listed(rules, tradable)[1])
     bt_config = backtest_config(config, universe)
     traded = [to_exchange_id(s) for s in tradable]
@@ -227,6 +228,13 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
         price_points={s: prices.count(s) for s in prices.symbols}, unpriced=tuple(unpriced),
         without_rules=without_rules,
         problems=tuple(problems), wall_seconds=time.perf_counter() - began, **result)
+
+
+@functools.cache
+def _shipped_rules() -> ExchangeClient:
+    """The shipped market rules, parsed once a process (ccxt's markets from the JSON file, some milliseconds): a
+    sweep and the sensitivity replays run many backtests. A replay only reads them (steps, ticks, minimums)."""
+    return shipped_rules()
 
 
 def _progress(progress: bool | Progress) -> Progress | None:
