@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -25,8 +26,8 @@ from typing import Any
 
 from fakes.binance import FakeBinance
 
-__all__ = ["GUARDED_CLI", "ROOT", "free_port", "log_events", "log_records", "publishing_marks", "run_cli",
-           "start_bot", "started_bot", "stop_bot", "wait_for"]
+__all__ = ["GUARDED_CLI", "ROOT", "free_port", "log_events", "log_records", "output_lines", "publishing_marks",
+           "run_cli", "start_bot", "started_bot", "stop_bot", "wait_for"]
 
 ROOT = Path(__file__).resolve().parents[2]
 GUARDED_CLI = Path(__file__).resolve().parent / "guarded_cli.py"
@@ -134,3 +135,18 @@ def publishing_marks(ws: FakeBinance, prices: Mapping[str, float], every: float 
     finally:
         stop.set()
         publisher.join(2)
+
+
+def output_lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The lines ``proc`` writes to its stdout (a pipe, text), as they come, without their newline; None once
+    it closes. Read with ``get(timeout=...)``: a process that goes quiet fails the test instead of hanging it."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines

@@ -25,6 +25,7 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.live import LiveBroker
 from liquidation_hunter.trading.model import EntryOrder
 from liquidation_hunter.trading.status import render_status, status_report
+from live_heatmap.common.timeparse import utc_day
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 KEY, SECRET = "live-bot-key", "live-bot-secret"
@@ -103,13 +104,18 @@ def test_live_sizing_limits_and_status_use_the_exchanges_wallet(tmp_path: Path, 
     assert "exchange: wallet 4,99" in text and "withdrawal -5,000.00" in text
 
     # money moved in by hand: a deposit; peak and today's start move with it (no gain for the limits)
-    peak = books.peak_equity()
+    bot.run_job("snapshot")  # a peak to move
+    peak, day = books.peak_equity(), utc_day(clock.now)
+    assert peak is not None
+    day_start = books.day_start_equity(day, 0.0, clock.now)  # written by the signals job's limits
+    assert day_start > 0.0
     rest.set_wallet(float(rest.wallet) + 1_000)
     clock.now += MINUTE
     bot.run_job("heartbeat")
     deposit = books.transfers()[0]
     assert (deposit.kind, deposit.amount) == ("deposit", pytest.approx(1_000.0))
-    assert peak is None or books.peak_equity() == pytest.approx(peak + 1_000.0)
+    assert books.peak_equity() == pytest.approx(peak + 1_000.0)
+    assert books.day_start_equity(day, 0.0, clock.now) == pytest.approx(day_start + 1_000.0)
     assert books.wallet() == pytest.approx(float(rest.wallet)) and books.audit() == []
     assert bot.failures == {} and rest.unexpected == []
 

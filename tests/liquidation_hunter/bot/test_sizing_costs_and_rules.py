@@ -65,7 +65,7 @@ def test_the_loss_at_the_stop_with_fees_and_slippage_both_ways_is_the_budget(boo
     assert sizing.quantity == pytest.approx(100.0 / 2.1386002, rel=1e-12)
     assert sizing.notional == pytest.approx(100.0 * 100.0 / 2.1386002, rel=1e-12)
     # the old sizing (notional = budget / stop distance = 5,000, 50 units) loses 50 * 2.1386002 = 106.93
-    assert pytest.approx(106.93001, rel=1e-9) == 50.0 * 2.1386002
+    assert loss_at_stop(1, 100.0, 98.0, 50.0, taker_fee=0.0005, slippage_bps=2.0) == pytest.approx(106.93001, rel=1e-9)
     assert sizing.quantity < 50.0
 
 
@@ -115,7 +115,8 @@ def test_the_quantity_is_rounded_down_to_the_step(books: Books, rules: ExchangeC
     # = 739.58006 -> 0.13521... BTC, rounded DOWN to BTCUSDT's step 0.001: 0.135
     sizing = manager(books, rules).size(signal(1, 100_000.0, 99_400.0, 101_500.0), account())
     assert sizing.quantity == 0.135
-    assert pytest.approx(0.13521, rel=1e-4) == 100.0 / 739.58006
+    per_unit = loss_at_stop(1, 100_000.0, 99_400.0, 1.0, taker_fee=0.0005, slippage_bps=2.0)
+    assert per_unit == pytest.approx(739.58006, rel=1e-12) and 100.0 / per_unit == pytest.approx(0.13521, rel=1e-4)
     assert sizing.notional == pytest.approx(13_500.0, rel=1e-12)
     assert loss_at_stop(1, 100_000.0, 99_400.0, sizing.quantity, taker_fee=0.0005, slippage_bps=2.0) <= 100.0
 

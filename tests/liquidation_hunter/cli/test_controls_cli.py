@@ -295,7 +295,10 @@ def test_close_and_flatten_on_a_running_live_bot_send_reduce_only_orders_and_can
     assert [(o["symbol"], o["side"], o["type"], o["quantity"], o["reduceOnly"]) for o in orders] == [
         ("BTCUSDT", "SELL", "MARKET", "0.01", "true"), ("ETHUSDT", "BUY", "MARKET", "0.5", "true")]
     # each close cancelled its exits before sending its market order
-    assert changes.index(cancels[0]) < changes.index(next(c for c in changes if c[:2] == ("POST", "/fapi/v1/order")))
+    for order in orders:
+        sent = changes.index(("POST", "/fapi/v1/order", order))
+        exits = [c for c in cancels if c[2]["clientAlgoId"].startswith(f"lh-live-{order['symbol'][:3].lower()}-")]
+        assert len(exits) == 2 and all(changes.index(c) < sent for c in exits), (order, changes)
     assert all(p.amount == 0 for p in rest.positions.values())
     assert all(o.algo_status != "NEW" for o in rest.algo_orders)
     with Books.open_readonly(tmp_path / "books.sqlite") as books:

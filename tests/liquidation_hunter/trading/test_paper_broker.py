@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from bot_process import output_lines
 from conftest import DATA
 
 from liquidation_hunter.config.sections import RiskConfig
@@ -485,19 +484,6 @@ def test_constructor_checks_its_numbers(books: Books, bad: dict[str, float]) -> 
 # ------------------------------------------------------------------ crash test
 
 
-def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
 def test_books_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     """Run a paper bot, SIGKILL it mid-flight, restart it on the same file; four times over."""
     path, seed, rng = tmp_path / "crash.sqlite", 20_250_127, random.Random(5)
@@ -505,7 +491,7 @@ def test_books_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     for _cycle in range(4):
         proc = subprocess.Popen([sys.executable, str(WORKER), str(path), str(seed)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        lines = _lines(proc)
+        lines = output_lines(proc)
         kill_after, actions = rng.randint(40, 120), 0
         try:
             while actions < kill_after:

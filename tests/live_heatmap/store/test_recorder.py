@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import random
 import signal
 import sqlite3
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 import structlog
+from bot_process import output_lines
 from conftest import WIRE
 from fakes.binance import FakeBinance
 from helpers import NOW, event, wait_until
@@ -364,19 +364,6 @@ def test_warm_start_of_some_symbols_and_twice(store: EventStore, real_events: li
 
 # ------------------------------------------------------------------ kill -9
 
-def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
 def test_recording_survives_kill_9(tmp_path: Path) -> None:
     """SIGKILL a recorder writing 20,000 events/s (1,000 times the real all-market peak) at random instants,
     three times on one file: the file stays intact, everything reported flushed is there, events are
@@ -385,7 +372,7 @@ def test_recording_survives_kill_9(tmp_path: Path) -> None:
     for _cycle in range(3):
         proc = subprocess.Popen([sys.executable, str(WORKER), str(path), str(rate), str(interval)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines = _lines(proc)
+        lines = output_lines(proc)
         flushed = submitted = -1
         try:
             first = lines.get(timeout=30)

@@ -142,6 +142,22 @@ def _state(heatmap: LiveLiquidationHeatmap) -> tuple[dict[str, Any], dict[str, l
     return stats, {s: heatmap.events(s) for s in heatmap.symbols()}
 
 
+def _one_and_many_agree(frames: list[Any], max_events: int) -> list[LiquidationEvent]:
+    """Ingest ``frames`` one at a time into one heatmap and with ``ingest_many`` into another: the same state,
+    counts and events heard. Returns every event both listeners heard."""
+    one, many = LiveLiquidationHeatmap(max_events=max_events), LiveLiquidationHeatmap(max_events=max_events)
+    heard_one: list[LiquidationEvent] = []
+    heard_many: list[LiquidationEvent] = []
+    one.add_listener(heard_one.extend)
+    many.add_listener(heard_many.extend)
+    accepted = sum(one.ingest(f) for f in frames)
+    report = many.ingest_many(frames)
+    assert _state(many) == _state(one)
+    assert report.accepted == accepted and report.total == len(frames)
+    assert Counter(heard_many) == Counter(heard_one) and len(heard_one) == accepted
+    return heard_one + heard_many
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), n_real=st.integers(0, 700), n_broken=st.integers(0, 30), seed=st.integers(0, 2**32),
        max_events=st.sampled_from([3, 40, 10_000]))
@@ -153,17 +169,8 @@ def test_ingest_many_stores_what_ingest_stores(data: st.DataObject, n_real: int,
         frames.insert(rng.randint(0, len(frames)), data.draw(broken_frames(LINES)))
     if frames and rng.random() < 0.3:
         frames += [parse_force_order(f) for f in rng.sample(_WIRE, 20)]  # parsed events mixed in
-    one, many = LiveLiquidationHeatmap(max_events=max_events), LiveLiquidationHeatmap(max_events=max_events)
-    heard_one: list[LiquidationEvent] = []
-    heard_many: list[LiquidationEvent] = []
-    one.add_listener(heard_one.extend)
-    many.add_listener(heard_many.extend)
-    accepted = sum(one.ingest(f) for f in frames)
-    report = many.ingest_many(frames)
-    assert _state(many) == _state(one)
-    assert report.accepted == accepted and report.total == len(frames)
-    assert Counter(heard_many) == Counter(heard_one) and len(heard_one) == accepted
-    assert all(type(e) is LiquidationEvent for e in heard_many + heard_one)
+    heard = _one_and_many_agree(frames, max_events)
+    assert all(type(e) is LiquidationEvent for e in heard)
 
 
 def test_a_large_batch_of_one_symbol_keeps_the_newest(wire_lines: list[bytes]) -> None:
@@ -199,12 +206,4 @@ def test_the_block_write_stores_what_one_at_a_time_stores(seed: int, max_events:
     frames: list[Any] = [rng.choice(busy) for _ in range(400)]  # repeats: duplicates within the block
     frames += [parse_force_order(f) for f in rng.sample(busy, 10)]
     frames.insert(rng.randint(0, len(frames)), b"not json")
-    one, many = LiveLiquidationHeatmap(max_events=max_events), LiveLiquidationHeatmap(max_events=max_events)
-    heard_one: list[LiquidationEvent] = []
-    heard_many: list[LiquidationEvent] = []
-    one.add_listener(heard_one.extend)
-    many.add_listener(heard_many.extend)
-    accepted = sum(one.ingest(f) for f in frames)
-    report = many.ingest_many(frames)
-    assert _state(many) == _state(one)
-    assert report.accepted == accepted and Counter(heard_many) == Counter(heard_one)
+    _one_and_many_agree(frames, max_events)
