@@ -4,11 +4,11 @@ Both act on the bot's books (``storage.path`` of ``--config``), as ``halt`` does
 books. ``close`` closes one symbol's position at market with exit reason ``manual``; ``flatten`` halts new
 entries and closes every open position (``resume`` lifts the halt).
 
-* **A bot runs on the books** (its heartbeat is recent, or its process is still there and has not said it
-  stopped: a bot busy with a slow exchange may miss heartbeats): the command queues the request in the books and waits
-  (``--wait``, 30 s by default) until the bot has carried it out in its next ``positions`` run (5 s by
-  default); paper closes at the mark price, live sends a reduce-only market order after cancelling the
-  position's stop-loss and take-profit orders.
+* **A bot runs on the books** (``trading.status.bot_running``: its heartbeat is recent, or its process is
+  still there and has not said it stopped, as a bot busy with a slow exchange may miss heartbeats): the
+  command queues the request in the books and waits (``--wait``, 30 s by default) until the bot has
+  carried it out in its next ``positions`` run (5 s by default); paper closes at the mark price, live
+  sends a reduce-only market order after cancelling the position's stop-loss and take-profit orders.
 * **No bot runs, paper books**: the command closes the position itself, at the exchange's current mark price
   (one REST request), through the same paper broker the bot uses. Without an answer from the exchange the
   request stays queued for the bot's next start.
@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -104,30 +103,12 @@ def _cmd_control(args: argparse.Namespace, open_books: BooksOpener) -> int:
         print(f"{books.path}: {what}: " + ("queued" if new else "already queued") + f" (request {request.id})")
         health_row = books.health()
         health, health_at = health_row if health_row else ({}, None)
-        if (bot_running(health, health_at, now_ms=now, heartbeat_s=config.schedule.heartbeat)
-                or _bot_process_alive(health)):
+        if bot_running(health, health_at, now_ms=now, heartbeat_s=config.schedule.heartbeat):
             return _await(books, request, args.wait, pid=health.get("pid"))
         if config.mode == "paper":
             return _close_here(config, books, request)
         print(f"queued: no bot is running on {books.path}; the bot will close it when it runs (run --live)")
         return QUEUED
-
-
-def _bot_process_alive(health: Mapping[str, Any]) -> bool:
-    """The bot that wrote ``health`` has not said it stopped and its process is still there (this machine): a
-    bot whose jobs are slow (a rate-limited exchange) can miss heartbeats without being gone, and the command
-    must not then close paper positions beside it. A recycled pid makes the command wait and answer "queued",
-    the safe side."""
-    pid = health.get("pid")
-    if "stopped" in health or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
 
 
 def _await(books: Books, request: ControlRequest, wait_s: float, *, pid: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -129,9 +130,26 @@ class StatusReport:
 
 
 def bot_running(health: Mapping[str, Any], health_at: int | None, *, now_ms: int, heartbeat_s: float) -> bool:
-    """A bot runs on the books when its last heartbeat is recent (3 heartbeats) and does not say it stopped."""
-    return (health_at is not None and "stopped" not in health
-            and now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000)
+    """A bot runs on the books when its health record does not say it stopped and either its last heartbeat is
+    recent (3 heartbeats) or the process that wrote it is still there (this machine): a bot whose jobs are slow
+    (a rate-limited exchange) can miss heartbeats without being gone. A recycled pid errs on the safe side (a
+    bot taken for running: ``close`` waits for it, nothing is closed beside it)."""
+    if health_at is None or "stopped" in health:
+        return False
+    return now_ms - health_at <= STALE_HEARTBEAT_FACTOR * heartbeat_s * 1000 or _process_alive(health.get("pid"))
+
+
+def _process_alive(pid: object) -> bool:
+    """Whether process ``pid`` (another than this one) exists."""
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
 
 
 def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int = 10) -> StatusReport:

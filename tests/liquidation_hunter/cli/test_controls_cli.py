@@ -152,6 +152,8 @@ def test_a_bot_process_that_missed_its_heartbeats_is_left_to_close_its_own_posit
         with Books.open(paper_books, mode="paper", now_ms=_minutes_ago(1)) as books:
             books.set_health({"pid": process.pid, "mode": "paper"}, _minutes_ago(10))  # no heartbeat for 10 min
         config = _config(tmp_path, rest.base_url)
+        assert main(["status", "--config", str(config), "--json"]) == 0  # status and close: one idea of "runs"
+        assert json.loads(capsys.readouterr().out)["bot"]["running"] is alive
         code = main(["close", "BTCUSDT", "--config", str(config), "--wait", "0.3"])
     finally:
         process.kill()
