@@ -93,6 +93,10 @@ _DEFAULT_NAME = "liquidation_magnet"
 _WHAT = "no class with a `name` and a `decide(symbol, price, now_ms)` method, strategies.base.Strategy"
 
 
+_LOADED: dict[str, tuple[tuple[str, int, int], ModuleType]] = {}
+"""Strategy files run so far: resolved path -> ((path, mtime, size), module); a file that changed runs again."""
+
+
 def _module(path: str) -> ModuleType:
     """The module at ``path`` (a ``.py`` file) or named ``path``; ConfigError (key ``path``) naming it."""
     if not path.endswith(".py"):
@@ -105,7 +109,12 @@ def _module(path: str) -> ModuleType:
     file = Path(path)
     if not file.is_file():
         raise ConfigError("path", f"{path}: no such file")
-    module_name = f"_liquidation_hunter_strategy_{abs(hash(str(file.resolve())))}_{file.stem}"
+    stat = file.stat()
+    version = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    loaded = _LOADED.get(version[0])
+    if loaded is not None and loaded[0] == version:
+        return loaded[1]  # run checks, then builds, and the API answers signals: the file runs once
+    module_name = f"_liquidation_hunter_strategy_{abs(hash(version[0]))}_{file.stem}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:
         raise ConfigError("path", f"{path}: cannot be loaded as Python")
@@ -119,6 +128,7 @@ def _module(path: str) -> ModuleType:
     except Exception as exc:  # noqa: BLE001 - whatever the user's file raises becomes one line naming it
         del sys.modules[module_name]
         raise ConfigError("path", f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from None
+    _LOADED[version[0]] = (version, module)
     return module
 
 

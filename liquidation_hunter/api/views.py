@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Protocol
 
 import msgspec
@@ -27,14 +26,13 @@ from liquidation_hunter.signals.rules import HunterConfig, Signal
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import status_report
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
-from live_heatmap.common.structs import convert
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
-from strategies import StrategyFactory, load_strategy, make_strategy
+from strategies import load_strategy, make_strategy, strategy_from_path
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
 
@@ -134,7 +132,6 @@ class ApiSource:
     strategy_path: str | None = None
     """The config's ``strategy.path`` (a strategy of your own; ``strategy`` is then the ``strategy.name`` picking
     its class); loaded once, at the first ``/api/v1/signal``."""
-    _strategy_class: tuple[StrategyFactory, Any] | None = field(default=None, init=False, repr=False)
     price_history: PriceHistoryLike | None = None
     markets: Any = None
     started: float = field(default_factory=time.monotonic)
@@ -214,20 +211,14 @@ class ApiSource:
         hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets)
         if self.strategy_path is None:
             return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
-        factory, kind = self._loaded()
-        params: Any = (convert(kind, self.strategy_params) if kind is not None
-                       else MappingProxyType(dict(self.strategy_params)))
-        return factory(hunter_now, params).decide(key, price, now)
-
-    def _loaded(self) -> tuple[StrategyFactory, Any]:
-        """``strategy_path``'s class and its params type, loaded once (the bot checked them at start)."""
-        if self._strategy_class is None:
-            self._strategy_class = load_strategy(self.strategy_path or "", self.strategy)
-        return self._strategy_class
+        return strategy_from_path(self.strategy_path, self.strategy, hunter_now, self.strategy_params).decide(
+            key, price, now)
 
     def strategy_name(self) -> str:
         """The name the strategy gives itself (a strategy of your own: its class's ``name``)."""
-        return str(getattr(self._loaded()[0], "name", self.strategy)) if self.strategy_path else self.strategy
+        if self.strategy_path is None:
+            return self.strategy
+        return str(getattr(load_strategy(self.strategy_path, self.strategy)[0], "name", self.strategy))
 
     def signal(self, symbol: str, min_strength: float | None = None) -> dict[str, Any]:
         """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades

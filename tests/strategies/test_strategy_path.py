@@ -47,6 +47,24 @@ def test_the_path_is_relative_to_the_config_and_the_example_class_is_built_with_
     assert strategy.fresh_ms == 150_000  # type: ignore[attr-defined]
 
 
+def test_a_strategy_file_runs_once_until_it_changes(tmp_path: Path) -> None:
+    """run checks the strategy, then builds it, and the API answers signals with it: the user's file is executed
+    once; a file edited since runs again."""
+    runs = tmp_path / "runs.txt"
+    mine = tmp_path / "mine.py"
+    body = EXAMPLE.read_text(encoding="utf-8") + f"\nwith open({str(runs)!r}, 'a') as _runs:\n    _runs.write('x')\n"
+    mine.write_text(body, encoding="utf-8")
+    config_file = tmp_path / "bot.yaml"
+    config_file.write_text("strategy:\n  path: mine.py\n", encoding="utf-8")
+    config = load_config(config_file)
+    for _ in range(3):
+        assert type(_strategy(config)).__name__ == "FreshMagnet"
+    assert runs.read_text() == "x"
+    mine.write_text(body + "\n# edited\n", encoding="utf-8")
+    assert type(_strategy(config)).__name__ == "FreshMagnet"
+    assert runs.read_text() == "xx"
+
+
 def test_a_module_name_is_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = tmp_path / "my_strategies"
     package.mkdir()
