@@ -225,7 +225,7 @@ class LiveLiquidationHeatmap:
                 accepted += 1
                 changed.add(event[0])
                 if listeners:
-                    stored.append(event if type(event) is LiquidationEvent else LiquidationEvent._make(event))
+                    stored.append(event if type(event) is LiquidationEvent else LiquidationEvent(*event))
         report.accepted += accepted
         report.duplicates += total - accepted
         return stored

@@ -122,7 +122,7 @@ class EventWindow:
     def add(self, event: LiquidationEvent | EventFields) -> bool:
         """Append ``event`` (or its fields as a plain tuple); False (nothing stored) if it duplicates one
         in the window."""
-        _, side, price, quantity, _, trade_time, _, _ = event
+        _, side, price, quantity, _, trade_time, _, _ = event[:8]  # TODO(issue 13): keep the venue
         key = hash((trade_time, side, quantity, price))  # the dedupe key (the symbol is the window's)
         seen = self._seen
         with self._lock:
@@ -130,7 +130,7 @@ class EventWindow:
                 self.duplicates += 1
                 return False
             seen[key] = None
-            self._pending.extend(event[1:])
+            self._pending.extend(event[1:8])
             keys = self._pending_keys
             keys.append(key)
             if len(keys) >= _FLUSH_AT:

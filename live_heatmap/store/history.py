@@ -73,7 +73,7 @@ __all__ = [
     "read_events",
 ]
 
-EVENT_FIELDS = LiquidationEvent._fields
+EVENT_FIELDS = LiquidationEvent._fields[:8]  # TODO(issue 13): exchange, price_kind, venue_symbol
 """The columns of an exported events CSV (and the keys of an exported JSON object)."""
 FORMATS = ("sqlite", "frames", "normalized_csv", "snapshot_csv", "events_csv", "events_json")
 """What :func:`detect_format` answers."""
@@ -403,7 +403,7 @@ def export_events(events: Iterable[LiquidationEvent], fmt: str, out: Out) -> int
     objects with those keys) to a path or an open text file. Prices and quantities are written exactly
     (the shortest text that reads back to the same float), so :func:`load_events` reads back equal events.
     Returns how many were written."""
-    return _export([dict(zip(EVENT_FIELDS, event, strict=True)) for event in events], EVENT_FIELDS, fmt, out)
+    return _export([dict(zip(EVENT_FIELDS, event[:8], strict=True)) for event in events], EVENT_FIELDS, fmt, out)
 
 
 def export_clusters(clusters: Iterable[LiquidationCluster], fmt: str, out: Out) -> int:

@@ -34,6 +34,7 @@ import structlog
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.heatmap import system_clock_ms
 from live_heatmap.side import SIDES_BY_CODE
+from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ CREATE INDEX IF NOT EXISTS events_time ON events(trade_time, symbol, side, quant
 _COLUMNS = "symbol, side, price, quantity, event_time, trade_time, status, fallback"
 # A duplicate (the unique index) is skipped; unlike INSERT OR IGNORE, a row breaking a CHECK or NOT NULL
 # rule is an error, not silently dropped and counted as a duplicate.
+_BINANCE = (Venue.BINANCE, PriceKind.FILL_AVG, "")  # TODO(issue 13): the stored venue
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 # What a read selects: side and status as small values that map to shared strings (most rows are
 # FILLED), so a read creates fewer Python objects per row.
@@ -174,7 +176,7 @@ class EventStore:
             return 0
         with self._write() as db:
             before = db.total_changes
-            db.executemany(_INSERT, rows)
+            db.executemany(_INSERT, [row[:8] for row in rows])  # TODO(issue 13): store the venue
             return db.total_changes - before
 
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
@@ -231,11 +233,12 @@ class EventStore:
                 if not rows:
                     return
                 if symbol is not None:
-                    yield from [new(event, (symbol, sides[d], p, q, e, t, x or "FILLED", bools[f]))
+                    yield from [new(event, (symbol, sides[d], p, q, e, t, x or "FILLED", bools[f], *_BINANCE))
                                 for d, p, q, e, t, x, f in rows]
                 else:
                     names: dict[str, str] = {}  # one string object per symbol, not per row
-                    yield from [new(event, (names.setdefault(s, s), sides[d], p, q, e, t, x or "FILLED", bools[f]))
+                    yield from [new(event, (names.setdefault(s, s), sides[d], p, q, e, t, x or "FILLED", bools[f],
+                                            *_BINANCE))
                                 for s, d, p, q, e, t, x, f in rows]
         finally:
             cursor.close()

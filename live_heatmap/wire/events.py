@@ -20,7 +20,9 @@ from typing import Any, NamedTuple, TypeGuard
 
 import orjson
 
+from live_heatmap.common.symbols import to_unified
 from live_heatmap.side import WIRE_SIDES, Side
+from live_heatmap.venue import PriceKind, Venue
 
 __all__ = [
     "MAX_TIMESTAMP_MS",
@@ -72,7 +74,8 @@ class LiquidationEvent(NamedTuple):
     """One forced liquidation, immutable. Prices in quote currency, times in UTC epoch ms."""
 
     symbol: str
-    """Exchange id, upper case (``BTCUSDT``)."""
+    """The heatmap's key for the instrument, upper case: the compact id of its unified symbol (``BTCUSDT`` for
+    ``BTC/USDT:USDT``, whichever venue it came from; see :mod:`live_heatmap.common.symbols`)."""
     side: Side
     """Side of the liquidated *position*: ``Side.LONG`` (``S=SELL``) or ``Side.SHORT`` (``S=BUY``); a plain
     ``"long"``/``"short"`` is the same value."""
@@ -88,6 +91,22 @@ class LiquidationEvent(NamedTuple):
     """``o.X`` as sent (``FILLED``, ``PARTIALLY_FILLED``, ``EXPIRED``...)."""
     fallback: bool = False
     """True when price or quantity came from ``p``/``q`` because ``ap``/``z`` were missing or zero."""
+    exchange: Venue = Venue.BINANCE
+    """The venue that published the liquidation."""
+    price_kind: PriceKind = PriceKind.FILL_AVG
+    """What ``price`` is: Binance's average fill, or Bybit's and OKX's bankruptcy price."""
+    venue_symbol: str = ""
+    """The venue's own id when it differs from ``symbol`` (OKX ``BTC-USDT-SWAP``); empty when it is ``symbol``."""
+
+    @property
+    def venue_id(self) -> str:
+        """The instrument's id on its venue (``BTCUSDT`` on Binance and Bybit, ``BTC-USDT-SWAP`` on OKX)."""
+        return self.venue_symbol or self.symbol
+
+    @property
+    def unified_symbol(self) -> str:
+        """The ccxt unified symbol (``BTC/USDT:USDT``): the join key across venues."""
+        return to_unified(self.symbol) if "/" not in self.symbol else self.symbol
 
     @property
     def notional(self) -> float:
@@ -95,9 +114,9 @@ class LiquidationEvent(NamedTuple):
         return self.price * self.quantity
 
     @property
-    def dedupe_key(self) -> tuple[str, int, str, float, float]:
-        """Two frames with the same key describe the same liquidation."""
-        return (self.symbol, self.trade_time, self.side, self.quantity, self.price)
+    def dedupe_key(self) -> tuple[str, str, int, str, float, float]:
+        """Two frames with the same key describe the same liquidation (the same tuple on two venues is two)."""
+        return (self.exchange, self.symbol, self.trade_time, self.side, self.quantity, self.price)
 
 
 _EVENT_TYPE = "forceOrder"

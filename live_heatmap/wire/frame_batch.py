@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 
 from live_heatmap.side import WIRE_SIDES, Side
+from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
@@ -40,7 +41,7 @@ __all__ = ["CHUNK", "EventFields", "EventRows", "decode_chunk", "parse_rows"]
 #: that a bad frame sends few others through the per-frame parser.
 CHUNK = 256
 
-EventFields = tuple[str, Side, float, float, int, int, str, bool]
+EventFields = tuple[str, Side, float, float, int, int, str, bool, Venue, PriceKind, str]
 """The fields of a :class:`LiquidationEvent`, in its order, as a plain tuple."""
 
 
@@ -77,8 +78,8 @@ share it, and its hash is computed once."""
 class EventRows:
     """Events as parallel lists, in arrival order: one row per accepted frame (duplicates included)."""
 
-    __slots__ = ("event_times", "fallbacks", "prices", "quantities", "sides", "statuses", "symbols",
-                 "trade_times")
+    __slots__ = ("event_times", "exchanges", "fallbacks", "price_kinds", "prices", "quantities", "sides", "statuses",
+                 "symbols", "trade_times", "venue_symbols")
 
     def __init__(self) -> None:
         self.symbols: list[str] = []
@@ -89,6 +90,9 @@ class EventRows:
         self.trade_times: list[int] = []
         self.statuses: list[str] = []
         self.fallbacks: list[bool] = []
+        self.exchanges: list[Venue] = []
+        self.price_kinds: list[PriceKind] = []
+        self.venue_symbols: list[str] = []
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -97,7 +101,8 @@ class EventRows:
         """Append already parsed events (one transpose, no per-event Python step)."""
         if not events:
             return
-        symbols, sides, prices, quantities, event_times, trade_times, statuses, fallbacks = zip(*events, strict=True)
+        (symbols, sides, prices, quantities, event_times, trade_times, statuses, fallbacks, exchanges, price_kinds,
+         venue_symbols) = zip(*events, strict=True)
         self.symbols += symbols
         self.sides += sides
         self.prices += prices
@@ -106,6 +111,9 @@ class EventRows:
         self.trade_times += trade_times
         self.statuses += statuses
         self.fallbacks += fallbacks
+        self.exchanges += exchanges
+        self.price_kinds += price_kinds
+        self.venue_symbols += venue_symbols
 
     def extend(self, other: EventRows) -> None:
         for name in self.__slots__:
@@ -114,12 +122,13 @@ class EventRows:
     def tuples(self) -> Iterator[EventFields]:
         """The rows as plain tuples in :class:`LiquidationEvent`'s field order."""
         return zip(self.symbols, self.sides, self.prices, self.quantities, self.event_times, self.trade_times,
-                   self.statuses, self.fallbacks, strict=True)
+                   self.statuses, self.fallbacks, self.exchanges, self.price_kinds, self.venue_symbols, strict=True)
 
     def event(self, i: int) -> LiquidationEvent:
         """Row ``i`` as a :class:`LiquidationEvent`."""
         return LiquidationEvent(self.symbols[i], self.sides[i], self.prices[i], self.quantities[i],
-                                self.event_times[i], self.trade_times[i], self.statuses[i], self.fallbacks[i])
+                                self.event_times[i], self.trade_times[i], self.statuses[i], self.fallbacks[i],
+                                self.exchanges[i], self.price_kinds[i], self.venue_symbols[i])
 
 
 def parse_rows(frames: Iterable[Any], rejected: Counter[str]) -> EventRows:
@@ -192,6 +201,9 @@ def decode_chunk(chunk: list[bytes]) -> EventRows | None:
     rows.trade_times = trade_times
     rows.statuses = [o.X for o in orders]
     rows.fallbacks = [False] * len(chunk)
+    rows.exchanges = [Venue.BINANCE] * len(chunk)
+    rows.price_kinds = [PriceKind.FILL_AVG] * len(chunk)
+    rows.venue_symbols = [""] * len(chunk)
     return rows
 
 

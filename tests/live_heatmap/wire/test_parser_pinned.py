@@ -129,7 +129,7 @@ def test_notional_and_dedupe_key() -> None:
     event = outcome(frame_with(ap="2.5", z="4", S="BUY"))
     assert isinstance(event, LiquidationEvent)
     assert event.notional == 10.0
-    assert event.dedupe_key == ("1000PEPEUSDT", 1718901133105, "short", 4.0, 2.5)
+    assert event.dedupe_key == ("binance", "1000PEPEUSDT", 1718901133105, "short", 4.0, 2.5)
     other = outcome(frame_with(ap="2.5", z="4", S="BUY", X="EXPIRED", top={"E": 1718901133999}))
     assert isinstance(other, LiquidationEvent)
     assert other.dedupe_key == event.dedupe_key  # E and the status are not part of the key
