@@ -52,13 +52,12 @@ def parse_okx_frame(frame: Frame, instruments: Instruments) -> ParsedFrame:
     try:
         obj = decode_message(frame)
         rest = False
-        if "event" in obj:
-            return reject(RejectReason.NOT_DATA, f"event={str(obj.get('event'))[:40]!r}")
+        if "event" in obj or "op" in obj:  # an answer (subscribe, error, notice) or a request echoed back
+            return reject(RejectReason.NOT_DATA, f"event={str(obj.get('event', obj.get('op')))[:40]!r}")
         arg = obj.get("arg")
         if arg is not None:
-            channel = arg.get("channel") if type(arg) is dict else arg
-            if channel != CHANNEL:
-                return reject(RejectReason.UNKNOWN_TOPIC, f"channel={str(channel)[:60]!r}")
+            if type(arg) is not dict or arg.get("channel") != CHANNEL:
+                return reject(RejectReason.UNKNOWN_TOPIC, f"arg={str(arg)[:80]!r}")
         elif "code" in obj:  # the REST answer
             code = obj.get("code")
             if code not in ("0", 0):
