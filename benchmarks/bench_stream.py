@@ -17,6 +17,12 @@ not share the client's interpreter lock, and plays real recorded frames:
   event. The other frames are ingested as they come, so the samples queue
   behind them as a real frame would.
 
+* three venues (issue 13): the same Binance latency run while local fake Bybit and OKX servers (in the same
+  server process) push at the same time, ``VENUE_RATE`` messages a second each (Bybit two liquidations a
+  message, OKX one), across the recording's symbols; one ``LiquidationStream`` per venue feeds the one heatmap.
+  Bybit and OKX samples are stamped by the server (their parsers drop unknown fields) and matched by
+  ``(venue, trade time)``. The figure is the p99 of every venue's samples, beside Binance's alone.
+
 The reference is the plain client one would write first: ``websocket-client``'s
 ``recv()`` and the standard ``json`` module, appending to a deque.
 
@@ -36,6 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from functools import partial
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -47,7 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 WIRE = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
 
 from live_heatmap import LiveLiquidationHeatmap  # noqa: E402
+from live_heatmap.common.instruments import Instrument, Instruments  # noqa: E402
 from live_heatmap.stream.stream import LiquidationStream  # noqa: E402
+from live_heatmap.venue import Venue  # noqa: E402
+from live_heatmap.wire.events import LiquidationEvent  # noqa: E402
 
 THROUGHPUT_PASSES = 12  # 12 x 4,986 = 59,832 frames
 BINANCE_PEAK_RATE = 400.0
@@ -58,14 +68,32 @@ SAMPLE_EVERY = 10
 TARGET_THROUGHPUT = 15_000.0
 TARGET_P99_MS = 5.0
 CLOCK_MS = 2_000_000_000_000
+VENUE_RATE = 400.0
+"""Messages a second from each of the fake Bybit and OKX servers during the three-venue run."""
+VENUE_BASE_MS = CLOCK_MS - 600_000
+"""Bybit/OKX trade times: ``VENUE_BASE_MS + 2 * i + k`` for message ``i``, element ``k``."""
+
+
+def _usdt_symbols() -> list[str]:
+    """The recording's USDT symbols (the ones with an OKX-style ``<BASE>-USDT-SWAP`` twin)."""
+    ids = {orjson.loads(line)["o"]["s"] for line in WIRE.read_bytes().splitlines()}
+    return sorted(s for s in ids if s.endswith("USDT") and s[:-4].isascii() and s[:-4].isalnum())
+
+
+def _okx_instruments(symbols: list[str]) -> Instruments:
+    return Instruments.of(Venue.OKX, CLOCK_MS, [Instrument(Venue.OKX, f"{s[:-4]}-USDT-SWAP", f"{s[:-4]}/USDT:USDT",
+                                                           s, 1.0) for s in symbols])
 
 
 def _server(pipe: Pipe) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes.binance import FakeBinance
+    from fakes.bybit.ws_server import FakeBybit
+    from fakes.okx.ws_server import FakeOkx
 
     fake = FakeBinance(ping_interval=None, max_incoming_per_second=1000).start()
-    pipe.send(fake.market_url)
+    bybit, okx = FakeBybit().start(), FakeOkx().start()
+    pipe.send((fake.market_url, bybit.url, okx.url))
     while True:
         command, *args = pipe.recv()
         if command == "wait_subscription":
@@ -76,7 +104,18 @@ def _server(pipe: Pipe) -> None:
             pipe.send(len(handle.sent))
         elif command == "paced":  # built here: the client's heap holds nothing the bench made (its GC pauses)
             pipe.send(fake._thread.submit(_paced(fake, _paced_payloads(args[0]), args[1])).result(120.0))
+        elif command == "wait_venues":
+            pipe.send(okx.wait_for_subscription("liquidation-orders:SWAP", 10.0) and
+                      bybit.wait_for(partial(_subscribed_at_least, bybit, args[0]), 30.0))
+        elif command == "paced3":  # the three venues at once, each on its own server's loop
+            symbols = _usdt_symbols()
+            futures = [fake._thread.submit(_paced(fake, _paced_payloads(args[0]), args[1])),
+                       bybit._thread.submit(_paced_venue(bybit, "bybit", symbols, args[2], args[3])),
+                       okx._thread.submit(_paced_venue(okx, "okx", symbols, args[2], args[3]))]
+            pipe.send([f.result(120.0) for f in futures])
         elif command == "stop":
+            bybit.stop()
+            okx.stop()
             fake.stop()
             pipe.send(True)
             return
@@ -98,6 +137,35 @@ async def _paced(fake: Any, payloads: list[dict[str, Any]], rate: float) -> floa
             payload["bench_ns"] = time.time_ns()
         fake._engine.publish_force_order(replay_item(payload))
     return len(payloads) / (loop.time() - start)
+
+
+def _subscribed_at_least(fake: Any, topics: int) -> bool:
+    return sum(len(c.subscriptions) for c in fake.open_connections()) >= topics
+
+
+async def _paced_venue(fake: Any, venue: str, symbols: list[str], count: int,
+                       rate: float) -> tuple[float, dict[tuple[str, int], int]]:
+    """On a fake Bybit or OKX server's loop: message ``i`` at ``start + i / rate``, on symbol ``i`` mod the list;
+    every ``SAMPLE_EVERY``-th stamped (the wall time as it is published, by ``(venue, trade time)``). Returns
+    the rate achieved and the stamps."""
+    loop = asyncio.get_running_loop()
+    stamps: dict[tuple[str, int], int] = {}
+    start = loop.time()
+    for i in range(count):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        symbol, t = symbols[i % len(symbols)], VENUE_BASE_MS + 2 * i
+        if i % SAMPLE_EVERY == 0:
+            stamps[(venue, t)] = time.time_ns()
+        if venue == "bybit":
+            fake.publish(symbol, [{"T": t + k, "s": symbol, "S": "Buy" if k else "Sell", "v": "0.5",
+                                   "p": f"{100 + k}.5"} for k in range(2)])
+        else:
+            fake.publish([{"instId": f"{symbol[:-4]}-USDT-SWAP", "details": [
+                {"bkLoss": "0", "bkPx": "100.7", "ccy": "", "posSide": "long", "side": "sell", "sz": "3",
+                 "ts": str(t)}]}])
+    return count / (loop.time() - start), stamps
 
 
 def _paced_payloads(count: int) -> list[dict[str, Any]]:
@@ -137,8 +205,17 @@ class _TimedSink:
     def __init__(self, heatmap: LiveLiquidationHeatmap) -> None:
         self.heatmap = heatmap
         self.latencies_ms: list[float] = []
+        self.arrivals: dict[tuple[str, int], int] = {}
+        """Bybit/OKX samples: when ``get_clusters`` showed them (wall ns), by ``(venue, trade time)``."""
 
-    def ingest(self, frame: dict[str, Any]) -> bool:
+    def ingest(self, frame: dict[str, Any] | LiquidationEvent) -> bool:
+        if type(frame) is LiquidationEvent:
+            accepted = self.heatmap.ingest(frame)
+            if accepted and (frame.trade_time - VENUE_BASE_MS) % (2 * SAMPLE_EVERY) == 0:
+                self.heatmap.get_clusters(frame.symbol)
+                self.arrivals[(str(frame.exchange), frame.trade_time)] = time.time_ns()
+            return accepted
+        assert isinstance(frame, dict)
         stamp = frame.pop("bench_ns", None)
         accepted = self.heatmap.ingest(frame)
         if stamp is not None and accepted:
@@ -173,6 +250,39 @@ def bench_project(pipe: Pipe, url: str, frames: list[bytes], paced: int) -> tupl
         return throughput, sink.latencies_ms, send_rate
     finally:
         stream.stop()
+
+
+def bench_three_venues(pipe: Pipe, urls: tuple[str, str, str], paced: int) -> dict[str, Any]:
+    """Binance's latency run with Bybit and OKX pushing at the same time; one stream per venue, one heatmap."""
+    heatmap = LiveLiquidationHeatmap(update_interval=1e-6, min_cluster_size=1, clock=lambda: CLOCK_MS)
+    sink = _TimedSink(heatmap)
+    symbols = _usdt_symbols()
+    fast_subscribe = {"max_messages_per_second": 50.0}  # the fake Bybit takes ~45 subscribe requests at once
+    streams = [LiquidationStream(sink, "all", ws_url=urls[0]),
+               LiquidationStream(sink, symbols, venue=Venue.BYBIT, ws_url=urls[1], **fast_subscribe),
+               LiquidationStream(sink, [f"{s[:-4]}/USDT:USDT" for s in symbols], venue=Venue.OKX,
+                                 instruments=_okx_instruments(symbols), ws_url=urls[2])]
+    for stream in streams:
+        stream.start()
+    try:
+        assert _wait(pipe, ("wait_subscription", "!forceOrder@arr"))
+        assert _wait(pipe, ("wait_venues", len(symbols)))
+        time.sleep(0.3)
+        venue_count = int(VENUE_RATE * LATENCY_SECONDS)
+        (binance_rate, (bybit_rate, bybit_stamps), (okx_rate, okx_stamps)) = _wait(
+            pipe, ("paced3", paced, LATENCY_RATE, venue_count, VENUE_RATE))
+        time.sleep(0.3)
+        by_venue: dict[str, list[float]] = {"binance": list(sink.latencies_ms), "bybit": [], "okx": []}
+        for key, sent in (bybit_stamps | okx_stamps).items():
+            if key in sink.arrivals:
+                by_venue[key[0]].append((sink.arrivals[key] - sent) / 1e6)
+        return {"latencies": by_venue, "rates": (binance_rate, bybit_rate, okx_rate),
+                "lost": len(bybit_stamps) + len(okx_stamps) - len(by_venue["bybit"]) - len(by_venue["okx"]),
+                "reconnects": sum(s.status().reconnects for s in streams),
+                "rejected": {str(s.venue): dict(s.status().rejected) for s in streams}}
+    finally:
+        for stream in streams:
+            stream.stop()
 
 
 def bench_plain(pipe: Pipe, url: str, frames: list[bytes], paced: int) -> tuple[float, list[float]]:
@@ -225,8 +335,10 @@ def main() -> int:
     server = ctx.Process(target=_server, args=(child,), daemon=True)
     server.start()
     try:
-        url = parent.recv()
+        urls = parent.recv()
+        url = urls[0]
         ours_tp, ours_lat, send_rate = bench_project(parent, url, frames, count)
+        three = bench_three_venues(parent, urls, count)
         plain_tp, plain_lat = bench_plain(parent, url, frames, count)
         _wait(parent, ("stop",))
     finally:
@@ -239,15 +351,24 @@ def main() -> int:
                           ("plain websocket-client + json", plain_tp, plain_lat)):
         print(f"{name:34}{tp:>10,.0f} f/s{statistics.median(lat):>11.3f} ms{_percentile(lat, 0.99):>7.3f} ms"
               f"{max(lat):>7.3f} ms")
+    every = [v for lat in three["latencies"].values() for v in lat]
+    print(f"three venues at once (Binance {three['rates'][0]:,.0f} frames/s, Bybit {three['rates'][1]:,.0f} and OKX "
+          f"{three['rates'][2]:,.0f} messages/s; Bybit 2 liquidations a message):")
+    for name, lat in (*three["latencies"].items(), ("all three", every)):
+        print(f"  {name:32}{'':14}{statistics.median(lat):>11.3f} ms{_percentile(lat, 0.99):>7.3f} ms"
+              f"{max(lat):>7.3f} ms  (n={len(lat)})")
+    print(f"  samples lost: {three['lost']}; reconnects: {three['reconnects']}; rejects: {three['rejected']}")
+    ok_three = _percentile(every, 0.99) < TARGET_P99_MS and three["lost"] == 0
     ok_tp, ok_lat = ours_tp >= TARGET_THROUGHPUT, _percentile(ours_lat, 0.99) < TARGET_P99_MS
     print(f"latency: {count:,} frames at {LATENCY_RATE:,.0f} frames/s (10x Binance's all-market peak; sent at "
           f"{send_rate:,.0f}/s), every {SAMPLE_EVERY}th timed")
     print(f"targets: >= {TARGET_THROUGHPUT:,.0f} frames/s {'PASS' if ok_tp else 'FAIL'}; "
           f"p99 latency < {TARGET_P99_MS:.0f} ms at {LATENCY_RATE:,.0f} frames/s (n={len(ours_lat)}) "
-          f"{'PASS' if ok_lat else 'FAIL'}")
+          f"{'PASS' if ok_lat else 'FAIL'}; with three venues p99 < {TARGET_P99_MS:.0f} ms "
+          f"{'PASS' if ok_three else 'FAIL'}")
     print("(ours parses, validates, dedupes and stores each event and, for latency, rebuilds the clusters;"
           " the plain loop only decodes JSON)")
-    return 0 if ok_tp and ok_lat else 1
+    return 0 if ok_tp and ok_lat and ok_three else 1
 
 
 if __name__ == "__main__":
