@@ -200,7 +200,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     ax.set_ylabel(f"price ({_quote(grid.symbol)})")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(_price_ticks(ax)))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False,
+        ncol = len(handles) if len(handles) <= 5 else math.ceil(len(handles) / 2)  # venues: two rows
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False,
                    handletextpad=0.4, columnspacing=1.6)
 
     # Side panel: what each price row holds at the window end, long to the left, short to the right.
