@@ -11,7 +11,6 @@ from live_heatmap import ConfigError, LiveLiquidationHeatmap
 from live_heatmap.venue import Venue
 
 
-
 def heatmap() -> LiveLiquidationHeatmap:
     hm = LiveLiquidationHeatmap(clock=lambda: AT)
     hm.ingest_many(three_venues())
