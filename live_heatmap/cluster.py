@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from live_heatmap.side import Side
+from live_heatmap.venue import Venue
 
 __all__ = ["LiquidationCluster"]
 
@@ -45,6 +46,10 @@ class LiquidationCluster:
     """Trade time of the newest event in the cluster."""
     built_at: int
     """The ``now`` the cluster was computed for."""
+    notional_by_venue: tuple[tuple[Venue, float], ...] = ()
+    """``total_notional`` split by the venue the events came from, ``((venue, notional), ...)`` in venue order,
+    the venues with none left out (``{"binance": ..., "bybit": ...}`` in JSON). Binance prices are average fills,
+    Bybit's and OKX's bankruptcy prices (docs/VENUES.md, "The heatmap across venues")."""
 
     @property
     def span_pct(self) -> float:
@@ -61,6 +66,7 @@ class LiquidationCluster:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (adds ``span_pct``); its fields are plain values, so no deep copy."""
         out = {name: getattr(self, name) for name in _FIELDS}
+        out["notional_by_venue"] = {venue.value: notional for venue, notional in self.notional_by_venue}
         out["span_pct"] = self.span_pct
         return out
 

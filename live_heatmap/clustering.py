@@ -25,9 +25,10 @@ import numpy.typing as npt
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.side import SIDES_BY_CODE, Side
+from live_heatmap.venue import VENUES_BY_CODE, Venue
 
-__all__ = ["SIDE_LONG", "SIDE_SHORT", "Groups", "SideArrays", "build_clusters", "cluster_starts",
-           "group_events", "no_groups", "reference_notional", "sort_by_side"]
+__all__ = ["SIDE_LONG", "SIDE_SHORT", "Groups", "SideArrays", "SideVenues", "build_clusters", "cluster_starts",
+           "group_events", "no_groups", "reference_notional", "sort_by_side", "venues_by_side"]
 
 SIDE_LONG = Side.LONG.code
 SIDE_SHORT = Side.SHORT.code
@@ -40,6 +41,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 #: One side's events sorted by price: (price, quantity, trade_time).
 SideArrays = tuple[FloatArray, FloatArray, IntArray]
+#: The venue codes of each side's events (long, short), in the order of :data:`SideArrays`.
+SideVenues = tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]
 
 
 def cluster_starts(sorted_prices: FloatArray, window_pct: float) -> IntArray:
@@ -113,6 +116,15 @@ def sort_by_side(prices: FloatArray, quantities: FloatArray, trade_times: IntArr
     return out[0], out[1]
 
 
+def venues_by_side(prices: FloatArray, sides: npt.NDArray[np.int8], venues: npt.NDArray[np.int8]) -> SideVenues:
+    """The venue codes in the order :func:`sort_by_side` puts the events in (same arguments)."""
+    out = []
+    for side in (SIDE_LONG, SIDE_SHORT):
+        idx = np.flatnonzero(sides == side)
+        out.append(venues[idx[np.argsort(prices[idx], kind="stable")]])
+    return out[0], out[1]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Groups:
     """A symbol's clusters without their decay: what stays the same while the window and its live events do.
@@ -151,6 +163,8 @@ class Groups:
     """``[[-reference], [-min_cluster_size]]``: what :func:`_strength` divides by."""
     plain: tuple[list[float], list[float], list[int], list[float]]
     """low, high, counts and total notional as Python numbers, as each cluster takes them."""
+    by_venue: list[tuple[tuple[Venue, float], ...]]
+    """Each group's total notional split by venue (:attr:`LiquidationCluster.notional_by_venue`)."""
 
     def __bool__(self) -> bool:
         return bool(self.side)
@@ -187,13 +201,13 @@ class Groups:
         symbol = self.symbol
         lows, highs, counts, totals = self.plain
         clusters: list[LiquidationCluster] = []
-        for name, lvl, lo, hi, n, tot, wsum, st, t0, t1 in zip(
+        for name, lvl, lo, hi, n, tot, wsum, st, t0, t1, venues in zip(
                 self.side, level.tolist(), lows, highs, counts, totals, sum_w.tolist(), strength.tolist(),
-                self.first_t, self.last_t, strict=True):
+                self.first_t, self.last_t, self.by_venue, strict=True):
             clusters.append(LiquidationCluster(  # positional: the fields in their order
                 f"{symbol}-{name}-{t0}", symbol, name, lvl, lo, hi, n, tot, wsum, st,
                 abs(lvl - current_price) / current_price * 100.0 if current_price else None, current_price, t0, t1,
-                now_ms))
+                now_ms, venues))
         clusters.sort(key=lambda c: (-c.strength, -c.weighted_notional, c.cluster_id))
         return tuple(clusters)
 
@@ -207,7 +221,7 @@ def no_groups(symbol: str, version: object = None) -> Groups:
     empty_f = np.empty(0, dtype=np.float64)
     empty_i = np.empty(0, dtype=np.int64)
     return Groups(symbol, version, -FOREVER, FOREVER, empty_f, empty_f, empty_i, empty_i, (), empty_f, empty_f,
-                  empty_i, empty_f, empty_f, [], [], 0.0, empty_f, ([], [], [], []))
+                  empty_i, empty_f, empty_f, [], [], 0.0, empty_f, ([], [], [], []), [])
 
 
 def group_events(
@@ -217,11 +231,14 @@ def group_events(
     now_ms: int,
     config: HeatmapConfig,
     version: object = None,
+    venues: SideVenues | None = None,
 ) -> Groups:
     """The groups of one symbol's events live at ``now_ms`` (module docstring, steps 1 to 3 but the decay).
 
     ``by_side`` holds (price, quantity, trade_time) arrays for the long and the short side, each sorted by
-    price (:func:`sort_by_side` makes them).
+    price (:func:`sort_by_side` makes them). ``venues``: the venue code of each of those events, in the same
+    order (:func:`venues_by_side`), for each cluster's notional per venue; None: every event is Binance's.
+    Which venue an event came from changes nothing else.
     """
     # Both sides go through every step at once, long then short in one array: each numpy call costs
     # microseconds of overhead, so one call over both sides beats two. A group never spans the side
@@ -236,6 +253,7 @@ def group_events(
     ages_ms = now_ms - t
     p = np.concatenate((p_long, p_short))
     q = np.concatenate((q_long, q_short))
+    v = None if venues is None else np.concatenate(venues)
     # The range of now over which the live events stay the same: an event is live at now iff
     # t - FUTURE_TOLERANCE_MS <= now <= t + horizon_int.
     youngest, oldest = int(ages_ms.min()), int(ages_ms.max())
@@ -248,6 +266,7 @@ def group_events(
             valid_to = int(t[ages_ms < -FUTURE_TOLERANCE_MS].min()) - FUTURE_TOLERANCE_MS - 1
         n_long = int(np.count_nonzero(live[:n_long]))
         p, q, t = p[live], q[live], t[live]
+        v = None if v is None else v[live]
         if t.size == 0:
             return no_groups_until(symbol, version, valid_from, valid_to)
     valid_from = max(valid_from, int(t.max()) - FUTURE_TOLERANCE_MS)  # the newest stays live
@@ -270,11 +289,25 @@ def group_events(
     members: slice | IntArray = slice(None)  # every event is a member
     if keep.size < starts.size:  # the kept groups' events, group after group
         members = np.arange(int(counts.sum())) + np.repeat(low_at - member_starts, counts)
+    totals = sum_notional.tolist()
     return Groups(symbol, version, valid_from, valid_to, p[members], notional[members], t[members], member_starts,
                   tuple(SIDES_BY_CODE[SIDE_LONG if at < n_long else SIDE_SHORT] for at in low_at.tolist()),
                   p[low_at], p[end_at - 1], counts, sum_notional, mean_price, first_t.tolist(), last_t.tolist(),
                   reference, _scales(reference, config),
-                  (p[low_at].tolist(), p[end_at - 1].tolist(), counts.tolist(), sum_notional.tolist()))
+                  (p[low_at].tolist(), p[end_at - 1].tolist(), counts.tolist(), totals),
+                  _by_venue(v, notional, starts, keep, totals))
+
+
+def _by_venue(v: npt.NDArray[np.int8] | None, notional: FloatArray, starts: IntArray, keep: IntArray,
+              totals: list[float]) -> list[tuple[tuple[Venue, float], ...]]:
+    """Each kept group's notional per venue; one venue's groups take their total as it is (no second sum)."""
+    present = [0] if v is None or v.size == 0 else np.unique(v).tolist()
+    if len(present) == 1:
+        only = VENUES_BY_CODE[present[0]]
+        return [((only, total),) for total in totals]
+    parts = [(VENUES_BY_CODE[code], np.add.reduceat(np.where(v == code, notional, 0.0), starts)[keep].tolist())
+             for code in present]
+    return [tuple((venue, sums[g]) for venue, sums in parts if sums[g] > 0.0) for g in range(len(totals))]
 
 
 def no_groups_until(symbol: str, version: object, valid_from: int, valid_to: int) -> Groups:
@@ -289,13 +322,14 @@ def build_clusters(
     now_ms: int,
     config: HeatmapConfig,
     current_price: float | None = None,
+    venues: SideVenues | None = None,
 ) -> tuple[LiquidationCluster, ...]:
     """All clusters of one symbol at ``now_ms``, strongest first (:func:`group_events`, then :meth:`Groups.at`).
 
     ``by_side`` holds (price, quantity, trade_time) arrays for the long and the
     short side, each sorted by price (:func:`sort_by_side` makes them).
     """
-    return group_events(symbol, by_side, now_ms=now_ms, config=config).at(now_ms, config, current_price)
+    return group_events(symbol, by_side, now_ms=now_ms, config=config, venues=venues).at(now_ms, config, current_price)
 
 
 def _scales(reference: float, config: HeatmapConfig) -> FloatArray:

@@ -39,10 +39,11 @@ import numpy as np
 import numpy.typing as npt
 
 from live_heatmap.cluster import LiquidationCluster
-from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side
+from live_heatmap.clustering import SIDE_LONG, SIDE_SHORT, build_clusters, sort_by_side, venues_by_side
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
-from live_heatmap.window import EventColumns
+from live_heatmap.venue import VENUES_BY_CODE, Venue
+from live_heatmap.window import EventColumns, Venues
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
@@ -110,6 +111,13 @@ class HeatmapGrid:
     """The events counted in the cells (inside the price range, ``since_ms <= T <= end_ms``), oldest first."""
     clusters: tuple[LiquidationCluster, ...] = field(default=())
     """The clusters at ``end_ms``, strongest first (what the heatmap reports then)."""
+    exchanges: tuple[Venue, ...] | None = None
+    """The venues the grid was asked for (None: every venue)."""
+
+    def events_by_venue(self) -> dict[str, int]:
+        """How many of :attr:`events` each venue brought, the venues with none left out."""
+        counts = np.bincount(self.events.exchange, minlength=len(VENUES_BY_CODE)).tolist()
+        return {venue.value: n for venue, n in zip(VENUES_BY_CODE, counts, strict=True) if n}
 
     @property
     def start_ms(self) -> int:
@@ -169,6 +177,8 @@ class HeatmapGrid:
             "z_short": rows(self.short),
             "candles": [[int(r[0]), *r[1:]] for r in candles.tolist()],
             "events": int(self.events.trade_time.size),
+            "events_by_venue": self.events_by_venue(),
+            "exchanges": None if self.exchanges is None else [venue.value for venue in self.exchanges],
             "clusters": [c.to_dict() for c in self.clusters],
         }
         if points:
@@ -224,19 +234,24 @@ def price_edges_for(low: float, high: float, price_bins: int | None = None, *, p
     return edges
 
 
-def _as_columns(events: Iterable[LiquidationEvent] | EventColumns, symbol: str) -> EventColumns:
-    """Events as arrays sorted by trade time; :class:`LiquidationEvent` of other symbols are skipped."""
+def _as_columns(events: Iterable[LiquidationEvent] | EventColumns, symbol: str, venues: Venues) -> EventColumns:
+    """Events as arrays sorted by trade time; :class:`LiquidationEvent` of other symbols, and events of other
+    venues than ``venues`` (None: every venue), are skipped."""
     if isinstance(events, EventColumns):
         cols = EventColumns(np.asarray(events.trade_time, np.int64), np.asarray(events.is_long, np.bool_),
-                            np.asarray(events.price, np.float64), np.asarray(events.quantity, np.float64))
+                            np.asarray(events.price, np.float64), np.asarray(events.quantity, np.float64),
+                            np.asarray(events.exchange, np.int8))
+        if venues is not None:
+            cols = _select(cols, np.isin(cols.exchange, list(venues)))
     else:
-        mine = [e for e in events if e[0] == symbol]
+        mine = [e for e in events if e[0] == symbol and (venues is None or Venue(e[8]).code in venues)]
         if not mine:
             return EventColumns.empty()
         cols = EventColumns(np.fromiter((e[5] for e in mine), np.int64, len(mine)),
                             np.fromiter((e[1] == "long" for e in mine), np.bool_, len(mine)),
                             np.fromiter((e[2] for e in mine), np.float64, len(mine)),
-                            np.fromiter((e[3] for e in mine), np.float64, len(mine)))
+                            np.fromiter((e[3] for e in mine), np.float64, len(mine)),
+                            np.fromiter((Venue(e[8]).code for e in mine), np.int8, len(mine)))
     order = _unsorted_order(cols.trade_time)
     return cols if order is None else _take(cols, order)
 
@@ -247,7 +262,8 @@ def _unsorted_order(times: IntArray) -> IntArray | None:
 
 
 def _take(cols: EventColumns, index: npt.NDArray[Any]) -> EventColumns:
-    return EventColumns(cols.trade_time[index], cols.is_long[index], cols.price[index], cols.quantity[index])
+    return EventColumns(cols.trade_time[index], cols.is_long[index], cols.price[index], cols.quantity[index],
+                        cols.exchange[index])
 
 
 def _select(cols: EventColumns, keep: npt.NDArray[np.bool_]) -> EventColumns:
@@ -313,6 +329,7 @@ def build_grid(
     carry_in_ms: int = 0,
     clusters: Sequence[LiquidationCluster] | None = None,
     cluster_config: HeatmapConfig | None = None,
+    exchanges: Iterable[Venue | str] | None = None,
 ) -> HeatmapGrid:
     """The grid of ``symbol`` over ``[start_ms, end_ms]`` (module docstring for the definitions).
 
@@ -332,6 +349,8 @@ def build_grid(
     ``cluster_config``, default ``HeatmapConfig(time_decay_minutes=time_decay_minutes)``; its horizon
     may reach back before ``start_ms``), against the last price point or else the last fill price.
 
+    ``exchanges``: only these venues' events (``["bybit"]``; None: every venue), in the cells and the clusters.
+
     Raises ``ValueError`` for an empty window, a bad decay or bin count, or when there is nothing to
     take a price range from.
     """
@@ -340,9 +359,11 @@ def build_grid(
     if carry_in_ms < 0:
         raise ValueError(f"carry_in_ms: expected >= 0, got {carry_in_ms}")
     key = symbol_key(symbol)
+    selected = None if exchanges is None else tuple(sorted({Venue(str(x).lower()) for x in exchanges},
+                                                          key=lambda v: v.code))
     start_ms, end_ms = int(start_ms), int(end_ms)
     time_edges = time_edges_for(start_ms, end_ms, time_bins)
-    cols = _as_columns(events, key)
+    cols = _as_columns(events, key, None if selected is None else frozenset(v.code for v in selected))
     times = cols.trade_time
     in_cells = (times >= start_ms - carry_in_ms) & (times <= end_ms)
     counted = _select(cols, in_cells)
@@ -354,7 +375,8 @@ def build_grid(
         current = float(price[-1]) if price.size else (float(upto.price[-1]) if upto.price.size else None)
         sides = np.where(upto.is_long, SIDE_LONG, SIDE_SHORT).astype(np.int8)
         by_side = sort_by_side(upto.price, upto.quantity, upto.trade_time, sides)
-        found = build_clusters(key, by_side, now_ms=end_ms, config=config, current_price=current)
+        found = build_clusters(key, by_side, now_ms=end_ms, config=config, current_price=current,
+                               venues=venues_by_side(upto.price, sides, upto.exchange))
     else:
         found = tuple(clusters)
 
@@ -395,6 +417,7 @@ def build_grid(
         candles=_candles(price_time, price, time_edges),
         events=counted,
         clusters=found,
+        exchanges=selected,
     )
 
 
@@ -403,13 +426,15 @@ def grid_from_heatmap(heatmap: LiveLiquidationHeatmap, symbol: str, window_ms: i
     """The grid of ``symbol`` over the last ``window_ms`` before ``now_ms``, from a live heatmap.
 
     Events come from ``heatmap.events_since`` (arrays, no objects), the decay from its config and
-    the clusters from ``heatmap.get_clusters(symbol, now_ms=now_ms)``. Other keywords go to
+    the clusters from ``heatmap.get_clusters(symbol, now_ms=now_ms)``; ``exchanges=`` (a keyword) keeps some
+    venues' events only, in both. Other keywords go to
     :func:`build_grid` (``price_points``, ``time_bins``, ``price_bins``, ``price_range``,
     ``carry_in_ms``...); the heatmap keeps no price history, so pass ``price_points`` for a price line.
     """
     carry_in_ms = int(kw.pop("carry_in_ms", 0))
     start_ms = now_ms - window_ms
-    events = heatmap.events_since(symbol, start_ms - carry_in_ms)
-    kw.setdefault("clusters", heatmap.get_clusters(symbol, now_ms=now_ms))
+    exchanges = kw.get("exchanges")
+    events = heatmap.events_since(symbol, start_ms - carry_in_ms, exchanges=exchanges)
+    kw.setdefault("clusters", heatmap.get_clusters(symbol, now_ms=now_ms, exchanges=exchanges))
     kw.setdefault("time_decay_minutes", heatmap.config.time_decay_minutes)
     return build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=now_ms, carry_in_ms=carry_in_ms, **kw)

@@ -18,11 +18,13 @@ from live_heatmap.clustering import FOREVER, Groups, group_events, no_groups
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.status import IngestStatus
-from live_heatmap.window import EventColumns, EventWindow, event_arrays
+from live_heatmap.venue import VENUES_BY_CODE, Venue
+from live_heatmap.window import EventColumns, EventWindow, Venues, event_arrays, venue_symbols_of
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
 from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
 
-__all__ = ["IngestReport", "Listener", "LiveLiquidationHeatmap", "PriceListener", "system_clock_ms"]
+__all__ = ["Exchanges", "IngestReport", "Listener", "LiveLiquidationHeatmap", "PriceListener", "system_clock_ms",
+           "venue_codes"]
 
 Frame = bytes | bytearray | memoryview | str | dict[str, Any] | LiquidationEvent
 Listener = Callable[[Sequence[LiquidationEvent]], object]
@@ -39,6 +41,27 @@ _BLOCK_ROWS = 64
 
 
 _EVENTS = {LiquidationEvent}
+
+Exchanges = Iterable[Venue | str] | None
+"""Which venues' events to read: venues or their names (``["bybit", "okx"]``); None: every venue."""
+
+
+def venue_codes(exchanges: Exchanges) -> frozenset[int] | None:
+    """The codes of ``exchanges`` (None stays None). Raises ``ValueError`` naming an unknown venue, or when
+    ``exchanges`` is empty (no venue, no events: surely a mistake)."""
+    if exchanges is None:
+        return None
+    if isinstance(exchanges, str):
+        exchanges = [exchanges]
+    codes = set()
+    for name in exchanges:
+        try:
+            codes.add(Venue(str(name).strip().lower()).code)
+        except ValueError:
+            raise ValueError(f"unknown exchange {str(name)[:40]!r} (known: {', '.join(VENUES_BY_CODE)})") from None
+    if not codes:
+        raise ValueError(f"exchanges: expected at least one of {', '.join(VENUES_BY_CODE)}, got none")
+    return frozenset(codes)
 
 
 def system_clock_ms() -> int:
@@ -124,6 +147,9 @@ class LiveLiquidationHeatmap:
         self._windows: dict[str, EventWindow] = {}
         self._prices: dict[str, tuple[float, int]] = {}
         self._built: dict[str, _Built] = {}
+        self._built_of: dict[tuple[str, frozenset[int]], _Built] = {}
+        """Clusters of some venues of a symbol (``exchanges=``), by (symbol, venue codes): built on demand, kept
+        for ``update_interval`` as the default view's are, dropped by :meth:`rebuild`."""
         self._groups: dict[str, Groups] = {}
         """Each symbol's clusters but their decay (:class:`~live_heatmap.clustering.Groups`)."""
         self._changed: set[str] = set()
@@ -235,7 +261,9 @@ class LiveLiquidationHeatmap:
         """:meth:`_add_each` for a large batch with many rows a symbol: the rows are sorted by symbol (stable)
         as arrays, and each symbol's block is written straight into its ring, under one lock round."""
         # The windows' dedupe keys, as EventWindow.add computes them, for the whole batch in one C loop.
-        keys = list(map(hash, zip(rows.trade_times, rows.sides, rows.quantities, rows.prices, strict=True)))
+        keys = list(map(hash, zip(rows.exchanges, rows.trade_times, rows.sides, rows.quantities, rows.prices,
+                                  strict=True)))
+        venue_symbols = venue_symbols_of(rows)
         first_seen = list(dict.fromkeys(rows.symbols))  # symbols in order of first appearance
         code_of = {symbol: code for code, symbol in enumerate(first_seen)}
         n = len(keys)
@@ -249,7 +277,8 @@ class LiveLiquidationHeatmap:
         for a, b in itertools.pairwise(bounds):
             symbol = first_seen[int(sorted_codes[a])]
             window = self._windows.get(symbol) or self._window(symbol)
-            new = window.add_block(key_array[a:b].tolist(), [column[a:b] for column in columns])
+            mine = {code: vs for (s, code), vs in venue_symbols.items() if s == symbol} if venue_symbols else None
+            new = window.add_block(key_array[a:b].tolist(), [column[a:b] for column in columns], mine)
             accepted = b - a if new is None else len(new)
             if accepted:
                 self._changed.add(symbol)
@@ -328,14 +357,21 @@ class LiveLiquidationHeatmap:
         *,
         side: str | None = None,
         now_ms: int | None = None,
+        exchanges: Exchanges = None,
     ) -> list[LiquidationCluster]:
         """Clusters of ``symbol``, strongest first.
 
         ``max_distance`` (percent) drops clusters farther from the current price;
         it needs a price (:meth:`update_price`), without one no cluster is dropped
         by distance. ``side`` keeps only ``"long"`` or ``"short"``.
+
+        ``exchanges`` (``["bybit"]``; None: every venue) builds the clusters from those venues' events only,
+        as if the others had sent nothing (strength is relative to those events); an unknown venue raises
+        ``ValueError``. Each cluster's ``notional_by_venue`` says how much each venue brought.
         """
-        clusters = self._current(symbol_key(symbol), now_ms)
+        key = symbol_key(symbol)
+        codes = self._selection(key, exchanges)
+        clusters = self._current(key, now_ms) if codes is None else self._current_of(key, codes, now_ms)
         if not clusters:
             return []
         return [
@@ -352,9 +388,11 @@ class LiveLiquidationHeatmap:
         max_distance: float | None = None,
         *,
         now_ms: int | None = None,
+        exchanges: Exchanges = None,
     ) -> LiquidationCluster | None:
-        """The strongest cluster at or above ``min_strength``, or None."""
-        clusters = self.get_clusters(symbol, min_strength, max_distance, now_ms=now_ms)
+        """The strongest cluster at or above ``min_strength`` (of ``exchanges``' events, as
+        :meth:`get_clusters`), or None."""
+        clusters = self.get_clusters(symbol, min_strength, max_distance, now_ms=now_ms, exchanges=exchanges)
         return clusters[0] if clusters else None
 
     def rebuild(self, symbol: str | None = None, *, now_ms: int | None = None) -> int:
@@ -369,10 +407,13 @@ class LiveLiquidationHeatmap:
         now = self.clock() if now_ms is None else now_ms
         if symbol is not None:
             key = symbol_key(symbol)
+            for selection in [k for k in self._built_of if k[0] == key]:
+                self._built_of.pop(selection, None)
             if key not in self._windows:
                 return 0
             self._build(key, now, force=True)
             return 1
+        self._built_of.clear()  # the clusters of some venues are built again when read
         sweep = self._sweep
         expiry = self._expiry
         if sweep is None or now < sweep.at:  # the first sweep, or time went back: every symbol
@@ -411,25 +452,39 @@ class LiveLiquidationHeatmap:
         """Exchange ids with a window (tracked, or that have received an event)."""
         return sorted(self._windows)
 
-    def events(self, symbol: str) -> list[LiquidationEvent]:
-        """The events held for ``symbol``, oldest arrival first."""
+    def events(self, symbol: str, *, exchanges: Exchanges = None) -> list[LiquidationEvent]:
+        """The events held for ``symbol`` (of ``exchanges`` only, when given), oldest arrival first."""
+        codes = venue_codes(exchanges)
         window = self._windows.get(symbol_key(symbol))
-        return window.events() if window else []
+        return window.events(codes) if window else []
 
-    def events_since(self, symbol: str, since_ms: int) -> EventColumns:
-        """The events of ``symbol`` traded at or after ``since_ms``, as arrays, oldest trade first.
+    def events_since(self, symbol: str, since_ms: int, *, exchanges: Exchanges = None) -> EventColumns:
+        """The events of ``symbol`` traded at or after ``since_ms`` (of ``exchanges`` only, when given), as
+        arrays, oldest trade first; ``exchange`` holds each one's venue code (``VENUES_BY_CODE[code]``).
 
         For strategies that read the last minutes of every symbol on every tick: one vectorised
         comparison over the window's trade times, and only the matching events are copied
         (:meth:`events` builds the whole window as objects). It knows no "now": events stamped later
         than the caller's clock are returned too.
         """
+        codes = venue_codes(exchanges)
         window = self._windows.get(symbol_key(symbol))
-        return window.events_since(since_ms) if window else EventColumns.empty()
+        return window.events_since(since_ms, codes) if window else EventColumns.empty()
 
-    def event_count(self, symbol: str) -> int:
+    def event_count(self, symbol: str, *, exchanges: Exchanges = None) -> int:
+        """How many events are held for ``symbol`` (of ``exchanges`` only, when given)."""
+        codes = venue_codes(exchanges)
         window = self._windows.get(symbol_key(symbol))
-        return len(window) if window else 0
+        return window.count(codes) if window else 0
+
+    def venues(self, symbol: str | None = None) -> list[Venue]:
+        """The venues events have come from (for ``symbol``, or any symbol), in :data:`VENUES_BY_CODE` order."""
+        windows = list(self._windows.values()) if symbol is None else [
+            w for w in (self._windows.get(symbol_key(symbol)),) if w is not None]
+        seen: set[int] = set()
+        for window in windows:
+            seen |= window.venues_seen()
+        return [VENUES_BY_CODE[code] for code in sorted(seen)]
 
     def memory_bytes(self, symbol: str) -> int:
         """Bytes held for ``symbol``'s window (ring buffers and dedupe set)."""
@@ -440,6 +495,10 @@ class LiveLiquidationHeatmap:
         """Counters since start: accepted, duplicates, rejected by reason, rebuilds, symbols (no connection
         health: that is the stream's own ``status()``)."""
         windows = list(self._windows.values())
+        by_venue = [0] * len(VENUES_BY_CODE)
+        for w in windows:
+            for code, n in enumerate(w.accepted_by_venue()):
+                by_venue[code] += n
         with self._counts_lock:
             return IngestStatus(
                 accepted=sum(w.accepted for w in windows),
@@ -449,6 +508,7 @@ class LiveLiquidationHeatmap:
                 rebuilds=self.rebuilds,
                 symbols=len(self._windows),
                 listener_errors=self.listener_errors,
+                accepted_by_venue={venue.value: n for venue, n in zip(VENUES_BY_CODE, by_venue, strict=True) if n},
             )
 
     def stats(self) -> dict[str, Any]:
@@ -506,6 +566,39 @@ class LiveLiquidationHeatmap:
             return tuple(_repriced(c, price) for c in built.clusters)
         return built.clusters
 
+    def _selection(self, key: str, exchanges: Exchanges) -> Venues:
+        """The venue codes to read of ``key``, or None when they take in every venue it has events from (the
+        default view, cached and swept as always, is then the answer)."""
+        codes = venue_codes(exchanges)
+        if codes is None:
+            return None
+        window = self._windows.get(key)
+        if window is not None and codes >= window.venues_seen():
+            return None
+        return codes
+
+    def _current_of(self, key: str, codes: frozenset[int], now_ms: int | None) -> tuple[LiquidationCluster, ...]:
+        """:meth:`_current` for some venues' events of ``key``: clusters built from them alone, kept for
+        ``update_interval`` per (symbol, venues)."""
+        window = self._windows.get(key)
+        if window is None:
+            return ()
+        now = self.clock() if now_ms is None else now_ms
+        built = self._built_of.get((key, codes))
+        if built is None or not 0 <= now - built.built_at < self.config.update_interval * 1000.0:
+            with self._build_locks[key]:
+                horizon_ms = int(self.config.horizon_minutes * 60_000)
+                version, by_side, venues = window.by_side_with_venues(now - horizon_ms, codes)
+                groups = group_events(key, by_side, now_ms=now, config=self.config, version=version, venues=venues)
+                price = self.get_price(key)
+                built = _Built(now, version, price, groups.at(now, self.config, price), 0)
+                self._built_of[(key, codes)] = built
+                self.rebuilds += 1
+        price = self.get_price(key)
+        if price != built.price:
+            return tuple(_repriced(c, price) for c in built.clusters)
+        return built.clusters
+
     def _swept(self, key: str, sweep: _Sweep) -> _Built:
         """The clusters the last sweep stands for: ``key``'s groups (as the sweep left them) at its time."""
         with self._build_locks[key]:
@@ -545,8 +638,8 @@ class LiveLiquidationHeatmap:
             groups = no_groups(key, window.version)
         else:
             horizon_ms = int(self.config.horizon_minutes * 60_000)
-            version, by_side = window.versioned_by_side(min_trade_time=now - horizon_ms)
-            groups = group_events(key, by_side, now_ms=now, config=self.config, version=version)
+            version, by_side, venues = window.by_side_with_venues(min_trade_time=now - horizon_ms)
+            groups = group_events(key, by_side, now_ms=now, config=self.config, version=version, venues=venues)
             if groups.valid_to < FOREVER and self._expires.get(key) != groups.valid_to:
                 self._expires[key] = groups.valid_to
                 heapq.heappush(self._expiry, (groups.valid_to, key))

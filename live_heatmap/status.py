@@ -8,7 +8,7 @@ together, at the edge, as the single object the API's ``/api/v1/status`` has alw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from live_heatmap.stream.status import StreamStatus
@@ -18,7 +18,8 @@ __all__ = ["IngestStatus", "feed_dict"]
 
 @dataclass(frozen=True, slots=True)
 class IngestStatus:
-    """Counters since start: accepted, duplicates, fallbacks, rejected by reason, rebuilds, symbols."""
+    """Counters since start: accepted (and per venue), duplicates, fallbacks, rejected by reason, rebuilds,
+    symbols."""
 
     accepted: int
     duplicates: int
@@ -27,6 +28,9 @@ class IngestStatus:
     rebuilds: int
     symbols: int
     listener_errors: int
+    accepted_by_venue: Mapping[str, int] = field(default_factory=dict)
+    """``accepted`` per venue (``{"binance": 120, "bybit": 300}``), the venues with none left out. Rejected
+    frames are counted by the stream, per venue, before they reach the heatmap."""
 
     @property
     def rejected_total(self) -> int:

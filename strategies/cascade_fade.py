@@ -179,7 +179,8 @@ class CascadeFade:
     def may_signal(self, symbol: str, now_ms: int) -> bool:
         """False for a symbol that holds fewer than ``min_events`` events: it has no cascade."""
         hunter = self.hunter
-        return hunter.heatmap.event_count(to_exchange_id(symbol, hunter.markets)) >= self.params.min_events
+        return (hunter.heatmap.event_count(to_exchange_id(symbol, hunter.markets), exchanges=hunter.exchanges)
+                >= self.params.min_events)
 
     def decide(self, symbol: str, price: float, now_ms: int) -> Signal:
         check_price(symbol, price)
@@ -211,7 +212,7 @@ class CascadeFade:
         ``max_age_minutes`` of ``now_ms``, if any."""
         p = self.params
         since = now_ms - int(p.lookback_minutes * MINUTE_MS)
-        events = self.hunter.heatmap.events_since(symbol, since)
+        events = self.hunter.heatmap.events_since(symbol, since, exchanges=self.hunter.exchanges)
         if events.trade_time.size < p.min_events:
             return []
         keep = events.trade_time <= now_ms + FUTURE_TOLERANCE_MS

@@ -35,4 +35,5 @@ class LiquidationMagnet:
     def may_signal(self, symbol: str, now_ms: int) -> bool:
         """False for a symbol without clusters at ``now_ms``: the hunter's rule picks one of them."""
         hunter = self.hunter
-        return bool(hunter.heatmap.get_clusters(to_exchange_id(symbol, hunter.markets), now_ms=now_ms))
+        return bool(hunter.heatmap.get_clusters(to_exchange_id(symbol, hunter.markets), now_ms=now_ms,
+                                                 exchanges=hunter.exchanges))

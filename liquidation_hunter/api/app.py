@@ -75,6 +75,9 @@ Symbol = Annotated[str, PathParam(
     min_length=1, description="Exchange id (BTCUSDT) or unified symbol (BTC/USDT:USDT, URL-encoded)",
     examples=["BTCUSDT"], json_schema_extra={"maxLength": 40})]  # longer: not a symbol, a 404 from the view
 _TIME = {"description": "epoch ms or ISO-8601 (UTC when no zone), 2010..2100", "examples": ["2025-01-27T17:00Z"]}
+Exchanges = Annotated[str | None, Query(
+    max_length=40, description="only these venues' liquidations: a comma list of binance, bybit, okx (left out: "
+                               "every venue)", examples=["bybit,okx"])]
 
 
 def _expected(field: Any) -> str:
@@ -206,8 +209,8 @@ def create_app(source: ApiSource, *, token: str | None = None, static_dir: Path 
     """The API over ``source``; ``token``: required on ``/api/...`` when given; ``static_dir``: the page."""
     app = FastAPI(
         title="liquidation-hunter API", version=__version__, docs_url=None, redoc_url=None,
-        description="Read-only: observed Binance liquidations, their clusters, the heatmap grid, signals and the "
-                    "bot's status. Times are UTC epoch ms.",
+        description="Read-only: observed liquidations (Binance, Bybit, OKX), their clusters, the heatmap grid, "
+                    "signals and the bot's status. Times are UTC epoch ms.",
         separate_input_output_schemas=False, generate_unique_id_function=lambda route: route.name,
         exception_handlers={RequestValidationError: _invalid_parameter, ParamError: _bad_parameter,
                             ApiError: _api_error, HTTPException: _http_error})
@@ -276,14 +279,16 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
         max_distance: Annotated[float | None, Query(ge=0, le=1000, description="farthest cluster from the price "
                                                                                "to list, percent")] = None,
         side: Annotated[Literal["long", "short"] | None, Query(description="only this side")] = None,
+        exchanges: Exchanges = None,
     ) -> Response:
-        return json_response(source.clusters(symbol, min_strength, max_distance, side))
+        return json_response(source.clusters(symbol, min_strength, max_distance, side, exchanges))
 
     @get("/api/v1/signal/{symbol:path}", schemas.SignalAnswer,
          "The signal of the strategy the bot runs, and the cluster it trades")
     async def signal(symbol: Symbol, min_strength: Annotated[float | None, Query(
-            ge=0, le=1, description="replaces hunter.min_strength for this answer")] = None) -> Response:
-        return json_response(source.signal(symbol, min_strength))
+            ge=0, le=1, description="replaces hunter.min_strength for this answer")] = None,
+            exchanges: Exchanges = None) -> Response:
+        return json_response(source.signal(symbol, min_strength, exchanges))
 
     @get("/api/v1/grid/{symbol:path}", schemas.Grid, "The heatmap grid: time x price cells of decayed notional")
     async def grid(
@@ -291,16 +296,18 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
         window: Annotated[str, Query(description="how far back from now: 30m, 2h, 1.5h, 1d... from 1m to 7d "
                                                  "(blank: 2h)")] = "2h",
         points: Annotated[bool, Query(description="also every price point ([ms, price])")] = False,
+        exchanges: Exchanges = None,
     ) -> Response:
-        return json_response(source.grid(symbol, window, points))
+        return json_response(source.grid(symbol, window, points, exchanges))
 
     @get("/api/v1/events/{symbol:path}", schemas.Events, "Recent liquidations, newest first")
     async def events(
         symbol: Symbol,
         limit: Annotated[int, Query(ge=1, le=EVENTS_LIMIT_MAX, description="at most this many")] = 100,
         since: Annotated[str | None, Query(**_TIME)] = None,
+        exchanges: Exchanges = None,
     ) -> Response:
-        return json_response(source.events(symbol, limit, since))
+        return json_response(source.events(symbol, limit, since, exchanges))
 
     @get("/api/v1/status", schemas.Status, "Bot status: stream health, positions, equity, halt", tag="bot",
          extra={503: "the bot has written no books yet"})

@@ -15,6 +15,7 @@ __all__ = ["Clusters", "Equity", "ErrorAnswer", "Events", "Grid", "Health", "Pos
            "Symbols", "Trades"]
 
 Side = Literal["long", "short"]
+Exchange = Literal["binance", "bybit", "okx"]
 
 
 class ErrorAnswer(BaseModel):
@@ -56,6 +57,8 @@ class Cluster(BaseModel):
     first_event_ms: int
     last_updated: int
     built_at: int
+    notional_by_venue: dict[Exchange, float] = Field(
+        description="total_notional split by venue (Binance: average fill prices; Bybit, OKX: bankruptcy prices)")
     span_pct: float
 
 
@@ -113,6 +116,8 @@ class Grid(BaseModel):
     candles: list[list[float]] = Field(description="[column start ms, open, high, low, close] for columns with "
                                                    "price points")
     events: int
+    events_by_venue: dict[Exchange, int] = Field(description="how many of the events each venue brought")
+    exchanges: list[Exchange] | None = Field(description="the venues asked for (exchanges=); null: every venue")
     clusters: list[Cluster]
     price_source: Literal["trades", "marks", "liquidations", "none"] = Field(
         description="the price line: recorded trades (--prices), the running bot's mark prices, the liquidations' "
@@ -128,6 +133,8 @@ class EventRow(BaseModel):
     price: float
     quantity: float
     notional: float
+    exchange: Exchange = Field(description="the venue; its price is an average fill (binance) or a bankruptcy "
+                                           "price (bybit, okx)")
 
 
 class Events(BaseModel):

@@ -32,6 +32,7 @@ from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.history import event_order, export_clusters, export_events
 from live_heatmap.stream.status import StreamHealth
+from live_heatmap.venue import VENUES_BY_CODE, Venue
 from strategies import load_strategy, make_strategy, strategy_from_path
 
 __all__ = ["ApiError", "ApiSource", "Download", "ParamError"]
@@ -55,6 +56,17 @@ def bad_param(name: str, expected: str, got: str) -> ParamError:
     """``name: expected ..., got '...'`` (what came cut to 60 characters)."""
     shown = got if len(got) <= 60 else got[:57] + "..."
     return ParamError(f"{name}: expected {expected}, got {shown!r}")
+
+
+def parse_exchanges(text: str | None) -> tuple[Venue, ...] | None:
+    """The ``exchanges`` parameter: a comma list of venues (``bybit,okx``); None when absent (every venue)."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",")]
+    expected = f"a comma list of {', '.join(VENUES_BY_CODE)} (leave it out for every venue)"
+    if not all(name in Venue._value2member_map_ for name in names):
+        raise bad_param("exchanges", expected, text)
+    return tuple(sorted({Venue(name) for name in names}, key=lambda venue: venue.code))
 
 
 def parse_time(name: str, text: str | None) -> int | None:
@@ -195,19 +207,26 @@ class ApiSource:
         return {"symbols": out}
 
     def clusters(self, symbol: str, min_strength: float = 0.0, max_distance: float | None = None,
-                 side: str | None = None) -> dict[str, Any]:
+                 side: str | None = None, exchanges: str | None = None) -> dict[str, Any]:
+        """``exchanges``: the comma list of venues whose events make the clusters (absent: every venue)."""
+        venues = parse_exchanges(exchanges)
         key = self.symbol_key(symbol)
         now = self.now()
-        clusters = self.heatmap.get_clusters(key, min_strength, max_distance, side=side, now_ms=now)
+        clusters = self.heatmap.get_clusters(key, min_strength, max_distance, side=side, now_ms=now,
+                                             exchanges=venues)
         return {"symbol": key, "price": self.price(key, now), "at": now,
                 "clusters": [c.to_dict() for c in clusters]}
 
-    def decide(self, key: str, price: float, now: int, min_strength: float | None = None) -> Signal:
+    def decide(self, key: str, price: float, now: int, min_strength: float | None = None,
+               exchanges: tuple[Venue, ...] | None = None) -> Signal:
         """The configured strategy's signal, from an instance of its own: what the bot's strategy would say,
-        without touching the bot's (a strategy may remember what it signalled, ``cascade_fade`` does)."""
+        without touching the bot's (a strategy may remember what it signalled, ``cascade_fade`` does).
+        ``exchanges`` replaces ``hunter.exchanges`` when given."""
         hunter = self.hunter
         if min_strength is not None:
             hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
+        if exchanges is not None:
+            hunter = msgspec.structs.replace(hunter, exchanges=exchanges)
         hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets)
         if self.strategy_path is None:
             return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
@@ -220,9 +239,12 @@ class ApiSource:
             return self.strategy
         return str(getattr(load_strategy(self.strategy_path, self.strategy)[0], "name", self.strategy))
 
-    def signal(self, symbol: str, min_strength: float | None = None) -> dict[str, Any]:
+    def signal(self, symbol: str, min_strength: float | None = None, exchanges: str | None = None
+               ) -> dict[str, Any]:
         """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades
-        (None when it trades none). ``min_strength`` replaces ``hunter.min_strength`` for this answer."""
+        (None when it trades none). ``min_strength`` replaces ``hunter.min_strength`` for this answer,
+        ``exchanges`` (a comma list of venues) ``hunter.exchanges``."""
+        venues = parse_exchanges(exchanges)
         key = self.symbol_key(symbol)
         now = self.now()
         price = self.price(key, now)
@@ -230,7 +252,7 @@ class ApiSource:
                                "take_profit": None, "reason": "no price for this symbol yet"}
         cluster = None
         if price is not None:
-            signal = self.decide(key, price, now, min_strength)
+            signal = self.decide(key, price, now, min_strength, venues)
             cluster = signal.cluster
             out.update(direction=signal.direction, strength=signal.strength, entry=signal.entry,
                        stop_loss=signal.stop_loss, take_profit=signal.take_profit, reason=signal.reason)
@@ -241,7 +263,10 @@ class ApiSource:
         return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy_name(), "price": price, "at": now,
                 "best_cluster": cluster.to_dict() if cluster is not None else None, "signal": out}
 
-    def grid(self, symbol: str, window: str | None = None, points: bool = False) -> dict[str, Any]:
+    def grid(self, symbol: str, window: str | None = None, points: bool = False, exchanges: str | None = None
+             ) -> dict[str, Any]:
+        """``exchanges``: the comma list of venues whose events fill the cells and make the clusters."""
+        venues = parse_exchanges(exchanges)
         key = self.symbol_key(symbol)
         window = window or "2h"
         try:
@@ -262,14 +287,14 @@ class ApiSource:
             if marks is not None:
                 price_points, source = marks, "marks"
         if price_points is None:
-            cols = self.heatmap.events_since(key, start)
+            cols = self.heatmap.events_since(key, start, exchanges=venues)
             keep = cols.trade_time <= now
             if keep.any():
                 order = np.argsort(cols.trade_time[keep], kind="stable")
                 price_points = (cols.trade_time[keep][order], cols.price[keep][order])
                 source = "liquidations"
         try:
-            grid = grid_from_heatmap(self.heatmap, key, window_ms, now, price_points=price_points)
+            grid = grid_from_heatmap(self.heatmap, key, window_ms, now, price_points=price_points, exchanges=venues)
         except ValueError as exc:
             raise ApiError(404, "nothing to draw", f"{key}: no events or prices in the last "
                            f"{window} before {_iso(now)}") from exc
@@ -358,21 +383,26 @@ class ApiSource:
         return {"at": self.now(), "starting_wallet": starting, "peak_equity": peak,
                 "points": [[s.at, s.equity, s.wallet, s.positions] for s in snaps]}
 
-    def events(self, symbol: str, limit: int = 100, since: str | None = None) -> dict[str, Any]:
+    def events(self, symbol: str, limit: int = 100, since: str | None = None, exchanges: str | None = None
+               ) -> dict[str, Any]:
+        """The newest events (of ``exchanges``, a comma list of venues, when given), each with its venue."""
+        venues = parse_exchanges(exchanges)
         key = self.symbol_key(symbol)
         now = self.now()
         since_ms = parse_time("since", since)
         if since_ms is not None and since_ms > now:
             raise bad_param("since", f"a time at or before now ({_iso(now)})", since or "")
-        cols = self.heatmap.events_since(key, since_ms if since_ms is not None else 0)
+        cols = self.heatmap.events_since(key, since_ms if since_ms is not None else 0, exchanges=venues)
         idx = np.flatnonzero(cols.trade_time <= now)
         idx = idx[np.argsort(cols.trade_time[idx], kind="stable")[::-1][:limit]]
         times, longs = cols.trade_time[idx].tolist(), cols.is_long[idx].tolist()
         prices, quantities = cols.price[idx].tolist(), cols.quantity[idx].tolist()
+        names = [venue.value for venue in VENUES_BY_CODE]
         return {"symbol": key, "at": now, "events": [
             {"trade_time": t, "side": "long" if is_long else "short", "price": p, "quantity": q,
-             "notional": p * q}
-            for t, is_long, p, q in zip(times, longs, prices, quantities, strict=True)]}
+             "notional": p * q, "exchange": names[v]}
+            for t, is_long, p, q, v in zip(times, longs, prices, quantities, cols.exchange[idx].tolist(),
+                                           strict=True)]}
 
     def status(self) -> dict[str, Any]:
         stats = self.feed()

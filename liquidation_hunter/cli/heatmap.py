@@ -21,7 +21,9 @@ from live_heatmap import HeatmapConfig
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import build_grid
+from live_heatmap.heatmap import venue_codes
 from live_heatmap.store.history import load_events
+from live_heatmap.venue import VENUES_BY_CODE, Venue
 
 __all__ = ["add_heatmap_parser", "cmd_heatmap"]
 
@@ -31,6 +33,19 @@ def _option(flag: str, parse: Callable[[str], int], text: str) -> int:
         return parse(text)
     except ValueError as exc:
         raise ValueError(f"{flag}: {exc}") from None
+
+
+def parse_exchanges_option(values: list[str] | None, flag: str) -> tuple[Venue, ...] | None:
+    """``--exchange bybit --exchange okx`` or ``--exchange bybit,okx`` as venues (None when not given); raises
+    ``ValueError`` with one line naming the unknown venue."""
+    if not values:
+        return None
+    names = [name for value in values for name in value.split(",")]
+    try:
+        codes = venue_codes(names)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+    return tuple(VENUES_BY_CODE[code] for code in sorted(codes or ()))
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -57,6 +72,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         window_ms = _option("--window", parse_duration_ms, args.window)
         width_px, height_px = _parse_size(args.size)
         at_ms = _option("--at", parse_time_ms, args.at) if args.at else None
+        exchanges = parse_exchanges_option(args.exchange, "--exchange")
     except ValueError as exc:
         return _error(str(exc))
 
@@ -92,6 +108,12 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
                              until_ms=None if at_ms is None else at_ms + 1)  # its end is exclusive, ours inclusive
     except (OSError, ValueError) as exc:
         return _error(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+    if exchanges is not None:
+        available = sorted({e.exchange for e in events}, key=lambda v: Venue(v).code)
+        events = [e for e in events if e.exchange in exchanges]
+        if not events:
+            return _error(f"no {symbol} liquidations from {', '.join(exchanges)} in {path} (it holds "
+                          f"{', '.join(available) or 'none'})")
     end_ms = at_ms if at_ms is not None else max((e.trade_time for e in events), default=0)
     start_ms = end_ms - window_ms
     if not events and at_ms is None:
@@ -114,7 +136,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
                   "drawing liquidation fill prices", file=sys.stderr)
 
     grid = build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=end_ms, time_decay_minutes=decay,
-                      price_points=price_points, cluster_config=cluster_config)
+                      price_points=price_points, cluster_config=cluster_config, exchanges=exchanges)
     try:
         out = render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
                              price_label=price_label)
@@ -126,7 +148,8 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         return _error(str(exc))
     n_time, n_price = grid.shape
     print(f"{out}: {width_px}x{height_px} px, {symbol} {_when(start_ms)} to {_when(end_ms)}, "
-          f"{grid.events.trade_time.size} liquidations, {len(grid.clusters)} clusters, "
+          f"{grid.events.trade_time.size} liquidations"
+          f"{'' if exchanges is None else ' from ' + ', '.join(exchanges)}, {len(grid.clusters)} clusters, "
           f"grid {n_time} x {n_price}, decay {decay:g} min, {args.scale} scale")
     return 0
 
@@ -151,6 +174,9 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--window", default="2h", help="how far back from --at: 30m, 2h, 1d (default 2h)")
     parser.add_argument("--at", help="the window's end, epoch ms or ISO-8601 (UTC when no zone); "
                         "default: the symbol's last liquidation")
+    parser.add_argument("--exchange", action="append", metavar="VENUE",
+                        help="only this venue's liquidations: binance, bybit, okx (repeatable, or a comma list; "
+                             "default: every venue in the recording)")
     parser.add_argument("--scale", choices=SCALES, default="sqrt", help="colour intensity scale (default sqrt)")
     parser.add_argument("--decay-minutes", type=float, default=None,
                         help="tau of exp(-age/tau) (default: the config's, else 60)")

@@ -16,7 +16,7 @@ from liquidation_hunter import __version__
 from liquidation_hunter.api.auth import ApiAuthError
 from liquidation_hunter.cli.backtest import add_backtest_parser
 from liquidation_hunter.cli.controls import add_control_parsers
-from liquidation_hunter.cli.heatmap import add_heatmap_parser
+from liquidation_hunter.cli.heatmap import add_heatmap_parser, parse_exchanges_option
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
@@ -63,18 +63,24 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
         config = HunterConfig() if args.min_strength is None else HunterConfig(min_strength=args.min_strength)
     except ValueError as exc:
         raise ValueError(f"--min-strength: {exc}") from None
-    hunter = LiquidationHunter(config, heatmap)
+    exchanges = parse_exchanges_option(args.exchanges, "--exchanges")
+    hunter = LiquidationHunter(config, heatmap, exchanges=exchanges)
     when = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(timespec="seconds")
-    print(f"clusters at {when} from {path.name} ({heatmap.stats()['accepted']} events up to then)")
-    print(f"{'symbol':<16}{'side':<7}{'level':>14}{'count':>7}{'notional':>14}{'strength':>10}{'dist %':>9}")
+    venues = heatmap.venues()
+    print(f"clusters at {when} from {path.name} ({heatmap.stats()['accepted']} events up to then"
+          f"{'' if exchanges is None else '; clusters of ' + ', '.join(exchanges) + ' only'})")
+    split = len(venues) > 1 or venues[:1] not in ([], ["binance"])  # a venues column when there is a choice
+    print(f"{'symbol':<16}{'side':<7}{'level':>14}{'count':>7}{'notional':>14}{'strength':>10}{'dist %':>9}"
+          + ("  venues" if split else ""))
     shown = 0
     for symbol in wanted:
         if symbol in last_price:
             heatmap.update_price(symbol, last_price[symbol], at_ms)
-        for c in heatmap.get_clusters(symbol, min_strength=args.min_strength or 0.0):
+        for c in heatmap.get_clusters(symbol, min_strength=args.min_strength or 0.0, exchanges=exchanges):
             dist = f"{c.distance_from_price:.2f}" if c.distance_from_price is not None else "-"
+            shares = "  " + " ".join(f"{v} {n / c.total_notional:.0%}" for v, n in c.notional_by_venue) if split else ""
             print(f"{c.symbol:<16}{c.side:<7}{c.price_level:>14.6g}{c.liquidation_count:>7}"
-                  f"{c.total_notional:>14,.0f}{c.strength:>10.3f}{dist:>9}")
+                  f"{c.total_notional:>14,.0f}{c.strength:>10.3f}{dist:>9}{shares}")
             shown += 1
     print(f"{shown} clusters")
     print(f"signals ({price_origin} as the current price):")
@@ -213,6 +219,9 @@ def _build_parser() -> argparse.ArgumentParser:
     clusters.add_argument("--min-strength", type=float,
                           help="show clusters and signals at least this strong (default: every cluster, and "
                                "the hunter's default for signals)")
+    clusters.add_argument("--exchanges", action="append", metavar="VENUES",
+                          help="clusters (and signals) of these venues' liquidations only: a comma list of "
+                               "binance, bybit, okx (repeatable; default: every venue in the recording)")
     clusters.add_argument("--window-pct", type=float, default=0.02)
     clusters.add_argument("--min-size", type=int, default=5)
     clusters.add_argument("--decay-minutes", type=float, default=60.0)

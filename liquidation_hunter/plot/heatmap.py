@@ -20,6 +20,10 @@ How the picture reads:
   bar at the right edge over its price span (longs just inside, shorts just outside, so that they
   never hide each other), and a label with side, level, strength and notional (the six strongest).
   A shaded band was tried and dropped: a 2 % cluster tints most of the panel and reads as heat.
+* **Venues.** When the events come from more than one venue (or from another venue than Binance), each
+  marked liquidation's edge says where it printed (white: Binance, cyan: Bybit, orange: OKX; the legend
+  names them), the cluster labels give each venue's share of the notional, and the title says which venues
+  were asked for (``heatmap --exchange bybit``). A Binance-only picture is drawn as before.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from live_heatmap.venue import PRICE_KIND_OF, VENUES_BY_CODE
 
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
@@ -46,6 +52,9 @@ MAX_MARKERS = 40
 MAX_CLUSTERS = 6
 #: The log scale spans this many decades below the brightest cell.
 LOG_DECADES = 3.0
+#: The edge colour of a marked liquidation, by venue code (Binance, Bybit, OKX), when venues are told apart.
+VENUE_EDGES = ("white", "#00e5ff", "#ff9f1c")
+VENUE_ABBR = ("BN", "BY", "OK")
 def _fmt_duration(ms: int) -> str:
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms % size == 0:
@@ -131,18 +140,30 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         ax.plot(tnum(line_t), line_p, color="white", linewidth=1.1, path_effects=outline, zorder=4)
         handles.append(Line2D([], [], color="#444444", linewidth=1.4, label=label))
 
-    # The largest liquidations where they printed: side by shape and colour, area by notional.
+    # The largest liquidations where they printed: side by shape and colour, area by notional; the venue by the
+    # edge colour when there is more than Binance to tell apart.
+    venues_present = sorted(set(np.unique(events.exchange).tolist()) | {c.code for c in grid.exchanges or ()})
+    by_venue = venues_present != [0] and bool(venues_present)
     if events.trade_time.size:
         notional = events.price * events.quantity
         top = np.argsort(-notional, kind="stable")[:MAX_MARKERS]
         area = 18.0 + 160.0 * np.sqrt(notional[top] / notional[top].max())
+        edges = [VENUE_EDGES[v] for v in events.exchange[top].tolist()] if by_venue else "white"
+        width = 1.3 if by_venue else 0.6
         for side, marker, colour in (("long", "v", LONG_COLOUR), ("short", "^", SHORT_COLOUR)):
             mine = events.is_long[top] == (side == "long")
             if mine.any():
                 ax.scatter(tnum(events.trade_time[top[mine]]), events.price[top[mine]], s=area[mine],
-                           marker=marker, c=colour, edgecolors="white", linewidths=0.6, zorder=5, alpha=0.95)
+                           marker=marker, c=colour, zorder=5, alpha=0.95, linewidths=width,
+                           edgecolors=[e for e, m in zip(edges, mine, strict=True) if m] if by_venue else edges)
             handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7, markerfacecolor=colour,
                                   markeredgecolor="white", label=f"{side} liquidated (largest)"))
+    if by_venue:
+        for code in venues_present:
+            name = VENUES_BY_CODE[code].value
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="#888888",
+                                  markeredgecolor=VENUE_EDGES[code], markeredgewidth=2.0,
+                                  label=f"{name} ({PRICE_KIND_OF[VENUES_BY_CODE[code]].value.replace('_', ' ')})"))
 
     # Clusters at the window end: dashed level from the first event on, a bracket over the band at the
     # right edge, and a label there (nudged apart when levels are close).
@@ -158,7 +179,10 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         at = 1.0 - 0.0035 if c.side == "long" else 1.0 + 0.0035  # long and short bars side by side
         ax.plot([at, at], [c.price_low, c.price_high], color=colour, linewidth=4, solid_capstyle="butt",
                 zorder=6, clip_on=False, transform=ax.get_yaxis_transform())
-        ax.annotate(f"{c.side} {_fmt_price(c.price_level)} · strength {c.strength:.2f} · {_fmt_usd(c.total_notional)}",
+        split = " · " + " ".join(f"{VENUE_ABBR[v.code]} {n / c.total_notional:.0%}" for v, n in c.notional_by_venue
+                                 ) if by_venue and c.notional_by_venue else ""
+        ax.annotate(f"{c.side} {_fmt_price(c.price_level)} · strength {c.strength:.2f} · {_fmt_usd(c.total_notional)}"
+                    f"{split}",
                     xy=(x1, y), xytext=(-8, 0), textcoords="offset points", ha="right", va="center",
                     fontsize=7.5, color="white", zorder=7,
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": colour, "edgecolor": "none", "alpha": 0.85})
@@ -176,7 +200,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     ax.set_ylabel(f"price ({_quote(grid.symbol)})")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(_price_ticks(ax)))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False,
+        ncol = len(handles) if len(handles) <= 5 else math.ceil(len(handles) / 2)  # venues: two rows
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False,
                    handletextpad=0.4, columnspacing=1.6)
 
     # Side panel: what each price row holds at the window end, long to the left, short to the right.
@@ -203,8 +228,9 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     bar.ax.tick_params(labelsize=7)
 
     n, notional_sum = int(events.trade_time.size), float((events.price * events.quantity).sum())
+    venues = "" if grid.exchanges is None else " (" + ", ".join(v.value for v in grid.exchanges) + ")"
     fig.suptitle(title or (
-        f"{grid.symbol} liquidations  {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
+        f"{grid.symbol} liquidations{venues}  {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
         f"({_fmt_duration(grid.end_ms - grid.start_ms)}): {n} events, {_fmt_usd(notional_sum)}"
         f"; decay {grid.time_decay_minutes:g} min"), fontsize=11)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
 from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
+from live_heatmap.venue import Venue
 
 if TYPE_CHECKING:
     from live_heatmap.stream.stream import LiquidationStream
@@ -26,7 +29,8 @@ class LiquidationHunter:
 
     ``config`` is a :class:`HunterConfig` or a mapping of its fields; ``rule``
     replaces the default ``magnet`` rule; ``markets`` (a ccxt exchange with
-    markets loaded) makes symbol conversion use the exchange's own table.
+    markets loaded) makes symbol conversion use the exchange's own table; ``exchanges`` (``["bybit"]``)
+    replaces ``config.exchanges``: the venues whose liquidations the hunter reads (None: every venue).
     """
 
     def __init__(
@@ -36,12 +40,15 @@ class LiquidationHunter:
         *,
         rule: Rule = magnet_rule,
         markets: MarketsLike | None = None,
+        exchanges: Iterable[Venue | str] | None = None,
     ) -> None:
         if config is None:
             config = HunterConfig()
         elif not isinstance(config, HunterConfig):
             config = HunterConfig.from_mapping(config)
         self.config = config
+        if exchanges is not None:
+            self.set_exchanges(exchanges)
         self.heatmap = heatmap or LiveLiquidationHeatmap()
         self.rule = rule
         self.markets = markets
@@ -51,14 +58,36 @@ class LiquidationHunter:
         self.stream: LiquidationStream | None = None
         """The stream of the ``live_binance`` source (its ``status()``: connections, reconnects...)."""
 
+    @property
+    def exchanges(self) -> tuple[Venue, ...] | None:
+        """The venues whose liquidations the hunter reads (None: every venue the heatmap holds)."""
+        return self.config.exchanges
+
+    def set_exchanges(self, exchanges: Iterable[Venue | str] | None) -> None:
+        """Read these venues' liquidations only (None: every venue). Raises ``ValueError`` naming an unknown one."""
+        if exchanges is not None:
+            if isinstance(exchanges, str):
+                exchanges = [exchanges]
+            try:
+                exchanges = tuple(Venue(str(x).strip().lower()) for x in exchanges)
+            except ValueError:
+                raise ValueError(f"exchanges: expected some of {', '.join(Venue)}, got {list(exchanges)!r}") from None
+            if not exchanges:
+                raise ValueError(f"exchanges: expected None or some of {', '.join(Venue)}, got none")
+        self.config = msgspec.structs.replace(self.config, exchanges=exchanges)
+
     def set_data_source(self, source: str = "live_binance", symbols: Iterable[str] | None = None,
-                        **options: Any) -> LiveLiquidationHeatmap:
+                        *, exchanges: Iterable[Venue | str] | None = None, **options: Any) -> LiveLiquidationHeatmap:
         """Attach a source of liquidations: ``'live_binance'``, ``'replay'`` (``path=``) or
         ``'heatmap'`` (``heatmap=``), or any registered with :func:`register_source`.
 
-        ``symbols`` may mix ``BTCUSDT`` and ``BTC/USDT:USDT``. Returns the heatmap in use. A stream the
-        previous source started is stopped first; :meth:`stop` stops this one's.
+        ``symbols`` may mix ``BTCUSDT`` and ``BTC/USDT:USDT``. ``exchanges`` (``["bybit", "okx"]``) makes the
+        hunter read those venues' liquidations only (:meth:`set_exchanges`; left out: the hunter's setting
+        stands). Returns the heatmap in use. A stream the previous source started is stopped first; :meth:`stop`
+        stops this one's.
         """
+        if exchanges is not None:
+            self.set_exchanges(exchanges)
         factory = SOURCES.get(source)
         if factory is None:
             raise ValueError(f"unknown data source {source!r}; known: {', '.join(sorted(SOURCES))}")
@@ -90,7 +119,7 @@ class LiquidationHunter:
         unified = to_unified(symbol, self.markets)
         market_id = to_exchange_id(unified, self.markets)
         now = self.heatmap.clock() if now_ms is None else now_ms
-        clusters = self.heatmap.get_clusters(market_id, now_ms=now)
+        clusters = self.heatmap.get_clusters(market_id, now_ms=now, exchanges=self.config.exchanges)
         direction, cluster, reason = self.rule(clusters, current_price, self.config)
         if direction == 0 or cluster is None:
             return Signal(unified, 0, 0.0, None, None, None, None, reason, now)

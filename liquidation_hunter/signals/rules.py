@@ -27,6 +27,7 @@ from msgspec import Meta
 
 from live_heatmap import ConfigError, LiquidationCluster
 from live_heatmap.common.structs import Settings, convert
+from live_heatmap.venue import Venue
 
 __all__ = ["HunterConfig", "Rule", "Signal", "magnet_rule", "place_exits"]
 
@@ -44,8 +45,13 @@ class HunterConfig(Settings, frozen=True):
     reward_to_risk: Annotated[float, Meta(gt=0)] = 2.0
     allow_long: bool = True
     allow_short: bool = True
+    exchanges: tuple[Venue, ...] | None = None
+    """The venues whose liquidations the hunter reads (``[bybit, okx]``); None: every venue the heatmap holds
+    (the configured ones). Clusters are then built from those venues' events only."""
 
     def check(self) -> None:
+        if self.exchanges is not None and not self.exchanges:
+            raise ConfigError.wrong("exchanges", f"null or a list of {', '.join(Venue)}", [])
         if self.min_distance_pct >= self.max_distance_pct:
             raise ConfigError.wrong("max_distance_pct", f"more than min_distance_pct ({self.min_distance_pct})",
                                     self.max_distance_pct)

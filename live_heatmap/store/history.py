@@ -410,6 +410,9 @@ def export_clusters(clusters: Iterable[LiquidationCluster], fmt: str, out: Out) 
     """Write clusters (:meth:`LiquidationCluster.to_dict`: every field plus ``span_pct``) as ``csv`` (one row
     each, empty cells for None) or ``json`` (an array of objects). Returns how many were written."""
     rows = [c.to_dict() for c in clusters]
+    if fmt == "csv":  # the per-venue split as one JSON cell (issue 13, the heatmap room)
+        for row in rows:
+            row["notional_by_venue"] = orjson.dumps(row["notional_by_venue"]).decode()
     return _export(rows, list(rows[0]) if rows else [*LiquidationCluster.__dataclass_fields__, "span_pct"], fmt, out)
 
 

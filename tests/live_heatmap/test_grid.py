@@ -252,7 +252,7 @@ def test_two_hours_of_ten_thousand_events_build_fast() -> None:
     n, start = 10_000, NOW - 120 * MINUTE
     t = np.sort(rng.integers(start, NOW, n))
     price = 100_000 * np.exp(np.cumsum(rng.normal(0, 0.0003, n))) * (1 + rng.normal(0, 0.001, n))
-    cols = EventColumns(t, rng.random(n) < 0.6, price, rng.lognormal(-2, 1.5, n))
+    cols = EventColumns(t, rng.random(n) < 0.6, price, rng.lognormal(-2, 1.5, n), np.zeros(n, np.int8))
     points = (np.sort(rng.integers(start, NOW, 20_000)), np.interp(np.arange(20_000), np.arange(n), price[:n]))
     best = math.inf
     for _ in range(5):

@@ -24,7 +24,7 @@ INGEST = IngestStatus(accepted=36, duplicates=2, fallbacks=1, rejected={"not_jso
 def test_the_feed_as_the_api_shows_it() -> None:
     got = orjson.loads(orjson.dumps(feed_dict(INGEST, STREAM)))
     assert list(got) == ["accepted", "duplicates", "fallbacks", "rejected", "rebuilds", "symbols", "listener_errors",
-                         "stream", "connected"]
+                         "accepted_by_venue", "stream", "connected"]
     assert list(got["stream"]) == ["connected", "url", "events_received", "events_filtered", "mark_prices",
                                    "last_event_ms", "since_last_event_s", "since_last_message_s", "reconnects",
                                    "rotations", "shards", "venue", "connections", "rejected",

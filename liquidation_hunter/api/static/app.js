@@ -3,7 +3,8 @@
  * Data: GET /api/v1/symbols (picker), /api/v1/grid/{symbol}?window= (HeatmapGrid.to_dict: x = time
  * edges ms, y = price edges, z / z_long / z_short = rows per price of values per time column,
  * candles = [ms, open, high, low, close], markers = the bot's entries and exits) and
- * /api/v1/clusters/{symbol}?min_strength=&max_distance=. Inside a running bot (or serve --config), the bot's
+ * /api/v1/clusters/{symbol}?min_strength=&max_distance=; both with &exchanges=a,b when some venue boxes are
+ * unticked (body[data-exchanges] says which were asked; "" = every venue). Inside a running bot (or serve --config), the bot's
  * panel: /api/v1/positions, /api/v1/trades?limit=10 and /api/v1/equity, when /api/v1/status names books.
  * After each successful draw: body[data-ready="1"] and body[data-drawn-symbol=SYMBOL]; after the bot's panel:
  * body[data-bot="ready"|"none"] (tests wait on them).
@@ -41,7 +42,9 @@ const el = {
   rows: $("cluster-rows"), count: $("cluster-count"), titleSymbol: $("title-symbol"), titleInfo: $("title-info"),
   bot: $("bot"), botSummary: $("bot-summary"), equity: $("equity"), positionRows: $("position-rows"),
   positionCount: $("position-count"), tradeRows: $("trade-rows"),
+  venues: [...document.querySelectorAll('#venues input[name="venue"]')],
 };
+const VENUE_ABBR = { binance: "BN", bybit: "BY", okx: "OK" };
 
 const state = {
   symbols: [], symbol: null, grid: null, clusters: null, price: null,
@@ -93,10 +96,24 @@ function showError(msg) {
   el.error.hidden = !msg;
 }
 
+/* The venue boxes as the exchanges parameter: "" when every box is ticked (every venue, the default view),
+ * null when none is (nothing to ask). */
+function venueParam() {
+  const on = el.venues.filter((b) => b.checked).map((b) => b.value);
+  if (!on.length) return null;
+  return on.length === el.venues.length ? "" : on.join(",");
+}
+
+function withVenues(q) {
+  const v = venueParam();
+  if (v) q.set("exchanges", v);
+  return q;
+}
+
 function clusterQuery() {
   const q = new URLSearchParams({ min_strength: String(Number(el.minStrength.value) || 0) });
   if (el.maxDistance.value !== "") q.set("max_distance", el.maxDistance.value);
-  return q;
+  return withVenues(q);
 }
 
 /* Load the grid and the clusters of the current symbol. A user action (force) aborts a load under way;
@@ -107,6 +124,7 @@ async function load(force) {
     if (!force) { el.status.textContent = "busy, refresh skipped"; return; }
     state.inFlight.abort();
   }
+  if (venueParam() === null) { showError("tick at least one venue"); return; }
   const ctl = new AbortController();
   state.inFlight = ctl;
   const symbol = state.symbol;
@@ -115,13 +133,14 @@ async function load(force) {
   document.body.dataset.loading = "1";
   try {
     const [grid, clusters] = await Promise.all([
-      getJson(`/api/v1/grid/${sym}?window=${encodeURIComponent(el.window.value)}`, ctl.signal),
+      getJson(`/api/v1/grid/${sym}?${withVenues(new URLSearchParams({ window: el.window.value }))}`, ctl.signal),
       getJson(`/api/v1/clusters/${sym}?${clusterQuery()}`, ctl.signal),
     ]);
     if (ctl.signal.aborted) return;
     state.grid = grid;
     state.clusters = clusters.clusters || [];
     state.price = clusters.price != null ? clusters.price : lastClose(grid);
+    document.body.dataset.exchanges = venueParam() || "";
     if (!state.keepNotice) showError("");
     state.keepNotice = false;
     render();
@@ -506,11 +525,16 @@ function renderClusters() {
       : state.price ? Math.abs(c.price_level - state.price) / state.price * 100 : null;
     const dist = d == null ? "–" : d.toFixed(2) + " %";
     const side = c.side === "long" ? '<span class="long">▼ long</span>' : '<span class="short">▲ short</span>';
+    const split = Object.entries(c.notional_by_venue || {});
+    const total = c.total_notional || 1;
+    const venues = split.map(([v, n]) => `${VENUE_ABBR[v] || esc(v)} ${Math.round(n / total * 100)}%`).join(" ");
+    const venueTitle = split.map(([v, n]) => `${esc(v)} ${fmtUsd(n)}`).join(", ");
     return `<tr data-cluster="${esc(c.cluster_id)}" data-strength="${c.strength}"><td>${side}</td><td class="num">${fmtPrice(c.price_level)}</td>` +
       `<td class="num"><span class="sbar" style="--s:${(c.strength || 0).toFixed(3)}"></span>${(c.strength || 0).toFixed(2)}</td>` +
       `<td class="num">${dist}</td><td class="num" title="${c.liquidation_count} liquidations">` +
-      `${fmtUsd(c.total_notional || 0)}</td></tr>`;
-  }).join("") : '<tr><td colspan="5" class="empty">no cluster passes the filters</td></tr>';
+      `${fmtUsd(c.total_notional || 0)}</td><td class="venues" title="${venueTitle}" ` +
+      `data-venues="${esc(split.map(([v]) => v).join(","))}">${venues}</td></tr>`;
+  }).join("") : '<tr><td colspan="6" class="empty">no cluster passes the filters</td></tr>';
 }
 
 // hover: the cell under the pointer
@@ -534,6 +558,7 @@ let filterTimer = null;
 const reloadSoon = () => { clearTimeout(filterTimer); filterTimer = setTimeout(() => load(true), 300); };
 el.minStrength.addEventListener("input", reloadSoon);
 el.maxDistance.addEventListener("input", reloadSoon);
+el.venues.forEach((box) => box.addEventListener("change", () => load(true)));
 el.window.addEventListener("change", () => load(true));
 el.scale.addEventListener("change", render);
 el.side.addEventListener("change", render);

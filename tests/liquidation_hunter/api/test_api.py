@@ -296,7 +296,7 @@ def test_export_clusters(client: Client, source: ApiSource) -> None:
     ("/api/v1/export/BTCUSDT?what=trades", 400, "what: expected one of 'events', 'clusters'"),
     ("/api/v1/export/BTCUSDT?from=2025-01-27T17:10Z&to=2025-01-27T17:00Z", 400, "to: expected a time after from"),
     ("/api/v1/clusters/BTCUSDT?min_strenght=0.5", 400,
-     "unknown parameter 'min_strenght' (known here: max_distance, min_strength, side)"),
+     "unknown parameter 'min_strenght' (known here: exchanges, max_distance, min_strength, side)"),
     ("/health?verbose=1", 400, "unknown parameter 'verbose' (known here: none)"),
     ("/api/v1/symbols?q=" + "x" * 41, 400, "q: expected at most 40 characters, got 'xxx"),
     ("/api/v1/events/BTCUSDT?since=", 400, "since: expected a value (leave the parameter out"),
@@ -476,7 +476,8 @@ def test_openapi_describes_every_endpoint(client: Client, server: ApiServer) -> 
     operations = [op.ok() for op in schema.get_all_operations()]
     assert len(operations) == 11
     clusters = spec["paths"]["/api/v1/clusters/{symbol}"]["get"]
-    assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side"}
+    assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side",
+                                                           "exchanges"}
     assert all(set(op["responses"]) >= {"200", "400"} and "422" not in op["responses"]
                for item in spec["paths"].values() for op in item.values())
 

@@ -235,3 +235,49 @@ def test_page_of_a_running_bot_shows_positions_trades_equity_and_markers(bot: Ru
     screenshot(browser, "bot-BTCUSDT")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def venues_url() -> Iterator[str]:
+    from venue_events import AT, three_venues
+
+    from liquidation_hunter.api.server import ApiServer
+    from liquidation_hunter.api.views import ApiSource
+    from live_heatmap import LiveLiquidationHeatmap
+
+    heatmap = LiveLiquidationHeatmap(clock=lambda: AT)
+    heatmap.ingest_many(three_venues())
+    with ApiServer(ApiSource(heatmap, clock=lambda: AT), host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+def venue_cells(driver: Any) -> list[str]:
+    return [td.get_attribute("data-venues") for td in driver.find_elements(By.CSS_SELECTOR, "#cluster-rows td.venues")]
+
+
+def test_page_venue_filter_requeries_with_exchanges(venues_url: str, browser: Any) -> None:
+    browser.get(venues_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    boxes = browser.find_elements(By.CSS_SELECTOR, '#venues input[name="venue"]')
+    assert [(b.get_attribute("value"), b.is_selected()) for b in boxes] == [
+        ("binance", True), ("bybit", True), ("okx", True)]
+    assert browser.execute_script("return document.body.dataset.exchanges") == ""
+    assert sorted(venue_cells(browser)) == ["binance,bybit", "bybit", "okx"]  # the mixed cluster says so
+    browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
+                           " a.dispatchEvent(new Event('change'));")
+
+    boxes[1].click()  # untick Bybit: the grid and the clusters are asked for Binance and OKX only
+    wait_for(lambda: browser.execute_script("return document.body.dataset.exchanges") == "binance,okx"
+             and drawn(browser, "BTCUSDT"), "the page re-queried without Bybit")
+    assert venue_cells(browser) == ["okx"]  # three Binance longs alone make no cluster
+    asked = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/api/v1/grid/BTCUSDT?" in u and "exchanges=binance%2Cokx" in u for u in asked), asked
+    assert any("/api/v1/clusters/BTCUSDT?" in u and "exchanges=binance%2Cokx" in u for u in asked), asked
+    screenshot(browser, "BTCUSDT-binance-okx")
+
+    for box in (boxes[0], boxes[2]):  # no venue ticked: nothing to ask, said so
+        box.click()
+    banner = wait_for(lambda: [e for e in browser.find_elements(By.ID, "error") if e.is_displayed()], "the notice")
+    assert "tick at least one venue" in banner[0].text
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -108,3 +108,16 @@ def test_network_guard_refuses_the_internet() -> None:
         socket.create_connection(("fstream.binance.com", 443), timeout=1)
     with pytest.raises(InternetAccessError), socket.socket() as sock:
         sock.connect(("203.0.113.7", 443))
+
+
+def test_clusters_command_takes_exchanges(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ["clusters", "--events", str(WIRE), "--at", "2025-01-27T17:20:00Z", "--symbol", "ETHUSDT"]
+    assert main(argv) == 0
+    every = capsys.readouterr().out
+    assert main([*argv, "--exchanges", "binance"]) == 0
+    binance = capsys.readouterr().out
+    assert binance.replace("; clusters of binance only", "") == every  # a Binance recording: the same clusters
+    assert main([*argv, "--exchanges", "bybit,okx"]) == 0
+    assert "\n0 clusters\n" in capsys.readouterr().out
+    assert main([*argv, "--exchanges", "bybit,mtgox"]) == 2
+    assert capsys.readouterr().err == "error: --exchanges: unknown exchange 'mtgox' (known: binance, bybit, okx)\n"

@@ -152,6 +152,10 @@ def test_the_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (["BTCUSDT", "--events", str(WIRE), "--prices", "nope.csv"], "error: --prices nope.csv: no such file"),
     (["BTCUSDT"], "give the recording with --events"),
     (["BTCUSDT", "--config", "missing.yaml"], "missing.yaml"),
+    (["BTCUSDT", "--events", str(WIRE), "--exchange", "binance,kraken"],
+     "--exchange: unknown exchange 'kraken' (known: binance, bybit, okx)"),
+    (["BTCUSDT", "--events", str(WIRE), "--exchange", "bybit", "--exchange", "okx"],
+     "no BTCUSDT liquidations from bybit, okx in"),
 ])
 def test_command_errors_are_one_line_and_exit_2(argv: list[str], message: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,3 +186,31 @@ def test_plotting_is_imported_only_by_the_picture() -> None:
             "print('matplotlib' in sys.modules, 'PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_picture_marks_venues_and_the_command_filters_them(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from venue_events import AT, three_venues
+
+    from live_heatmap.venue import PriceKind, Venue
+
+    events = three_venues()
+    as_binance = [e._replace(exchange=Venue.BINANCE, price_kind=PriceKind.FILL_AVG, venue_symbol="") for e in events]
+    kw = {"symbol": "BTCUSDT", "start_ms": AT - 30 * 60_000, "end_ms": AT, "time_decay_minutes": 60}
+    three = render_heatmap(build_grid(events, **kw), tmp_path / "three.png")
+    one = render_heatmap(build_grid(as_binance, **kw), tmp_path / "one.png")
+
+    def cyan(path: Path) -> int:  # Bybit's edge colour, #00e5ff
+        px = pixels(path).astype(int)
+        return int((np.abs(px - (0, 229, 255)).sum(axis=2) < 40).sum())
+
+    assert cyan(three) > 20 and cyan(one) == 0
+    bybit = build_grid(events, **kw, exchanges=["bybit"])
+    assert bybit.events_by_venue() == {"bybit": 9} and bybit.exchanges == (Venue.BYBIT,)
+    assert build_grid(events, **kw, exchanges=["okx", "bybit"]).events_by_venue() == {"bybit": 9, "okx": 5}
+    # On a Binance recording, --exchange binance is every event; the command says which venues it drew.
+    argv = ["heatmap", "ETHUSDT", "--events", str(WIRE), "--window", "30m", "--at", "2025-01-27T17:20:00Z"]
+    assert run_cli([*argv, "--out", str(tmp_path / "all.png")]) == 0
+    assert run_cli([*argv, "--exchange", "BINANCE", "--out", str(tmp_path / "binance.png")]) == 0
+    every, binance = capsys.readouterr().out.splitlines()
+    assert "47 liquidations, " in every and "47 liquidations from binance, " in binance
