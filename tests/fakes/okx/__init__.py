@@ -1,0 +1,1 @@
+"""A local fake of OKX's v5 public REST API (rest_server.py)."""
