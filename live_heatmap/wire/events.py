@@ -53,6 +53,21 @@ class RejectReason(StrEnum):
     BAD_PRICE = "bad_price"
     BAD_QUANTITY = "bad_quantity"
     BAD_TIMESTAMP = "bad_timestamp"
+    # Bybit and OKX (live_heatmap.wire.bybit, live_heatmap.wire.okx):
+    NOT_DATA = "not_data"
+    """A control message (a subscribe or ping answer, OKX's ``pong``, an error reply), not liquidations."""
+    UNKNOWN_TOPIC = "unknown_topic"
+    """Data of another topic or channel than the liquidation feed."""
+    NOT_AN_ARRAY = "not_an_array"
+    """``data`` (or OKX's ``details``) is not a JSON array."""
+    EMPTY_DATA = "empty_data"
+    """A pushed message whose ``data`` array is empty (an empty REST answer is not a reject)."""
+    EMPTY_DETAILS = "empty_details"
+    """An OKX ``data`` element with an empty ``details`` array."""
+    INCONSISTENT_SIDE = "inconsistent_side"
+    """OKX ``posSide`` and ``side`` disagree (``long`` with ``buy``, ``short`` with ``sell``)."""
+    UNKNOWN_CONTRACT_SIZE = "unknown_contract_size"
+    """A size in contracts of an instrument whose contract size is not known (never guessed)."""
 
 
 class FrameRejected(ValueError):

@@ -476,7 +476,10 @@ def test_every_reason_is_pinned_here() -> None:
     """Each RejectReason's value (the counter key) is what docs/INTERNALS.md lists."""
     assert [r.value for r in RejectReason] == [
         "not_json", "not_an_object", "wrong_event_type", "missing_field", "bad_number", "bad_symbol", "bad_side",
-        "bad_price", "bad_quantity", "bad_timestamp"]
+        "bad_price", "bad_quantity", "bad_timestamp",
+        # the Bybit and OKX parsers' own (docs/VENUES.md, "Parsers")
+        "not_data", "unknown_topic", "not_an_array", "empty_data", "empty_details", "inconsistent_side",
+        "unknown_contract_size"]
 
 
 # -- decode_chunk: the bulk path takes every frame in Binance's own shape ---------------------------------------
