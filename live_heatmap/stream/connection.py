@@ -1,9 +1,10 @@
-"""One WebSocket connection to Binance's market streams, read by its own thread.
+"""One WebSocket connection to a venue's market streams, read by its own thread.
 
-A :class:`Connection` connects, sends its SUBSCRIBE requests (at most
-``max_messages_per_second``), hands every data frame to a :class:`Router`,
-answers pings, sends its own, and ends when the server closes, the socket
-breaks, it is told to close, or one of two liveness checks fails:
+A :class:`Connection` connects, sends its session's subscribe requests (at most
+``max_messages_per_second``), hands every frame to its :class:`~live_heatmap.stream.venues.base.Session` (which
+routes data to the router and checks the answers), keeps the connection alive the venue's way, and ends when
+the server closes, the socket breaks, it is told to close, the session gives up, or one of two liveness
+checks fails:
 
 * ping/pong, for dead sockets: after each of our pings, something must arrive
   within ``pong_timeout``;
@@ -22,16 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-import orjson
 import structlog
 import websocket
 
-from live_heatmap.stream.subscriptions import subscribe_requests
+from live_heatmap.stream.settings import ConnectionSettings
+from live_heatmap.stream.venues.base import KeepAlive, Session
 
-__all__ = ["Connection", "ConnectionSettings", "Router"]
+__all__ = ["Connection", "ConnectionSettings"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
@@ -39,49 +38,19 @@ _DATA = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY)
 _PING, _CLOSE = websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_CLOSE
 
 
-class Router(Protocol):
-    """Where a connection's decoded messages go."""
-
-    def on_payload(self, payload: Any) -> None:
-        """A data payload (envelope already removed): a forceOrder, a markPriceUpdate, an array..."""
-
-    def on_reject(self, reason: str, raw: bytes) -> None:
-        """A frame that could not be used (not JSON, unknown shape)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Timing of one connection, in seconds."""
-
-    connect_timeout: float = 10.0
-    silence_timeout: float = 300.0
-    """No data frame and no server ping for this long: the connection is replaced."""
-    ping_interval: float = 30.0
-    """How often we ping the server."""
-    pong_timeout: float = 20.0
-    """After our ping, nothing at all received for this long: the socket is dead."""
-    max_messages_per_second: float = 5.0
-    """Outgoing; Binance disconnects above 10."""
-    close_timeout: float = 1.0
-    """How long a graceful close reads on, waiting for the server's close frame."""
-    tick: float = 0.1
-    """Longest wait in one read: how fast a close request or deadline is noticed."""
-
-
 class Connection:
     """One connection, one reader thread. Thread-safe: ``close`` may be called from anywhere."""
 
-    def __init__(self, name: str, url: str, streams: tuple[str, ...], router: Router,
-                 settings: ConnectionSettings, *, first_request_id: int = 1,
+    def __init__(self, name: str, url: str, streams: tuple[str, ...], session: Session,
+                 settings: ConnectionSettings, *, venue: str = "binance",
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.url = url
         self.streams = streams
-        self.router = router
+        self.session = session
         self.settings = settings
+        self.venue = venue
         self._monotonic = monotonic
-        self._requests = subscribe_requests(streams, first_request_id)
-        self._pending_ids = {int(r["id"]) for r in self._requests}  # type: ignore[call-overload]
         self._ws: websocket.WebSocket | None = None
         self._close_requested: str | None = None
         self._graceful = True
@@ -96,8 +65,6 @@ class Connection:
         self.last_received: float | None = None
         """Monotonic time of the last data frame or server ping (what the watchdog watches)."""
         self.messages = 0
-        self.errors: deque[str] = deque(maxlen=20)
-        """The server's latest error frames (bounded: a misbehaving server cannot grow it)."""
 
     # -- control ------------------------------------------------------------------------------
 
@@ -119,6 +86,11 @@ class Connection:
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    @property
+    def errors(self) -> deque[str]:
+        """The server's latest error answers (bounded: a misbehaving server cannot grow it)."""
+        return self.session.errors
 
     def uptime(self) -> float:
         """Seconds since the connection opened (0 before it did)."""
@@ -147,7 +119,7 @@ class Connection:
                 _shutdown(ws)
             self.cause = requested or cause
             self.finished.set()
-            log.info("stream.disconnected", connection=self.name, cause=self.cause,
+            log.info("stream.disconnected", venue=self.venue, connection=self.name, cause=self.cause,
                      uptime_s=round(self.uptime(), 3), messages=self.messages)
 
     def _connect_and_read(self) -> str:
@@ -158,21 +130,22 @@ class Connection:
             self._ws = ws
         ws.connect(self.url, timeout=self.settings.connect_timeout, suppress_origin=True)  # type: ignore[no-untyped-call]
         self.opened_at = self._monotonic()
-        log.info("stream.connected", connection=self.name, url=self.url, streams=len(self.streams))
-        if not self._requests:
+        log.info("stream.connected", venue=self.venue, connection=self.name, url=self.url, streams=len(self.streams))
+        if self.session.ready():
             self.ready.set()
         return self._read(ws)
 
     def _read(self, ws: websocket.WebSocket) -> str:
-        """Read until the end, sending the SUBSCRIBE requests on the way, paced.
+        """Read until the end, sending the subscribe requests and keep-alives on the way, paced.
 
         websocket-client reads the frames (``recv_data_frame``; it answers pings itself and keeps a frame cut by
         the read timeout for the next call), the timeout being ``tick`` so that requests, pings and deadlines
         are served between frames."""
-        s = self.settings
+        s, session = self.settings, self.session
+        keepalive = session.keepalive
         next_ping = self._monotonic() + s.ping_interval
+        last_frame = self._monotonic()
         ping_sent: float | None = None
-        to_send = list(self._requests)
         gap = 1.0 / s.max_messages_per_second
         next_send = self._monotonic()
         close_deadline: float | None = None
@@ -188,19 +161,33 @@ class Connection:
                     ws.send_close()
             if close_deadline is not None and now >= close_deadline:
                 return self._close_requested or "closed"
+            if session.failure is not None:
+                return session.failure
             if close_deadline is None and self.silence() >= s.silence_timeout:
                 return f"silent for {self.silence():.1f}s"
             if close_deadline is None and ping_sent is not None and now - ping_sent >= s.pong_timeout:
                 return f"no pong for {now - ping_sent:.1f}s"
-            if close_deadline is None and to_send and now >= next_send:
-                ws.send(orjson.dumps(to_send.pop(0)).decode())
-                next_send = now + gap
-            elif close_deadline is None and now >= next_ping:
-                ws.ping()
+            to_send, sent = close_deadline is None and session.has_requests(), False
+            if to_send and now >= next_send:
+                request = session.next_request()
+                sent = request is not None
+                if request is not None:
+                    ws.send(request)
+                next_send = now + (gap if sent else s.tick)  # not sent: the session's budget says wait
+            if sent or close_deadline is not None:
+                pass
+            elif ping_sent is None and (
+                    now >= next_ping if keepalive is not KeepAlive.WHEN_IDLE else now - last_frame >= s.ping_interval):
+                if keepalive is KeepAlive.WS_PING:
+                    ws.ping()
+                else:
+                    ws.send(session.ping_message)
                 next_ping = now + s.ping_interval
-                if ping_sent is None:
-                    ping_sent = now
-            wait = min(s.tick, max(0.001, next_send - now)) if to_send and close_deadline is None else s.tick
+                ping_sent = now
+            elif keepalive is KeepAlive.WS_PING and now >= next_ping:
+                ws.ping()  # Binance: pinged every interval; the first unanswered one is the one timed
+                next_ping = now + s.ping_interval
+            wait = min(s.tick, max(0.001, next_send - now)) if to_send else s.tick
             if wait != timeout:
                 timeout = wait
                 ws.settimeout(timeout)
@@ -209,53 +196,19 @@ class Connection:
             except websocket.WebSocketTimeoutException:
                 continue
             ping_sent = None  # anything received answers our ping
+            last_frame = self._monotonic()
             if opcode in _DATA:
                 self.messages += 1
-                self.last_received = self._monotonic()
-                self._route(frame.data)
+                self.last_received = last_frame
+                session.on_frame(frame.data)
+                if not self.ready.is_set() and session.ready():
+                    self.ready.set()
             elif opcode == _PING:  # websocket-client has sent the pong
-                self.last_received = self._monotonic()
+                self.last_received = last_frame
             elif opcode == _CLOSE:  # websocket-client has answered with its close frame
                 data = frame.data
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
                 return self._close_requested or f"server closed (code {code})"
-
-    def _route(self, data: bytes) -> None:
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.router.on_reject("not_json", data)
-            return
-        if type(message) is dict:
-            if "stream" in message and "data" in message:
-                self.router.on_payload(message["data"])
-                return
-            if "e" in message:
-                self.router.on_payload(message)
-                return
-            if "id" in message and ("result" in message or "code" in message):
-                self._on_reply(message)
-                return
-            if "code" in message:
-                self.errors.append(str(message.get("msg"))[:200])
-                log.warning("stream.error_frame", connection=self.name, code=message.get("code"),
-                            msg=str(message.get("msg"))[:200])
-                return
-        elif type(message) is list:
-            self.router.on_payload(message)
-            return
-        self.router.on_reject("unknown_message", data)
-
-    def _on_reply(self, reply: dict[str, Any]) -> None:
-        request_id = reply.get("id")
-        if "code" in reply:
-            self.errors.append(str(reply.get("msg"))[:200])
-            log.warning("stream.subscribe_refused", connection=self.name, id=request_id,
-                        code=reply.get("code"), msg=str(reply.get("msg"))[:200])
-        if isinstance(request_id, int):
-            self._pending_ids.discard(request_id)
-            if not self._pending_ids:
-                self.ready.set()
 
 
 def _shutdown(ws: websocket.WebSocket) -> None:

@@ -8,11 +8,14 @@ and next funding time that every ``markPriceUpdate`` carries (``r``, ``T``).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+
+from live_heatmap.wire.events import LiquidationEvent
 
 __all__ = ["FundingSink", "Router", "Sink", "StreamStats", "system_wall_ms"]
 
@@ -27,8 +30,9 @@ def system_wall_ms() -> int:
 class Sink(Protocol):
     """What the stream feeds (:class:`~live_heatmap.heatmap.LiveLiquidationHeatmap` is one)."""
 
-    def ingest(self, frame: dict[str, Any]) -> bool:
-        """A ``forceOrder`` payload; True if it was stored. Never raises for a bad frame."""
+    def ingest(self, frame: dict[str, Any] | LiquidationEvent) -> bool:
+        """A ``forceOrder`` payload (Binance) or a parsed event (Bybit, OKX); True if it was stored. Never raises
+        for a bad frame."""
 
     def record_reject(self, reason: str) -> None:
         """Count a frame the stream could not use."""
@@ -56,6 +60,8 @@ class StreamStats:
     mark_prices: int = 0
     funding_rates: int = 0
     last_event_wall_ms: int | None = None
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Frames (or their elements) the stream could not use, by reason."""
 
 
 class Router:
@@ -86,6 +92,7 @@ class Router:
         route(payload)
 
     def on_reject(self, reason: str, raw: bytes) -> None:
+        self.stats.rejected[reason] += 1
         self.sink.record_reject(reason)
         log.debug("stream.rejected", reason=reason, raw=raw[:200])
 

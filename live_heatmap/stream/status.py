@@ -7,7 +7,7 @@ the books have always shown (serialised at the edge, nowhere else).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 __all__ = ["ShardStatus", "StreamHealth", "StreamStatus"]
@@ -30,6 +30,8 @@ class ShardStatus:
     disconnect_causes: Mapping[str, int]
     last_disconnect_cause: str | None
     subscribe_errors: tuple[str, ...]
+    dropped_topics: tuple[str, ...] = ()
+    """Topics the venue refused for good (Bybit: an unknown symbol), no longer subscribed."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +39,8 @@ class ShardStatus:
 
 @dataclass(frozen=True, slots=True)
 class StreamStatus:
-    """The whole stream: every shard connected?, what was routed, reconnects and rotations."""
+    """One venue's stream: every shard connected?, what was routed, reconnects and rotations, rejects by
+    reason, refused subscriptions and the configured symbols the venue does not list."""
 
     connected: bool
     url: str
@@ -50,6 +53,16 @@ class StreamStatus:
     reconnects: int
     rotations: int
     shards: tuple[ShardStatus, ...]
+    venue: str = "binance"
+    connections: int = 0
+    """Connections open now."""
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    """Frames (or elements of them) the stream could not use, by reason (Binance: its own checks; a forceOrder
+    is parsed by the heatmap, which counts its rejects)."""
+    subscription_errors: int = 0
+    """Refused subscriptions and error answers since start."""
+    skipped_symbols: tuple[str, ...] = ()
+    """Configured symbols this venue does not list."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # the shards as dicts too

@@ -1,10 +1,14 @@
-"""``LiquidationStream``: keeps a sink (a heatmap) fed from Binance for weeks without anyone watching.
+"""``LiquidationStream``: keeps a sink (a heatmap) fed from one venue for weeks without anyone watching.
 
-``LiquidationStream(heatmap, symbols, mark_price=True).start()`` ... ``.stop()``: the heatmap knows nothing of
-it (it only satisfies :class:`~live_heatmap.stream.router.Sink`), so the app that builds both starts and stops
-the stream as one of its services.
+``LiquidationStream(heatmap, symbols, mark_price=True).start()`` ... ``.stop()`` (Binance), or
+``LiquidationStream(heatmap, symbols, venue=Venue.BYBIT, instruments=...)``: one stream per venue. The heatmap
+knows nothing of it (it only satisfies :class:`~live_heatmap.stream.router.Sink`), so the app that builds both
+starts and stops the stream as one of its services. What differs between venues (URL, subscriptions and
+shards, answers, keep-alive, routing) is the venue's adapter (``stream/venues/``); the rest is here.
 
-One *shard* per group of at most 1024 streams. Each shard's supervisor thread
+One *shard* per group of streams (Binance: at most 1024; Bybit: ``args`` within 21,000 characters; OKX: one
+subscription). New connections wait for the venue's connection limiter, shared by its shards. Each shard's
+supervisor thread
 owns the current :class:`~live_heatmap.stream.connection.Connection` and
 
 * reconnects after a close, an error, a drop or a silent connection, waiting a
@@ -22,52 +26,39 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
-from live_heatmap.common.backoff import Backoff
-from live_heatmap.stream.connection import Connection, ConnectionSettings
-from live_heatmap.stream.router import FundingSink, Router, Sink, StreamStats, system_wall_ms
+from live_heatmap.common.instruments import Instruments
+from live_heatmap.stream.connection import Connection
+from live_heatmap.stream.limits import RateLimiter
+from live_heatmap.stream.router import FundingSink, Sink, StreamStats, system_wall_ms
+from live_heatmap.stream.settings import StreamSettings, settings_with
 from live_heatmap.stream.status import ShardStatus, StreamStatus
-from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, plan_subscriptions, stream_url
+from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
+from live_heatmap.stream.venues import adapter_for
+from live_heatmap.stream.venues.base import MessageRouter, SubscriptionBook, VenueAdapter
+from live_heatmap.venue import Venue
 
 __all__ = ["LiquidationStream", "StreamSettings", "settings_with"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSettings:
-    """Everything about the stream that is not the heatmap's business. Times in seconds."""
-
-    ws_url: str = BINANCE_MARKET_URL
-    """Base URL: Binance's since 2026; a testnet, a proxy or the next URL change go here."""
-    combined: bool = True
-    """``<ws_url>/stream`` (``{"stream","data"}`` frames) or ``<ws_url>/ws`` (bare payloads)."""
-    mark_price: bool = False
-    """Also subscribe ``<symbol>@markPrice@1s`` and feed ``update_price`` from it."""
-    per_symbol_limit: int = 50
-    """Above this many symbols, ``!forceOrder@arr`` with a symbol filter is used instead."""
-    max_streams_per_connection: int = 1024
-    rotate_after: float = 23 * 3600.0
-    """Open a fresh connection this long after the current one opened (Binance cuts at 24 h)."""
-    connection: ConnectionSettings = field(default_factory=ConnectionSettings)
-    backoff: Callable[[], Backoff] = Backoff
-    """Makes each shard's backoff; tests pass a tiny one."""
-
-
 class _Shard:
     """One group of streams and the supervisor thread that keeps a connection open for it."""
 
-    def __init__(self, index: int, streams: tuple[str, ...], router: Router, settings: StreamSettings,
-                 stop: threading.Event) -> None:
+    def __init__(self, index: int, streams: tuple[str, ...], adapter: VenueAdapter, router: MessageRouter, *,
+                 settings: StreamSettings, stop: threading.Event, limiter: RateLimiter | None) -> None:
         self.index = index
         self.streams = streams
+        self.adapter = adapter
         self.router = router
         self.settings = settings
+        self.limiter = limiter
         self.backoff = settings.backoff()
+        self.book = SubscriptionBook()
         self._stop = stop
         self._serial = 0
         self._request_id = 1
@@ -76,19 +67,28 @@ class _Shard:
         self.rotations = 0
         self.causes: Counter[str] = Counter()
         self.last_cause: str | None = None
-        self.thread = threading.Thread(target=self._supervise, name=f"liq-shard-{index}", daemon=True)
+        name = f"liq-shard-{index}" if adapter.venue is Venue.BINANCE else f"liq-shard-{adapter.venue}-{index}"
+        self.thread = threading.Thread(target=self._supervise, name=name, daemon=True)
 
-    def _open(self) -> Connection:
+    def _open(self) -> Connection | None:
+        """A new connection, once the venue's connection limit allows (None: stopped while waiting)."""
+        if self.limiter is not None and not self.limiter.wait(self._stop):
+            return None
         self._serial += 1
-        conn = Connection(f"{self.index}.{self._serial}", stream_url(self.settings.ws_url,
-                                                                     combined=self.settings.combined),
-                          self.streams, self.router, self.settings.connection, first_request_id=self._request_id)
+        name = f"{self.index}.{self._serial}"
+        session = self.adapter.session(name, self.streams, self.router, self.settings, first_id=self._request_id,
+                                       book=self.book, monotonic=time.monotonic)
+        conn = Connection(name, self.adapter.url(self.settings), self.streams, session, self.settings.connection,
+                          venue=str(self.adapter.venue))
         self._request_id += len(self.streams) + 1  # ids stay unique across connections
         return conn.start()
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
-            conn = self.current = self._open()
+            opened = self._open()
+            if opened is None:
+                break
+            conn = self.current = opened
             while not self._stop.is_set():
                 if conn.finished.wait(self.settings.connection.tick):
                     break
@@ -102,12 +102,15 @@ class _Shard:
             self.backoff.succeeded(conn.uptime())
             delay = self.backoff.next_delay()
             self.reconnects += 1
-            log.info("stream.reconnecting", shard=self.index, cause=cause, delay_s=round(delay, 3),
-                     reconnects=self.reconnects)
+            log.info("stream.reconnecting", venue=str(self.adapter.venue), shard=self.index, cause=cause,
+                     delay_s=round(delay, 3), reconnects=self.reconnects)
             self._stop.wait(delay)
 
     def _rotate(self, old: Connection) -> Connection:
-        new = self.current = self._open()
+        opened = self._open()
+        if opened is None:
+            return old
+        new = self.current = opened
         wait = self.settings.connection.connect_timeout + len(self.streams) / 50 + 5.0
         deadline = time.monotonic() + wait
         while not new.ready.wait(self.settings.connection.tick):
@@ -151,6 +154,7 @@ class _Shard:
             disconnect_causes=dict(self.causes),
             last_disconnect_cause=self.last_cause,
             subscribe_errors=tuple(conn.errors) if conn else (),
+            dropped_topics=tuple(sorted(self.book.dropped)),
         )
 
 
@@ -166,30 +170,44 @@ def _cause_kind(cause: str) -> str:
 
 
 class LiquidationStream:
-    """The live feed of one sink (a heatmap). Start with :meth:`start`, end with :meth:`stop`.
+    """The live feed of one sink (a heatmap) from one venue. Start with :meth:`start`, end with :meth:`stop`.
 
-    ``symbols``: ids or unified symbols, or ``"all"``. ``settings`` and keyword ``options`` (any
-    :class:`StreamSettings` or :class:`~live_heatmap.stream.connection.ConnectionSettings` field by name, e.g.
-    ``ws_url=``, ``mark_price=True``, ``silence_timeout=``) set the transport. With mark prices, ``funding``
-    (a :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate.
-    ``wall_ms`` is the wall clock (UTC epoch ms) that stamps the last event.
+    ``symbols``: ids or unified symbols, or ``"all"``. ``venue``: which exchange (Binance by default);
+    ``instruments``: that venue's table (:class:`~live_heatmap.common.instruments.Instruments`: ids, heatmap
+    keys, contract sizes), needed for OKX and for Bybit's ``"all"``; a symbol the venue does not list is
+    skipped with a warning and shown in :meth:`status`. ``settings`` (default: the venue's,
+    :meth:`StreamSettings.for_venue`) and keyword ``options`` (any :class:`StreamSettings` or
+    :class:`~live_heatmap.stream.connection.ConnectionSettings` field by name, e.g. ``ws_url=``,
+    ``mark_price=True``, ``silence_timeout=``) set the transport. With mark prices (Binance), ``funding`` (a
+    :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate. ``wall_ms`` is the
+    wall clock (UTC epoch ms) that stamps the last event. ``connection_limiter``: share one between streams of
+    the same venue from one IP (default: one per stream, from ``settings.connection_limit``).
     """
 
     def __init__(self, sink: Sink, symbols: Sequence[str] | str = "all", settings: StreamSettings | None = None,
-                 *, funding: FundingSink | None = None, wall_ms: Callable[[], int] = system_wall_ms,
-                 **options: Any) -> None:
+                 *, venue: Venue | str = Venue.BINANCE, instruments: Instruments | None = None,
+                 funding: FundingSink | None = None, wall_ms: Callable[[], int] = system_wall_ms,
+                 connection_limiter: RateLimiter | None = None, **options: Any) -> None:
+        self.venue = Venue(venue)
+        self.adapter = adapter_for(self.venue)
         self.sink = sink
-        self.settings = settings_with(settings, **options) if options else settings or StreamSettings()
-        self.plan = plan_subscriptions(symbols, mark_price=self.settings.mark_price,
-                                       per_symbol_limit=self.settings.per_symbol_limit,
-                                       max_streams=self.settings.max_streams_per_connection)
-        if self.plan.symbol_filter is not None:
-            sink.track(self.plan.symbol_filter)
+        base = settings or StreamSettings.for_venue(self.venue)
+        self.settings = settings_with(base, **options) if options else base
+        if self.venue is not Venue.BINANCE and self.settings.ws_url == BINANCE_MARKET_URL:
+            raise ValueError(f"{self.venue}: ws_url is Binance's; use StreamSettings.for_venue({self.venue.name})")
+        self.plan = self.adapter.plan(symbols, self.settings, instruments)
+        if self.plan.track:
+            sink.track(self.plan.track)
         self._stop = threading.Event()
         self._wall_ms = wall_ms
         self.stats = StreamStats()
-        router = Router(sink, self.plan.symbol_filter, self.stats, funding=funding, wall_ms=wall_ms)
-        self.shards = [_Shard(i, streams, router, self.settings, self._stop)
+        limit = self.settings.connection_limit
+        self.limiter = connection_limiter if connection_limiter is not None else (
+            None if limit is None else RateLimiter(limit[0], limit[1]))
+        router = self.adapter.router(sink, self.plan, self.stats, funding=funding, wall_ms=wall_ms,
+                                     instruments=instruments)
+        self.shards = [_Shard(i, streams, self.adapter, router, settings=self.settings, stop=self._stop,
+                              limiter=self.limiter)
                        for i, streams in enumerate(self.plan.shards)]
         self.started = False
 
@@ -197,7 +215,7 @@ class LiquidationStream:
         if self.started:
             raise RuntimeError("stream already started")
         self.started = True
-        log.info("stream.starting", url=self.settings.ws_url, shards=len(self.shards),
+        log.info("stream.starting", venue=str(self.venue), url=self.adapter.url(self.settings), shards=len(self.shards),
                  streams=sum(len(s.streams) for s in self.shards),
                  symbols="all" if self.plan.symbol_filter is None else len(self.plan.symbol_filter))
         for shard in self.shards:
@@ -214,7 +232,7 @@ class LiquidationStream:
         deadline = time.monotonic() + timeout
         for shard in self.shards:
             shard.stop(deadline)
-        log.info("stream.stopped", reconnects=sum(s.reconnects for s in self.shards))
+        log.info("stream.stopped", venue=str(self.venue), reconnects=sum(s.reconnects for s in self.shards))
 
     @staticmethod
     def threads_alive() -> list[str]:
@@ -238,13 +256,9 @@ class LiquidationStream:
             reconnects=sum(s.reconnects for s in shards),
             rotations=sum(s.rotations for s in shards),
             shards=shards,
+            venue=str(self.venue),
+            connections=sum(1 for s in shards if s.connected),
+            rejected=dict(self.stats.rejected),
+            subscription_errors=sum(s.book.errors for s in self.shards),
+            skipped_symbols=self.plan.skipped,
         )
-
-
-def settings_with(base: StreamSettings | None, **changes: Any) -> StreamSettings:
-    """``base`` (or the defaults) with some fields replaced; nested connection fields by name."""
-    settings = base or StreamSettings()
-    conn_fields = {k: changes.pop(k) for k in list(changes) if k in ConnectionSettings.__dataclass_fields__}
-    if conn_fields:
-        changes["connection"] = replace(settings.connection, **conn_fields)
-    return replace(settings, **changes)

@@ -24,10 +24,13 @@ BINANCE_MARKET_URL = "wss://fstream.binance.com/market"
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to subscribe: streams per connection, and the symbols to keep (None: all)."""
+    """What to subscribe: streams (topics) per connection, the venue ids to keep (None: all), the heatmap keys
+    to track, and the configured symbols the venue does not list (skipped)."""
 
     shards: tuple[tuple[str, ...], ...]
     symbol_filter: frozenset[str] | None
+    track: frozenset[str] = frozenset()
+    skipped: tuple[str, ...] = ()
 
 
 def plan_subscriptions(symbols: Sequence[str] | str, *, mark_price: bool = False, per_symbol_limit: int = 50,
@@ -43,14 +46,14 @@ def plan_subscriptions(symbols: Sequence[str] | str, *, mark_price: bool = False
             raise ValueError("symbols: the list is empty (use 'all' for every symbol)")
     if ids is None or len(ids) > per_symbol_limit:
         streams = [ALL_FORCE_ORDERS] + ([ALL_MARK_PRICES] if mark_price else [])
-        return Plan((tuple(streams),), None if ids is None else frozenset(ids))
+        return Plan((tuple(streams),), None if ids is None else frozenset(ids), frozenset(ids or ()))
     streams = []
     for market_id in ids:
         streams.append(f"{market_id.lower()}@forceOrder")
         if mark_price:
             streams.append(f"{market_id.lower()}@markPrice@1s")
     shards = tuple(tuple(streams[i:i + max_streams]) for i in range(0, len(streams), max_streams))
-    return Plan(shards, frozenset(ids))
+    return Plan(shards, frozenset(ids), frozenset(ids))
 
 
 def stream_url(base_url: str, *, combined: bool = True) -> str:

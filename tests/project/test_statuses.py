@@ -27,12 +27,13 @@ def test_the_feed_as_the_api_shows_it() -> None:
                          "stream", "connected"]
     assert list(got["stream"]) == ["connected", "url", "events_received", "events_filtered", "mark_prices",
                                    "last_event_ms", "since_last_event_s", "since_last_message_s", "reconnects",
-                                   "rotations", "shards"]
+                                   "rotations", "shards", "venue", "connections", "rejected",
+                                   "subscription_errors", "skipped_symbols"]
     assert got["stream"]["shards"] == [{
         "shard": 0, "streams": 2, "connected": True, "subscribed": True, "connection": "0.3", "uptime_s": 12.5,
         "since_last_message_s": 0.25, "messages": 40, "reconnects": 2, "rotations": 1,
         "disconnect_causes": {"silent": 1, "server closed": 1}, "last_disconnect_cause": "silent for 300.0s",
-        "subscribe_errors": ["Invalid request"]}]
+        "subscribe_errors": ["Invalid request"], "dropped_topics": []}]
     assert (got["stream"]["events_received"], got["stream"]["events_filtered"], got["stream"]["last_event_ms"]) == (
         STREAM.events_received, STREAM.events_filtered, STREAM.last_event_ms)
     assert SHARD.last_disconnect_cause == got["stream"]["shards"][0]["last_disconnect_cause"]
