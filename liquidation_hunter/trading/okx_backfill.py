@@ -80,7 +80,7 @@ def backfill_okx(instruments: Instruments, symbols: Iterable[str], sink: EventSi
     """Read the recent liquidations of each configured symbol's underlying into ``sink``; never raises for the
     venue's failures (module docstring). ``exchange``: a ccxt ``okx`` (default: :func:`venue_exchange` of
     ``rest_url``, closed afterwards)."""
-    ccxt = _ccxt_errors()
+    failures = (*_ccxt_errors(), ValueError)
     ulys = underlyings(instruments, symbols)
     client = exchange if exchange is not None else venue_exchange(Venue.OKX, rest_url=rest_url, timeout_s=timeout_s)
     requests = failed = read = 0
@@ -92,7 +92,7 @@ def backfill_okx(instruments: Instruments, symbols: Iterable[str], sink: EventSi
             requests += 1
             try:
                 answer = fetch_liquidation_orders(client, uly)
-            except (*ccxt, ValueError) as exc:
+            except failures as exc:
                 failed += 1
                 last_error = f"{uly}: {type(exc).__name__}: {str(exc)[:200]}"
                 continue
