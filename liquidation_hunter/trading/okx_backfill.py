@@ -80,7 +80,7 @@ def backfill_okx(instruments: Instruments, symbols: Iterable[str], sink: EventSi
     """Read the recent liquidations of each configured symbol's underlying into ``sink``; never raises for the
     venue's failures (module docstring). ``exchange``: a ccxt ``okx`` (default: :func:`venue_exchange` of
     ``rest_url``, closed afterwards)."""
-    failures = (*_ccxt_errors(), ValueError)
+    ccxt_error = _ccxt_error()
     ulys = underlyings(instruments, symbols)
     client = exchange if exchange is not None else venue_exchange(Venue.OKX, rest_url=rest_url, timeout_s=timeout_s)
     requests = failed = read = 0
@@ -92,7 +92,7 @@ def backfill_okx(instruments: Instruments, symbols: Iterable[str], sink: EventSi
             requests += 1
             try:
                 answer = fetch_liquidation_orders(client, uly)
-            except failures as exc:
+            except (ccxt_error, ValueError) as exc:
                 failed += 1
                 last_error = f"{uly}: {type(exc).__name__}: {str(exc)[:200]}"
                 continue
@@ -120,8 +120,9 @@ def backfill_okx(instruments: Instruments, symbols: Iterable[str], sink: EventSi
     return result
 
 
-def _ccxt_errors() -> tuple[type[BaseException], ...]:
+def _ccxt_error() -> type[Exception]:
     # lazy: ccxt (about 0.4 s) only when a backfill runs, as venue_markets and exchange do
     import ccxt  # type: ignore[import-untyped]  # noqa: PLC0415 - lazy: ccxt, about 0.4 s
 
-    return (ccxt.BaseError,)
+    error: type[Exception] = ccxt.BaseError
+    return error
