@@ -17,6 +17,7 @@ from msgspec.structs import replace
 
 from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
+from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
 __all__ = ["BUILTIN_STRATEGIES", "BYBIT_WS_URL", "MEMORY", "OKX_WS_URL", "ApiConfig", "BybitConfig", "ExchangeConfig",
@@ -77,9 +78,9 @@ class ExchangeConfig(Settings, frozen=True):
                                     self.ws_url)
 
 
-BYBIT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
+BYBIT_WS_URL = BYBIT_LINEAR_URL
 """Bybit v5's public stream of linear contracts (``allLiquidation.<symbol>``)."""
-OKX_WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
+OKX_WS_URL = OKX_PUBLIC_URL
 """OKX v5's public stream (``liquidation-orders``)."""
 
 
