@@ -1,1 +1,1 @@
-"""A local fake of Bybit's v5 public REST API (rest_server.py)."""
+"""Local fakes of Bybit's v5 public servers: the REST API (rest_server.py) and the WebSocket (ws_server.py)."""
