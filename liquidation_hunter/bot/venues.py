@@ -172,7 +172,7 @@ def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = 
             continue
         urls = config.venues.bybit if venue is Venue.BYBIT else config.venues.okx
         try:
-            loaded = load(venue, config.venues.markets_dir, now_ms=now_ms, rest_url=urls.rest_url,
+            loaded = load(venue, config.venues.markets_path(config.source), now_ms=now_ms, rest_url=urls.rest_url,
                           timeout_s=config.exchange.timeouts.rest)
         except MarketsUnavailable as exc:
             log.error("venue_not_streamed", venue=venue.value, error=str(exc),

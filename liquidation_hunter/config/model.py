@@ -172,7 +172,7 @@ class BotConfig(Settings, frozen=True):
                 data = {**data, "symbols": unified_symbols(data["symbols"])}
             config = convert(cls, data)
             return replace(config, storage=config.storage.resolved(file), strategy=config.strategy.resolved(file),
-                           venues=config.venues.resolved(file), source=file)
+                           source=file)
         except ConfigError as exc:
             raise exc.within(file=file, lines=lines, secrets=environment_secrets()) from None
 

@@ -115,10 +115,12 @@ class VenuesConfig(Settings, frozen=True):
     bybit: BybitConfig = field(default_factory=BybitConfig)
     okx: OkxConfig = field(default_factory=OkxConfig)
 
-    def resolved(self, config_file: str | None) -> VenuesConfig:
-        """``markets_dir`` resolved against ``config_file``'s folder (the working folder without a file)."""
+    def markets_path(self, config_file: str | None) -> str:
+        """``markets_dir`` resolved against ``config_file``'s folder (the working folder without a file), ``~``
+        expanded. Resolved where it is used, not when the file is read: the config (a backtest's report, its hash)
+        stays free of the folder it was read from."""
         base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
-        return replace(self, markets_dir=os.path.normpath(os.path.join(base, os.path.expanduser(self.markets_dir))))
+        return os.path.normpath(os.path.join(base, os.path.expanduser(self.markets_dir)))
 
 
 BUILTIN_STRATEGIES = ("liquidation_magnet", "cascade_fade")

@@ -256,8 +256,6 @@ def test_default_yaml_is_the_code_defaults() -> None:
                                     "retention_days": 30.0}
     assert loaded.pop("storage") == {"path": str(CONFIG / "var" / "liquidation-hunter.sqlite"),
                                      "events": str(CONFIG / "var" / "liquidations.sqlite"), "retention_days": 30.0}
-    assert plain["venues"].pop("markets_dir") == "var/markets"
-    assert loaded["venues"].pop("markets_dir") == str(CONFIG / "var" / "markets")
     assert plain == loaded
 
 

@@ -45,7 +45,8 @@ def test_three_venues_and_their_urls(tmp_path: Path) -> None:
                     "  okx:\n    rest_url: http://127.0.0.1:9/\n    backfill: false\n", encoding="utf-8")
     config = load_config(path)
     assert config.venues_on == (Venue.BINANCE, Venue.BYBIT, Venue.OKX)
-    assert config.venues.markets_dir == str(tmp_path / "cache" / "markets")
+    assert config.venues.markets_dir == "cache/markets"  # as written (a backtest's report is the same anywhere)
+    assert config.venues.markets_path(config.source) == str(tmp_path / "cache" / "markets")
     assert config.venues.okx.rest_url == "http://127.0.0.1:9/" and not config.venues.okx.backfill
     assert config.venues.bybit.ws_url == "wss://stream.bybit.com/v5/public/linear"  # the default
     assert BotConfig.from_mapping(config.to_dict(masked=False), source=path) == config
