@@ -493,6 +493,8 @@ class Bot:
             exchange_wallet=None if balance is None else balance.wallet,
             exchange_available=None if balance is None else balance.available,
             disconnected_s=self._disconnected.seconds(now_ms),
+            # a VenueStreams (the bot's streams, one per venue) says how each venue does; a bare stream does not
+            venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
         )
 
     def job_heartbeat(self, now_ms: int) -> None:

@@ -63,6 +63,9 @@ class BotHealth:
     """Set by the heartbeat."""
     stopped: str | None = None
     """Why the bot stopped; set by its last record only."""
+    venues: tuple[Mapping[str, Any], ...] = ()
+    """Per venue of ``exchanges``: stream health, instruments (count, as of, source), skipped symbols, backfill
+    (:meth:`liquidation_hunter.bot.venues.VenueFeed.to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -79,6 +82,8 @@ class BotHealth:
             "exchange": None if self.exchange_wallet is None else {"wallet": self.exchange_wallet,
                                                                    "available": self.exchange_available},
         }
+        if self.venues:
+            out["venues"] = [dict(v) for v in self.venues]
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

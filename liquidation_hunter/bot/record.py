@@ -1,8 +1,10 @@
 """``liquidation-hunter record``: only the liquidation stream and the recorder, no trading.
 
-For collecting history on a small server: the ``forceOrder`` stream of ``symbols`` (``all``: the
-all-market stream) goes into a heatmap, whose accepted events a :class:`~live_heatmap.store.recorder.Recorder`
-appends to ``storage.events`` every second. No REST calls, no mark prices, no books. The heatmap is there
+For collecting history on a small server: the liquidation stream of each venue of ``exchanges`` (Binance's
+``forceOrder`` of ``symbols``, ``all``: the all-market stream; Bybit's and OKX's, :mod:`.venues`) goes into a
+heatmap, whose accepted events a :class:`~live_heatmap.store.recorder.Recorder` appends to ``storage.events``
+every second; OKX's recent liquidations are backfilled over REST first. No mark prices, no books; the only REST
+calls are Bybit's and OKX's instruments (cached for a day) and OKX's backfill. The heatmap is there
 for what it does to the stream anyway: it drops the duplicates of a reconnect or rotation overlap (the
 store would too) and counts bad frames; it holds at most ``heatmap.max_events`` events per symbol.
 
@@ -17,17 +19,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.assembly import stream_settings
 from liquidation_hunter.bot.logs import configure_logging
+from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
-from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
+from live_heatmap import LiveLiquidationHeatmap, system_clock_ms
 from live_heatmap.store.recorder import EventStore, Recorder
-from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["RecordingDisabled", "run_recorder"]
 
@@ -59,8 +59,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
                         clock=clock).attach(heatmap)
-    symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s) for s in config.symbols]
-    stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), mark_price=False)
+    stream = venue_streams(config, heatmap, now_ms=clock(), mark_price=False)
     heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder)
 
     def stop_recorder() -> None:
@@ -68,9 +67,11 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
         store.close()
 
     app = App([Service("recorder", recorder.start, stop_recorder),
+               Service("backfill", lambda: stream.backfill(config, heatmap), lambda: None),
                Service("stream", stream.start, lambda: stream.stop(timeout=1.5)),
                Service("heartbeat", heartbeat.start, heartbeat.stop)])
-    log.info("recorder_started", path=store.path, stored=store.count(), symbols=symbols,
+    log.info("recorder_started", path=store.path, stored=store.count(), symbols=config.symbols,
+             exchanges=list(config.exchanges),
              retention_days=config.storage.retention_days, pid=os.getpid())
     reason = app.run(install_signals=install_signals, until=stop)
     stats = recorder.stats()
@@ -83,7 +84,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
 class _Heartbeat:
     """One status line every ``every`` seconds, on its own daemon thread, until stopped."""
 
-    def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: LiquidationStream,
+    def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: VenueStreams,
                  recorder: Recorder) -> None:
         self.every = every
         self.heatmap = heatmap

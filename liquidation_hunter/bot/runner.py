@@ -4,10 +4,12 @@ SIGTERM.
 The services, started in this order and stopped in the reverse one: the API server (when enabled: first, so a
 bad token or a taken port ends the start before anything runs), the bot (recovers its broker; stopping writes a
 last snapshot and health record and closes the books), the recorder (when ``storage.events`` is set: warm start,
-then every accepted event appended), the stream (liquidations and mark prices into the heatmap, funding rates
-to the paper broker; in paper mode each mark price of a symbol with an open position has its exits checked at
-once, :meth:`~.engine.Bot.on_mark_price`), the scheduler (the jobs, :mod:`.scheduler`: stopping lets running
-jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
+then every accepted event appended), the OKX backfill (when ``exchanges`` lists okx: its recent liquidations
+over REST, :mod:`.venues`), the stream (one per venue of ``exchanges``, :mod:`.venues`: liquidations, and
+Binance's mark prices, into the heatmap, Binance's funding rates to the paper broker; in paper mode each mark
+price of a symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.on_mark_price`), the
+scheduler (the jobs, :mod:`.scheduler`: stopping lets running jobs finish for up to 2.5 s). The process ends
+within 5 s of the signal.
 
 Safety with money: paper is the default. ``mode: live`` in the file needs ``--live`` on the command line
 (and the reverse); keys come only from ``BINANCE_API_KEY``/``BINANCE_API_SECRET``.
@@ -23,11 +25,12 @@ import structlog
 
 from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.assembly import check_strategy, configured_strategy, stream_settings
+from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.scheduler import JobScheduler
+from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
@@ -41,7 +44,7 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
 from live_heatmap.store.recorder import EventStore, Recorder, warm_start
-from live_heatmap.stream.stream import LiquidationStream
+from live_heatmap.venue import Venue
 
 __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
 
@@ -100,8 +103,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     else:
         broker = PaperBroker.from_risk(books, config.risk, precision=rules, funding_rates=funding)
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
-    symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
-    stream = LiquidationStream(heatmap, symbols, stream_settings(config.exchange), funding=funding)
+    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
     strategy = configured_strategy(config, hunter)
     bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
@@ -126,7 +128,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
     services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
-                *_recorder(config, bot, clock)]
+                *_recorder(config, bot, clock), *_backfill(config, bot)]
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
@@ -178,6 +180,15 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
     return [Service("api", start, server.stop)]
 
 
+def _backfill(config: BotConfig, bot: Bot) -> list[Service]:
+    """OKX's recent liquidations over REST, after the recorder listens (they are recorded) and before the stream
+    opens (its copies are duplicates); a failure is a warning, the bot starts anyway."""
+    stream = bot.stream
+    if not isinstance(stream, VenueStreams) or stream.feed(Venue.OKX) is None:
+        return []
+    return [Service("backfill", lambda: stream.backfill(config, bot.heatmap), lambda: None)]
+
+
 def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Service]:
     """Every accepted event appended to ``storage.events``, after a warm start from it (when set)."""
     path = config.storage.events
@@ -188,6 +199,8 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
     def start() -> None:
         store = EventStore.open(path)
         symbols = None if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
+        # TODO(issue 13): warm start per venue (warm_start(..., exchanges=config.exchanges)) once the store keeps
+        # the venue; until then every stored event of these symbols is loaded, whichever venue it came from
         loaded = warm_start(bot.heatmap, store, clock(), symbols=symbols)
         parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
         parts["recorder"].attach(bot.heatmap).start()

@@ -45,10 +45,12 @@ from liquidation_hunter.config.sections import (
     ScheduleConfig,
     StorageConfig,
     StrategyConfig,
+    VenuesConfig,
 )
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import ConfigError, HeatmapConfig, to_unified
 from live_heatmap.common.structs import Settings, convert, plain, reject_unknown
+from live_heatmap.venue import Venue
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]
 
@@ -85,6 +87,9 @@ class BotConfig(Settings, frozen=True):
     """``paper`` (fills simulated locally from live prices) or ``live`` (orders sent to the exchange)."""
     symbols: tuple[str, ...] | Literal["all"] = "all"
     """Unified symbols (``BTC/USDT:USDT``; ``from_mapping`` converts ``BTCUSDT``), or ``"all"``."""
+    exchanges: tuple[str, ...] = ("binance",)
+    """The venues whose liquidations feed the heatmap (``binance``, ``bybit``, ``okx``), each once, Binance among
+    them: trading and prices stay on Binance (``exchange``)."""
     exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
     hunter: HunterConfig = field(default_factory=HunterConfig)
@@ -94,11 +99,13 @@ class BotConfig(Settings, frozen=True):
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    venues: VenuesConfig = field(default_factory=VenuesConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 
     def check(self) -> None:
         hunter, risk = self.hunter, self.risk
+        check_exchanges(self.exchanges)
         if self.symbols != "all" and unified_symbols(list(self.symbols)) != self.symbols:
             raise ConfigError.wrong("symbols", "unified symbols such as BTC/USDT:USDT, each once (from_mapping "
                                     "converts BTCUSDT)", list(self.symbols))
@@ -172,6 +179,11 @@ class BotConfig(Settings, frozen=True):
     # ---------------------------------------------------------------- views
 
     @property
+    def venues_on(self) -> tuple[Venue, ...]:
+        """``exchanges`` as :class:`~live_heatmap.venue.Venue` values, in the file's order."""
+        return tuple(Venue(name) for name in self.exchanges)
+
+    @property
     def real_money(self) -> bool:
         """Live on the real exchange (not demo): the run command must also be given ``--live``."""
         return self.mode == "live" and not self.exchange.demo
@@ -229,9 +241,27 @@ def load_config(path: str | os.PathLike[str]) -> BotConfig:
 
 
 _TOP = tuple(name for name in BotConfig.__struct_fields__ if name != "source")
-_ELSEWHERE = {key: f"{section.name}.{key}" for section in reversed(msgspec.structs.fields(BotConfig)[2:-1])
+_ELSEWHERE = {key: f"{section.name}.{key}" for section in reversed(msgspec.structs.fields(BotConfig))
+              if isinstance(section.type, type) and issubclass(section.type, Settings)
               for key in section.type.__struct_fields__}
 """Each section's keys (the first section's where two share one), to point a misplaced key to its section."""
+
+
+def check_exchanges(exchanges: tuple[str, ...]) -> None:
+    """``exchanges``: known venues, each once, Binance among them (one-line :class:`ConfigError` otherwise)."""
+    choices = ", ".join(v.value for v in Venue)
+    if not exchanges:
+        raise ConfigError.wrong("exchanges", f"a list of venues among {choices}", [])
+    seen: set[str] = set()
+    for i, name in enumerate(exchanges):
+        if name not in {v.value for v in Venue}:
+            raise ConfigError(f"exchanges[{i}]", f"unknown venue {name!r}; the venues are {choices}")
+        if name in seen:
+            raise ConfigError(f"exchanges[{i}]", f"{name!r} is listed twice")
+        seen.add(name)
+    if Venue.BINANCE not in seen:
+        raise ConfigError.wrong("exchanges", "a list including binance (trading and prices are Binance's; the "
+                                "other venues add their liquidations)", list(exchanges))
 
 
 def unified_symbols(value: Any) -> tuple[str, ...] | Literal["all"]:

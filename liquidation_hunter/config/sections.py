@@ -17,10 +17,12 @@ from msgspec.structs import replace
 
 from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
+from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
-__all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "ExchangeConfig", "LoggingConfig", "RiskConfig",
-           "ScheduleConfig", "StorageConfig", "StrategyConfig", "TimeoutsConfig", "is_module_name"]
+__all__ = ["BUILTIN_STRATEGIES", "BYBIT_WS_URL", "MEMORY", "OKX_WS_URL", "ApiConfig", "BybitConfig", "ExchangeConfig",
+           "LoggingConfig", "OkxConfig", "RiskConfig", "ScheduleConfig", "StorageConfig", "StrategyConfig",
+           "TimeoutsConfig", "VenuesConfig", "is_module_name"]
 
 MEMORY = ":memory:"
 
@@ -74,6 +76,51 @@ class ExchangeConfig(Settings, frozen=True):
         if self.ws_url.rstrip("/").rsplit("/", 1)[-1] in ("ws", "stream"):
             raise ConfigError.wrong("ws_url", "the base URL without /ws or /stream (added from `combined`)",
                                     self.ws_url)
+
+
+BYBIT_WS_URL = BYBIT_LINEAR_URL
+"""Bybit v5's public stream of linear contracts (``allLiquidation.<symbol>``)."""
+OKX_WS_URL = OKX_PUBLIC_URL
+"""OKX v5's public stream (``liquidation-orders``)."""
+
+
+class BybitConfig(Settings, frozen=True):
+    """``venues.bybit``: where Bybit's liquidations and instruments are read (used when ``exchanges`` lists it)."""
+
+    ws_url: WsUrl = BYBIT_WS_URL
+    """The linear contracts' public WebSocket (the whole URL)."""
+    rest_url: HttpUrl = "https://api.bybit.com"
+    """REST base of the instruments (``/v5/market/instruments-info``, read through ccxt)."""
+
+
+class OkxConfig(Settings, frozen=True):
+    """``venues.okx``: where OKX's liquidations and instruments are read (used when ``exchanges`` lists it)."""
+
+    ws_url: WsUrl = OKX_WS_URL
+    """The public WebSocket (the whole URL)."""
+    rest_url: HttpUrl = "https://www.okx.com"
+    """REST base of the instruments (``/api/v5/public/instruments``) and of the backfill, through ccxt."""
+    backfill: bool = True
+    """On start, read each configured symbol's recent liquidations over REST
+    (``/api/v5/public/liquidation-orders``) to cover the time the bot was down (deduplicated against the stream)."""
+
+
+class VenuesConfig(Settings, frozen=True):
+    """``venues``: the liquidation feeds besides Binance's (Binance's URLs are in ``exchange``), and where each
+    venue's instruments are cached."""
+
+    markets_dir: FilePath = "var/markets"
+    """Each venue's instruments (ids, contract sizes) are cached here as ``<venue>.json`` and read again after a
+    day; a start without network uses the cache. Relative to the config file's folder."""
+    bybit: BybitConfig = field(default_factory=BybitConfig)
+    okx: OkxConfig = field(default_factory=OkxConfig)
+
+    def markets_path(self, config_file: str | None) -> str:
+        """``markets_dir`` resolved against ``config_file``'s folder (the working folder without a file), ``~``
+        expanded. Resolved where it is used, not when the file is read: the config (a backtest's report, its hash)
+        stays free of the folder it was read from."""
+        base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
+        return os.path.normpath(os.path.join(base, os.path.expanduser(self.markets_dir)))
 
 
 BUILTIN_STRATEGIES = ("liquidation_magnet", "cascade_fade")

@@ -11,12 +11,12 @@ from typing import Any
 from liquidation_hunter.trading.books import Books, ControlRequest
 from live_heatmap.common.timeparse import utc_day
 
-__all__ = ["StatusReport", "bot_running", "render_status", "status_report"]
+__all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "status_report"]
 
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange")
+                "disconnected_s", "exchange", "venues")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -199,6 +199,35 @@ def _controls(books: Books) -> list[ControlRequest]:
     return [wanted[i] for i in sorted(wanted, reverse=True)]
 
 
+def render_venue(venue: Mapping[str, Any]) -> str:
+    """One venue's line of ``status``: stream health, instruments (how many, as of, from where), skipped symbols,
+    the start's backfill (OKX)."""
+    name = venue.get("venue", "?")
+    if not venue.get("streaming"):
+        head = f"venue {name}: NOT STREAMED ({venue.get('markets_error') or 'no instruments'})"
+    else:
+        rejected = sum((venue.get("rejected") or {}).values())
+        head = (f"venue {name}: {'connected' if venue.get('connected') else 'DISCONNECTED'}; "
+                f"{venue.get('events') or 0} events, {venue.get('connections') or 0} connections, "
+                f"reconnects {venue.get('reconnects') or 0}, rejected {rejected}")
+    parts = [head]
+    if venue.get("instruments") is not None:
+        stale = f", venue failed: {venue['markets_error']}" if venue.get("markets_error") else ""
+        parts.append(f"instruments {venue['instruments']} as of {venue.get('instruments_as_of')} "
+                     f"({venue.get('markets_source')}{stale})")
+    if venue.get("skipped_symbols"):
+        parts.append(f"not listed (skipped): {', '.join(venue['skipped_symbols'])}")
+    backfill = venue.get("backfill")
+    if backfill:
+        if backfill.get("skipped"):
+            parts.append(f"backfill skipped: {backfill['skipped']}")
+        else:
+            failed = f", {backfill['failed']} FAILED (last: {backfill['last_error']})" if backfill.get("failed") else ""
+            parts.append(f"backfill {backfill['events']} events ({backfill['accepted']} new) from "
+                         f"{backfill['requests']} requests{failed}")
+    return "; ".join(parts)
+
+
 def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
     a, bot, today = report.account, report.bot, report.today
@@ -253,6 +282,8 @@ def render_status(report: StatusReport) -> str:
             lines.append(f"stale prices (not traded): {ages}")
         if st.get("unknown_symbols"):
             lines.append(f"symbols the exchange does not list (never traded): {', '.join(st['unknown_symbols'])}")
+        for venue in st.get("venues") or ():
+            lines.append(render_venue(venue))
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")
