@@ -28,7 +28,9 @@ from live_heatmap.store.history import (
     load_events,
     read_events,
 )
+from live_heatmap.side import Side
 from live_heatmap.store.recorder import EventStore
+from live_heatmap.venue import PriceKind, Venue
 
 NORMALIZED = DATA / "liquidations_normalized.csv"
 SNAPSHOT = DATA / "liquidationSnapshot_coinm_head.csv"
@@ -200,21 +202,27 @@ def test_exported_events_read_back_equal(tmp_path: Path, fmt: str, wire_events: 
 def test_exported_events_layout(tmp_path: Path) -> None:
     export_events(ODD[:1], "csv", tmp_path / "e.csv")
     assert (tmp_path / "e.csv").read_text().splitlines() == [
-        ",".join(EVENT_FIELDS), f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True"]
+        ",".join(EVENT_FIELDS),
+        f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True,binance,fill_avg,"]
     export_events(ODD[:1], "json", tmp_path / "e.json")
-    assert json.loads((tmp_path / "e.json").read_text()) == [dict(zip(EVENT_FIELDS, ODD[0][:8], strict=True))]
+    assert json.loads((tmp_path / "e.json").read_text()) == [dict(zip(EVENT_FIELDS, ODD[0], strict=True))]
     with pytest.raises(ValueError, match="'csv' or 'json'"):
         export_events(ODD, "xml", tmp_path / "e.xml")
 
 
 def test_bad_rows_of_an_export_are_counted(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
-    good = f"BTCUSDT,long,100.0,1.0,{NOW},{NOW},FILLED,False"
+    good = f"BTCUSDT,long,100.0,1.0,{NOW},{NOW},FILLED,False,bybit,bankruptcy,"
     path.write_text("\n".join([",".join(EVENT_FIELDS), good, good.replace("long", "up"),
-                               good.replace("100.0", "-1"), good.replace(f",{NOW},F", ",17,F"), "BTCUSDT,long"]))
+                               good.replace("100.0", "-1"), good.replace(f",{NOW},F", ",17,F"), "BTCUSDT,long",
+                               good.removesuffix(",bybit,bankruptcy,"),  # 8 columns under an 11-column header
+                               good.replace("bybit", "kraken"), good.replace("bankruptcy", "mark"),
+                               good.replace("bankruptcy,", "bankruptcy,BTC USDT")]))
     report = read_events(path)
-    assert len(report.events) == 1
-    assert report.rejected == {"bad_side": 1, "bad_price": 1, "bad_timestamp": 1, "missing_field": 1}
+    assert report.events == [LiquidationEvent("BTCUSDT", Side.LONG, 100.0, 1.0, NOW, NOW, "FILLED", False,
+                                              Venue.BYBIT, PriceKind.BANKRUPTCY)]
+    assert report.rejected == {"bad_side": 1, "bad_price": 1, "bad_timestamp": 1, "missing_field": 2,
+                               "bad_exchange": 1, "bad_price_kind": 1, "bad_symbol": 1}
 
 
 def test_clusters_export(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
