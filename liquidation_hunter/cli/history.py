@@ -60,7 +60,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
     if report.inserted + report.duplicates == 0:  # nothing read at all: not a recording of liquidations
-        print(f"error: {args.source}: no liquidation in it ({report.rejected} lines or rows rejected)",
+        chosen = [*(args.symbol or []), *(args.exchange or [])]  # or none of those asked for
+        of = f" of {', '.join(chosen)}" if chosen else ""
+        print(f"error: {args.source}: no liquidation{of} in it ({report.rejected} lines or rows rejected)",
               file=sys.stderr)
         return 1
     return 0

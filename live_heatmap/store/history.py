@@ -421,6 +421,8 @@ def _event(values: Sequence[Any]) -> LiquidationEvent:
 
 def _venue_fields(exchange: Any, price_kind: Any, venue_symbol: Any) -> tuple[Venue, PriceKind, str]:
     """An export's ``exchange``, ``price_kind`` and ``venue_symbol``, checked (none is guessed when missing)."""
+    if exchange is None or price_kind is None or venue_symbol is None:
+        raise FrameRejected(RejectReason.MISSING_FIELD, "exchange, price_kind and venue_symbol are needed")
     try:
         venue = Venue(exchange)
     except ValueError:
@@ -464,12 +466,10 @@ def _read_events_json(text: IO[str], rejected: Counter[str]) -> Iterator[Liquida
 
 def _bybit_event(time_ms: Any, symbol: Any, side: Any, size: Any, price: Any) -> LiquidationEvent:
     """One liquidation of Bybit's ``liquidation.<symbol>`` topic as its recorder kept it: ``time_ms`` the
-    recorder's time (int, or decimal text in the CSV), ``side`` the position's, ``size`` base units, ``price``
-    the bankruptcy price (decimal text or number)."""
+    recorder's time (an int: a frame's time as a string is rejected), ``side`` the position's, ``size`` base
+    units, ``price`` the bankruptcy price (decimal text or number)."""
     if time_ms is None or symbol is None or side is None or size is None or price is None:
         raise FrameRejected(RejectReason.MISSING_FIELD, "symbol, side, size, price and the time are needed")
-    if type(time_ms) is str and time_ms.isdigit():
-        time_ms = int(time_ms)
     if type(time_ms) is not int or not MIN_TIMESTAMP_MS <= time_ms < MAX_TIMESTAMP_MS:
         raise FrameRejected(RejectReason.BAD_TIMESTAMP, f"time={str(time_ms)[:40]!r} is not epoch ms in 2019..2100")
     if not isinstance(symbol, str) or _BYBIT_LINEAR_USDT.match(symbol) is None:
@@ -500,8 +500,9 @@ def _read_bybit_csv(text: IO[str], rejected: Counter[str]) -> Iterator[Liquidati
     def parse(row: list[str]) -> LiquidationEvent:
         if len(row) != len(BYBIT_COLUMNS):
             raise FrameRejected(RejectReason.MISSING_FIELD, f"{len(row)} columns")
-        time_ms, symbol, side, qty, price, _ = (cell.strip() for cell in row)
-        return _bybit_event(time_ms, symbol, side, qty, price)
+        time_ms, symbol, side, qty, price, _ = (cell.strip() or None for cell in row)  # empty: missing
+        return _bybit_event(int(time_ms) if time_ms is not None and time_ms.isdecimal() else time_ms, symbol, side,
+                            qty, price)
 
     return _parsed((row for row in rows if row), parse, rejected)
 
