@@ -15,7 +15,8 @@ real recordings in ``data/binance/``:
   with shifted times. Warm start reads only the heatmap's horizon (3 hours by default: 10,800 events
   here, the most any symbol can have), so its cost is the query plus the ingest of that window, measured
   against the 30-day file; the page cache is warm (the file was just written);
-* reading: :func:`~live_heatmap.store.history.load_events` of each format, and of the whole 30 days.
+* reading: :func:`~live_heatmap.store.history.load_events` of each format (Bybit's recorded history too), and of
+  the whole 30 days.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # noqa
 DATA = ROOT / "data" / "binance"
 WIRE = DATA / "forceorder_wire.jsonl"
 NORMALIZED = DATA / "liquidations_normalized.csv"
+BYBIT_HISTORY = ROOT / "data" / "bybit" / "liquidation_BTCUSDT_2024-02-12_2024-06-02.csv"
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the end of the synthetic 30 days
 DAY_MS = 86_400_000
 PASS_SHIFT_MS = 10_000_000_000  # as bench_core: the passes stay before 2100 (the parser refuses later times)
@@ -196,7 +198,7 @@ def bench_load(folder: Path) -> None:
     print("load_events() (parse, sort, dedupe), events/s:")
     for name, path in (("forceOrder JSON lines", frames_path), ("normalized CSV (6,141 real rows)", NORMALIZED),
                        ("exported events CSV", csv_path), ("exported events JSON", json_path),
-                       ("event store (SQLite)", store_path)):
+                       ("event store (SQLite)", store_path), ("Bybit history CSV (30,630 real rows)", BYBIT_HISTORY)):
         def once(p: Path = path) -> float:
             start = time.perf_counter()
             once.n = len(load_events(p))  # type: ignore[attr-defined]
