@@ -15,13 +15,16 @@ real recordings in ``data/binance/``:
   with shifted times. Warm start reads only the heatmap's horizon (3 hours by default: 10,800 events
   here, the most any symbol can have), so its cost is the query plus the ingest of that window, measured
   against the 30-day file; the page cache is warm (the file was just written);
-* reading: :func:`~live_heatmap.store.history.load_events` of each format, and of the whole 30 days.
+* reading: :func:`~live_heatmap.store.history.load_events` of each format (Bybit's recorded history too), and of
+  the whole 30 days;
+* migration: a store written before the venue was kept (schema 1), a month of one symbol, opened for writing.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -42,6 +45,8 @@ from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # noqa
 DATA = ROOT / "data" / "binance"
 WIRE = DATA / "forceorder_wire.jsonl"
 NORMALIZED = DATA / "liquidations_normalized.csv"
+BYBIT_HISTORY = ROOT / "data" / "bybit" / "liquidation_BTCUSDT_2024-02-12_2024-06-02.csv"
+SCHEMA_1 = ROOT / "tests" / "live_heatmap" / "store" / "fixtures" / "events_schema1.sqlite"  # made by that code
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the end of the synthetic 30 days
 DAY_MS = 86_400_000
 PASS_SHIFT_MS = 10_000_000_000  # as bench_core: the passes stay before 2100 (the parser refuses later times)
@@ -196,7 +201,7 @@ def bench_load(folder: Path) -> None:
     print("load_events() (parse, sort, dedupe), events/s:")
     for name, path in (("forceOrder JSON lines", frames_path), ("normalized CSV (6,141 real rows)", NORMALIZED),
                        ("exported events CSV", csv_path), ("exported events JSON", json_path),
-                       ("event store (SQLite)", store_path)):
+                       ("event store (SQLite)", store_path), ("Bybit history CSV (30,630 real rows)", BYBIT_HISTORY)):
         def once(p: Path = path) -> float:
             start = time.perf_counter()
             once.n = len(load_events(p))  # type: ignore[attr-defined]
@@ -207,6 +212,28 @@ def bench_load(folder: Path) -> None:
         print(f"  {name:<34} {count / median:>10,.0f}  ({count:,} events in {median:.2f} s)")
 
 
+def bench_migration(folder: Path) -> None:
+    """Opening a store recorded before the venue was kept (schema 1) migrates it: a copy of the test fixture
+    made by that code, grown to a month of one busy symbol at one event a second with plain sqlite3."""
+    path = folder / "schema1.sqlite"
+    shutil.copyfile(SCHEMA_1, path)
+    n = 2_592_000
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (("BTCUSDT", "long" if i % 2 else "short", 90_000.0 + i % 997, 0.001 * (1 + i % 13),
+                     NOW - i * 1000, NOW - i * 1000, "FILLED", 0) for i in range(n)))
+    db.execute("COMMIT")
+    db.close()
+    size = path.stat().st_size / 1e6
+    start = time.perf_counter()
+    with EventStore.open(path) as store:
+        elapsed = time.perf_counter() - start
+        rows = store.count()
+    print(f"migration of a schema 1 store ({rows:,} events, {size:,.0f} MB) to schema 2 by EventStore.open():")
+    print(f"  one transaction                        {elapsed:>10.1f} s   ({rows / elapsed:,.0f} rows/s)")
+
+
 def main() -> int:
     print(f"python {sys.version.split()[0]}, sqlite {__import__('sqlite3').sqlite_version}, {sys.platform}")
     begun = time.perf_counter()
@@ -215,6 +242,7 @@ def main() -> int:
         ok = bench_recording(folder)
         ok = bench_warm_start(folder) and ok
         bench_load(folder)
+        bench_migration(folder)
     print(f"({time.perf_counter() - begun:.0f} s in all; {'both targets met' if ok else 'a target missed'})")
     return 0 if ok else 1
 

@@ -199,9 +199,7 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
     def start() -> None:
         store = EventStore.open(path)
         symbols = None if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
-        # TODO(issue 13): warm start per venue (warm_start(..., exchanges=config.exchanges)) once the store keeps
-        # the venue; until then every stored event of these symbols is loaded, whichever venue it came from
-        loaded = warm_start(bot.heatmap, store, clock(), symbols=symbols)
+        loaded = warm_start(bot.heatmap, store, clock(), symbols=symbols, exchanges=config.exchanges)
         parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
         parts["recorder"].attach(bot.heatmap).start()
         log.info("warm_start", events=loaded, path=path)

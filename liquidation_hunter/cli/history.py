@@ -19,8 +19,11 @@ from live_heatmap.store.history import (
     load_events,
 )
 from live_heatmap.store.recorder import EventStore
+from live_heatmap.venue import Venue
 
 __all__ = ["add_history_parsers"]
+
+_VENUES = [venue.value for venue in Venue]
 
 
 def _store_path(args: argparse.Namespace) -> str | None:
@@ -49,14 +52,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return 2
     with EventStore.open(path) as store:
         try:
-            report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol)
+            report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol,
+                                   exchanges=args.exchange)
         except SnapshotSymbolError as exc:  # a liquidationSnapshot file: no symbol, or a COIN-M archive
             print(f"error: {exc.naming('--file-symbol ')}", file=sys.stderr)
             return 2
     print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
     if report.inserted + report.duplicates == 0:  # nothing read at all: not a recording of liquidations
-        print(f"error: {args.source}: no liquidation in it ({report.rejected} lines or rows rejected)",
+        chosen = [*(args.symbol or []), *(args.exchange or [])]  # or none of those asked for
+        of = f" of {', '.join(chosen)}" if chosen else ""
+        print(f"error: {args.source}: no liquidation{of} in it ({report.rejected} lines or rows rejected)",
               file=sys.stderr)
         return 1
     return 0
@@ -73,13 +79,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     until = parse_time_ms(args.until) if args.until else None
     out: Any = sys.stdout if args.out in (None, "-") else args.out
     if args.what == "events":
-        events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until)
+        events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until, exchanges=args.exchange)
         written = export_events(events, args.format, out)
     else:
         heatmap_config = load_config(args.config).heatmap if args.config else None
-        events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1)
+        events = load_events(source, symbols=[args.symbol], until_ms=None if until is None else until + 1,
+                             exchanges=args.exchange)
         if not events:
-            print(f"error: {source} holds no events of {args.symbol} up to then", file=sys.stderr)
+            venues = f" on {', '.join(args.exchange)}" if args.exchange else ""
+            print(f"error: {source} holds no events of {args.symbol}{venues} up to then", file=sys.stderr)
             return 2
         at = until if until is not None else max(e.trade_time for e in events)
         heatmap = LiveLiquidationHeatmap(config=heatmap_config, clock=lambda: at)
@@ -93,13 +101,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def add_history_parsers(sub: Any) -> None:
     """Register ``import`` and ``export`` on the CLI's subparsers."""
     imp = sub.add_parser("import", help="add a recording (frame JSONL, normalized CSV, liquidationSnapshot CSV, "
-                         "an export) to the event store",
+                         "Bybit's liquidation history, an export) to the event store",
                          description="Import SOURCE into the event store (--db, or --config's storage.events); "
                          "duplicates are skipped, so importing twice changes nothing.")
     imp.add_argument("source", metavar="SOURCE")
     imp.add_argument("--db", help="the event store (SQLite file)")
     imp.add_argument("--config", "-c", help="a bot's config: its storage.events is the store")
     imp.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
+    imp.add_argument("--exchange", action="append", choices=_VENUES, help="only this venue's events (repeatable)")
     imp.add_argument("--file-symbol", help="the USD-M symbol of a liquidationSnapshot CSV when its name does not say "
                      "(COIN-M archives, BTCUSD_PERP, count contracts and are refused)")
     imp.set_defaults(handler=_cmd_import)
@@ -108,6 +117,8 @@ def add_history_parsers(sub: Any) -> None:
     exp.add_argument("--events", metavar="FILE_OR_DB", help="the recording (default: --db / --config's store)")
     exp.add_argument("--db", help="the event store (SQLite file)")
     exp.add_argument("--config", "-c", help="a bot's config: its store, and its heatmap settings for clusters")
+    exp.add_argument("--exchange", action="append", choices=_VENUES,
+                     help="only this venue's events (repeatable; default: every venue's)")
     exp.add_argument("--from", dest="since", help="start (epoch ms or ISO-8601 UTC)")
     exp.add_argument("--to", dest="until", help="end (exclusive for events; the moment clusters are taken at)")
     exp.add_argument("--what", choices=("events", "clusters"), default="events")

@@ -1,18 +1,22 @@
 """Recording and warm start: accepted events appended to SQLite, and a heatmap rebuilt from them.
 
-* :class:`EventStore` is one SQLite file (WAL) with one table of events. The dedupe key
-  ``(symbol, trade_time, side, quantity, price)`` is a unique index, so appending the same liquidation
-  twice (a reconnect overlap, a re-import, a replay after a crash) stores it once. That index is also
-  the ``(symbol, trade_time)`` index of per-symbol reads; a second index, ``(trade_time, symbol, side,
-  quantity, price)``, serves time-range reads over every symbol and pruning. Both hold the whole tie
-  order, so reads come sorted straight from an index. One process writes, any number read
-  (:meth:`EventStore.open_readonly`; WAL readers never wait for the writer).
+* :class:`EventStore` is one SQLite file (WAL) with one table of events, each with its venue (``exchange``,
+  ``price_kind``, ``venue_symbol``). The dedupe key ``(symbol, trade_time, side, quantity, price, exchange)``
+  is a unique index, so appending the same liquidation twice (a reconnect overlap, a re-import, a replay
+  after a crash) stores it once, while the same tuple from two venues is two liquidations, stored twice.
+  That index is also the ``(symbol, trade_time)`` index of per-symbol reads; a second index,
+  ``(trade_time, symbol, side, quantity, price, exchange)``, serves time-range reads over every symbol and
+  pruning. Both hold the whole tie order, so reads come sorted straight from an index. One process writes,
+  any number read (:meth:`EventStore.open_readonly`; WAL readers never wait for the writer). A file of
+  schema 1 (written before the venue was stored: Binance's events only) is migrated in place by the first
+  writable open, in one transaction; a read-only open reads it as it is.
 * :class:`Recorder` is the writer: a heatmap listener puts every accepted event on a queue, and one
   thread appends the queue to the store every ``flush_interval`` seconds, in one transaction
   (``synchronous=FULL``: a committed batch survives ``kill -9`` and power loss). At most the events of
   the last interval are lost in a crash, and the file stays intact. Once an hour it deletes events older
   than ``retention_days``, a few thousand rows per transaction.
-* :func:`warm_start` loads the heatmap's horizon from the store, so a restart does not empty it.
+* :func:`warm_start` loads the heatmap's horizon (of the configured venues) from the store, so a restart does
+  not empty it.
   Those events are ingested with ``notify=False``: the recorder does not see them again.
 """
 
@@ -33,23 +37,38 @@ import structlog
 
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.heatmap import system_clock_ms
-from live_heatmap.side import SIDES_BY_CODE
+from live_heatmap.side import SIDES_BY_CODE, Side
 from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
 
-__all__ = ["EventStore", "EventStoreError", "Recorder", "warm_start"]
+__all__ = ["EventStore", "EventStoreError", "Recorder", "venue_filter", "warm_start"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The event store's layout. 2: every row carries its venue (``exchange``, ``price_kind``, ``venue_symbol``) and
+the unique key includes the exchange; 1 (up to issue 13): Binance only, migrated to 2 by a writable open."""
 DAY_MS = 86_400_000
 MEMORY = ":memory:"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
+
+def _one_of(column: str, values: Iterable[str]) -> str:
+    """``column = 'a' OR column = 'b' ...``: the CHECK of a column of names (``IN (...)`` costs a fifth of the
+    append rate: SQLite evaluates it per row)."""
+    return " OR ".join(f"{column} = '{v}'" for v in values)
+
+
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+# The venue's columns, added by the migration from schema 1 with the same definitions (so a migrated file and a
+# new one hold the same table); the defaults are what every schema 1 row was.
+_VENUE_COLUMNS = (
+    f"exchange TEXT NOT NULL DEFAULT '{Venue.BINANCE}' CHECK ({_one_of('exchange', Venue)})",
+    f"price_kind TEXT NOT NULL DEFAULT '{PriceKind.FILL_AVG}' CHECK ({_one_of('price_kind', PriceKind)})",
+    "venue_symbol TEXT NOT NULL DEFAULT ''",
+)
+_TABLE = """CREATE TABLE events (
     symbol TEXT NOT NULL,
     side TEXT NOT NULL CHECK (side IN ('long', 'short')),
     price REAL NOT NULL,
@@ -57,24 +76,56 @@ CREATE TABLE IF NOT EXISTS events (
     event_time INTEGER NOT NULL,
     trade_time INTEGER NOT NULL,
     status TEXT NOT NULL,
-    fallback INTEGER NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS events_symbol_time ON events(symbol, trade_time, side, quantity, price);
-CREATE INDEX IF NOT EXISTS events_time ON events(trade_time, symbol, side, quantity, price);
-"""
+    fallback INTEGER NOT NULL,
+    """ + ",\n    ".join(_VENUE_COLUMNS) + ")"
+# The unique key is LiquidationEvent.dedupe_key (the same tuple on two venues is two rows); it is also the
+# index of per-symbol reads, and the second one serves time-range reads over every symbol and pruning. Both
+# hold the whole read order, the exchange last, so reads come sorted straight from an index.
+_INDEXES = ("CREATE UNIQUE INDEX events_key ON events(symbol, trade_time, side, quantity, price, exchange)",
+            "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
+_INDEXES_1 = ("events_symbol_time", "events_time")  # schema 1's, without the exchange
 # The columns in LiquidationEvent's field order, so an event binds as is.
-_COLUMNS = "symbol, side, price, quantity, event_time, trade_time, status, fallback"
+_COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
+            "venue_symbol")
 # A duplicate (the unique index) is skipped; unlike INSERT OR IGNORE, a row breaking a CHECK or NOT NULL
 # rule is an error, not silently dropped and counted as a duplicate.
-_BINANCE = (Venue.BINANCE, PriceKind.FILL_AVG, "")  # TODO(issue 13): the stored venue
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 11)}) ON CONFLICT DO NOTHING"
 # What a read selects: side and status as small values that map to shared strings (most rows are
-# FILLED), so a read creates fewer Python objects per row.
+# FILLED), so a read creates fewer Python objects per row; the venue as one value, NULL for Binance's
+# (exchange, price_kind, venue_symbol), else the three joined by commas (the first two cannot hold one).
 _READ = ("side = 'short', price, quantity, event_time, trade_time, "
-         "CASE status WHEN 'FILLED' THEN NULL ELSE status END, fallback")
+         "CASE status WHEN 'FILLED' THEN NULL ELSE status END, fallback, ")
+_READ_VENUE = (f"CASE WHEN exchange = '{Venue.BINANCE}' AND price_kind = '{PriceKind.FILL_AVG}' AND venue_symbol = '' "
+               "THEN NULL ELSE exchange || ',' || price_kind || ',' || venue_symbol END")
+_BINANCE = (Venue.BINANCE, PriceKind.FILL_AVG, "")
 _FETCH = 8192
 _SIDES = SIDES_BY_CODE
 _BOOLS = (False, True)
 _tuple_new = tuple.__new__
+# An event's str enums bind as their values, as they would anyway, but straight from the adapter table: without
+# an entry sqlite3 looks for __adapt__ and __conform__ on every one of them, every row (15 % of an append).
+for _kind in (Side, Venue, PriceKind):
+    sqlite3.register_adapter(_kind, str)
+
+
+def _venue_of(joined: str) -> tuple[Venue, PriceKind, str]:
+    exchange, price_kind, venue_symbol = joined.split(",", 2)
+    return Venue(exchange), PriceKind(price_kind), venue_symbol
+
+
+def venue_filter(exchanges: Iterable[str] | None) -> frozenset[Venue] | None:
+    """``exchanges`` (names or :class:`Venue`) as a set, None for all; ``ValueError`` naming an unknown one."""
+    if exchanges is None:
+        return None
+    if isinstance(exchanges, str):
+        exchanges = [exchanges]
+    chosen = set()
+    for name in exchanges:
+        try:
+            chosen.add(Venue(str(name).strip().lower()))
+        except ValueError:
+            raise ValueError(f"exchanges: unknown exchange {name!r} (known: {', '.join(Venue)})") from None
+    return frozenset(chosen)
 
 
 class EventStoreError(ValueError):
@@ -93,12 +144,16 @@ class EventStore:
         self._lock = threading.RLock()
         self.path = path
         self.readonly = readonly
+        self.schema_version = SCHEMA_VERSION
+        """The file's schema: :data:`SCHEMA_VERSION`, or 1 for an older file opened read-only (read as Binance's
+        events, which is what it holds; a writable open migrates it)."""
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> EventStore:
-        """Open the store at ``path`` for writing, creating the file (and its folder) when missing."""
+        """Open the store at ``path`` for writing, creating the file (and its folder) when missing. A file of
+        an older schema is migrated in place, in one transaction (see :meth:`_migrate_from_1`)."""
         where = os.fspath(path)
         if where != MEMORY:
             Path(where).parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +176,8 @@ class EventStore:
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> EventStore:
-        """Open an existing store for reading; :class:`EventStoreError` if there is none at ``path``."""
+        """Open an existing store for reading; :class:`EventStoreError` if there is none at ``path``. A file of
+        schema 1 (before the venue was stored) is read as it is, every event Binance's; it is not migrated."""
         where = os.fspath(path)
         if not Path(where).is_file():
             raise EventStoreError(f"{where}: no event store here (nothing has been recorded to this file)")
@@ -137,17 +193,45 @@ class EventStore:
         if version is None or version > SCHEMA_VERSION:
             db.close()
             raise EventStoreError(f"{where}: not an event store of this version (schema {version})")
+        store.schema_version = version
         return store
 
     def _init(self) -> None:
+        """Create the tables of a new store, or migrate an older one; in one transaction that holds the write
+        lock from its start, so two processes opening the same file do it once."""
         with self._lock:
-            self._db.executescript(_SCHEMA)
-            version = self._schema_version()
-            if version is None:
-                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                                 (str(SCHEMA_VERSION),))
-            elif version > SCHEMA_VERSION:
-                raise EventStoreError(f"{self.path}: written by a newer version (schema {version})")
+            self._db.execute(_META)
+            with self._write() as db:
+                version = self._schema_version()
+                if version is None and not self._has_events_table():
+                    db.execute(_TABLE)
+                    for sql in _INDEXES:
+                        db.execute(sql)
+                    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif version is None or version == 1:  # schema 1 created its table before writing its version
+                    self._migrate_from_1(db)
+                elif version > SCHEMA_VERSION:
+                    raise EventStoreError(f"{self.path}: written by a newer version (schema {version})")
+
+    def _migrate_from_1(self, db: sqlite3.Connection) -> None:
+        """Schema 1 -> 2, inside the caller's transaction: the venue's columns are added (every existing row is a
+        Binance ``fill_avg`` event: their defaults), the two indexes rebuilt with the exchange in the key."""
+        if not self._has_events_table():
+            raise EventStoreError(f"{self.path}: not an event store (no events table)")
+        for column in _VENUE_COLUMNS:
+            db.execute(f"ALTER TABLE events ADD COLUMN {column}")
+        for name in _INDEXES_1:
+            db.execute(f"DROP INDEX IF EXISTS {name}")
+        for sql in _INDEXES:
+            db.execute(sql)
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        _log().info("event_store.migrated", path=self.path, from_schema=1, to_schema=SCHEMA_VERSION, rows=rows)
+
+    def _has_events_table(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+                                    ).fetchone() is not None
 
     def _schema_version(self) -> int | None:
         with self._lock:
@@ -176,7 +260,7 @@ class EventStore:
             return 0
         with self._write() as db:
             before = db.total_changes
-            db.executemany(_INSERT, [row[:8] for row in rows])  # TODO(issue 13): store the venue
+            db.executemany(_INSERT, rows)
             return db.total_changes - before
 
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
@@ -211,19 +295,27 @@ class EventStore:
     # ------------------------------------------------------------------ reading
 
     def events(self, symbols: Iterable[str] | None = None, since_ms: int | None = None,
-               until_ms: int | None = None) -> Iterator[LiquidationEvent]:
+               until_ms: int | None = None, *, exchanges: Iterable[str] | None = None) -> Iterator[LiquidationEvent]:
         """Stored events with ``since_ms <= trade_time < until_ms`` (either bound optional), of ``symbols``
-        (either form; None: all), oldest trade first; ties (the same millisecond) by symbol, side, quantity
-        and price, so the order depends on the events only, not on when or how they were stored."""
+        (either form; None: all) and ``exchanges`` (venue names; None: all), oldest trade first; ties (the same
+        millisecond) by symbol, side, quantity, price and exchange, so the order depends on the events only, not
+        on when or how they were stored. Each event comes back with all its fields (venue included)."""
         keys = None if symbols is None else sorted({symbol_key(s) for s in symbols})
+        venue, tail = (_READ_VENUE, ", exchange") if self.schema_version >= 2 else ("NULL", "")
         if keys is not None and len(keys) == 1:  # one symbol: straight from its index, no symbol column
-            sql, params = self._select(f"SELECT {_READ} FROM events", keys, since_ms, until_ms)
-            return self._iterate(sql + " ORDER BY trade_time, side, quantity, price", params, keys[0])
-        sql, params = self._select(f"SELECT symbol, {_READ} FROM events", keys, since_ms, until_ms)
-        return self._iterate(sql + " ORDER BY trade_time, symbol, side, quantity, price", params, None)
+            sql, params = self._select(f"SELECT {_READ}{venue} FROM events", keys, since_ms, until_ms, exchanges)
+            return self._iterate(sql + f" ORDER BY trade_time, side, quantity, price{tail}", params, keys[0])
+        sql, params = self._select(f"SELECT symbol, {_READ}{venue} FROM events", keys, since_ms, until_ms, exchanges)
+        return self._iterate(sql + f" ORDER BY trade_time, symbol, side, quantity, price{tail}", params, None)
 
     def _iterate(self, sql: str, params: list[Any], symbol: str | None) -> Iterator[LiquidationEvent]:
         new, event, sides, bools = _tuple_new, LiquidationEvent, _SIDES, _BOOLS
+        venues: dict[str | None, tuple[Venue, PriceKind, str]] = {None: _BINANCE}  # one tuple per venue and id
+        known = venues.get
+
+        def venue(joined: str) -> tuple[Venue, PriceKind, str]:
+            return venues.setdefault(joined, _venue_of(joined))
+
         with self._lock:
             cursor = self._db.execute(sql, params)
         try:
@@ -233,20 +325,21 @@ class EventStore:
                 if not rows:
                     return
                 if symbol is not None:
-                    yield from [new(event, (symbol, sides[d], p, q, e, t, x or "FILLED", bools[f], *_BINANCE))
-                                for d, p, q, e, t, x, f in rows]
+                    yield from [new(event, (symbol, sides[d], p, q, e, t, x or "FILLED", bools[f],
+                                            *(known(v) or venue(v))))
+                                for d, p, q, e, t, x, f, v in rows]
                 else:
                     names: dict[str, str] = {}  # one string object per symbol, not per row
                     yield from [new(event, (names.setdefault(s, s), sides[d], p, q, e, t, x or "FILLED", bools[f],
-                                            *_BINANCE))
-                                for s, d, p, q, e, t, x, f in rows]
+                                            *(known(v) or venue(v))))
+                                for s, d, p, q, e, t, x, f, v in rows]
         finally:
             cursor.close()
 
     def count(self, symbols: Iterable[str] | None = None, since_ms: int | None = None,
-              until_ms: int | None = None) -> int:
+              until_ms: int | None = None, *, exchanges: Iterable[str] | None = None) -> int:
         """How many events :meth:`events` would give."""
-        sql, params = self._select("SELECT count(*) FROM events", symbols, since_ms, until_ms)
+        sql, params = self._select("SELECT count(*) FROM events", symbols, since_ms, until_ms, exchanges)
         with self._lock:
             return int(self._db.execute(sql, params).fetchone()[0])
 
@@ -266,9 +359,8 @@ class EventStore:
         with self._lock:
             return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
-    @staticmethod
-    def _select(head: str, symbols: Iterable[str] | None, since_ms: int | None,
-                until_ms: int | None) -> tuple[str, list[Any]]:
+    def _select(self, head: str, symbols: Iterable[str] | None, since_ms: int | None, until_ms: int | None,
+                exchanges: Iterable[str] | None) -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
         if symbols is not None:
@@ -276,6 +368,14 @@ class EventStore:
             where.append(("symbol = ?" if len(keys) == 1 else f"symbol IN ({', '.join('?' * len(keys))})")
                          if keys else "0")
             params += keys
+        chosen = venue_filter(exchanges)
+        if chosen is not None and chosen != set(Venue):
+            if self.schema_version < 2:  # an older file read as it is: every event is Binance's
+                if Venue.BINANCE not in chosen:
+                    where.append("0")
+            else:
+                where.append(f"exchange IN ({', '.join('?' * len(chosen))})" if chosen else "0")
+                params += sorted(chosen)
         if since_ms is not None:
             where.append("trade_time >= ?")
             params.append(int(since_ms))
@@ -484,16 +584,17 @@ class Recorder:
 
 
 def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStore, now_ms: int, *,
-               symbols: Iterable[str] | None = None) -> int:
+               symbols: Iterable[str] | None = None, exchanges: Iterable[str] | None = None) -> int:
     """Load the stored events of the heatmap's horizon before ``now_ms`` (``max_age_minutes``, default
-    ``3 * time_decay_minutes``) into ``heatmap``; returns how many it accepted.
+    ``3 * time_decay_minutes``) of ``symbols`` and ``exchanges`` (the configured venues; None: all) into
+    ``heatmap``; returns how many it accepted.
 
     Later events (up to the stream's present) are loaded too. They go in with ``notify=False``, so an
     attached :class:`Recorder` does not write them again. Events already in the heatmap are duplicates
     and change nothing; so warm-starting twice is harmless.
     """
     since = now_ms - int(heatmap.config.horizon_minutes * 60_000)
-    return heatmap.ingest_many(store.events(symbols, since_ms=since), notify=False).accepted
+    return heatmap.ingest_many(store.events(symbols, since_ms=since, exchanges=exchanges), notify=False).accepted
 
 
 def _log() -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,12 @@ from conftest import DATA, WIRE
 
 from liquidation_hunter.cli import main
 from live_heatmap.store.history import load_events
+from live_heatmap.store.recorder import EventStore
+from live_heatmap.venue import PriceKind, Venue
 
 COIN_M = DATA / "liquidationSnapshot_coinm_head.csv"
+BYBIT = Path(__file__).resolve().parents[3] / "data" / "bybit"
+SCHEMA_1 = Path(__file__).resolve().parents[2] / "live_heatmap" / "store" / "fixtures" / "events_schema1.sqlite"
 
 
 def test_import_twice_then_export_a_range_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,3 +82,38 @@ def test_mistakes_with_files_are_one_line_and_a_non_zero_exit(tmp_path: Path,
     assert main(["export", "--db", db, "--symbol", "BTCUSDT"]) == 0
     assert capsys.readouterr().out.count("\n") == 1  # the header alone: no COIN-M contract was stored
     assert main(["import", str(WIRE), "--db", db]) == 0  # the store the mistakes left is still usable
+
+
+def test_bybit_history_imports_and_exports_by_exchange(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "events.sqlite"
+    shutil.copyfile(SCHEMA_1, db)  # a store recorded before the venue was kept (Binance events): migrated
+    history = BYBIT / "liquidation_BTCUSDT_2024-02-12_2024-06-02.csv"
+    assert main(["import", str(history), "--db", str(db), "--exchange", "binance"]) == 1
+    assert "no liquidation of binance in it (0 lines or rows rejected)" in capsys.readouterr().err
+    assert main(["import", str(history), "--db", str(db), "--exchange", "bybit"]) == 0
+    assert main(["import", str(BYBIT / "liquidation_BTCUSDT_raw_frames_2024-02-12.jsonl"), "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("30630 new events, 0 duplicates, 0 rejected")
+    assert lines[1].endswith("0 new events, 32 duplicates, 0 rejected")  # the same recording, other form
+    with EventStore.open_readonly(db) as store:
+        assert store.count(exchanges=["bybit"]) == 30_630 and store.count(exchanges=["binance"]) == 11
+
+    out = tmp_path / "day.csv"
+    day = ["--from", "2024-05-20T00:00:00Z", "--to", "2024-05-21T00:00:00Z"]
+    assert main(["export", "--db", str(db), "--symbol", "BTCUSDT", "--exchange", "bybit", *day, "--out", str(out)]) == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[-3:] == ["exchange", "price_kind", "venue_symbol"]
+    exported = load_events(out)
+    assert exported and {(e.exchange, e.price_kind) for e in exported} == {(Venue.BYBIT, PriceKind.BANKRUPTCY)}
+    assert exported == load_events(BYBIT / "liquidation_BTCUSDT_2024-02-12_2024-06-02.csv",
+                                   since_ms=1_716_163_200_000, until_ms=1_716_249_600_000)
+    assert main(["export", "--db", str(db), "--symbol", "BTCUSDT", "--exchange", "binance", *day]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # the header alone: Binance has none that day
+
+    assert main(["export", "--db", str(db), "--symbol", "BTCUSDT", "--exchange", "bybit", "--what", "clusters",
+                 "--to", "2024-05-21T00:00:00Z", "--format", "json"]) == 0
+    clusters = json.loads(capsys.readouterr().out)
+    assert clusters and {c["symbol"] for c in clusters} == {"BTCUSDT"}
+    assert main(["export", "--db", str(db), "--symbol", "BTCUSDT", "--exchange", "okx", "--what", "clusters"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds no events of BTCUSDT on okx up to then" in err

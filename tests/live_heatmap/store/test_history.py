@@ -16,6 +16,7 @@ import pytest
 from conftest import DATA, WIRE
 
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
+from live_heatmap.side import Side
 from live_heatmap.store.history import (
     EVENT_FIELDS,
     ImportReport,
@@ -29,6 +30,7 @@ from live_heatmap.store.history import (
     read_events,
 )
 from live_heatmap.store.recorder import EventStore
+from live_heatmap.venue import PriceKind, Venue
 
 NORMALIZED = DATA / "liquidations_normalized.csv"
 SNAPSHOT = DATA / "liquidationSnapshot_coinm_head.csv"
@@ -197,24 +199,131 @@ def test_exported_events_read_back_equal(tmp_path: Path, fmt: str, wire_events: 
     assert load_events(tmp_path / f"again.{fmt}") == events
 
 
+def on(venue: Venue, e: LiquidationEvent, venue_symbol: str = "") -> LiquidationEvent:
+    kind = PriceKind.FILL_AVG if venue is Venue.BINANCE else PriceKind.BANKRUPTCY
+    return e._replace(exchange=venue, price_kind=kind, venue_symbol=venue_symbol)
+
+
+VENUES = [  # the same liquidation tuple on Binance and Bybit (two events), OKX with its own ids
+    on(Venue.BINANCE, ODD[0]), on(Venue.BYBIT, ODD[0]), on(Venue.BYBIT, ODD[1]),
+    on(Venue.OKX, LiquidationEvent("BTCUSDT", Side.LONG, 82655.7, 0.0855, NOW + 4, NOW + 2, "FILLED", False),
+       "BTC-USDT-SWAP"),
+    on(Venue.OKX, LiquidationEvent("BTC/USD:BTC", Side.SHORT, 50000.0, 2.0, NOW, NOW, "FILLED", False),
+       "BTC-USD-SWAP"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_exports_carry_the_venue_and_read_back_equal(tmp_path: Path, fmt: str,
+                                                     wire_events: list[LiquidationEvent]) -> None:
+    events = sorted(wire_events[:100] + VENUES, key=event_order)
+    path = tmp_path / f"events.{fmt}"
+    assert export_events(events, fmt, path) == len(events)
+    back = load_events(path)
+    assert [tuple(e) for e in back] == [tuple(e) for e in events]  # all 11 fields
+    assert all(type(e.exchange) is Venue and type(e.price_kind) is PriceKind for e in back)
+    assert load_events(path, exchanges=["bybit"]) == [e for e in events if e.exchange is Venue.BYBIT]
+    assert load_events(path, exchanges=["okx"], symbols=["BTCUSDT"]) == VENUES[3:4]
+    with EventStore.open(tmp_path / "s.sqlite") as store:  # through the store and out again
+        assert import_events(path, store) == ImportReport(len(events), 0, 0)
+        assert import_events(path, store, exchanges=["okx"]) == ImportReport(0, 2, 0)
+        out = io.StringIO()
+        export_events(store.events(exchanges=["bybit", "okx"]), fmt, out)
+    (tmp_path / f"again.{fmt}").write_text(out.getvalue())
+    assert load_events(tmp_path / f"again.{fmt}") == [e for e in events if e.exchange is not Venue.BINANCE]
+
+
+def test_an_import_filtered_by_exchange_stores_that_venue_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    export_events(VENUES, "csv", path)
+    with EventStore.open(tmp_path / "s.sqlite") as store:
+        assert import_events(path, store, exchanges=["bybit"]) == ImportReport(2, 0, 0)
+        assert list(store.events()) == sorted(VENUES[1:3], key=event_order)
+        with pytest.raises(ValueError, match="unknown exchange"):
+            import_events(path, store, exchanges=["binanse"])
+
+
+# What export wrote before the venue was kept (8 fields), byte for byte.
+OLD_CSV = (f"symbol,side,price,quantity,event_time,trade_time,status,fallback\n"
+           f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True\n"
+           f"ETHUSDT,long,3000.5,2.0,{NOW},{NOW},FILLED,False\n")
+OLD_JSON = f"""[
+  {{
+    "symbol": "BTCUSDT",
+    "side": "short",
+    "price": {0.1 + 0.2!r},
+    "quantity": 1e-8,
+    "event_time": {NOW + 3},
+    "trade_time": {NOW},
+    "status": "PARTIALLY_FILLED",
+    "fallback": true
+  }},
+  {{
+    "symbol": "ETHUSDT",
+    "side": "long",
+    "price": 3000.5,
+    "quantity": 2.0,
+    "event_time": {NOW},
+    "trade_time": {NOW},
+    "status": "FILLED",
+    "fallback": false
+  }}
+]
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("old.csv", OLD_CSV), ("old.json", OLD_JSON)])
+def test_an_export_made_before_the_venue_was_kept_imports_as_binance(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert detect_format(path) == ("events_csv" if name.endswith("csv") else "events_json")
+    expected = [LiquidationEvent("BTCUSDT", Side.SHORT, 0.1 + 0.2, 1e-8, NOW + 3, NOW, "PARTIALLY_FILLED", True),
+                LiquidationEvent("ETHUSDT", Side.LONG, 3000.5, 2.0, NOW, NOW, "FILLED", False)]
+    report = read_events(path)
+    assert (report.events, dict(report.rejected)) == (expected, {})
+    assert all(e.exchange is Venue.BINANCE and e.price_kind is PriceKind.FILL_AVG for e in report.events)
+    assert load_events(path, exchanges=["bybit"]) == []
+    with EventStore.open(tmp_path / "s.sqlite") as store:
+        assert import_events(path, store) == ImportReport(2, 0, 0)
+        assert store.append([on(Venue.BYBIT, expected[0])]) == 1  # not the same liquidation as Binance's
+        assert import_events(path, store) == ImportReport(0, 2, 0)
+
+
+def test_a_json_export_missing_a_venue_key_is_rejected_not_guessed(tmp_path: Path) -> None:
+    item = {name: value for name, value in zip(EVENT_FIELDS, VENUES[1], strict=True)}
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps([item, {k: v for k, v in item.items() if k != "price_kind"},
+                                {**item, "exchange": "ftx"}, {**item, "venue_symbol": None},
+                                {**item, "price_kind": "mark"}, {**item, "venue_symbol": "BTC USDT"}]))
+    report = read_events(path)
+    assert report.events == [VENUES[1]]
+    assert report.rejected == {"missing_field": 2, "bad_price_kind": 1, "bad_exchange": 1, "bad_symbol": 1}
+
+
 def test_exported_events_layout(tmp_path: Path) -> None:
     export_events(ODD[:1], "csv", tmp_path / "e.csv")
     assert (tmp_path / "e.csv").read_text().splitlines() == [
-        ",".join(EVENT_FIELDS), f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True"]
+        ",".join(EVENT_FIELDS),
+        f"BTCUSDT,short,{0.1 + 0.2!r},1e-08,{NOW + 3},{NOW},PARTIALLY_FILLED,True,binance,fill_avg,"]
     export_events(ODD[:1], "json", tmp_path / "e.json")
-    assert json.loads((tmp_path / "e.json").read_text()) == [dict(zip(EVENT_FIELDS, ODD[0][:8], strict=True))]
+    assert json.loads((tmp_path / "e.json").read_text()) == [dict(zip(EVENT_FIELDS, ODD[0], strict=True))]
     with pytest.raises(ValueError, match="'csv' or 'json'"):
         export_events(ODD, "xml", tmp_path / "e.xml")
 
 
 def test_bad_rows_of_an_export_are_counted(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
-    good = f"BTCUSDT,long,100.0,1.0,{NOW},{NOW},FILLED,False"
+    good = f"BTCUSDT,long,100.0,1.0,{NOW},{NOW},FILLED,False,bybit,bankruptcy,"
     path.write_text("\n".join([",".join(EVENT_FIELDS), good, good.replace("long", "up"),
-                               good.replace("100.0", "-1"), good.replace(f",{NOW},F", ",17,F"), "BTCUSDT,long"]))
+                               good.replace("100.0", "-1"), good.replace(f",{NOW},F", ",17,F"), "BTCUSDT,long",
+                               good.removesuffix(",bybit,bankruptcy,"),  # 8 columns under an 11-column header
+                               good.replace("bybit", "kraken"), good.replace("bankruptcy", "mark"),
+                               good.replace("bankruptcy,", "bankruptcy,BTC USDT")]))
     report = read_events(path)
-    assert len(report.events) == 1
-    assert report.rejected == {"bad_side": 1, "bad_price": 1, "bad_timestamp": 1, "missing_field": 1}
+    assert report.events == [LiquidationEvent("BTCUSDT", Side.LONG, 100.0, 1.0, NOW, NOW, "FILLED", False,
+                                              Venue.BYBIT, PriceKind.BANKRUPTCY)]
+    assert report.rejected == {"bad_side": 1, "bad_price": 1, "bad_timestamp": 1, "missing_field": 2,
+                               "bad_exchange": 1, "bad_price_kind": 1, "bad_symbol": 1}
 
 
 def test_clusters_export(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
