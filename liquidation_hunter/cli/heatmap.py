@@ -133,7 +133,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             price_label = f"price (trades, {Path(args.prices).name})"
         else:
             print(f"warning: no {symbol} prices in {args.prices} within the window; "
-                  "drawing liquidation fill prices", file=sys.stderr)
+                  "drawing the liquidations' prices", file=sys.stderr)
 
     grid = build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=end_ms, time_decay_minutes=decay,
                       price_points=price_points, cluster_config=cluster_config, exchanges=exchanges)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from live_heatmap.venue import PRICE_KIND_OF, VENUES_BY_CODE
+from live_heatmap.venue import PRICE_KIND_OF, VENUES_BY_CODE, Venue
 
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
@@ -134,7 +134,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         label = price_label or "price"
         line_t, line_p = grid.price_time, grid.price
     else:
-        label = price_label or "liquidation fill prices (no price feed given)"
+        only_fills = not np.any(events.exchange != Venue.BINANCE.code)  # Bybit's and OKX's are bankruptcy prices
+        label = price_label or f"liquidation {'fill ' if only_fills else ''}prices (no price feed given)"
         line_t, line_p = events.trade_time, events.price
     if line_t.size:
         ax.plot(tnum(line_t), line_p, color="white", linewidth=1.1, path_effects=outline, zorder=4)
