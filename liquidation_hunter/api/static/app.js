@@ -42,7 +42,7 @@ const el = {
   rows: $("cluster-rows"), count: $("cluster-count"), titleSymbol: $("title-symbol"), titleInfo: $("title-info"),
   bot: $("bot"), botSummary: $("bot-summary"), equity: $("equity"), positionRows: $("position-rows"),
   positionCount: $("position-count"), tradeRows: $("trade-rows"),
-  venues: [...document.querySelectorAll('#venues input[name="venue"]')],
+  venues: [...document.querySelectorAll('#venues input[name="venue"]')], venueHealth: $("venue-health"),
 };
 const VENUE_ABBR = { binance: "BN", bybit: "BY", okx: "OK" };
 
@@ -146,6 +146,7 @@ async function load(force) {
     render();
     el.status.textContent = "updated " + fmtTime(Date.now()) + " UTC";
     loadBot(ctl.signal);
+    loadVenueHealth(ctl.signal);
   } catch (e) {
     if (e.name === "AbortError") return;
     showError(symbol + ": " + (e instanceof ApiError ? e.message : String(e)));
@@ -154,6 +155,24 @@ async function load(force) {
   } finally {
     if (state.inFlight === ctl) { state.inFlight = null; delete document.body.dataset.loading; }
   }
+}
+
+/* Each venue's health beside its box, from /api/v1/status: the events the heatmap holds from it and, inside a
+   running bot, its stream (as of the last heartbeat: connected, or why not). */
+async function loadVenueHealth(signal) {
+  let st;
+  try { st = await getJson("/api/v1/status", signal); } catch (e) { return; }
+  const counts = (st.heatmap && st.heatmap.accepted_by_venue) || {};
+  const streams = {};
+  ((st.stream && st.stream.venues) || []).forEach((v) => { streams[v.venue] = v; });
+  el.venueHealth.innerHTML = el.venues.map((box) => {
+    const v = box.value, s = streams[v];
+    let state = "";
+    if (s) state = !s.streaming ? " not streamed" : s.connected ? " connected" : " disconnected";
+    const cls = !s ? "" : s.connected ? "up" : "down";
+    return `<span class="${cls}" data-venue="${esc(v)}">${VENUE_ABBR[v] || esc(v)} ${(counts[v] || 0).toLocaleString("en-US")}` +
+      `${state}</span>`;
+  }).join(" · ");
 }
 
 /* The bot's panel: its open positions, recent trades and equity curve, when the server reads its books. */

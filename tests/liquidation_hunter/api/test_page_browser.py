@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from conftest import DATA, WIRE
 from running_bot import RunningBot, running_bot
+from venue_events import AT, three_venues
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts"
@@ -239,8 +241,6 @@ def test_page_of_a_running_bot_shows_positions_trades_equity_and_markers(bot: Ru
 
 @pytest.fixture(scope="module")
 def venues_url() -> Iterator[str]:
-    from venue_events import AT, three_venues
-
     from liquidation_hunter.api.server import ApiServer
     from liquidation_hunter.api.views import ApiSource
     from live_heatmap import LiveLiquidationHeatmap
@@ -263,6 +263,10 @@ def test_page_venue_filter_requeries_with_exchanges(venues_url: str, browser: An
         ("binance", True), ("bybit", True), ("okx", True)]
     assert browser.execute_script("return document.body.dataset.exchanges") == ""
     assert sorted(venue_cells(browser)) == ["binance,bybit", "bybit", "okx"]  # the mixed cluster says so
+    held = Counter(e.exchange.value for e in three_venues())  # each venue's events, beside its box
+    health = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#venue-health span[data-venue]"), "venue health")
+    assert {h.get_attribute("data-venue"): h.text for h in health} == {
+        "binance": f"BN {held['binance']}", "bybit": f"BY {held['bybit']}", "okx": f"OK {held['okx']}"}
     browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
                            " a.dispatchEvent(new Event('change'));")
 
