@@ -19,8 +19,8 @@ from typing import Any
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.side import Side
 from live_heatmap.venue import PriceKind, Venue
-from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, symbol_ok
-from live_heatmap.wire.parsed import Frame, ParsedFrame, decode_message, positive, reject, timestamp_ms
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, checked_symbol
+from live_heatmap.wire.parsed import Frame, ParsedFrame, array, decode_message, positive, reject, timestamp_ms
 
 __all__ = ["BYBIT_SIDES", "TOPIC_PREFIX", "ParsedFrame", "parse_bybit_frame"]
 
@@ -50,11 +50,7 @@ def parse_bybit_frame(frame: Frame, instruments: Instruments | None = None) -> P
         if type(topic) is not str or not topic.startswith(TOPIC_PREFIX):
             return reject(RejectReason.UNKNOWN_TOPIC, f"topic={str(topic)[:60]!r}")
         event_time = timestamp_ms(obj.get("ts"), "ts")
-        data = obj.get("data")
-        if type(data) is not list:
-            if data is None:
-                raise FrameRejected(RejectReason.MISSING_FIELD, "data")
-            return reject(RejectReason.NOT_AN_ARRAY, f"data is {type(data).__name__}")
+        data = array(obj.get("data"), "data")
         if not data:
             return reject(RejectReason.EMPTY_DATA, "data=[]")
     except FrameRejected as exc:
@@ -73,11 +69,7 @@ def parse_bybit_frame(frame: Frame, instruments: Instruments | None = None) -> P
 def _event(item: Any, topic_symbol: str, event_time: int, instruments: Instruments | None) -> LiquidationEvent:
     if type(item) is not dict:
         raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"data element is {type(item).__name__}")
-    venue_id = item.get("s")
-    if not symbol_ok(venue_id):
-        raise FrameRejected(RejectReason.BAD_SYMBOL if venue_id is not None else RejectReason.MISSING_FIELD,
-                            f"s={str(venue_id)[:40]!r}")
-    venue_id = venue_id.upper()
+    venue_id = checked_symbol(item.get("s"), "s").upper()
     if venue_id != topic_symbol:
         raise FrameRejected(RejectReason.BAD_SYMBOL, f"s={venue_id!r} in the topic of {topic_symbol!r}")
     raw_side = item.get("S")

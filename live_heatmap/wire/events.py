@@ -30,6 +30,8 @@ __all__ = [
     "FrameRejected",
     "LiquidationEvent",
     "RejectReason",
+    "checked_symbol",
+    "decode_object",
     "parse_force_order",
     "symbol_ok",
 ]
@@ -137,22 +139,28 @@ class LiquidationEvent(NamedTuple):
 _EVENT_TYPE = "forceOrder"
 
 
-def _decode(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> dict[str, Any]:
+def decode_object(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> dict[str, Any]:
+    """``frame`` as a JSON object (a dict passes through); else :class:`FrameRejected` (``not_json``,
+    ``not_an_object``). Every venue's parser starts here."""
     if isinstance(frame, dict):
-        obj: Any = frame
-    else:
-        try:
-            obj = orjson.loads(frame)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            raise FrameRejected(RejectReason.NOT_JSON, str(exc)[:120]) from None
-        if not isinstance(obj, dict):
-            raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"top level is {type(obj).__name__}")
+        return frame
+    try:
+        obj = orjson.loads(frame)
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise FrameRejected(RejectReason.NOT_JSON, str(exc)[:120]) from None
+    if not isinstance(obj, dict):
+        raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"top level is {type(obj).__name__}")
+    return obj
+
+
+def _decode(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> dict[str, Any]:
+    obj = decode_object(frame)
     data = obj.get("data")
     if data is not None and "stream" in obj:  # combined-stream envelope
         if not isinstance(data, dict):
             raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"envelope data is {type(data).__name__}")
         obj = data
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def _number(order: dict[str, Any], key: str) -> float | None:
@@ -197,6 +205,14 @@ def symbol_ok(symbol: object) -> TypeGuard[str]:
     return isinstance(symbol, str) and 0 < len(symbol) <= 64 and symbol.isprintable() and " " not in symbol
 
 
+def checked_symbol(raw: Any, name: str) -> str:
+    """``raw`` when :func:`symbol_ok`; else :class:`FrameRejected` (``missing_field``, ``bad_symbol``)."""
+    if not symbol_ok(raw):
+        raise FrameRejected(RejectReason.BAD_SYMBOL if raw is not None else RejectReason.MISSING_FIELD,
+                            f"{name}={str(raw)[:40]!r}")
+    return raw
+
+
 def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, Any]) -> LiquidationEvent:
     """Parse one ``forceOrder`` frame (raw payload or ``{"stream","data"}`` envelope).
 
@@ -214,10 +230,7 @@ def parse_force_order(frame: bytes | bytearray | memoryview | str | dict[str, An
     if not isinstance(order, dict):
         raise FrameRejected(RejectReason.MISSING_FIELD, "o")
 
-    symbol = order.get("s")
-    if not symbol_ok(symbol):
-        raise FrameRejected(RejectReason.BAD_SYMBOL if symbol is not None else RejectReason.MISSING_FIELD,
-                            f"o.s={str(symbol)[:40]!r}")
+    symbol = checked_symbol(order.get("s"), "o.s")
     raw_side = order.get("S")
     side = WIRE_SIDES.get(raw_side) if type(raw_side) is str else None
     if side is None:

@@ -25,8 +25,8 @@ from typing import Any
 from live_heatmap.common.instruments import Instrument, Instruments
 from live_heatmap.side import Side
 from live_heatmap.venue import PriceKind, Venue
-from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, symbol_ok
-from live_heatmap.wire.parsed import Frame, ParsedFrame, decode_message, positive, reject, timestamp_ms
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent, RejectReason, checked_symbol
+from live_heatmap.wire.parsed import Frame, ParsedFrame, array, decode_message, positive, reject, timestamp_ms
 
 __all__ = ["CHANNEL", "INCONSISTENT_SIDES", "OKX_SIDES", "ParsedFrame", "parse_okx_frame"]
 
@@ -65,11 +65,7 @@ def parse_okx_frame(frame: Frame, instruments: Instruments) -> ParsedFrame:
             rest = True
         else:
             raise FrameRejected(RejectReason.MISSING_FIELD, "arg")
-        data = obj.get("data")
-        if type(data) is not list:
-            if data is None:
-                raise FrameRejected(RejectReason.MISSING_FIELD, "data")
-            return reject(RejectReason.NOT_AN_ARRAY, f"data is {type(data).__name__}")
+        data = array(obj.get("data"), "data")
         if not data and not rest:
             return reject(RejectReason.EMPTY_DATA, "data=[]")
     except FrameRejected as exc:
@@ -99,11 +95,7 @@ def _details(element: Any) -> list[Any]:
     """The ``details`` of a ``data`` element (not empty)."""
     if type(element) is not dict:
         raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"data element is {type(element).__name__}")
-    details = element.get("details")
-    if type(details) is not list:
-        if details is None:
-            raise FrameRejected(RejectReason.MISSING_FIELD, "details")
-        raise FrameRejected(RejectReason.NOT_AN_ARRAY, f"details is {type(details).__name__}")
+    details = array(element.get("details"), "details")
     if not details:
         raise FrameRejected(RejectReason.EMPTY_DETAILS, f"instId={str(element.get('instId'))[:40]!r}")
     return details
@@ -111,10 +103,7 @@ def _details(element: Any) -> list[Any]:
 
 def _instrument(element: dict[str, Any], instruments: Instruments) -> Instrument:
     """The instrument of a ``data`` element, with a usable contract size."""
-    inst_id = element.get("instId")
-    if not symbol_ok(inst_id):
-        raise FrameRejected(RejectReason.BAD_SYMBOL if inst_id is not None else RejectReason.MISSING_FIELD,
-                            f"instId={str(inst_id)[:40]!r}")
+    inst_id = checked_symbol(element.get("instId"), "instId")
     instrument = instruments.get(inst_id)
     if instrument is None or not (instrument.contract_size > 0.0 and math.isfinite(instrument.contract_size)):
         raise FrameRejected(RejectReason.UNKNOWN_CONTRACT_SIZE,

@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-import orjson
-
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
     FrameRejected,
     LiquidationEvent,
     RejectReason,
+    decode_object,
 )
 
-__all__ = ["Frame", "ParsedFrame", "decode_message", "positive", "reject", "timestamp_ms"]
+__all__ = ["Frame", "ParsedFrame", "array", "decode_message", "positive", "reject", "timestamp_ms"]
 
 Frame = bytes | bytearray | memoryview | str | dict[str, Any]
 """A message as the socket (bytes, str) or a reader (an already decoded dict) hands it over."""
@@ -44,19 +43,20 @@ def reject(reason: RejectReason, detail: str) -> ParsedFrame:
 def decode_message(frame: Frame) -> dict[str, Any]:
     """``frame`` as a JSON object; raises :class:`FrameRejected` (``not_data`` for a text ``pong``, ``not_json``,
     ``not_an_object``)."""
-    if isinstance(frame, dict):
-        return frame
     if isinstance(frame, memoryview | bytearray):
         frame = bytes(frame)
-    if frame in _PONGS:
+    if isinstance(frame, bytes | str) and frame in _PONGS:
         raise FrameRejected(RejectReason.NOT_DATA, "pong")
-    try:
-        obj = orjson.loads(frame)
-    except (orjson.JSONDecodeError, TypeError) as exc:
-        raise FrameRejected(RejectReason.NOT_JSON, str(exc)[:120]) from None
-    if not isinstance(obj, dict):
-        raise FrameRejected(RejectReason.NOT_AN_OBJECT, f"top level is {type(obj).__name__}")
-    return obj
+    return decode_object(frame)
+
+
+def array(value: Any, name: str) -> list[Any]:
+    """``value`` when it is a JSON array; else :class:`FrameRejected` (``missing_field``, ``not_an_array``)."""
+    if type(value) is not list:
+        if value is None:
+            raise FrameRejected(RejectReason.MISSING_FIELD, name)
+        raise FrameRejected(RejectReason.NOT_AN_ARRAY, f"{name} is {type(value).__name__}")
+    return value
 
 
 def positive(raw: Any, name: str, reason: RejectReason) -> float:

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
+
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.stream.router import FundingSink, Sink, StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.subscriptions import Plan
 from live_heatmap.venue import Venue
 
-__all__ = ["KeepAlive", "MessageRouter", "Plan", "Session", "SubscriptionBook", "VenueAdapter"]
+__all__ = ["JsonSession", "KeepAlive", "MessageRouter", "Plan", "Session", "SubscriptionBook", "VenueAdapter"]
 
 
 class KeepAlive(StrEnum):
@@ -77,6 +79,31 @@ class Session(Protocol):
 
     def on_frame(self, data: bytes) -> None:
         """A text or binary frame: data to the router, a control reply checked, a pong noted."""
+
+
+class JsonSession:
+    """What every venue's session shares: its name and router, the bounded error answers and the failure; each
+    frame decoded as JSON (not JSON: a ``not_json`` reject) and handed to :meth:`on_message` (a shape it does not
+    know: ``unknown_message``)."""
+
+    def __init__(self, name: str, router: MessageRouter) -> None:
+        self.name = name
+        self.router = router
+        self.errors: deque[str] = deque(maxlen=20)
+        self.failure: str | None = None
+
+    def on_frame(self, data: bytes) -> None:
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.router.on_reject("not_json", data)
+            return
+        if not self.on_message(message):
+            self.router.on_reject("unknown_message", data)
+
+    def on_message(self, message: Any) -> bool:
+        """Route or check one decoded message; False when its shape is not one the venue sends."""
+        raise NotImplementedError
 
 
 class VenueAdapter(Protocol):

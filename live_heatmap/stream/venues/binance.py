@@ -15,7 +15,7 @@ from live_heatmap.common.instruments import Instruments
 from live_heatmap.stream.router import FundingSink, Router, Sink, StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.subscriptions import Plan, plan_subscriptions, stream_url, subscribe_requests
-from live_heatmap.stream.venues.base import KeepAlive, MessageRouter, SubscriptionBook
+from live_heatmap.stream.venues.base import JsonSession, KeepAlive, MessageRouter, SubscriptionBook
 from live_heatmap.venue import Venue
 
 __all__ = ["BinanceAdapter", "BinanceSession"]
@@ -23,19 +23,16 @@ __all__ = ["BinanceAdapter", "BinanceSession"]
 log = structlog.get_logger("live_heatmap.stream.stream")
 
 
-class BinanceSession:
+class BinanceSession(JsonSession):
     """One Binance connection: its SUBSCRIBE requests, their answers by id, and the routing of its frames."""
 
     keepalive = KeepAlive.WS_PING
     ping_message = ""
 
     def __init__(self, name: str, streams: tuple[str, ...], router: MessageRouter, first_id: int) -> None:
-        self.name = name
-        self.router = router
+        super().__init__(name, router)
         self._requests = deque(orjson.dumps(r).decode() for r in subscribe_requests(streams, first_id))
         self._pending_ids = set(range(first_id, first_id + len(self._requests)))
-        self.errors: deque[str] = deque(maxlen=20)
-        self.failure: str | None = None
 
     def next_request(self) -> str | None:
         return self._requests.popleft() if self._requests else None
@@ -46,31 +43,24 @@ class BinanceSession:
     def ready(self) -> bool:
         return not self._pending_ids
 
-    def on_frame(self, data: bytes) -> None:
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.router.on_reject("not_json", data)
-            return
-        if type(message) is dict:
-            if "stream" in message and "data" in message:
-                self.router.on_payload(message["data"])
-                return
-            if "e" in message:
-                self.router.on_payload(message)
-                return
-            if "id" in message and ("result" in message or "code" in message):
-                self._on_reply(message)
-                return
-            if "code" in message:
-                self.errors.append(str(message.get("msg"))[:200])
-                log.warning("stream.error_frame", connection=self.name, code=message.get("code"),
-                            msg=str(message.get("msg"))[:200])
-                return
-        elif type(message) is list:
+    def on_message(self, message: Any) -> bool:
+        if type(message) is list:
             self.router.on_payload(message)
-            return
-        self.router.on_reject("unknown_message", data)
+        elif type(message) is not dict:
+            return False
+        elif "stream" in message and "data" in message:
+            self.router.on_payload(message["data"])
+        elif "e" in message:
+            self.router.on_payload(message)
+        elif "id" in message and ("result" in message or "code" in message):
+            self._on_reply(message)
+        elif "code" in message:
+            self.errors.append(str(message.get("msg"))[:200])
+            log.warning("stream.error_frame", connection=self.name, code=message.get("code"),
+                        msg=str(message.get("msg"))[:200])
+        else:
+            return False
+        return True
 
     def _on_reply(self, reply: dict[str, Any]) -> None:
         request_id = reply.get("id")

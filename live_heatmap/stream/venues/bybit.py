@@ -25,7 +25,7 @@ from live_heatmap.common.symbols import symbol_key, to_exchange_id
 from live_heatmap.stream.router import FundingSink, Sink, StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.subscriptions import Plan
-from live_heatmap.stream.venues.base import KeepAlive, MessageRouter, SubscriptionBook
+from live_heatmap.stream.venues.base import JsonSession, KeepAlive, MessageRouter, SubscriptionBook
 from live_heatmap.stream.venues.markets import resolve_symbols
 from live_heatmap.stream.venues.routing import EventRouter
 from live_heatmap.venue import Venue
@@ -65,7 +65,7 @@ def _by_rule(symbol: str) -> tuple[str, str]:
     return to_exchange_id(symbol), symbol_key(symbol)
 
 
-class BybitSession:
+class BybitSession(JsonSession):
     """One Bybit connection: batched subscriptions, each answer checked, bad topics found and dropped."""
 
     keepalive = KeepAlive.MESSAGE
@@ -73,15 +73,12 @@ class BybitSession:
 
     def __init__(self, name: str, topics: tuple[str, ...], router: MessageRouter, book: SubscriptionBook, *,
                  batch: int, first_id: int) -> None:
-        self.name = name
-        self.router = router
+        super().__init__(name, router)
         self.book = book
         wanted = [t for t in topics if t not in book.dropped]
         self._queue = deque(tuple(wanted[i:i + batch]) for i in range(0, len(wanted), batch))
         self._in_flight: dict[str, tuple[str, ...]] = {}
         self._next_id = first_id
-        self.errors: deque[str] = deque(maxlen=20)
-        self.failure: str | None = None
 
     def next_request(self) -> str | None:
         if not self._queue:
@@ -97,26 +94,22 @@ class BybitSession:
     def ready(self) -> bool:
         return not self._queue and not self._in_flight
 
-    def on_frame(self, data: bytes) -> None:
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.router.on_reject("not_json", data)
-            return
-        if type(message) is dict:
-            if "topic" in message:
-                self.router.on_payload(message)
-                return
-            op = message.get("op")
-            if op == "subscribe":
-                self._on_subscribe(message)
-                return
-            if op in ("ping", "pong"):  # the pong: anything received already answers our ping
-                if message.get("success") is False:
-                    log.warning("stream.ping_refused", venue="bybit", connection=self.name,
-                                msg=str(message.get("ret_msg"))[:200])
-                return
-        self.router.on_reject("unknown_message", data)
+    def on_message(self, message: Any) -> bool:
+        if type(message) is not dict:
+            return False
+        if "topic" in message:
+            self.router.on_payload(message)
+            return True
+        op = message.get("op")
+        if op == "subscribe":
+            self._on_subscribe(message)
+            return True
+        if op in ("ping", "pong"):  # the pong: anything received already answers our ping
+            if message.get("success") is False:
+                log.warning("stream.ping_refused", venue="bybit", connection=self.name,
+                            msg=str(message.get("ret_msg"))[:200])
+            return True
+        return False
 
     def _on_subscribe(self, answer: dict[str, Any]) -> None:
         batch = self._in_flight.pop(str(answer.get("req_id")), None)

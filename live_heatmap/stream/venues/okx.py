@@ -25,7 +25,7 @@ from live_heatmap.stream.limits import RateLimiter
 from live_heatmap.stream.router import FundingSink, Sink, StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.subscriptions import Plan
-from live_heatmap.stream.venues.base import KeepAlive, MessageRouter, SubscriptionBook
+from live_heatmap.stream.venues.base import JsonSession, KeepAlive, MessageRouter, SubscriptionBook
 from live_heatmap.stream.venues.markets import resolve_symbols
 from live_heatmap.stream.venues.routing import EventRouter
 from live_heatmap.venue import Venue
@@ -38,7 +38,7 @@ SWAP_TOPIC = f"{CHANNEL}:SWAP"
 """The one subscription, as a topic name (``<channel>:<instType>``)."""
 
 
-class OkxSession:
+class OkxSession(JsonSession):
     """One OKX connection: its subscription (within the hour's budget), the answers, the text pong."""
 
     keepalive = KeepAlive.WHEN_IDLE
@@ -46,16 +46,13 @@ class OkxSession:
 
     def __init__(self, name: str, topics: tuple[str, ...], router: MessageRouter, book: SubscriptionBook, *,
                  budget: RateLimiter | None, first_id: int) -> None:
-        self.name = name
-        self.router = router
+        super().__init__(name, router)
         self.book = book
         self.budget = budget
         self._to_send = deque(topics)
         self._pending: deque[str] = deque()
         self._next_id = first_id
         self.requests_sent = 0
-        self.errors: deque[str] = deque(maxlen=20)
-        self.failure: str | None = None
 
     def next_request(self) -> str | None:
         if not self._to_send or (self.budget is not None and self.budget.reserve() > 0.0):
@@ -74,21 +71,19 @@ class OkxSession:
         return not self._to_send and not self._pending
 
     def on_frame(self, data: bytes) -> None:
-        if data == b"pong":
-            return
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.router.on_reject("not_json", data)
-            return
-        if type(message) is dict:
-            if "event" in message:
-                self._on_event(message)
-                return
-            if "arg" in message:
-                self.router.on_payload(message)
-                return
-        self.router.on_reject("unknown_message", data)
+        if data != b"pong":
+            super().on_frame(data)
+
+    def on_message(self, message: Any) -> bool:
+        if type(message) is not dict:
+            return False
+        if "event" in message:
+            self._on_event(message)
+            return True
+        if "arg" in message:
+            self.router.on_payload(message)
+            return True
+        return False
 
     def _on_event(self, answer: dict[str, Any]) -> None:
         event = answer.get("event")

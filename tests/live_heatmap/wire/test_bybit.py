@@ -9,7 +9,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from venue_samples import BYBIT_CONTROL, BYBIT_DOC, three_venues
+from venue_samples import BYBIT_CONTROL, BYBIT_DOC, edited_forms, fuzz_values, three_venues
 
 from live_heatmap import LiquidationEvent, RejectReason
 from live_heatmap.common.instruments import Instrument, Instruments
@@ -191,42 +191,14 @@ def test_data_elements_that_are_not_objects() -> None:
     assert _reasons(parsed) == ["not_an_object"] * 4 and len(parsed.events) == 1
 
 
-def _target(frame: Any, parents: list[str]) -> Any:
-    """The container at ``parents`` (list indexes as digits), or None when the path is not there."""
-    target = frame
-    for key in parents:
-        if isinstance(target, list):
-            target = target[int(key)] if key.isdigit() and int(key) < len(target) else None
-        elif isinstance(target, dict):
-            target = target.get(key)
-        else:
-            return None
-    return target
-
-
-_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=8),
-                    st.sampled_from(["Buy", "Sell", "BTCUSDT", "0.1", "nan", "1791565600992", 1791565600992]),
-                    st.lists(st.integers(), max_size=2),
-                    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+_VALUES = fuzz_values("Buy", "Sell", "BTCUSDT", "0.1", "nan", "1791565600992", 1791565600992)
 _PATHS = ["topic", "ts", "data", "type", "data.0", "data.0.T", "data.0.s", "data.0.S", "data.0.v", "data.0.p"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(edits=st.lists(st.tuples(st.sampled_from(_PATHS), _VALUES), max_size=3), cut=st.integers(0, 300))
 def test_never_raises_and_every_event_is_plausible(edits: list[tuple[str, object]], cut: int) -> None:
-    frame: Any = orjson.loads(orjson.dumps(GOOD))
-    for path, value in edits:
-        *parents, leaf = path.split(".")
-        target = _target(frame, parents)
-        if isinstance(target, dict):
-            target[leaf] = value
-        elif isinstance(target, list) and target:
-            target[0] = value
-    try:
-        raw = orjson.dumps(frame)
-    except orjson.JSONEncodeError:  # an int past 64 bits
-        raw = b"{"
-    for candidate in (frame, raw, raw[:cut]):
+    for candidate in edited_forms(GOOD, edits, cut):
         parsed = parse_bybit_frame(candidate)
         assert len(parsed.events) + len(parsed.rejects) >= 1
         for event in parsed.events:

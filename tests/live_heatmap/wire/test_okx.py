@@ -9,7 +9,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from venue_samples import OKX_DOC, OKX_INSTRUMENTS, OKX_RECORDED, OKX_SUBSCRIBE, three_venues
+from venue_samples import OKX_DOC, OKX_INSTRUMENTS, OKX_RECORDED, OKX_SUBSCRIBE, edited_forms, fuzz_values, three_venues
 
 from live_heatmap import LiquidationEvent
 from live_heatmap.common.instruments import Instrument, Instruments
@@ -236,24 +236,8 @@ def test_garbage_and_truncated_messages(raw: bytes) -> None:
     assert _reasons(_parse(raw)) == [expected]
 
 
-def _target(frame: Any, parents: list[str]) -> Any:
-    """The container at ``parents`` (list indexes as digits), or None when the path is not there."""
-    target = frame
-    for key in parents:
-        if isinstance(target, list):
-            target = target[int(key)] if key.isdigit() and int(key) < len(target) else None
-        elif isinstance(target, dict):
-            target = target.get(key)
-        else:
-            return None
-    return target
-
-
-_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=8),
-                    st.sampled_from(["long", "short", "net", "buy", "sell", "BTC-USDT-SWAP", "DOGE-USDT-SWAP", "8.55",
-                                     "1791565600771", "liquidation-orders", "0"]),
-                    st.lists(st.integers(), max_size=2),
-                    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+_VALUES = fuzz_values("long", "short", "net", "buy", "sell", "BTC-USDT-SWAP", "DOGE-USDT-SWAP", "8.55",
+                      "1791565600771", "liquidation-orders", "0")
 _PATHS = ["arg", "arg.channel", "data", "code", "event", "data.0", "data.0.instId", "data.0.details",
           "data.0.details.0", *(f"data.0.details.0.{k}" for k in DETAIL)]
 
@@ -261,19 +245,7 @@ _PATHS = ["arg", "arg.channel", "data", "code", "event", "data.0", "data.0.instI
 @settings(max_examples=300, deadline=None)
 @given(edits=st.lists(st.tuples(st.sampled_from(_PATHS), _VALUES), max_size=3), cut=st.integers(0, 400))
 def test_never_raises_and_every_event_is_plausible(edits: list[tuple[str, object]], cut: int) -> None:
-    frame: Any = _copy(PUSH)
-    for path, value in edits:
-        *parents, leaf = path.split(".")
-        target = _target(frame, parents)
-        if isinstance(target, dict):
-            target[leaf] = value
-        elif isinstance(target, list) and target:
-            target[0] = value
-    try:
-        raw = orjson.dumps(frame)
-    except orjson.JSONEncodeError:  # an int past 64 bits
-        raw = b"{"
-    for candidate in (frame, raw, raw[:cut]):
+    for candidate in edited_forms(PUSH, edits, cut):
         parsed = _parse(candidate)
         assert len(parsed.events) + len(parsed.rejects) >= 1 or parsed == ParsedFrame([], [])
         for event in parsed.events:
