@@ -11,6 +11,7 @@ from typing import Any
 
 import ccxt  # type: ignore[import-untyped]
 import pytest
+from helpers import Clock
 from structlog.testing import capture_logs
 
 from liquidation_hunter.bot.runner import build_bot
@@ -25,14 +26,6 @@ from tests.fakes.okx.rest_server import FakeOkxRest, swap_instrument
 NOW = 1_791_565_600_000
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"]
 NOWHERE = "ws://127.0.0.1:9"  # nothing listens (the streams are built, not opened, here)
-
-
-class Clock:
-    def __init__(self, now: int = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def test_one_stream_per_venue_with_its_instruments(tmp_path: Path, fakes: Any) -
     binance, bybit, okx = fakes
     config = _config(tmp_path, binance, bybit, okx)
     with capture_logs() as logs:
-        bot = build_bot(config, clock=Clock())
+        bot = build_bot(config, clock=Clock(NOW))
     streams = bot.stream
     assert isinstance(streams, VenueStreams)
     assert [(f.venue, f.stream is not None, f.markets_source) for f in streams.feeds] == [
@@ -81,7 +74,7 @@ def test_one_stream_per_venue_with_its_instruments(tmp_path: Path, fakes: Any) -
 def test_status_shows_each_venue_and_the_backfill(tmp_path: Path, fakes: Any) -> None:
     binance, bybit, okx = fakes
     config = _config(tmp_path, binance, bybit, okx)
-    clock = Clock()
+    clock = Clock(NOW)
     bot = build_bot(config, clock=clock)
     assert isinstance(bot.stream, VenueStreams)
     result = bot.stream.backfill(config, bot.heatmap)
@@ -107,7 +100,7 @@ def test_a_venue_without_instruments_is_left_out_and_status_says_why(tmp_path: P
     binance, bybit, okx = fakes
     okx.fail_next("/api/v5/public/instruments", status=503, times=10)
     config = _config(tmp_path, binance, bybit, okx)
-    clock = Clock()
+    clock = Clock(NOW)
     with capture_logs() as logs:
         bot = build_bot(config, clock=clock)
     assert isinstance(bot.stream, VenueStreams)
@@ -125,7 +118,7 @@ def test_a_venue_without_instruments_is_left_out_and_status_says_why(tmp_path: P
 def test_backfill_off_is_said(tmp_path: Path, fakes: Any) -> None:
     binance, bybit, okx = fakes
     config = _config(tmp_path, binance, bybit, okx, backfill=False)
-    bot = build_bot(config, clock=Clock())
+    bot = build_bot(config, clock=Clock(NOW))
     assert isinstance(bot.stream, VenueStreams)
     result = bot.stream.backfill(config, bot.heatmap)
     assert result is not None and result.skipped == "venues.okx.backfill is false" and result.requests == 0
@@ -155,7 +148,7 @@ def test_a_day_later_the_instruments_are_read_again_and_the_parser_uses_the_new_
                                                                                        fakes: Any) -> None:
     binance, bybit, okx = fakes
     config = _config(tmp_path, binance, bybit, okx, backfill=False)
-    clock = Clock()
+    clock = Clock(NOW)
     bot = build_bot(config, clock=clock)
     assert _okx_btc(bot, "2", clock.now - 1_000) == pytest.approx(0.02)  # 2 contracts of 0.01 BTC
     okx.instruments[0] = swap_instrument("BTC-USDT-SWAP", ct_val="0.001", tick="0.1")  # OKX changes the ctVal
@@ -187,7 +180,7 @@ def test_a_day_later_the_instruments_are_read_again_and_the_parser_uses_the_new_
 def test_a_failed_refresh_keeps_the_old_table_with_one_warning(tmp_path: Path, fakes: Any) -> None:
     binance, bybit, okx = fakes
     config = _config(tmp_path, binance, bybit, okx, backfill=False)
-    clock = Clock()
+    clock = Clock(NOW)
     bot = build_bot(config, clock=clock)
     okx.instruments[0] = swap_instrument("BTC-USDT-SWAP", ct_val="0.001", tick="0.1")
     okx.fail_next("/api/v5/public/instruments", status=503, times=10)
