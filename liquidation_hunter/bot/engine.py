@@ -6,7 +6,9 @@
 * ``positions``: let the broker act on the prices (stops, take-profits, liquidations, funding), time exits, and
   the ``close``/``flatten`` requests made by hand (:mod:`.controls`);
 * ``snapshot``: equity and positions into the books;
-* ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads.
+* ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads;
+* ``markets`` (hourly, when ``exchanges`` lists Bybit or OKX): each venue's instruments read again once they are
+  a day old, handed to its running stream (:meth:`.venues.VenueStreams.refresh_markets`).
 
 :meth:`Bot.run_job` runs any of them, and a failing job cannot stop the others. Two kinds of failure are kept
 apart, and both are apart from a refusal (a signal the risk rules or the exchange turned down is recorded
@@ -496,6 +498,12 @@ class Bot:
             # a VenueStreams (the bot's streams, one per venue) says how each venue does; a bare stream does not
             venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
         )
+
+    def job_markets(self, now_ms: int) -> None:
+        """Each venue's instruments read again once a day old (a stream that is not the bot's venues: nothing)."""
+        refresh = getattr(self.stream, "refresh_markets", None)
+        if refresh is not None:
+            refresh(now_ms)
 
     def job_heartbeat(self, now_ms: int) -> None:
         """The health record and one log line: at info, or while the stream is disconnected at warning after

@@ -9,7 +9,8 @@ for what it does to the stream anyway: it drops the duplicates of a reconnect or
 store would too) and counts bad frames; it holds at most ``heatmap.max_events`` events per symbol.
 
 An :class:`~.app.App` of three services: the recorder, the stream, the heartbeat (one line every
-``schedule.heartbeat`` seconds: events written, their rate, whether the stream is connected). SIGINT/SIGTERM:
+``schedule.heartbeat`` seconds: events written, their rate, whether the stream is connected; it also reads a
+venue's instruments again once they are a day old, :mod:`.venues`). SIGINT/SIGTERM:
 the stream is closed, the queue flushed and the file closed, within 5 s.
 """
 
@@ -60,7 +61,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
                         clock=clock).attach(heatmap)
     stream = venue_streams(config, heatmap, now_ms=clock(), mark_price=False)
-    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder)
+    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock)
 
     def stop_recorder() -> None:
         recorder.stop(timeout=2.5)
@@ -82,11 +83,13 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
 
 
 class _Heartbeat:
-    """One status line every ``every`` seconds, on its own daemon thread, until stopped."""
+    """One status line every ``every`` seconds, on its own daemon thread, until stopped; before it, the venues'
+    instruments are read again once a day old (as the bot's ``markets`` job does)."""
 
     def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: VenueStreams,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, clock: Callable[[], int]) -> None:
         self.every = every
+        self.clock = clock
         self.heatmap = heatmap
         self.stream = stream
         self.recorder = recorder
@@ -103,6 +106,7 @@ class _Heartbeat:
     def _run(self) -> None:
         last_written, last_at = self.recorder.written, time.monotonic()
         while not self._stop.wait(self.every):
+            self.stream.refresh_markets(self.clock())  # a day-old venue table read again (bot.venues)
             now = time.monotonic()
             ingest, stream = self.heatmap.status(), self.stream.status()
             stats = self.recorder.stats()

@@ -8,8 +8,8 @@ then every accepted event appended), the OKX backfill (when ``exchanges`` lists 
 over REST, :mod:`.venues`), the stream (one per venue of ``exchanges``, :mod:`.venues`: liquidations, and
 Binance's mark prices, into the heatmap, Binance's funding rates to the paper broker; in paper mode each mark
 price of a symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.on_mark_price`), the
-scheduler (the jobs, :mod:`.scheduler`: stopping lets running jobs finish for up to 2.5 s). The process ends
-within 5 s of the signal.
+scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job when Bybit or OKX is streamed: stopping
+lets running jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
 
 Safety with money: paper is the default. ``mode: live`` in the file needs ``--live`` on the command line
 (and the reverse); keys come only from ``BINANCE_API_KEY``/``BINANCE_API_SECRET``.
@@ -114,8 +114,16 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     return bot
 
 
+MARKETS_CHECK_S = 3600.0
+"""How often the ``markets`` job looks whether a venue's instruments are a day old (:mod:`.venues`)."""
+
+
 def _intervals(config: BotConfig) -> dict[str, float]:
-    return {job: getattr(config.schedule, job) for job in JOBS if not (job == "prices" and config.exchange.mark_price)}
+    intervals = {job: getattr(config.schedule, job) for job in JOBS
+                 if not (job == "prices" and config.exchange.mark_price)}
+    if any(venue is not Venue.BINANCE for venue in config.venues_on):
+        intervals["markets"] = MARKETS_CHECK_S
+    return intervals
 
 
 def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] = system_clock_ms,

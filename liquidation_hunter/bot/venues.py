@@ -8,6 +8,12 @@ form; the stream maps them to the venue's ids and skips, with one warning, a sym
 the bot); Bybit's and OKX's only bring liquidations. A venue whose instruments cannot be had (no network and no
 cache) is not streamed: one error line, and ``status`` says why. OKX's recent liquidations are read over REST on
 start (:meth:`VenueStreams.backfill`) when ``venues.okx.backfill`` is on and the symbols are a list.
+
+While the bot runs, :meth:`VenueStreams.refresh_markets` (the ``markets`` job, hourly) reads a venue's instruments
+again once its table is a day old (the cache first: another process on the same ``venues.markets_dir`` may have
+read them already) and hands the new table to the venue's running stream: a changed contract size (OKX's ctVal)
+applies from the next message. A failed read is one warning, counted (``status``), and the old table is kept. A
+configured symbol the venue lists only now is not subscribed until the bot restarts (one warning says so).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -23,7 +30,12 @@ import structlog
 from liquidation_hunter.bot.assembly import stream_settings
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.okx_backfill import BackfillResult, EventSink, backfill_okx
-from liquidation_hunter.trading.venue_markets import MarketsUnavailable, load_instruments
+from liquidation_hunter.trading.venue_markets import (
+    MARKETS_MAX_AGE_MS,
+    MarketsLoad,
+    MarketsUnavailable,
+    load_instruments,
+)
 from live_heatmap import to_exchange_id
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.funding import FundingRates
@@ -51,6 +63,11 @@ class VenueFeed:
     or ``unavailable``."""
     markets_error: str | None = None
     backfill: BackfillResult | None = None
+    reload: Callable[..., MarketsLoad] | None = None
+    """``reload(now_ms=)`` reads the venue's instruments again (:meth:`VenueStreams.refresh_markets`); None:
+    Binance."""
+    refresh_failures: int = 0
+    """Daily refreshes that failed (the old table kept)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The venue's part of the health record (``status`` shows it)."""
@@ -72,6 +89,7 @@ class VenueFeed:
             datetime.fromtimestamp(as_of / 1000, UTC).isoformat(timespec="seconds"),
             "markets_source": self.markets_source,
             "markets_error": self.markets_error,
+            "markets_refresh_failures": self.refresh_failures,
             "backfill": None if self.backfill is None else self.backfill.to_dict(),
         }
 
@@ -138,6 +156,15 @@ class VenueStreams:
         """Per venue: stream health, instruments (count, as of, source), skipped symbols, backfill."""
         return [f.to_dict() for f in self.feeds]
 
+    def refresh_markets(self, now_ms: int) -> None:
+        """Every streamed venue whose instruments are ``MARKETS_MAX_AGE_MS`` old: read them again (module
+        docstring); never raises for a venue's failure."""
+        for feed in self.feeds:
+            if feed.stream is None or feed.reload is None or feed.instruments is None:
+                continue
+            if now_ms - feed.instruments.as_of_ms >= MARKETS_MAX_AGE_MS:
+                _refresh(feed, feed.stream, feed.reload, now_ms)
+
     def backfill(self, config: BotConfig, sink: EventSink) -> BackfillResult | None:
         """OKX's recent liquidations over REST into ``sink`` (the heatmap: the recorder sees them), when OKX is
         streamed, ``venues.okx.backfill`` is on and the symbols are a list; never raises for OKX's failures."""
@@ -152,6 +179,29 @@ class VenueStreams:
             feed.backfill = backfill_okx(feed.instruments, config.symbols, sink, rest_url=config.venues.okx.rest_url,
                                          timeout_s=config.exchange.timeouts.rest)
         return feed.backfill
+
+
+def _refresh(feed: VenueFeed, stream: LiquidationStream, reload: Callable[..., MarketsLoad], now_ms: int) -> None:
+    try:
+        loaded = reload(now_ms=now_ms)
+        error = loaded.error
+    except MarketsUnavailable as exc:  # the cache was removed meanwhile
+        error = str(exc)
+    if error is not None:
+        feed.refresh_failures += 1
+        feed.markets_error = error
+        log.warning("venue_markets_refresh_failed", venue=feed.venue.value, error=error,
+                    failures=feed.refresh_failures, as_of_ms=feed.instruments.as_of_ms if feed.instruments else None,
+                    consequence="the instruments in use are kept; tried again in an hour")
+        return
+    stream.update_instruments(loaded.instruments)
+    feed.instruments, feed.markets_source, feed.markets_error = loaded.instruments, loaded.source, None
+    log.info("venue_markets_refreshed", venue=feed.venue.value, source=loaded.source,
+             instruments=len(loaded.instruments.by_id), as_of_ms=loaded.instruments.as_of_ms)
+    listed = [s for s in stream.plan.skipped if loaded.instruments.for_unified(s) is not None]
+    if listed:
+        log.warning("venue_symbols_listed_now", venue=feed.venue.value, symbols=listed,
+                    consequence="not streamed from this venue until the bot is restarted")
 
 
 def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = None,
@@ -171,9 +221,10 @@ def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = 
                                    markets_source="exchange" if markets else "rule"))
             continue
         urls = config.venues.bybit if venue is Venue.BYBIT else config.venues.okx
+        reload = partial(load, venue, config.venues.markets_path(config.source), rest_url=urls.rest_url,
+                         timeout_s=config.exchange.timeouts.rest)
         try:
-            loaded = load(venue, config.venues.markets_path(config.source), now_ms=now_ms, rest_url=urls.rest_url,
-                          timeout_s=config.exchange.timeouts.rest)
+            loaded = reload(now_ms=now_ms)
         except MarketsUnavailable as exc:
             log.error("venue_not_streamed", venue=venue.value, error=str(exc),
                       consequence="no liquidations from this venue until the bot is restarted with its markets")
@@ -186,5 +237,6 @@ def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = 
                                             connect_timeout=config.exchange.timeouts.connect)
         symbols = "all" if config.symbols == "all" else list(config.symbols)
         stream = LiquidationStream(sink, symbols, settings, venue=venue, instruments=loaded.instruments)
-        feeds.append(VenueFeed(venue, stream, loaded.instruments, loaded.source, loaded.error))
+        feeds.append(VenueFeed(venue, stream, loaded.instruments, loaded.source, loaded.error, reload=reload))
     return VenueStreams(feeds)
+

@@ -20,7 +20,7 @@ from live_heatmap.common.structs import Settings
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
-__all__ = ["BUILTIN_STRATEGIES", "BYBIT_WS_URL", "MEMORY", "OKX_WS_URL", "ApiConfig", "BybitConfig", "ExchangeConfig",
+__all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "ExchangeConfig",
            "LoggingConfig", "OkxConfig", "RiskConfig", "ScheduleConfig", "StorageConfig", "StrategyConfig",
            "TimeoutsConfig", "VenuesConfig", "is_module_name"]
 
@@ -78,16 +78,10 @@ class ExchangeConfig(Settings, frozen=True):
                                     self.ws_url)
 
 
-BYBIT_WS_URL = BYBIT_LINEAR_URL
-"""Bybit v5's public stream of linear contracts (``allLiquidation.<symbol>``)."""
-OKX_WS_URL = OKX_PUBLIC_URL
-"""OKX v5's public stream (``liquidation-orders``)."""
-
-
 class BybitConfig(Settings, frozen=True):
     """``venues.bybit``: where Bybit's liquidations and instruments are read (used when ``exchanges`` lists it)."""
 
-    ws_url: WsUrl = BYBIT_WS_URL
+    ws_url: WsUrl = BYBIT_LINEAR_URL
     """The linear contracts' public WebSocket (the whole URL)."""
     rest_url: HttpUrl = "https://api.bybit.com"
     """REST base of the instruments (``/v5/market/instruments-info``, read through ccxt)."""
@@ -96,7 +90,7 @@ class BybitConfig(Settings, frozen=True):
 class OkxConfig(Settings, frozen=True):
     """``venues.okx``: where OKX's liquidations and instruments are read (used when ``exchanges`` lists it)."""
 
-    ws_url: WsUrl = OKX_WS_URL
+    ws_url: WsUrl = OKX_PUBLIC_URL
     """The public WebSocket (the whole URL)."""
     rest_url: HttpUrl = "https://www.okx.com"
     """REST base of the instruments (``/api/v5/public/instruments``) and of the backfill, through ccxt."""

@@ -213,6 +213,8 @@ def render_venue(venue: Mapping[str, Any]) -> str:
     parts = [head]
     if venue.get("instruments") is not None:
         stale = f", venue failed: {venue['markets_error']}" if venue.get("markets_error") else ""
+        if venue.get("markets_refresh_failures"):
+            stale += f", {venue['markets_refresh_failures']} daily refreshes failed"
         parts.append(f"instruments {venue['instruments']} as of {venue.get('instruments_as_of')} "
                      f"({venue.get('markets_source')}{stale})")
     if venue.get("skipped_symbols"):

@@ -36,12 +36,11 @@ from live_heatmap.common.instruments import Instrument, Instruments
 from live_heatmap.common.symbols import LINEAR_QUOTES, symbol_key, to_exchange_id
 from live_heatmap.venue import Venue
 
-__all__ = ["DEFAULT_REST_URLS", "MARKETS_MAX_AGE_MS", "MarketsLoad", "MarketsUnavailable", "binance_instruments",
+__all__ = ["MARKETS_MAX_AGE_MS", "MarketsLoad", "MarketsUnavailable", "binance_instruments",
            "instruments_from_markets", "load_instruments", "read_cache", "venue_exchange", "write_cache"]
 
 MARKETS_MAX_AGE_MS = 24 * 3600 * 1000
 """A cached table younger than this is used without asking the venue (contract sizes change rarely)."""
-DEFAULT_REST_URLS = {Venue.BYBIT: "https://api.bybit.com", Venue.OKX: "https://www.okx.com"}
 _CACHE_FORMAT = 1
 
 

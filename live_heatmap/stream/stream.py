@@ -39,6 +39,7 @@ from live_heatmap.stream.status import ShardStatus, StreamStatus
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 from live_heatmap.stream.venues import adapter_for
 from live_heatmap.stream.venues.base import MessageRouter, SubscriptionBook, VenueAdapter
+from live_heatmap.stream.venues.routing import EventRouter
 from live_heatmap.venue import Venue
 
 __all__ = ["LiquidationStream", "StreamSettings", "settings_with"]
@@ -204,12 +205,21 @@ class LiquidationStream:
         limit = self.settings.connection_limit
         self.limiter = connection_limiter if connection_limiter is not None else (
             None if limit is None else RateLimiter(limit[0], limit[1]))
-        router = self.adapter.router(sink, self.plan, self.stats, funding=funding, wall_ms=wall_ms,
-                                     instruments=instruments)
-        self.shards = [_Shard(i, streams, self.adapter, router, settings=self.settings, stop=self._stop,
+        self.router = self.adapter.router(sink, self.plan, self.stats, funding=funding, wall_ms=wall_ms,
+                                          instruments=instruments)
+        self.shards = [_Shard(i, streams, self.adapter, self.router, settings=self.settings, stop=self._stop,
                               limiter=self.limiter)
                        for i, streams in enumerate(self.plan.shards)]
         self.started = False
+
+    def update_instruments(self, instruments: Instruments) -> None:
+        """Parse from the next message on with ``instruments`` (a daily refresh: a changed contract size applies at
+        once, on the open connections). The subscriptions stay as planned at construction: a symbol skipped then
+        (not listed) is not subscribed until the stream is built again. Binance's stream has no table to replace
+        (its ids follow the rule): ValueError, as for another venue's table."""
+        if instruments.venue is not self.venue or not isinstance(self.router, EventRouter):
+            raise ValueError(f"{self.venue}: the stream cannot take {instruments.venue}'s instruments")
+        self.router.instruments = instruments
 
     def start(self) -> LiquidationStream:
         if self.started:

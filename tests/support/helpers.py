@@ -15,6 +15,16 @@ NOW = 1_737_997_200_000  # 2025-01-27T17:00:00Z
 MINUTE = 60_000
 
 
+class Clock:
+    """A clock a test sets by hand (``clock.now += ...``): what the bot's parts take as ``clock``."""
+
+    def __init__(self, now: int = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
 def event(price: float, qty: float = 1.0, *, age_min: float = 0.0, side: str = "long",
           symbol: str = "BTCUSDT", now: int = NOW) -> LiquidationEvent:
     t = int(now - age_min * MINUTE)

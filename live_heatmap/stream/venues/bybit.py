@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
 import orjson
@@ -150,7 +149,7 @@ class BybitAdapter:
     def router(self, sink: Sink, plan: Plan, stats: StreamStats, *, funding: FundingSink | None,
                wall_ms: Callable[[], int], instruments: Instruments | None) -> MessageRouter:
         del plan, funding  # one topic per symbol: nothing to filter; no funding rates here
-        return EventRouter(self.venue, sink, stats, partial(parse_bybit_frame, instruments=instruments),
+        return EventRouter(self.venue, sink, stats, parse_bybit_frame, instruments,
                            wall_ms=wall_ms)
 
     def session(self, name: str, topics: tuple[str, ...], router: MessageRouter, settings: StreamSettings, *,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
 import orjson
@@ -151,7 +150,7 @@ class OkxAdapter:
         if instruments is None:
             raise ValueError("okx: the stream needs the venue's instruments")
         keep = None if plan.symbol_filter is None else keep_instruments(plan.symbol_filter)
-        return EventRouter(self.venue, sink, stats, partial(parse_okx_frame, instruments=instruments),
+        return EventRouter(self.venue, sink, stats, parse_okx_frame, instruments,
                            wall_ms=wall_ms, keep=keep)
 
     def session(self, name: str, topics: tuple[str, ...], router: MessageRouter, settings: StreamSettings, *,

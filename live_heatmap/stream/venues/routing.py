@@ -7,7 +7,7 @@ counted by reason in the stream's own stats (its status, per venue) and passed t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -17,18 +17,24 @@ from live_heatmap.wire.parsed import ParsedFrame
 
 __all__ = ["EventRouter"]
 
+T = TypeVar("T")
+
 log = structlog.get_logger("live_heatmap.stream.stream")
 
 
-class EventRouter:
-    """Routes one venue's decoded data messages; ``keep`` (optional) trims a message to the wanted instruments
-    before it is parsed and returns how many liquidations it removed (counted as filtered)."""
+class EventRouter(Generic[T]):
+    """Routes one venue's decoded data messages through ``parse(message, instruments)``; ``keep`` (optional) trims
+    a message to the wanted instruments before it is parsed and returns how many liquidations it removed (counted
+    as filtered). ``instruments`` may be replaced while messages flow (one attribute: each message is parsed with
+    the old table or the new one, never a mix)."""
 
-    def __init__(self, venue: Venue, sink: Sink, stats: StreamStats, parse: Callable[[Any], ParsedFrame], *,
-                 wall_ms: Callable[[], int], keep: Callable[[dict[str, Any]], int] | None = None) -> None:
+    def __init__(self, venue: Venue, sink: Sink, stats: StreamStats, parse: Callable[[Any, T], ParsedFrame],
+                 instruments: T, *, wall_ms: Callable[[], int],
+                 keep: Callable[[dict[str, Any]], int] | None = None) -> None:
         self.venue = venue
         self.sink = sink
         self.stats = stats
+        self.instruments = instruments
         self._parse = parse
         self._wall_ms = wall_ms
         self._keep = keep
@@ -41,7 +47,7 @@ class EventRouter:
                 self.stats.filtered += removed
                 if not payload.get("data"):
                     return
-        events, rejects = self._parse(payload)
+        events, rejects = self._parse(payload, self.instruments)
         for rejected in rejects:
             self.on_reject(str(rejected.reason), b"", rejected.detail)
         for event in events:

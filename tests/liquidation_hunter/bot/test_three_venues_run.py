@@ -63,6 +63,7 @@ def test_run_three_venues(tmp_path: Path) -> None:
         log = tmp_path / "bot.log"
         with started_bot(config, log) as bot, publishing_marks(ws, MARKS):
             wait_for(lambda: log_events(log, "loop_started"), "the bot to start", log, bot=bot)
+            assert log_events(log, "loop_started")[0]["jobs"]["markets"] == 3600  # the daily refresh's check
             assert bybit_ws.wait_for_subscription("allLiquidation.BTCUSDT", timeout=10.0)
             assert okx_ws.wait_for_subscription("liquidation-orders:SWAP", timeout=10.0)
             assert [(e["events"], e["new"], e["failed"]) for e in log_events(log, "backfill")] == [(1, 1, 0)]

@@ -143,6 +143,18 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("api token_env not a name", "api:\n  token_env: 'MY TOKEN'\n", "api.token_env",
      "expected the name of an environment variable"),
     ("api enabled as text", "api:\n  enabled: 'on'\n", "api.enabled", "expected true or false, got 'on'"),
+    # exchanges and venues
+    ("unknown venue", "exchanges: [binance, kraken]\n", "exchanges[1]",
+     "unknown venue 'kraken'; the venues are binance, bybit, okx"),
+    ("a venue twice", "exchanges: [binance, okx, okx]\n", "exchanges[2]", "'okx' is listed twice"),
+    ("no binance", "exchanges: [bybit]\n", "exchanges", "a list including binance"),
+    ("exchanges empty", "exchanges: []\n", "exchanges", "a list of venues among binance, bybit, okx"),
+    ("exchanges not a list", "exchanges: binance\n", "exchanges", "expected a list, got 'binance'"),
+    ("bad ws url", "venues:\n  bybit:\n    ws_url: https://stream.bybit.com\n", "venues.bybit.ws_url",
+     "a ws/wss URL"),
+    ("bad rest url", "venues:\n  okx:\n    rest_url: www.okx.com\n", "venues.okx.rest_url", "a http/https URL"),
+    ("unknown venue key", "venues:\n  okx:\n    backfil: true\n", "venues.okx.backfil", "did you mean 'backfill'?"),
+    ("venue section at the top", "okx:\n  backfill: false\n", "okx", "did you mean 'venues.okx'?"),
 ]
 
 

@@ -290,3 +290,22 @@ def test_the_okx_subscribe_budget_is_never_exceeded() -> None:
     clock.now += 3600.0
     assert orjson.loads(session.next_request() or "")["op"] == "subscribe"
     assert session.requests_sent == 3 and not session.has_requests()
+
+
+def test_new_instruments_apply_on_the_open_connection(heatmap: LiveLiquidationHeatmap,
+                                                      streams: list[LiquidationStream]) -> None:
+    with FakeOkx() as fake:
+        stream = start(streams, heatmap, "okx", fake.url, ["BTC/USDT:USDT"])
+        fake.publish([{"instId": "BTC-USDT-SWAP", "details": [okx_detail(T0, sz=2)]}])
+        assert wait_until(lambda: held(heatmap) == [T0])
+        stream.update_instruments(Instruments.of(Venue.OKX, T0 + 1, [  # OKX's ctVal changed
+            Instrument(Venue.OKX, "BTC-USDT-SWAP", "BTC/USDT:USDT", "BTCUSDT", 0.001)]))
+        fake.publish([{"instId": "BTC-USDT-SWAP", "details": [okx_detail(T0 + 1, sz=2)]}])
+        assert wait_until(lambda: held(heatmap) == [T0, T0 + 1])
+        assert [e.quantity for e in heatmap.events("BTCUSDT")] == pytest.approx([0.02, 0.002])
+        assert len(fake.open_connections()) == 1 and stream.status().reconnects == 0
+        with pytest.raises(ValueError, match="cannot take bybit's instruments"):
+            stream.update_instruments(Instruments.of(Venue.BYBIT, T0, []))
+    binance = LiquidationStream(heatmap, ["BTCUSDT"])  # its ids follow the rule: no table to replace
+    with pytest.raises(ValueError, match="binance: the stream cannot take"):
+        binance.update_instruments(Instruments.of(Venue.BINANCE, T0, []))
