@@ -62,7 +62,8 @@ import orjson
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.side import Side
-from live_heatmap.store.recorder import _SQLITE_MAGIC, EventStore, venue_filter
+from live_heatmap.store.recorder import EventStore, venue_filter
+from live_heatmap.store.schema import SQLITE_MAGIC
 from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import (
     MAX_TIMESTAMP_MS,
@@ -217,8 +218,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """One of :data:`FORMATS`, from the file's first bytes (through gzip or zip). ``ValueError`` if none."""
     where = os.fspath(path)
     with open(where, "rb") as fh:
-        head = fh.read(len(_SQLITE_MAGIC))
-    if head == _SQLITE_MAGIC:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head == SQLITE_MAGIC:
         return "sqlite"
     first = ""
     try:
