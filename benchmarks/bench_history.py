@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order  # noqa: E402
-from live_heatmap.store.history import export_events, load_events  # noqa: E402
+from live_heatmap.store.exports import export_events  # noqa: E402
+from live_heatmap.store.history import load_events  # noqa: E402
 from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # noqa: E402
 
 DATA = ROOT / "data" / "binance"

@@ -30,7 +30,8 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
-from live_heatmap.store.history import event_order, export_clusters, export_events
+from live_heatmap.store.exports import export_clusters, export_events
+from live_heatmap.store.history import event_order
 from live_heatmap.stream.status import StreamHealth
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 from strategies import load_strategy, make_strategy, strategy_from_path

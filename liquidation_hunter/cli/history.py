@@ -11,13 +11,9 @@ from typing import Any
 from liquidation_hunter.config.model import ConfigFileError, load_config
 from live_heatmap import LiveLiquidationHeatmap
 from live_heatmap.common.timeparse import parse_time_ms
-from live_heatmap.store.history import (
-    SnapshotSymbolError,
-    export_clusters,
-    export_events,
-    import_events,
-    load_events,
-)
+from live_heatmap.store.binance_files import SnapshotSymbolError
+from live_heatmap.store.exports import export_clusters, export_events
+from live_heatmap.store.history import import_events, load_events
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.venue import Venue
 

@@ -38,58 +38,30 @@ import structlog
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.heatmap import system_clock_ms
 from live_heatmap.side import SIDES_BY_CODE, Side
+from live_heatmap.store.schema import (
+    COLUMNS,
+    META,
+    SCHEMA_VERSION,
+    EventStoreError,
+    check_is_sqlite,
+    create,
+    has_events_table,
+    migrate_from_1,
+    schema_version,
+)
 from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
 
-__all__ = ["EventStore", "EventStoreError", "Recorder", "venue_filter", "warm_start"]
+__all__ = ["SCHEMA_VERSION", "EventStore", "EventStoreError", "Recorder", "venue_filter", "warm_start"]
 
-SCHEMA_VERSION = 2
-"""The event store's layout. 2: every row carries its venue (``exchange``, ``price_kind``, ``venue_symbol``) and
-the unique key includes the exchange; 1 (up to issue 13): Binance only, migrated to 2 by a writable open."""
 DAY_MS = 86_400_000
 MEMORY = ":memory:"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _one_of(column: str, values: Iterable[str]) -> str:
-    """``column = 'a' OR column = 'b' ...``: the CHECK of a column of names (``IN (...)`` costs a fifth of the
-    append rate: SQLite evaluates it per row)."""
-    return " OR ".join(f"{column} = '{v}'" for v in values)
-
-
-_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-# The venue's columns, added by the migration from schema 1 with the same definitions (so a migrated file and a
-# new one hold the same table); the defaults are what every schema 1 row was.
-_VENUE_COLUMNS = (
-    f"exchange TEXT NOT NULL DEFAULT '{Venue.BINANCE}' CHECK ({_one_of('exchange', Venue)})",
-    f"price_kind TEXT NOT NULL DEFAULT '{PriceKind.FILL_AVG}' CHECK ({_one_of('price_kind', PriceKind)})",
-    "venue_symbol TEXT NOT NULL DEFAULT ''",
-)
-_TABLE = """CREATE TABLE events (
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL CHECK (side IN ('long', 'short')),
-    price REAL NOT NULL,
-    quantity REAL NOT NULL,
-    event_time INTEGER NOT NULL,
-    trade_time INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    fallback INTEGER NOT NULL,
-    """ + ",\n    ".join(_VENUE_COLUMNS) + ")"
-# The unique key is LiquidationEvent.dedupe_key (the same tuple on two venues is two rows); it is also the
-# index of per-symbol reads, and the second one serves time-range reads over every symbol and pruning. Both
-# hold the whole read order, the exchange last, so reads come sorted straight from an index.
-_INDEXES = ("CREATE UNIQUE INDEX events_key ON events(symbol, trade_time, side, quantity, price, exchange)",
-            "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
-_INDEXES_1 = ("events_symbol_time", "events_time")  # schema 1's, without the exchange
-# The columns in LiquidationEvent's field order, so an event binds as is.
-_COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
-            "venue_symbol")
 # A duplicate (the unique index) is skipped; unlike INSERT OR IGNORE, a row breaking a CHECK or NOT NULL
 # rule is an error, not silently dropped and counted as a duplicate.
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 11)}) ON CONFLICT DO NOTHING"
+_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 11)}) ON CONFLICT DO NOTHING"
 # What a read selects: side and status as small values that map to shared strings (most rows are
 # FILLED), so a read creates fewer Python objects per row; the venue as one value, NULL for Binance's
 # (exchange, price_kind, venue_symbol), else the three joined by commas (the first two cannot hold one).
@@ -128,10 +100,6 @@ def venue_filter(exchanges: Iterable[str] | None) -> frozenset[Venue] | None:
     return frozenset(chosen)
 
 
-class EventStoreError(ValueError):
-    """The file is not an event store this version can use."""
-
-
 class EventStore:
     """Liquidation events in one SQLite file. Open with :meth:`open` (read-write) or :meth:`open_readonly`.
 
@@ -153,11 +121,11 @@ class EventStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> EventStore:
         """Open the store at ``path`` for writing, creating the file (and its folder) when missing. A file of
-        an older schema is migrated in place, in one transaction (see :meth:`_migrate_from_1`)."""
+        an older schema is migrated in place, in one transaction (:mod:`live_heatmap.store.schema`)."""
         where = os.fspath(path)
         if where != MEMORY:
             Path(where).parent.mkdir(parents=True, exist_ok=True)
-            _check_is_sqlite(where)
+            check_is_sqlite(where)
         db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
         try:
             if where != MEMORY:
@@ -181,12 +149,12 @@ class EventStore:
         where = os.fspath(path)
         if not Path(where).is_file():
             raise EventStoreError(f"{where}: no event store here (nothing has been recorded to this file)")
-        _check_is_sqlite(where)
+        check_is_sqlite(where)
         db = sqlite3.connect(f"file:{Path(where).resolve()}?mode=ro", uri=True, timeout=10.0,
                              isolation_level=None, check_same_thread=False)
         store = cls(db, where, readonly=True)
         try:
-            version = store._schema_version()
+            version = schema_version(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise EventStoreError(f"{where}: not an event store ({exc})") from None
@@ -200,43 +168,17 @@ class EventStore:
         """Create the tables of a new store, or migrate an older one; in one transaction that holds the write
         lock from its start, so two processes opening the same file do it once."""
         with self._lock:
-            self._db.execute(_META)
+            self._db.execute(META)
             with self._write() as db:
-                version = self._schema_version()
-                if version is None and not self._has_events_table():
-                    db.execute(_TABLE)
-                    for sql in _INDEXES:
-                        db.execute(sql)
-                    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                version = schema_version(db)
+                if version is None and not has_events_table(db):
+                    create(db)
                 elif version is None or version == 1:  # schema 1 created its table before writing its version
-                    self._migrate_from_1(db)
+                    rows = migrate_from_1(db, self.path)
+                    _log().info("event_store.migrated", path=self.path, from_schema=1, to_schema=SCHEMA_VERSION,
+                                rows=rows)
                 elif version > SCHEMA_VERSION:
                     raise EventStoreError(f"{self.path}: written by a newer version (schema {version})")
-
-    def _migrate_from_1(self, db: sqlite3.Connection) -> None:
-        """Schema 1 -> 2, inside the caller's transaction: the venue's columns are added (every existing row is a
-        Binance ``fill_avg`` event: their defaults), the two indexes rebuilt with the exchange in the key."""
-        if not self._has_events_table():
-            raise EventStoreError(f"{self.path}: not an event store (no events table)")
-        for column in _VENUE_COLUMNS:
-            db.execute(f"ALTER TABLE events ADD COLUMN {column}")
-        for name in _INDEXES_1:
-            db.execute(f"DROP INDEX IF EXISTS {name}")
-        for sql in _INDEXES:
-            db.execute(sql)
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
-        _log().info("event_store.migrated", path=self.path, from_schema=1, to_schema=SCHEMA_VERSION, rows=rows)
-
-    def _has_events_table(self) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-                                    ).fetchone() is not None
-
-    def _schema_version(self) -> int | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else None
 
     def close(self) -> None:
         with self._lock:
@@ -383,17 +325,6 @@ class EventStore:
             where.append("trade_time < ?")
             params.append(int(until_ms))
         return (head + (" WHERE " + " AND ".join(where) if where else "")), params
-
-
-def _check_is_sqlite(path: str) -> None:
-    """Refuse to touch a file that exists and is not SQLite (a CSV given by mistake, say)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except FileNotFoundError:
-        return
-    if head and head != _SQLITE_MAGIC:
-        raise EventStoreError(f"{path}: not a SQLite file")
 
 
 class Recorder:

@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap
 from live_heatmap.side import Side
 from live_heatmap.store.history import event_order, load_events
-from live_heatmap.store.recorder import SCHEMA_VERSION, EventStore, EventStoreError, Recorder, warm_start
+from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
+from live_heatmap.store.schema import SCHEMA_VERSION
 from live_heatmap.venue import PriceKind, Venue
 
 SCHEMA_1 = Path(__file__).resolve().parent / "fixtures" / "events_schema1.sqlite"
