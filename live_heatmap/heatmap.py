@@ -18,7 +18,7 @@ from live_heatmap.clustering import FOREVER, Groups, group_events, no_groups
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.status import IngestStatus
-from live_heatmap.venue import VENUES_BY_CODE, Venue
+from live_heatmap.venue import VENUES_BY_CODE, Exchanges, Venue, chosen_venues
 from live_heatmap.window import EventColumns, EventWindow, Venues, event_arrays, venue_symbols_of
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent, parse_force_order
 from live_heatmap.wire.frame_batch import EventFields, EventRows, parse_rows
@@ -42,26 +42,14 @@ _BLOCK_ROWS = 64
 
 _EVENTS = {LiquidationEvent}
 
-Exchanges = Iterable[Venue | str] | None
 """Which venues' events to read: venues or their names (``["bybit", "okx"]``); None: every venue."""
 
 
 def venue_codes(exchanges: Exchanges) -> frozenset[int] | None:
-    """The codes of ``exchanges`` (None stays None). Raises ``ValueError`` naming an unknown venue, or when
-    ``exchanges`` is empty (no venue, no events: surely a mistake)."""
-    if exchanges is None:
-        return None
-    if isinstance(exchanges, str):
-        exchanges = [exchanges]
-    codes = set()
-    for name in exchanges:
-        try:
-            codes.add(Venue(str(name).strip().lower()).code)
-        except ValueError:
-            raise ValueError(f"unknown exchange {str(name)[:40]!r} (known: {', '.join(VENUES_BY_CODE)})") from None
-    if not codes:
-        raise ValueError(f"exchanges: expected at least one of {', '.join(VENUES_BY_CODE)}, got none")
-    return frozenset(codes)
+    """The codes of ``exchanges`` (None stays None); ``ValueError`` naming an unknown venue, or when ``exchanges``
+    is empty (no venue, no events: surely a mistake)."""
+    venues = chosen_venues(exchanges, allow_empty=False)
+    return None if venues is None else frozenset(venue.code for venue in venues)
 
 
 def system_clock_ms() -> int:

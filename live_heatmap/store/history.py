@@ -75,9 +75,9 @@ from live_heatmap.store.exports import (
     read_events_csv,
     read_events_json,
 )
-from live_heatmap.store.recorder import EventStore, venue_filter
+from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import SQLITE_MAGIC
-from live_heatmap.venue import Venue
+from live_heatmap.venue import Venue, chosen_venues
 from live_heatmap.wire.events import LiquidationEvent
 
 # BYBIT_COLUMNS, EVENT_FIELDS, SnapshotSymbolError, export_events and export_clusters are imported from here too.
@@ -147,7 +147,7 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
                 exchanges: Iterable[str] | None = None) -> LoadReport:
     """:func:`load_events` with the counts: format, events read, duplicates dropped, rejects by reason."""
     keep = None if symbols is None else frozenset(symbol_key(s) for s in symbols)
-    venues = venue_filter(exchanges)
+    venues = chosen_venues(exchanges)
     if isinstance(source, EventStore):
         return _from_store(source, keep, since_ms, until_ms, venues)
     path = os.fspath(source)

@@ -49,13 +49,13 @@ from live_heatmap.store.schema import (
     migrate_from_1,
     schema_version,
 )
-from live_heatmap.venue import PriceKind, Venue
+from live_heatmap.venue import PriceKind, Venue, chosen_venues
 from live_heatmap.wire.events import LiquidationEvent
 
 if TYPE_CHECKING:
     from live_heatmap.heatmap import LiveLiquidationHeatmap
 
-__all__ = ["SCHEMA_VERSION", "EventStore", "EventStoreError", "Recorder", "venue_filter", "warm_start"]
+__all__ = ["SCHEMA_VERSION", "EventStore", "EventStoreError", "Recorder", "warm_start"]
 
 DAY_MS = 86_400_000
 MEMORY = ":memory:"
@@ -83,21 +83,6 @@ for _kind in (Side, Venue, PriceKind):
 def _venue_of(joined: str) -> tuple[Venue, PriceKind, str]:
     exchange, price_kind, venue_symbol = joined.split(",", 2)
     return Venue(exchange), PriceKind(price_kind), venue_symbol
-
-
-def venue_filter(exchanges: Iterable[str] | None) -> frozenset[Venue] | None:
-    """``exchanges`` (names or :class:`Venue`) as a set, None for all; ``ValueError`` naming an unknown one."""
-    if exchanges is None:
-        return None
-    if isinstance(exchanges, str):
-        exchanges = [exchanges]
-    chosen = set()
-    for name in exchanges:
-        try:
-            chosen.add(Venue(str(name).strip().lower()))
-        except ValueError:
-            raise ValueError(f"exchanges: unknown exchange {name!r} (known: {', '.join(Venue)})") from None
-    return frozenset(chosen)
 
 
 class EventStore:
@@ -310,7 +295,7 @@ class EventStore:
             where.append(("symbol = ?" if len(keys) == 1 else f"symbol IN ({', '.join('?' * len(keys))})")
                          if keys else "0")
             params += keys
-        chosen = venue_filter(exchanges)
+        chosen = chosen_venues(exchanges)
         if chosen is not None and chosen != set(Venue):
             if self.schema_version < 2:  # an older file read as it is: every event is Binance's
                 if Venue.BINANCE not in chosen:
