@@ -4,10 +4,13 @@ nothing of ``liquidation_hunter``.
 
 * :mod:`.liquidation` -- Binance's liquidation price, exact (:func:`liquidation_price`,
   :func:`liquidation_price_at_leverage`, :func:`liquidation_prices`) and a symbol's leverage :class:`Brackets`.
+* :mod:`.brackets` -- many symbols' brackets with their date (:class:`BracketTable`): the table shipped in the
+  package (:func:`shipped_brackets`) or an exchange answer (:func:`parse_leverage_brackets`).
 """
 
 from __future__ import annotations
 
+from live_heatmap.estimated.brackets import BracketTable, parse_leverage_brackets, shipped_brackets
 from live_heatmap.estimated.liquidation import (
     Bracket,
     Brackets,
@@ -18,8 +21,11 @@ from live_heatmap.estimated.liquidation import (
 
 __all__ = [
     "Bracket",
+    "BracketTable",
     "Brackets",
     "liquidation_price",
     "liquidation_price_at_leverage",
     "liquidation_prices",
+    "parse_leverage_brackets",
+    "shipped_brackets",
 ]

@@ -52,7 +52,8 @@ class Bracket:
     """One row of Binance's ``GET /fapi/v1/leverageBracket``: a notional range and what it costs.
 
     A position whose notional ``n`` satisfies ``notional_floor <= n < notional_cap`` is in this bracket (the last
-    bracket of a symbol also holds ``n == notional_cap``, the largest position allowed).
+    bracket of a symbol also holds ``n == notional_cap``, the largest position allowed). Binance lists a few empty
+    brackets (floor == cap, e.g. BEAMXUSDT's 8th of 2025-12-25): they hold no position.
     """
 
     bracket: int
@@ -70,7 +71,7 @@ class Bracket:
         checks = (("bracket", self.bracket >= 1),
                   ("initial_leverage", self.initial_leverage >= 1),
                   ("notional_floor", math.isfinite(self.notional_floor) and self.notional_floor >= 0.0),
-                  ("notional_cap", math.isfinite(self.notional_cap) and self.notional_cap > self.notional_floor),
+                  ("notional_cap", math.isfinite(self.notional_cap) and self.notional_cap >= self.notional_floor),
                   ("maint_margin_ratio", 0.0 <= self.maint_margin_ratio < 1.0),
                   ("cum", math.isfinite(self.cum)))
         for name, ok in checks:
@@ -84,11 +85,13 @@ class Brackets:
     __slots__ = ("_brackets", "symbol")
 
     def __init__(self, symbol: str, brackets: Iterable[Bracket]) -> None:
-        ordered = tuple(sorted(brackets, key=lambda b: b.notional_floor))
+        ordered = tuple(sorted(brackets, key=lambda b: (b.notional_floor, b.notional_cap, b.bracket)))
         if not ordered:
             raise ValueError(f"{symbol}: no leverage brackets")
         if ordered[0].notional_floor != 0.0:
             raise ValueError(f"{symbol}: the first leverage bracket starts at {ordered[0].notional_floor}, not 0")
+        if ordered[-1].notional_cap <= 0.0:
+            raise ValueError(f"{symbol}: the leverage brackets allow no position (cap 0)")
         for before, after in itertools.pairwise(ordered):
             if after.notional_floor != before.notional_cap:
                 raise ValueError(f"{symbol}: leverage bracket {after.bracket} starts at {after.notional_floor}, "
@@ -130,7 +133,7 @@ class Brackets:
             if notional < bracket.notional_cap:
                 return bracket
         if notional == self.notional_cap:
-            return self._brackets[-1]
+            return next(b for b in reversed(self._brackets) if b.notional_cap > b.notional_floor)
         raise ValueError(f"{self.symbol}: notional {notional:g} is above the largest position allowed "
                          f"({self.notional_cap:g})")
 

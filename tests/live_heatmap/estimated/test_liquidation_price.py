@@ -116,5 +116,14 @@ def test_malformed_brackets_are_refused() -> None:
         Brackets("X", [Bracket(1, 20, 0.0, 10.0, 0.01, 0.0), Bracket(2, 10, 11.0, 20.0, 0.02, 0.1)])
     with pytest.raises(ValueError, match="starts at 5"):
         Brackets("X", [Bracket(1, 20, 5.0, 10.0, 0.01, 0.0)])
+    with pytest.raises(ValueError, match="allow no position"):
+        Brackets("X", [Bracket(1, 20, 0.0, 0.0, 0.01, 0.0)])
     with pytest.raises(ValueError, match="maint_margin_ratio out of range"):
         Bracket(1, 20, 0.0, 10.0, 1.5, 0.0)
+
+
+def test_an_empty_bracket_holds_no_position() -> None:
+    # Binance lists a few (floor == cap): BEAMXUSDT's 8th bracket of 2025-12-25.
+    brackets = Brackets("X", [Bracket(3, 2, 20.0, 30.0, 0.2, 1.0), Bracket(2, 3, 20.0, 20.0, 0.1667, 0.5),
+                              Bracket(1, 5, 0.0, 20.0, 0.1, 0.0), Bracket(4, 1, 30.0, 30.0, 0.5, 2.0)])
+    assert [brackets.for_notional(n).bracket for n in (19.9, 20.0, 30.0)] == [1, 3, 3]
