@@ -53,17 +53,22 @@ class ModelConfig:
         if not self.leverage_mix:
             raise ModelConfigError("leverage_mix is empty")
         for leverage, share in self.leverage_mix:
-            if not (math.isfinite(leverage) and leverage >= 1):
-                raise ModelConfigError(f"leverage_mix: leverage must be >= 1, got {leverage!r}")
+            if not (math.isfinite(leverage) and leverage > 1):
+                raise ModelConfigError(f"leverage_mix: leverage must be > 1 (a 1x long is never liquidated), "
+                                       f"got {leverage!r}")
             if not (math.isfinite(share) and share > 0):
                 raise ModelConfigError(f"leverage_mix: share must be > 0, got {share!r}")
         total = sum(share for _, share in self.leverage_mix)
         if abs(total - 1.0) > 1e-9:
             raise ModelConfigError(f"leverage_mix: shares must sum to 1, got {total!r}")
-        if not (math.isfinite(self.max_leverage) and self.max_leverage >= 1):
-            raise ModelConfigError(f"max_leverage must be >= 1, got {self.max_leverage!r}")
+        if not (math.isfinite(self.max_leverage) and self.max_leverage > 1):
+            raise ModelConfigError(f"max_leverage must be > 1, got {self.max_leverage!r}")
         if not (math.isfinite(self.maint_margin_ratio) and 0 <= self.maint_margin_ratio < 1):
             raise ModelConfigError(f"maint_margin_ratio must be in [0, 1), got {self.maint_margin_ratio!r}")
+        highest = min(max(lev for lev, _ in self.leverage_mix), self.max_leverage)
+        if 1 / highest <= self.maint_margin_ratio:
+            raise ModelConfigError(f"leverage {highest:g} with maint_margin_ratio {self.maint_margin_ratio:g} "
+                                   "is liquidated as soon as it opens (1/L <= MMR)")
         if self.attribution not in ATTRIBUTIONS:
             raise ModelConfigError(f"attribution must be one of {', '.join(ATTRIBUTIONS)}, got {self.attribution!r}")
         if self.window_ms not in WINDOWS_MS.values():

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from live_heatmap.estimated.bars import Bar, check_bar
 from live_heatmap.estimated.config import ModelConfig
+from live_heatmap.estimated.liquidation import liquidation_prices
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -68,12 +69,16 @@ class LeverageDistribution(NamedTuple):
 
 
 def _liquidation_factors(leverages: FloatArray, mmr: float) -> tuple[FloatArray, FloatArray]:
-    """Liquidation price / entry price for a long and a short, isolated, WB = Q*EP/L, cum = 0.
+    """Liquidation price / entry price of a long and a short per tier (isolated, WB = Q*EP/L, cum = 0).
 
-    Binance's one-way formula reduces to EP (1 - 1/L) / (1 - MMR) (long), EP (1 + 1/L) / (1 + MMR)
-    (short).
+    Binance's formula (:func:`~live_heatmap.estimated.liquidation.liquidation_prices`) at an entry
+    price of 1: with cum = 0 the price is proportional to the entry, EP (1 - 1/L) / (1 - MMR) for a
+    long, EP (1 + 1/L) / (1 + MMR) for a short.
     """
-    return (1.0 - 1.0 / leverages) / (1.0 - mmr), (1.0 + 1.0 / leverages) / (1.0 + mmr)
+    one = np.ones(1)
+    longs = np.array([liquidation_prices(1, one, float(lev), mmr)[0] for lev in leverages])
+    shorts = np.array([liquidation_prices(-1, one, float(lev), mmr)[0] for lev in leverages])
+    return longs, shorts
 
 
 class EstimatedLevels:

@@ -216,6 +216,11 @@ def test_bad_bars_and_settings_are_refused_with_the_field_named() -> None:
         ModelConfig(window_ms=3_600_000)
     with pytest.raises(ModelConfigError, match="sum to 1"):
         ModelConfig(leverage_mix=((10.0, 0.5),))
+    with pytest.raises(ModelConfigError, match="as soon as it opens"):
+        ModelConfig(maint_margin_ratio=0.01, leverage_mix=((100.0, 1.0),))
+    assert ModelConfig(maint_margin_ratio=0.01, leverage_mix=((100.0, 1.0),), max_leverage=75.0).tiers()[0][0] == 75.0
+    with pytest.raises(ModelConfigError, match="never liquidated"):
+        ModelConfig(leverage_mix=((1.0, 1.0),))
     with pytest.raises(ModelConfigError, match="attribution"):
         ModelConfig(attribution="colour")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reference price"):
