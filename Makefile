@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api setup clean
+.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api bench-estimated setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -38,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
 	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
 
-bench: bench-core bench-stream bench-history bench-backtest bench-api
+bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated
 
 bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
@@ -54,6 +54,9 @@ bench-backtest: $(STAMP)
 
 bench-api: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/bench_api.py
+
+bench-estimated: $(STAMP)
+	$(BIN)/python benchmarks/bench_estimated.py
 
 # Mutation testing of the money path (docs/TESTING.md, "Mutation testing"); not part of `make test`: it takes a while.
 $(VENV)/.mutation: $(STAMP)

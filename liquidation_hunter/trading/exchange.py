@@ -30,6 +30,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.exchange_records import Balance, ExchangePosition, FundingPayment, OrderResult
 from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike, to_unified
+from live_heatmap.estimated.brackets import BracketTable, parse_leverage_brackets
 
 if TYPE_CHECKING:
     from liquidation_hunter.config.model import Secrets
@@ -197,6 +199,11 @@ class ExchangeClient:
             return self.unified(symbol) in markets
         except ValueError:
             return False
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether an API key and secret are set (signed endpoints can be asked)."""
+        return bool(getattr(self._exchange, "apiKey", None) and getattr(self._exchange, "secret", None))
 
     def __repr__(self) -> str:
         api = self._exchange.urls.get("api") or {}
@@ -569,6 +576,15 @@ class ExchangeClient:
                 return Balance(float(asset["walletBalance"]), float(asset["availableBalance"]))
         usdt = balance.get(_QUOTE) or {}
         return Balance(float(usdt.get("total") or 0.0), float(usdt.get("free") or 0.0))
+
+    def leverage_brackets(self, *, as_of: datetime | None = None) -> BracketTable:
+        """Every symbol's leverage brackets: one signed ``GET /fapi/v1/leverageBracket`` (weight 1; ccxt's raw
+        ``fapiPrivateGetLeverageBracket``, so the answer is Binance's own shape), parsed by
+        :func:`live_heatmap.estimated.brackets.parse_leverage_brackets` into a table dated ``as_of`` (default:
+        now, UTC). Needs API keys; see :func:`liquidation_hunter.trading.brackets.current_brackets` for the
+        fallback to the shipped table. A malformed answer raises :class:`ValueError`."""
+        answer = self._call("fetch leverage brackets", self._exchange.fapiPrivateGetLeverageBracket)
+        return parse_leverage_brackets(answer, as_of=as_of or datetime.now(UTC), source="exchange")
 
     def funding_history(self, since_ms: int, symbols: Sequence[str] | None = None) -> list[FundingPayment]:
         """Funding paid and received since ``since_ms``, oldest first: one ``GET /fapi/v1/income`` with
