@@ -1,0 +1,1 @@
+"""Estimated liquidation levels."""
