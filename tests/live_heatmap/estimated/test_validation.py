@@ -139,8 +139,8 @@ def test_recent_prints_sees_nothing_after_the_asked_time() -> None:
 
 # Calibrated once (seed 7, 10 symbols x 6 sessions x 144 five-minute bars; 12,516 liquidations): the true mix
 # scored G +0.20 (count; interval +0.19..+0.22), all-100x -0.11 (-0.12..-0.09), the time-shuffled true model
-# -0.08 (-0.10..-0.06). The thresholds sit well inside those gaps: true's lower bound > 0.1, 100x's upper bound < 0, true
-# above 100x by > 0.2, shuffled within 0.15 of zero.
+# -0.08 (-0.10..-0.06). The thresholds sit well inside those gaps: true's lower bound > 0.1, 100x's upper
+# bound < 0, true above 100x by > 0.2, shuffled within 0.15 of zero.
 def test_synthetic_market_tells_the_true_mix_from_all_100x_and_shuffled() -> None:
     true_runs, wrong_runs, events = [], [], []
     for path in paths(symbols=10, sessions=6, seed=7):
