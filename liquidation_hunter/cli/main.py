@@ -19,6 +19,7 @@ from liquidation_hunter.cli.controls import add_control_parsers
 from liquidation_hunter.cli.heatmap import add_heatmap_parser, parse_exchanges_option
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
+from liquidation_hunter.cli.validate import add_validate_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.data.prices import load_prices
@@ -266,6 +267,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_backtest_parser(sub)
     add_heatmap_parser(sub)
+    add_validate_parser(sub)
     return parser
 
 
