@@ -14,7 +14,7 @@ from fakes.binance.archive_server import ArchiveServer, metrics_csv, zipped
 
 from liquidation_hunter.cli import main
 from liquidation_hunter.data.open_interest import load_open_interest
-from liquidation_hunter.data.prices import load_prices
+from liquidation_hunter.data.prices import load_kline_bars, load_prices
 from liquidation_hunter.trading.archive import ArchiveDownloader, ArchiveFile, Outcome, plan_files
 
 KLINES = DATA / "klines" / "2025-01-27" / "BTCUSDT-1m-2025-01-27_1640-1730.csv"
@@ -45,11 +45,12 @@ def test_a_range_is_downloaded_verified_kept_in_the_layout_and_read_back(
             publish(server, metrics_file(day), metrics_csv(day))
         kline = ArchiveFile("klines", "BTCUSDT", "1m", DAY1)
         publish(server, kline, KLINES.read_text())
-        code = run(server, tmp_path, "--from", "2025-01-27", "--to", "2025-01-28", "--kinds", "metrics,klines",
-                   "--interval", "1m")
+        for day in (DAY1, DAY2):
+            publish(server, ArchiveFile("markPriceKlines", "BTCUSDT", "1m", day), KLINES.read_text())
+        code = run(server, tmp_path, "--from", "2025-01-27", "--to", "2025-01-28", "--interval", "1m")
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "3 downloaded, 0 skipped, 1 not published, 0 failed" in out
+    assert "5 downloaded, 0 skipped, 1 not published, 0 failed" in out
     assert "not published" in err and "BTCUSDT-1m-2025-01-28.zip" in err  # the kline day 2 was not put up
     assert (tmp_path / "metrics/BTCUSDT/BTCUSDT-metrics-2025-01-27.zip").is_file()
     assert (tmp_path / "klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-27.zip.CHECKSUM").is_file()
@@ -57,7 +58,9 @@ def test_a_range_is_downloaded_verified_kept_in_the_layout_and_read_back(
     entry = index["klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-27.zip"]
     assert entry["sha256"] == hashlib.sha256((tmp_path / "klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-27.zip")
                                              .read_bytes()).hexdigest()
-    assert sorted(index) == sorted([metrics_file(DAY1).relpath, metrics_file(DAY2).relpath, kline.relpath])
+    assert len(index) == 5 and metrics_file(DAY2).relpath in index and kline.relpath in index
+    marks = load_kline_bars(tmp_path / "markPriceKlines" / "BTCUSDT" / "1m")
+    assert marks.symbol == "BTCUSDT" and len(marks.close) == len(KLINES.read_text().splitlines()) - 1
     history = load_open_interest(tmp_path / "metrics" / "BTCUSDT")
     assert history.rows_per_day() == {"2025-01-27": 288, "2025-01-28": 288}
     assert history.gaps == ()
