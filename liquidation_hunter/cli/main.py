@@ -16,6 +16,7 @@ from liquidation_hunter import __version__
 from liquidation_hunter.api.auth import ApiAuthError
 from liquidation_hunter.cli.backtest import add_backtest_parser
 from liquidation_hunter.cli.controls import add_control_parsers
+from liquidation_hunter.cli.fetch import add_fetch_parser
 from liquidation_hunter.cli.heatmap import add_heatmap_parser, parse_exchanges_option
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
@@ -264,6 +265,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
 
     add_history_parsers(sub)
+    add_fetch_parser(sub)
 
     add_backtest_parser(sub)
     add_heatmap_parser(sub)

@@ -67,6 +67,10 @@ that much on any request it accepted: our ``recvWindow`` plus this is past its o
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%]+")
 _BINANCE_ERROR = re.compile(r"\{.*\}", re.DOTALL)
 _QUOTE = "USDT"
+OPEN_INTEREST_HISTORY_MS = 30 * 86_400_000
+"""How far back ``/futures/data/openInterestHist`` answers (Binance keeps 30 days; older: the archive)."""
+_OI_STEP_MS = 300_000
+_OI_LIMIT = 500
 
 
 def _ccxt() -> Any:
@@ -596,3 +600,31 @@ class ExchangeClient:
                if row.get("amount") is not None and row.get("timestamp") is not None
                and (row.get("code") in (None, _QUOTE)) and (wanted is None or row.get("symbol") in wanted)]
         return sorted(out, key=lambda p: (p.at, p.symbol))
+
+    def open_interest_history(self, symbol: str, since_ms: int, until_ms: int, *,
+                              now_ms: int) -> list[tuple[int, float, float]]:
+        """5-minute open interest ``(time ms, base amount, quote value)`` from ``since_ms`` to ``until_ms``,
+        oldest first: ``GET /futures/data/openInterestHist?period=5m&limit=500`` (ccxt's
+        ``fetch_open_interest_history``), one request per 500 rows. Binance answers only the last 30 days
+        before ``now_ms``: an older ``since_ms`` is a ValueError before any request (download the archive's
+        ``metrics`` files instead: ``liquidation-hunter fetch-history``)."""
+        if since_ms > until_ms:
+            raise ValueError(f"open interest history: since {since_ms} is after until {until_ms}")
+        if since_ms < now_ms - OPEN_INTEREST_HISTORY_MS:
+            days = (now_ms - since_ms) / 86_400_000
+            raise ValueError(f"open interest history: Binance's REST answers the last 30 days only, {since_ms} is "
+                             f"{days:.1f} days back; use `liquidation-hunter fetch-history SYMBOL --kinds metrics`")
+        unified = self._symbol(symbol)
+        rows: dict[int, tuple[int, float, float]] = {}
+        start = since_ms
+        while start <= until_ms:
+            end = min(until_ms, start + _OI_STEP_MS * (_OI_LIMIT - 1))
+            page = self._call(f"fetch open interest history {unified}", self._exchange.fetch_open_interest_history,
+                              unified, "5m", start, _OI_LIMIT, {"until": end})
+            for row in page:
+                at = row.get("timestamp")
+                if at is not None and since_ms <= int(at) <= until_ms:
+                    rows[int(at)] = (int(at), float(row.get("openInterestAmount") or 0.0),
+                                     float(row.get("openInterestValue") or 0.0))
+            start = end + 1
+        return [rows[t] for t in sorted(rows)]

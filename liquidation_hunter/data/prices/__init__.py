@@ -13,7 +13,7 @@ Import the names from here: ``from liquidation_hunter.data.prices import PriceSe
 
 from __future__ import annotations
 
-from liquidation_hunter.data.prices.files import PriceFileError, load_prices
+from liquidation_hunter.data.prices.files import KlineBars, PriceFileError, load_kline_bars, load_prices
 from liquidation_hunter.data.prices.series import PricePath, PriceSeries, PriceSource
 
-__all__ = ["PriceFileError", "PricePath", "PriceSeries", "PriceSource", "load_prices"]
+__all__ = ["KlineBars", "PriceFileError", "PricePath", "PriceSeries", "PriceSource", "load_kline_bars", "load_prices"]

@@ -39,11 +39,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from liquidation_hunter.data.prices.series import PriceSeries, PriceSource
 from live_heatmap import to_unified
 from live_heatmap.common.symbols import symbol_key
 
-__all__ = ["PriceFileError", "load_prices"]
+__all__ = ["KlineBars", "PriceFileError", "load_kline_bars", "load_prices"]
 
 MIN_MS = 1_546_300_800_000  # 2019-01-01
 MAX_MS = 4_102_444_800_000  # 2100-01-01
@@ -143,6 +146,89 @@ def _load_one(path: Path, *, symbol: str | None) -> PriceSeries:
         return PriceSeries.from_points(points, sources=source)
     except ValueError as exc:
         raise PriceFileError(f"{where}: {exc}") from None
+
+
+_VOLUMES = ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume")
+_VOLUME_COLUMNS = (5, 7, 9, 10)
+"""Where a headerless Binance klines file keeps them."""
+
+
+@dataclass(frozen=True, slots=True)
+class KlineBars:
+    """One symbol's klines (or markPriceKlines) as columns in time order, with the volumes a price series drops:
+    ``volume`` and ``taker_buy_volume`` in the base asset, ``quote_volume`` and ``taker_buy_quote_volume`` in the
+    quote asset (mark price klines carry zeros there). A bar repeated across files keeps the last one read."""
+
+    symbol: str
+    open_time: npt.NDArray[np.int64]
+    close_time: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    volume: npt.NDArray[np.float64]
+    quote_volume: npt.NDArray[np.float64]
+    taker_buy_volume: npt.NDArray[np.float64]
+    taker_buy_quote_volume: npt.NDArray[np.float64]
+
+
+def load_kline_bars(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                    symbol: str | None = None) -> KlineBars:
+    """Read klines files or folders of one symbol (the files :func:`load_prices` reads as klines, with the same
+    checks and errors) into :class:`KlineBars`, volumes included. Any other kind of file is a
+    :class:`PriceFileError`."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    bars: dict[int, tuple[float, ...]] = {}
+    symbols: set[str] = set()
+    for item in paths:
+        for path in _files(Path(item)):
+            where = str(path)
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                raise PriceFileError(f"{where}: no such file") from None
+            rows = [r for r in csv.reader(io.StringIO(_decompress(raw, path))) if any(c.strip() for c in r)]
+            if not rows:
+                raise PriceFileError(f"{where}: empty (no price rows)")
+            header = None if _is_number(rows[0][0]) else [c.strip() for c in rows[0]]
+            layout = _layout(header, len(rows[0]), where)
+            if layout.kind != "klines":
+                raise PriceFileError(f"{where}: a {layout.kind} file, not klines")
+            lower = [c.lower() for c in header] if header is not None else None
+            volumes = _VOLUME_COLUMNS if lower is None else tuple(
+                lower.index(n) if n in lower else -1 for n in _VOLUMES)
+            if min(volumes) < 0:
+                raise PriceFileError(f"{where}: a klines header without {', '.join(_VOLUMES)}")
+            named = symbol or _symbol_from_name(path) or ""
+            first = 1 if header is not None else 0
+            for line, row in enumerate(rows[first:], start=first + 1):
+                if len(row) <= max(layout.width - 1, *volumes):
+                    raise PriceFileError(f"{where}:{line}: expected {max(layout.width, max(volumes) + 1)} columns, "
+                                         f"got {len(row)}")
+                sym = row[layout.symbol].strip().upper() if layout.symbol is not None else named
+                _, closed, open_, high, low, close = _kline(row, layout, sym, where, line)
+                opened = _time(row[layout.kline[0]], where, line)
+                symbols.add(symbol_key(sym) if sym else "")
+                bars[opened] = (closed, open_, high, low, close, *(_volume(row[i], where, line) for i in volumes))
+    if not bars:
+        raise PriceFileError(f"{', '.join(map(str, paths))}: no klines")
+    if len(symbols) > 1 or "" in symbols:
+        raise PriceFileError(f"{', '.join(map(str, paths))}: klines of {', '.join(sorted(symbols)) or 'no symbol'}: "
+                             "read one named symbol at a time")
+    opens = np.array(sorted(bars), dtype=np.int64)
+    table = np.array([bars[t] for t in opens.tolist()], dtype=np.float64)
+    return KlineBars(symbols.pop(), opens, table[:, 0].astype(np.int64), *(table[:, i] for i in range(1, 9)))
+
+
+def _volume(text: str, where: str, line: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise PriceFileError(f"{where}:{line}: volume: expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0.0):
+        raise PriceFileError(f"{where}:{line}: volume: expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def _decompress(raw: bytes, path: Path) -> str:

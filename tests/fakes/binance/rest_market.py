@@ -253,6 +253,24 @@ class MarketBook:
             }
         return self._one_or_all(params, build)
 
+    def open_interest_hist(self, params: dict[str, str]) -> Any:
+        """5-minute rows from ``startTime`` to ``endTime`` (at most ``limit``), the amount rising 1.5 a step from
+        10,000 at 2025-01-01 and valued at the symbol's mark."""
+        symbol = params.get("symbol", "")
+        if symbol not in self.quotes:
+            raise INVALID_SYMBOL
+        step, origin = 300_000, 1_735_689_600_000
+        start = -(-int(params.get("startTime", origin)) // step) * step
+        end = int(params.get("endTime", start + step * 29))
+        limit = min(int(params.get("limit", 30)), 500)
+        rows = []
+        for at in range(start, end + 1, step)[:limit]:
+            amount = Decimal(10_000) + Decimal("1.5") * (at - origin) // step
+            rows.append({"symbol": symbol, "sumOpenInterest": fmt(amount, 8),
+                         "sumOpenInterestValue": fmt(amount * self.quotes[symbol].mark, 8),
+                         "timestamp": at})
+        return rows
+
     def leverage_bracket(self, params: dict[str, str]) -> Any:
         def build(symbol: str) -> dict[str, Any]:
             return {"symbol": symbol, "notionalCoef": 1.0, "brackets": [

@@ -122,6 +122,7 @@ class FakeBinanceRest:
             ("GET", "/fapi/v2/ticker/price"): m.ticker_price,
             ("GET", "/fapi/v1/ticker/24hr"): m.ticker_24hr,
             ("GET", "/fapi/v1/premiumIndex"): m.premium_index,
+            ("GET", "/futures/data/openInterestHist"): m.open_interest_hist,
         }
         signed: dict[tuple[str, str], Handler] = {
             ("POST", "/fapi/v1/order"): book.new_order,

@@ -613,3 +613,27 @@ def test_constructor_checks_its_settings(fake: FakeBinanceRest) -> None:
     with pytest.raises(ValueError, match="client id"):
         client.create_market_order(BTC, "buy", 0.002, "")
     exchange.close()
+
+
+# ------------------------------------------------------------------ open interest history
+
+def test_open_interest_history_pages_500_rows_of_the_last_30_days(client: ExchangeClient,
+                                                                  fake: FakeBinanceRest) -> None:
+    step, start = 300_000, 1_735_689_600_000 + 7 * 86_400_000
+    rows = client.open_interest_history("BTCUSDT", start, start + 600 * step, now_ms=start + 3 * 86_400_000)
+    assert [t for t, _, _ in rows] == list(range(start, start + 601 * step, step))  # 601 rows, no repeat
+    asked = [r for r in fake.requests if r.path == "/futures/data/openInterestHist"]
+    assert len(asked) == 2 and {r.params["period"] for r in asked} == {"5m"}
+    assert [int(r.params["startTime"]) for r in asked] == [start, start + 499 * step + 1]
+    mark = client.mark_prices([BTC])[BTC]
+    first = 10_000 + 1.5 * 7 * 288  # the fake's amount: 10,000 + 1.5 a step from 2025-01-01
+    assert rows[0][1:] == pytest.approx((first, first * mark))
+
+
+def test_open_interest_history_older_than_30_days_is_refused_before_any_request(
+        client: ExchangeClient, fake: FakeBinanceRest) -> None:
+    now = 1_740_000_000_000
+    with pytest.raises(ValueError, match=r"last 30 days only, .* 31\.0 days back; use `liquidation-hunter "
+                                         r"fetch-history SYMBOL --kinds metrics`"):
+        client.open_interest_history("BTCUSDT", now - 31 * 86_400_000, now, now_ms=now)
+    assert fake.requests == []
