@@ -6,7 +6,8 @@ nothing of ``liquidation_hunter``.
   :func:`liquidation_price_at_leverage`, :func:`liquidation_prices`) and a symbol's leverage :class:`Brackets`.
 * :mod:`.brackets` -- many symbols' brackets with their date (:class:`BracketTable`): the table shipped in the
   package (:func:`shipped_brackets`) or an exchange answer (:func:`parse_leverage_brackets`).
-* :mod:`.validation`, :mod:`.baselines`, :mod:`.harness` -- scoring a predictor against observed liquidations (log-score gain over climatology, the gate).
+* :mod:`.validation`, :mod:`.baselines`, :mod:`.harness` -- scoring a predictor against observed liquidations
+  (log-score gain over climatology, the gate).
 * :mod:`.model` -- one symbol's estimated levels, bar by closed bar (:class:`EstimatedLevels`, fed
   :class:`Bar` s, set by :class:`ModelConfig`): per-side levels, binned, and a leverage distribution.
 """
