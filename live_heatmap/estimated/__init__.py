@@ -14,6 +14,7 @@ from live_heatmap.estimated.brackets import BracketTable, parse_leverage_bracket
 from live_heatmap.estimated.liquidation import (
     Bracket,
     Brackets,
+    NoLiquidationPrice,
     liquidation_price,
     liquidation_price_at_leverage,
     liquidation_prices,
@@ -23,6 +24,7 @@ __all__ = [
     "Bracket",
     "BracketTable",
     "Brackets",
+    "NoLiquidationPrice",
     "liquidation_price",
     "liquidation_price_at_leverage",
     "liquidation_prices",
