@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from live_heatmap.estimated.liquidation import Brackets, NoLiquidationPrice, liquidation_price_at_leverage
+
 if TYPE_CHECKING:
     from liquidation_hunter.data.prices import PricePath
 
@@ -29,15 +31,21 @@ ExitReason = Literal["stop_loss", "take_profit", "time_exit", "liquidation", "ma
 market as soon as it was opened."""
 
 
-def liquidation_price(direction: int, entry: float, leverage: int, maintenance_margin_rate: float) -> float:
-    """The isolated-margin liquidation price of a position entered at ``entry`` (derived in ``paper.py``'s
-    docstring: margin + unrealised PnL = maintenance margin). Both brokers use it.
+def liquidation_price(direction: int, entry: float, leverage: int, brackets_or_mmr: Brackets | float, *,
+                      quantity: float = 1.0) -> float:
+    """The isolated-margin liquidation price of ``quantity`` entered at ``entry`` with ``leverage``: Binance's
+    formula, :func:`live_heatmap.estimated.liquidation_price_at_leverage` (the one implementation), with the MMR
+    and maintenance amount of the symbol's bracket at the notional ``quantity * entry`` when ``brackets_or_mmr``
+    is a :class:`~live_heatmap.estimated.Brackets`, else that fixed rate (and no maintenance amount). Both
+    brokers use it.
 
-    Long: ``entry * (1 - 1/L) / (1 - mmr)``; short: ``entry * (1 + 1/L) / (1 + mmr)``.
+    Returns 0.0 (the brokers' "never") for a position that cannot be liquidated (a long at 1x); raises
+    :class:`ValueError` for bad input or a notional above the symbol's largest position.
     """
-    if direction > 0:
-        return entry * (1.0 - 1.0 / leverage) / (1.0 - maintenance_margin_rate)
-    return entry * (1.0 + 1.0 / leverage) / (1.0 + maintenance_margin_rate)
+    try:
+        return liquidation_price_at_leverage(direction, entry, leverage, brackets_or_mmr, quantity=quantity)
+    except NoLiquidationPrice:
+        return 0.0
 
 
 @dataclass(frozen=True, slots=True)

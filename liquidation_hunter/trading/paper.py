@@ -13,13 +13,19 @@ tell what happened between two samples:
 * **Margin**: isolated, ``notional / leverage``; the entry is refused when margin + fee exceed the
   available balance (wallet less the margin of the open positions; isolated unrealised PnL does not
   count, as on Binance).
-* **Liquidation price** (:func:`liquidation_price`), from the fill price. A position is liquidated when
-  its margin plus its unrealised PnL falls to the maintenance margin ``mmr * quantity * price``:
+* **Liquidation price** (:func:`liquidation_price`, Binance's one-way isolated formula), from the fill price. A
+  position is liquidated when its margin plus its unrealised PnL falls to the maintenance margin
+  ``mmr * quantity * price - cum``, with ``mmr`` and ``cum`` of the symbol's leverage bracket at the position's
+  notional (``brackets``: :meth:`PaperBroker.from_risk` passes the table shipped in the package, dated; see
+  :mod:`live_heatmap.estimated.brackets`). A symbol the table does not list uses ``maintenance_margin_rate``
+  with ``cum = 0``:
 
-  - long: ``q*E/L + q*(P - E) = mmr*q*P``  =>  ``P = E * (1 - 1/L) / (1 - mmr)``
-  - short: ``q*E/L - q*(P - E) = mmr*q*P``  =>  ``P = E * (1 + 1/L) / (1 + mmr)``
+  - long: ``q*E/L + q*(P - E) = mmr*q*P - cum``  =>  ``P = (q*E/L + cum - q*E) / (q*mmr - q)``
+  - short: ``q*E/L - q*(P - E) = mmr*q*P - cum``  =>  ``P = (q*E/L + cum + q*E) / (q*mmr + q)``
 
-  (Binance's single-tier formula without its maintenance amount; funding does not move it here.)
+  (funding does not move it here). An entry above the symbol's largest position (the last bracket's cap), or
+  whose liquidation price is not beyond the fill (leverage too high for the bracket's MMR), is refused. A long
+  at 1x cannot be liquidated (liquidation price 0). The leverage is not checked against the bracket's maximum.
 * **Exits**, checked by :meth:`PaperBroker.on_prices` (one price per symbol: the mark price now) or
   :meth:`PaperBroker.on_price_paths` (what each symbol's price went through since the last check: where it
   started, its low and high, where it is now; a backtest passes every trade or each closed kline's
@@ -80,6 +86,7 @@ from liquidation_hunter.trading.model import (
     Position,
     liquidation_price,
 )
+from live_heatmap.estimated.brackets import BracketTable, shipped_brackets
 
 if TYPE_CHECKING:
     from liquidation_hunter.config.sections import RiskConfig
@@ -136,7 +143,8 @@ class PaperBroker:
     """A :class:`~.model.Broker` that fills orders locally, as Binance USD-M would, into ``books``.
 
     ``slippage_bps`` worsens every market fill (basis points); ``taker_fee`` and ``maker_fee`` are
-    fractions of notional; ``maintenance_margin_rate`` sets the liquidation price; ``precision`` rounds
+    fractions of notional; ``brackets`` (a :class:`~live_heatmap.estimated.brackets.BracketTable`, None: none)
+    set the liquidation price, ``maintenance_margin_rate`` for a symbol without brackets; ``precision`` rounds
     quantities and exit levels like the exchange (None: no rounding).
     """
 
@@ -144,7 +152,8 @@ class PaperBroker:
 
     def __init__(self, books: Books, *, slippage_bps: float, taker_fee: float, maker_fee: float,
                  funding: bool = True, maintenance_margin_rate: float = 0.004, precision: Precision | None = None,
-                 funding_interval_ms: int = FUNDING_INTERVAL_MS, funding_rates: FundingSource | None = None) -> None:
+                 funding_interval_ms: int = FUNDING_INTERVAL_MS, funding_rates: FundingSource | None = None,
+                 brackets: BracketTable | None = None) -> None:
         checks = (("slippage_bps", slippage_bps, 0.0 <= slippage_bps < 10_000),
                   ("taker_fee", taker_fee, 0.0 <= taker_fee < 1.0),
                   ("maker_fee", maker_fee, -1.0 < maker_fee < 1.0),
@@ -159,6 +168,8 @@ class PaperBroker:
         self.maker_fee = maker_fee
         self.funding = funding
         self.maintenance_margin_rate = maintenance_margin_rate
+        self.brackets = brackets
+        """Leverage brackets by symbol (None: ``maintenance_margin_rate`` for every symbol)."""
         self._precision = precision
         self.funding_interval_ms = int(funding_interval_ms)
         self._rates: dict[str, float] = {}
@@ -171,9 +182,11 @@ class PaperBroker:
     @classmethod
     def from_risk(cls, books: Books, risk: RiskConfig, precision: Precision | None = None,
                   funding_rates: FundingSource | None = None) -> PaperBroker:
-        """A paper broker with the costs of the config's ``risk`` section."""
+        """A paper broker with the costs of the config's ``risk`` section and the leverage brackets shipped in the
+        package (:func:`~live_heatmap.estimated.brackets.shipped_brackets`)."""
         return cls(books, slippage_bps=risk.slippage_bps, taker_fee=risk.taker_fee, maker_fee=risk.maker_fee,
-                   funding=risk.funding, precision=precision, funding_rates=funding_rates)
+                   funding=risk.funding, precision=precision, funding_rates=funding_rates,
+                   brackets=shipped_brackets())
 
     @property
     def slippage_bps(self) -> float:
@@ -239,10 +252,24 @@ class PaperBroker:
             if margin + fee > available:
                 raise OrderRejected(f"{order.client_id}: insufficient balance: margin {margin:.4f} + fee {fee:.4f} "
                                     f"USDT > available {available:.4f} USDT")
-            liquidation = liquidation_price(order.direction, fill, order.leverage, self.maintenance_margin_rate)
+            liquidation = self._liquidation_price(order, fill, quantity)
             return self._books.record_entry(order, quantity=quantity, fill_price=fill, fee=fee,
                                             liquidation_price=liquidation, now_ms=now_ms,
                                             stop_loss=stop_loss, take_profit=take_profit)
+
+    def _liquidation_price(self, order: EntryOrder, fill: float, quantity: float) -> float:
+        """The entry's liquidation price with the symbol's bracket at its notional (the fixed rate without one);
+        :class:`OrderRejected` above the symbol's largest position or when it would be liquidated at once."""
+        found = self.brackets.get(order.symbol) if self.brackets is not None else None
+        try:
+            price = liquidation_price(order.direction, fill, order.leverage,
+                                      found if found is not None else self.maintenance_margin_rate, quantity=quantity)
+        except ValueError as exc:
+            raise OrderRejected(f"{order.client_id}: {exc}") from None
+        if price > 0.0 and order.direction * (fill - price) <= 0.0:
+            raise OrderRejected(f"{order.client_id}: leverage {order.leverage} leaves no margin above the maintenance "
+                                f"margin of {order.symbol}'s bracket (liquidation price {price:g}, fill {fill:g})")
+        return price
 
     def close(self, position: Position, reason: ExitReason, price: float, now_ms: int) -> ClosedTrade | None:
         """Close at market: ``price`` worsened by the slippage, taker fee. None if already closed."""

@@ -20,6 +20,7 @@ from live_heatmap.estimated.config import WINDOWS_MS, ModelConfig, ModelConfigEr
 from live_heatmap.estimated.liquidation import (
     Bracket,
     Brackets,
+    NoLiquidationPrice,
     liquidation_price,
     liquidation_price_at_leverage,
     liquidation_prices,
@@ -39,6 +40,7 @@ __all__ = [
     "LeverageDistribution",
     "ModelConfig",
     "ModelConfigError",
+    "NoLiquidationPrice",
     "aggregate_bars",
     "liquidation_price",
     "liquidation_price_at_leverage",

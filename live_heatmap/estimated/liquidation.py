@@ -41,6 +41,7 @@ import numpy.typing as npt
 __all__ = [
     "Bracket",
     "Brackets",
+    "NoLiquidationPrice",
     "liquidation_price",
     "liquidation_price_at_leverage",
     "liquidation_prices",
@@ -142,6 +143,11 @@ class Brackets:
         return self.for_notional(notional).initial_leverage
 
 
+class NoLiquidationPrice(ValueError):
+    """The position cannot be liquidated: the formula gives no price > 0 (a long whose margin covers its whole
+    loss, e.g. 1x). Brokers may treat it as "never"; everything else wrong with the input is a plain ValueError."""
+
+
 def _check_side(side: int) -> None:
     if side not in (1, -1):
         raise ValueError(f"side must be +1 (long) or -1 (short), got {side!r}")
@@ -177,7 +183,7 @@ def liquidation_price(side: int, quantity: float, entry_price: float, wallet_bal
     _check_mmr_cum(maint_margin_ratio, cum)
     price = (wallet_balance + cum - side * quantity * entry_price) / (quantity * maint_margin_ratio - side * quantity)
     if not (math.isfinite(price) and price > 0.0):
-        raise ValueError(f"no liquidation price: a {'long' if side > 0 else 'short'} of {quantity:g} at "
+        raise NoLiquidationPrice(f"no liquidation price: a {'long' if side > 0 else 'short'} of {quantity:g} at "
                          f"{entry_price:g} with wallet {wallet_balance:g} (MMR {maint_margin_ratio:g}, cum {cum:g}) "
                          f"cannot be liquidated (formula gives {price:g})")
     return price
@@ -229,6 +235,7 @@ def liquidation_prices(side: int, entry_prices: npt.ArrayLike, leverage: float, 
                                        / (maint_margin_ratio - side))
     unliquidatable = ~(prices > 0.0)
     if unliquidatable.any():
-        raise ValueError(f"no liquidation price at leverage {leverage:g} (MMR {maint_margin_ratio:g}, cum {cum:g}) "
-                         f"for entry price {entries[unliquidatable].flat[0]:g}: cannot be liquidated")
+        raise NoLiquidationPrice(f"no liquidation price at leverage {leverage:g} (MMR {maint_margin_ratio:g}, "
+                                 f"cum {cum:g}) for entry price {entries[unliquidatable].flat[0]:g}: "
+                                 "cannot be liquidated")
     return prices

@@ -402,7 +402,8 @@ def test_liquidation_is_inclusive_of_the_liquidation_price(books: Books, directi
     position = opened(broker, entry("liq", BTC, direction, 0.1, leverage=10), 50_000.0)
     liq = filled(50_000.0, direction) * (1 - direction / 10) / (1 - direction * MMR)
     assert position.liquidation_price == pytest.approx(liq, rel=1e-12)
-    assert liquidation_price(direction, position.entry_price, 10, MMR) == position.liquidation_price
+    assert liquidation_price(direction, position.entry_price, 10, MMR,
+                                 quantity=position.quantity) == position.liquidation_price
     just_before = math.nextafter(position.liquidation_price, direction * math.inf)
     assert broker.on_prices({BTC: just_before}, T + 1) == []
     [trade] = broker.on_prices({BTC: position.liquidation_price}, T + 2)
