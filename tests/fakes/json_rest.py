@@ -8,13 +8,14 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.served_http import ServedHttp
 
 __all__ = ["JsonRest", "Request"]
 
-HOST = "127.0.0.1"
 Handler = Callable[[dict[str, str]], Any]
 
 
@@ -36,22 +37,20 @@ class _Failure:
     body: bytes
 
 
-class JsonRest:
+class JsonRest(ServedHttp):
     """Serve ``routes`` ({(method, path): handler(params) -> JSON-able}) on 127.0.0.1 (``port`` 0: any free one).
     An unknown path is answered 404 and recorded as unexpected."""
 
     name = "fake REST"
 
     def __init__(self, routes: dict[tuple[str, str], Handler], *, port: int = 0) -> None:
-        self.port = port
+        super().__init__(port=port)
         self._routes = routes
         self._lock = threading.Lock()
         self._requests: list[Request] = []
         self._failures: list[_Failure] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -66,32 +65,7 @@ class JsonRest:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((HOST, self.port), _Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.shutdown()
-        server.server_close()
-        thread.join(5.0)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return _Handler
 
     def fail_next(self, path_prefix: str, *, status: int = 503, body: bytes | str = b'{"msg":"unavailable"}',
                   times: int = 1) -> None:

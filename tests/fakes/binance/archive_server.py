@@ -11,14 +11,13 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
+from fakes.served_http import ServedHttp
 from liquidation_hunter.data.open_interest import METRICS_COLUMNS
 
 __all__ = ["ArchiveServer", "Seen", "metrics_csv", "zipped"]
-
-HOST = "127.0.0.1"
 
 
 def metrics_csv(day: date, *, symbol: str = "BTCUSDT", skip: range = range(0)) -> str:
@@ -48,15 +47,16 @@ class Seen:
     status: int
 
 
-class ArchiveServer:
+class ArchiveServer(ServedHttp):
+    name = "fake archive"
+
     def __init__(self, *, ranges: bool = True) -> None:
+        super().__init__()
         self.files: dict[str, bytes] = {}
         self.ranges = ranges
         self._cuts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._seen: list[Seen] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def cut_next(self, path: str, *, times: int = 1) -> None:
         """The next ``times`` answers for ``path`` stop after half their body."""
@@ -89,7 +89,7 @@ class ArchiveServer:
             self._seen.append(Seen(path, range_header, 200))
             return 200, {}, body, cut
 
-    def start(self) -> Self:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -110,27 +110,4 @@ class ArchiveServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((HOST, 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake archive", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5.0)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://{HOST}:{self._server.server_address[1]}"
+        return _Handler
