@@ -21,7 +21,6 @@ import csv
 import io
 import math
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from liquidation_hunter.data.archive_text import csv_text
 from live_heatmap.common.symbols import symbol_key
 
 __all__ = ["METRICS_COLUMNS", "MetricsFileError", "OpenInterestGap", "OpenInterestHistory", "load_open_interest"]
@@ -117,19 +117,9 @@ def _files(path: Path) -> list[Path]:
 def _text(path: Path) -> str:
     try:
         raw = path.read_bytes()
-        if raw[:4] == b"PK\x03\x04":
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                members = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-                if len(members) != 1:
-                    raise MetricsFileError(f"{path}: expected one .csv in the archive, found {len(members)}")
-                raw = archive.read(members[0])
-        return raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise MetricsFileError(f"{path}: no such file") from None
-    except zipfile.BadZipFile as exc:
-        raise MetricsFileError(f"{path}: a broken archive ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise MetricsFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return csv_text(raw, str(path), MetricsFileError)
 
 
 def _read(path: Path) -> list[tuple[int, str, tuple[float, ...]]]:

@@ -28,13 +28,11 @@ the line. Points of one symbol are sorted by time; equal times keep the file's o
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import itertools
 import math
 import os
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from liquidation_hunter.data.archive_text import csv_text
 from liquidation_hunter.data.prices.series import PriceSeries, PriceSource
 from live_heatmap import to_unified
 from live_heatmap.common.symbols import symbol_key
@@ -94,7 +93,8 @@ def _files(path: Path) -> list[Path]:
     return found
 
 
-def _load_one(path: Path, *, symbol: str | None) -> PriceSeries:
+def _read_text(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and its text (plain, gzip or zip); one-line errors naming it."""
     where = str(path)
     try:
         raw = path.read_bytes()
@@ -104,8 +104,13 @@ def _load_one(path: Path, *, symbol: str | None) -> PriceSeries:
         raise PriceFileError(f"{where}: is a folder, not a file") from None
     except OSError as exc:
         raise PriceFileError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    return raw, csv_text(raw, where, PriceFileError)
+
+
+def _load_one(path: Path, *, symbol: str | None) -> PriceSeries:
+    where = str(path)
+    raw, text = _read_text(path)
     digest = hashlib.sha256(raw).hexdigest()
-    text = _decompress(raw, path)
     rows = csv.reader(io.StringIO(text))
     first = next(rows, None)
     while first is not None and not any(c.strip() for c in first):
@@ -184,11 +189,8 @@ def load_kline_bars(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     for item in paths:
         for path in _files(Path(item)):
             where = str(path)
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                raise PriceFileError(f"{where}: no such file") from None
-            rows = [r for r in csv.reader(io.StringIO(_decompress(raw, path))) if any(c.strip() for c in r)]
+            _, text = _read_text(path)
+            rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
             if not rows:
                 raise PriceFileError(f"{where}: empty (no price rows)")
             header = None if _is_number(rows[0][0]) else [c.strip() for c in rows[0]]
@@ -229,24 +231,6 @@ def _volume(text: str, where: str, line: int) -> float:
     if not (math.isfinite(value) and value >= 0.0):
         raise PriceFileError(f"{where}:{line}: volume: expected a finite number >= 0, got {text!r}")
     return value
-
-
-def _decompress(raw: bytes, path: Path) -> str:
-    where = str(path)
-    try:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        elif raw[:4] == b"PK\x03\x04":
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                members = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-                if len(members) != 1:
-                    raise PriceFileError(f"{where}: expected one .csv in the archive, found {len(members)}")
-                raw = archive.read(members[0])
-        return raw.decode("utf-8-sig")
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise PriceFileError(f"{where}: a broken archive ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise PriceFileError(f"{where}: not UTF-8 text (byte {exc.start})") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from liquidation_hunter.data.prices import load_kline_bars
 from live_heatmap.estimated.bars import Bar, aggregate_bars
 from live_heatmap.estimated.config import ModelConfig
 from live_heatmap.estimated.model import EstimatedLevels
@@ -35,11 +36,11 @@ BTC_OI = DATA / "open_interest" / "BTCUSDT-openInterest-2024-01-30_0932-0953.moo
 def sol_bars() -> list[Bar]:
     with SOL_OI.open(newline="") as handle:
         oi = [float(row["open_interest_base_units"]) for row in csv.DictReader(handle)]
-    with SOL_KLINES.open(newline="") as handle:
-        minutes = [Bar(int(row["open_time"]), int(row["close_time"]), float(row["high"]), float(row["low"]),
-                       float(row["close"]), float(row["volume"]), float(row["quote_volume"]),
-                       float(row["taker_buy_volume"]), float(row["taker_buy_quote_volume"]), 0.0)
-                   for row in csv.DictReader(handle)]
+    k = load_kline_bars(SOL_KLINES)  # the project's one reader of kline files
+    minutes = [Bar(*row, 0.0) for row in zip(k.open_time.tolist(), k.close_time.tolist(), k.high.tolist(),
+                                             k.low.tolist(), k.close.tolist(), k.volume.tolist(),
+                                             k.quote_volume.tolist(), k.taker_buy_volume.tolist(),
+                                             k.taker_buy_quote_volume.tolist(), strict=True)]
     bars = aggregate_bars(minutes, 3)
     assert len(oi) >= len(bars)
     return [b._replace(open_interest=value) for b, value in zip(bars, oi, strict=False)]
