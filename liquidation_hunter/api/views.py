@@ -28,6 +28,7 @@ from liquidation_hunter.trading.status import status_report
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
+from live_heatmap.estimated.layer import EstimatedLayer
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.status import feed_dict
 from live_heatmap.store.exports import export_clusters, export_events
@@ -149,6 +150,8 @@ class ApiSource:
     markets: Any = None
     started: float = field(default_factory=time.monotonic)
     stream: StreamHealth | None = None
+    estimated: EstimatedLayer | None = None
+    """The estimated layer (issue 14) the bot keeps, for ``/api/v1/estimated/{symbol}`` (None: not kept)."""
 
     def now(self) -> int:
         return int((self.clock or self.heatmap.clock)())

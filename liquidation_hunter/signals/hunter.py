@@ -11,6 +11,7 @@ from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_
 from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
+from live_heatmap.estimated.layer import EstimatedLayer
 from live_heatmap.venue import Venue
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ class LiquidationHunter:
     ``config`` is a :class:`HunterConfig` or a mapping of its fields; ``rule``
     replaces the default ``magnet`` rule; ``markets`` (a ccxt exchange with
     markets loaded) makes symbol conversion use the exchange's own table; ``exchanges`` (``["bybit"]``)
-    replaces ``config.exchanges``: the venues whose liquidations the hunter reads (None: every venue).
+    replaces ``config.exchanges``: the venues whose liquidations the hunter reads (None: every venue);
+    ``estimated`` is the estimated layer (:class:`~live_heatmap.estimated.layer.EstimatedLayer`) the rules that
+    read estimated levels use (None: no estimated levels known).
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class LiquidationHunter:
         rule: Rule = magnet_rule,
         markets: MarketsLike | None = None,
         exchanges: Iterable[Venue | str] | None = None,
+        estimated: EstimatedLayer | None = None,
     ) -> None:
         if config is None:
             config = HunterConfig()
@@ -52,6 +56,7 @@ class LiquidationHunter:
         self.heatmap = heatmap or LiveLiquidationHeatmap()
         self.rule = rule
         self.markets = markets
+        self.estimated = estimated
         self.source: str | None = None
         self.symbols: list[str] = []
         """Unified symbols of the current data source (empty: all it delivers)."""

@@ -10,6 +10,8 @@ nothing of ``liquidation_hunter``.
   (log-score gain over climatology, the gate).
 * :mod:`.model` -- one symbol's estimated levels, bar by closed bar (:class:`EstimatedLevels`, fed
   :class:`Bar` s, set by :class:`ModelConfig`): per-side levels, binned, and a leverage distribution.
+* :mod:`.layer` -- many symbols' models with their bracket table and validation verdict
+  (:class:`EstimatedLayer`, :class:`Validation`) and the zones where levels pile up (:class:`EstimatedZone`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from live_heatmap.estimated.bars import Bar, BarError, aggregate_bars
 from live_heatmap.estimated.brackets import BracketTable, parse_leverage_brackets, shipped_brackets
 from live_heatmap.estimated.config import WINDOWS_MS, ModelConfig, ModelConfigError
+from live_heatmap.estimated.layer import EstimatedLayer, EstimatedZone, Validation
 from live_heatmap.estimated.liquidation import (
     Bracket,
     Brackets,
@@ -35,12 +38,15 @@ __all__ = [
     "Bracket",
     "BracketTable",
     "Brackets",
+    "EstimatedLayer",
     "EstimatedLevels",
+    "EstimatedZone",
     "ExactLevels",
     "LeverageDistribution",
     "ModelConfig",
     "ModelConfigError",
     "NoLiquidationPrice",
+    "Validation",
     "aggregate_bars",
     "liquidation_price",
     "liquidation_price_at_leverage",
