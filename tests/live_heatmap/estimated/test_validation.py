@@ -169,5 +169,7 @@ def test_evaluate_names_the_baselines_and_refuses_an_unknown_predictor() -> None
     report = evaluate(events, mark, "climatology", boots=20)
     assert set(report.baselines) == {"recent-prints", "climatology", "shuffled"}
     assert report.baselines["climatology"] is report.score and not report.gate.validated
-    with pytest.raises(ValueError, match="unknown predictor 'model'"):
+    with pytest.raises(ValueError, match="unknown predictor 'magic'"):
+        evaluate(events, mark, "magic")
+    with pytest.raises(ValueError, match="predictor 'model' needs the model's states"):
         evaluate(events, mark, "model")
