@@ -24,8 +24,11 @@ tell what happened between two samples:
   - short: ``q*E/L - q*(P - E) = mmr*q*P - cum``  =>  ``P = (q*E/L + cum + q*E) / (q*mmr + q)``
 
   (funding does not move it here). An entry above the symbol's largest position (the last bracket's cap), or
-  whose liquidation price is not beyond the fill (leverage too high for the bracket's MMR), is refused. A long
-  at 1x cannot be liquidated (liquidation price 0). The leverage is not checked against the bracket's maximum.
+  whose liquidation price is not beyond the fill (leverage too high for the bracket's MMR), is refused; so is an
+  entry whose leverage is above the bracket's maximum at its notional (``Brackets.max_leverage(notional)``; Binance
+  refuses such an order too). The leverage is refused, not lowered: it is the config's (``risk.leverage``), and
+  a lower one would change the margin and the liquidation price the risk model sized for. A long at 1x cannot
+  be liquidated (liquidation price 0).
 * **Exits**, checked by :meth:`PaperBroker.on_prices` (one price per symbol: the mark price now) or
   :meth:`PaperBroker.on_price_paths` (what each symbol's price went through since the last check: where it
   started, its low and high, where it is now; a backtest passes every trade or each closed kline's
@@ -259,8 +262,18 @@ class PaperBroker:
 
     def _liquidation_price(self, order: EntryOrder, fill: float, quantity: float) -> float:
         """The entry's liquidation price with the symbol's bracket at its notional (the fixed rate without one);
-        :class:`OrderRejected` above the symbol's largest position or when it would be liquidated at once."""
+        :class:`OrderRejected` above the symbol's largest position, above the bracket's maximum leverage at that
+        notional, or when it would be liquidated at once."""
         found = self.brackets.get(order.symbol) if self.brackets is not None else None
+        if found is not None:
+            notional = quantity * fill
+            try:
+                allowed = found.max_leverage(notional)
+            except ValueError as exc:
+                raise OrderRejected(f"{order.client_id}: {exc}") from None
+            if order.leverage > allowed:
+                raise OrderRejected(f"{order.client_id}: leverage {order.leverage} is above the maximum {allowed}x "
+                                    f"of {order.symbol}'s bracket at a notional of {notional:.2f} USDT")
         try:
             price = liquidation_price(order.direction, fill, order.leverage,
                                       found if found is not None else self.maintenance_margin_rate, quantity=quantity)

@@ -7,7 +7,7 @@ nothing of ``liquidation_hunter``.
 * :mod:`.brackets` -- many symbols' brackets with their date (:class:`BracketTable`): the table shipped in the
   package (:func:`shipped_brackets`) or an exchange answer (:func:`parse_leverage_brackets`).
 * :mod:`.validation`, :mod:`.baselines`, :mod:`.harness` -- scoring a predictor against observed liquidations
-  (log-score gain over climatology, the gate).
+  (log-score gain over climatology, the gate); :mod:`.replay` -- the model's states at the harness's times.
 * :mod:`.model` -- one symbol's estimated levels, bar by closed bar (:class:`EstimatedLevels`, fed
   :class:`Bar` s, set by :class:`ModelConfig`): per-side levels, binned, and a leverage distribution.
 * :mod:`.layer` -- many symbols' models with their bracket table and validation verdict

@@ -24,7 +24,7 @@ def test_recent_prints_on_the_shipped_liquidations_scores_below_climatology(caps
     assert out["validated"] is False
     assert any("lower bound" in r for r in out["reasons"])
     assert any("does not beat recent prints" in r for r in out["reasons"])  # it cannot beat itself
-    assert "events themselves" in out["marks"] and "not wired" in out["note"]
+    assert "events themselves" in out["marks"] and out["predictor"] == "recent-prints" and out["history"] is None
     shares = {k: v["top5_share"] for k, v in out["baselines"].items()}
     assert shares["shuffled"] < shares["recent-prints"]  # prints near recent prints, not at random times
 

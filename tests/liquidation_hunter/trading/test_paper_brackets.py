@@ -51,8 +51,27 @@ def test_above_the_largest_position_or_too_much_leverage_is_refused(books: Books
     broker = paper(books, brackets=TABLE)
     with pytest.raises(OrderRejected, match="above the largest position allowed"):
         broker.open(entry("big", BTC, 1, 1.0, leverage=10), 50_000.0, 1)
+    # a table whose second bracket allows 125x at an MMR of 1 %: 1/125 < MMR, liquidated at once
+    loose = parse_leverage_brackets([{"symbol": "BTCUSDT", "brackets": [
+        {"bracket": 1, "initialLeverage": 125, "notionalFloor": 0, "notionalCap": 1_000, "maintMarginRatio": 0.004,
+         "cum": 0},
+        {"bracket": 2, "initialLeverage": 125, "notionalFloor": 1_000, "notionalCap": 20_000,
+         "maintMarginRatio": 0.01, "cum": 6},
+    ]}], as_of=datetime(2026, 1, 1, tzinfo=UTC), source="exchange")
     with pytest.raises(OrderRejected, match="leaves no margin above the maintenance margin of BTC"):
-        broker.open(entry("lev", BTC, 1, 0.1, leverage=125), 50_000.0, 1)  # 1/125 < MMR 0.01
+        paper(books, brackets=loose).open(entry("lev", BTC, 1, 0.1, leverage=125), 50_000.0, 1)
+
+
+def test_leverage_above_the_brackets_maximum_at_the_notional_is_refused(books: Books) -> None:
+    broker = paper(books, brackets=TABLE)
+    # 0.1 BTC at 50,000 is about 5,000 USDT: bracket 2, at most 50x, though the first bracket allows 125x
+    with pytest.raises(OrderRejected, match=r"leverage 75 is above the maximum 50x of BTC/USDT:USDT's bracket at a "
+                                            r"notional of 50\d\d\.\d\d USDT"):
+        broker.open(entry("big", BTC, 1, 0.1, leverage=75), 50_000.0, 1)
+    assert books.open_positions() == []
+    small = opened(broker, entry("small", BTC, 1, 0.01, leverage=75), 50_000.0)  # 500 USDT: bracket 1, 125x
+    assert small.quantity == pytest.approx(0.01)
+    assert opened(paper(books, brackets=TABLE), entry("at", ETH, 1, 1.0, leverage=75), 3_000.0).quantity == 1.0
 
 
 def test_a_long_at_1x_is_never_liquidated(books: Books) -> None:

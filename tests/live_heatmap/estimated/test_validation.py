@@ -169,5 +169,27 @@ def test_evaluate_names_the_baselines_and_refuses_an_unknown_predictor() -> None
     report = evaluate(events, mark, "climatology", boots=20)
     assert set(report.baselines) == {"recent-prints", "climatology", "shuffled"}
     assert report.baselines["climatology"] is report.score and not report.gate.validated
-    with pytest.raises(ValueError, match="unknown predictor 'model'"):
+    with pytest.raises(ValueError, match="unknown predictor 'magic'"):
+        evaluate(events, mark, "magic")
+    with pytest.raises(ValueError, match="predictor 'model' needs the model's states"):
         evaluate(events, mark, "model")
+
+
+class _Flat:
+    """A state with the same notional at every grid bin: levels that say nothing."""
+
+    mark = 100.0
+
+    def levels(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        return 100.0 * np.exp(GRID), np.ones(GRID.size)
+
+
+def test_levels_that_say_nothing_score_about_zero_through_the_prior() -> None:
+    events = [e for k in range(5) for e in _events(n_sessions=1, per=10, offsets=(0.01, 0.01 * (k + 2)))]
+    events = [Event(e.symbol, e.time_ms + i // 10 * 5 * HOUR, e.side, e.price, e.notional)
+              for i, e in enumerate(events)]
+    mark = LastPrice([("BTCUSDT", 0, 100.0)], stale_ms=1000 * HOUR)
+    marks = [mark(e.symbol, e.time_ms - 60_000) for e in events]
+    flat = ModelPredictor(lambda s, t: _Flat(), prior=Climatology(events, marks, mark))
+    s = score(events, marks, flat, boots=50)
+    assert s.abstained == 0 and abs(s.g_count.value) < 0.01  # the prior alone gains nothing
