@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from liquidation_hunter import __version__
 from liquidation_hunter.api import schemas
 from liquidation_hunter.api.auth import bearer_ok
+from liquidation_hunter.api.estimated import estimated_answer
 from liquidation_hunter.api.views import (
     EVENTS_LIMIT_MAX,
     TRADES_LIMIT_MAX,
@@ -210,7 +211,8 @@ def create_app(source: ApiSource, *, token: str | None = None, static_dir: Path 
     app = FastAPI(
         title="liquidation-hunter API", version=__version__, docs_url=None, redoc_url=None,
         description="Read-only: observed liquidations (Binance, Bybit, OKX), their clusters, the heatmap grid, "
-                    "signals and the bot's status. Times are UTC epoch ms.",
+                    "signals and the bot's status; estimated liquidation levels (a model, labelled) when kept. "
+                    "Times are UTC epoch ms.",
         separate_input_output_schemas=False, generate_unique_id_function=lambda route: route.name,
         exception_handlers={RequestValidationError: _invalid_parameter, ParamError: _bad_parameter,
                             ApiError: _api_error, HTTPException: _http_error})
@@ -308,6 +310,14 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
         exchanges: Exchanges = None,
     ) -> Response:
         return json_response(source.events(symbol, limit, since, exchanges))
+
+    @get("/api/v1/estimated/{symbol:path}", schemas.Estimated,
+         "ESTIMATED liquidation levels (a model, not observed liquidations), labelled", tag="estimated",
+         extra={404: "no estimated layer kept (the detail says how to turn it on), or no levels for the symbol"})
+    async def estimated(symbol: Symbol, price: Annotated[float | None, Query(
+            ge=0, le=1e12, description="reference price for the bins and zones (default: the last bar's "
+                                       "close)")] = None) -> Response:
+        return json_response(estimated_answer(source.estimated, symbol, price, source.now()))
 
     @get("/api/v1/status", schemas.Status, "Bot status: stream health, positions, equity, halt", tag="bot",
          extra={503: "the bot has written no books yet"})

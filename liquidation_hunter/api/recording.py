@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liquidation_hunter.api.views import ApiSource
+from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
@@ -20,7 +21,8 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
                           hunter: HunterConfig | None = None, books_path: str | None = None,
                           heartbeat_s: float = 60.0, strategy: str = "liquidation_magnet",
                           strategy_params: Mapping[str, Any] | None = None,
-                          strategy_path: str | None = None) -> ApiSource:
+                          strategy_path: str | None = None,
+                          history: str | os.PathLike[str] | None = None) -> ApiSource:
     """The heatmap of ``events`` (any format :func:`~live_heatmap.store.history.load_events` reads) as of ``at_ms``
     (default: the last event's trade time), on a clock fixed there.
 
@@ -28,7 +30,10 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     :func:`~liquidation_hunter.data.prices.load_prices`), else its last liquidation's fill price. ``strategy``
     and its ``strategy_params`` (and ``strategy_path``, a strategy of your own) answer ``/api/v1/signal`` (the
     config's ``strategy`` section).
-    Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``.
+    ``history``: what ``fetch-history`` stored; its symbols' estimated layer, fed the bars closed at or before
+    the served moment (no look-ahead), answers ``/api/v1/estimated/{symbol}``.
+    Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``, or history without
+    a bar by then.
     """
     config = heatmap or HeatmapConfig()
     loaded = load_events(events, until_ms=None if at_ms is None else at_ms + 1)
@@ -47,6 +52,7 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
         price = price if price is not None else last_fill.get(symbol)
         if price is not None:
             hm.update_price(symbol, price, at)
+    estimated = None if history is None else layer_from_history(history, until_ms=at)[0]
     return ApiSource(hm, clock=lambda: at, prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
                      hunter=hunter or HunterConfig(), strategy=strategy, strategy_params=dict(strategy_params or {}),
-                     strategy_path=strategy_path)
+                     strategy_path=strategy_path, estimated=estimated)

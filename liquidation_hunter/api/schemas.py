@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Clusters", "Equity", "ErrorAnswer", "Events", "Grid", "Health", "Positions", "SignalAnswer", "Status",
-           "Symbols", "Trades"]
+__all__ = ["Clusters", "Equity", "ErrorAnswer", "Estimated", "Events", "Grid", "Health", "Positions", "SignalAnswer",
+           "Status", "Symbols", "Trades"]
 
 Side = Literal["long", "short"]
 Exchange = Literal["binance", "bybit", "okx"]
@@ -201,3 +201,79 @@ class Equity(BaseModel):
     starting_wallet: float
     peak_equity: float | None
     points: list[list[float]] = Field(description="[time ms, equity, wallet, open positions], oldest first")
+
+
+class EstimatedBrackets(BaseModel):
+    as_of: str = Field(description="the date the leverage brackets held (YYYY-MM-DD)")
+    source: Literal["shipped", "exchange"] = Field(description="the dated table in the package, or fetched")
+    label: str
+
+
+class EstimatedValidation(BaseModel):
+    validated: bool = Field(description="false unless a validation run (validate-estimated) said validated")
+    summary: str
+
+
+class EstimatedRange(BaseModel):
+    low: float
+    high: float
+    range_fraction: float = Field(description="the bins cover +-this around the reference price")
+    bin_width: float = Field(description="log-price bin width (0.001 = 0.1 %)")
+
+
+class EstimatedBins(BaseModel):
+    prices: list[float] = Field(description="bin prices, ascending (log-spaced)")
+    long: list[float] = Field(description="open long notional (quote, at entry) whose liquidation price is in the "
+                                          "bin")
+    short: list[float]
+    long_outside: float = Field(description="long notional outside the range")
+    short_outside: float
+
+
+class EstimatedZoneRow(BaseModel):
+    side: Side
+    price_level: float = Field(description="notional-weighted mean price of the zone's bins")
+    price_low: float
+    price_high: float
+    notional: float
+    share: float = Field(description="the zone's notional over its side's within the range, 0..1")
+    strength: float = Field(description="the zone's notional over the heaviest zone's, 0..1")
+    distance_from_price: float = Field(description="percent from the reference price")
+
+
+class EstimatedLeverage(BaseModel):
+    leverages: list[float] = Field(description="leverage tiers, ascending")
+    long: list[float] = Field(description="open long notional per tier")
+    short: list[float]
+
+
+class EstimatedModel(BaseModel):
+    window: str = Field(description="how long positions stay open in the model: 12h, 24h, 3d or 7d")
+    window_ms: int
+    attribution: Literal["taker", "candle", "even"]
+    leverage_mix: list[list[float]] = Field(description="[leverage, share of new notional] pairs")
+    max_leverage: float = Field(description="the symbol's first-bracket maximum leverage")
+    maint_margin_ratio: float = Field(description="the symbol's first-bracket maintenance margin ratio")
+
+
+class Estimated(BaseModel):
+    """ESTIMATED liquidation levels (a model of open positions from open interest and bars; not observed
+    liquidations): always shown with their label, the bracket table's date and whether validated."""
+
+    symbol: str
+    unified: str
+    layer: Literal["estimated"]
+    label: str = Field(description="what to show beside the levels: estimated, the bracket table's date, "
+                                   "validated or not")
+    brackets: EstimatedBrackets
+    validation: EstimatedValidation
+    at: int
+    price: float = Field(description="the reference price the bins and zones are around")
+    price_source: Literal["query", "last_close"] = Field(description="price= given, or the last bar's close")
+    range: EstimatedRange
+    levels: EstimatedBins
+    zones: list[EstimatedZoneRow] = Field(description="where estimated levels pile up, heaviest first")
+    leverage: EstimatedLeverage
+    bars: int = Field(description="closed bars the model has seen")
+    last_bar_ms: int = Field(description="close time of the last bar seen, UTC epoch ms")
+    model: EstimatedModel

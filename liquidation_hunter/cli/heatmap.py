@@ -15,8 +15,9 @@ from typing import Any
 from msgspec.structs import replace
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
+from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
-from liquidation_hunter.plot.heatmap import SCALES, render_heatmap
+from liquidation_hunter.plot.heatmap import SCALES, EstimatedBands, render_heatmap
 from live_heatmap import HeatmapConfig
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
@@ -64,6 +65,20 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+LAYERS = ("observed", "estimated", "both")
+
+
+def estimated_bands(history: str, symbol: str, end_ms: int, price: float | None) -> EstimatedBands:
+    """``symbol``'s estimated levels from the fetched ``history`` as of ``end_ms`` (bars closed by then only), binned
+    around ``price`` (default: the last bar's close). Raises ``ValueError`` naming ``--history``."""
+    layer, _notes = layer_from_history(history, until_ms=end_ms, symbols=[symbol])
+    model = layer.get(symbol)
+    if model is None or model.last_close is None:  # pragma: no cover - layer_from_history raised already
+        raise ValueError(f"--history {history}: no bar of {symbol} by {_when(end_ms)}")
+    binned = model.binned(price if price is not None else model.last_close)
+    return EstimatedBands(binned.prices, binned.long, binned.short, layer.label, model.config.bin_width)
+
+
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
 
@@ -75,6 +90,8 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         exchanges = parse_exchanges_option(args.exchange, "--exchange")
     except ValueError as exc:
         return _error(str(exc))
+    if args.layer != "observed" and not args.history:
+        return _error(f"--layer {args.layer} needs --history DIR (what fetch-history stores, var/history/binance)")
 
     cluster_config: HeatmapConfig | None = None
     source = args.events
@@ -137,9 +154,15 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     grid = build_grid(events, symbol=symbol, start_ms=start_ms, end_ms=end_ms, time_decay_minutes=decay,
                       price_points=price_points, cluster_config=cluster_config, exchanges=exchanges)
+    bands = None
+    if args.layer != "observed":
+        try:
+            bands = estimated_bands(args.history, symbol, end_ms, float(grid.price[-1]) if grid.price.size else None)
+        except (OSError, ValueError) as exc:
+            return _error(str(exc))
     try:
         out = render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
-                             price_label=price_label)
+                             price_label=price_label, estimated=bands, observed=args.layer != "estimated")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == "matplotlib":
             return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
@@ -150,7 +173,8 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     print(f"{out}: {width_px}x{height_px} px, {symbol} {_when(start_ms)} to {_when(end_ms)}, "
           f"{grid.events.trade_time.size} liquidations"
           f"{'' if exchanges is None else ' from ' + ', '.join(exchanges)}, {len(grid.clusters)} clusters, "
-          f"grid {n_time} x {n_price}, decay {decay:g} min, {args.scale} scale")
+          f"grid {n_time} x {n_price}, decay {decay:g} min, {args.scale} scale"
+          f"{'' if bands is None else ', layer ' + args.layer + ' (' + bands.label + ')'}")
     return 0
 
 
@@ -177,6 +201,12 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--exchange", action="append", metavar="VENUE",
                         help="only this venue's liquidations: binance, bybit, okx (repeatable, or a comma list; "
                              "default: every venue in the recording)")
+    parser.add_argument("--layer", choices=LAYERS, default="observed",
+                        help="what to draw: observed liquidations (default), estimated levels (a model, from "
+                             "--history) or both")
+    parser.add_argument("--history", metavar="DIR",
+                        help="what fetch-history stored (var/history/binance), for --layer estimated or both: "
+                             "the model fed the bars closed by the window's end")
     parser.add_argument("--scale", choices=SCALES, default="sqrt", help="colour intensity scale (default sqrt)")
     parser.add_argument("--decay-minutes", type=float, default=None,
                         help="tau of exp(-age/tau) (default: the config's, else 60)")

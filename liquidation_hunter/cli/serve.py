@@ -34,6 +34,9 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     serve.add_argument("--at", help="the moment to serve (epoch ms or ISO-8601 UTC); default: the last event")
     serve.add_argument("--prices", action="append", default=[],
                        help="aggTrades or klines CSV for prices and candles (repeatable)")
+    serve.add_argument("--history", metavar="DIR",
+                       help="what fetch-history stored (var/history/binance): the estimated layer of its symbols, "
+                            "fed the bars closed by --at, at /api/v1/estimated/SYMBOL and on the page")
     serve.add_argument("--host", help="listen address (default: api.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default: api.port, 8700; 0: any free port)")
     serve.set_defaults(handler=cmd_serve)
@@ -68,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             heartbeat_s=config.schedule.heartbeat if config else 60.0,
             strategy=config.strategy.name if config else "liquidation_magnet",
             strategy_params=config.strategy.params if config else None,
-            strategy_path=config.strategy.path if config else None)
+            strategy_path=config.strategy.path if config else None, history=args.history)
         token = resolve_token(host, api.token_env)
         server = ApiServer(source, host=host, port=port, token=token).start()
     except (ValueError, OSError, ApiAuthError) as exc:
@@ -83,6 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     at = datetime.fromtimestamp(source.now() / 1000, UTC).isoformat(timespec="seconds")
     print(f"serving {source.heatmap.stats()['accepted']} events of {len(source.heatmap.symbols())} symbols "
           f"as of {at} on {server.url} (docs: {server.url}/docs); Ctrl-C stops", flush=True)
+    if source.estimated is not None:
+        print(f"estimated layer of {', '.join(source.estimated)} ({source.estimated.label})", flush=True)
     try:
         while not done.wait(0.5):
             pass

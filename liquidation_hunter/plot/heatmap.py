@@ -24,12 +24,20 @@ How the picture reads:
   marked liquidation's edge says where it printed (white: Binance, cyan: Bybit, orange: OKX; the legend
   names them), the cluster labels give each venue's share of the notional, and the title says which venues
   were asked for (``heatmap --exchange bybit``). A Binance-only picture is drawn as before.
+* **Estimated levels** (issue 14, ``heatmap --layer estimated|both --history DIR``; :class:`EstimatedBands`): a
+  model's open notional per price, not observed liquidations, so drawn apart from the heat: hatched, outlined
+  bands growing leftward from the main panel's right edge (magenta: longs, light blue: shorts; a colour family
+  that is neither viridis nor the observed red/green), their scale their own. A box in the panel and the title
+  say "estimated" with the bracket table's date and whether validated. With ``observed=False``
+  (``--layer estimated``) the observed cells, marks and clusters are left out and the side panel shows the
+  estimated bands instead.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
@@ -42,7 +50,7 @@ from live_heatmap.venue import PRICE_KIND_OF, VENUES_BY_CODE, Venue
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
 
-__all__ = ["SCALES", "render_heatmap"]
+__all__ = ["SCALES", "EstimatedBands", "render_heatmap"]
 
 SCALES = ("linear", "sqrt", "log")
 LONG_COLOUR = "#ff4d5e"
@@ -55,6 +63,25 @@ LOG_DECADES = 3.0
 #: The edge colour of a marked liquidation, by venue code (Binance, Bybit, OKX), when venues are told apart.
 VENUE_EDGES = ("white", "#00e5ff", "#ff9f1c")
 VENUE_ABBR = ("BN", "BY", "OK")
+#: Estimated levels: outlined and hatched, in colours apart from viridis and the observed red/green.
+ESTIMATED_LONG = "#ff6ad5"
+ESTIMATED_SHORT = "#6ac8ff"
+#: The estimated bands reach at most this share of the main panel's width.
+ESTIMATED_REACH = 0.3
+
+
+@dataclass(frozen=True)
+class EstimatedBands:
+    """Estimated levels to draw: open notional per bin price (ascending) and side, and what to say beside them
+    (``label``: ``estimated · brackets of 2025-12-25 (shipped table) · not validated``)."""
+
+    prices: np.ndarray
+    long: np.ndarray
+    short: np.ndarray
+    label: str
+    bin_width: float
+
+
 def _fmt_duration(ms: int) -> str:
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms % size == 0:
@@ -83,14 +110,19 @@ def _quote(symbol: str) -> str:
 
 
 def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "linear", width_px: int = 1200,
-                   height_px: int = 700, price_label: str | None = None, title: str | None = None) -> Path:
+                   height_px: int = 700, price_label: str | None = None, title: str | None = None,
+                   estimated: EstimatedBands | None = None, observed: bool = True) -> Path:
     """Draw ``grid`` to a PNG of exactly ``width_px`` x ``height_px`` pixels; returns the path.
 
     ``scale``: ``linear``, ``sqrt`` or ``log`` colour normalisation of the cells (``log`` spans
     three decades below the brightest cell). ``price_label`` names the price line in the legend
     (default ``"price"``; without price points the liquidation fill prices are drawn, and said so).
+    ``estimated``: estimated levels drawn beside the observed heat (module docstring); ``observed=False``
+    leaves the observed cells, marks and clusters out (needs ``estimated``).
     The same grid and arguments give the same bytes. Needs matplotlib (``pip install '.[plot]'``).
     """
+    if not observed and estimated is None:
+        raise ValueError("observed=False draws the estimated levels only: give estimated")
     if scale not in SCALES:
         raise ValueError(f"scale: expected one of {', '.join(SCALES)}, got {scale!r}")
     if not (width_px >= 300 and height_px >= 200):
@@ -123,13 +155,15 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     norm = {"linear": colors.Normalize(0.0, vmax), "sqrt": colors.PowerNorm(0.5, 0.0, vmax),
             "log": colors.LogNorm(vmax * 10.0 ** -LOG_DECADES, vmax, clip=False)}[scale]
     cells = np.ma.masked_less_equal(total.T, 0.0) if scale == "log" else total.T
+    if not observed:
+        cells = np.ma.masked_less_equal(np.zeros_like(total.T), 0.0)
     x_edges, y_edges = tnum(grid.time_edges), grid.price_edges
     mesh = ax.pcolormesh(x_edges, y_edges, cells, cmap=cmap, norm=norm, shading="flat", rasterized=True)
     ax.set_facecolor("#440154")
 
     handles: list[Any] = []
     outline = [pe.Stroke(linewidth=2.6, foreground="#111111", alpha=0.8), pe.Normal()]
-    events = grid.events
+    events = grid.events if observed else type(grid.events).empty()
     if grid.price.size:
         label = price_label or "price"
         line_t, line_p = grid.price_time, grid.price
@@ -171,7 +205,7 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     x0, x1 = float(x_edges[0]), float(x_edges[-1])
     ax.set_xlim(x0, x1)
     ax.set_ylim(float(y_edges[0]), float(y_edges[-1]))
-    shown = sorted(grid.clusters, key=lambda c: -c.strength)[:MAX_CLUSTERS]
+    shown = sorted(grid.clusters, key=lambda c: -c.strength)[:MAX_CLUSTERS] if observed else []
     label_y = _spread([c.price_level for c in shown], ax, min_gap_px=13.0)
     for c, y in zip(shown, label_y, strict=True):
         colour = LONG_COLOUR if c.side == "long" else SHORT_COLOUR
@@ -190,6 +224,8 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     if shown:
         handles.append(Line2D([], [], color="#777777", linestyle=(0, (5, 3)), linewidth=1.3,
                               label="cluster at window end: level; bar at right: its price span"))
+    if estimated is not None:
+        handles.extend(_draw_estimated(ax, estimated, (float(y_edges[0]), float(y_edges[-1])), x1 - x0))
 
     locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
@@ -208,9 +244,17 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     # Side panel: what each price row holds at the window end, long to the left, short to the right.
     centers = grid.price_centers
     heights = np.diff(y_edges)
-    last_long, last_short = grid.long[-1], grid.short[-1]
-    prof.barh(centers, -last_long, height=heights, color=LONG_COLOUR, linewidth=0)
-    prof.barh(centers, last_short, height=heights, color=SHORT_COLOUR, linewidth=0)
+    if observed or estimated is None:
+        last_long, last_short = grid.long[-1], grid.short[-1]
+        prof.barh(centers, -last_long, height=heights, color=LONG_COLOUR, linewidth=0)
+        prof.barh(centers, last_short, height=heights, color=SHORT_COLOUR, linewidth=0)
+    else:  # estimated only: the side panel shows the estimated bands
+        inside = (estimated.prices >= y_edges[0]) & (estimated.prices <= y_edges[-1])
+        centers, heights = estimated.prices[inside], estimated.prices[inside] * estimated.bin_width
+        last_long, last_short = estimated.long[inside], estimated.short[inside]
+        for values, colour, hatch in ((-last_long, ESTIMATED_LONG, "////"), (last_short, ESTIMATED_SHORT, "\\\\")):
+            prof.barh(centers, values, height=heights, facecolor="none", edgecolor=colour, hatch=hatch,
+                      linewidth=0.5)
     reach = max(float(last_long.max(initial=0.0)), float(last_short.max(initial=0.0)), 1.0) * 1.08
     prof.set_xlim(-reach, reach)
     prof.axvline(0.0, color="#888888", linewidth=0.6)
@@ -218,25 +262,54 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     prof.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: _fmt_usd(abs(v)) if v else "0"))
     prof.tick_params(axis="x", labelsize=7)
     prof.tick_params(axis="y", labelleft=False)
-    prof.set_title(f"at {end:%H:%M} UTC", fontsize=8.5)
+    prof.set_title(f"at {end:%H:%M} UTC" + ("" if observed else ", estimated"), fontsize=8.5)
     prof.set_xlabel("long | short", fontsize=8.5)
     prof.grid(axis="x", color="#dddddd", linewidth=0.5)
     prof.set_axisbelow(True)
 
     bar = fig.colorbar(mesh, cax=cax, extend="neither")
-    bar.set_label(f"decayed notional per cell ({_quote(grid.symbol)}), {scale} scale", fontsize=8.5)
+    bar.set_label(f"decayed notional per cell ({_quote(grid.symbol)}), {scale} scale" if observed else
+                  "observed liquidations not drawn (estimated layer only)", fontsize=8.5)
     bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: _fmt_usd(v) if v > 0 else "0"))
     bar.ax.tick_params(labelsize=7)
 
     n, notional_sum = int(events.trade_time.size), float((events.price * events.quantity).sum())
     venues = "" if grid.exchanges is None else " (" + ", ".join(v.value for v in grid.exchanges) + ")"
-    fig.suptitle(title or (
-        f"{grid.symbol} liquidations{venues}  {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
-        f"({_fmt_duration(grid.end_ms - grid.start_ms)}): {n} events, {_fmt_usd(notional_sum)}"
-        f"; decay {grid.time_decay_minutes:g} min"), fontsize=11)
+    span = (f"{start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC ({_fmt_duration(grid.end_ms - grid.start_ms)})")
+    heading = (f"{grid.symbol} liquidations{venues}  {span}: {n} events, {_fmt_usd(notional_sum)}"
+               f"; decay {grid.time_decay_minutes:g} min") if observed else f"{grid.symbol} estimated levels  {span}"
+    if estimated is not None:
+        heading += f"\n{'with ' if observed else ''}{estimated.label}"
+    fig.suptitle(title or heading, fontsize=11)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi, format="png", metadata={"Software": None})
     return out
+
+
+def _draw_estimated(ax: Any, estimated: EstimatedBands, view: tuple[float, float], width: float) -> list[Any]:
+    """The estimated bands in the main panel between the ``view`` prices (module docstring) and a box with the
+    label; the legend's handles."""
+    from matplotlib.patches import Patch  # noqa: PLC0415 - lazy: matplotlib
+
+    low, high = view
+    inside = (estimated.prices >= low) & (estimated.prices <= high)
+    prices = estimated.prices[inside]
+    longs, shorts = estimated.long[inside], estimated.short[inside]
+    peak = max(float(longs.max(initial=0.0)), float(shorts.max(initial=0.0)))
+    right = ax.get_xlim()[1]
+    handles = []
+    for side, values, colour, hatch in (("long", longs, ESTIMATED_LONG, "////"),
+                                        ("short", shorts, ESTIMATED_SHORT, "\\\\")):
+        if peak > 0:
+            reach = values / peak * ESTIMATED_REACH * width
+            ax.barh(prices, reach, height=prices * estimated.bin_width, left=right - reach, facecolor="none",
+                    edgecolor=colour, hatch=hatch, linewidth=0.6, zorder=3.5)
+        handles.append(Patch(facecolor="none", edgecolor=colour, hatch=hatch,
+                             label=f"estimated {side} levels (open notional per price)"))
+    ax.text(0.01, 0.98, estimated.label + ("" if peak > 0 else " · none in view"), transform=ax.transAxes,
+            ha="left", va="top", fontsize=8, color="white", zorder=8,
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": "#222233", "edgecolor": ESTIMATED_LONG, "alpha": 0.85})
+    return handles
 
 
 def _price_ticks(ax: Any) -> Any:

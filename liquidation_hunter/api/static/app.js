@@ -8,6 +8,10 @@
  * panel: /api/v1/positions, /api/v1/trades?limit=10 and /api/v1/equity, when /api/v1/status names books.
  * After each successful draw: body[data-ready="1"] and body[data-drawn-symbol=SYMBOL]; after the bot's panel:
  * body[data-bot="ready"|"none"] (tests wait on them).
+ * The Layer toggle (observed / estimated / both): /api/v1/estimated/{symbol}?price= (issue 14), drawn as hatched
+ * bands of open notional per price from the right edge, labelled "estimated" with the bracket date and whether
+ * validated; body[data-layer] is the layer drawn, body[data-estimated]="ready"|"none"|"missing"|"error" (none: the
+ * server keeps no layer, the toggle says why and stays on observed; missing: no levels for this symbol).
  */
 "use strict";
 
@@ -32,6 +36,7 @@ const VIRIDIS_HEX =
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => "#" + VIRIDIS_HEX.slice(i * 6, i * 6 + 6));
 const LOG_DECADES = 3; // the log scale spans three decades below the brightest cell, as the PNG picture
 const LONG = "#ff4d5e", SHORT = "#2bd97c";
+const EST_LONG = "#ff6ad5", EST_SHORT = "#6ac8ff"; // estimated levels: apart from viridis and the observed red/green
 const MAX_LISTED = 200; // symbols rendered in the picker at once; the search narrows the rest
 
 const $ = (id) => document.getElementById(id);
@@ -43,6 +48,7 @@ const el = {
   bot: $("bot"), botSummary: $("bot-summary"), equity: $("equity"), positionRows: $("position-rows"),
   positionCount: $("position-count"), tradeRows: $("trade-rows"),
   venues: [...document.querySelectorAll('#venues input[name="venue"]')], venueHealth: $("venue-health"),
+  layer: $("layer"), layerState: $("layer-state"), estimatedLabel: $("estimated-label"),
 };
 const VENUE_ABBR = { binance: "BN", bybit: "BY", okx: "OK" };
 
@@ -52,6 +58,8 @@ const state = {
   timer: null, layout: null, active: -1,
   bot: null, // {positions, trades, equity} of the bot whose books the server reads; null: none
   hasBooks: undefined, // whether the server reads a bot's books (asked once, from /api/v1/status)
+  estimated: null, // the /api/v1/estimated answer of the drawn symbol; null: none
+  noLayer: null, // why the server has no estimated layer (its 404 detail), once it said so
 };
 
 // ---------- formatting ----------
@@ -143,6 +151,8 @@ async function load(force) {
     document.body.dataset.exchanges = venueParam() || "";
     if (!state.keepNotice) showError("");
     state.keepNotice = false;
+    await loadEstimated(symbol, ctl.signal);
+    if (ctl.signal.aborted) return;
     render();
     el.status.textContent = "updated " + fmtTime(Date.now()) + " UTC";
     loadBot(ctl.signal);
@@ -154,6 +164,38 @@ async function load(force) {
     el.status.textContent = "error";
   } finally {
     if (state.inFlight === ctl) { state.inFlight = null; delete document.body.dataset.loading; }
+  }
+}
+
+/* The estimated levels of the symbol, when the Layer toggle asks for them. A server without a layer says why
+ * (404 "no estimated layer"): the toggle goes back to observed, its estimated choices are disabled and the reason
+ * shown beside it. A symbol without levels leaves the observed map drawn and says so. */
+async function loadEstimated(symbol, signal) {
+  state.estimated = null;
+  if (el.layer.value === "observed") { delete document.body.dataset.estimated; return; }
+  const q = new URLSearchParams();
+  if (state.price != null && state.price > 0) q.set("price", String(state.price));
+  try {
+    state.estimated = await getJson(`/api/v1/estimated/${encodeURIComponent(symbol)}?${q}`, signal);
+    el.layerState.textContent = "";
+    document.body.dataset.estimated = "ready";
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    const msg = String(e.message);
+    if (msg.startsWith("404 no estimated layer")) {
+      state.noLayer = msg.replace(/^404 no estimated layer: /, "");
+      el.layer.value = "observed";
+      [...el.layer.options].forEach((o) => { o.disabled = o.value !== "observed"; });
+      el.layer.title = "no estimated layer: " + state.noLayer;
+      el.layerState.textContent = "estimated: off (" + state.noLayer + ")";
+      document.body.dataset.estimated = "none";
+    } else if (msg.startsWith("404")) {
+      el.layerState.textContent = "estimated: " + msg.replace(/^404 no estimated levels: /, "");
+      document.body.dataset.estimated = "missing";
+    } else {
+      el.layerState.textContent = "estimated: " + msg;
+      document.body.dataset.estimated = "error";
+    }
   }
 }
 
@@ -351,7 +393,8 @@ function lastClose(grid) {
 }
 
 function clearChart(symbol) {
-  state.grid = null; state.clusters = []; state.layout = null;
+  state.grid = null; state.clusters = []; state.layout = null; state.estimated = null;
+  renderEstimatedLabel(null);
   const ctx = el.canvas.getContext("2d");
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
@@ -401,7 +444,9 @@ function render() {
   let vmax = 0;
   for (const row of z) for (const v of row) if (v > vmax) vmax = v;
   const scale = el.scale.value;
-  for (let i = 0; i < z.length; i++) {
+  const est = state.estimated, layer = est ? el.layer.value : "observed", heat = layer !== "estimated";
+  if (!heat) vmax = 0;
+  for (let i = 0; heat && i < z.length; i++) {
     const ya = Y(y[i + 1]), yb = Y(y[i]), row = z[i];
     for (let j = 0; j < row.length; j++) {
       const k = colourIndex(row[j], vmax, scale);
@@ -414,16 +459,21 @@ function render() {
 
   ctx.save();
   ctx.beginPath(); ctx.rect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0); ctx.clip();
+  if (est) drawEstimated(ctx, est, Y, L);
   drawPrice(ctx, g, X, Y, L);
-  drawClusters(ctx, X, Y, L);
+  if (heat) drawClusters(ctx, X, Y, L);
   drawMarkers(ctx, g, X, Y);
   ctx.restore();
   drawAxes(ctx, g, X, Y, L, W, H);
-  drawLegend(ctx, L, vmax, scale);
+  if (heat) drawLegend(ctx, L, vmax, scale);
+  if (est) drawEstimatedLabel(ctx, est, L, heat ? 40 : 0);
   renderClusters();
+  renderEstimatedLabel(est);
+  document.body.dataset.layer = layer;
 
   const sideName = { z: "longs + shorts", z_long: "longs", z_short: "shorts" }[el.side.value];
-  el.titleInfo.textContent = `${fmtDate(t0)} → ${fmtTime(t1)} · ${g.events} liquidations · ${sideName}, ${scale}` +
+  el.titleInfo.textContent = (heat ? "" : "estimated levels only · ") +
+    `${fmtDate(t0)} → ${fmtTime(t1)} · ${g.events} liquidations · ${sideName}, ${scale}` +
     (g.time_decay_minutes ? ` · decay ${g.time_decay_minutes} min` : "") +
     (g.price_source === "liquidations" ? " · price line: liquidation fills" :
       g.price_source === "marks" ? " · price line: mark prices" : "") +
@@ -431,6 +481,59 @@ function render() {
   document.body.dataset.drawnSymbol = state.symbol;
   el.canvas.dataset.drawnSymbol = state.symbol;
   document.body.dataset.ready = "1";
+}
+
+// A diagonal hatch in the side's colour (the estimated bands' fill), made once per colour.
+const hatches = {};
+function hatch(ctx, colour) {
+  if (!hatches[colour]) {
+    const tile = document.createElement("canvas"); tile.width = tile.height = 8;
+    const t = tile.getContext("2d");
+    t.strokeStyle = colour; t.lineWidth = 1.5; t.globalAlpha = 0.8;
+    t.beginPath(); t.moveTo(0, 8); t.lineTo(8, 0); t.moveTo(-2, 2); t.lineTo(2, -2); t.moveTo(6, 10); t.lineTo(10, 6); t.stroke();
+    hatches[colour] = ctx.createPattern(tile, "repeat");
+  }
+  return hatches[colour];
+}
+
+/* The estimated levels: per bin, a hatched band with an outline from the right edge, its width the bin's open
+ * notional over the heaviest bin in view (30 % of the plot at most); longs and shorts in their own colours. */
+function drawEstimated(ctx, est, Y, L) {
+  const lv = est.levels, bw = est.range.bin_width, reach = 0.3 * (L.x1 - L.x0);
+  const p0 = Math.exp(L.lp0), p1 = Math.exp(L.lp1);
+  let peak = 0;
+  lv.prices.forEach((p, i) => { if (p >= p0 && p <= p1) peak = Math.max(peak, lv.long[i], lv.short[i]); });
+  if (!(peak > 0)) return;
+  for (const [values, colour] of [[lv.long, EST_LONG], [lv.short, EST_SHORT]]) {
+    ctx.fillStyle = hatch(ctx, colour); ctx.strokeStyle = colour; ctx.lineWidth = 1;
+    lv.prices.forEach((p, i) => {
+      const v = values[i];
+      if (!(v > 0) || p < p0 || p > p1) return;
+      const w = v / peak * reach, ya = Y(p * (1 + bw / 2)), yb = Y(p / (1 + bw / 2));
+      ctx.fillRect(L.x1 - w, ya, w, Math.max(1, yb - ya));
+      ctx.strokeRect(L.x1 - w + 0.5, ya + 0.5, w - 1, Math.max(1, yb - ya) - 1);
+    });
+  }
+}
+
+function drawEstimatedLabel(ctx, est, L, below) {
+  const text = est.label, x0 = L.x0 + 10, y0 = L.y0 + 10 + below;
+  ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+  const w = ctx.measureText(text).width + 12;
+  ctx.fillStyle = "rgba(15,17,26,0.85)"; ctx.fillRect(x0 - 6, y0 - 2, w, 18);
+  ctx.strokeStyle = EST_LONG; ctx.setLineDash([3, 2]); ctx.strokeRect(x0 - 5.5, y0 - 1.5, w - 1, 17); ctx.setLineDash([]);
+  ctx.fillStyle = "#fff"; ctx.fillText(text, x0, y0 + 7);
+}
+
+function renderEstimatedLabel(est) {
+  el.estimatedLabel.hidden = !est;
+  if (!est) { el.estimatedLabel.textContent = ""; return; }
+  el.estimatedLabel.textContent = est.label;
+  el.estimatedLabel.title = `brackets as of ${est.brackets.as_of} (${est.brackets.source}); ${est.validation.summary}; ` +
+    `${est.bars} bars to ${fmtDate(est.last_bar_ms)}; window ${est.model.window}, attribution ${est.model.attribution}`;
+  el.estimatedLabel.dataset.asOf = est.brackets.as_of;
+  el.estimatedLabel.dataset.validated = String(est.validation.validated);
+  el.estimatedLabel.classList.toggle("not-validated", !est.validation.validated);
 }
 
 function drawPrice(ctx, g, X, Y, L) {
@@ -581,6 +684,7 @@ el.venues.forEach((box) => box.addEventListener("change", () => load(true)));
 el.window.addEventListener("change", () => load(true));
 el.scale.addEventListener("change", render);
 el.side.addEventListener("change", render);
+el.layer.addEventListener("change", () => load(true));
 el.refresh.addEventListener("click", () => load(true));
 el.auto.addEventListener("change", schedule);
 el.interval.addEventListener("change", schedule);

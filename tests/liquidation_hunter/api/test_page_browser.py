@@ -285,3 +285,94 @@ def test_page_venue_filter_requeries_with_exchanges(venues_url: str, browser: An
     assert "tick at least one venue" in banner[0].text
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+# ------------------------------------------------------------------ the estimated layer (issue 14)
+
+# pixels of the plot area near the estimated colours (the hatched bands)
+ESTIMATED_INK = """
+const cv = document.getElementById('heatmap'), L = state.layout, dpr = window.devicePixelRatio || 1;
+const d = cv.getContext('2d').getImageData(Math.ceil(L.x0 * dpr), Math.ceil(L.y0 * dpr),
+                                           Math.floor((L.x1 - L.x0) * dpr), Math.floor((L.y1 - L.y0) * dpr)).data;
+const near = (i, r, g, b) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 60;
+let ink = 0;
+for (let i = 0; i < d.length; i += 4) if (near(i, 255, 106, 213) || near(i, 106, 200, 255)) ink++;
+return ink;
+"""
+
+
+def pick_layer(driver: Any, layer: str) -> None:
+    driver.execute_script("const s = document.getElementById('layer'); s.value = arguments[0];"
+                          " s.dispatchEvent(new Event('change'));", layer)
+
+
+@pytest.fixture(scope="module")
+def estimated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``serve --history``: the recording with an estimated layer of BTCUSDT from fetched history of the day."""
+    from datetime import date
+
+    from history_dir import write_history
+
+    from liquidation_hunter.api.recording import source_from_recording
+    from liquidation_hunter.api.server import ApiServer
+
+    # the synthetic day drifts up 0.01 % a bar to about the recording's 99,400 at 17:20
+    history = write_history(tmp_path_factory.mktemp("history"), "BTCUSDT", date(2025, 1, 27), 97_400.0)
+    source = source_from_recording(WIRE, at_ms=AT_MS, prices=[PRICES], history=history)
+    with ApiServer(source, host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+def test_page_layer_toggle_draws_the_estimated_levels_labelled(estimated_url: str, browser: Any) -> None:
+    browser.get(estimated_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
+                           " a.dispatchEvent(new Event('change'));")
+    label = browser.find_element(By.ID, "estimated-label")
+    assert not label.is_displayed() and browser.execute_script(ESTIMATED_INK) == 0
+    observed = browser.execute_script(CANVAS_STATS)
+
+    pick_layer(browser, "both")
+    wait_for(lambda: browser.execute_script("return document.body.dataset.layer") == "both"
+             and drawn(browser, "BTCUSDT"), "both layers drawn")
+    assert label.is_displayed()
+    assert "estimated" in label.text and "brackets of 2025-12-25" in label.text and "not validated" in label.text
+    assert label.get_attribute("data-validated") == "false" and label.get_attribute("data-as-of") == "2025-12-25"
+    both = browser.execute_script(CANVAS_STATS)
+    assert both["checksum"] != observed["checksum"]
+    assert browser.execute_script(ESTIMATED_INK) > 200
+    asked = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/api/v1/estimated/BTCUSDT?price=" in u for u in asked), asked
+    screenshot(browser, "BTCUSDT-estimated-both")
+
+    pick_layer(browser, "estimated")  # the observed heat leaves; the estimate and its label stay
+    wait_for(lambda: browser.execute_script("return document.body.dataset.layer") == "estimated"
+             and drawn(browser, "BTCUSDT"), "the estimated layer alone drawn")
+    alone = browser.execute_script(CANVAS_STATS)
+    assert alone["heat"] < both["heat"] and "not validated" in label.text
+    assert browser.execute_script(ESTIMATED_INK) > 200
+    assert "estimated levels only" in browser.find_element(By.ID, "title-info").text
+
+    pick_layer(browser, "observed")
+    wait_for(lambda: browser.execute_script("return document.body.dataset.layer") == "observed"
+             and not label.is_displayed(), "back to observed")
+    assert browser.execute_script(ESTIMATED_INK) == 0
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def test_page_without_an_estimated_layer_says_why_and_stays_observed(server_url: str, browser: Any) -> None:
+    browser.get(server_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    pick_layer(browser, "estimated")
+    wait_for(lambda: browser.execute_script("return document.body.dataset.estimated") == "none", "the refusal")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn again")
+    layer = browser.find_element(By.ID, "layer")
+    assert layer.get_attribute("value") == "observed"
+    assert browser.execute_script("return [...document.getElementById('layer').options].filter(o => o.disabled)"
+                                  ".map(o => o.value)") == ["estimated", "both"]
+    why = browser.find_element(By.ID, "layer-state").text
+    assert why.startswith("estimated: off") and "estimated.enabled" in why and "--history" in why, why
+    assert not browser.find_element(By.ID, "estimated-label").is_displayed()
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    assert browser.execute_script("return document.body.dataset.layer") == "observed"
