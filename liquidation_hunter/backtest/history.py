@@ -12,8 +12,8 @@ every backtest (:func:`~liquidation_hunter.backtest.runner.run_backtest`):
 * the **hunter** targets ``estimated`` zones (the config's ``hunter.target`` when it is ``estimated`` or
   ``agree``; ``agree`` needs recorded liquidation events too);
 * the **jobs** run once a bar, at its close (``clusters``, ``signals``, ``positions`` every bar; ``snapshot`` at
-  least every bar): between two closes neither the price nor the levels change, so running them more often would
-  do the same thing again;
+  most once an hour, :data:`SNAPSHOT_SECONDS`, so the equity curve and its drawdown are hourly): between two closes
+  neither the price nor the levels change, so running them more often would do the same thing again;
 * the **paper broker** fills as in every backtest (fees, slippage, steps, minimums, funding).
 """
 
@@ -30,7 +30,11 @@ from live_heatmap import to_unified
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.estimated.config import ModelConfig
 
-__all__ = ["HistoryInputs", "history_config", "load_history_inputs"]
+__all__ = ["SNAPSHOT_SECONDS", "HistoryInputs", "history_config", "load_history_inputs"]
+
+SNAPSHOT_SECONDS = 3600.0
+"""The equity snapshots of a history backtest: at most one an hour (a year is 8,760 points; every bar would be
+105,120 writes to the books for an equity curve no report draws finer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +96,5 @@ def history_config(config: BotConfig, symbol: str, interval_ms: int, *, with_eve
     schedule = data["schedule"]
     for job in ("clusters", "signals", "positions"):
         schedule[job] = seconds
-    schedule["snapshot"] = max(seconds, float(schedule["snapshot"]))
+    schedule["snapshot"] = max(seconds, float(schedule["snapshot"]), SNAPSHOT_SECONDS)
     return BotConfig.from_mapping(data)

@@ -52,7 +52,8 @@ without prices are reported and cannot trade.
 rule below leaves the books exactly as running every job at every moment would
 (``tests/liquidation_hunter/backtest/test_backtest.py`` compares the two against a bot driven by hand):
 
-* a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
+* a clusters run when no event is replayed (nothing to group: a history backtest without ``--events``), and
+  one whose clusters no signals run reads (the next signals run comes after the next clusters
   run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it
   regroups only the symbols whose events changed, see :meth:`LiveLiquidationHeatmap.rebuild`);
 * events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
@@ -424,6 +425,8 @@ class _Replay:
 
     def _needed(self, name: str, t: int, due: Mapping[str, int], session_end: int) -> bool:
         if name == "clusters":
+            if not self.events and not self.warm:  # nothing to group (a history backtest without events)
+                return False
             # read only if the next signals run comes before the next clusters run and within update_interval
             s = due["signals"]
             return s < due["clusters"] and s - t < self.update_ms and s <= session_end
