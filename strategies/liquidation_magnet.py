@@ -33,7 +33,10 @@ class LiquidationMagnet:
         return self.hunter.evaluate(symbol, price, now_ms=now_ms)
 
     def may_signal(self, symbol: str, now_ms: int) -> bool:
-        """False for a symbol without clusters at ``now_ms``: the hunter's rule picks one of them."""
+        """False for a symbol without clusters at ``now_ms`` (target ``observed``/``agree``: the rule picks one
+        of them) or, with target ``estimated``, without estimated levels."""
         hunter = self.hunter
+        if hunter.config.target == "estimated":
+            return hunter.estimated is not None and symbol in hunter.estimated
         return bool(hunter.heatmap.get_clusters(to_exchange_id(symbol, hunter.markets), now_ms=now_ms,
                                                  exchanges=hunter.exchanges))

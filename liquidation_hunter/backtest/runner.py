@@ -52,7 +52,8 @@ without prices are reported and cannot trade.
 rule below leaves the books exactly as running every job at every moment would
 (``tests/liquidation_hunter/backtest/test_backtest.py`` compares the two against a bot driven by hand):
 
-* a clusters run whose clusters no signals run reads (the next signals run comes after the next clusters
+* a clusters run when no event is replayed (nothing to group: a history backtest without ``--events``), and
+  one whose clusters no signals run reads (the next signals run comes after the next clusters
   run, or after ``heatmap.update_interval``) is skipped (a run that is not skipped is the live bot's: it
   regroups only the symbols whose events changed, see :meth:`LiveLiquidationHeatmap.rebuild`);
 * events are ingested before the first job that runs at a moment (the jobs alone read them), and events of
@@ -110,6 +111,8 @@ from liquidation_hunter.trading.markets import listed, shipped_rules
 from liquidation_hunter.trading.model import Position
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id
+from live_heatmap.estimated.bars import Bar
+from live_heatmap.estimated.layer import EstimatedLayer
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -172,7 +175,8 @@ def _captured_logs(problems: list[str]) -> Iterator[None]:
 def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: PriceSeries, *,
                  start_ms: int | None = None, end_ms: int | None = None, progress: bool | Progress = False,
                  symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES,
-                 inputs: Mapping[str, Any] | None = None, rules: ExchangeClient | None = None) -> BacktestResult:
+                 inputs: Mapping[str, Any] | None = None, rules: ExchangeClient | None = None,
+                 estimated: Mapping[str, Sequence[Bar]] | None = None) -> BacktestResult:
     """Replay ``events`` and ``prices`` through the bot of ``config`` (module docstring).
 
     ``start_ms`` / ``end_ms`` keep data with ``start_ms <= time < end_ms``; events are replayed by trade
@@ -180,7 +184,9 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     only them. ``progress``: True draws a bar on stderr when it is a terminal; a callable is given the share
     done. ``gap_minutes``: data farther apart split the replay into sessions. ``inputs`` (e.g. file names and
     hashes) is copied into the result for the report. ``rules``: the market rules (module docstring; None: the
-    shipped ones). Raises :class:`BacktestError` when there is nothing to
+    shipped ones). ``estimated``: model bars per symbol (time order) for the hunter's estimated layer: a bar is
+    applied at its close time, with the prices (the signals after it read it), bars before the start at the
+    first moment (a warm-up, never traded on). Raises :class:`BacktestError` when there is nothing to
     replay or no symbol with prices to trade.
     """
     began = time.perf_counter()
@@ -218,7 +224,7 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
 
     problems: list[str] = []
     with _captured_logs(problems):
-        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm)
+        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm, estimated=estimated)
         state.run(sessions, _progress(progress))
         result = state.result()
     return BacktestResult(
@@ -249,7 +255,8 @@ class _Replay:
     """One replay's state: the bot, the clock and the read positions in the data."""
 
     def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
-                 origin: int, *, rules: ExchangeClient, warm: Sequence[LiquidationEvent] = ()) -> None:
+                 origin: int, *, rules: ExchangeClient, warm: Sequence[LiquidationEvent] = (),
+                 estimated: Mapping[str, Sequence[Bar]] | None = None) -> None:
         self.config = config
         self.origin = origin
         self.clock = SimulatedClock(origin)
@@ -258,7 +265,15 @@ class _Replay:
         self.heatmap = heatmap
         self.books = Books.open(":memory:", mode="paper", starting_wallet=config.risk.starting_wallet, now_ms=origin)
         self.broker = PaperBroker.from_risk(self.books, config.risk, precision=rules)
-        strategy = configured_strategy(config, LiquidationHunter(config.hunter, heatmap))
+        layer = None
+        if estimated is not None or config.hunter.target != "observed":
+            layer = EstimatedLayer()
+        self.layer = layer
+        bars = {} if estimated is None else {exchange_id(s): list(b) for s, b in estimated.items()}
+        self.model_bars = [(s, b, [x.close_time for x in b]) for s, b in bars.items() if s in traded]
+        """Per symbol with model bars: (symbol, bars, their close times); applied up to the clock (feed_prices)."""
+        self.bars_read = [0] * len(self.model_bars)
+        strategy = configured_strategy(config, LiquidationHunter(config.hunter, heatmap, estimated=layer))
         self.bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=self.broker, books=self.books,
                        clock=self.clock, price_max_age_ms=None,  # the replay decides which prices hold
                        precision=rules)
@@ -311,7 +326,16 @@ class _Replay:
         return j
 
     def feed_prices(self, t: int) -> None:
-        """Set each traded symbol's price to its latest point at or before ``t``."""
+        """Set each traded symbol's price to its latest point at or before ``t``; apply the model bars closed by
+        ``t`` to the estimated layer."""
+        if self.layer is not None:
+            for k, (symbol, bars, closes) in enumerate(self.model_bars):
+                lo = self.bars_read[k]
+                if lo < len(closes) and closes[lo] <= t:
+                    hi = bisect_right(closes, t, lo)
+                    for bar in bars[lo:hi]:
+                        self.layer.update(symbol, bar)
+                    self.bars_read[k] = hi
         for k, times in enumerate(self.price_times):
             lo = self.price_read[k]
             if lo < len(times) and times[lo] <= t:
@@ -401,6 +425,8 @@ class _Replay:
 
     def _needed(self, name: str, t: int, due: Mapping[str, int], session_end: int) -> bool:
         if name == "clusters":
+            if not self.events and not self.warm:  # nothing to group (a history backtest without events)
+                return False
             # read only if the next signals run comes before the next clusters run and within update_interval
             s = due["signals"]
             return s < due["clusters"] and s - t < self.update_ms and s <= session_end

@@ -33,6 +33,7 @@ from liquidation_hunter.bot.assembly import check_strategy
 from liquidation_hunter.config.model import BotConfig, ConfigFileError
 from liquidation_hunter.data.prices import PriceSeries
 from live_heatmap import ConfigError, LiquidationEvent
+from live_heatmap.estimated.bars import Bar
 
 __all__ = ["LOWER_TIER_TAKER_FEE", "MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys",
            "parse_grid", "run_sweep", "sensitivity", "with_sensitivity"]
@@ -198,9 +199,11 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
               grid: Mapping[str, Sequence[Any]], *, start_ms: int | None = None, end_ms: int | None = None,
               symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES, workers: int = 1,
               progress: Callable[[float], None] | None = None,
-              inputs: Mapping[str, Any] | None = None) -> SweepResult:
+              inputs: Mapping[str, Any] | None = None,
+              estimated: Mapping[str, Sequence[Bar]] | None = None) -> SweepResult:
     """One backtest per combination of ``grid`` (module docstring); ``workers > 1`` runs them in that many
-    processes. Raises ValueError for an unknown key, an empty list or a grid over :data:`MAX_COMBINATIONS`."""
+    processes. ``estimated``: model bars per symbol for the estimated layer (:func:`run_backtest`). Raises
+    ValueError for an unknown key, an empty list or a grid over :data:`MAX_COMBINATIONS`."""
     if not grid:
         raise ValueError("the sweep grid is empty")
     for key, values in grid.items():
@@ -212,7 +215,8 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
     if len(combos) > MAX_COMBINATIONS:
         raise ValueError(f"the sweep has {len(combos)} combinations; at most {MAX_COMBINATIONS}")
     replay = list(events)
-    options = {"start_ms": start_ms, "end_ms": end_ms, "symbols": symbols, "gap_minutes": gap_minutes}
+    options = {"start_ms": start_ms, "end_ms": end_ms, "symbols": symbols, "gap_minutes": gap_minutes,
+               "estimated": estimated}
     data = config.to_dict(masked=False)
     tasks = [(data, config.source, combo) for combo in combos]
     outcomes: list[tuple[dict[str, Any] | None, str | None]] = []

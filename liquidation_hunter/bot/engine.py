@@ -385,7 +385,7 @@ class Bot:
     def _record(self, signal: Signal, price: float, action: str, now_ms: int) -> bool:
         """Write the signal and what the bot did into the signal log, once per idea and kind of outcome
         ("cooldown ... (3.0 min left)" is one kind); False when it was recorded already."""
-        level = signal.cluster.price_level if signal.cluster is not None else None
+        level = signal.level  # the cluster's, or the estimated zone's
         said = (entry_client_id(signal, self.strategy.name), action.split(" (", maxsplit=1)[0])
         if self._last_signal.get(signal.symbol) == said:
             return False  # the same idea, blocked for the same reason as last time: recorded once

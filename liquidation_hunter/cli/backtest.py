@@ -6,6 +6,8 @@
     liquidation-hunter backtest --config config/paper.yaml --events data/binance/forceorder_wire.jsonl \\
         --prices data/binance/aggtrades_large.csv --from 2025-01-27T16:50Z --to 2025-01-27T17:20Z --out out/
     liquidation-hunter backtest ... --sweep hunter.min_strength=0.3,0.5 --sweep heatmap.cluster_window_pct=0.01,0.02
+    liquidation-hunter backtest --config config/paper.yaml --history var/history/binance --symbol BTCUSDT \
+        --from 2025-01-01 --to 2026-01-01   # estimated levels over fetched history (no liquidations needed)
 
 Without ``--out`` nothing is written: the summary (or with ``--json`` the JSON report, or the sweep table)
 goes to stdout. The replay's duration and rate go to stderr, with a progress bar when stderr is a terminal.
@@ -41,10 +43,18 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--out DIR writes report.json, report.md, report.html and equity.png (the same inputs give the same bytes). "
         "--sweep runs one backtest per combination of a small grid and prints the table.")
     p.add_argument("--config", "-c", required=True, metavar="FILE", help="the bot's YAML config")
-    p.add_argument("--events", required=True, metavar="FILE_OR_DB",
-                   help="recorded forceOrder events: JSONL of frames (or what live_heatmap.store.history reads)")
-    p.add_argument("--prices", required=True, action="append", metavar="[SYMBOL=]FILE",
-                   help="trades/aggTrades or klines CSV (.gz/.zip too), or a folder of them; repeatable")
+    p.add_argument("--events", metavar="FILE_OR_DB",
+                   help="recorded forceOrder events: JSONL of frames (or what live_heatmap.store.history reads); "
+                        "needed unless --history")
+    p.add_argument("--prices", action="append", metavar="[SYMBOL=]FILE",
+                   help="trades/aggTrades or klines CSV (.gz/.zip too), or a folder of them; repeatable; needed "
+                        "unless --history")
+    p.add_argument("--history", metavar="DIR",
+                   help="trade ESTIMATED levels over what `fetch-history` keeps in DIR (klines, mark price klines, "
+                        "open interest; e.g. var/history/binance) for one --symbol: prices from its klines, the "
+                        "estimated layer updated at each bar's close, the hunter's target estimated (agree with "
+                        "--events); no liquidation events needed")
+    p.add_argument("--interval", default="5m", metavar="I", help="the bars of --history (default 5m)")
     p.add_argument("--from", dest="start", metavar="TIME",
                    help="start (ISO-8601, UTC when no zone; or epoch ms); the heatmap's horizon before it warms it up")
     p.add_argument("--to", dest="end", metavar="TIME", help="end, exclusive (ISO-8601 or epoch ms)")
@@ -91,6 +101,25 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
 
 
+def _history(args: argparse.Namespace, config: BotConfig, start: int | None,
+             end: int | None) -> tuple[BotConfig, Any, dict[str, Any]]:
+    """--history: (the config as the history backtest runs it, the inputs, the report's inputs entry)."""
+    from liquidation_hunter.backtest.history import history_config, load_history_inputs  # noqa: PLC0415 - lazy: the backtest's layers
+
+    if args.prices:
+        raise ValueError("--history gives the prices (its klines): leave --prices out")
+    if not args.symbol or len(args.symbol) != 1:
+        raise ValueError("--history needs exactly one --symbol (e.g. --symbol BTCUSDT)")
+    root = Path(args.history)
+    if not root.is_dir():
+        raise ValueError(f"--history {root}: no such folder (run `liquidation-hunter fetch-history` first)")
+    history = load_history_inputs(root, args.symbol[0], interval=args.interval, start_ms=start, end_ms=end)
+    config = history_config(config, history.history.symbol, history.interval_ms, with_events=args.events is not None)
+    for note in history.history.notes():
+        print(f"note: {note}", file=sys.stderr)
+    return config, history, history.info()
+
+
 def _run(args: argparse.Namespace) -> int:
     from liquidation_hunter.backtest.report import render_json, render_summary, write_report  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest  # noqa: PLC0415 - lazy: the backtest's layers
@@ -110,19 +139,33 @@ def _run(args: argparse.Namespace) -> int:
     if grid is not None:
         check_keys(config, grid)
     began = time.perf_counter()
-    events_path = Path(args.events)
-    if not events_path.exists():
-        raise ValueError(f"--events {events_path}: no such file")
-    since = None if start is None else start - _warm_up_ms(config, grid or {})
-    report = read_events(events_path, symbols=args.symbol, since_ms=since, until_ms=end)
-    events, rejected = report.events, sum(report.rejected.values())
-    prices = load_prices(args.prices)
-    files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))},
-             {"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}]
+    if args.history is None and (args.events is None or not args.prices):
+        raise ValueError("give --events and --prices (recorded liquidations), or --history DIR (fetched history)")
+    history = None
+    inputs: dict[str, Any] = {}
+    if args.history is not None:
+        config, history, inputs = _history(args, config, start, end)
+        start, end = history.start_ms, history.end_ms
+        if args.gap_minutes is None:  # a missing bar or two is no gap; longer bars are farther apart
+            gap = max(gap, 2.5 * history.interval_ms / 60_000)
+    files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))}]
+    events: list[Any] = []
+    rejected = 0
+    events_path = Path(args.events) if args.events is not None else None
+    if events_path is not None:
+        if not events_path.exists():
+            raise ValueError(f"--events {events_path}: no such file")
+        since = None if start is None else start - _warm_up_ms(config, grid or {})
+        report = read_events(events_path, symbols=args.symbol, since_ms=since, until_ms=end)
+        events, rejected = report.events, sum(report.rejected.values())
+        files.append({"role": "events", "name": events_path.name, "sha256": _sha256(events_path)})
+    prices = history.prices if history is not None else load_prices(args.prices)
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
-    inputs: dict[str, Any] = {"files": files}
+    inputs["files"] = files
+    estimated = {history.history.symbol: history.history.bars} if history is not None else None
     if rejected:
         inputs["events_rejected"] = rejected
+        assert events_path is not None
         print(f"warning: {rejected} lines of {events_path.name} are not liquidation events; skipped", file=sys.stderr)
     out = Path(args.out) if args.out else None
     tty = sys.stderr.isatty()
@@ -135,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 
             bar = ProgressBar(sys.stderr, label="sweep")
         sweep = run_sweep(config, events, prices, grid, start_ms=start, end_ms=end, symbols=args.symbol,
-                          gap_minutes=gap, workers=workers, progress=bar, inputs=inputs)
+                          gap_minutes=gap, workers=workers, progress=bar, inputs=inputs, estimated=estimated)
         table = sweep.to_markdown()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -148,10 +191,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     result = run_backtest(config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
-                          gap_minutes=gap, progress=tty, inputs=inputs)
+                          gap_minutes=gap, progress=tty, inputs=inputs, estimated=estimated)
     if not args.no_sensitivity:
         result = with_sensitivity(result, config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
-                                  gap_minutes=gap)
+                                  gap_minutes=gap, estimated=estimated)
     written = write_report(result, out, picture=not args.no_picture) if out is not None else []
     if args.json:
         sys.stdout.write(render_json(result).decode())

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from liquidation_hunter.data.open_interest import OpenInterestGap, load_open_interest
-from liquidation_hunter.data.prices import load_kline_bars
+from liquidation_hunter.data.prices import PriceSeries, load_kline_bars
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.estimated.bars import Bar
 
@@ -53,6 +53,9 @@ class HistoryBars:
     bars_without_oi: int
     """Kline bars left out: no open interest row within 10 minutes before their end."""
     oi_gaps: tuple[OpenInterestGap, ...]
+    prices: PriceSeries | None = None
+    """The trade klines closing in the window asked for as a price series (each bar a point at its close time
+    with its open, high, low and close; bars without open interest too): what a backtest fills at."""
 
     def notes(self) -> list[str]:
         """One line per thing the join worked around (empty when none)."""
@@ -111,6 +114,8 @@ def load_history_bars(root: str | os.PathLike[str], symbol: str, *, interval: st
                 float(min(mark_high[i], mark_low[i])), float(k.close[i]), float(k.volume[i]),
                 float(k.quote_volume[i]), float(k.taker_buy_volume[i]), float(k.taker_buy_quote_volume[i]),
                 float(oi.open_interest[at[i]])) for i in np.flatnonzero(keep).tolist()]
+    w = np.flatnonzero(window)
+    prices = PriceSeries({key: (k.close_time[w], k.close[w], k.open[w], k.low[w], k.high[w])})
     return HistoryBars(symbol=key, interval=interval, bars=bars,
                        trade_range_bars=int((keep & ~from_mark).sum()),
-                       bars_without_oi=int((window & ~has_oi).sum()), oi_gaps=oi.gaps)
+                       bars_without_oi=int((window & ~has_oi).sum()), oi_gaps=oi.gaps, prices=prices)

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from liquidation_hunter.signals.rules import HunterConfig, Rule, Signal, magnet_rule, place_exits
+from liquidation_hunter.signals.rules import (
+    HunterConfig,
+    Rule,
+    Signal,
+    agreeing_zone,
+    estimated_rule,
+    magnet_rule,
+    place_exits,
+    zone_origin,
+)
 from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
@@ -34,6 +43,11 @@ class LiquidationHunter:
     replaces ``config.exchanges``: the venues whose liquidations the hunter reads (None: every venue);
     ``estimated`` is the estimated layer (:class:`~live_heatmap.estimated.layer.EstimatedLayer`) the rules that
     read estimated levels use (None: no estimated levels known).
+
+    ``config.target`` chooses what is traded toward (:mod:`liquidation_hunter.signals.rules`): ``observed``
+    clusters (``rule``), ``estimated`` zones of the layer, or an observed cluster (``rule``'s pick) kept only when
+    an estimated zone ``agree`` s with it. Without the layer, or before the symbol's first bar, ``estimated``
+    and ``agree`` signal 0 with a reason saying so.
     """
 
     def __init__(
@@ -124,13 +138,55 @@ class LiquidationHunter:
         unified = to_unified(symbol, self.markets)
         market_id = to_exchange_id(unified, self.markets)
         now = self.heatmap.clock() if now_ms is None else now_ms
+        target = self.config.target
+        if target != "observed":
+            missing = self._no_estimates(market_id)
+            if missing is not None:
+                return Signal(unified, 0, 0.0, None, None, None, None, missing, now)
+        if target == "estimated":
+            return self._estimated_signal(unified, market_id, current_price, now)
         clusters = self.heatmap.get_clusters(market_id, now_ms=now, exchanges=self.config.exchanges)
         direction, cluster, reason = self.rule(clusters, current_price, self.config)
         if direction == 0 or cluster is None:
             return Signal(unified, 0, 0.0, None, None, None, None, reason, now)
+        zone = None
+        if target == "agree":
+            assert self.estimated is not None  # _no_estimates said so
+            zone = agreeing_zone(cluster, self.estimated.zones(market_id, current_price), self.config)
+            if zone is None:
+                return Signal(unified, 0, 0.0, None, None, None, None,
+                              f"{reason}, but no estimated {cluster.side} zone within {self.config.agree_pct:g}% "
+                              f"({self._estimated_label()})", now)
+            reason = f"{reason}, estimated {zone.side} levels agree at {zone.price_level:,.8g} " \
+                     f"({self._estimated_label()})"
         stop_loss, take_profit = place_exits(direction, current_price, cluster.price_level, self.config)
         return Signal(unified, direction, cluster.strength, cluster, current_price, stop_loss, take_profit,
-                      reason, now)
+                      reason, now, zone=zone)
+
+    def _no_estimates(self, market_id: str) -> str | None:
+        """Why target estimated/agree cannot read estimated levels of the symbol; None when it can."""
+        if self.estimated is None:
+            return f"target {self.config.target}: no estimated layer (estimated levels are off)"
+        if market_id not in self.estimated:
+            return f"target {self.config.target}: no estimated levels for {market_id} yet (no closed bar)"
+        return None
+
+    def _estimated_label(self) -> str:
+        """``brackets of 2025-12-25 (shipped table), not validated``: what a reason says of the estimates."""
+        assert self.estimated is not None
+        return f"{self.estimated.brackets.label}, {self.estimated.validation.label}"
+
+    def _estimated_signal(self, unified: str, market_id: str, price: float, now: int) -> Signal:
+        layer = self.estimated
+        assert layer is not None  # _no_estimates said so
+        direction, zone, reason = estimated_rule(layer.zones(market_id, price), price, self.config)
+        if direction == 0 or zone is None:
+            return Signal(unified, 0, 0.0, None, None, None, None, f"{reason} ({self._estimated_label()})", now)
+        model = layer.get(market_id)
+        bar_close = model.last_close_time if model is not None else None
+        stop_loss, take_profit = place_exits(direction, price, zone.price_level, self.config)
+        return Signal(unified, direction, zone.strength, None, price, stop_loss, take_profit,
+                      f"{reason} ({self._estimated_label()})", now, origin=zone_origin(zone, bar_close), zone=zone)
 
     def generate_signal(self, symbol: str, current_price: float, *,
                         now_ms: int | None = None) -> tuple[int, float, LiquidationCluster | None]:

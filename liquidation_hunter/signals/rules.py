@@ -15,23 +15,36 @@ The default rule, ``magnet`` (docs/INTERNALS.md, "The hunter's rule"):
 * take-profit sits ``take_profit_fraction`` of the way from the entry to the
   cluster (short of it), stop-loss on the other side at
   ``|take_profit - entry| / reward_to_risk``.
+
+``target`` chooses what the hunter trades toward (docs/ESTIMATED.md, "Trading estimated levels"):
+
+* ``observed`` (the default): the ``magnet`` rule over the clusters of observed liquidations;
+* ``estimated``: :func:`estimated_rule`, the same band, direction and score over the *estimated* zones
+  (:class:`~live_heatmap.estimated.layer.EstimatedZone`: long levels below the price -> short toward them, short
+  levels above -> long), zones weaker than ``min_estimated_strength`` left out;
+* ``agree``: the ``magnet`` rule's pick, kept only when an estimated zone of the same side (at or above
+  ``min_estimated_strength``) lies within ``agree_pct`` percent of the cluster's level (:func:`agreeing_zone`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
 from live_heatmap import ConfigError, LiquidationCluster
 from live_heatmap.common.structs import Settings, convert
+from live_heatmap.estimated.layer import EstimatedZone
 from live_heatmap.venue import Venue
 
-__all__ = ["HunterConfig", "Rule", "Signal", "magnet_rule", "place_exits"]
+__all__ = ["TARGETS", "HunterConfig", "Rule", "Signal", "agreeing_zone", "check_estimated_target", "estimated_rule",
+           "magnet_rule", "place_exits", "zone_origin"]
 
 Percent = Annotated[float, Meta(ge=0, description="percent")]
+Target = Literal["observed", "estimated", "agree"]
+TARGETS: tuple[Target, ...] = ("observed", "estimated", "agree")
 
 
 class HunterConfig(Settings, frozen=True):
@@ -48,6 +61,14 @@ class HunterConfig(Settings, frozen=True):
     exchanges: tuple[Venue, ...] | None = None
     """The venues whose liquidations the hunter reads (``[bybit, okx]``); None: every venue the heatmap holds
     (the configured ones). Clusters are then built from those venues' events only."""
+    target: Target = "observed"
+    """What to trade toward: ``observed`` clusters, ``estimated`` zones, or an observed cluster an estimated
+    zone ``agree`` s with (module docstring). ``estimated``/``agree`` need the estimated layer."""
+    agree_pct: Percent = 0.5
+    """``agree``: an estimated zone of the cluster's side within this percent of the cluster's level agrees."""
+    min_estimated_strength: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    """``estimated``/``agree``: zones weaker than this (the zone's notional over the heaviest zone's) are
+    left out."""
 
     def check(self) -> None:
         if self.exchanges is not None and not self.exchanges:
@@ -83,6 +104,15 @@ class Signal:
     origin: str = ""
     """What the idea is, stable across calls and restarts (e.g. a cascade's first event time); with the
     cluster's id it makes the entry's client order id. Empty: the cluster id, else ``generated_at``."""
+    zone: EstimatedZone | None = None
+    """The estimated zone traded toward (target ``estimated``), or the one that agreed (target ``agree``)."""
+
+    @property
+    def level(self) -> float | None:
+        """The price level traded toward: the cluster's, else the estimated zone's; None without either."""
+        if self.cluster is not None:
+            return self.cluster.price_level
+        return self.zone.price_level if self.zone is not None else None
 
     @property
     def side(self) -> str | None:
@@ -136,6 +166,69 @@ def magnet_rule(clusters: Sequence[LiquidationCluster], price: float,
     cluster, direction = best
     target = "long liquidations below" if cluster.side == "long" else "short liquidations above"
     return direction, cluster, f"{target} at {cluster.price_level:.8g}"
+
+
+def estimated_rule(found: Sequence[EstimatedZone], price: float,
+                   config: HunterConfig) -> tuple[int, EstimatedZone | None, str]:
+    """Target ``estimated`` (module docstring): the magnet rule's band, direction and score over estimated zones
+    at or above ``min_estimated_strength``; ties go to the larger notional, then the zone listed first. The
+    reason names the side and level; the caller adds the bracket table's date and the validation."""
+    allowed = {1: config.allow_long, -1: config.allow_short}
+    best_key: tuple[float, float] | None = None
+    best: tuple[EstimatedZone, int] | None = None
+    for zone in found:
+        if zone.strength < config.min_estimated_strength:
+            continue
+        direction = _zone_direction(zone, price)
+        if not allowed.get(direction):
+            continue
+        distance = abs(zone.price_level - price) / price * 100.0
+        if not config.min_distance_pct <= distance <= config.max_distance_pct:
+            continue
+        key = (zone.strength * _proximity(distance, config), zone.notional)
+        if best_key is None or key > best_key:
+            best_key, best = key, (zone, direction)
+    if best is None:
+        return 0, None, "no estimated zone in the band at or above min_estimated_strength"
+    zone, direction = best
+    return direction, zone, f"estimated {zone.side} levels {'below' if zone.side == 'long' else 'above'} at " \
+                            f"{zone.price_level:,.8g}"
+
+
+def agreeing_zone(cluster: LiquidationCluster, found: Sequence[EstimatedZone],
+                  config: HunterConfig) -> EstimatedZone | None:
+    """Target ``agree``: the estimated zone of the cluster's side, at or above ``min_estimated_strength``, nearest
+    the cluster's level and within ``agree_pct`` percent of it; None when none agrees."""
+    best: tuple[float, EstimatedZone] | None = None
+    for zone in found:
+        if zone.side != cluster.side or zone.strength < config.min_estimated_strength:
+            continue
+        gap = abs(zone.price_level - cluster.price_level) / cluster.price_level * 100.0
+        if gap <= config.agree_pct and (best is None or gap < best[0]):
+            best = (gap, zone)
+    return None if best is None else best[1]
+
+
+def _zone_direction(zone: EstimatedZone, price: float) -> int:
+    if zone.side == "long" and zone.price_level < price:
+        return -1
+    if zone.side == "short" and zone.price_level > price:
+        return 1
+    return 0
+
+
+def zone_origin(zone: EstimatedZone, bar_close_ms: int | None) -> str:
+    """A stable name of the idea "trade toward this zone as of this bar" for the entry's client order id: the
+    side, the level rounded to 5 significant digits and the close time of the bar the levels are from."""
+    return f"est:{zone.side}:{zone.price_level:.5g}:{bar_close_ms if bar_close_ms is not None else ''}"
+
+
+def check_estimated_target(config: HunterConfig, estimated_enabled: bool) -> None:
+    """Target ``estimated`` or ``agree`` needs the estimated layer: raises :class:`ConfigError` naming
+    ``hunter.target`` when the layer is off (``estimated.enabled: false``)."""
+    if config.target != "observed" and not estimated_enabled:
+        raise ConfigError.wrong("hunter.target", "observed while estimated.enabled is false (estimated and agree "
+                                "read the estimated layer)", config.target)
 
 
 def place_exits(direction: int, entry: float, level: float, config: HunterConfig) -> tuple[float, float]:
