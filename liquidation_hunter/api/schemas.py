@@ -87,6 +87,8 @@ class SignalAnswer(BaseModel):
     price: float | None
     at: int
     best_cluster: Cluster | None = Field(description="the cluster the signal trades (null when none)")
+    best_zone: EstimatedZoneRow | None = Field(None, description="the estimated zone the signal trades "
+                                               "(hunter.target: estimated; null otherwise)")
     signal: Signal
 
 

@@ -9,6 +9,7 @@ types cannot see (a time in the future, ``to`` before ``from``, a window too lon
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import time
@@ -159,7 +160,7 @@ class ApiSource:
     # ------------------------------------------------------------------ helpers
 
     def symbol_key(self, symbol: str) -> str:
-        """The exchange id of a tracked symbol, or 404 naming it."""
+        """The exchange id of a tracked symbol (in the heatmap or the estimated layer), or 404 naming it."""
         if not _SYMBOL.fullmatch(symbol):
             raise ApiError(404, "unknown symbol", f"unknown symbol {symbol[:60]!r}: not a symbol "
                            "(BTCUSDT or BTC/USDT:USDT); GET /api/v1/symbols lists the tracked ones")
@@ -167,7 +168,9 @@ class ApiSource:
             key = symbol_key(symbol)
         except ValueError:
             key = ""
-        if not key or (self.heatmap.event_count(key) == 0 and key not in self.heatmap.symbols()):
+        known = self.heatmap.event_count(key) > 0 or key in self.heatmap.symbols() or (
+            self.estimated is not None and key in self.estimated)
+        if not key or not known:
             raise ApiError(404, "unknown symbol", f"unknown symbol {symbol!r}: not tracked; GET /api/v1/symbols "
                            "lists the tracked ones")
         return key
@@ -231,7 +234,7 @@ class ApiSource:
             hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
         if exchanges is not None:
             hunter = msgspec.structs.replace(hunter, exchanges=exchanges)
-        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets)
+        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets, estimated=self.estimated)
         if self.strategy_path is None:
             return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
         return strategy_from_path(self.strategy_path, self.strategy, hunter_now, self.strategy_params).decide(
@@ -246,7 +249,8 @@ class ApiSource:
     def signal(self, symbol: str, min_strength: float | None = None, exchanges: str | None = None
                ) -> dict[str, Any]:
         """The configured strategy's signal at the current price; ``best_cluster`` is the cluster it trades
-        (None when it trades none). ``min_strength`` replaces ``hunter.min_strength`` for this answer,
+        (None when it trades none), ``best_zone`` the estimated zone (``hunter.target: estimated``).
+        ``min_strength`` replaces ``hunter.min_strength`` for this answer,
         ``exchanges`` (a comma list of venues) ``hunter.exchanges``."""
         venues = parse_exchanges(exchanges)
         key = self.symbol_key(symbol)
@@ -255,9 +259,12 @@ class ApiSource:
         out: dict[str, Any] = {"direction": 0, "strength": 0.0, "entry": None, "stop_loss": None,
                                "take_profit": None, "reason": "no price for this symbol yet"}
         cluster = None
+        zone: dict[str, Any] | None = None
         if price is not None:
             signal = self.decide(key, price, now, min_strength, venues)
             cluster = signal.cluster
+            if signal.zone is not None:
+                zone = {k: v for k, v in dataclasses.asdict(signal.zone).items() if k != "symbol"}
             out.update(direction=signal.direction, strength=signal.strength, entry=signal.entry,
                        stop_loss=signal.stop_loss, take_profit=signal.take_profit, reason=signal.reason)
             if cluster is not None:
@@ -265,7 +272,7 @@ class ApiSource:
             if signal.origin:
                 out["origin"] = signal.origin
         return {"symbol": key, "unified": to_unified(key), "strategy": self.strategy_name(), "price": price, "at": now,
-                "best_cluster": cluster.to_dict() if cluster is not None else None, "signal": out}
+                "best_cluster": cluster.to_dict() if cluster is not None else None, "best_zone": zone, "signal": out}
 
     def grid(self, symbol: str, window: str | None = None, points: bool = False, exchanges: str | None = None
              ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from history_dir import BAR_MS, day_start_ms, write_history
 from liquidation_hunter.api import ApiServer, ApiSource, source_from_recording
 from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.history_bars import HistoryError
+from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import LiveLiquidationHeatmap
 from live_heatmap.estimated.bars import Bar
 from live_heatmap.estimated.layer import EstimatedLayer, Validation
@@ -172,3 +173,28 @@ def test_serve_says_what_is_wrong_with_history(capsys: pytest.CaptureFixture[str
     assert args.handler(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --history ") and "none: no such folder" in err and "Traceback" not in err
+
+
+def test_a_hunter_on_estimated_levels_answers_the_zone_it_trades(layer: EstimatedLayer) -> None:
+    model = layer.get("ABCUSDT")
+    assert model is not None and model.last_close is not None
+    heatmap = LiveLiquidationHeatmap()
+    heatmap.update_price("ABCUSDT", model.last_close, AT)
+    hunter = HunterConfig(target="estimated", min_estimated_strength=0.0, max_distance_pct=20.0,
+                          preferred_distance_pct=10.0)
+    source = ApiSource(heatmap, clock=lambda: AT, estimated=layer, hunter=hunter)
+    with ApiServer(source, host="127.0.0.1", port=0) as server:
+        c = Client(server.port)
+        body = c.json("/api/v1/signal/ABCUSDT")
+        c.close()
+    zone, signal = body["best_zone"], body["signal"]
+    assert body["best_cluster"] is None and zone is not None
+    expected = {1: "short", -1: "long"}[signal["direction"]]  # long levels below are shorted toward
+    assert zone["side"] == expected and "estimated" in signal["reason"]
+    assert zone in zone_rows(layer, model.last_close)
+
+
+def zone_rows(layer: EstimatedLayer, price: float) -> list[dict[str, object]]:
+    return [{"side": z.side, "price_level": z.price_level, "price_low": z.price_low, "price_high": z.price_high,
+             "notional": z.notional, "share": z.share, "strength": z.strength,
+             "distance_from_price": z.distance_from_price} for z in layer.zones("ABCUSDT", price)]
