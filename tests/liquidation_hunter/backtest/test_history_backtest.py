@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from fakes.binance.archive_server import metrics_csv, zipped
+from fakes.binance.archive_server import metrics_csv
+from history_dir import kline_line, klines_text, write_zip
 
 from liquidation_hunter.backtest.history import history_config, load_history_inputs
 from liquidation_hunter.backtest.runner import run_backtest
@@ -18,8 +19,6 @@ from liquidation_hunter.config.model import load_config
 DAY = date(2024, 3, 1)
 START = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
 BAR = 300_000
-HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
-          "taker_buy_quote_volume,ignore")
 WICK = 8  # the bar whose low reaches far down
 SLIP = 2.0 / 10_000
 FEE = 0.0005
@@ -34,21 +33,14 @@ risk: {{starting_wallet: 10000.0, risk_per_trade: 0.01, leverage: 5, from_signal
 
 def klines_csv(bars: int = 24) -> str:
     """Flat bars at 60,000 (+-10), but bar WICK reaches down to 57,000 and closes back at 60,000."""
-    lines = [HEADER]
-    for i in range(bars):
-        low = 57_000.0 if i == WICK else 59_990.0
-        lines.append(f"{START + i * BAR},60000.0,60010.0,{low},60000.0,120.5,{START + (i + 1) * BAR - 1},"
-                     f"{120.5 * 60_000:.2f},10,70.25,{70.25 * 60_000:.2f},0")
-    return "\n".join(lines) + "\n"
+    return klines_text(kline_line(START + i * BAR, 60_000.0, 60_010.0, 57_000.0 if i == WICK else 59_990.0,
+                                  60_000.0, 120.5, 70.25) for i in range(bars))
 
 
 def write_history(root: Path) -> None:
-    k = root / "klines" / "BTCUSDT" / "5m"
-    k.mkdir(parents=True)
-    (k / "BTCUSDT-5m-2024-03-01.zip").write_bytes(zipped("BTCUSDT-5m-2024-03-01.csv", klines_csv()))
-    o = root / "metrics" / "BTCUSDT"
-    o.mkdir(parents=True)  # open interest rising 13.5 BTC a row: positions open at 60,000 every bar
-    (o / "BTCUSDT-metrics-2024-03-01.zip").write_bytes(zipped("BTCUSDT-metrics-2024-03-01.csv", metrics_csv(DAY)))
+    write_zip(root, "klines", "BTCUSDT", DAY, klines_csv())
+    # open interest rising 13.5 BTC a row: positions open at 60,000 every bar
+    write_zip(root, "metrics", "BTCUSDT", DAY, metrics_csv(DAY))
 
 
 @pytest.fixture

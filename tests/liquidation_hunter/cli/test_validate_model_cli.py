@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes.binance.archive_server import metrics_csv, zipped
+from fakes.binance.archive_server import metrics_csv
+from history_dir import kline_line, klines_text, write_zip
 
 from liquidation_hunter.cli.main import main
 from liquidation_hunter.data.validation_report import load_validation
@@ -19,8 +20,6 @@ from liquidation_hunter.data.validation_report import load_validation
 DAYS = (date(2024, 3, 1), date(2024, 3, 2))
 START = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
 BAR = 300_000
-HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
-          "taker_buy_quote_volume,ignore")
 BASE = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
 
 
@@ -31,29 +30,22 @@ def closes(symbol: str) -> np.ndarray:
 
 def klines_csv(symbol: str, day: int, *, mark: bool = False) -> str:
     c = closes(symbol)
-    lines = [HEADER]
+    lines = []
     for i in range(288 * day, 288 * (day + 1)):
         close = float(c[i])
         opened = float(c[i - 1]) if i else BASE[symbol]
         high, low = max(opened, close) * 1.002, min(opened, close) * 0.998
         volume, buy = (0.0, 0.0) if mark else (120.5, 60.0 + 10 * np.sin(i))
-        lines.append(f"{START + i * BAR},{opened},{high},{low},{close},{volume},{START + (i + 1) * BAR - 1},"
-                     f"{volume * close:.2f},10,{buy},{buy * close:.2f},0")
-    return "\n".join(lines) + "\n"
+        lines.append(kline_line(START + i * BAR, opened, high, low, close, volume, buy))
+    return klines_text(lines)
 
 
 def write_history(root: Path, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")) -> None:
     for symbol in symbols:
         for n, day in enumerate(DAYS):
             for kind, mark in (("klines", False), ("markPriceKlines", True)):
-                folder = root / kind / symbol / "5m"
-                folder.mkdir(parents=True, exist_ok=True)
-                name = f"{symbol}-5m-{day.isoformat()}"
-                (folder / f"{name}.zip").write_bytes(zipped(f"{name}.csv", klines_csv(symbol, n, mark=mark)))
-            folder = root / "metrics" / symbol
-            folder.mkdir(parents=True, exist_ok=True)
-            name = f"{symbol}-metrics-{day.isoformat()}"
-            (folder / f"{name}.zip").write_bytes(zipped(f"{name}.csv", metrics_csv(day, symbol=symbol)))
+                write_zip(root, kind, symbol, day, klines_csv(symbol, n, mark=mark))
+            write_zip(root, "metrics", symbol, day, metrics_csv(day, symbol=symbol))
 
 
 def force_order(symbol: str, side: str, price: float, quantity: float, at_ms: int) -> str:
@@ -182,12 +174,10 @@ def test_bad_history_is_one_line_and_exit_2(setup: tuple[Path, Path, int], tmp_p
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (argv, err)
     # a symbol whose klines cover a day without open interest: no bars
-    other = (DAYS[1] + timedelta(days=5)).isoformat()
-    metrics = history / "metrics" / "ETHUSDT"
-    for f in metrics.iterdir():
+    other = DAYS[1] + timedelta(days=5)
+    for f in (history / "metrics" / "ETHUSDT").iterdir():
         f.unlink()
-    (metrics / f"ETHUSDT-metrics-{other}.zip").write_bytes(
-        zipped(f"ETHUSDT-metrics-{other}.csv", metrics_csv(DAYS[1] + timedelta(days=5), symbol="ETHUSDT")))
+    write_zip(history, "metrics", "ETHUSDT", other, metrics_csv(other, symbol="ETHUSDT"))
     assert main(["validate-estimated", "--events", str(events), "--history", str(history)]) == 2
     err = capsys.readouterr().err
     assert "no bars of ETHUSDT at 5m" in err and err.count("\n") == 1

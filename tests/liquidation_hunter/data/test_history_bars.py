@@ -7,46 +7,31 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from fakes.binance.archive_server import metrics_csv, zipped
+from fakes.binance.archive_server import metrics_csv
+from history_dir import kline_line, klines_text, write_zip
 
 from liquidation_hunter.data.history_bars import HistoryError, load_history_bars
 from live_heatmap.estimated.model import EstimatedLevels
 
 DAY = date(2024, 3, 1)
 START = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
-HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
-          "taker_buy_quote_volume,ignore")
-
-
 def klines_csv(*, mark: bool = False, skip: range = range(0)) -> str:
-    lines = [HEADER]
+    lines = []
     for i in range(288):
         if i in skip:
             continue
         close = 60_000.0 + 10.0 * i
         spread = 30.0 if mark else 40.0
-        volume = "0" if mark else "120.5"
-        quote = "0" if mark else f"{120.5 * close:.2f}"
-        buy = "0" if mark else "70.25"
-        buy_quote = "0" if mark else f"{70.25 * close:.2f}"
-        lines.append(f"{START + i * 300_000},{close - 5},{close + spread},{close - spread},{close},{volume},"
-                     f"{START + (i + 1) * 300_000 - 1},{quote},10,{buy},{buy_quote},0")
-    return "\n".join(lines) + "\n"
+        lines.append(kline_line(START + i * 300_000, close - 5, close + spread, close - spread, close,
+                                0.0 if mark else 120.5, 0.0 if mark else 70.25))
+    return klines_text(lines)
 
 
 def write(root: Path, *, mark_skip: range = range(0), metrics_skip: range = range(0), mark: bool = True) -> None:
-    k = root / "klines" / "BTCUSDT" / "5m"
-    k.mkdir(parents=True)
-    (k / "BTCUSDT-5m-2024-03-01.zip").write_bytes(zipped("BTCUSDT-5m-2024-03-01.csv", klines_csv()))
+    write_zip(root, "klines", "BTCUSDT", DAY, klines_csv())
     if mark:
-        m = root / "markPriceKlines" / "BTCUSDT" / "5m"
-        m.mkdir(parents=True)
-        (m / "BTCUSDT-5m-2024-03-01.zip").write_bytes(
-            zipped("BTCUSDT-5m-2024-03-01.csv", klines_csv(mark=True, skip=mark_skip)))
-    o = root / "metrics" / "BTCUSDT"
-    o.mkdir(parents=True)
-    (o / "BTCUSDT-metrics-2024-03-01.zip").write_bytes(
-        zipped("BTCUSDT-metrics-2024-03-01.csv", metrics_csv(DAY, skip=metrics_skip)))
+        write_zip(root, "markPriceKlines", "BTCUSDT", DAY, klines_csv(mark=True, skip=mark_skip))
+    write_zip(root, "metrics", "BTCUSDT", DAY, metrics_csv(DAY, skip=metrics_skip))
 
 
 def test_each_bar_takes_its_mark_range_and_the_oi_at_its_end(tmp_path: Path) -> None:
