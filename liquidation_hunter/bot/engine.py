@@ -61,6 +61,7 @@ from typing import Protocol
 import structlog
 
 from liquidation_hunter.bot.controls import carry_out_pending
+from liquidation_hunter.bot.estimated import EstimatedInputs
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
@@ -132,6 +133,8 @@ class Bot:
         """Recent prices, downsampled, for the page's price line (None: not kept, a backtest)."""
         self.stream = stream
         """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
+        self.estimated: EstimatedInputs | None = None
+        """The estimated layer's live inputs (``estimated.enabled``; the ``estimated`` job polls them)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
         """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
@@ -497,7 +500,13 @@ class Bot:
             disconnected_s=self._disconnected.seconds(now_ms),
             # a VenueStreams (the bot's streams, one per venue) says how each venue does; a bare stream does not
             venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
+            estimated=None if self.estimated is None else self.estimated.status(),
         )
+
+    def job_estimated(self, now_ms: int) -> None:
+        """Open interest, REST fills and ready bars of the estimated layer (:mod:`.estimated`); nothing without it."""
+        if self.estimated is not None:
+            self.estimated.poll(now_ms)
 
     def job_markets(self, now_ms: int) -> None:
         """Each venue's instruments read again once a day old (a stream that is not the bot's venues: nothing)."""

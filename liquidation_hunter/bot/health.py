@@ -67,6 +67,10 @@ class BotHealth:
     """Per venue of ``exchanges``: stream health, instruments (count, as of, source), skipped symbols, backfill
     (:meth:`liquidation_hunter.bot.venues.VenueFeed.to_dict`)."""
 
+    estimated: Mapping[str, Any] | None = None
+    """The estimated layer's inputs (``estimated.enabled``): REST budget, label, per symbol bars and errors
+    (:meth:`liquidation_hunter.bot.estimated.EstimatedInputs.status`)."""
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "pid": self.pid, "mode": self.mode, "broker": self.broker, "strategy": self.strategy,
@@ -84,6 +88,8 @@ class BotHealth:
         }
         if self.venues:
             out["venues"] = [dict(v) for v in self.venues]
+        if self.estimated is not None:
+            out["estimated"] = dict(self.estimated)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

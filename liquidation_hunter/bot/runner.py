@@ -5,9 +5,11 @@ The services, started in this order and stopped in the reverse one: the API serv
 bad token or a taken port ends the start before anything runs), the bot (recovers its broker; stopping writes a
 last snapshot and health record and closes the books), the recorder (when ``storage.events`` is set: warm start,
 then every accepted event appended), the OKX backfill (when ``exchanges`` lists okx: its recent liquidations
-over REST, :mod:`.venues`), the stream (one per venue of ``exchanges``, :mod:`.venues`: liquidations, and
-Binance's mark prices, into the heatmap, Binance's funding rates to the paper broker; in paper mode each mark
-price of a symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.on_mark_price`), the
+over REST, :mod:`.venues`), the estimated layer's window over REST (when ``estimated.enabled``:
+:mod:`.estimated`; its ``estimated`` job polls the open interest), the stream (one per venue of ``exchanges``,
+:mod:`.venues`: liquidations, and Binance's mark prices, into the heatmap, Binance's funding rates to the paper
+broker, with ``estimated`` Binance's 5-minute klines to the layer's inputs; in paper mode each mark price of a
+symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.on_mark_price`), the
 scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job when Bybit or OKX is streamed: stopping
 lets running jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,6 +30,7 @@ from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
 from liquidation_hunter.bot.engine import JOBS, Bot
+from liquidation_hunter.bot.estimated import EstimatedInputs
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.scheduler import JobScheduler
@@ -35,6 +39,7 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.brackets import current_brackets
 from liquidation_hunter.trading.errors import OrderRejected
 from liquidation_hunter.trading.exchange import ExchangeClient
 from liquidation_hunter.trading.live import LiveBroker
@@ -103,14 +108,20 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     else:
         broker = PaperBroker.from_risk(books, config.risk, precision=rules, funding_rates=funding)
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
-    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding)
-    hunter = LiquidationHunter(config.hunter, heatmap, markets=markets)
+    estimated = EstimatedInputs.from_config(config, client, partial(current_brackets, client)) \
+        if config.estimated.enabled else None
+    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated)
+    hunter = LiquidationHunter(config.hunter, heatmap, markets=markets,
+                               estimated=None if estimated is None else estimated.layer)
     strategy = configured_strategy(config, hunter)
     bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
               price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,
               stream=stream, precision=rules, price_history=PriceHistory())
     if config.mode == "paper":  # live: the exchange's own stop and take-profit orders do this
         heatmap.add_price_listener(bot.on_mark_price)
+    if estimated is not None:  # the mark prices the bot follows also cover the estimated layer's bars
+        heatmap.add_price_listener(estimated.on_mark)
+        bot.estimated = estimated
     return bot
 
 
@@ -123,6 +134,8 @@ def _intervals(config: BotConfig) -> dict[str, float]:
                  if not (job == "prices" and config.exchange.mark_price)}
     if any(venue is not Venue.BINANCE for venue in config.venues_on):
         intervals["markets"] = MARKETS_CHECK_S
+    if config.estimated.enabled:
+        intervals["estimated"] = config.estimated.oi_poll_seconds
     return intervals
 
 
@@ -136,7 +149,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
     services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
-                *_recorder(config, bot, clock), *_backfill(config, bot)]
+                *_recorder(config, bot, clock), *_backfill(config, bot), *_estimated(bot, clock)]
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
@@ -178,7 +191,8 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
                        strategy_params=config.strategy.params, strategy_path=config.strategy.path, markets=bot.markets,
                        price_history=bot.price_history,
                        heartbeat_s=config.schedule.heartbeat,
-                       books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream)
+                       books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream,
+                       estimated=None if bot.estimated is None else bot.estimated.layer)
     server = ApiServer.from_config(source, config.api)
 
     def start() -> None:
@@ -195,6 +209,15 @@ def _backfill(config: BotConfig, bot: Bot) -> list[Service]:
     if not isinstance(stream, VenueStreams) or stream.feed(Venue.OKX) is None:
         return []
     return [Service("backfill", lambda: stream.backfill(config, bot.heatmap), lambda: None)]
+
+
+def _estimated(bot: Bot, clock: Callable[[], int]) -> list[Service]:
+    """The estimated layer's window from REST (klines, mark price klines, open interest) before the stream opens,
+    so the layer is warm at once; the exchange's failures are counted and logged, the bot starts anyway."""
+    inputs = bot.estimated
+    if inputs is None:
+        return []
+    return [Service("estimated", lambda: inputs.backfill(clock()), lambda: None)]
 
 
 def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Service]:

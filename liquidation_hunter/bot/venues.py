@@ -39,7 +39,7 @@ from liquidation_hunter.trading.venue_markets import (
 from live_heatmap import to_exchange_id
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.funding import FundingRates
-from live_heatmap.stream.router import Sink
+from live_heatmap.stream.router import KlineSink, Sink
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.status import StreamStatus
 from live_heatmap.stream.stream import LiquidationStream
@@ -206,18 +206,21 @@ def _refresh(feed: VenueFeed, stream: LiquidationStream, reload: Callable[..., M
 
 def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = None,
                   funding: FundingRates | None = None, mark_price: bool | None = None,
-                  load: Callable[..., Any] = load_instruments) -> VenueStreams:
+                  load: Callable[..., Any] = load_instruments, klines: KlineSink | None = None) -> VenueStreams:
     """A stream per venue of ``config.exchanges`` feeding ``sink``, not started. ``markets``: Binance's loaded
     ccxt markets (its symbol ids), ``funding``: where Binance's funding rates go, ``mark_price``: override of
-    ``exchange.mark_price`` for Binance's stream (``record`` turns it off)."""
+    ``exchange.mark_price`` for Binance's stream (``record`` turns it off), ``klines``: where Binance's
+    ``<symbol>@kline_5m`` frames go (subscribed only then: the estimated layer's inputs)."""
     feeds = []
     for venue in config.venues_on:
         if venue is Venue.BINANCE:
             settings = stream_settings(config.exchange)
             if mark_price is not None:
                 settings = replace(settings, mark_price=mark_price)
+            if klines is not None:
+                settings = replace(settings, klines=True)
             symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
-            feeds.append(VenueFeed(venue, LiquidationStream(sink, symbols, settings, funding=funding),
+            feeds.append(VenueFeed(venue, LiquidationStream(sink, symbols, settings, funding=funding, klines=klines),
                                    markets_source="exchange" if markets else "rule"))
             continue
         urls = config.venues.bybit if venue is Venue.BYBIT else config.venues.okx

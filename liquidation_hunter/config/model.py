@@ -39,6 +39,7 @@ from liquidation_hunter.config.secrets import SECRET_ENV, Secrets, environment_s
 from liquidation_hunter.config.sections import (
     MEMORY,
     ApiConfig,
+    EstimatedConfig,
     ExchangeConfig,
     LoggingConfig,
     RiskConfig,
@@ -50,6 +51,8 @@ from liquidation_hunter.config.sections import (
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import ConfigError, HeatmapConfig, to_unified
 from live_heatmap.common.structs import Settings, convert, plain, reject_unknown
+from live_heatmap.estimated.budget import estimated_budget
+from live_heatmap.estimated.config import WINDOWS_MS
 from live_heatmap.venue import Venue
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]
@@ -100,6 +103,7 @@ class BotConfig(Settings, frozen=True):
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     venues: VenuesConfig = field(default_factory=VenuesConfig)
+    estimated: EstimatedConfig = field(default_factory=EstimatedConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 
@@ -138,6 +142,7 @@ class BotConfig(Settings, frozen=True):
         if risk.time_exit_minutes is not None and self.schedule.positions > risk.time_exit_minutes * 60.0:
             raise ConfigError.wrong("schedule.positions", f"at most {risk.time_exit_minutes * 60.0:g} seconds "
                                     "(risk.time_exit_minutes), or time exits come late", self.schedule.positions)
+        self._check_estimated()
         if self.mode != "live":
             return
         if self.symbols == "all":
@@ -149,6 +154,22 @@ class BotConfig(Settings, frozen=True):
         if self.storage.path == MEMORY:
             raise ConfigError.wrong("storage.path", "a file when mode is live (trades must survive a restart)",
                                     MEMORY)
+
+    def _check_estimated(self) -> None:
+        est = self.estimated
+        if not est.enabled:
+            return
+        if self.symbols == "all":
+            raise ConfigError.wrong("estimated.enabled", "false with symbols: all (the estimated layer follows a "
+                                    "list of symbols: one kline stream and one open-interest poll each)", True)
+        if not self.exchange.mark_price:
+            raise ConfigError.wrong("estimated.enabled", "false with exchange.mark_price false (the layer reads the "
+                                    "mark-price stream)", True)
+        budget = estimated_budget(len(self.symbols), est.oi_poll_seconds, WINDOWS_MS[est.window])
+        if not budget.ok:
+            raise ConfigError.wrong("estimated.oi_poll_seconds", f"a setting within {budget.share:.0%} of Binance's "
+                                    f"REST weight ({budget.line()})", est.oi_poll_seconds,
+                                    "; poll less often, shorten estimated.window or follow fewer symbols")
 
     # ---------------------------------------------------------------- building
 
@@ -171,8 +192,11 @@ class BotConfig(Settings, frozen=True):
             if "symbols" in data:
                 data = {**data, "symbols": unified_symbols(data["symbols"])}
             config = convert(cls, data)
-            return replace(config, storage=config.storage.resolved(file), strategy=config.strategy.resolved(file),
-                           source=file)
+            config = replace(config, storage=config.storage.resolved(file), strategy=config.strategy.resolved(file),
+                             estimated=config.estimated.resolved(file), source=file)
+            if config.estimated.enabled:
+                config.estimated.validation()  # a missing or unreadable report is the file's error
+            return config
         except ConfigError as exc:
             raise exc.within(file=file, lines=lines, secrets=environment_secrets()) from None
 

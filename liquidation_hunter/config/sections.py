@@ -9,7 +9,9 @@ made, so a section made in Python is as valid as one read from YAML. Rules acros
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta, field
@@ -17,10 +19,12 @@ from msgspec.structs import replace
 
 from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
+from live_heatmap.estimated.config import DEFAULT_LEVERAGE_MIX, WINDOWS_MS, ModelConfig, ModelConfigError
+from live_heatmap.estimated.layer import Validation
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
 
-__all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "ExchangeConfig",
+__all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "EstimatedConfig", "ExchangeConfig",
            "LoggingConfig", "OkxConfig", "RiskConfig", "ScheduleConfig", "StorageConfig", "StrategyConfig",
            "TimeoutsConfig", "VenuesConfig", "is_module_name"]
 
@@ -299,3 +303,66 @@ class ApiConfig(Settings, frozen=True):
                                    description="the name of an environment variable (letters, digits, _)")] = \
         "LIQUIDATION_HUNTER_API_TOKEN"
     """Name of the environment variable holding the bearer token (the token itself is never in the file)."""
+
+
+LeveragePair = tuple[Annotated[float, Meta(gt=1, le=125)], Annotated[float, Meta(gt=0, le=1)]]
+
+
+class EstimatedConfig(Settings, frozen=True):
+    """``estimated``: the estimated liquidation levels the bot keeps from live klines, mark prices and open interest
+    (issue 14; ``docs/ESTIMATED.md``). Off by default: the bot is then unchanged."""
+
+    enabled: bool = False
+    """Keep the estimated layer (needs a list of ``symbols`` and ``exchange.mark_price``)."""
+    window: Literal["12h", "24h", "3d", "7d"] = "12h"
+    """How long a modelled position stays open; also how much history is read on start."""
+    leverage_mix: tuple[LeveragePair, ...] = DEFAULT_LEVERAGE_MIX
+    """``[[leverage, share], ...]``: how new notional spreads over leverages; shares sum to 1."""
+    attribution: Literal["taker", "candle", "even"] = "taker"
+    """How new notional is split between longs and shorts."""
+    oi_poll_seconds: Annotated[float, Meta(ge=10, le=300, description="seconds")] = 60.0
+    """How often each symbol's open interest is read (``GET /fapi/v1/openInterest``, weight 1)."""
+    validation_report: Annotated[FilePath | None, Meta(description="a file path or null")] = None
+    """The JSON ``liquidation-hunter validate-estimated --json`` wrote; its ``validated`` decides whether the layer
+    is labelled validated (null: not validated). Resolved against the config file's folder."""
+
+    def check(self) -> None:
+        try:
+            self.model_config()
+        except ModelConfigError as exc:
+            raise ConfigError.wrong("leverage_mix", "[[leverage, share], ...] with shares summing to 1",
+                                    [list(p) for p in self.leverage_mix], f" ({exc})") from None
+
+    def model_config(self) -> ModelConfig:
+        """The model's settings of this section."""
+        return ModelConfig(leverage_mix=tuple((float(lev), float(share)) for lev, share in self.leverage_mix),
+                           attribution=self.attribution, window_ms=WINDOWS_MS[self.window])
+
+    def resolved(self, config_file: str | None) -> EstimatedConfig:
+        """``validation_report`` resolved against ``config_file``'s folder, ``~`` expanded."""
+        if self.validation_report is None:
+            return self
+        base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
+        return replace(self, validation_report=os.path.normpath(
+            os.path.join(base, os.path.expanduser(self.validation_report))))
+
+    def validation(self) -> Validation:
+        """The verdict of ``validation_report`` (not validated without one); a missing or unreadable report, or
+        one without a true/false ``validated``, is a :class:`ConfigError` naming the file."""
+        path = self.validation_report
+        if path is None:
+            return Validation.not_run()
+        try:
+            report = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError("estimated.validation_report", f"cannot read {path}: "
+                              f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
+        verdict = report.get("validated") if isinstance(report, dict) else None
+        if not isinstance(verdict, bool):
+            raise ConfigError("estimated.validation_report", f"{path} has no true/false 'validated' (write it with "
+                              "liquidation-hunter validate-estimated --json)")
+        reasons = report.get("reasons") or []
+        why = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else ""
+        summary = f"{'validated' if verdict else 'not validated'} by {os.path.basename(path)}" + \
+            (f": {why}" if why else "")
+        return Validation(verdict, summary[:300])

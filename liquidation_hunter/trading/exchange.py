@@ -26,6 +26,7 @@ lower-level cause (the ``requests`` error would repeat the signed URL).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -39,8 +40,11 @@ import structlog
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.exchange_records import Balance, ExchangePosition, FundingPayment, OrderResult
 from live_heatmap.common.backoff import Backoff
-from live_heatmap.common.symbols import MarketsLike, to_unified
+from live_heatmap.common.symbols import MarketsLike, to_exchange_id, to_unified
 from live_heatmap.estimated.brackets import BracketTable, parse_leverage_brackets
+from live_heatmap.estimated.budget import KLINE_PAGE
+from live_heatmap.wire.events import FrameRejected
+from live_heatmap.wire.kline import Kline, kline_from_rest
 
 if TYPE_CHECKING:
     from liquidation_hunter.config.model import Secrets
@@ -71,6 +75,7 @@ OPEN_INTEREST_HISTORY_MS = 30 * 86_400_000
 """How far back ``/futures/data/openInterestHist`` answers (Binance keeps 30 days; older: the archive)."""
 _OI_STEP_MS = 300_000
 _OI_LIMIT = 500
+_KLINE_MS = 300_000
 
 
 def _ccxt() -> Any:
@@ -628,3 +633,45 @@ class ExchangeClient:
                                      float(row.get("openInterestValue") or 0.0))
             start = end + 1
         return [rows[t] for t in sorted(rows)]
+
+    def open_interest(self, symbol: str) -> tuple[int, float]:
+        """The open interest now, ``(time ms, base amount)``: ``GET /fapi/v1/openInterest`` (weight 1; ccxt's raw
+        ``fapiPublicGetOpenInterest``, Binance's own shape). A malformed answer raises :class:`ValueError`."""
+        market_id = to_exchange_id(symbol)
+        answer = self._call(f"fetch open interest {market_id}", self._exchange.fapiPublicGetOpenInterest,
+                            {"symbol": market_id})
+        try:
+            at, amount = int(answer["time"]), float(answer["openInterest"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"open interest {market_id}: not Binance's answer: {str(answer)[:200]}") from None
+        if not (math.isfinite(amount) and amount >= 0):
+            raise ValueError(f"open interest {market_id}: {amount!r} is not an amount")
+        return at, amount
+
+    def klines_5m(self, symbol: str, start_ms: int, end_ms: int, *, now_ms: int, mark: bool = False) -> list[Kline]:
+        """The 5-minute klines opening from ``start_ms`` to ``end_ms``, oldest first: ``GET /fapi/v1/klines`` (or,
+        with ``mark``, ``GET /fapi/v1/markPriceKlines``; ccxt's raw ``fapiPublicGetKlines`` /
+        ``fapiPublicGetMarkPriceKlines``) in pages of up to 499 rows (weight 2 each, Binance's cheapest per row; a
+        page of fewer than 100 rows: 1). A row whose ``close_time`` is not before ``now_ms`` is the open bar
+        (``closed`` False). A malformed row raises :class:`ValueError`."""
+        if start_ms > end_ms:
+            raise ValueError(f"klines: start {start_ms} is after end {end_ms}")
+        market_id = to_exchange_id(symbol)
+        fetch = self._exchange.fapiPublicGetMarkPriceKlines if mark else self._exchange.fapiPublicGetKlines
+        what = f"fetch {'mark price ' if mark else ''}klines {market_id}"
+        out: list[Kline] = []
+        start = start_ms
+        while start <= end_ms:
+            limit = min(KLINE_PAGE, (end_ms - start) // _KLINE_MS + 1)
+            page = self._call(what, fetch, {"symbol": market_id, "interval": "5m", "startTime": start,
+                                            "endTime": end_ms, "limit": limit})
+            try:
+                rows = [kline_from_rest(market_id, row, now_ms=now_ms) for row in page]
+            except FrameRejected as exc:
+                raise ValueError(f"{what}: {exc}") from None
+            rows = [k for k in rows if start_ms <= k.open_time <= end_ms]
+            if not rows:
+                break
+            out.extend(rows)
+            start = rows[-1].open_time + _KLINE_MS
+        return out

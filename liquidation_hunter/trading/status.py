@@ -16,7 +16,7 @@ __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "stat
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange", "venues")
+                "disconnected_s", "exchange", "venues", "estimated")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -230,6 +230,21 @@ def render_venue(venue: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def render_estimated(est: Mapping[str, Any]) -> list[str]:
+    """The estimated layer's lines of ``status``: its label, the REST budget, one line per symbol."""
+    budget = est.get("budget") or {}
+    lines = [f"{est.get('label')} ({est.get('validation')})",
+             f"  REST budget: {budget.get('line', '-')}"]
+    for symbol, row in sorted((est.get("symbols") or {}).items()):
+        lines.append(f"  {symbol}: {row.get('bars')} bars, last bar {row.get('last_bar_close') or 'none yet'}, "
+                     f"OI errors {row.get('oi_errors')}, REST errors {row.get('rest_errors')}, dropped without OI "
+                     f"{row.get('dropped_no_oi')}, missed {row.get('missing_bars')}, trade extremes "
+                     f"{row.get('trade_extremes')}")
+    if est.get("last_error"):
+        lines.append(f"  last exchange error: {est['last_error']}")
+    return lines
+
+
 def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
     a, bot, today = report.account, report.bot, report.today
@@ -286,6 +301,8 @@ def render_status(report: StatusReport) -> str:
             lines.append(f"symbols the exchange does not list (never traded): {', '.join(st['unknown_symbols'])}")
         for venue in st.get("venues") or ():
             lines.append(render_venue(venue))
+        if st.get("estimated"):
+            lines.extend(render_estimated(st["estimated"]))
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from live_heatmap.wire.events import LiquidationEvent
+from live_heatmap.wire.events import FrameRejected, LiquidationEvent
+from live_heatmap.wire.kline import Kline, parse_kline_frame
 
-__all__ = ["FundingSink", "Router", "Sink", "StreamStats", "system_wall_ms"]
+__all__ = ["FundingSink", "KlineSink", "Router", "Sink", "StreamStats", "system_wall_ms"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
@@ -51,6 +52,13 @@ class FundingSink(Protocol):
         """``rate`` (fraction per interval) is the current estimate for the funding at ``next_funding_ms``."""
 
 
+class KlineSink(Protocol):
+    """What takes the streamed klines (the estimated layer's inputs, issue 14)."""
+
+    def on_kline(self, kline: Kline) -> None:
+        """One kline frame of a followed symbol, closed or not (the taker keeps the closed ones)."""
+
+
 @dataclass(slots=True)
 class StreamStats:
     """What the router passed on (read by :meth:`LiquidationStream.status`)."""
@@ -59,6 +67,7 @@ class StreamStats:
     filtered: int = 0
     mark_prices: int = 0
     funding_rates: int = 0
+    klines: int = 0
     last_event_wall_ms: int | None = None
     rejected: Counter[str] = field(default_factory=Counter)
     """Frames (or their elements) the stream could not use, by reason."""
@@ -74,10 +83,13 @@ class Router:
         self.funding = funding
         self.symbol_filter = symbol_filter
         self.stats = stats
+        self.klines: KlineSink | None = None
+        """Where ``kline`` frames go (set by the stream when asked to; None: they are rejected as unknown)."""
         self._wall_ms = wall_ms
         self._routes: dict[str, Callable[[dict[str, Any]], None]] = {
             "forceOrder": self._force_order,
             "markPriceUpdate": self._mark_price,
+            "kline": self._kline,
         }
 
     def on_payload(self, payload: Any) -> None:
@@ -119,6 +131,19 @@ class Router:
         self.stats.mark_prices += 1
         if self.funding is not None:
             self._funding(self.funding, str(symbol), payload, at)
+
+    def _kline(self, payload: dict[str, Any]) -> None:
+        if self.klines is None:
+            self.on_reject("unknown_event_type", b"")
+            return
+        parsed = parse_kline_frame(payload)
+        if isinstance(parsed, FrameRejected):
+            self.on_reject(f"kline_{parsed.reason.value}", b"")
+            return
+        if self.symbol_filter is not None and parsed.symbol not in self.symbol_filter:
+            return
+        self.stats.klines += 1
+        self.klines.on_kline(parsed)
 
     def _funding(self, funding: FundingSink, symbol: str, payload: dict[str, Any], at: int) -> None:
         """``r`` and ``T``; a contract without funding (delivery: ``"r": ""``, ``"T": 0``) is skipped quietly."""

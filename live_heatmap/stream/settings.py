@@ -49,6 +49,9 @@ class StreamSettings:
     """Binance: ``<ws_url>/stream`` (``{"stream","data"}`` frames) or ``<ws_url>/ws`` (bare payloads)."""
     mark_price: bool = False
     """Binance: also subscribe ``<symbol>@markPrice@1s`` and feed ``update_price`` from it (other venues: ignored)."""
+    klines: bool = False
+    """Binance: also subscribe ``<symbol>@kline_5m`` (a list of symbols) and hand closed klines to the stream's
+    ``klines`` sink (the estimated layer's inputs)."""
     per_symbol_limit: int = 50
     """Binance: above this many symbols, ``!forceOrder@arr`` with a symbol filter is used instead."""
     max_streams_per_connection: int = 1024

@@ -33,7 +33,7 @@ import structlog
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.stream.connection import Connection
 from live_heatmap.stream.limits import RateLimiter
-from live_heatmap.stream.router import FundingSink, Sink, StreamStats, system_wall_ms
+from live_heatmap.stream.router import FundingSink, KlineSink, Router, Sink, StreamStats, system_wall_ms
 from live_heatmap.stream.settings import StreamSettings, settings_with
 from live_heatmap.stream.status import ShardStatus, StreamStatus
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
@@ -180,14 +180,16 @@ class LiquidationStream:
     :meth:`StreamSettings.for_venue`) and keyword ``options`` (any :class:`StreamSettings` or
     :class:`~live_heatmap.stream.connection.ConnectionSettings` field by name, e.g. ``ws_url=``,
     ``mark_price=True``, ``silence_timeout=``) set the transport. With mark prices (Binance), ``funding`` (a
-    :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate. ``wall_ms`` is the
+    :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate; with ``klines=True``
+    in the settings, ``klines`` (a :class:`~live_heatmap.stream.router.KlineSink`) each kline frame. ``wall_ms`` is the
     wall clock (UTC epoch ms) that stamps the last event. ``connection_limiter``: share one between streams of
     the same venue from one IP (default: one per stream, from ``settings.connection_limit``).
     """
 
     def __init__(self, sink: Sink, symbols: Sequence[str] | str = "all", settings: StreamSettings | None = None,
                  *, venue: Venue | str = Venue.BINANCE, instruments: Instruments | None = None,
-                 funding: FundingSink | None = None, wall_ms: Callable[[], int] = system_wall_ms,
+                 funding: FundingSink | None = None, klines: KlineSink | None = None,
+                 wall_ms: Callable[[], int] = system_wall_ms,
                  connection_limiter: RateLimiter | None = None, **options: Any) -> None:
         self.venue = Venue(venue)
         self.adapter = adapter_for(self.venue)
@@ -207,6 +209,10 @@ class LiquidationStream:
             None if limit is None else RateLimiter(limit[0], limit[1]))
         self.router = self.adapter.router(sink, self.plan, self.stats, funding=funding, wall_ms=wall_ms,
                                           instruments=instruments)
+        if klines is not None:
+            if not isinstance(self.router, Router):
+                raise ValueError(f"{self.venue}: klines are Binance's only")
+            self.router.klines = klines
         self.shards = [_Shard(i, streams, self.adapter, self.router, settings=self.settings, stop=self._stop,
                               limiter=self.limiter)
                        for i, streams in enumerate(self.plan.shards)]

@@ -2,6 +2,8 @@
 
 * Up to ``per_symbol_limit`` symbols: ``<symbol>@forceOrder`` each (and
   ``<symbol>@markPrice@1s`` when mark prices are wanted).
+* With ``klines`` (the estimated layer, issue 14): ``<symbol>@kline_5m`` for each symbol of a list, whichever of
+  the two above applies (Binance has no all-market kline stream).
 * More symbols, or ``"all"``: ``!forceOrder@arr`` (and ``!markPrice@arr@1s``),
   with the symbol list kept as a filter on what is ingested.
 * At most ``max_streams`` streams per connection; more are split into shards.
@@ -19,6 +21,7 @@ __all__ = ["ALL_FORCE_ORDERS", "ALL_MARK_PRICES", "Plan", "plan_subscriptions", 
 
 ALL_FORCE_ORDERS = "!forceOrder@arr"
 ALL_MARK_PRICES = "!markPrice@arr@1s"
+KLINE_5M = "kline_5m"
 BINANCE_MARKET_URL = "wss://fstream.binance.com/market"
 
 
@@ -34,7 +37,7 @@ class Plan:
 
 
 def plan_subscriptions(symbols: Sequence[str] | str, *, mark_price: bool = False, per_symbol_limit: int = 50,
-                       max_streams: int = 1024) -> Plan:
+                       max_streams: int = 1024, klines: bool = False) -> Plan:
     """Streams for ``symbols`` (ids or unified symbols, or ``"all"``)."""
     if isinstance(symbols, str):
         if symbols.lower() != "all":
@@ -44,14 +47,18 @@ def plan_subscriptions(symbols: Sequence[str] | str, *, mark_price: bool = False
         ids = sorted({to_exchange_id(s) for s in symbols})
         if not ids:
             raise ValueError("symbols: the list is empty (use 'all' for every symbol)")
+    kline_streams = [f"{market_id.lower()}@{KLINE_5M}" for market_id in ids or ()] if klines else []
     if ids is None or len(ids) > per_symbol_limit:
-        streams = [ALL_FORCE_ORDERS] + ([ALL_MARK_PRICES] if mark_price else [])
-        return Plan((tuple(streams),), None if ids is None else frozenset(ids), frozenset(ids or ()))
+        streams = [ALL_FORCE_ORDERS] + ([ALL_MARK_PRICES] if mark_price else []) + kline_streams
+        shards = tuple(tuple(streams[i:i + max_streams]) for i in range(0, len(streams), max_streams))
+        return Plan(shards, None if ids is None else frozenset(ids), frozenset(ids or ()))
     streams = []
     for market_id in ids:
         streams.append(f"{market_id.lower()}@forceOrder")
         if mark_price:
             streams.append(f"{market_id.lower()}@markPrice@1s")
+        if klines:
+            streams.append(f"{market_id.lower()}@{KLINE_5M}")
     shards = tuple(tuple(streams[i:i + max_streams]) for i in range(0, len(streams), max_streams))
     return Plan(shards, frozenset(ids), frozenset(ids))
 

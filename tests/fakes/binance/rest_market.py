@@ -26,6 +26,8 @@ DEFAULT_PRICES = {"ETHUSDT": "2000.00"}
 FALLBACK_PRICE = "100.00"
 TEMPLATE_SYMBOL = "ETHUSDT"
 FUNDING_PERIOD_MS = 8 * 3600 * 1000
+OI_STEP_MS, OI_ORIGIN_MS = 300_000, 1_735_689_600_000
+OI_ORIGIN_AMOUNT, OI_STEP_AMOUNT = Decimal(10_000), Decimal("1.5")
 # (initialLeverage, notionalCap, notionalFloor, maintMarginRatio, cum): the shape Binance answers
 # /fapi/v1/leverageBracket with; the numbers are illustrative, the same for every symbol.
 BRACKETS = (
@@ -259,16 +261,52 @@ class MarketBook:
         symbol = params.get("symbol", "")
         if symbol not in self.quotes:
             raise INVALID_SYMBOL
-        step, origin = 300_000, 1_735_689_600_000
+        step, origin = OI_STEP_MS, OI_ORIGIN_MS
         start = -(-int(params.get("startTime", origin)) // step) * step
         end = int(params.get("endTime", start + step * 29))
         limit = min(int(params.get("limit", 30)), 500)
         rows = []
         for at in range(start, end + 1, step)[:limit]:
-            amount = Decimal(10_000) + Decimal("1.5") * (at - origin) // step
+            amount = OI_ORIGIN_AMOUNT + OI_STEP_AMOUNT * (at - origin) // step
             rows.append({"symbol": symbol, "sumOpenInterest": fmt(amount, 8),
                          "sumOpenInterestValue": fmt(amount * self.quotes[symbol].mark, 8),
                          "timestamp": at})
+        return rows
+
+    def open_interest(self, params: dict[str, str]) -> Any:
+        """``/fapi/v1/openInterest``: the amount :meth:`open_interest_hist` has at the 5-minute step before now (the
+        same numbers, so a poll continues the history), at the fake's clock."""
+        spec = self.spec(params.get("symbol"))
+        now = self._clock()
+        step = now - now % OI_STEP_MS
+        amount = OI_ORIGIN_AMOUNT + OI_STEP_AMOUNT * (step - OI_ORIGIN_MS) // OI_STEP_MS
+        return {"symbol": spec.symbol, "openInterest": fmt(amount, 3), "time": now}
+
+    def klines(self, params: dict[str, str], *, mark: bool = False) -> Any:
+        """``/fapi/v1/klines`` and ``/fapi/v1/markPriceKlines`` (5m only): rows of the bars opening from
+        ``startTime`` to ``endTime`` (and not after now), at most ``limit`` (default 500, above 1500 refused), each
+        around the symbol's mark: the close steps -0.1 %, 0, +0.1 % by bar, the high 0.2 % above the body and the
+        low 0.2 % below (the mark's 0.3 %), 10 base traded, 6 of it by takers buying (mark klines: no volume)."""
+        spec = self.spec(params.get("symbol"))
+        if params.get("interval") != "5m":
+            raise ApiError(-1120, "Invalid interval.")
+        limit = int(params.get("limit", 500))
+        if not 1 <= limit <= 1500:
+            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        now = self._clock()
+        end = min(int(params.get("endTime", now)), now)
+        start = int(params.get("startTime", end - (limit - 1) * OI_STEP_MS))
+        start = -(-start // OI_STEP_MS) * OI_STEP_MS
+        price = self.quotes[spec.symbol].mark
+        wiggle = Decimal("0.003") if mark else Decimal("0.002")
+        rows = []
+        for at in range(start, end + 1, OI_STEP_MS)[:limit]:
+            close = price * (1 + Decimal("0.001") * ((at // OI_STEP_MS) % 3 - 1))
+            high, low = max(price, close) * (1 + wiggle), min(price, close) * (1 - wiggle)
+            volume, taker = (Decimal(0), Decimal(0)) if mark else (Decimal(10), Decimal(6))
+            rows.append([at, fmt(price, 8), fmt(high, 8), fmt(low, 8), fmt(close, 8), fmt(volume, 3),
+                         at + OI_STEP_MS - 1, fmt(volume * close, 8), 0 if mark else 100, fmt(taker, 3),
+                         fmt(taker * close, 8), "0"])
         return rows
 
     def leverage_bracket(self, params: dict[str, str]) -> Any:

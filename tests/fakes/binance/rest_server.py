@@ -123,6 +123,9 @@ class FakeBinanceRest:
             ("GET", "/fapi/v1/ticker/24hr"): m.ticker_24hr,
             ("GET", "/fapi/v1/premiumIndex"): m.premium_index,
             ("GET", "/futures/data/openInterestHist"): m.open_interest_hist,
+            ("GET", "/fapi/v1/openInterest"): m.open_interest,
+            ("GET", "/fapi/v1/klines"): m.klines,
+            ("GET", "/fapi/v1/markPriceKlines"): lambda p: m.klines(p, mark=True),
         }
         signed: dict[tuple[str, str], Handler] = {
             ("POST", "/fapi/v1/order"): book.new_order,

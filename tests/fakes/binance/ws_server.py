@@ -167,6 +167,18 @@ class FakeBinance:
         return self._thread.call(
             lambda: engine.publish(f"{name}@markPrice@1s", data) + engine.publish(f"{name}@markPrice", data))
 
+    def publish_kline(self, symbol: str, open_ms: int, *, open_: float, high: float, low: float, close: float,
+                      volume: float = 10.0, taker_buy: float = 6.0, closed: bool = True) -> int:
+        """Publish a 5-minute `kline` event (Binance's shape: `k` with t, T, o, h, l, c, v, q, V, Q, x) to
+        `<symbol lower>@kline_5m`."""
+        close_ms = open_ms + 299_999
+        payload = {"e": "kline", "E": close_ms + 1 if closed else open_ms + 1000, "s": symbol.upper(), "k": {
+            "t": open_ms, "T": close_ms, "s": symbol.upper(), "i": "5m", "f": 1, "L": 100,
+            "o": _decimal_text(open_), "c": _decimal_text(close), "h": _decimal_text(high), "l": _decimal_text(low),
+            "v": _decimal_text(volume), "n": 100, "x": closed, "q": _decimal_text(volume * close),
+            "V": _decimal_text(taker_buy), "Q": _decimal_text(taker_buy * close), "B": "0"}}
+        return self.publish(f"{symbol.lower()}@kline_5m", payload)
+
     def replay(self, payloads: Iterable[Payload], speed: float, *, thin: bool = True) -> ReplayHandle:
         """Publish recorded forceOrder payloads in the background, spaced by their `o.T` gaps / `speed`.
 
