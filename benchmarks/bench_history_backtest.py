@@ -4,8 +4,7 @@ Run: ``make bench-history-backtest`` (= ``.venv/bin/python benchmarks/bench_hist
 default 365; ``--repeat N``, default 3). It writes an archive-shaped year into a temporary folder (what
 ``fetch-history`` keeps: one zip a day of ``klines``, ``markPriceKlines`` and ``metrics``; a seeded random walk of
 the price, +-0.15 % a bar, and of the open interest; the mark klines repeat the trade range; not timed), then times
-what
-``liquidation-hunter backtest --history DIR --symbol BTCUSDT`` does:
+what ``liquidation-hunter backtest --history DIR --symbol BTCUSDT`` does:
 
 * reading the zips into model bars and a price series (:func:`load_history_inputs`);
 * the replay (:func:`run_backtest`): the estimated layer updated at each bar's close, the hunter (target
