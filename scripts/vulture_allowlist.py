@@ -9,6 +9,7 @@ docs  # unused function (liquidation_hunter/api/app.py): a route, called by Fast
 uptime_s  # unused variable (liquidation_hunter/api/schemas.py): fields of the answers' models, read by FastAPI
 connected  # unused variable (liquidation_hunter/api/schemas.py)
 best_cluster  # unused variable (liquidation_hunter/api/schemas.py)
+best_zone  # unused variable (liquidation_hunter/api/schemas.py)
 z_long  # unused variable (liquidation_hunter/api/schemas.py)
 z_short  # unused variable (liquidation_hunter/api/schemas.py)
 price_source  # unused variable (liquidation_hunter/api/schemas.py)

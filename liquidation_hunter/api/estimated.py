@@ -52,16 +52,18 @@ def estimated_answer(layer: EstimatedLayer | None, symbol: str, price: float | N
         key = symbol_key(symbol) if _SYMBOL.fullmatch(symbol) else ""
     except ValueError:
         key = ""
-    model = layer.get(key) if key else None
-    if model is None or model.last_close is None or model.last_close_time is None:
-        kept = ", ".join(list(layer)[:20]) or "none yet"
-        raise ApiError(404, "no estimated levels", f"no estimated levels for {symbol[:60]!r} (the layer has: "
-                       f"{kept})")
-    reference = price if price is not None else model.last_close
-    binned = model.binned(reference)
-    zones = layer.zones(key, reference)
-    distribution = model.leverage_distribution()
-    config = model.config
+    with layer.lock:  # the bot's job may be updating the layer
+        model = layer.get(key) if key else None
+        if model is None or model.last_close is None or model.last_close_time is None:
+            kept = ", ".join(list(layer)[:20]) or "none yet"
+            raise ApiError(404, "no estimated levels", f"no estimated levels for {symbol[:60]!r} (the layer has: "
+                           f"{kept})")
+        reference = price if price is not None else model.last_close
+        binned = model.binned(reference)
+        zones = layer.zones(key, reference)
+        distribution = model.leverage_distribution()
+        config = model.config
+        bars, last_bar_ms = model.bars, model.last_close_time
     try:
         unified = to_unified(key)
     except ValueError:
@@ -77,7 +79,7 @@ def estimated_answer(layer: EstimatedLayer | None, symbol: str, price: float | N
                    "price_high": z.price_high, "notional": z.notional, "share": z.share, "strength": z.strength,
                    "distance_from_price": z.distance_from_price} for z in zones],
         "leverage": {"leverages": distribution.leverages, "long": distribution.long, "short": distribution.short},
-        "bars": model.bars, "last_bar_ms": model.last_close_time,
+        "bars": bars, "last_bar_ms": last_bar_ms,
         "model": {"window": _window_name(config.window_ms), "window_ms": config.window_ms,
                   "attribution": config.attribution,
                   "leverage_mix": [[float(lev), float(share)] for lev, share in config.leverage_mix],

@@ -38,6 +38,7 @@ from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
+from liquidation_hunter.signals.rules import check_estimated_target
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.brackets import current_brackets
 from liquidation_hunter.trading.errors import OrderRejected
@@ -80,6 +81,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     """Every part of a bot, connected but not started: the stream is built (``bot.stream``), not opened."""
     check_live_opt_in(config, live_flag, environ)
     check_strategy(config)
+    check_estimated_target(config.hunter, config.estimated.enabled)
     secrets = config.secrets(environ)
     now = clock()
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)

@@ -141,6 +141,9 @@ def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     if args.history is None and (args.events is None or not args.prices):
         raise ValueError("give --events and --prices (recorded liquidations), or --history DIR (fetched history)")
+    if args.history is None and config.hunter.target != "observed":
+        raise ValueError(f"hunter.target {config.hunter.target} reads estimated levels: give --history DIR (the "
+                         "fetched history they are built from)")
     history = None
     inputs: dict[str, Any] = {}
     if args.history is not None:

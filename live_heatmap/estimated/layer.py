@@ -12,13 +12,17 @@ estimated levels pile up, what the API, the page, the picture and the hunter rea
   verdict of a validation run (``liquidation-hunter validate-estimated --json``) that said ``validated`` for the
   model.
 
-Pure: no clock, no I/O; symbols are keyed by their compact id (``BTCUSDT``; ``BTC/USDT:USDT`` is accepted).
+Thread-safe: :meth:`EstimatedLayer.update` and :meth:`EstimatedLayer.zones` hold :attr:`EstimatedLayer.lock`; a
+reader of a symbol's model (``get``) holds it too while it reads (the bot's jobs update the layer while the API
+reads it). Pure otherwise: no clock, no I/O; symbols are keyed by their compact id (``BTCUSDT``;
+``BTC/USDT:USDT`` is accepted).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -116,6 +120,8 @@ class EstimatedLayer:
         self.brackets = brackets if brackets is not None else shipped_brackets()
         self.validation = validation if validation is not None else Validation.not_run()
         self._models: dict[str, EstimatedLevels] = {}
+        self.lock = threading.RLock()
+        """Held by every update and by readers of a model (module docstring)."""
 
     @property
     def label(self) -> str:
@@ -136,10 +142,11 @@ class EstimatedLayer:
     def update(self, symbol: str, bar: Bar) -> None:
         """Apply one closed bar of ``symbol`` (raises BarError on a bad or out-of-order bar; the state stands)."""
         key = symbol_key(symbol)
-        model = self._models.get(key)
-        if model is None:
-            model = self._models[key] = EstimatedLevels(self.config_for(key))
-        model.update(bar)
+        with self.lock:
+            model = self._models.get(key)
+            if model is None:
+                model = self._models[key] = EstimatedLevels(self.config_for(key))
+            model.update(bar)
 
     def get(self, symbol: str) -> EstimatedLevels | None:
         """The model of ``symbol``, None before its first bar."""
@@ -149,7 +156,8 @@ class EstimatedLayer:
         return isinstance(symbol, str) and symbol_key(symbol) in self._models
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._models))
+        with self.lock:
+            return iter(sorted(self._models))
 
     def __len__(self) -> int:
         return len(self._models)
@@ -157,8 +165,9 @@ class EstimatedLayer:
     def zones(self, symbol: str, price: float | None = None, *, min_share: float = 0.25) -> list[EstimatedZone]:
         """The zones of ``symbol`` around ``price`` (default: its last bar's close); empty before its first
         bar."""
-        model = self.get(symbol)
-        if model is None or model.last_close is None:
-            return []
-        reference = price if price is not None else model.last_close
-        return zones(symbol_key(symbol), model.binned(reference), reference, min_share=min_share)
+        with self.lock:
+            model = self.get(symbol)
+            if model is None or model.last_close is None:
+                return []
+            reference = price if price is not None else model.last_close
+            return zones(symbol_key(symbol), model.binned(reference), reference, min_share=min_share)

@@ -113,3 +113,13 @@ def test_bad_history_input_is_one_line_and_exit_2(inputs: tuple[Path, Path], cap
     assert main(["backtest", "--config", str(config), *(a.replace("{tmp}", tmp) for a in args)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err
+
+
+def test_a_backtest_of_recorded_events_on_estimated_levels_asks_for_history(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "estimated.yaml"
+    config.write_text(CONFIG.replace("hunter: {allow_long: false}", "hunter: {allow_long: false, target: estimated}"))
+    recorded = str(tmp_path / "events.jsonl")
+    assert main(["backtest", "--config", str(config), "--events", recorded, "--prices", recorded]) == 2
+    err = capsys.readouterr().err
+    assert "hunter.target estimated reads estimated levels: give --history DIR" in err and err.count("\n") == 1

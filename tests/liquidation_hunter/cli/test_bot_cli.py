@@ -67,6 +67,12 @@ def test_run_with_a_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "risk.leverage" in capsys.readouterr().err
 
 
+def test_run_on_estimated_levels_needs_the_layer_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--config", str(_config(tmp_path, "hunter:\n  target: estimated\n"))]) == 2
+    err = capsys.readouterr().err
+    assert "hunter.target" in err and "estimated.enabled is false" in err and err.count("\n") == 1
+
+
 def _books_with_history(path: Path) -> None:
     books = Books.open(path, mode="paper", starting_wallet=10_000.0, now_ms=1_000)
     order = EntryOrder("lh-a", "BTC/USDT:USDT", 1, 0.1, 100_000.0, 99_000.0, 102_000.0, 5, 2_000)
