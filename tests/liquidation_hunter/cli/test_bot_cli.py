@@ -68,9 +68,13 @@ def test_run_with_a_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_run_on_estimated_levels_needs_the_layer_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--config", str(_config(tmp_path, "hunter:\n  target: estimated\n"))]) == 2
-    err = capsys.readouterr().err
-    assert "hunter.target" in err and "estimated.enabled is false" in err and err.count("\n") == 1
+    """Refused when the config is read, before logging is set up or anything is opened; check-config says it too."""
+    path = _config(tmp_path, "storage:\n  path: books.sqlite\nhunter:\n  target: estimated\n")
+    for command in (["run", "--config", str(path)], ["check-config", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "hunter.target" in err and "estimated.enabled is false" in err and err.count("\n") == 1, command
+    assert not (tmp_path / "books.sqlite").exists()
 
 
 def _books_with_history(path: Path) -> None:

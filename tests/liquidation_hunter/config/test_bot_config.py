@@ -292,7 +292,7 @@ def test_default_yaml_documents_every_key() -> None:
             assert "#" in line, f"no comment on: {line}"
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "paper.yaml", "live.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "paper.yaml", "live.yaml", "paper_estimated.yaml"])
 def test_shipped_files_load_and_round_trip(name: str) -> None:
     path = CONFIG / name
     config = load_config(path)
@@ -311,6 +311,8 @@ def test_paper_and_live_files() -> None:
     assert live.mode == "live" and live.real_money and isinstance(live.symbols, tuple)
     assert live.risk.max_notional_per_position is not None
     assert live.risk.risk_per_trade < paper.risk.risk_per_trade and live.risk.leverage <= paper.risk.leverage
+    estimated = load_config(CONFIG / "paper_estimated.yaml")
+    assert estimated.mode == "paper" and estimated.estimated.enabled and estimated.hunter.target == "agree"
     text = (CONFIG / "live.yaml").read_text()
     assert "--live" in text and "BINANCE_API_KEY" in text and "BINANCE_API_SECRET" in text
 
