@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from msgspec import Meta
 
@@ -128,12 +128,50 @@ class Signal:
 Rule = Callable[[Sequence[LiquidationCluster], float, HunterConfig], tuple[int, LiquidationCluster | None, str]]
 
 
-def _direction(cluster: LiquidationCluster, price: float) -> int:
-    if cluster.side == "long" and cluster.price_level < price:
+class _Target(Protocol):
+    """What the rules read of a target: an observed cluster or an estimated zone."""
+
+    @property
+    def side(self) -> str: ...
+    @property
+    def price_level(self) -> float: ...
+    @property
+    def strength(self) -> float: ...
+
+
+_T = TypeVar("_T", bound=_Target)
+
+
+def _direction(target: _Target, price: float) -> int:
+    """-1 toward long liquidations below the price, +1 toward short ones above, 0 for a target behind it."""
+    if target.side == "long" and target.price_level < price:
         return -1
-    if cluster.side == "short" and cluster.price_level > price:
+    if target.side == "short" and target.price_level > price:
         return 1
     return 0
+
+
+def _best(targets: Sequence[_T], price: float, config: HunterConfig, min_strength: float,
+          weight: Callable[[_T], float]) -> tuple[_T, int] | None:
+    """The magnet rule's pick among ``targets`` (module docstring): strong enough, ahead of the price in an allowed
+    direction, within the band; the largest ``strength * proximity``, then the larger ``weight``, then the first
+    listed."""
+    allowed = {1: config.allow_long, -1: config.allow_short}
+    best_key: tuple[float, float] | None = None
+    best: tuple[_T, int] | None = None
+    for target in targets:
+        if target.strength < min_strength:
+            continue
+        direction = _direction(target, price)
+        if not allowed.get(direction):  # direction 0: behind the price
+            continue
+        distance = abs(target.price_level - price) / price * 100.0
+        if not config.min_distance_pct <= distance <= config.max_distance_pct:
+            continue
+        key = (target.strength * _proximity(distance, config), weight(target))
+        if best_key is None or key > best_key:
+            best_key, best = key, (target, direction)
+    return best
 
 
 def _proximity(distance: float, config: HunterConfig) -> float:
@@ -146,21 +184,7 @@ def magnet_rule(clusters: Sequence[LiquidationCluster], price: float,
                 config: HunterConfig) -> tuple[int, LiquidationCluster | None, str]:
     """The default rule (module docstring). A full tie (score and weighted notional) goes to the cluster
     listed first."""
-    allowed = {1: config.allow_long, -1: config.allow_short}
-    best_key: tuple[float, float] | None = None
-    best: tuple[LiquidationCluster, int] | None = None
-    for cluster in clusters:
-        if cluster.strength < config.min_strength:
-            continue
-        direction = _direction(cluster, price)
-        if not allowed.get(direction):  # direction 0: behind the price
-            continue
-        distance = abs(cluster.price_level - price) / price * 100.0
-        if not config.min_distance_pct <= distance <= config.max_distance_pct:
-            continue
-        key = (cluster.strength * _proximity(distance, config), cluster.weighted_notional)
-        if best_key is None or key > best_key:
-            best_key, best = key, (cluster, direction)
+    best = _best(clusters, price, config, config.min_strength, lambda c: c.weighted_notional)
     if best is None:
         return 0, None, "no cluster in the band at or above min_strength"
     cluster, direction = best
@@ -173,21 +197,7 @@ def estimated_rule(found: Sequence[EstimatedZone], price: float,
     """Target ``estimated`` (module docstring): the magnet rule's band, direction and score over estimated zones
     at or above ``min_estimated_strength``; ties go to the larger notional, then the zone listed first. The
     reason names the side and level; the caller adds the bracket table's date and the validation."""
-    allowed = {1: config.allow_long, -1: config.allow_short}
-    best_key: tuple[float, float] | None = None
-    best: tuple[EstimatedZone, int] | None = None
-    for zone in found:
-        if zone.strength < config.min_estimated_strength:
-            continue
-        direction = _zone_direction(zone, price)
-        if not allowed.get(direction):
-            continue
-        distance = abs(zone.price_level - price) / price * 100.0
-        if not config.min_distance_pct <= distance <= config.max_distance_pct:
-            continue
-        key = (zone.strength * _proximity(distance, config), zone.notional)
-        if best_key is None or key > best_key:
-            best_key, best = key, (zone, direction)
+    best = _best(found, price, config, config.min_estimated_strength, lambda z: z.notional)
     if best is None:
         return 0, None, "no estimated zone in the band at or above min_estimated_strength"
     zone, direction = best
@@ -207,14 +217,6 @@ def agreeing_zone(cluster: LiquidationCluster, found: Sequence[EstimatedZone],
         if gap <= config.agree_pct and (best is None or gap < best[0]):
             best = (gap, zone)
     return None if best is None else best[1]
-
-
-def _zone_direction(zone: EstimatedZone, price: float) -> int:
-    if zone.side == "long" and zone.price_level < price:
-        return -1
-    if zone.side == "short" and zone.price_level > price:
-        return 1
-    return 0
 
 
 def zone_origin(zone: EstimatedZone, bar_close_ms: int | None) -> str:

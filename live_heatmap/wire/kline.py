@@ -12,7 +12,7 @@ import math
 from typing import Any, NamedTuple
 
 from live_heatmap.wire.events import FrameRejected, RejectReason
-from live_heatmap.wire.parsed import Frame, decode_message, positive, timestamp_ms
+from live_heatmap.wire.parsed import Frame, decode_message, number, positive, timestamp_ms
 
 __all__ = ["Kline", "kline_from_rest", "parse_kline_frame"]
 
@@ -40,14 +40,7 @@ class Kline(NamedTuple):
 
 def _volume(raw: Any, name: str) -> float:
     """A finite number >= 0 (a decimal string or a JSON number); else ``missing_field`` / ``bad_number``."""
-    if raw is None:
-        raise FrameRejected(RejectReason.MISSING_FIELD, name)
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise FrameRejected(RejectReason.BAD_NUMBER, f"{name}={str(raw)[:40]!r}")
-    try:
-        value = float(raw)
-    except (ValueError, OverflowError):
-        raise FrameRejected(RejectReason.BAD_NUMBER, f"{name}={str(raw)[:40]!r}") from None
+    value = number(raw, name)
     if not (math.isfinite(value) and value >= 0):
         raise FrameRejected(RejectReason.BAD_QUANTITY, f"{name}={str(raw)[:40]!r}")
     return value

@@ -19,7 +19,7 @@ from live_heatmap.wire.events import (
     decode_object,
 )
 
-__all__ = ["Frame", "ParsedFrame", "array", "decode_message", "positive", "reject", "timestamp_ms"]
+__all__ = ["Frame", "ParsedFrame", "array", "decode_message", "number", "positive", "reject", "timestamp_ms"]
 
 Frame = bytes | bytearray | memoryview | str | dict[str, Any]
 """A message as the socket (bytes, str) or a reader (an already decoded dict) hands it over."""
@@ -59,17 +59,23 @@ def array(value: Any, name: str) -> list[Any]:
     return value
 
 
-def positive(raw: Any, name: str, reason: RejectReason) -> float:
-    """A decimal string (or a JSON number) that is finite and > 0; else :class:`FrameRejected` (``missing_field``,
-    ``bad_number`` for something that is not a number, ``reason`` for NaN, infinity, zero or less)."""
+def number(raw: Any, name: str) -> float:
+    """A decimal string (or a JSON number) as a float, maybe NaN or infinite; else :class:`FrameRejected`
+    (``missing_field``, ``bad_number`` for something that is not a number)."""
     if raw is None:
         raise FrameRejected(RejectReason.MISSING_FIELD, name)
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise FrameRejected(RejectReason.BAD_NUMBER, f"{name}={str(raw)[:40]!r}")
     try:
-        value = float(raw)
+        return float(raw)
     except (ValueError, OverflowError):  # OverflowError: an int past float's range (a decoded dict)
         raise FrameRejected(RejectReason.BAD_NUMBER, f"{name}={str(raw)[:40]!r}") from None
+
+
+def positive(raw: Any, name: str, reason: RejectReason) -> float:
+    """A decimal string (or a JSON number) that is finite and > 0; else :class:`FrameRejected` (``missing_field``,
+    ``bad_number`` for something that is not a number, ``reason`` for NaN, infinity, zero or less)."""
+    value = number(raw, name)
     if not (value > 0.0 and math.isfinite(value)):
         raise FrameRejected(reason, f"{name}={str(raw)[:40]!r}")
     return value

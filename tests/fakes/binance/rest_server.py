@@ -41,6 +41,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import ccxt  # type: ignore[import-untyped]
+
+from liquidation_hunter.trading.exchange import ExchangeClient
+
 from .rest_account import Ledger, Position
 from .rest_market import MarketBook
 from .rest_orders import AlgoOrder, ClientIdScope, Order, OrderBook
@@ -188,6 +192,16 @@ class FakeBinanceRest:
         if self._server is None:
             raise RuntimeError("FakeBinanceRest is not running")
         return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def client(self, *, api_key: str | None = None, secret: str | None = None, retries: int = 1) -> ExchangeClient:
+        """The project's :class:`ExchangeClient` on a ccxt ``binanceusdm`` pointed here (no rate limiting, no
+        waiting between retries), signed when ``api_key``/``secret`` are given."""
+        options: dict[str, Any] = {"timeout": 5000, "enableRateLimit": False, "options": {"fetchCurrencies": False}}
+        if api_key is not None:
+            options |= {"apiKey": api_key, "secret": secret}
+        exchange = ccxt.binanceusdm(options)
+        self.point(exchange)
+        return ExchangeClient(exchange, retries=retries, sleep=lambda _s: None)
 
     def point(self, exchange: Any) -> None:
         """Send every request of a ccxt binance(usdm) instance here (paths kept) and make it map

@@ -7,12 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import ccxt
 import pytest
 from fakes.binance import FakeBinanceRest
 
 from liquidation_hunter.bot.estimated import EstimatedInputs
-from liquidation_hunter.trading.exchange import ExchangeClient
 from live_heatmap.estimated.assembly import BAR_MS, KLINE_GRACE_MS
 from live_heatmap.estimated.config import WINDOWS_MS
 from live_heatmap.estimated.layer import EstimatedLayer
@@ -27,10 +25,7 @@ def fake() -> Iterator[FakeBinanceRest]:
 
 
 def inputs(fake: FakeBinanceRest) -> EstimatedInputs:
-    exchange = ccxt.binanceusdm({"timeout": 5000, "enableRateLimit": False, "options": {"fetchCurrencies": False}})
-    fake.point(exchange)
-    client = ExchangeClient(exchange, retries=1, sleep=lambda _s: None)
-    return EstimatedInputs(EstimatedLayer(), client, ["BTC/USDT:USDT", "ETHUSDT"], window_ms=WINDOW,
+    return EstimatedInputs(EstimatedLayer(), fake.client(), ["BTC/USDT:USDT", "ETHUSDT"], window_ms=WINDOW,
                            poll_seconds=60.0)
 
 

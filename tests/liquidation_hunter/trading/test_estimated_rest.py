@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import ccxt
 import pytest
 from fakes.binance import FakeBinanceRest
 
@@ -25,9 +24,7 @@ def fake() -> Iterator[FakeBinanceRest]:
 
 
 def client(fake: FakeBinanceRest) -> ExchangeClient:
-    exchange = ccxt.binanceusdm({"timeout": 5000, "enableRateLimit": False, "options": {"fetchCurrencies": False}})
-    fake.point(exchange)
-    return ExchangeClient(exchange, retries=1, sleep=lambda _s: None)
+    return fake.client()
 
 
 def now_ms() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import ccxt
 import pytest
 from fakes.binance import FakeBinanceRest
 from fakes.binance.rest_market import BRACKETS
@@ -28,12 +27,7 @@ def fake() -> Iterator[FakeBinanceRest]:
 
 
 def client(fake: FakeBinanceRest, *, api_key: str | None = KEY, secret: str = SECRET) -> ExchangeClient:
-    options = {"timeout": 5000, "enableRateLimit": False, "options": {"fetchCurrencies": False}}
-    if api_key is not None:
-        options |= {"apiKey": api_key, "secret": secret}
-    exchange = ccxt.binanceusdm(options)
-    fake.point(exchange)
-    return ExchangeClient(exchange, retries=1, sleep=lambda _s: None)
+    return fake.client(api_key=api_key, secret=secret)
 
 
 def test_with_keys_the_signed_answer_becomes_the_table(fake: FakeBinanceRest) -> None:
