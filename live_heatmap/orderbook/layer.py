@@ -10,6 +10,9 @@ and a :class:`~live_heatmap.orderbook.walls.WallTracker`, fed with books and tra
   walls ended in the last ``recent_ms``, and the history's samples / runs / bytes;
 * ``status()`` -- per symbol: samples, runs, bytes, last sample, book state and resyncs (when given), walls.
 * ``retention_ms`` -- each sample prunes the runs older than that (checked once a minute of sample time).
+* ``record_interval_ms`` (None: off) -- a second, coarser history per symbol, sampled once per interval, for
+  the history store: ``take_recorded(until_ms)`` hands out each symbol's runs closed since the last call (each run
+  once; :func:`live_heatmap.store.depth_runs.write_depth_runs` writes them) and forgets them.
 
 Thread-safe: every method holds :attr:`LiquidityLayer.lock` (the bot's jobs feed the layer while the API reads it;
 a reader of ``history(symbol)`` or ``walls(symbol)`` holds it too while it reads). Pure otherwise: no clock, no
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from live_heatmap.common.symbols import symbol_key
-from live_heatmap.orderbook.depth_history import BookView, DepthHistory, book_mid
+from live_heatmap.orderbook.depth_history import BookView, DepthHistory, DepthRuns, book_mid
 from live_heatmap.orderbook.walls import WallTracker
 
 __all__ = ["BANDS", "LiquidityLayer"]
@@ -45,6 +48,10 @@ class _Symbol:
     book_state: str | None = None
     resyncs: int | None = None
     pruned_ms: int = 0
+    recording: DepthHistory | None = None
+    recorded_ms: int | None = None
+    """Last sample of the recording history."""
+    taken_ms: int = 0
 
 
 def band_depth(book: BookView, mid: float) -> dict[str, dict[str, float]]:
@@ -67,9 +74,12 @@ class LiquidityLayer:
 
     def __init__(self, bin_width: float = 0.0005, change: float = 0.05, range_fraction: float = 0.05, *,
                  retention_ms: int = 12 * 3_600_000, recent_ms: int = 15 * 60_000, wall_k: float = 5.0,
-                 wall_floor: float = 100_000.0) -> None:
+                 wall_floor: float = 100_000.0, record_interval_ms: int | None = None) -> None:
         if retention_ms <= 0 or recent_ms <= 0:
             raise ValueError("LiquidityLayer: retention_ms and recent_ms must be positive")
+        if record_interval_ms is not None and record_interval_ms <= 0:
+            raise ValueError(f"LiquidityLayer: record_interval_ms must be positive, got {record_interval_ms}")
+        self.record_interval_ms = record_interval_ms
         self.bin_width = bin_width
         self.change = change
         self.range_fraction = range_fraction
@@ -89,6 +99,8 @@ class LiquidityLayer:
             entry = self._symbols[key] = _Symbol(
                 DepthHistory(key, self.bin_width, self.change, self.range_fraction),
                 WallTracker(key, k=self.wall_k, floor=self.wall_floor, bin_width=self.bin_width))
+            if self.record_interval_ms is not None:
+                entry.recording = DepthHistory(key, self.bin_width, self.change, self.range_fraction)
         return entry
 
     def sample(self, symbol: str, book: BookView | None, at_ms: int, *, book_state: str | None = None,
@@ -104,11 +116,17 @@ class LiquidityLayer:
             mid = book_mid(book) if book is not None else None
             if book is None or mid is None:
                 entry.history.close(at_ms)
+                if entry.recording is not None:
+                    entry.recording.close(at_ms)
                 entry.walls.sample(_NoBook(symbol_key(symbol)), at_ms)
                 entry.mid, entry.depth = None, {}
                 return
             entry.history.sample(book, at_ms)
             entry.walls.sample(book, at_ms)
+            if entry.recording is not None and self.record_interval_ms is not None and (
+                    entry.recorded_ms is None or at_ms - entry.recorded_ms >= self.record_interval_ms):
+                entry.recording.sample(book, at_ms)
+                entry.recorded_ms = at_ms
             entry.mid, entry.depth, entry.sampled_ms = mid, band_depth(book, mid), at_ms
             if at_ms - entry.pruned_ms >= PRUNE_EVERY_MS:
                 entry.history.prune(at_ms - self.retention_ms)
@@ -118,6 +136,28 @@ class LiquidityLayer:
         """An aggTrade of ``symbol`` (counts for its walls' filled/pulled verdict)."""
         with self.lock:
             self._get(symbol).walls.trade(price, quantity, at_ms)
+
+    def take_recorded(self, until_ms: int, *, close: bool = False) -> dict[str, DepthRuns]:
+        """Per symbol, the recording history's runs closed since the last call and before ``until_ms`` (each run
+        once), then forgotten; ``close=True`` (at shutdown) first ends the open runs at ``until_ms``. Empty when
+        recording is off."""
+        out: dict[str, DepthRuns] = {}
+        with self.lock:
+            for key, entry in sorted(self._symbols.items()):
+                recording = entry.recording
+                if recording is None:
+                    continue
+                if close and (recording.last_sample_ms is None or until_ms >= recording.last_sample_ms):
+                    recording.close(until_ms)
+                    until_ms_here = until_ms + 1
+                else:
+                    until_ms_here = until_ms
+                runs = recording.runs_between(entry.taken_ms, until_ms_here)
+                recording.prune(until_ms_here - 1)
+                entry.taken_ms = until_ms_here
+                if len(runs):
+                    out[key] = runs
+        return out
 
     def history(self, symbol: str) -> DepthHistory | None:
         entry = self._symbols.get(symbol_key(symbol))
