@@ -28,7 +28,14 @@ from live_heatmap.stream.router import DEPTH_EVENTS, MARKET_EVENTS, WRONG_CONNEC
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.status import StreamStatus
 from live_heatmap.stream.stream import _Shard
-from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL, Plan, plan_depth, stream_url
+from live_heatmap.stream.subscriptions import (
+    BINANCE_MARKET_URL,
+    BINANCE_PUBLIC_URL,
+    Plan,
+    plan_depth,
+    same_connection,
+    stream_url,
+)
 from live_heatmap.stream.venues.base import MessageRouter, SubscriptionBook
 from live_heatmap.stream.venues.binance import BinanceSession
 from live_heatmap.venue import Venue
@@ -44,11 +51,6 @@ class DepthSink(Protocol):
     def on_depth(self, payload: dict[str, Any]) -> None:
         """One ``depthUpdate`` payload of a followed symbol, as Binance sent it (the taker parses it). Never raises
         for a bad frame."""
-
-
-def same_connection(public_url: str, market_url: str) -> bool:
-    """Whether the two base URLs are one connection (compared without a trailing slash, case-insensitively)."""
-    return public_url.rstrip("/").lower() == market_url.rstrip("/").lower()
 
 
 class DepthRouter:

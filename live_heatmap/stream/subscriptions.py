@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from live_heatmap.common.symbols import to_exchange_id
 
 __all__ = ["ALL_FORCE_ORDERS", "ALL_MARK_PRICES", "BINANCE_PUBLIC_URL", "Plan", "plan_depth", "plan_subscriptions",
-           "stream_url", "subscribe_requests"]
+           "same_connection", "stream_url", "subscribe_requests"]
 
 ALL_FORCE_ORDERS = "!forceOrder@arr"
 ALL_MARK_PRICES = "!markPrice@arr@1s"
@@ -80,6 +80,11 @@ def plan_depth(symbols: Sequence[str], *, max_streams: int = 1024, stream: str =
     streams = [f"{market_id.lower()}@{stream}" for market_id in ids]
     shards = tuple(tuple(streams[i:i + max_streams]) for i in range(0, len(streams), max_streams))
     return Plan(shards, frozenset(ids), frozenset(ids))
+
+
+def same_connection(public_url: str, market_url: str) -> bool:
+    """Whether two base URLs are one connection (compared without a trailing slash, case-insensitively)."""
+    return public_url.rstrip("/").lower() == market_url.rstrip("/").lower()
 
 
 def stream_url(base_url: str, *, combined: bool = True) -> str:

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from live_heatmap.stream.depth import DepthRouter, DepthStream, same_connection
+from live_heatmap.stream.depth import DepthRouter, DepthStream
 from live_heatmap.stream.router import WRONG_CONNECTION, Router, StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.stream import LiquidationStream
-from live_heatmap.stream.subscriptions import plan_depth, plan_subscriptions
+from live_heatmap.stream.subscriptions import plan_depth, plan_subscriptions, same_connection
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance.depth import FakeDepth
 
