@@ -76,7 +76,7 @@ def test_the_cheap_modes_weight_is_computed_and_refused_beyond_half_of_binances(
         config({"mode": "rest", "rest_interval_seconds": 2}, symbols=ten)
     assert caught.value.key == "orderbook.rest_interval_seconds"
     assert tight.line() in str(caught.value) and "\n" not in str(caught.value)
-    assert config({"mode": "rest", "rest_interval_seconds": 2, "snapshot_limit": 100}, symbols=ten).orderbook
+    assert config({"mode": "rest", "rest_interval_seconds": 2, "snapshot_limit": 50}, symbols=ten).orderbook
 
 
 def test_the_stream_modes_weight_counts_the_start_and_resyncs() -> None:
