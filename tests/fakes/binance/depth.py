@@ -64,6 +64,12 @@ class FakeDepth:
                     "pu": prev if pu is None else pu, "b": [[f"{p}", f"{q}"] for p, q in bid_rows],
                     "a": [[f"{p}", f"{q}"] for p, q in ask_rows]}
 
+    def levels(self, symbol: str) -> tuple[list[Level], list[Level]]:
+        """``symbol``'s book now: bids best first, asks best first (not counted as a snapshot served)."""
+        with self._lock:
+            book = self._books[symbol]
+            return sorted(book.bids.items(), reverse=True), sorted(book.asks.items())
+
     def snapshot(self, params: dict[str, str]) -> dict[str, Any]:
         """``GET /fapi/v1/depth``: the book now, ``limit`` levels a side (default 500), Binance's shape."""
         symbol = params.get("symbol", "")
