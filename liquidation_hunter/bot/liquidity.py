@@ -50,7 +50,7 @@ _FAILURES = (ExchangeUnavailable, OrderRejected, ValueError)
 def make_layer(config: BotConfig) -> LiquidityLayer:
     """The layer of ``config.orderbook`` (bins, wall threshold and floor)."""
     book = config.orderbook
-    return LiquidityLayer(bin_width=book.bin_pct / 100.0, k=book.wall_k, floor=book.wall_floor)
+    return LiquidityLayer(bin_width=book.bin_pct / 100.0, wall_k=book.wall_k, wall_floor=book.wall_floor)
 
 
 class LiquidityInputs:
@@ -172,17 +172,20 @@ class LiquidityInputs:
         served book into the layer; books sampled. Never raises for the exchange's failures (counted, logged)."""
         self._snapshots(now_ms)
         if self._last_sample_ms is not None and now_ms - self._last_sample_ms < self.sample_ms:
-            return 0
+            return 0  # also a clock that went back: the layer takes samples in time order only
         self._last_sample_ms = now_ms
         sampled = 0
-        with self._lock:
+        with self._lock:  # the stream's thread changes the books in place: sampled under the same lock
             for symbol in self.symbols:
                 book = self.book(symbol)
-                if book is None:
-                    continue
-                self.layer.sample(symbol, book, now_ms)
-                self.samples[symbol] += 1
-                sampled += 1
+                sync = self.syncs[symbol]
+                state = sync.state if self.mode == "stream" else ("snapshot" if book is not None else "waiting")
+                # no served book is sampled too (as none): the layer closes its runs and its walls see it go
+                self.layer.sample(symbol, book, now_ms, book_state=state,
+                                  resyncs=sync.resyncs if self.mode == "stream" else None)
+                if book is not None:
+                    self.samples[symbol] += 1
+                    sampled += 1
         return sampled
 
     # ------------------------------------------------------------------ status

@@ -1,11 +1,12 @@
 """A paper bot with ``orderbook.enabled`` as its own process against the local fake Binance WebSocket and REST
 servers (issue 15, live depth): the depth stream on the ``/public`` connection and the trades on ``/market``, the
-book synchronised with a REST snapshot, an injected ``pu`` gap -> one resync, and ``status`` (text, JSON) and the
+book synchronised with a REST snapshot, a trade to the walls, an injected ``pu`` gap -> one resync, and ``status`` (text, JSON) and the
 API's ``/api/v1/status`` showing the book, its resyncs and the REST budget."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ def test_a_paper_bot_keeps_a_synced_book_and_status_shows_its_resyncs(tmp_path: 
             ws.publish_depth(rest.depth.update("BTCUSDT", asks=[(100_070.0, 2.0)]))
             wait_for(lambda: state()[1] == 1, "the resync", log, bot=bot)
             wait_for(lambda: diff_then_state(3.0) == ("synced", 1), "the book synced again", log, bot=bot)
+            assert ws.publish_agg_trade("BTCUSDT", 100_001.0, 0.5, int(time.time() * 1000)) == 1  # on /market
+            wait_for(lambda: book().get("trades") == 1, "the trade in the layer's inputs", log, bot=bot)
             status = book()
             assert status["mode"] == "stream" and status["budget"]["line"] == expected.line()
             assert status["stream"]["url"] == ws.public_url and status["stream"]["connected"]
