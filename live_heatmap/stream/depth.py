@@ -80,7 +80,6 @@ class DepthRouter:
             return
         self.stats.last_event_wall_ms = self._wall_ms()
         if payload.get("s") not in self.symbol_filter:
-            self.stats.filtered += 1
             self.on_reject("unknown_symbol", b"")
             return
         self.stats.events += 1
