@@ -517,6 +517,11 @@ class Bot:
         if self.liquidity is not None:
             self.liquidity.poll(now_ms)
 
+    def job_orderbook_record(self, now_ms: int) -> None:
+        """The liquidity layer's recorded depth runs appended to ``storage.events`` (:mod:`.liquidity`)."""
+        if self.liquidity is not None:
+            self.liquidity.record(now_ms)
+
     def job_markets(self, now_ms: int) -> None:
         """Each venue's instruments read again once a day old (a stream that is not the bot's venues: nothing)."""
         refresh = getattr(self.stream, "refresh_markets", None)

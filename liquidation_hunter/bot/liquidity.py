@@ -16,10 +16,14 @@ wrong book) into the :class:`~live_heatmap.orderbook.layer.LiquidityLayer`; the 
 (:meth:`on_trade`) feed its walls. Exchange errors are counted per symbol and logged; the loop goes on. The REST
 weight (:func:`~live_heatmap.stream.depth_budget.depth_budget`, refused by the config beyond 50 % of Binance's
 limit) is logged at start and shown by ``status`` with each symbol's book state, resyncs, rejects and errors.
+With ``storage.events`` set, the layer also samples every ``record_seconds`` for recording, and the
+``orderbook_record`` job appends those runs to that file (:meth:`LiquidityInputs.record`; the open ones at stop),
+for replays and backtests (``live_heatmap.store.depth_runs.load_depth_history``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -34,6 +38,8 @@ from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.orderbook.layer import LiquidityLayer
 from live_heatmap.orderbook.sync import BinanceBookSync
+from live_heatmap.store.depth_runs import write_depth_runs
+from live_heatmap.store.schema import EventStoreError
 from live_heatmap.stream.depth_budget import DepthBudget, depth_budget
 from live_heatmap.wire.depth import parse_depth_diff, parse_depth_snapshot
 
@@ -50,7 +56,9 @@ _FAILURES = (ExchangeUnavailable, OrderRejected, ValueError)
 def make_layer(config: BotConfig) -> LiquidityLayer:
     """The layer of ``config.orderbook`` (bins, wall threshold and floor)."""
     book = config.orderbook
-    return LiquidityLayer(bin_width=book.bin_pct / 100.0, wall_k=book.wall_k, wall_floor=book.wall_floor)
+    record = round(book.record_seconds * 1000) if config.storage.events is not None else None
+    return LiquidityLayer(bin_width=book.bin_pct / 100.0, wall_k=book.wall_k, wall_floor=book.wall_floor,
+                          record_interval_ms=record)
 
 
 class LiquidityInputs:
@@ -59,7 +67,8 @@ class LiquidityInputs:
 
     def __init__(self, layer: LiquidityLayer, client: ExchangeClient, symbols: Sequence[str], *,
                  mode: Literal["stream", "rest"] = "stream", limit: int = 1000, sample_seconds: float = 1.0,
-                 rest_interval_seconds: float = 10.0, budget: DepthBudget | None = None) -> None:
+                 rest_interval_seconds: float = 10.0, budget: DepthBudget | None = None,
+                 record_path: str | None = None) -> None:
         self.layer = layer
         self.client = client
         self.symbols = [to_exchange_id(s) for s in symbols]
@@ -82,6 +91,10 @@ class LiquidityInputs:
         self._last_snapshot_ms: dict[str, int] = {}
         self._last_sample_ms: int | None = None
         self._lock = threading.Lock()
+        self.record_path = record_path
+        """The event store's file the recorded depth runs are appended to (None: not recorded)."""
+        self.recorded_runs = 0
+        self.record_errors = 0
         self.depth_stream: Any = None
         """The ``/public`` stream (stream mode; its status is shown beside the books)."""
 
@@ -91,7 +104,8 @@ class LiquidityInputs:
         book = config.orderbook
         symbols = [] if config.symbols == "all" else list(config.symbols)
         inputs = cls(make_layer(config), client, symbols, mode=book.mode, limit=book.snapshot_limit,
-                     sample_seconds=book.sample_seconds, rest_interval_seconds=book.rest_interval_seconds)
+                     sample_seconds=book.sample_seconds, rest_interval_seconds=book.rest_interval_seconds,
+                     record_path=config.storage.events)
         log.info("orderbook.budget", mode=book.mode, budget=inputs.budget.line())
         return inputs
 
@@ -188,6 +202,25 @@ class LiquidityInputs:
                     sampled += 1
         return sampled
 
+    def record(self, now_ms: int, *, close: bool = False) -> int:
+        """The ``orderbook_record`` job (every ``record_seconds``), and once more at stop with ``close``: the
+        recording history's closed runs appended to the event store's file
+        (:func:`~live_heatmap.store.depth_runs.write_depth_runs`); runs written. A failed write is counted and
+        logged (those runs are lost; the layer goes on)."""
+        if self.record_path is None:
+            return 0
+        written = 0
+        for symbol, runs in self.layer.take_recorded(now_ms, close=close).items():
+            try:
+                written += write_depth_runs(self.record_path, symbol, runs, self.layer.bin_width)
+            except (OSError, sqlite3.Error, EventStoreError) as exc:
+                self.record_errors += 1
+                self.last_error = f"{symbol} recording: {type(exc).__name__}: {exc}"[:300]
+                log.warning("orderbook.record_failed", symbol=symbol, runs=len(runs), path=self.record_path,
+                            error=f"{type(exc).__name__}: {exc}"[:300], errors=self.record_errors)
+        self.recorded_runs += written
+        return written
+
     # ------------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:
@@ -206,7 +239,9 @@ class LiquidityInputs:
                 symbols[symbol] = {**row, "snapshots": self.snapshots[symbol],
                                    "snapshot_errors": self.snapshot_errors[symbol], "samples": self.samples[symbol]}
             out: dict[str, Any] = {"mode": self.mode, "budget": self.budget.to_dict(), "rejects": dict(self.rejects),
-                                   "trades": self.trades, "last_error": self.last_error, "symbols": symbols}
+                                   "trades": self.trades, "last_error": self.last_error, "symbols": symbols,
+                                   "recorded_runs": self.recorded_runs, "record_errors": self.record_errors,
+                                   "record_path": self.record_path}
         stream = self.depth_stream
         if stream is not None:
             st = stream.status()

@@ -160,6 +160,8 @@ def _intervals(config: BotConfig) -> dict[str, float]:
         intervals["estimated"] = config.estimated.oi_poll_seconds
     if config.orderbook.enabled:
         intervals["orderbook"] = config.orderbook.sample_seconds
+        if config.storage.events is not None:
+            intervals["orderbook_record"] = config.orderbook.record_seconds
     return intervals
 
 
@@ -177,9 +179,12 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
-    if bot.liquidity is not None and bot.liquidity.depth_stream is not None:
-        depth = bot.liquidity.depth_stream
-        services.append(Service("depth", depth.start, lambda: depth.stop(timeout=1.0)))
+    if bot.liquidity is not None:
+        liquidity = bot.liquidity  # stopped after the scheduler: the open depth runs recorded last
+        services.append(Service("orderbook", lambda: None, lambda: liquidity.record(clock(), close=True)))
+        if liquidity.depth_stream is not None:
+            depth = liquidity.depth_stream
+            services.append(Service("depth", depth.start, lambda: depth.stop(timeout=1.0)))
 
     def start_loop() -> None:  # "loop_started" once the services before it run (warm start done, stream open)
         scheduler.start()

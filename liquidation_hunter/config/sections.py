@@ -387,6 +387,9 @@ class OrderbookConfig(Settings, frozen=True):
     """``rest`` mode: seconds between two snapshots of a symbol."""
     sample_seconds: Annotated[float, Meta(ge=0.1, le=60, description="seconds")] = 1.0
     """How often each synced book is sampled into the layer (the ``orderbook`` job)."""
+    record_seconds: Annotated[float, Meta(ge=10, le=3600, description="seconds")] = 60.0
+    """How often the depth is sampled for recording (coarser than ``sample_seconds``): its runs are appended to
+    ``storage.events`` (when set) for replays and backtests."""
     bin_pct: Annotated[float, Meta(gt=0, le=1, description="percent")] = 0.05
     """Width of a price bin in percent of log-price (0.05 = 0.05 %)."""
     walls: bool = True

@@ -1,10 +1,11 @@
 """The liquidity layer's live inputs (issue 15) against the local fake Binance REST server: a book synchronised
 from buffered diffs and a ``GET /fapi/v1/depth`` snapshot, a ``pu`` gap -> exactly one resync and a book equal to
 the venue's again, snapshots rate-limited, exchange errors counted while the job goes on, the cheap REST mode,
-and a crossed book never served."""
+a crossed book never served, and the recorded depth written to the event store's file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from fakes.binance import FakeBinanceRest
 from liquidation_hunter.bot.liquidity import SNAPSHOT_GAP_MS, LiquidityInputs, make_layer
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap.orderbook.book import OrderBook
+from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.stream.depth_budget import depth_budget
 
 T0 = 1_767_225_600_000
@@ -98,3 +100,22 @@ def test_the_cheap_mode_reads_a_snapshot_every_interval_and_never_serves_a_cross
         assert status["symbols"]["BTCUSDT"]["state"] == "waiting_snapshot"
         with inputs.lock:
             assert inputs.book("BTCUSDT") is None
+
+
+def test_recorded_depth_goes_to_the_event_stores_file_and_a_failed_write_is_counted(tmp_path: Path) -> None:
+    with FakeBinanceRest(clock=lambda: T0) as rest:
+        rest.depth.set_book("BTCUSDT", BIDS, ASKS)
+        inputs = _inputs(rest, mode="rest", record_path=str(tmp_path / "events.sqlite"))
+        for i in range(5):
+            inputs.poll(T0 + i * 60_000)
+        assert inputs.record(T0 + 300_000, close=True) > 0
+        history = load_depth_history(tmp_path / "events.sqlite", "BTCUSDT", T0, T0 + 300_000)
+        assert history.runs == inputs.recorded_runs
+        (tmp_path / "dir.sqlite").mkdir()
+        broken = _inputs(rest, mode="rest", record_path=str(tmp_path / "dir.sqlite"))
+        broken.poll(T0)
+        broken.poll(T0 + 60_000)
+        assert broken.record(T0 + 120_000, close=True) == 0
+        status = broken.status()
+        assert status["record_errors"] == 1 and "recording" in status["last_error"]
+        assert broken.poll(T0 + 180_000) == 1  # the layer goes on

@@ -1,7 +1,8 @@
 """A paper bot with ``orderbook.enabled`` as its own process against the local fake Binance WebSocket and REST
 servers (issue 15, live depth): the depth stream on the ``/public`` connection and the trades on ``/market``, the
-book synchronised with a REST snapshot, a trade to the walls, an injected ``pu`` gap -> one resync, and ``status`` (text, JSON) and the
-API's ``/api/v1/status`` showing the book, its resyncs and the REST budget."""
+book synchronised with a REST snapshot, a trade to the walls, an injected ``pu`` gap -> one resync, ``status``
+(text, JSON) and the API's ``/api/v1/status`` showing the book, its resyncs and the REST budget, and the depth
+recorded to the event store's file for replays."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from bot_process import log_events, publishing_marks, run_cli, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 
+from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.stream.depth_budget import depth_budget
 
 MARKS = {"BTCUSDT": 100_000.0}
@@ -31,7 +33,7 @@ schedule:
   heartbeat: 1
 storage:
   path: books.sqlite
-  events: null
+  events: events.sqlite
 logging:
   format: json
 api:
@@ -41,6 +43,7 @@ orderbook:
   enabled: true
   public_url: {public_url}
   sample_seconds: 0.2
+  record_seconds: 10
 """
 
 
@@ -54,7 +57,8 @@ def test_a_paper_bot_keeps_a_synced_book_and_status_shows_its_resyncs(tmp_path: 
         expected = depth_budget(1, mode="stream", limit=1000)
         with started_bot(config, log) as bot, publishing_marks(ws, MARKS):
             wait_for(lambda: log_events(log, "loop_started"), "the bot to start", log, bot=bot)
-            assert log_events(log, "loop_started")[0]["jobs"]["orderbook"] == 0.2
+            jobs = log_events(log, "loop_started")[0]["jobs"]
+            assert (jobs["orderbook"], jobs["orderbook_record"]) == (0.2, 10)
             assert log_events(log, "orderbook.budget")[0]["budget"] == expected.line()
             assert ws.wait_for_subscription("btcusdt@depth@100ms", timeout=10.0)
             assert ws.wait_for_subscription("btcusdt@aggTrade", timeout=10.0)
@@ -96,3 +100,5 @@ def test_a_paper_bot_keeps_a_synced_book_and_status_shows_its_resyncs(tmp_path: 
             heartbeat = log_events(log, "heartbeat")[-1]
             assert not (heartbeat.get("job_failures") or {}).get("orderbook")
         assert bot.returncode == 0
+    recorded = load_depth_history(tmp_path / "events.sqlite", "BTCUSDT", 0, 2**62, bin_width=0.0005)
+    assert recorded.runs > 0  # the open runs recorded at stop, for replays
