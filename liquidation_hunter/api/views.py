@@ -31,6 +31,7 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.estimated.layer import EstimatedLayer
 from live_heatmap.grid import grid_from_heatmap
+from live_heatmap.orderbook.layer import LiquidityLayer
 from live_heatmap.status import feed_dict
 from live_heatmap.store.exports import export_clusters, export_events
 from live_heatmap.store.history import event_order
@@ -153,6 +154,9 @@ class ApiSource:
     stream: StreamHealth | None = None
     estimated: EstimatedLayer | None = None
     """The estimated layer (issue 14) the bot keeps, for ``/api/v1/estimated/{symbol}`` (None: not kept)."""
+    liquidity: LiquidityLayer | None = None
+    """The order-book liquidity layer (issue 15) the bot keeps (depth over time, walls), for
+    ``/api/v1/unified/{symbol}`` and ``/api/v1/depth/{symbol}`` (None: not kept, ``orderbook.enabled: false``)."""
 
     def now(self) -> int:
         return int((self.clock or self.heatmap.clock)())

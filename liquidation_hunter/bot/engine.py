@@ -63,6 +63,7 @@ import structlog
 from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.estimated import EstimatedInputs
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
+from liquidation_hunter.bot.liquidity import LiquidityInputs
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.risk import RiskManager, entry_client_id
 from liquidation_hunter.bot.startup import BrokerStartup
@@ -135,6 +136,8 @@ class Bot:
         """The live stream feeding ``heatmap`` (None: fed otherwise, a backtest)."""
         self.estimated: EstimatedInputs | None = None
         """The estimated layer's live inputs (``estimated.enabled``; the ``estimated`` job polls them)."""
+        self.liquidity: LiquidityInputs | None = None
+        """The liquidity layer's books (``orderbook.enabled``; the ``orderbook`` job snapshots and samples them)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
         """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
@@ -501,12 +504,23 @@ class Bot:
             # a VenueStreams (the bot's streams, one per venue) says how each venue does; a bare stream does not
             venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
             estimated=None if self.estimated is None else self.estimated.status(),
+            orderbook=None if self.liquidity is None else self.liquidity.status(),
         )
 
     def job_estimated(self, now_ms: int) -> None:
         """Open interest, REST fills and ready bars of the estimated layer (:mod:`.estimated`); nothing without it."""
         if self.estimated is not None:
             self.estimated.poll(now_ms)
+
+    def job_orderbook(self, now_ms: int) -> None:
+        """Snapshots wanted by the books and the samples into the liquidity layer (:mod:`.liquidity`)."""
+        if self.liquidity is not None:
+            self.liquidity.poll(now_ms)
+
+    def job_orderbook_record(self, now_ms: int) -> None:
+        """The liquidity layer's recorded depth runs appended to ``storage.events`` (:mod:`.liquidity`)."""
+        if self.liquidity is not None:
+            self.liquidity.record(now_ms)
 
     def job_markets(self, now_ms: int) -> None:
         """Each venue's instruments read again once a day old (a stream that is not the bot's venues: nothing)."""

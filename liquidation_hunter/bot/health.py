@@ -70,6 +70,10 @@ class BotHealth:
     estimated: Mapping[str, Any] | None = None
     """The estimated layer's inputs (``estimated.enabled``): REST budget, label, per symbol bars and errors
     (:meth:`liquidation_hunter.bot.estimated.EstimatedInputs.status`)."""
+    orderbook: Mapping[str, Any] | None = None
+    """The liquidity layer's books (``orderbook.enabled``): mode, REST budget, the ``/public`` stream, per symbol
+    the book's state, resyncs, rejects and snapshot errors
+    (:meth:`liquidation_hunter.bot.liquidity.LiquidityInputs.status`)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +94,8 @@ class BotHealth:
             out["venues"] = [dict(v) for v in self.venues]
         if self.estimated is not None:
             out["estimated"] = dict(self.estimated)
+        if self.orderbook is not None:
+            out["orderbook"] = dict(self.orderbook)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

@@ -10,8 +10,11 @@ over REST, :mod:`.venues`), the estimated layer's window over REST (when ``estim
 :mod:`.venues`: liquidations, and Binance's mark prices, into the heatmap, Binance's funding rates to the paper
 broker, with ``estimated`` Binance's 5-minute klines to the layer's inputs; in paper mode each mark price of a
 symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.on_mark_price`), the
-scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job when Bybit or OKX is streamed: stopping
-lets running jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
+depth stream (when ``orderbook.enabled`` in ``stream`` mode: ``<symbol>@depth@100ms`` on the ``/public``
+connection into the books of :mod:`.liquidity`, whose ``orderbook`` job fetches the snapshots they need and
+samples them into the liquidity layer; the liquidation stream then also brings ``<symbol>@aggTrade`` for the
+walls), the scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job when Bybit or OKX is
+streamed: stopping lets running jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
 
 Safety with money: paper is the default. ``mode: live`` in the file needs ``--live`` on the command line
 (and the reverse); keys come only from ``BINANCE_API_KEY``/``BINANCE_API_SECRET``.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -28,9 +32,10 @@ import structlog
 
 from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.assembly import check_strategy, configured_strategy
+from liquidation_hunter.bot.assembly import check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.estimated import EstimatedInputs
+from liquidation_hunter.bot.liquidity import LiquidityInputs
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
 from liquidation_hunter.bot.scheduler import JobScheduler
@@ -50,6 +55,7 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
 from live_heatmap.store.recorder import EventStore, Recorder, warm_start
+from live_heatmap.stream.depth import DepthStream
 from live_heatmap.venue import Venue
 
 __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
@@ -112,7 +118,10 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     estimated = EstimatedInputs.from_config(config, client, partial(current_brackets, client)) \
         if config.estimated.enabled else None
-    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated)
+    liquidity = LiquidityInputs.from_config(config, client) if config.orderbook.enabled else None
+    trades = liquidity if liquidity is not None and config.orderbook.walls else None
+    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated,
+                           trades=trades)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets,
                                estimated=None if estimated is None else estimated.layer)
     strategy = configured_strategy(config, hunter)
@@ -124,7 +133,18 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     if estimated is not None:  # the mark prices the bot follows also cover the estimated layer's bars
         heatmap.add_price_listener(estimated.on_mark)
         bot.estimated = estimated
+    if liquidity is not None:
+        if config.orderbook.mode == "stream":
+            liquidity.depth_stream = depth_stream(config, liquidity)
+        bot.liquidity = liquidity
     return bot
+
+
+def depth_stream(config: BotConfig, sink: LiquidityInputs) -> DepthStream:
+    """The ``/public`` depth connection of ``config.orderbook`` (the liquidation stream's timeouts)."""
+    settings = replace(stream_settings(config.exchange), ws_url=config.orderbook.public_url, mark_price=False)
+    symbols = [] if config.symbols == "all" else list(config.symbols)
+    return DepthStream(sink, symbols, settings, market_url=config.exchange.ws_url)
 
 
 MARKETS_CHECK_S = 3600.0
@@ -138,6 +158,10 @@ def _intervals(config: BotConfig) -> dict[str, float]:
         intervals["markets"] = MARKETS_CHECK_S
     if config.estimated.enabled:
         intervals["estimated"] = config.estimated.oi_poll_seconds
+    if config.orderbook.enabled:
+        intervals["orderbook"] = config.orderbook.sample_seconds
+        if config.storage.events is not None:
+            intervals["orderbook_record"] = config.orderbook.record_seconds
     return intervals
 
 
@@ -155,6 +179,12 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
+    if bot.liquidity is not None:
+        liquidity = bot.liquidity  # stopped after the scheduler: the open depth runs recorded last
+        services.append(Service("orderbook", lambda: None, lambda: liquidity.record(clock(), close=True)))
+        if liquidity.depth_stream is not None:
+            depth = liquidity.depth_stream
+            services.append(Service("depth", depth.start, lambda: depth.stop(timeout=1.0)))
 
     def start_loop() -> None:  # "loop_started" once the services before it run (warm start done, stream open)
         scheduler.start()
@@ -194,7 +224,8 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
                        price_history=bot.price_history,
                        heartbeat_s=config.schedule.heartbeat,
                        books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream,
-                       estimated=None if bot.estimated is None else bot.estimated.layer)
+                       estimated=None if bot.estimated is None else bot.estimated.layer,
+                       liquidity=None if bot.liquidity is None else bot.liquidity.layer)
     server = ApiServer.from_config(source, config.api)
 
     def start() -> None:

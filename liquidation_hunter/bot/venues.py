@@ -39,7 +39,7 @@ from liquidation_hunter.trading.venue_markets import (
 from live_heatmap import to_exchange_id
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.funding import FundingRates
-from live_heatmap.stream.router import KlineSink, Sink
+from live_heatmap.stream.router import KlineSink, Sink, TradeSink
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.status import StreamStatus
 from live_heatmap.stream.stream import LiquidationStream
@@ -206,11 +206,13 @@ def _refresh(feed: VenueFeed, stream: LiquidationStream, reload: Callable[..., M
 
 def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = None,
                   funding: FundingRates | None = None, mark_price: bool | None = None,
-                  load: Callable[..., Any] = load_instruments, klines: KlineSink | None = None) -> VenueStreams:
+                  load: Callable[..., Any] = load_instruments, klines: KlineSink | None = None,
+                  trades: TradeSink | None = None) -> VenueStreams:
     """A stream per venue of ``config.exchanges`` feeding ``sink``, not started. ``markets``: Binance's loaded
     ccxt markets (its symbol ids), ``funding``: where Binance's funding rates go, ``mark_price``: override of
     ``exchange.mark_price`` for Binance's stream (``record`` turns it off), ``klines``: where Binance's
-    ``<symbol>@kline_5m`` frames go (subscribed only then: the estimated layer's inputs)."""
+    ``<symbol>@kline_5m`` frames go (subscribed only then: the estimated layer's inputs), ``trades``: where its
+    ``<symbol>@aggTrade`` frames go (subscribed only then: the liquidity layer's walls)."""
     feeds = []
     for venue in config.venues_on:
         if venue is Venue.BINANCE:
@@ -219,8 +221,11 @@ def venue_streams(config: BotConfig, sink: Sink, *, now_ms: int, markets: Any = 
                 settings = replace(settings, mark_price=mark_price)
             if klines is not None:
                 settings = replace(settings, klines=True)
+            if trades is not None:
+                settings = replace(settings, agg_trades=True)
             symbols: Any = "all" if config.symbols == "all" else [to_exchange_id(s, markets) for s in config.symbols]
-            feeds.append(VenueFeed(venue, LiquidationStream(sink, symbols, settings, funding=funding, klines=klines),
+            feeds.append(VenueFeed(venue, LiquidationStream(sink, symbols, settings, funding=funding, klines=klines,
+                                                             trades=trades),
                                    markets_source="exchange" if markets else "rule"))
             continue
         urls = config.venues.bybit if venue is Venue.BYBIT else config.venues.okx

@@ -42,6 +42,7 @@ from liquidation_hunter.config.sections import (
     EstimatedConfig,
     ExchangeConfig,
     LoggingConfig,
+    OrderbookConfig,
     RiskConfig,
     ScheduleConfig,
     StorageConfig,
@@ -51,8 +52,10 @@ from liquidation_hunter.config.sections import (
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import ConfigError, HeatmapConfig, to_unified
 from live_heatmap.common.structs import Settings, convert, plain, reject_unknown
-from live_heatmap.estimated.budget import estimated_budget
+from live_heatmap.estimated.budget import Budget, estimated_budget
 from live_heatmap.estimated.config import WINDOWS_MS
+from live_heatmap.stream.depth_budget import DepthBudget, combined_ok, depth_budget
+from live_heatmap.stream.subscriptions import same_connection
 from live_heatmap.venue import Venue
 
 __all__ = ["BotConfig", "ConfigFileError", "Secrets", "load_config"]
@@ -104,6 +107,7 @@ class BotConfig(Settings, frozen=True):
     api: ApiConfig = field(default_factory=ApiConfig)
     venues: VenuesConfig = field(default_factory=VenuesConfig)
     estimated: EstimatedConfig = field(default_factory=EstimatedConfig)
+    orderbook: OrderbookConfig = field(default_factory=OrderbookConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 
@@ -143,6 +147,7 @@ class BotConfig(Settings, frozen=True):
             raise ConfigError.wrong("schedule.positions", f"at most {risk.time_exit_minutes * 60.0:g} seconds "
                                     "(risk.time_exit_minutes), or time exits come late", self.schedule.positions)
         self._check_estimated()
+        self._check_orderbook()
         if self.mode != "live":
             return
         if self.symbols == "all":
@@ -170,6 +175,46 @@ class BotConfig(Settings, frozen=True):
             raise ConfigError.wrong("estimated.oi_poll_seconds", f"a setting within {budget.share:.0%} of Binance's "
                                     f"REST weight ({budget.line()})", est.oi_poll_seconds,
                                     "; poll less often, shorten estimated.window or follow fewer symbols")
+
+    def estimated_budget(self) -> Budget | None:
+        """The estimated layer's REST weight (None when it is off)."""
+        est = self.estimated
+        if not est.enabled or self.symbols == "all":
+            return None
+        return estimated_budget(len(self.symbols), est.oi_poll_seconds, WINDOWS_MS[est.window])
+
+    def depth_budget(self) -> DepthBudget | None:
+        """The order-book layer's REST weight (None when it is off)."""
+        book = self.orderbook
+        if not book.enabled or self.symbols == "all":
+            return None
+        return depth_budget(len(self.symbols), mode=book.mode, limit=book.snapshot_limit,
+                            interval_seconds=book.rest_interval_seconds if book.mode == "rest" else None)
+
+    def _check_orderbook(self) -> None:
+        book = self.orderbook
+        if not book.enabled:
+            return
+        if self.symbols == "all":
+            raise ConfigError.wrong("orderbook.enabled", "false with symbols: all (a local book follows a list of "
+                                    "symbols)", True)
+        if book.mode == "stream" and same_connection(book.public_url, self.exchange.ws_url):
+            raise ConfigError.wrong("orderbook.public_url", "a different URL from exchange.ws_url (Binance serves "
+                                    "order-book streams on /public, a separate connection from /market)",
+                                    book.public_url)
+        budget = self.depth_budget()
+        if budget is None:
+            return
+        key = "orderbook.rest_interval_seconds" if book.mode == "rest" else "orderbook.snapshot_limit"
+        value: Any = book.rest_interval_seconds if book.mode == "rest" else book.snapshot_limit
+        if not budget.ok:
+            raise ConfigError.wrong(key, f"a setting within {budget.share:.0%} of Binance's REST weight "
+                                    f"({budget.line()})", value, "; snapshot less often, fewer levels or fewer symbols")
+        estimated = self.estimated_budget()
+        if estimated is not None and not combined_ok([estimated.first_minute, budget.first_minute]):
+            raise ConfigError.wrong(key, f"a setting whose weight with the estimated layer's stays within "
+                                    f"{budget.share:.0%} of Binance's ({budget.first_minute:.0f} + "
+                                    f"{estimated.first_minute:.0f} weight in the first minute)", value)
 
     # ---------------------------------------------------------------- building
 

@@ -21,12 +21,13 @@ from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.estimated.config import DEFAULT_LEVERAGE_MIX, WINDOWS_MS, ModelConfig, ModelConfigError
 from live_heatmap.estimated.layer import Validation
+from live_heatmap.stream.depth_budget import DEPTH_LIMITS
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
-from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
+from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
 
 __all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "EstimatedConfig", "ExchangeConfig",
-           "LoggingConfig", "OkxConfig", "RiskConfig", "ScheduleConfig", "StorageConfig", "StrategyConfig",
-           "TimeoutsConfig", "VenuesConfig", "is_module_name"]
+           "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig", "StorageConfig",
+           "StrategyConfig", "TimeoutsConfig", "VenuesConfig", "is_module_name"]
 
 MEMORY = ":memory:"
 
@@ -366,3 +367,46 @@ class EstimatedConfig(Settings, frozen=True):
         summary = f"{'validated' if verdict else 'not validated'} by {os.path.basename(path)}" + \
             (f": {why}" if why else "")
         return Validation(verdict, summary[:300])
+
+
+class OrderbookConfig(Settings, frozen=True):
+    """``orderbook``: the order-book liquidity layer the bot keeps (issue 15; ``docs/LIQUIDITY.md``): a local book
+    per symbol, sampled into depth over time and walls. Off by default: the bot is then unchanged."""
+
+    enabled: bool = False
+    """Keep the layer (needs a list of ``symbols``)."""
+    mode: Literal["stream", "rest"] = "stream"
+    """``stream``: ``<symbol>@depth@100ms`` on ``public_url`` synchronised with REST snapshots (a book per 100 ms);
+    ``rest``: no stream, a REST snapshot of each symbol every ``rest_interval_seconds`` (the cheap mode)."""
+    public_url: WsUrl = BINANCE_PUBLIC_URL
+    """Binance's order-book stream base URL (``/public`` since 2026-04): a separate connection from
+    ``exchange.ws_url``; the same URL for both is refused."""
+    snapshot_limit: Annotated[int, Meta(description="one of 5, 10, 20, 50, 100, 500, 1000")] = 1000
+    """Levels a side of each ``GET /fapi/v1/depth`` (weight 2/5/10/20 for <= 50/100/500/1000)."""
+    rest_interval_seconds: Annotated[float, Meta(ge=1, le=3600, description="seconds")] = 10.0
+    """``rest`` mode: seconds between two snapshots of a symbol."""
+    sample_seconds: Annotated[float, Meta(ge=0.1, le=60, description="seconds")] = 1.0
+    """How often each synced book is sampled into the layer (the ``orderbook`` job)."""
+    record_seconds: Annotated[float, Meta(ge=10, le=3600, description="seconds")] = 60.0
+    """How often the depth is sampled for recording (coarser than ``sample_seconds``): its runs are appended to
+    ``storage.events`` (when set) for replays and backtests."""
+    bin_pct: Annotated[float, Meta(gt=0, le=1, description="percent")] = 0.05
+    """Width of a price bin in percent of log-price (0.05 = 0.05 %)."""
+    walls: bool = True
+    """Keep walls: also subscribes ``<symbol>@aggTrade`` on the ``/market`` connection (filled or pulled)."""
+    wall_k: Annotated[float, Meta(gt=1, le=100)] = 5.0
+    """A wall: a bin's notional >= ``wall_k`` x the median of its side's bins within +-2 % of the mid ..."""
+    wall_floor: Usdt = 100_000.0
+    """... and >= this many USDT."""
+    venues: tuple[Literal["binance", "bybit"], ...] = ("binance",)
+    """Whose books: Binance (Bybit's ``orderbook.200`` is not wired into the bot yet: refused)."""
+
+    def check(self) -> None:
+        if self.snapshot_limit not in DEPTH_LIMITS:
+            raise ConfigError.wrong("snapshot_limit", f"one of {', '.join(map(str, DEPTH_LIMITS))}",
+                                    self.snapshot_limit)
+        if not self.venues or len(set(self.venues)) != len(self.venues):
+            raise ConfigError.wrong("venues", "a list of venues, each once", list(self.venues))
+        if "bybit" in self.venues:
+            raise ConfigError.wrong("venues", "[binance] (Bybit's orderbook.200 is not wired into the bot yet)",
+                                    list(self.venues))

@@ -43,6 +43,7 @@ from live_heatmap.common.backoff import Backoff
 from live_heatmap.common.symbols import MarketsLike, to_exchange_id, to_unified
 from live_heatmap.estimated.brackets import BracketTable, parse_leverage_brackets
 from live_heatmap.estimated.budget import KLINE_PAGE
+from live_heatmap.stream.depth_budget import depth_weight
 from live_heatmap.wire.events import FrameRejected
 from live_heatmap.wire.kline import Kline, kline_from_rest
 
@@ -647,6 +648,22 @@ class ExchangeClient:
         if not (math.isfinite(amount) and amount >= 0):
             raise ValueError(f"open interest {market_id}: {amount!r} is not an amount")
         return at, amount
+
+    def depth_snapshot(self, symbol: str, limit: int = 1000) -> dict[str, Any]:
+        """Binance's order book now: ``GET /fapi/v1/depth?symbol=..&limit=..`` (ccxt's raw ``fapiPublicGetDepth``,
+        Binance's own shape: ``lastUpdateId``, ``E``, ``T``, ``bids``, ``asks`` as ``[price, qty]`` strings), weight
+        2/5/10/20 for <= 50/100/500/1000 levels (:func:`~live_heatmap.stream.depth_budget.depth_weight`). The
+        answer is handed over as Binance sent it (``live_heatmap.wire.depth.parse_depth_snapshot`` reads it); one
+        without ``lastUpdateId`` or the two sides raises :class:`ValueError`, as does a ``limit`` Binance does
+        not accept."""
+        depth_weight(limit)  # ValueError for a limit Binance refuses
+        market_id = to_exchange_id(symbol)
+        answer = self._call(f"fetch depth {market_id}", self._exchange.fapiPublicGetDepth,
+                            {"symbol": market_id, "limit": limit})
+        if not (isinstance(answer, dict) and "lastUpdateId" in answer and isinstance(answer.get("bids"), list)
+                and isinstance(answer.get("asks"), list)):
+            raise ValueError(f"depth {market_id}: not Binance's answer: {str(answer)[:200]}")
+        return answer
 
     def klines_5m(self, symbol: str, start_ms: int, end_ms: int, *, now_ms: int, mark: bool = False) -> list[Kline]:
         """The 5-minute klines opening from ``start_ms`` to ``end_ms``, oldest first: ``GET /fapi/v1/klines`` (or,

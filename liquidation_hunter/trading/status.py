@@ -16,7 +16,7 @@ __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "stat
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange", "venues", "estimated")
+                "disconnected_s", "exchange", "venues", "estimated", "orderbook")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -245,6 +245,26 @@ def render_estimated(est: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_orderbook(book: Mapping[str, Any]) -> list[str]:
+    """The liquidity layer's lines of ``status`` (issue 15): the mode and its REST budget, the ``/public`` stream,
+    one line per symbol with its book's state and resyncs."""
+    budget = book.get("budget") or {}
+    lines = [f"order books ({book.get('mode')} mode), REST budget: {budget.get('line', '-')}"]
+    stream = book.get("stream")
+    if stream:
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted((stream.get("rejected") or {}).items())) or "none"
+        lines.append(f"  depth stream {stream.get('url')}: {'connected' if stream.get('connected') else 'DISCONNECTED'}"
+                     f", {stream.get('events')} diffs, reconnects {stream.get('reconnects')}, rejected {rejected}")
+    for symbol, row in sorted((book.get("symbols") or {}).items()):
+        rejects = sum((row.get("rejects") or {}).values())
+        lines.append(f"  {symbol}: book {row.get('state')}, resyncs {row.get('resyncs')}, rejects {rejects}, "
+                     f"snapshots {row.get('snapshots')} ({row.get('snapshot_errors')} failed), "
+                     f"samples {row.get('samples')}")
+    if book.get("last_error"):
+        lines.append(f"  last exchange error: {book['last_error']}")
+    return lines
+
+
 def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
     a, bot, today = report.account, report.bot, report.today
@@ -303,6 +323,8 @@ def render_status(report: StatusReport) -> str:
             lines.append(render_venue(venue))
         if st.get("estimated"):
             lines.extend(render_estimated(st["estimated"]))
+        if st.get("orderbook"):
+            lines.extend(render_orderbook(st["orderbook"]))
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")

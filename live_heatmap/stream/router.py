@@ -18,7 +18,16 @@ import structlog
 from live_heatmap.wire.events import FrameRejected, LiquidationEvent
 from live_heatmap.wire.kline import Kline, parse_kline_frame
 
-__all__ = ["FundingSink", "KlineSink", "Router", "Sink", "StreamStats", "system_wall_ms"]
+__all__ = ["DEPTH_EVENTS", "MARKET_EVENTS", "WRONG_CONNECTION", "FundingSink", "KlineSink", "Router", "Sink",
+           "StreamStats", "TradeSink", "system_wall_ms"]
+
+WRONG_CONNECTION = "wrong_connection"
+"""The reject reason of an event on the connection that must not carry it (issue 15): order-book events on the
+``/market`` connection, liquidations, mark prices, klines or trades on the ``/public`` one."""
+DEPTH_EVENTS = frozenset({"depthUpdate", "bookTicker"})
+"""Binance's order-book events: served on ``/public`` since 2026-04."""
+MARKET_EVENTS = frozenset({"forceOrder", "markPriceUpdate", "kline", "aggTrade"})
+"""Binance's events that stay on ``/market``."""
 
 log = structlog.get_logger("live_heatmap.stream.stream")
 
@@ -59,6 +68,13 @@ class KlineSink(Protocol):
         """One kline frame of a followed symbol, closed or not (the taker keeps the closed ones)."""
 
 
+class TradeSink(Protocol):
+    """What takes the streamed trades (``<symbol>@aggTrade``: the liquidity layer's walls, issue 15)."""
+
+    def on_trade(self, symbol: str, price: float, quantity: float, at_ms: int) -> None:
+        """One aggregated trade of a followed symbol (exchange id)."""
+
+
 @dataclass(slots=True)
 class StreamStats:
     """What the router passed on (read by :meth:`LiquidationStream.status`)."""
@@ -68,6 +84,7 @@ class StreamStats:
     mark_prices: int = 0
     funding_rates: int = 0
     klines: int = 0
+    trades: int = 0
     last_event_wall_ms: int | None = None
     rejected: Counter[str] = field(default_factory=Counter)
     """Frames (or their elements) the stream could not use, by reason."""
@@ -85,11 +102,15 @@ class Router:
         self.stats = stats
         self.klines: KlineSink | None = None
         """Where ``kline`` frames go (set by the stream when asked to; None: they are rejected as unknown)."""
+        self.trades: TradeSink | None = None
+        """Where ``aggTrade`` frames go (set by the stream when asked to; None: they are rejected as unknown)."""
         self._wall_ms = wall_ms
         self._routes: dict[str, Callable[[dict[str, Any]], None]] = {
             "forceOrder": self._force_order,
             "markPriceUpdate": self._mark_price,
             "kline": self._kline,
+            "aggTrade": self._agg_trade,
+            **{event: self._wrong_connection for event in DEPTH_EVENTS},
         }
 
     def on_payload(self, payload: Any) -> None:
@@ -144,6 +165,29 @@ class Router:
             return
         self.stats.klines += 1
         self.klines.on_kline(parsed)
+
+    def _wrong_connection(self, payload: dict[str, Any]) -> None:
+        """Depth on the ``/market`` connection: Binance serves it on ``/public`` (a separate connection)."""
+        del payload
+        self.on_reject(WRONG_CONNECTION, b"")
+
+    def _agg_trade(self, payload: dict[str, Any]) -> None:
+        if self.trades is None:
+            self.on_reject("unknown_event_type", b"")
+            return
+        symbol = payload.get("s")
+        if self.symbol_filter is not None and symbol not in self.symbol_filter:
+            return
+        try:
+            price, quantity, at = float(payload["p"]), float(payload["q"]), int(payload["T"])
+        except (KeyError, TypeError, ValueError):
+            self.on_reject("bad_agg_trade", b"")
+            return
+        if not (price > 0 and quantity >= 0 and price < float("inf") and quantity < float("inf")):
+            self.on_reject("bad_agg_trade", b"")
+            return
+        self.stats.trades += 1
+        self.trades.on_trade(str(symbol), price, quantity, at)
 
     def _funding(self, funding: FundingSink, symbol: str, payload: dict[str, Any], at: int) -> None:
         """``r`` and ``T``; a contract without funding (delivery: ``"r": ""``, ``"T": 0``) is skipped quietly."""

@@ -52,6 +52,9 @@ class StreamSettings:
     klines: bool = False
     """Binance: also subscribe ``<symbol>@kline_5m`` (a list of symbols) and hand closed klines to the stream's
     ``klines`` sink (the estimated layer's inputs)."""
+    agg_trades: bool = False
+    """Binance: also subscribe ``<symbol>@aggTrade`` (a list of symbols) and hand them to the stream's ``trades``
+    sink (the liquidity layer's walls, issue 15)."""
     per_symbol_limit: int = 50
     """Binance: above this many symbols, ``!forceOrder@arr`` with a symbol filter is used instead."""
     max_streams_per_connection: int = 1024

@@ -33,7 +33,7 @@ import structlog
 from live_heatmap.common.instruments import Instruments
 from live_heatmap.stream.connection import Connection
 from live_heatmap.stream.limits import RateLimiter
-from live_heatmap.stream.router import FundingSink, KlineSink, Router, Sink, StreamStats, system_wall_ms
+from live_heatmap.stream.router import FundingSink, KlineSink, Router, Sink, StreamStats, TradeSink, system_wall_ms
 from live_heatmap.stream.settings import StreamSettings, settings_with
 from live_heatmap.stream.status import ShardStatus, StreamStatus
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL
@@ -181,7 +181,8 @@ class LiquidationStream:
     :class:`~live_heatmap.stream.connection.ConnectionSettings` field by name, e.g. ``ws_url=``,
     ``mark_price=True``, ``silence_timeout=``) set the transport. With mark prices (Binance), ``funding`` (a
     :class:`~live_heatmap.stream.router.FundingSink`) receives each symbol's funding rate; with ``klines=True``
-    in the settings, ``klines`` (a :class:`~live_heatmap.stream.router.KlineSink`) each kline frame. ``wall_ms`` is the
+    in the settings, ``klines`` (a :class:`~live_heatmap.stream.router.KlineSink`) each kline frame; with
+    ``agg_trades=True``, ``trades`` (a :class:`~live_heatmap.stream.router.TradeSink`) each aggTrade. ``wall_ms`` is the
     wall clock (UTC epoch ms) that stamps the last event. ``connection_limiter``: share one between streams of
     the same venue from one IP (default: one per stream, from ``settings.connection_limit``).
     """
@@ -189,7 +190,7 @@ class LiquidationStream:
     def __init__(self, sink: Sink, symbols: Sequence[str] | str = "all", settings: StreamSettings | None = None,
                  *, venue: Venue | str = Venue.BINANCE, instruments: Instruments | None = None,
                  funding: FundingSink | None = None, klines: KlineSink | None = None,
-                 wall_ms: Callable[[], int] = system_wall_ms,
+                 trades: TradeSink | None = None, wall_ms: Callable[[], int] = system_wall_ms,
                  connection_limiter: RateLimiter | None = None, **options: Any) -> None:
         self.venue = Venue(venue)
         self.adapter = adapter_for(self.venue)
@@ -213,6 +214,10 @@ class LiquidationStream:
             if not isinstance(self.router, Router):
                 raise ValueError(f"{self.venue}: klines are Binance's only")
             self.router.klines = klines
+        if trades is not None:
+            if not isinstance(self.router, Router):
+                raise ValueError(f"{self.venue}: aggTrades are Binance's only")
+            self.router.trades = trades
         self.shards = [_Shard(i, streams, self.adapter, self.router, settings=self.settings, stop=self._stop,
                               limiter=self.limiter)
                        for i, streams in enumerate(self.plan.shards)]

@@ -80,7 +80,8 @@ class BinanceAdapter:
     def plan(self, symbols: Sequence[str] | str, settings: StreamSettings, instruments: Instruments | None) -> Plan:
         del instruments  # Binance's ids follow the rule (BTC/USDT:USDT -> BTCUSDT)
         return plan_subscriptions(symbols, mark_price=settings.mark_price, per_symbol_limit=settings.per_symbol_limit,
-                                  max_streams=settings.max_streams_per_connection, klines=settings.klines)
+                                  max_streams=settings.max_streams_per_connection, klines=settings.klines,
+                                  agg_trades=settings.agg_trades)
 
     def url(self, settings: StreamSettings) -> str:
         return stream_url(settings.ws_url, combined=settings.combined)

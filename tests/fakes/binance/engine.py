@@ -186,7 +186,8 @@ class Engine:
 
     def is_silent(self, session: Session) -> bool:
         """No data, replies or pings for this session (set_silent, or a retired path)."""
-        return self.settings.silent or (self.settings.legacy_paths_silent and not session.route.market)
+        return self.settings.silent or (self.settings.legacy_paths_silent
+                                         and not (session.route.market or session.route.public))
 
     def drops_control_frames(self, session: Session) -> bool:
         """Not even automatic pongs (set_silent only: a retired path still answers pings)."""
@@ -226,10 +227,14 @@ class Engine:
 
     # ---------------------------------------------------------------- publishing
 
-    def publish(self, stream: str, data: bytes) -> int:
+    def publish(self, stream: str, data: bytes, *, public: bool | None = None) -> int:
+        """To every open session subscribed to ``stream`` (``public``: only those on ``/public``, or only the
+        others)."""
         envelope = b'{"stream":' + orjson.dumps(stream) + b',"data":' + data + b"}"
         count = 0
         for session in self.open_sessions():
+            if public is not None and session.route.public is not public:
+                continue
             if stream in session.state.subscriptions:
                 count += self.enqueue(session, OutFrame(envelope if session.state.combined else data))
         return count

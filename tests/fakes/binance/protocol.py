@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MARKET_PREFIX = "/market"
+PUBLIC_PREFIX = "/public"
+"""Order-book streams (``@depth``, ``@depth@100ms``, ``@bookTicker``) since 2026-04 (issue 15)."""
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 MAX_REQUEST_ID = 2**64 - 1
 
@@ -40,6 +42,7 @@ class Route:
     combined: bool  # /stream?streams=... wraps frames in {"stream", "data"}; /ws sends bare payloads
     streams: tuple[str, ...]  # subscribed at connect
     market: bool  # under the /market prefix (the current Binance routes)
+    public: bool = False  # under the /public prefix (order-book streams)
 
 
 @dataclass
@@ -65,8 +68,11 @@ def parse_route(target: str, *, max_streams: int) -> Route:
     parts = urlsplit(target)
     path = unquote(parts.path)
     market = path == MARKET_PREFIX or path.startswith(MARKET_PREFIX + "/")
+    public = path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/")
     if market:
         path = path[len(MARKET_PREFIX) :]
+    elif public:
+        path = path[len(PUBLIC_PREFIX) :]
     if path in ("/ws", "/ws/") or path.startswith("/ws/"):
         combined, streams = False, _split_streams(path[len("/ws") :])
     elif path in ("/stream", "/stream/"):
@@ -79,7 +85,7 @@ def parse_route(target: str, *, max_streams: int) -> Route:
         raise RouteError(400, f"Invalid stream name: {bad[0]}\n")
     if len(streams) > max_streams:
         raise RouteError(400, f"Too many streams: {len(streams)} > {max_streams}\n")
-    return Route(combined=combined, streams=streams, market=market)
+    return Route(combined=combined, streams=streams, market=market, public=public)
 
 
 def _split_streams(text: str) -> tuple[str, ...]:

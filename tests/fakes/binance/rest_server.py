@@ -45,6 +45,7 @@ import ccxt  # type: ignore[import-untyped]
 
 from liquidation_hunter.trading.exchange import ExchangeClient
 
+from .depth import FakeDepth
 from .rest_account import Ledger, Position
 from .rest_market import MarketBook
 from .rest_orders import AlgoOrder, ClientIdScope, Order, OrderBook
@@ -108,6 +109,8 @@ class FakeBinanceRest:
         self._market = MarketBook(symbols, clock, prices)
         self._ledger = Ledger(self._market, clock, wallet, taker_fee, maker_fee)
         self._book = OrderBook(self._market, self._ledger, clock, client_id_scope)
+        self.depth = FakeDepth(clock)
+        """The order books ``GET /fapi/v1/depth`` answers from (the test sets them; issue 15)."""
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Fault] = []
         self._delays: list[_Fault] = []
@@ -128,6 +131,7 @@ class FakeBinanceRest:
             ("GET", "/fapi/v1/premiumIndex"): m.premium_index,
             ("GET", "/futures/data/openInterestHist"): m.open_interest_hist,
             ("GET", "/fapi/v1/openInterest"): m.open_interest,
+            ("GET", "/fapi/v1/depth"): self.depth.snapshot,
             ("GET", "/fapi/v1/klines"): m.klines,
             ("GET", "/fapi/v1/markPriceKlines"): lambda p: m.klines(p, mark=True),
         }

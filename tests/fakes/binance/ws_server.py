@@ -85,6 +85,11 @@ class FakeBinance:
         """`base_url + "/market"`, the current Binance prefix for market streams."""
         return self.base_url + "/market"
 
+    @property
+    def public_url(self) -> str:
+        """`base_url + "/public"`: Binance's prefix for order-book streams since 2026-04 (issue 15)."""
+        return self.base_url + "/public"
+
     # ---------------------------------------------------------------- what the server sees
 
     def connections(self) -> list[ConnectionInfo]:
@@ -178,6 +183,21 @@ class FakeBinance:
             "v": _decimal_text(volume), "n": 100, "x": closed, "q": _decimal_text(volume * close),
             "V": _decimal_text(taker_buy), "Q": _decimal_text(taker_buy * close), "B": "0"}}
         return self.publish(f"{symbol.lower()}@kline_5m", payload)
+
+    def publish_depth(self, payload: dict[str, Any], *, speed: str = "100ms") -> int:
+        """Publish a `depthUpdate` payload (``tests.fakes.binance.depth.FakeDepth.update`` makes them) to
+        `<symbol lower>@depth@<speed>`, on `/public` connections only, as Binance serves order-book streams."""
+        stream = f"{str(payload['s']).lower()}@depth@{speed}"
+        data, engine = orjson.dumps(payload), self._engine
+        return self._thread.call(lambda: engine.publish(stream, data, public=True))
+
+    def publish_agg_trade(self, symbol: str, price: float, quantity: float, event_ms: int, *,
+                          buyer_maker: bool = False, trade_id: int = 1) -> int:
+        """Publish an `aggTrade` to `<symbol lower>@aggTrade`, on `/market` connections only."""
+        payload = {"e": "aggTrade", "E": event_ms, "s": symbol.upper(), "a": trade_id, "p": _decimal_text(price),
+                   "q": _decimal_text(quantity), "f": trade_id, "l": trade_id, "T": event_ms, "m": buyer_maker}
+        data, engine, stream = orjson.dumps(payload), self._engine, f"{symbol.lower()}@aggTrade"
+        return self._thread.call(lambda: engine.publish(stream, data, public=False))
 
     def replay(self, payloads: Iterable[Payload], speed: float, *, thin: bool = True) -> ReplayHandle:
         """Publish recorded forceOrder payloads in the background, spaced by their `o.T` gaps / `speed`.

@@ -1,0 +1,251 @@
+"""The liquidity layer's live inputs in the bot (issue 15, ``orderbook.enabled``): :class:`LiquidityInputs`.
+
+Two modes (``orderbook.mode``):
+
+* ``stream``: the depth stream (:class:`~live_heatmap.stream.depth.DepthStream`, ``<symbol>@depth@100ms`` on the
+  ``/public`` connection) hands each ``depthUpdate`` to :meth:`LiquidityInputs.on_depth` (its thread): parsed
+  (:func:`~live_heatmap.wire.depth.parse_depth_diff`; a bad frame is a reject by reason) and applied to the
+  symbol's :class:`~live_heatmap.orderbook.sync.BinanceBookSync`. A sync that needs a snapshot (at start, after a
+  gap or a crossed book) gets it from the ``orderbook`` job (:meth:`poll`), off the stream's thread, at most one
+  a symbol every ``SNAPSHOT_GAP_MS`` (``GET /fapi/v1/depth``, weight 20 at 1000 levels).
+* ``rest`` (the cheap mode, no stream): the job reads each symbol's snapshot every ``rest_interval_seconds`` and
+  that book is what is sampled until the next one.
+
+Every ``sample_seconds`` the job samples each served book (a synced, uncrossed one: ``BookSync.book``; never a
+wrong book) into the :class:`~live_heatmap.orderbook.layer.LiquidityLayer`; the ``/market`` stream's aggTrades
+(:meth:`on_trade`) feed its walls. Exchange errors are counted per symbol and logged; the loop goes on. The REST
+weight (:func:`~live_heatmap.stream.depth_budget.depth_budget`, refused by the config beyond 50 % of Binance's
+limit) is logged at start and shown by ``status`` with each symbol's book state, resyncs, rejects and errors.
+With ``storage.events`` set, the layer also samples every ``record_seconds`` for recording, and the
+``orderbook_record`` job appends those runs to that file (:meth:`LiquidityInputs.record`; the open ones at stop),
+for replays and backtests (``live_heatmap.store.depth_runs.load_depth_history``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import structlog
+
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
+from liquidation_hunter.trading.exchange import ExchangeClient
+from live_heatmap.common.symbols import to_exchange_id
+from live_heatmap.orderbook.book import OrderBook
+from live_heatmap.orderbook.layer import LiquidityLayer
+from live_heatmap.orderbook.sync import BinanceBookSync
+from live_heatmap.store.depth_runs import write_depth_runs
+from live_heatmap.store.schema import EventStoreError
+from live_heatmap.stream.depth_budget import DepthBudget, depth_budget
+from live_heatmap.wire.depth import parse_depth_diff, parse_depth_snapshot
+
+__all__ = ["SNAPSHOT_GAP_MS", "LiquidityInputs", "make_layer"]
+
+log = structlog.get_logger("liquidation_hunter.bot")
+
+SNAPSHOT_GAP_MS = 5_000
+"""Stream mode: at most one snapshot a symbol this often (a resync loop cannot spend the REST weight)."""
+
+_FAILURES = (ExchangeUnavailable, OrderRejected, ValueError)
+
+
+def make_layer(config: BotConfig) -> LiquidityLayer:
+    """The layer of ``config.orderbook`` (bins, wall threshold and floor)."""
+    book = config.orderbook
+    record = round(book.record_seconds * 1000) if config.storage.events is not None else None
+    return LiquidityLayer(bin_width=book.bin_pct / 100.0, wall_k=book.wall_k, wall_floor=book.wall_floor,
+                          record_interval_ms=record)
+
+
+class LiquidityInputs:
+    """Books of ``symbols`` kept in ``mode`` and sampled into ``layer`` (module docstring). Thread-safe: the depth
+    stream's thread, the trade stream's and the job share one lock."""
+
+    def __init__(self, layer: LiquidityLayer, client: ExchangeClient, symbols: Sequence[str], *,
+                 mode: Literal["stream", "rest"] = "stream", limit: int = 1000, sample_seconds: float = 1.0,
+                 rest_interval_seconds: float = 10.0, budget: DepthBudget | None = None,
+                 record_path: str | None = None) -> None:
+        self.layer = layer
+        self.client = client
+        self.symbols = [to_exchange_id(s) for s in symbols]
+        self.mode = mode
+        self.limit = limit
+        self.sample_ms = round(sample_seconds * 1000)
+        self.rest_interval_ms = round(rest_interval_seconds * 1000)
+        self.budget = budget or depth_budget(len(self.symbols), mode=mode, limit=limit,
+                                             interval_seconds=rest_interval_seconds if mode == "rest" else None)
+        self.syncs = {s: BinanceBookSync(s) for s in self.symbols}
+        self.rest_books: dict[str, OrderBook] = {}
+        """``rest`` mode: each symbol's last snapshot (replaced whole by the next)."""
+        self.rejects: Counter[str] = Counter()
+        """Frames or snapshots not used, by reason (a sync's own rejects are in its status)."""
+        self.snapshot_errors: Counter[str] = Counter()
+        self.snapshots: Counter[str] = Counter()
+        self.samples: Counter[str] = Counter()
+        self.trades = 0
+        self.last_error: str | None = None
+        self._last_snapshot_ms: dict[str, int] = {}
+        self._last_sample_ms: int | None = None
+        self._lock = threading.Lock()
+        self.record_path = record_path
+        """The event store's file the recorded depth runs are appended to (None: not recorded)."""
+        self.recorded_runs = 0
+        self.record_errors = 0
+        self.depth_stream: Any = None
+        """The ``/public`` stream (stream mode; its status is shown beside the books)."""
+
+    @classmethod
+    def from_config(cls, config: BotConfig, client: ExchangeClient) -> LiquidityInputs:
+        """The inputs and their layer for ``config.orderbook`` (enabled, symbols a list: the config checked it)."""
+        book = config.orderbook
+        symbols = [] if config.symbols == "all" else list(config.symbols)
+        inputs = cls(make_layer(config), client, symbols, mode=book.mode, limit=book.snapshot_limit,
+                     sample_seconds=book.sample_seconds, rest_interval_seconds=book.rest_interval_seconds,
+                     record_path=config.storage.events)
+        log.info("orderbook.budget", mode=book.mode, budget=inputs.budget.line())
+        return inputs
+
+    # ------------------------------------------------------------------ live inputs (stream threads)
+
+    def on_depth(self, payload: dict[str, Any]) -> None:
+        """A ``depthUpdate`` from the ``/public`` connection: parsed, then applied to its symbol's sync."""
+        diff, rejected = parse_depth_diff(payload, self.syncs.keys())
+        if diff is None:
+            reason = str(rejected.reason) if rejected is not None else "unparsed"
+            with self._lock:
+                self.rejects[reason] += 1
+            return
+        with self._lock:
+            self.syncs[diff.symbol].on_diff(diff, diff.event_ms)
+
+    def on_trade(self, symbol: str, price: float, quantity: float, at_ms: int) -> None:
+        """An aggTrade from the ``/market`` connection: to the layer's walls."""
+        if symbol not in self.syncs:
+            return
+        with self._lock:
+            self.trades += 1
+            self.layer.trade(symbol, price, quantity, at_ms)
+
+    # ------------------------------------------------------------------ the job
+
+    def _fetch(self, symbol: str) -> Any:
+        """One snapshot of ``symbol`` (None after a counted, logged failure)."""
+        try:
+            snapshot = parse_depth_snapshot(self.client.depth_snapshot(symbol, self.limit), symbol)
+        except _FAILURES as exc:
+            self.snapshot_errors[symbol] += 1
+            self.last_error = f"{symbol} depth: {type(exc).__name__}: {exc}"[:300]
+            log.warning("orderbook.exchange_error", symbol=symbol, error=f"{type(exc).__name__}: {exc}"[:300],
+                        errors=self.snapshot_errors[symbol], consequence="tried again at a later run of the job")
+            return None
+        self.snapshots[symbol] += 1
+        return snapshot
+
+    def _snapshots(self, now_ms: int) -> None:
+        for symbol in self.symbols:
+            last = self._last_snapshot_ms.get(symbol)
+            if self.mode == "stream":
+                with self._lock:
+                    wanted = self.syncs[symbol].needs_snapshot
+                if not wanted or (last is not None and now_ms - last < SNAPSHOT_GAP_MS):
+                    continue
+            elif last is not None and now_ms - last < self.rest_interval_ms:
+                continue
+            self._last_snapshot_ms[symbol] = now_ms
+            snapshot = self._fetch(symbol)
+            if snapshot is None:
+                continue
+            with self._lock:
+                if self.mode == "stream":
+                    self.syncs[symbol].on_snapshot(snapshot, now_ms)
+                    continue
+                book = OrderBook(symbol)
+                book.load(snapshot.bids, snapshot.asks, snapshot.last_update_id, snapshot.event_ms)
+                if book.crossed():
+                    self.rejects["crossed_snapshot"] += 1
+                    self.rest_books.pop(symbol, None)  # never a wrong book
+                else:
+                    self.rest_books[symbol] = book
+
+    def book(self, symbol: str) -> OrderBook | None:
+        """The book served for ``symbol`` now (None: not synced, or crossed). Call under :attr:`lock`."""
+        if self.mode == "rest":
+            return self.rest_books.get(symbol)
+        return self.syncs[symbol].book
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def poll(self, now_ms: int) -> int:
+        """The ``orderbook`` job: the snapshots wanted (module docstring), then, every ``sample_seconds``, each
+        served book into the layer; books sampled. Never raises for the exchange's failures (counted, logged)."""
+        self._snapshots(now_ms)
+        if self._last_sample_ms is not None and now_ms - self._last_sample_ms < self.sample_ms:
+            return 0  # also a clock that went back: the layer takes samples in time order only
+        self._last_sample_ms = now_ms
+        sampled = 0
+        with self._lock:  # the stream's thread changes the books in place: sampled under the same lock
+            for symbol in self.symbols:
+                book = self.book(symbol)
+                sync = self.syncs[symbol]
+                state = sync.state if self.mode == "stream" else ("snapshot" if book is not None else "waiting")
+                # no served book is sampled too (as none): the layer closes its runs and its walls see it go
+                self.layer.sample(symbol, book, now_ms, book_state=state,
+                                  resyncs=sync.resyncs if self.mode == "stream" else None)
+                if book is not None:
+                    self.samples[symbol] += 1
+                    sampled += 1
+        return sampled
+
+    def record(self, now_ms: int, *, close: bool = False) -> int:
+        """The ``orderbook_record`` job (every ``record_seconds``), and once more at stop with ``close``: the
+        recording history's closed runs appended to the event store's file
+        (:func:`~live_heatmap.store.depth_runs.write_depth_runs`); runs written. A failed write is counted and
+        logged (those runs are lost; the layer goes on)."""
+        if self.record_path is None:
+            return 0
+        written = 0
+        for symbol, runs in self.layer.take_recorded(now_ms, close=close).items():
+            try:
+                written += write_depth_runs(self.record_path, symbol, runs, self.layer.bin_width)
+            except (OSError, sqlite3.Error, EventStoreError) as exc:
+                self.record_errors += 1
+                self.last_error = f"{symbol} recording: {type(exc).__name__}: {exc}"[:300]
+                log.warning("orderbook.record_failed", symbol=symbol, runs=len(runs), path=self.record_path,
+                            error=f"{type(exc).__name__}: {exc}"[:300], errors=self.record_errors)
+        self.recorded_runs += written
+        return written
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        """The mode, the budget, the ``/public`` stream's health, and per symbol: the book's state, resyncs,
+        rejects, snapshots read and failed, samples; the layer's own status."""
+        with self._lock:
+            symbols: dict[str, Any] = {}
+            for symbol in self.symbols:
+                if self.mode == "stream":
+                    row = self.syncs[symbol].status()
+                else:
+                    book = self.rest_books.get(symbol)
+                    row = {"state": "snapshot" if book is not None else "waiting_snapshot", "resyncs": 0,
+                           "rejects": {}, "last_update_id": None if book is None else book.last_update_id,
+                           "updated_ms": None if book is None else book.updated_ms}
+                symbols[symbol] = {**row, "snapshots": self.snapshots[symbol],
+                                   "snapshot_errors": self.snapshot_errors[symbol], "samples": self.samples[symbol]}
+            out: dict[str, Any] = {"mode": self.mode, "budget": self.budget.to_dict(), "rejects": dict(self.rejects),
+                                   "trades": self.trades, "last_error": self.last_error, "symbols": symbols,
+                                   "recorded_runs": self.recorded_runs, "record_errors": self.record_errors,
+                                   "record_path": self.record_path}
+        stream = self.depth_stream
+        if stream is not None:
+            st = stream.status()
+            out["stream"] = {"url": st.url, "connected": st.connected, "reconnects": st.reconnects,
+                             "events": st.events_received, "rejected": dict(st.rejected)}
+        out["layer"] = self.layer.status()
+        return out
