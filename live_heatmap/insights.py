@@ -169,7 +169,7 @@ def warnings(*, liquidity_kept: bool, book_state: str | None, depth_known: bool,
     return out
 
 
-def insights(price: float | None, walls: Sequence[Level], clusters: Sequence[Level], zones: Sequence[Level],
+def insights(price: float | None, walls: Sequence[Level], clusters: Sequence[Level], zones: Sequence[Level], *,
              depth: dict[str, float] | None, found: Sequence[Caveat], rules: InsightRules = InsightRules()
              ) -> dict[str, Any]:
     """The ``insights`` object of the unified answer: key levels, the risk level, the warnings and the rules."""

@@ -68,6 +68,6 @@ def test_warnings_name_each_missing_or_doubtful_layer() -> None:
 
 
 def test_insights_carries_its_rules_and_the_warnings() -> None:
-    out = insights(PRICE, [], [], [], None, [Caveat("x", "y")], InsightRules(near_pct=0.5))
+    out = insights(PRICE, [], [], [], depth=None, found=[Caveat("x", "y")], rules=InsightRules(near_pct=0.5))
     assert out["rules"]["near_pct"] == 0.5 and out["warnings"] == [{"code": "x", "message": "y"}]
     assert out["key_levels"] == [] and out["risk"]["level"] == "low"
