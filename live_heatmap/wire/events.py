@@ -70,6 +70,14 @@ class RejectReason(StrEnum):
     """OKX ``posSide`` and ``side`` disagree (``long`` with ``buy``, ``short`` with ``sell``)."""
     UNKNOWN_CONTRACT_SIZE = "unknown_contract_size"
     """A size in contracts of an instrument whose contract size is not known (never guessed)."""
+    # Order-book depth (live_heatmap.wire.depth):
+    BAD_UPDATE_ID = "bad_update_id"
+    """A depth update id (Binance ``U``, ``u``, ``pu``, ``lastUpdateId``; Bybit ``u``) that is missing, not a
+    non-negative JSON integer, or out of order (``U > u``)."""
+    BAD_LEVEL = "bad_level"
+    """A book level that is not a ``[price, size]`` pair."""
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    """A depth update for a symbol the caller did not ask for."""
 
 
 class FrameRejected(ValueError):
