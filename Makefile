@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest setup clean
+.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -38,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
 	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
 
-bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest
+bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth
 
 bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
@@ -60,6 +60,12 @@ bench-estimated: $(STAMP)
 
 bench-history-backtest: $(STAMP)
 	$(BIN)/python benchmarks/bench_history_backtest.py
+
+bench-orderbook: $(STAMP)
+	$(BIN)/python benchmarks/bench_orderbook.py
+
+bench-depth: $(STAMP)
+	$(BIN)/python benchmarks/bench_depth.py
 
 # Mutation testing of the money path (docs/TESTING.md, "Mutation testing"); not part of `make test`: it takes a while.
 $(VENV)/.mutation: $(STAMP)

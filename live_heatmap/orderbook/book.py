@@ -81,8 +81,8 @@ class _Side:
             if self._descending:
                 order = order[::-1]
             prices, sizes = prices[order], sizes[order]
-            prices.flags.writeable = False
-            sizes.flags.writeable = False
+            prices.setflags(write=False)
+            sizes.setflags(write=False)
             self._sorted = (prices, sizes)
         return self._sorted
 

@@ -46,7 +46,7 @@ FloatArray = npt.NDArray[np.float64]
 BYBIT_BOOK_PREFIX = "orderbook."
 _MAX_ID = 2**63 - 1
 _EMPTY = np.empty((0, 2), dtype=np.float64)
-_EMPTY.flags.writeable = False
+_EMPTY.setflags(write=False)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -107,7 +107,7 @@ def _levels(raw: Any, name: str, *, allow_zero: bool = True) -> FloatArray:
             raise FrameRejected(RejectReason.BAD_QUANTITY, f"{name}[{i}] qty={str(row[1])[:40]!r}")
         out.append((price, qty))
     arr = np.array(out, dtype=np.float64)
-    arr.flags.writeable = False
+    arr.setflags(write=False)
     return arr
 
 

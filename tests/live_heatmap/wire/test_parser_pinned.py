@@ -479,7 +479,9 @@ def test_every_reason_is_pinned_here() -> None:
         "bad_price", "bad_quantity", "bad_timestamp",
         # the Bybit and OKX parsers' own (docs/VENUES.md, "Parsers")
         "not_data", "unknown_topic", "not_an_array", "empty_data", "empty_details", "inconsistent_side",
-        "unknown_contract_size"]
+        "unknown_contract_size",
+        # the depth parsers' own (docs/LIQUIDITY.md, "The local book")
+        "bad_update_id", "bad_level", "unknown_symbol"]
 
 
 # -- decode_chunk: the bulk path takes every frame in Binance's own shape ---------------------------------------
