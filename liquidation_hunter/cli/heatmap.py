@@ -26,6 +26,7 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import build_grid
 from live_heatmap.heatmap import venue_codes
+from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.store.history import load_events
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 
@@ -96,6 +97,8 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
     for name in args.depth:
         if not Path(name).is_file():
             return _error(f"--depth {name}: no such file")
+    if len(args.depth) == 1 and _is_sqlite(Path(args.depth[0])):
+        return _stored_depth_picture(args, symbol, window_ms, at_ms, size)
     try:
         replay = replay_depth(list(args.depth), sample_ms=sample_ms, venue=args.depth_venue, symbols=[symbol])
     except (OSError, ValueError) as exc:
@@ -124,6 +127,37 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
     print(f"{out}: {size[0]}x{size[1]} px, {symbol} depth {_when(start_ms)} to {_when(end_ms)}, "
           f"{replay.updates} updates, {replay.samples} samples, {replay.resyncs()} resyncs, grid "
           f"{grid.times.size} x {grid.prices.size}, {len(walls)} walls, {args.scale} scale")
+    return 0
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
+def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms: int | None,
+                          size: tuple[int, int]) -> int:
+    """``--layer depth --depth STORE``: the depth runs a bot recorded to its event store (``depth_runs``, room
+    depth's :mod:`live_heatmap.store.depth_runs`) over the window ending at ``--at`` (default: the last run's end).
+    The store keeps runs, not walls: none are drawn."""
+    store = args.depth[0]
+    try:
+        history = load_depth_history(store, symbol, 0, 2**62)
+        runs = history.all_runs()
+        if not len(runs):
+            return _error(f"--depth {store}: no recorded depth of {symbol}")
+        end_ms = at_ms if at_ms is not None else int(runs.end_ms.max())
+        start_ms = max(end_ms - window_ms, int(runs.start_ms.min()))
+        grid = history.grid(start_ms, end_ms, max(1000, (end_ms - start_ms) // 600))
+        out = render_depth(grid, [], args.out, symbol=symbol, scale=args.scale, width_px=size[0], height_px=size[1])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
+        raise
+    except (OSError, ValueError) as exc:  # EventStoreError is a ValueError
+        return _error(f"--depth {exc}" if store not in str(exc) else str(exc))
+    print(f"{out}: {size[0]}x{size[1]} px, {symbol} recorded depth {_when(start_ms)} to {_when(end_ms)}, "
+          f"{len(runs)} runs, grid {grid.times.size} x {grid.prices.size}, {args.scale} scale")
     return 0
 
 

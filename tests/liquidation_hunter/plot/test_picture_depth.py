@@ -127,3 +127,28 @@ def test_a_symbol_the_recording_lacks_and_a_bad_line_are_one_line(capsys: pytest
                     "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl:2" in err and err.count("\n") == 1
+
+
+def test_depth_a_bot_recorded_to_its_event_store_is_drawn(tmp_path: Path, given: list[dict[str, Any]],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from live_heatmap.store.depth_runs import write_depth_runs
+
+    layer = fed_layer("BTCUSDT", 100.0, [WallPlan("bid", 99.0, NOW - 120_000)], NOW - 120_000, NOW)
+    history = layer.history("BTCUSDT")
+    assert history is not None
+    history.close(NOW)  # the runs end: recordable
+    store = tmp_path / "events.db"
+    assert write_depth_runs(store, "BTCUSDT", history.runs_between(NOW - 120_000, NOW + 1),
+                            history.bin_width) > 0
+    out = tmp_path / "stored.png"
+    assert run_cli(["heatmap", "BTCUSDT", "--layer", "depth", "--depth", str(store), "--size", "900x500",
+                    "--out", str(out)]) == 0
+    assert "recorded depth" in capsys.readouterr().out
+    grid = given[0]["grid"]
+    bids, asks = grid.bid.sum(axis=0), grid.ask.sum(axis=0)  # over the window (the runs end at its end)
+    assert bids.max() > 0 and asks.max() > 0
+    assert abs(float(grid.prices[int(np.argmax(bids))]) - 99.0) / 99.0 < 0.001  # the wall's bin
+    bid, ask = ink(rgb_of(out))
+    assert bid > 0.05 and ask > 0.05, (bid, ask)
+    assert run_cli(["heatmap", "ETHUSDT", "--layer", "depth", "--depth", str(store), "--out", str(out)]) == 2
+    assert "no recorded depth of ETHUSDT" in capsys.readouterr().err
