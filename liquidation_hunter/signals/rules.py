@@ -101,7 +101,10 @@ class HunterConfig(Settings, frozen=True):
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str | None = "hunter") -> HunterConfig:
-        """From a YAML section; unknown keys and bad values raise :class:`ConfigError` naming the key."""
+        """From a YAML section; unknown keys and bad values raise :class:`ConfigError` naming the key. ``wall: off``
+        unquoted (YAML reads it as false) is ``off``."""
+        if values is not None and values.get("wall") is False:
+            values = {**values, "wall": "off"}
         return convert(cls, values, where)
 
 

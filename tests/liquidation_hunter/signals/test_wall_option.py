@@ -93,3 +93,4 @@ def test_a_wall_option_without_the_order_book_is_refused() -> None:
         check_wall_option(HunterConfig(wall="require"), orderbook_enabled=False)
     with pytest.raises(ConfigError, match="wall"):
         HunterConfig.from_mapping({"wall": "maybe"})
+    assert HunterConfig.from_mapping({"wall": False}).wall == "off"  # YAML's unquoted off
