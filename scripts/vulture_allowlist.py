@@ -16,6 +16,7 @@ price_source  # unused variable (liquidation_hunter/api/schemas.py)
 model_config  # unused variable (liquidation_hunter/api/schemas.py)
 markers  # unused variable (liquidation_hunter/api/schemas.py)
 last_bar_ms  # unused variable (liquidation_hunter/api/schemas.py)
+distance_pct  # unused variable (liquidation_hunter/api/schemas.py)
 _.should_exit  # unused attribute (liquidation_hunter/api/server.py): read by uvicorn's loop
 _.force_exit  # unused attribute (liquidation_hunter/api/server.py)
 exc_info  # unused variable (tests/fakes/binance/*.py): __exit__'s arguments

@@ -37,6 +37,7 @@ from liquidation_hunter import __version__
 from liquidation_hunter.api import schemas
 from liquidation_hunter.api.auth import bearer_ok
 from liquidation_hunter.api.estimated import estimated_answer
+from liquidation_hunter.api.unified import depth_answer, unified_answer
 from liquidation_hunter.api.views import (
     EVENTS_LIMIT_MAX,
     TRADES_LIMIT_MAX,
@@ -318,6 +319,24 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
             ge=0, le=1e12, description="reference price for the bins and zones (default: the last bar's "
                                        "close)")] = None) -> Response:
         return json_response(estimated_answer(source.estimated, symbol, price, source.now()))
+
+    @get("/api/v1/unified/{symbol:path}", schemas.Unified,
+         "Liquidity (order book), liquidations (observed; estimated, labelled) and insights in one answer",
+         tag="unified")
+    async def unified(symbol: Symbol) -> Response:
+        return json_response(unified_answer(source, symbol))
+
+    @get("/api/v1/depth/{symbol:path}", schemas.Depth, "Order-book depth over time (time x price notional) and walls",
+         tag="unified", extra={404: "no liquidity layer kept (the detail says how to turn it on), or no book of the "
+                                    "symbol sampled yet"})
+    async def depth(
+        symbol: Symbol,
+        window: Annotated[str, Query(max_length=20, description="how far back from now: 5m, 30m, 2h... from 1m to "
+                                                               "7d")] = "30m",
+        step: Annotated[str | None, Query(max_length=20, description="column width: 1s, 10s, 1m... (default: the "
+                                                                    "window over 300, at least 1s)")] = None,
+    ) -> Response:
+        return json_response(depth_answer(source, symbol, window, step))
 
     @get("/api/v1/status", schemas.Status, "Bot status: stream health, positions, equity, halt", tag="bot",
          extra={503: "the bot has written no books yet"})

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Clusters", "Equity", "ErrorAnswer", "Estimated", "Events", "Grid", "Health", "Positions", "SignalAnswer",
-           "Status", "Symbols", "Trades"]
+__all__ = ["Clusters", "Depth", "Equity", "ErrorAnswer", "Estimated", "Events", "Grid", "Health", "Positions",
+           "SignalAnswer", "Status", "Symbols", "Trades", "Unified"]
 
 Side = Literal["long", "short"]
 Exchange = Literal["binance", "bybit", "okx"]
@@ -279,3 +279,113 @@ class Estimated(BaseModel):
     bars: int = Field(description="closed bars the model has seen")
     last_bar_ms: int = Field(description="close time of the last bar seen, UTC epoch ms")
     model: EstimatedModel
+
+
+# ------------------------------------------------------------------ the unified view (issue 15)
+
+
+class WallRow(BaseModel):
+    side: Literal["bid", "ask"]
+    price: float = Field(description="the wall's bin price")
+    price_low: float
+    price_high: float
+    notional: float = Field(description="the bin's notional at the last sample, quote currency")
+    first_seen_ms: int
+    last_seen_ms: int
+    state: Literal["active", "filled", "pulled"] = Field(
+        description="active; filled: trades inside the bin reached >= 50 % of its last size when it went; pulled: "
+                    "it went without")
+    traded: float = Field(description="quantity traded inside the bin while it stood")
+    ended_ms: int | None = Field(description="when it went (null while active)")
+
+
+class Liquidity(BaseModel):
+    layer: Literal["liquidity"]
+    book: dict[str, Any] = Field(description="the symbol's line of the layer's status: samples, runs, bytes, the "
+                                             "book's state and resyncs when known")
+    summary: dict[str, Any] = Field(description="depth near the mid per side within 0.5/1/2 %, imbalance, mid")
+    walls: list[WallRow] = Field(description="active walls, then those ended in the last hour")
+
+
+class ObservedLayer(BaseModel):
+    layer: Literal["observed"]
+    clusters: list[Cluster]
+
+
+class EstimatedLayerRow(BaseModel):
+    layer: Literal["estimated"]
+    label: str
+    brackets: EstimatedBrackets
+    validation: EstimatedValidation
+    zones: list[EstimatedZoneRow]
+
+
+class Liquidation(BaseModel):
+    observed: ObservedLayer
+    estimated: EstimatedLayerRow | None = Field(description="null: the server keeps no estimated layer")
+
+
+class InsightLevel(BaseModel):
+    layer: Literal["wall", "observed", "estimated"]
+    side: str
+    price: float
+    notional: float
+    strength: float
+    state: str | None = None
+
+
+class KeyLevel(BaseModel):
+    price: float
+    layers: list[Literal["wall", "observed", "estimated"]] = Field(description="the layers that coincide here")
+    distance_pct: float | None = Field(description="percent from the price (negative: below)")
+    wall: InsightLevel | None
+    observed: list[InsightLevel]
+    estimated: list[InsightLevel]
+
+
+class Risk(BaseModel):
+    level: Literal["unknown", "low", "medium", "high"] = Field(
+        description="low: no strong observed cluster near the price; medium: one, with deep or unknown depth; "
+                    "high: one whose notional is >= thin_ratio of the depth it trades into (docs/LIQUIDITY.md)")
+    reason: str
+    inputs: dict[str, Any]
+
+
+class InsightWarning(BaseModel):
+    code: Literal["no_liquidity_layer", "book_not_synced", "no_depth", "venue_down", "estimated_not_validated"]
+    message: str
+
+
+class Insights(BaseModel):
+    key_levels: list[KeyLevel] = Field(description="where layers coincide, most layers first")
+    risk: Risk
+    warnings: list[InsightWarning]
+    rules: dict[str, float] = Field(description="the rules' settings: near_pct, risk_pct, strong, thin_ratio")
+
+
+class Unified(BaseModel):
+    """Liquidity (the order book), liquidations (observed; estimated, labelled, when kept) and insights. A layer
+    the server does not keep is null and named in the warnings."""
+
+    symbol: str
+    unified: str
+    at: int
+    price: float | None
+    liquidity: Liquidity | None = Field(description="null: no liquidity layer kept, or no book of the symbol yet")
+    liquidation: Liquidation
+    insights: Insights
+
+
+class Depth(BaseModel):
+    """The liquidity layer's depth over time on a time x price grid (notional per cell), and the walls seen."""
+
+    symbol: str
+    at: int
+    start_ms: int
+    end_ms: int
+    step_ms: int
+    times: list[int] = Field(description="column start times, UTC epoch ms")
+    prices: list[float] = Field(description="row prices, ascending (log-spaced bins)")
+    bid: list[list[float]] = Field(description="bid notional: bid[i][j] is time column i at price row j")
+    ask: list[list[float]]
+    walls: list[WallRow] = Field(description="active walls, then those ended in the window")

@@ -164,7 +164,8 @@ class ApiSource:
     # ------------------------------------------------------------------ helpers
 
     def symbol_key(self, symbol: str) -> str:
-        """The exchange id of a tracked symbol (in the heatmap or the estimated layer), or 404 naming it."""
+        """The exchange id of a tracked symbol (in the heatmap, the estimated or the liquidity layer), or 404 naming
+        it."""
         if not _SYMBOL.fullmatch(symbol):
             raise ApiError(404, "unknown symbol", f"unknown symbol {symbol[:60]!r}: not a symbol "
                            "(BTCUSDT or BTC/USDT:USDT); GET /api/v1/symbols lists the tracked ones")
@@ -173,7 +174,8 @@ class ApiSource:
         except ValueError:
             key = ""
         known = self.heatmap.event_count(key) > 0 or key in self.heatmap.symbols() or (
-            self.estimated is not None and key in self.estimated)
+            self.estimated is not None and key in self.estimated) or (
+            self.liquidity is not None and key in self.liquidity)
         if not key or not known:
             raise ApiError(404, "unknown symbol", f"unknown symbol {symbol!r}: not tracked; GET /api/v1/symbols "
                            "lists the tracked ones")
@@ -238,7 +240,8 @@ class ApiSource:
             hunter = msgspec.structs.replace(hunter, min_strength=min_strength)
         if exchanges is not None:
             hunter = msgspec.structs.replace(hunter, exchanges=exchanges)
-        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets, estimated=self.estimated)
+        hunter_now = LiquidationHunter(hunter, self.heatmap, markets=self.markets, estimated=self.estimated,
+                                       liquidity=self.liquidity)
         if self.strategy_path is None:
             return make_strategy(self.strategy, hunter_now, self.strategy_params).decide(key, price, now)
         return strategy_from_path(self.strategy_path, self.strategy, hunter_now, self.strategy_params).decide(

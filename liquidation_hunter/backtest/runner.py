@@ -83,6 +83,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -103,6 +104,7 @@ from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, Open
 from liquidation_hunter.bot.assembly import configured_strategy
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.data.depth_replay import DepthReplay
 from liquidation_hunter.data.prices import PricePath, PriceSeries
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
@@ -176,7 +178,8 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
                  start_ms: int | None = None, end_ms: int | None = None, progress: bool | Progress = False,
                  symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES,
                  inputs: Mapping[str, Any] | None = None, rules: ExchangeClient | None = None,
-                 estimated: Mapping[str, Sequence[Bar]] | None = None) -> BacktestResult:
+                 estimated: Mapping[str, Sequence[Bar]] | None = None,
+                 depth: Sequence[str | Path] | None = None) -> BacktestResult:
     """Replay ``events`` and ``prices`` through the bot of ``config`` (module docstring).
 
     ``start_ms`` / ``end_ms`` keep data with ``start_ms <= time < end_ms``; events are replayed by trade
@@ -186,7 +189,11 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     hashes) is copied into the result for the report. ``rules``: the market rules (module docstring; None: the
     shipped ones). ``estimated``: model bars per symbol (time order) for the hunter's estimated layer: a bar is
     applied at its close time, with the prices (the signals after it read it), bars before the start at the
-    first moment (a warm-up, never traded on). Raises :class:`BacktestError` when there is nothing to
+    first moment (a warm-up, never traded on). ``depth``: depth recordings (issue 15, what
+    :func:`live_heatmap.orderbook.recording.load_depth_recording` reads) replayed into the hunter's liquidity layer
+    (:class:`~liquidation_hunter.data.depth_replay.DepthReplay`, sampled every second) in time order with the
+    prices and events (``hunter.wall``; an update received at or before a
+    moment is applied before the signals of that moment). Raises :class:`BacktestError` when there is nothing to
     replay or no symbol with prices to trade.
     """
     began = time.perf_counter()
@@ -224,7 +231,9 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
 
     problems: list[str] = []
     with _captured_logs(problems):
-        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm, estimated=estimated)
+        books = None if depth is None else DepthReplay(list(depth), symbols=traded)
+        state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm, estimated=estimated,
+                        depth=books)
         state.run(sessions, _progress(progress))
         result = state.result()
     return BacktestResult(
@@ -256,8 +265,9 @@ class _Replay:
 
     def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
                  origin: int, *, rules: ExchangeClient, warm: Sequence[LiquidationEvent] = (),
-                 estimated: Mapping[str, Sequence[Bar]] | None = None) -> None:
+                 estimated: Mapping[str, Sequence[Bar]] | None = None, depth: DepthReplay | None = None) -> None:
         self.config = config
+        self.depth = depth
         self.origin = origin
         self.clock = SimulatedClock(origin)
         heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=self.clock)
@@ -273,7 +283,8 @@ class _Replay:
         self.model_bars = [(s, b, [x.close_time for x in b]) for s, b in bars.items() if s in traded]
         """Per symbol with model bars: (symbol, bars, their close times); applied up to the clock (feed_prices)."""
         self.bars_read = [0] * len(self.model_bars)
-        strategy = configured_strategy(config, LiquidationHunter(config.hunter, heatmap, estimated=layer))
+        strategy = configured_strategy(config, LiquidationHunter(
+            config.hunter, heatmap, estimated=layer, liquidity=None if depth is None else depth.layer))
         self.bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=self.broker, books=self.books,
                        clock=self.clock, price_max_age_ms=None,  # the replay decides which prices hold
                        precision=rules)
@@ -327,7 +338,9 @@ class _Replay:
 
     def feed_prices(self, t: int) -> None:
         """Set each traded symbol's price to its latest point at or before ``t``; apply the model bars closed by
-        ``t`` to the estimated layer."""
+        ``t`` to the estimated layer and the depth received by ``t`` to the liquidity layer."""
+        if self.depth is not None:
+            self.depth.advance(t)
         if self.layer is not None:
             for k, (symbol, bars, closes) in enumerate(self.model_bars):
                 lo = self.bars_read[k]

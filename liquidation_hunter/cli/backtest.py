@@ -54,6 +54,10 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "open interest; e.g. var/history/binance) for one --symbol: prices from its klines, the "
                         "estimated layer updated at each bar's close, the hunter's target estimated (agree with "
                         "--events); no liquidation events needed")
+    p.add_argument("--depth", action="append", metavar="FILE",
+                   help="recorded order-book depth (Binance REST snapshots and depth diffs; repeatable) replayed "
+                        "into the hunter's liquidity layer in time order with the events, for hunter.wall "
+                        "(docs/LIQUIDITY.md)")
     p.add_argument("--interval", default="5m", metavar="I", help="the bars of --history (default 5m)")
     p.add_argument("--from", dest="start", metavar="TIME",
                    help="start (ISO-8601, UTC when no zone; or epoch ms); the heatmap's horizon before it warms it up")
@@ -144,6 +148,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.history is None and config.hunter.target != "observed":
         raise ValueError(f"hunter.target {config.hunter.target} reads estimated levels: give --history DIR (the "
                          "fetched history they are built from)")
+    if config.hunter.wall != "off" and not args.depth:
+        raise ValueError(f"hunter.wall {config.hunter.wall} reads the order book's walls: give --depth FILE (recorded "
+                         "depth)")
+    if args.depth and grid is not None:
+        raise ValueError("--depth with --sweep: not supported yet; run one backtest per setting")
+    for name in args.depth or []:
+        if not Path(name).is_file():
+            raise ValueError(f"--depth {name}: no such file")
     history = None
     inputs: dict[str, Any] = {}
     if args.history is not None:
@@ -164,6 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         files.append({"role": "events", "name": events_path.name, "sha256": _sha256(events_path)})
     prices = history.prices if history is not None else load_prices(args.prices)
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
+    files += [{"role": "depth", "name": Path(name).name, "sha256": _sha256(Path(name))} for name in args.depth or []]
     inputs["files"] = files
     estimated = {history.history.symbol: history.history.bars} if history is not None else None
     if rejected:
@@ -194,10 +207,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     result = run_backtest(config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
-                          gap_minutes=gap, progress=tty, inputs=inputs, estimated=estimated)
+                          gap_minutes=gap, progress=tty, inputs=inputs, estimated=estimated, depth=args.depth)
     if not args.no_sensitivity:
         result = with_sensitivity(result, config, events, prices, start_ms=start, end_ms=end, symbols=args.symbol,
-                                  gap_minutes=gap, estimated=estimated)
+                                  gap_minutes=gap, estimated=estimated, depth=args.depth)
     written = write_report(result, out, picture=not args.no_picture) if out is not None else []
     if args.json:
         sys.stdout.write(render_json(result).decode())

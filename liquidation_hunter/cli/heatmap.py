@@ -12,17 +12,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from msgspec.structs import replace
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
+from liquidation_hunter.data.depth_replay import replay_depth
 from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
+from liquidation_hunter.plot.depth import render_depth
 from liquidation_hunter.plot.heatmap import SCALES, EstimatedBands, render_heatmap
 from live_heatmap import HeatmapConfig
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import build_grid
 from live_heatmap.heatmap import venue_codes
+from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.store.history import load_events
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 
@@ -65,7 +69,7 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-LAYERS = ("observed", "estimated", "both")
+LAYERS = ("observed", "estimated", "both", "depth")
 
 
 def estimated_bands(history: str, symbol: str, end_ms: int, price: float | None) -> EstimatedBands:
@@ -79,6 +83,84 @@ def estimated_bands(history: str, symbol: str, end_ms: int, price: float | None)
     return EstimatedBands(binned.prices, binned.long, binned.short, layer.label, model.config.bin_width)
 
 
+def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms: int | None,
+                   size: tuple[int, int]) -> int:
+    """``--layer depth``: the recorded depth of ``--depth FILE`` (replayed through the book sync into a liquidity
+    layer, sampled every ``--sample``) over the window ending at ``--at`` (default: the last update)."""
+    if not args.depth:
+        return _error("--layer depth needs --depth FILE (a depth recording: Binance REST snapshots and depth diffs, "
+                      "or Bybit orderbook messages recorded by cryptofeed)")
+    try:
+        sample_ms = _option("--sample", lambda text: parse_duration_ms(text, low_ms=100), args.sample)
+    except ValueError as exc:
+        return _error(str(exc))
+    for name in args.depth:
+        if not Path(name).is_file():
+            return _error(f"--depth {name}: no such file")
+    if len(args.depth) == 1 and _is_sqlite(Path(args.depth[0])):
+        return _stored_depth_picture(args, symbol, window_ms, at_ms, size)
+    try:
+        replay = replay_depth(list(args.depth), sample_ms=sample_ms, venue=args.depth_venue, symbols=[symbol])
+    except (OSError, ValueError) as exc:
+        return _error(f"--depth {exc}")
+    history, tracker = replay.layer.history(symbol), replay.layer.walls(symbol)
+    if history is None or tracker is None or replay.last_ms is None or not replay.samples:
+        return _error(f"no synced {symbol} book in {', '.join(args.depth)} (a snapshot and the diffs after it are "
+                      "needed)")
+    end_ms = at_ms if at_ms is not None else replay.last_ms
+    start_ms = max(end_ms - window_ms, replay.first_ms or end_ms)
+    step_ms = max(sample_ms, (end_ms - start_ms) // 600 or sample_ms)
+    grid = history.grid(start_ms, end_ms, step_ms)
+    walls = [*tracker.active(), *tracker.ended(start_ms)]
+    mids = replay.mids.get(symbol, [])
+    points = (np.array([m[0] for m in mids if start_ms <= m[0] <= end_ms], dtype=np.int64),
+              np.array([m[1] for m in mids if start_ms <= m[0] <= end_ms], dtype=np.float64))
+    try:
+        out = render_depth(grid, walls, args.out, symbol=symbol, mids=points, scale=args.scale, width_px=size[0],
+                           height_px=size[1])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
+        raise
+    except (OSError, ValueError) as exc:
+        return _error(str(exc))
+    print(f"{out}: {size[0]}x{size[1]} px, {symbol} depth {_when(start_ms)} to {_when(end_ms)}, "
+          f"{replay.updates} updates, {replay.samples} samples, {replay.resyncs()} resyncs, grid "
+          f"{grid.times.size} x {grid.prices.size}, {len(walls)} walls, {args.scale} scale")
+    return 0
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
+def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms: int | None,
+                          size: tuple[int, int]) -> int:
+    """``--layer depth --depth STORE``: the depth runs a bot recorded to its event store (``depth_runs``, room
+    depth's :mod:`live_heatmap.store.depth_runs`) over the window ending at ``--at`` (default: the last run's end).
+    The store keeps runs, not walls: none are drawn."""
+    store = args.depth[0]
+    try:
+        history = load_depth_history(store, symbol, 0, 2**62)
+        runs = history.all_runs()
+        if not len(runs):
+            return _error(f"--depth {store}: no recorded depth of {symbol}")
+        end_ms = at_ms if at_ms is not None else int(runs.end_ms.max())
+        start_ms = max(end_ms - window_ms, int(runs.start_ms.min()))
+        grid = history.grid(start_ms, end_ms, max(1000, (end_ms - start_ms) // 600))
+        out = render_depth(grid, [], args.out, symbol=symbol, scale=args.scale, width_px=size[0], height_px=size[1])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
+        raise
+    except (OSError, ValueError) as exc:  # EventStoreError is a ValueError
+        return _error(f"--depth {exc}" if store not in str(exc) else str(exc))
+    print(f"{out}: {size[0]}x{size[1]} px, {symbol} recorded depth {_when(start_ms)} to {_when(end_ms)}, "
+          f"{len(runs)} runs, grid {grid.times.size} x {grid.prices.size}, {args.scale} scale")
+    return 0
+
+
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """``liquidation-hunter heatmap``: draw one symbol's heatmap from a recording. Exit 0, or 2 with one line."""
 
@@ -90,6 +172,10 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         exchanges = parse_exchanges_option(args.exchange, "--exchange")
     except ValueError as exc:
         return _error(str(exc))
+    if args.layer == "depth":
+        return _depth_picture(args, symbol, window_ms, at_ms, (width_px, height_px))
+    if args.depth:
+        return _error("--depth FILE is drawn with --layer depth")
     if args.layer != "observed" and not args.history:
         return _error(f"--layer {args.layer} needs --history DIR (what fetch-history stores, var/history/binance)")
 
@@ -203,10 +289,16 @@ def add_heatmap_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "default: every venue in the recording)")
     parser.add_argument("--layer", choices=LAYERS, default="observed",
                         help="what to draw: observed liquidations (default), estimated levels (a model, from "
-                             "--history) or both")
+                             "--history), both, or the order-book depth (from --depth)")
     parser.add_argument("--history", metavar="DIR",
                         help="what fetch-history stored (var/history/binance), for --layer estimated or both: "
                              "the model fed the bars closed by the window's end")
+    parser.add_argument("--depth", action="append", metavar="FILE",
+                        help="--layer depth: a depth recording (repeatable: the stream and its REST snapshots), "
+                             "replayed through the book sync into a liquidity layer")
+    parser.add_argument("--depth-venue", choices=("binance", "bybit"), default="binance",
+                        help="--layer depth: whose book sync replays the recording (default binance)")
+    parser.add_argument("--sample", default="1s", help="--layer depth: sample the book every (default 1s)")
     parser.add_argument("--scale", choices=SCALES, default="sqrt", help="colour intensity scale (default sqrt)")
     parser.add_argument("--decay-minutes", type=float, default=None,
                         help="tau of exp(-age/tau) (default: the config's, else 60)")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -11,22 +11,28 @@ from liquidation_hunter.signals.rules import (
     HunterConfig,
     Rule,
     Signal,
+    WallLike,
     agreeing_zone,
     estimated_rule,
+    facing_wall,
     magnet_rule,
     place_exits,
+    walled,
     zone_origin,
 )
 from liquidation_hunter.signals.sources import SOURCES, Attached
 from live_heatmap import LiquidationCluster, LiveLiquidationHeatmap, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
-from live_heatmap.estimated.layer import EstimatedLayer
+from live_heatmap.estimated.layer import EstimatedLayer, EstimatedZone
+from live_heatmap.orderbook.layer import LiquidityLayer
 from live_heatmap.venue import Venue
 
 if TYPE_CHECKING:
     from live_heatmap.stream.stream import LiquidationStream
 
 __all__ = ["LiquidationHunter"]
+
+_T = TypeVar("_T", LiquidationCluster, EstimatedZone)
 
 
 class LiquidationHunter:
@@ -48,6 +54,10 @@ class LiquidationHunter:
     clusters (``rule``), ``estimated`` zones of the layer, or an observed cluster (``rule``'s pick) kept only when
     an estimated zone ``agree`` s with it. Without the layer, or before the symbol's first bar, ``estimated``
     and ``agree`` signal 0 with a reason saying so.
+
+    ``liquidity`` is the order-book liquidity layer (:class:`~live_heatmap.orderbook.layer.LiquidityLayer`) whose
+    active walls ``config.wall`` (``prefer``/``require``) reads; None: no walls known (``require`` then signals 0
+    saying so, ``prefer`` is ``off``).
     """
 
     def __init__(
@@ -59,6 +69,7 @@ class LiquidationHunter:
         markets: MarketsLike | None = None,
         exchanges: Iterable[Venue | str] | None = None,
         estimated: EstimatedLayer | None = None,
+        liquidity: LiquidityLayer | None = None,
     ) -> None:
         if config is None:
             config = HunterConfig()
@@ -71,6 +82,7 @@ class LiquidationHunter:
         self.rule = rule
         self.markets = markets
         self.estimated = estimated
+        self.liquidity = liquidity
         self.source: str | None = None
         self.symbols: list[str] = []
         """Unified symbols of the current data source (empty: all it delivers)."""
@@ -143,10 +155,15 @@ class LiquidationHunter:
             missing = self._no_estimates(market_id)
             if missing is not None:
                 return Signal(unified, 0, 0.0, None, None, None, None, missing, now)
+        walls = self._walls(market_id)
+        if self.config.wall == "require" and walls is None:
+            return Signal(unified, 0, 0.0, None, None, None, None,
+                          "wall require: no liquidity layer (the order book is off)", now)
         if target == "estimated":
-            return self._estimated_signal(unified, market_id, current_price, now)
+            return self._estimated_signal(unified, market_id, current_price, now, walls)
         clusters = self.heatmap.get_clusters(market_id, now_ms=now, exchanges=self.config.exchanges)
-        direction, cluster, reason = self.rule(clusters, current_price, self.config)
+        direction, cluster, reason = self._with_walls(
+            lambda found: self.rule(found, current_price, self.config), clusters, walls)
         if direction == 0 or cluster is None:
             return Signal(unified, 0, 0.0, None, None, None, None, reason, now)
         zone = None
@@ -163,6 +180,32 @@ class LiquidationHunter:
         return Signal(unified, direction, cluster.strength, cluster, current_price, stop_loss, take_profit,
                       reason, now, zone=zone)
 
+    def _walls(self, market_id: str) -> list[WallLike] | None:
+        """The symbol's active walls when ``config.wall`` reads them; None with ``wall: off`` or no layer."""
+        if self.config.wall == "off" or self.liquidity is None:
+            return None
+        with self.liquidity.lock:  # the bot's job may be sampling
+            tracker = self.liquidity.walls(market_id)
+            return [] if tracker is None else list(tracker.active())
+
+    def _with_walls(self, pick: Callable[[Sequence[_T]], tuple[int, _T | None, str]], targets: Sequence[_T],
+                    walls: list[WallLike] | None) -> tuple[int, _T | None, str]:
+        """``pick`` (a rule over targets) under ``config.wall`` (rules module docstring): the pick among the walled
+        targets, else (``prefer``, or no walls read) the pick among all; the reason names the wall."""
+        if walls is None:
+            return pick(targets)
+        near = walled(targets, walls, self.config)
+        if near:
+            direction, found, reason = pick(near)
+            if direction != 0 and found is not None:
+                wall = facing_wall(found, walls, self.config)
+                assert wall is not None  # walled() kept it
+                return direction, found, f"{reason}, a {wall.side} wall of {wall.notional:,.0f} at " \
+                                         f"{wall.price:,.8g} meets the move"
+        if self.config.wall == "require":
+            return 0, None, f"no target with a wall within {self.config.wall_pct:g}% (wall: require)"
+        return pick(targets)
+
     def _no_estimates(self, market_id: str) -> str | None:
         """Why target estimated/agree cannot read estimated levels of the symbol; None when it can."""
         if self.estimated is None:
@@ -176,10 +219,12 @@ class LiquidationHunter:
         assert self.estimated is not None
         return f"{self.estimated.brackets.label}, {self.estimated.validation.label}"
 
-    def _estimated_signal(self, unified: str, market_id: str, price: float, now: int) -> Signal:
+    def _estimated_signal(self, unified: str, market_id: str, price: float, now: int,
+                          walls: list[WallLike] | None) -> Signal:
         layer = self.estimated
         assert layer is not None  # _no_estimates said so
-        direction, zone, reason = estimated_rule(layer.zones(market_id, price), price, self.config)
+        direction, zone, reason = self._with_walls(lambda found: estimated_rule(found, price, self.config),
+                                                   layer.zones(market_id, price), walls)
         if direction == 0 or zone is None:
             return Signal(unified, 0, 0.0, None, None, None, None, f"{reason} ({self._estimated_label()})", now)
         model = layer.get(market_id)

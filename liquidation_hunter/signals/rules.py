@@ -24,6 +24,17 @@ The default rule, ``magnet`` (docs/INTERNALS.md, "The hunter's rule"):
   levels above -> long), zones weaker than ``min_estimated_strength`` left out;
 * ``agree``: the ``magnet`` rule's pick, kept only when an estimated zone of the same side (at or above
   ``min_estimated_strength``) lies within ``agree_pct`` percent of the cluster's level (:func:`agreeing_zone`).
+
+``wall`` adds the order book (docs/LIQUIDITY.md, "The unified view"; issue 15). The wall that counts for a target
+is an ACTIVE wall on the book side that meets the move at the target (:func:`facing_wall`): a **bid** wall for long
+liquidations below the price (the short trade's move down runs into resting buyers there), an **ask** wall for short
+liquidations above, within ``wall_pct`` percent of the target's level -- the level where the move is expected to
+stop, so the take-profit short of it is more likely reached and not passed:
+
+* ``off`` (the default): walls are not read; nothing changes;
+* ``require``: the rule picks among the targets that have such a wall only; none -> no signal;
+* ``prefer``: the rule's pick among the targets with such a wall, when it picks one; else its pick among all
+  (a walled target wins over a better-scored one without a wall; without walls the signal is the ``off`` one).
 """
 
 from __future__ import annotations
@@ -39,12 +50,14 @@ from live_heatmap.common.structs import Settings, convert
 from live_heatmap.estimated.layer import EstimatedZone
 from live_heatmap.venue import Venue
 
-__all__ = ["TARGETS", "HunterConfig", "Rule", "Signal", "agreeing_zone", "check_estimated_target", "estimated_rule",
-           "magnet_rule", "place_exits", "zone_origin"]
+__all__ = ["TARGETS", "WALL_OPTIONS", "HunterConfig", "Rule", "Signal", "agreeing_zone", "check_estimated_target",
+           "check_wall_option", "estimated_rule", "facing_wall", "magnet_rule", "place_exits", "walled", "zone_origin"]
 
 Percent = Annotated[float, Meta(ge=0, description="percent")]
 Target = Literal["observed", "estimated", "agree"]
 TARGETS: tuple[Target, ...] = ("observed", "estimated", "agree")
+WallOption = Literal["off", "prefer", "require"]
+WALL_OPTIONS: tuple[WallOption, ...] = ("off", "prefer", "require")
 
 
 class HunterConfig(Settings, frozen=True):
@@ -69,6 +82,11 @@ class HunterConfig(Settings, frozen=True):
     min_estimated_strength: Annotated[float, Meta(ge=0, le=1)] = 0.5
     """``estimated``/``agree``: zones weaker than this (the zone's notional over the heaviest zone's) are
     left out."""
+    wall: WallOption = "off"
+    """The order book's walls (module docstring): ``off``, ``prefer`` or ``require`` a wall meeting the move at the
+    target. ``prefer``/``require`` need the liquidity layer (``orderbook.enabled``)."""
+    wall_pct: Percent = 0.3
+    """A wall within this percent of the target's level meets the move there."""
 
     def check(self) -> None:
         if self.exchanges is not None and not self.exchanges:
@@ -83,7 +101,10 @@ class HunterConfig(Settings, frozen=True):
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str | None = "hunter") -> HunterConfig:
-        """From a YAML section; unknown keys and bad values raise :class:`ConfigError` naming the key."""
+        """From a YAML section; unknown keys and bad values raise :class:`ConfigError` naming the key. ``wall: off``
+        unquoted (YAML reads it as false) is ``off``."""
+        if values is not None and values.get("wall") is False:
+            values = {**values, "wall": "off"}
         return convert(cls, values, where)
 
 
@@ -231,6 +252,48 @@ def check_estimated_target(config: HunterConfig, estimated_enabled: bool) -> Non
     if config.target != "observed" and not estimated_enabled:
         raise ConfigError.wrong("hunter.target", "observed while estimated.enabled is false (estimated and agree "
                                 "read the estimated layer)", config.target)
+
+
+class WallLike(Protocol):
+    """What the hunter reads of a wall (:class:`~live_heatmap.orderbook.walls.Wall`)."""
+
+    @property
+    def side(self) -> str: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def notional(self) -> float: ...
+
+
+_W = TypeVar("_W", bound=WallLike)
+
+
+def facing_wall(target: _Target, walls: Sequence[_W], config: HunterConfig) -> _W | None:
+    """The wall that meets the move at ``target`` (module docstring): of side ``bid`` for long liquidations,
+    ``ask`` for short ones, within ``wall_pct`` percent of the target's level; the nearest, then the larger; None
+    when there is none."""
+    side = "bid" if target.side == "long" else "ask"
+    best: tuple[float, float, _W] | None = None
+    for wall in walls:
+        if wall.side != side:
+            continue
+        gap = abs(wall.price - target.price_level) / target.price_level * 100.0
+        if gap <= config.wall_pct and (best is None or (gap, -wall.notional) < best[:2]):
+            best = (gap, -wall.notional, wall)
+    return None if best is None else best[2]
+
+
+def walled(targets: Sequence[_T], walls: Sequence[WallLike], config: HunterConfig) -> list[_T]:
+    """The targets a wall meets the move at (:func:`facing_wall`), in their order."""
+    return [t for t in targets if facing_wall(t, walls, config) is not None]
+
+
+def check_wall_option(config: HunterConfig, orderbook_enabled: bool) -> None:
+    """``wall: prefer|require`` reads the liquidity layer: raises :class:`ConfigError` naming ``hunter.wall`` when
+    the order book is off (``orderbook.enabled: false``)."""
+    if config.wall != "off" and not orderbook_enabled:
+        raise ConfigError.wrong("hunter.wall", "off while orderbook.enabled is false (prefer and require read the "
+                                "order book's walls)", config.wall)
 
 
 def place_exits(direction: int, entry: float, level: float, config: HunterConfig) -> tuple[float, float]:

@@ -12,6 +12,12 @@
  * bands of open notional per price from the right edge, labelled "estimated" with the bracket date and whether
  * validated; body[data-layer] is the layer drawn, body[data-estimated]="ready"|"none"|"missing"|"error" (none: the
  * server keeps no layer, the toggle says why and stays on observed; missing: no levels for this symbol).
+ * The tabs (issue 15): Combined (order-book depth behind the liquidations, walls), Liquidity (depth, walls and the
+ * price only), Liquidations (the observed/estimated map alone, as before). Depth: /api/v1/depth/{symbol}?window=
+ * (times x prices of bid/ask notional, and the walls), drawn Bookmap-like as a heat behind the price: bids blue, asks
+ * orange; walls as solid lines while they stand, ● where one was filled, ✕ where pulled. body[data-tab] is the tab
+ * drawn, body[data-depth]="ready"|"none"|"missing"|"error" (none: the server keeps no liquidity layer), body[data-walls]
+ * the walls drawn; state.wallsDrawn their [x0, x1, y] on the canvas (tests read them).
  */
 "use strict";
 
@@ -37,6 +43,8 @@ const VIRIDIS = Array.from({ length: 256 }, (_, i) => "#" + VIRIDIS_HEX.slice(i 
 const LOG_DECADES = 3; // the log scale spans three decades below the brightest cell, as the PNG picture
 const LONG = "#ff4d5e", SHORT = "#2bd97c";
 const EST_LONG = "#ff6ad5", EST_SHORT = "#6ac8ff"; // estimated levels: apart from viridis and the observed red/green
+const DEPTH_BG = [13, 16, 32], DEPTH_BID = [60, 140, 255], DEPTH_ASK = [255, 154, 0]; // depth heat, apart from viridis
+const WALL_BID = "#b8dcff", WALL_ASK = "#ffd9a8";
 const MAX_LISTED = 200; // symbols rendered in the picker at once; the search narrows the rest
 
 const $ = (id) => document.getElementById(id);
@@ -49,6 +57,7 @@ const el = {
   positionCount: $("position-count"), tradeRows: $("trade-rows"),
   venues: [...document.querySelectorAll('#venues input[name="venue"]')], venueHealth: $("venue-health"),
   layer: $("layer"), layerState: $("layer-state"), estimatedLabel: $("estimated-label"),
+  tabs: [...document.querySelectorAll('#tabs [role="tab"]')], depthState: $("depth-state"),
 };
 const VENUE_ABBR = { binance: "BN", bybit: "BY", okx: "OK" };
 
@@ -60,6 +69,11 @@ const state = {
   hasBooks: undefined, // whether the server reads a bot's books (asked once, from /api/v1/status)
   estimated: null, // the /api/v1/estimated answer of the drawn symbol; null: none
   noLayer: null, // why the server has no estimated layer (its 404 detail), once it said so
+  tab: "combined", // combined | liquidity | liquidations
+  depth: null, // the /api/v1/depth answer of the drawn symbol; null: none
+  noDepth: null, // why the server has no liquidity layer, once it said so
+  liquidityKept: undefined, // whether the server keeps a liquidity layer (asked once, from /api/v1/unified)
+  wallsDrawn: [],
 };
 
 // ---------- formatting ----------
@@ -153,6 +167,8 @@ async function load(force) {
     state.keepNotice = false;
     await loadEstimated(symbol, ctl.signal);
     if (ctl.signal.aborted) return;
+    await loadDepth(symbol, ctl.signal);
+    if (ctl.signal.aborted) return;
     render();
     el.status.textContent = "updated " + fmtTime(Date.now()) + " UTC";
     loadBot(ctl.signal);
@@ -195,6 +211,43 @@ async function loadEstimated(symbol, signal) {
     } else {
       el.layerState.textContent = "estimated: " + msg;
       document.body.dataset.estimated = "error";
+    }
+  }
+}
+
+/* The order-book depth of the symbol (tabs Combined and Liquidity). A server without a liquidity layer says why
+ * (the unified answer's no_liquidity_layer warning, asked once): the tabs then draw the liquidations only and say so. */
+async function loadDepth(symbol, signal) {
+  state.depth = null;
+  if (state.tab === "liquidations") { delete document.body.dataset.depth; el.depthState.textContent = ""; return; }
+  if (state.noDepth === null && state.liquidityKept === undefined) {
+    // asked once: a server without the layer says so in the unified answer (a 200), never with a failed request
+    const unified = await getJson(`/api/v1/unified/${encodeURIComponent(symbol)}`, signal);
+    const off = (unified.insights.warnings || []).find((w) => w.code === "no_liquidity_layer");
+    state.liquidityKept = !off;
+    if (off) state.noDepth = off.message;
+  }
+  if (state.noDepth !== null) {
+    el.depthState.textContent = "depth: off";
+    el.depthState.title = state.noDepth;
+    document.body.dataset.depth = "none";
+    return;
+  }
+  try {
+    state.depth = await getJson(`/api/v1/depth/${encodeURIComponent(symbol)}?window=${el.window.value}`, signal);
+    el.depthState.textContent = "";
+    document.body.dataset.depth = "ready";
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    const msg = String(e.message);
+    if (msg.startsWith("404 no liquidity layer")) {
+      state.noDepth = msg.replace(/^404 no liquidity layer: /, "");
+      el.depthState.textContent = "depth: off";
+      el.depthState.title = state.noDepth;
+      document.body.dataset.depth = "none";
+    } else {
+      el.depthState.textContent = "depth: " + msg.replace(/^404 [a-z ]+: /, "");
+      document.body.dataset.depth = msg.startsWith("404") ? "missing" : "error";
     }
   }
 }
@@ -393,7 +446,8 @@ function lastClose(grid) {
 }
 
 function clearChart(symbol) {
-  state.grid = null; state.clusters = []; state.layout = null; state.estimated = null;
+  state.grid = null; state.clusters = []; state.layout = null; state.estimated = null; state.depth = null;
+  state.wallsDrawn = [];
   renderEstimatedLabel(null);
   const ctx = el.canvas.getContext("2d");
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -432,19 +486,29 @@ function render() {
   ctx.clearRect(0, 0, W, H);
   const L = { x0: 8, y0: 10, x1: W - 78, y1: H - 26 };
   state.layout = L;
+  const tab = state.tab, depth = tab === "liquidations" ? null : state.depth;
   const x = g.x, y = g.y, z = g[el.side.value] || g.z;
-  const t0 = x[0], t1 = x[x.length - 1], lp0 = Math.log(y[0]), lp1 = Math.log(y[y.length - 1]);
+  let lo = y[0], hi = y[y.length - 1];
+  if (tab === "liquidity" && depth && depth.prices.length > 1) { lo = depth.prices[0]; hi = depth.prices[depth.prices.length - 1]; }
+  if (tab === "combined" && depth) { // the walls near the price stay in view: the frame widens to them (3 % at most)
+    for (const w of depth.walls || []) {
+      if (state.price && Math.abs(w.price / state.price - 1) <= 0.03) { lo = Math.min(lo, w.price * 0.999); hi = Math.max(hi, w.price * 1.001); }
+    }
+  }
+  const t0 = x[0], t1 = x[x.length - 1], lp0 = Math.log(lo), lp1 = Math.log(hi);
   const X = (ms) => L.x0 + (ms - t0) / (t1 - t0) * (L.x1 - L.x0);
   const Y = (p) => L.y1 - (Math.log(p) - lp0) / (lp1 - lp0) * (L.y1 - L.y0);
   L.X = X; L.Y = Y; L.t0 = t0; L.t1 = t1; L.lp0 = lp0; L.lp1 = lp1;
 
   // cells
-  ctx.fillStyle = VIRIDIS[0];
+  ctx.fillStyle = depth ? `rgb(${DEPTH_BG})` : VIRIDIS[0];
   ctx.fillRect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0);
   let vmax = 0;
   for (const row of z) for (const v of row) if (v > vmax) vmax = v;
   const scale = el.scale.value;
-  const est = state.estimated, layer = est ? el.layer.value : "observed", heat = layer !== "estimated";
+  if (depth) drawDepth(ctx, depth, X, Y, L, scale);
+  const est = tab === "liquidity" ? null : state.estimated;
+  const layer = est ? el.layer.value : "observed", heat = layer !== "estimated" && tab !== "liquidity";
   if (!heat) vmax = 0;
   for (let i = 0; heat && i < z.length; i++) {
     const ya = Y(y[i + 1]), yb = Y(y[i]), row = z[i];
@@ -462,6 +526,7 @@ function render() {
   if (est) drawEstimated(ctx, est, Y, L);
   drawPrice(ctx, g, X, Y, L);
   if (heat) drawClusters(ctx, X, Y, L);
+  state.wallsDrawn = depth ? drawWalls(ctx, depth, X, Y, L) : [];
   drawMarkers(ctx, g, X, Y);
   ctx.restore();
   drawAxes(ctx, g, X, Y, L, W, H);
@@ -470,9 +535,12 @@ function render() {
   renderClusters();
   renderEstimatedLabel(est);
   document.body.dataset.layer = layer;
+  document.body.dataset.tab = tab;
+  document.body.dataset.walls = String(state.wallsDrawn.length);
 
   const sideName = { z: "longs + shorts", z_long: "longs", z_short: "shorts" }[el.side.value];
-  el.titleInfo.textContent = (heat ? "" : "estimated levels only · ") +
+  el.titleInfo.textContent = (tab === "liquidity" ? "order-book depth · " : heat ? "" : "estimated levels only · ") +
+    (depth && tab === "combined" ? "depth behind · " : "") +
     `${fmtDate(t0)} → ${fmtTime(t1)} · ${g.events} liquidations · ${sideName}, ${scale}` +
     (g.time_decay_minutes ? ` · decay ${g.time_decay_minutes} min` : "") +
     (g.price_source === "liquidations" ? " · price line: liquidation fills" :
@@ -481,6 +549,66 @@ function render() {
   document.body.dataset.drawnSymbol = state.symbol;
   el.canvas.dataset.drawnSymbol = state.symbol;
   document.body.dataset.ready = "1";
+}
+
+/* The depth heat: per time column and price bin, the bid (blue) or ask (orange) notional as a colour between the
+ * background and the side's, on the page's scale (linear, sqrt, log) of the largest cell. Bins: from a price to the
+ * next one up (the last one as wide as the one below). */
+function drawDepth(ctx, d, X, Y, L, scale) {
+  const T = d.times.length, P = d.prices.length;
+  if (!T || !P) return;
+  let vmax = 0;
+  for (const side of [d.bid, d.ask]) for (const col of side) for (const v of col) if (v > vmax) vmax = v;
+  if (!(vmax > 0)) return;
+  const top = P > 1 ? d.prices[P - 1] * d.prices[P - 1] / d.prices[P - 2] : d.prices[0] * 1.0005;
+  for (let i = 0; i < T; i++) {
+    const xa = Math.max(L.x0, X(d.times[i])), xb = Math.min(L.x1, X(d.times[i] + d.step_ms));
+    if (xb <= L.x0 || xa >= L.x1) continue;
+    for (let j = 0; j < P; j++) {
+      const b = d.bid[i][j], a = d.ask[i][j], v = Math.max(b, a);
+      const k = colourIndex(v, vmax, scale);
+      if (k < 0) continue;
+      const t = 0.2 + 0.8 * k / 255, full = b >= a ? DEPTH_BID : DEPTH_ASK;
+      const rgb = DEPTH_BG.map((c, n) => Math.round(c + (full[n] - c) * t));
+      const ya = Y(j + 1 < P ? d.prices[j + 1] : top), yb = Y(d.prices[j]);
+      if (yb < L.y0 || ya > L.y1) continue;
+      ctx.fillStyle = `rgb(${rgb})`;
+      ctx.fillRect(xa, ya, xb - xa + 0.5, yb - ya + 0.5);
+    }
+  }
+}
+
+/* The walls: a solid line at the wall's price from when it was first seen to when it went (or now), ● at its end
+ * when filled, ✕ when pulled. Returns [x0, x1, y] of each wall drawn. */
+function drawWalls(ctx, d, X, Y, L) {
+  const drawn = [];
+  for (const w of d.walls || []) {
+    const yv = Y(w.price);
+    if (yv < L.y0 || yv > L.y1) continue;
+    const xa = Math.max(L.x0, X(w.first_seen_ms)), xb = Math.min(L.x1, X(w.ended_ms != null ? w.ended_ms : L.t1));
+    if (xb < xa) continue;
+    const colour = w.side === "bid" ? WALL_BID : WALL_ASK;
+    ctx.lineCap = "butt";
+    ctx.strokeStyle = "rgba(0,0,0,0.7)"; ctx.lineWidth = 6;
+    ctx.beginPath(); ctx.moveTo(xa, yv); ctx.lineTo(xb, yv); ctx.stroke();
+    ctx.strokeStyle = colour; ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.moveTo(xa, yv); ctx.lineTo(xb, yv); ctx.stroke();
+    if (w.state === "filled") {
+      ctx.fillStyle = colour; ctx.beginPath(); ctx.arc(xb, yv, 5, 0, 2 * Math.PI); ctx.fill();
+    } else if (w.state === "pulled") {
+      ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.beginPath();
+      ctx.moveTo(xb - 5, yv - 5); ctx.lineTo(xb + 5, yv + 5); ctx.moveTo(xb - 5, yv + 5); ctx.lineTo(xb + 5, yv - 5);
+      ctx.stroke();
+    }
+    drawn.push([xa, xb, yv]);
+  }
+  return drawn;
+}
+
+function selectTab(tab) {
+  state.tab = tab;
+  el.tabs.forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
+  load(true);
 }
 
 // A diagonal hatch in the side's colour (the estimated bands' fill), made once per colour.
@@ -685,6 +813,7 @@ el.window.addEventListener("change", () => load(true));
 el.scale.addEventListener("change", render);
 el.side.addEventListener("change", render);
 el.layer.addEventListener("change", () => load(true));
+el.tabs.forEach((b) => b.addEventListener("click", () => selectTab(b.dataset.tab)));
 el.refresh.addEventListener("click", () => load(true));
 el.auto.addEventListener("change", schedule);
 el.interval.addEventListener("change", schedule);

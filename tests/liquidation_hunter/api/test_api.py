@@ -471,10 +471,11 @@ def test_openapi_describes_every_endpoint(client: Client, server: ApiServer) -> 
     assert set(spec["paths"]) == {"/health", "/api/v1/symbols", "/api/v1/clusters/{symbol}",
                                   "/api/v1/signal/{symbol}", "/api/v1/grid/{symbol}", "/api/v1/events/{symbol}",
                                   "/api/v1/status", "/api/v1/export/{symbol}", "/api/v1/positions", "/api/v1/trades",
-                                  "/api/v1/equity", "/api/v1/estimated/{symbol}"}
+                                  "/api/v1/equity", "/api/v1/estimated/{symbol}", "/api/v1/unified/{symbol}",
+                                  "/api/v1/depth/{symbol}"}
     schema = schemathesis.openapi.from_dict(spec)
     operations = [op.ok() for op in schema.get_all_operations()]
-    assert len(operations) == 12
+    assert len(operations) == 14
     clusters = spec["paths"]["/api/v1/clusters/{symbol}"]["get"]
     assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side",
                                                            "exchanges"}

@@ -49,6 +49,8 @@ REQUESTS = [
     "/api/v1/export/ETHUSDT?what=events&format=json&from=2025-01-27T17:00Z&to=2025-01-27T17:10Z",
     "/api/v1/export/ETHUSDT?what=events&format=csv&from=2025-01-27T17:00Z&to=2025-01-27T17:05Z",
     "/api/v1/export/BTCUSDT?what=clusters&format=json",
+    "/api/v1/unified/BTCUSDT",
+    "/api/v1/depth/BTCUSDT",
     "/api/v1/clusters/NOPEUSDT",
     "/api/v1/clusters/BTCUSDT?min_strength=1.5",
     "/api/v1/grid/BTCUSDT?window=forever",

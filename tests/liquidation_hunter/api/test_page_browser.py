@@ -376,3 +376,93 @@ def test_page_without_an_estimated_layer_says_why_and_stays_observed(server_url:
     assert not browser.find_element(By.ID, "estimated-label").is_displayed()
     assert not browser.find_element(By.ID, "error").is_displayed()
     assert browser.execute_script("return document.body.dataset.layer") == "observed"
+
+
+# ------------------------------------------------------------------ the unified view's tabs (issue 15)
+
+# pixels of the plot area in the depth colours (live_heatmap's page: bids blue, asks orange, blended over the dark
+# background; no viridis entry, cluster or estimated colour passes these tests)
+DEPTH_INK = """
+const cv = document.getElementById('heatmap'), L = state.layout, dpr = window.devicePixelRatio || 1;
+const d = cv.getContext('2d').getImageData(Math.ceil(L.x0 * dpr), Math.ceil(L.y0 * dpr),
+                                           Math.floor((L.x1 - L.x0) * dpr), Math.floor((L.y1 - L.y0) * dpr)).data;
+let bid = 0, ask = 0;
+for (let i = 0; i < d.length; i += 4) {
+  const r = d[i], g = d[i + 1], b = d[i + 2];
+  if (b > 1.6 * g && b > 2.5 * r && b > 60) bid++;
+  else if (r > 1.25 * g && r > 2 * b && g > 0.4 * r && r > 50) ask++;
+}
+return {bid: bid / (d.length / 4), ask: ask / (d.length / 4)};
+"""
+# the colour under the middle of each wall drawn
+WALL_PIXELS = """
+const cv = document.getElementById('heatmap'), dpr = window.devicePixelRatio || 1;
+return state.wallsDrawn.map(([x0, x1, y]) => Array.from(
+  cv.getContext('2d').getImageData(Math.round((x0 + x1) / 2 * dpr), Math.round(y * dpr), 1, 1).data.slice(0, 3)));
+"""
+
+
+@pytest.fixture(scope="module")
+def liquidity_url() -> Iterator[str]:
+    """The recording with a liquidity layer of BTCUSDT: books around the recorded price over the last 20 minutes,
+    a bid wall standing 0.4 % under it and an ask wall pulled 0.4 % over it."""
+    from liquidity_books import WallPlan, fed_layer
+
+    from liquidation_hunter.api.recording import source_from_recording
+    from liquidation_hunter.api.server import ApiServer
+
+    source = source_from_recording(WIRE, at_ms=AT_MS, prices=[PRICES])
+    price = source.price("BTCUSDT", AT_MS)
+    assert price is not None
+    walls = [WallPlan("bid", price * 0.996, AT_MS - 1_200_000),
+             WallPlan("ask", price * 1.004, AT_MS - 1_200_000, AT_MS - 300_000)]
+    source.liquidity = fed_layer("BTCUSDT", price, walls, AT_MS - 1_200_000, AT_MS, step_ms=5000)
+    with ApiServer(source, host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+def pick_tab(driver: Any, tab: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, f'#tabs [data-tab="{tab}"]').click()
+    wait_for(lambda: driver.execute_script("return document.body.dataset.tab") == tab and drawn(driver, "BTCUSDT"),
+             f"the {tab} tab drawn")
+
+
+def test_combined_tab_draws_depth_heat_behind_the_price_and_marks_the_walls(liquidity_url: str, browser: Any
+                                                                           ) -> None:
+    browser.get_log("browser")  # what earlier tests left
+    browser.get(liquidity_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT") and browser.execute_script(
+        "return document.body.dataset.depth") == "ready", "BTCUSDT drawn with depth")
+    browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
+                           " a.dispatchEvent(new Event('change'));")
+    assert browser.execute_script("return document.body.dataset.tab") == "combined"
+    ink = browser.execute_script(DEPTH_INK)
+    assert ink["bid"] > 0.02 and ink["ask"] > 0.02, ink  # both sides' depth drawn
+    assert browser.execute_script("return document.body.dataset.walls") == "2"
+    pixels = browser.execute_script(WALL_PIXELS)
+    assert [tuple(p) for p in pixels] == [(0xb8, 0xdc, 0xff), (0xff, 0xd9, 0xa8)], pixels  # bid, ask wall colours
+    assert cluster_rows(browser), "the Combined tab lists the clusters too"
+    screenshot(browser, "BTCUSDT-combined")
+
+    pick_tab(browser, "liquidations")  # the map as before issue 15: no depth
+    none = browser.execute_script(DEPTH_INK)
+    assert none["bid"] < 0.001 and none["ask"] < 0.001, none  # a few antialiased edges of the clusters' labels
+    assert browser.execute_script("return document.body.dataset.walls") == "0"
+
+    pick_tab(browser, "liquidity")  # depth and walls, no liquidation heat
+    ink = browser.execute_script(DEPTH_INK)
+    assert ink["bid"] > 0.05 and ink["ask"] > 0.05, ink
+    assert browser.execute_script("return document.body.dataset.walls") == "2"
+    screenshot(browser, "BTCUSDT-liquidity")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def test_combined_tab_without_a_liquidity_layer_is_the_liquidation_map(server_url: str, browser: Any) -> None:
+    browser.get(server_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT") and browser.execute_script(
+        "return document.body.dataset.depth") == "none", "BTCUSDT drawn, no depth")
+    assert browser.find_element(By.ID, "depth-state").text == "depth: off"
+    combined = browser.execute_script(CANVAS_STATS)
+    pick_tab(browser, "liquidations")
+    assert browser.execute_script(CANVAS_STATS)["checksum"] == combined["checksum"]
