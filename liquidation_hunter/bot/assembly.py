@@ -12,12 +12,13 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.secrets import environment_secrets
 from liquidation_hunter.config.sections import ExchangeConfig
 from liquidation_hunter.signals.hunter import LiquidationHunter
+from liquidation_hunter.signals.rules import check_estimated_target, check_wall_option
 from live_heatmap import ConfigError, LiveLiquidationHeatmap
 from live_heatmap.stream.connection import ConnectionSettings
 from live_heatmap.stream.stream import StreamSettings
 from strategies import Strategy, make_strategy, strategy_from_path
 
-__all__ = ["check_strategy", "configured_strategy", "stream_settings"]
+__all__ = ["check_layers", "check_strategy", "configured_strategy", "stream_settings"]
 
 
 def configured_strategy(config: BotConfig, hunter: LiquidationHunter) -> Strategy:
@@ -40,6 +41,14 @@ def check_strategy(config: BotConfig) -> None:
     """Build ``config``'s strategy once on an empty heatmap: its parameters, and their fit with the heatmap's
     horizon, are checked before anything starts."""
     configured_strategy(config, LiquidationHunter(config.hunter, LiveLiquidationHeatmap(config=config.heatmap)))
+
+
+def check_layers(config: BotConfig) -> None:
+    """The layers the hunter reads are kept by a running bot: ``hunter.target`` estimated or agree needs
+    ``estimated.enabled``, ``hunter.wall`` prefer or require needs ``orderbook.enabled`` (:class:`ConfigError`
+    naming the hunter's key). A backtest brings its own layers (``--history``, ``--depth``) and checks them there."""
+    check_estimated_target(config.hunter, config.estimated.enabled)
+    check_wall_option(config.hunter, config.orderbook.enabled)
 
 
 def stream_settings(exchange: ExchangeConfig) -> StreamSettings:

@@ -32,7 +32,7 @@ import structlog
 
 from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.assembly import check_strategy, configured_strategy, stream_settings
+from liquidation_hunter.bot.assembly import check_layers, check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.estimated import EstimatedInputs
 from liquidation_hunter.bot.liquidity import LiquidityInputs
@@ -43,7 +43,6 @@ from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.signals.hunter import LiquidationHunter
-from liquidation_hunter.signals.rules import check_estimated_target
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.brackets import current_brackets
 from liquidation_hunter.trading.errors import OrderRejected
@@ -87,7 +86,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     """Every part of a bot, connected but not started: the stream is built (``bot.stream``), not opened."""
     check_live_opt_in(config, live_flag, environ)
     check_strategy(config)
-    check_estimated_target(config.hunter, config.estimated.enabled)
+    check_layers(config)
     secrets = config.secrets(environ)
     now = clock()
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)
@@ -123,7 +122,8 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated,
                            trades=trades)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets,
-                               estimated=None if estimated is None else estimated.layer)
+                               estimated=None if estimated is None else estimated.layer,
+                               liquidity=None if liquidity is None else liquidity.layer)
     strategy = configured_strategy(config, hunter)
     bot = Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books,
               price_feed=None if config.exchange.mark_price else client, markets=markets, clock=clock,

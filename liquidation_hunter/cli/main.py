@@ -25,7 +25,7 @@ from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_con
 from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.hunter import LiquidationHunter
-from liquidation_hunter.signals.rules import HunterConfig, check_estimated_target
+from liquidation_hunter.signals.rules import HunterConfig
 from liquidation_hunter.trading.books import Books, BooksError
 from liquidation_hunter.trading.status import render_status, status_report
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
@@ -119,13 +119,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _load(path: str, *, strategy: bool = True) -> BotConfig | None:
     """The config at ``path`` with its strategy's parameters checked (``strategy``), or the one-line error printed
     (and None returned)."""
-    from liquidation_hunter.bot.assembly import check_strategy  # noqa: PLC0415 - lazy: websocket-client
+    from liquidation_hunter.bot.assembly import check_layers, check_strategy  # noqa: PLC0415 - lazy: websocket-client
 
     try:
         config = load_config(path)
         if strategy:
             check_strategy(config)
-            check_estimated_target(config.hunter, config.estimated.enabled)
+            check_layers(config)
         return config
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

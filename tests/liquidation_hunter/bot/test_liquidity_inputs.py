@@ -12,6 +12,7 @@ import numpy as np
 from fakes.binance import FakeBinanceRest
 
 from liquidation_hunter.bot.liquidity import SNAPSHOT_GAP_MS, LiquidityInputs, make_layer
+from liquidation_hunter.bot.runner import build_bot
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.store.depth_runs import load_depth_history
@@ -119,3 +120,19 @@ def test_recorded_depth_goes_to_the_event_stores_file_and_a_failed_write_is_coun
         status = broken.status()
         assert status["record_errors"] == 1 and "recording" in status["last_error"]
         assert broken.poll(T0 + 180_000) == 1  # the layer goes on
+
+
+def test_the_bot_s_hunter_reads_the_layer_the_bot_keeps(tmp_path: Path) -> None:
+    """build_bot hands the liquidity layer it feeds to the hunter (hunter.wall) and, through the bot, to the API."""
+    with FakeBinanceRest() as rest:
+        config = BotConfig.from_mapping({
+            "symbols": ["BTCUSDT"], "exchange": {"rest_url": rest.base_url, "ws_url": "ws://127.0.0.1:9/market"},
+            "orderbook": {"enabled": True, "public_url": "ws://127.0.0.1:9/public"},
+            "hunter": {"wall": "prefer"}, "storage": {"path": "bot.sqlite", "events": None}},
+            source=tmp_path / "bot.yaml")
+        bot = build_bot(config, clock=lambda: T0)
+        try:
+            assert bot.liquidity is not None
+            assert bot.strategy.hunter.liquidity is bot.liquidity.layer  # type: ignore[attr-defined]
+        finally:
+            bot.books.close()

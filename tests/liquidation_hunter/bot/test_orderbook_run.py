@@ -97,6 +97,12 @@ def test_a_paper_bot_keeps_a_synced_book_and_status_shows_its_resyncs(tmp_path: 
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as answer:
                 api = json.loads(answer.read())
             assert api["stream"]["orderbook"]["symbols"]["BTCUSDT"]["resyncs"] == 1
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/unified/BTCUSDT", timeout=5) as answer:
+                unified = json.loads(answer.read())
+            assert unified["liquidity"] is not None  # the bot's layer behind the unified view
+            assert unified["liquidity"]["book"]["book_state"] == "synced"
+            codes = {w["code"] for w in unified["insights"]["warnings"]}
+            assert not codes & {"no_liquidity_layer", "book_not_synced", "no_depth"}, codes
             heartbeat = log_events(log, "heartbeat")[-1]
             assert not (heartbeat.get("job_failures") or {}).get("orderbook")
         assert bot.returncode == 0

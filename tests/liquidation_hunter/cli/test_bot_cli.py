@@ -77,6 +77,16 @@ def test_run_on_estimated_levels_needs_the_layer_on(tmp_path: Path, capsys: pyte
     assert not (tmp_path / "books.sqlite").exists()
 
 
+def test_run_on_walls_needs_the_order_book_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """hunter.wall prefer/require reads the liquidity layer: refused while orderbook.enabled is false."""
+    path = _config(tmp_path, "storage:\n  path: books.sqlite\nhunter:\n  wall: require\n")
+    for command in (["run", "--config", str(path)], ["check-config", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "hunter.wall" in err and "orderbook.enabled is false" in err and err.count("\n") == 1, command
+    assert not (tmp_path / "books.sqlite").exists()
+
+
 def _books_with_history(path: Path) -> None:
     books = Books.open(path, mode="paper", starting_wallet=10_000.0, now_ms=1_000)
     order = EntryOrder("lh-a", "BTC/USDT:USDT", 1, 0.1, 100_000.0, 99_000.0, 102_000.0, 5, 2_000)
