@@ -30,13 +30,15 @@ run: $(STAMP)
 DEMO_EVENTS := data/binance/forceorder_wire.jsonl
 DEMO_PRICES := data/binance/aggtrades_large.csv
 DEMO_SPAN   := --from 2025-01-27T16:50:00Z --to 2025-01-27T17:20:00Z
+DEMO_DEPTH  := --depth data/orderbook/binance_usdm_rest_depth_2021-07-22.txt --depth data/orderbook/binance_usdm_depth100ms_2021-07-22.jsonl
 
 demo: $(STAMP)
 	$(BIN)/liquidation-hunter clusters --events $(DEMO_EVENTS) --at 2025-01-27T17:20:00Z --min-strength 0.3
 	$(BIN)/liquidation-hunter backtest --config config/demo.yaml --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) $(DEMO_SPAN) --out demo-output
 	$(BIN)/liquidation-hunter heatmap ETHUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-ETHUSDT.png
 	$(BIN)/liquidation-hunter heatmap BTCUSDT --events $(DEMO_EVENTS) --prices $(DEMO_PRICES) --at 2025-01-27T17:20:00Z --window 40m --out demo-output/heatmap-BTCUSDT.png
-	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png"
+	$(BIN)/liquidation-hunter heatmap SUSHIUSDT --layer depth $(DEMO_DEPTH) --out demo-output/depth-SUSHIUSDT.png
+	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png, depth-SUSHIUSDT.png"
 
 bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth
 

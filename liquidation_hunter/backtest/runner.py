@@ -104,7 +104,7 @@ from liquidation_hunter.backtest.result import BacktestResult, EquityPoint, Open
 from liquidation_hunter.bot.assembly import configured_strategy
 from liquidation_hunter.bot.engine import Bot
 from liquidation_hunter.config.model import BotConfig
-from liquidation_hunter.data.depth_replay import DepthReplay
+from liquidation_hunter.data.depth_replay import DepthSource, open_depth_replay
 from liquidation_hunter.data.prices import PricePath, PriceSeries
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
@@ -115,6 +115,7 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, Side, to_exchange_id
 from live_heatmap.estimated.bars import Bar
 from live_heatmap.estimated.layer import EstimatedLayer
+from live_heatmap.orderbook.layer import LiquidityLayer
 
 __all__ = [
     "DEFAULT_GAP_MINUTES",
@@ -190,9 +191,10 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
     shipped ones). ``estimated``: model bars per symbol (time order) for the hunter's estimated layer: a bar is
     applied at its close time, with the prices (the signals after it read it), bars before the start at the
     first moment (a warm-up, never traded on). ``depth``: depth recordings (issue 15, what
-    :func:`live_heatmap.orderbook.recording.load_depth_recording` reads) replayed into the hunter's liquidity layer
-    (:class:`~liquidation_hunter.data.depth_replay.DepthReplay`, sampled every second) in time order with the
-    prices and events (``hunter.wall``; an update received at or before a
+    :func:`live_heatmap.orderbook.recording.load_depth_recording` reads, sampled every second) or one event store
+    a bot recorded depth to (at its recording interval), replayed into the hunter's liquidity layer (the config's
+    ``orderbook`` bins and wall settings; :func:`~liquidation_hunter.data.depth_replay.open_depth_replay`) in time
+    order with the prices and events (``hunter.wall``; an update received at or before a
     moment is applied before the signals of that moment). Raises :class:`BacktestError` when there is nothing to
     replay or no symbol with prices to trade.
     """
@@ -231,7 +233,9 @@ def run_backtest(config: BotConfig, events: Iterable[LiquidationEvent], prices: 
 
     problems: list[str] = []
     with _captured_logs(problems):
-        books = None if depth is None else DepthReplay(list(depth), symbols=traded)
+        books = None if depth is None else open_depth_replay(list(depth), traded, layer=LiquidityLayer(
+            bin_width=bt_config.orderbook.bin_pct / 100.0, wall_k=bt_config.orderbook.wall_k,
+            wall_floor=bt_config.orderbook.wall_floor))
         state = _Replay(bt_config, traded, replay, prices, origin, rules=rules, warm=warm, estimated=estimated,
                         depth=books)
         state.run(sessions, _progress(progress))
@@ -265,7 +269,7 @@ class _Replay:
 
     def __init__(self, config: BotConfig, traded: list[str], events: list[LiquidationEvent], prices: PriceSeries,
                  origin: int, *, rules: ExchangeClient, warm: Sequence[LiquidationEvent] = (),
-                 estimated: Mapping[str, Sequence[Bar]] | None = None, depth: DepthReplay | None = None) -> None:
+                 estimated: Mapping[str, Sequence[Bar]] | None = None, depth: DepthSource | None = None) -> None:
         self.config = config
         self.depth = depth
         self.origin = origin

@@ -55,9 +55,10 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "estimated layer updated at each bar's close, the hunter's target estimated (agree with "
                         "--events); no liquidation events needed")
     p.add_argument("--depth", action="append", metavar="FILE",
-                   help="recorded order-book depth (Binance REST snapshots and depth diffs; repeatable) replayed "
-                        "into the hunter's liquidity layer in time order with the events, for hunter.wall "
-                        "(docs/LIQUIDITY.md)")
+                   help="recorded order-book depth replayed into the hunter's liquidity layer in time order with "
+                        "the events, for hunter.wall (docs/LIQUIDITY.md): depth recordings (Binance REST snapshots "
+                        "and depth diffs; repeatable) or the event store a bot recorded its depth to "
+                        "(orderbook.record_seconds)")
     p.add_argument("--interval", default="5m", metavar="I", help="the bars of --history (default 5m)")
     p.add_argument("--from", dest="start", metavar="TIME",
                    help="start (ISO-8601, UTC when no zone; or epoch ms); the heatmap's horizon before it warms it up")

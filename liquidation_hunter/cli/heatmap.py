@@ -16,7 +16,7 @@ import numpy as np
 from msgspec.structs import replace
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
-from liquidation_hunter.data.depth_replay import replay_depth
+from liquidation_hunter.data.depth_replay import is_event_store, replay_depth
 from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.plot.depth import render_depth
@@ -97,7 +97,7 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
     for name in args.depth:
         if not Path(name).is_file():
             return _error(f"--depth {name}: no such file")
-    if len(args.depth) == 1 and _is_sqlite(Path(args.depth[0])):
+    if len(args.depth) == 1 and is_event_store(args.depth[0]):
         return _stored_depth_picture(args, symbol, window_ms, at_ms, size)
     try:
         replay = replay_depth(list(args.depth), sample_ms=sample_ms, venue=args.depth_venue, symbols=[symbol])
@@ -128,11 +128,6 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
           f"{replay.updates} updates, {replay.samples} samples, {replay.resyncs()} resyncs, grid "
           f"{grid.times.size} x {grid.prices.size}, {len(walls)} walls, {args.scale} scale")
     return 0
-
-
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(16) == b"SQLite format 3\x00"
 
 
 def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms: int | None,

@@ -8,20 +8,34 @@ order, exactly as the live feed's updates do (buffer, snapshot bridge, ``pu`` ch
 :class:`~live_heatmap.orderbook.layer.LiquidityLayer` (a book that is not synced is not sampled: never a wrong
 book). :class:`DepthReplay` does it step by step (``advance(until_ms)``) so a backtest can interleave it with the
 liquidations in time order.
+
+The depth a bot records to its event store (``depth_runs``, runs per price bin at ``orderbook.record_seconds``)
+replays the same way through :class:`StoredDepthReplay`: at every recorded interval, each symbol's bins are a
+:class:`~live_heatmap.orderbook.binned_book.BinnedBook` sampled into the layer, so its walls are found by the same
+rules, at the recording's interval (coarser than live: a wall must stand over two recorded samples 30 s apart,
+and without the trades the end of a wall is not told filled or pulled, which the hunter does not read).
+:func:`open_depth_replay` picks the one for the files given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
+import numpy as np
+
+from live_heatmap.common.symbols import symbol_key
+from live_heatmap.orderbook.binned_book import BinnedBook, binned_books
+from live_heatmap.orderbook.depth_history import DepthHistory
 from live_heatmap.orderbook.layer import LiquidityLayer
 from live_heatmap.orderbook.recording import merge_depth_recordings
 from live_heatmap.orderbook.sync import BinanceBookSync, BybitBookSync
+from live_heatmap.store.depth_runs import load_depth_history
+from live_heatmap.store.schema import SQLITE_MAGIC
 from live_heatmap.wire.depth import DepthSnapshot, DepthUpdate
 
-__all__ = ["DepthReplay", "replay_depth"]
+__all__ = ["DepthReplay", "DepthSource", "StoredDepthReplay", "is_event_store", "open_depth_replay", "replay_depth"]
 
 DepthVenue = Literal["binance", "bybit"]
 
@@ -112,3 +126,81 @@ def replay_depth(paths: list[str | Path], *, sample_ms: int = 1000, venue: Depth
     replay = DepthReplay(paths, sample_ms=sample_ms, venue=venue, symbols=symbols)
     replay.finish()
     return replay
+
+
+class DepthSource(Protocol):
+    """What a backtest reads of a depth replay: the layer it fills, filled up to a moment."""
+
+    layer: LiquidityLayer
+
+    def advance(self, until_ms: int | None = None) -> None: ...
+
+
+GRID_CHUNK = 1024
+"""Recorded intervals rebuilt into books at a time (bounds the grid's memory on long recordings)."""
+
+
+class StoredDepthReplay:
+    """The depth runs of ``symbols`` a bot recorded to the event store ``store`` replayed into ``layer`` (module
+    docstring), one sample per recorded interval: ``interval_ms``, by default the shortest gap between two run
+    starts (the recorder's ``record_seconds``). Raises ``ValueError`` naming the file when it holds no depth of
+    those symbols at the layer's bin width."""
+
+    def __init__(self, store: str | Path, symbols: Sequence[str], *, layer: LiquidityLayer | None = None,
+                 interval_ms: int | None = None) -> None:
+        self.layer = layer if layer is not None else LiquidityLayer()
+        histories: dict[str, DepthHistory] = {}
+        for symbol in symbols:
+            history = load_depth_history(store, symbol, 0, 2**62, bin_width=self.layer.bin_width)
+            if history.runs:
+                histories[symbol_key(symbol)] = history
+        if not histories:
+            raise ValueError(f"{store}: no recorded depth of {', '.join(symbols)} at a {self.layer.bin_width:.4%} "
+                             "bin width (the bot records it with orderbook.enabled and storage.events)")
+        starts = np.unique(np.concatenate([h.all_runs().start_ms for h in histories.values()]))
+        gaps = np.diff(starts)
+        self.interval_ms = interval_ms or (int(gaps[gaps > 0].min()) if (gaps > 0).any() else 60_000)
+        if self.interval_ms < 1:
+            raise ValueError(f"interval_ms: expected a positive number of ms, got {self.interval_ms}")
+        self.histories = histories
+        self.first_ms = int(starts[0])
+        self.last_ms = max(int(h.all_runs().end_ms.max()) for h in histories.values())
+        self._next_ms = self.first_ms
+        self.samples = 0
+
+    def advance(self, until_ms: int | None = None) -> None:
+        """Sample every recorded interval at or before ``until_ms`` (None: all)."""
+        end = self.last_ms if until_ms is None else min(until_ms, self.last_ms)
+        while self._next_ms <= end:
+            stop = min(end, self._next_ms + (GRID_CHUNK - 1) * self.interval_ms)
+            for symbol, history in self.histories.items():
+                grid = history.grid(self._next_ms, stop, self.interval_ms)
+                for at_ms, book in binned_books(grid, symbol):
+                    self._sample(symbol, book, at_ms)
+            self._next_ms = int(grid.times[-1]) + self.interval_ms
+
+    def _sample(self, symbol: str, book: BinnedBook, at_ms: int) -> None:
+        served = book.mid() is not None
+        with self.layer.lock:
+            self.layer.sample(symbol, book if served else None, at_ms,
+                              book_state="recorded" if served else "not recorded")
+        self.samples += served
+
+
+def is_event_store(path: str | Path) -> bool:
+    """Whether ``path`` is a SQLite file (an event store), by its first bytes."""
+    with Path(path).open("rb") as fh:
+        return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+
+def open_depth_replay(paths: Sequence[str | Path], symbols: Sequence[str], *,
+                      layer: LiquidityLayer | None = None) -> DepthSource:
+    """The replay of ``paths``: one event store a bot recorded depth to (:class:`StoredDepthReplay`), or depth
+    recordings (:class:`DepthReplay`, sampled every second). Raises ``ValueError`` for a mix of the two."""
+    stores = [p for p in paths if is_event_store(p)]
+    if stores and len(paths) > 1:
+        raise ValueError(f"{stores[0]}: an event store's recorded depth replays alone (give one --depth STORE, or "
+                         "depth recordings)")
+    if stores:
+        return StoredDepthReplay(stores[0], symbols, layer=layer)
+    return DepthReplay(list(paths), layer=layer, symbols=list(symbols))

@@ -164,7 +164,8 @@ def test_offline_commands_run(working_copy: Path, capsys: pytest.CaptureFixture[
             ran += 1
     assert ran >= 15
     assert {p.name for p in (working_copy / "demo-output").iterdir()} >= {
-        "report.md", "report.html", "report.json", "equity.png", "heatmap-ETHUSDT.png", "heatmap-BTCUSDT.png"}
+        "report.md", "report.html", "report.json", "equity.png", "heatmap-ETHUSDT.png", "heatmap-BTCUSDT.png",
+        "depth-SUSHIUSDT.png"}
 
 
 def test_server_commands_serve(working_copy: Path) -> None:

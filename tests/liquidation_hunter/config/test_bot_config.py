@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liquidation_hunter.bot.assembly import check_strategy, stream_settings
+from liquidation_hunter.bot.assembly import check_layers, check_strategy, stream_settings
 from liquidation_hunter.cli import main
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, Secrets, load_config
 from liquidation_hunter.config.sections import RiskConfig, ScheduleConfig, StorageConfig
@@ -292,7 +292,8 @@ def test_default_yaml_documents_every_key() -> None:
             assert "#" in line, f"no comment on: {line}"
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "paper.yaml", "live.yaml", "paper_estimated.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "paper.yaml", "live.yaml", "paper_estimated.yaml",
+                                  "paper_orderbook.yaml"])
 def test_shipped_files_load_and_round_trip(name: str) -> None:
     path = CONFIG / name
     config = load_config(path)
@@ -313,6 +314,9 @@ def test_paper_and_live_files() -> None:
     assert live.risk.risk_per_trade < paper.risk.risk_per_trade and live.risk.leverage <= paper.risk.leverage
     estimated = load_config(CONFIG / "paper_estimated.yaml")
     assert estimated.mode == "paper" and estimated.estimated.enabled and estimated.hunter.target == "agree"
+    orderbook = load_config(CONFIG / "paper_orderbook.yaml")
+    assert orderbook.mode == "paper" and orderbook.orderbook.enabled and orderbook.hunter.wall == "prefer"
+    check_layers(orderbook)  # the wall option's layer is kept
     text = (CONFIG / "live.yaml").read_text()
     assert "--live" in text and "BINANCE_API_KEY" in text and "BINANCE_API_SECRET" in text
 
