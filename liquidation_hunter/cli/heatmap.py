@@ -16,7 +16,7 @@ import numpy as np
 from msgspec.structs import replace
 
 from liquidation_hunter.config.model import ConfigFileError, load_config
-from liquidation_hunter.data.depth_replay import is_event_store, replay_depth
+from liquidation_hunter.data.depth_replay import StoredDepthReplay, is_event_store, replay_depth
 from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.plot.depth import render_depth
@@ -26,7 +26,6 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import build_grid
 from live_heatmap.heatmap import venue_codes
-from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.store.history import load_events
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 
@@ -132,19 +131,21 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
 
 def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms: int | None,
                           size: tuple[int, int]) -> int:
-    """``--layer depth --depth STORE``: the depth runs a bot recorded to its event store (``depth_runs``, room
-    depth's :mod:`live_heatmap.store.depth_runs`) over the window ending at ``--at`` (default: the last run's end).
-    The store keeps runs, not walls: none are drawn."""
+    """``--layer depth --depth STORE``: the depth runs a bot recorded to its event store (``depth_runs``) over the
+    window ending at ``--at`` (default: the last run's end), with the walls found by replaying them at the
+    recording's interval (:class:`~liquidation_hunter.data.depth_replay.StoredDepthReplay`; without the trades,
+    a wall that went is drawn as pulled)."""
     store = args.depth[0]
     try:
-        history = load_depth_history(store, symbol, 0, 2**62)
-        runs = history.all_runs()
-        if not len(runs):
-            return _error(f"--depth {store}: no recorded depth of {symbol}")
-        end_ms = at_ms if at_ms is not None else int(runs.end_ms.max())
-        start_ms = max(end_ms - window_ms, int(runs.start_ms.min()))
+        replay = StoredDepthReplay(store, [symbol])
+        end_ms = at_ms if at_ms is not None else replay.last_ms
+        replay.advance(end_ms - 1)  # the walls as they stood: at the recording's end its books go
+        history, tracker = replay.histories[symbol_key(symbol)], replay.layer.walls(symbol)
+        start_ms = max(end_ms - window_ms, replay.first_ms)
         grid = history.grid(start_ms, end_ms, max(1000, (end_ms - start_ms) // 600))
-        out = render_depth(grid, [], args.out, symbol=symbol, scale=args.scale, width_px=size[0], height_px=size[1])
+        walls = [] if tracker is None else [*tracker.active(), *tracker.ended(start_ms)]
+        out = render_depth(grid, walls, args.out, symbol=symbol, scale=args.scale, width_px=size[0],
+                           height_px=size[1])
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == "matplotlib":
             return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
@@ -152,7 +153,8 @@ def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int,
     except (OSError, ValueError) as exc:  # EventStoreError is a ValueError
         return _error(f"--depth {exc}" if store not in str(exc) else str(exc))
     print(f"{out}: {size[0]}x{size[1]} px, {symbol} recorded depth {_when(start_ms)} to {_when(end_ms)}, "
-          f"{len(runs)} runs, grid {grid.times.size} x {grid.prices.size}, {args.scale} scale")
+          f"{history.runs} runs, grid {grid.times.size} x {grid.prices.size}, {len(walls)} walls, "
+          f"{args.scale} scale")
     return 0
 
 

@@ -148,6 +148,8 @@ def test_depth_a_bot_recorded_to_its_event_store_is_drawn(tmp_path: Path, given:
     bids, asks = grid.bid.sum(axis=0), grid.ask.sum(axis=0)  # over the window (the runs end at its end)
     assert bids.max() > 0 and asks.max() > 0
     assert abs(float(grid.prices[int(np.argmax(bids))]) - 99.0) / 99.0 < 0.001  # the wall's bin
+    walls = given[0]["walls"]  # found again from the recorded runs, by the same rules
+    assert [w.side for w in walls] == ["bid"] and abs(walls[0].price - 99.0) / 99.0 < 0.001
     bid, ask = ink(rgb_of(out))
     assert bid > 0.05 and ask > 0.05, (bid, ask)
     assert run_cli(["heatmap", "ETHUSDT", "--layer", "depth", "--depth", str(store), "--out", str(out)]) == 2
