@@ -130,8 +130,11 @@ def test_depth_goes_to_public_and_liquidations_to_market_over_real_connections()
             fake.send_raw(orjson.dumps(book.update("BTCUSDT", bids=[(99.0, 1.0)])))
             fake.send_raw(orjson.dumps(FORCE_ORDER))
             assert _wait(lambda: depth.status().rejected.get(WRONG_CONNECTION) == 1
-                         and liquidations.status().rejected.get(WRONG_CONNECTION) == 1)
-            assert len(depths.payloads) == 2 and len(market.events) == 2  # each taken where it belongs
+                         and liquidations.status().rejected.get(WRONG_CONNECTION) == 1
+                         and len(depths.payloads) == 2 and len(market.events) == 2)  # each taken where it belongs
+            assert depth.status().rejected.get(WRONG_CONNECTION) == 1  # and the other kind not also taken
+            assert liquidations.status().rejected.get(WRONG_CONNECTION) == 1
+            assert len(depths.payloads) == 2 and len(market.events) == 2
             status = depth.status()
             assert status.connected and status.url == fake.public_url and status.events_received == 2
         finally:
