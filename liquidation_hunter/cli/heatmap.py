@@ -59,6 +59,19 @@ def _parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def _drawn(draw: Callable[[], Path]) -> Path | str:
+    """The picture ``draw`` wrote, or the one line to print: matplotlib missing (the 'plot' extra), or the file
+    not written."""
+    try:
+        return draw()
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "matplotlib":
+            return "the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'"
+        raise
+    except (OSError, ValueError) as exc:
+        return str(exc)
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -114,15 +127,10 @@ def _depth_picture(args: argparse.Namespace, symbol: str, window_ms: int, at_ms:
     mids = replay.mids.get(symbol, [])
     points = (np.array([m[0] for m in mids if start_ms <= m[0] <= end_ms], dtype=np.int64),
               np.array([m[1] for m in mids if start_ms <= m[0] <= end_ms], dtype=np.float64))
-    try:
-        out = render_depth(grid, walls, args.out, symbol=symbol, mids=points, scale=args.scale, width_px=size[0],
-                           height_px=size[1])
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "matplotlib":
-            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
-        raise
-    except (OSError, ValueError) as exc:
-        return _error(str(exc))
+    out = _drawn(lambda: render_depth(grid, walls, args.out, symbol=symbol, mids=points, scale=args.scale,
+                                      width_px=size[0], height_px=size[1]))
+    if isinstance(out, str):
+        return _error(out)
     print(f"{out}: {size[0]}x{size[1]} px, {symbol} depth {_when(start_ms)} to {_when(end_ms)}, "
           f"{replay.updates} updates, {replay.samples} samples, {replay.resyncs()} resyncs, grid "
           f"{grid.times.size} x {grid.prices.size}, {len(walls)} walls, {args.scale} scale")
@@ -144,14 +152,12 @@ def _stored_depth_picture(args: argparse.Namespace, symbol: str, window_ms: int,
         start_ms = max(end_ms - window_ms, replay.first_ms)
         grid = history.grid(start_ms, end_ms, max(1000, (end_ms - start_ms) // 600))
         walls = [] if tracker is None else [*tracker.active(), *tracker.ended(start_ms)]
-        out = render_depth(grid, walls, args.out, symbol=symbol, scale=args.scale, width_px=size[0],
-                           height_px=size[1])
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "matplotlib":
-            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
-        raise
     except (OSError, ValueError) as exc:  # EventStoreError is a ValueError
         return _error(f"--depth {exc}" if store not in str(exc) else str(exc))
+    out = _drawn(lambda: render_depth(grid, walls, args.out, symbol=symbol, scale=args.scale, width_px=size[0],
+                                      height_px=size[1]))
+    if isinstance(out, str):
+        return _error(out)
     print(f"{out}: {size[0]}x{size[1]} px, {symbol} recorded depth {_when(start_ms)} to {_when(end_ms)}, "
           f"{history.runs} runs, grid {grid.times.size} x {grid.prices.size}, {len(walls)} walls, "
           f"{args.scale} scale")
@@ -243,15 +249,10 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             bands = estimated_bands(args.history, symbol, end_ms, float(grid.price[-1]) if grid.price.size else None)
         except (OSError, ValueError) as exc:
             return _error(str(exc))
-    try:
-        out = render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
-                             price_label=price_label, estimated=bands, observed=args.layer != "estimated")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "matplotlib":
-            return _error("the heatmap picture needs matplotlib: pip install 'liquidation-hunter[plot]'")
-        raise
-    except (OSError, ValueError) as exc:
-        return _error(str(exc))
+    out = _drawn(lambda: render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
+                                        price_label=price_label, estimated=bands, observed=args.layer != "estimated"))
+    if isinstance(out, str):
+        return _error(out)
     n_time, n_price = grid.shape
     print(f"{out}: {width_px}x{height_px} px, {symbol} {_when(start_ms)} to {_when(end_ms)}, "
           f"{grid.events.trade_time.size} liquidations"
