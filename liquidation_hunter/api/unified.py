@@ -95,7 +95,7 @@ def unified_answer(source: ApiSource, symbol: str) -> dict[str, Any]:
              "distance_from_price": z.distance_from_price} for z in found]}
         zones = [Level("estimated", z.side, z.price_level, z.notional, z.strength) for z in found]
     stream = source.stream.status() if source.stream is not None else None
-    down = [stream.venue] if stream is not None and not stream.connected else []
+    down = list(stream.down()) if stream is not None else []
     found_warnings: list[Caveat] = warnings(
         liquidity_kept=layer is not None, book_state=state, depth_known=liquidity is not None, venues_down=down,
         estimated_kept=kept is not None, estimated_validated=kept is not None and kept.validation.validated)

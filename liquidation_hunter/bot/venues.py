@@ -150,7 +150,8 @@ class VenueStreams:
             shards=tuple(shard for s in statuses for shard in s.shards),
             venue=",".join(s.venue for s in statuses), connections=sum(s.connections for s in statuses),
             rejected=rejected, subscription_errors=sum(s.subscription_errors for s in statuses),
-            skipped_symbols=tuple(f"{s.venue}:{sym}" for s in statuses for sym in s.skipped_symbols))
+            skipped_symbols=tuple(f"{s.venue}:{sym}" for s in statuses for sym in s.skipped_symbols),
+            venues_down=tuple(s.venue for s in statuses if not s.connected))
 
     def venues(self) -> list[dict[str, Any]]:
         """Per venue: stream health, instruments (count, as of, source), skipped symbols, backfill."""

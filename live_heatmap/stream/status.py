@@ -63,9 +63,17 @@ class StreamStatus:
     """Refused subscriptions and error answers since start."""
     skipped_symbols: tuple[str, ...] = ()
     """Configured symbols this venue does not list."""
+    venues_down: tuple[str, ...] = ()
+    """Several venues summed: those whose stream is not connected (one venue: see ``down()``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # the shards as dicts too
+
+    def down(self) -> tuple[str, ...]:
+        """The venues whose stream is not connected: each by name, for one venue's status or several summed."""
+        if self.venues_down or self.connected:
+            return self.venues_down
+        return (self.venue,)
 
 
 class StreamHealth(Protocol):

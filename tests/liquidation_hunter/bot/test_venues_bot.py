@@ -58,6 +58,10 @@ def test_one_stream_per_venue_with_its_instruments(tmp_path: Path, fakes: Any) -
     assert isinstance(streams, VenueStreams)
     assert [(f.venue, f.stream is not None, f.markets_source) for f in streams.feeds] == [
         (Venue.BINANCE, True, "exchange"), (Venue.BYBIT, True, "exchange"), (Venue.OKX, True, "exchange")]
+    summed = streams.status()  # built, not opened: every venue down, each named (the unified view's warnings)
+    assert not summed.connected and summed.venue == "binance,bybit,okx"
+    assert summed.down() == ("binance", "bybit", "okx")
+    assert streams.streams[1].status().down() == ("bybit",)
     okx_feed = streams.feed(Venue.OKX)
     assert okx_feed is not None and okx_feed.stream is not None and okx_feed.instruments is not None
     assert okx_feed.stream.venue is Venue.OKX and okx_feed.instruments.get("BTC-USDT-SWAP").contract_size == 0.01
