@@ -11,6 +11,17 @@ Two modes (``orderbook.mode``):
 * ``rest`` (the cheap mode, no stream): the job reads each symbol's snapshot every ``rest_interval_seconds`` and
   that book is what is sampled until the next one.
 
+One venue's books feed the layer (``orderbook.venue``; the layer never sums books of different venues). The
+venue decides the sync and the snapshot source; everything after (sampling, walls, recording, status) is shared:
+
+* ``binance`` (above): :class:`~live_heatmap.orderbook.sync.BinanceBookSync`, snapshots over REST by the job.
+* ``bybit`` (stream mode only): :class:`~live_heatmap.stream.bybit_depth.BybitDepthStream` hands each
+  ``orderbook.200`` message to :meth:`LiquidityInputs.on_depth` (parsed by
+  :func:`~live_heatmap.wire.depth.parse_bybit_depth`) and its ``publicTrade`` trades to :meth:`on_trade`;
+  :class:`~live_heatmap.orderbook.sync.BybitBookSync` keeps the book. The snapshots come in the stream: a book
+  that needs one (:meth:`needs_snapshot`: a gap, a crossed book) makes the stream re-subscribe its topic; the job
+  fetches nothing and the REST budget is 0.
+
 Every ``sample_seconds`` the job samples each served book (a synced, uncrossed one: ``BookSync.book``; never a
 wrong book) into the :class:`~live_heatmap.orderbook.layer.LiquidityLayer`; the ``/market`` stream's aggTrades
 (:meth:`on_trade`) feed its walls. Exchange errors are counted per symbol and logged; the loop goes on. The REST
@@ -37,11 +48,11 @@ from liquidation_hunter.trading.exchange import ExchangeClient
 from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.orderbook.layer import LiquidityLayer
-from live_heatmap.orderbook.sync import BinanceBookSync
+from live_heatmap.orderbook.sync import BinanceBookSync, BybitBookSync
 from live_heatmap.store.depth_runs import write_depth_runs
 from live_heatmap.store.schema import EventStoreError
 from live_heatmap.stream.depth_budget import DepthBudget, depth_budget
-from live_heatmap.wire.depth import parse_depth_diff, parse_depth_snapshot
+from live_heatmap.wire.depth import DepthSnapshot, parse_bybit_depth, parse_depth_diff, parse_depth_snapshot
 
 __all__ = ["SNAPSHOT_GAP_MS", "LiquidityInputs", "make_layer"]
 
@@ -68,17 +79,22 @@ class LiquidityInputs:
     def __init__(self, layer: LiquidityLayer, client: ExchangeClient, symbols: Sequence[str], *,
                  mode: Literal["stream", "rest"] = "stream", limit: int = 1000, sample_seconds: float = 1.0,
                  rest_interval_seconds: float = 10.0, budget: DepthBudget | None = None,
-                 record_path: str | None = None) -> None:
+                 record_path: str | None = None, venue: Literal["binance", "bybit"] = "binance") -> None:
+        if venue == "bybit" and mode != "stream":
+            raise ValueError("bybit's books are kept in stream mode only (its stream sends the snapshots)")
         self.layer = layer
         self.client = client
         self.symbols = [to_exchange_id(s) for s in symbols]
         self.mode = mode
+        self.venue = venue
         self.limit = limit
         self.sample_ms = round(sample_seconds * 1000)
         self.rest_interval_ms = round(rest_interval_seconds * 1000)
         self.budget = budget or depth_budget(len(self.symbols), mode=mode, limit=limit,
-                                             interval_seconds=rest_interval_seconds if mode == "rest" else None)
-        self.syncs = {s: BinanceBookSync(s) for s in self.symbols}
+                                             interval_seconds=rest_interval_seconds if mode == "rest" else None,
+                                             venue=venue)
+        self.syncs: dict[str, BinanceBookSync | BybitBookSync] = {
+            s: BybitBookSync(s) if venue == "bybit" else BinanceBookSync(s) for s in self.symbols}
         self.rest_books: dict[str, OrderBook] = {}
         """``rest`` mode: each symbol's last snapshot (replaced whole by the next)."""
         self.rejects: Counter[str] = Counter()
@@ -96,7 +112,8 @@ class LiquidityInputs:
         self.recorded_runs = 0
         self.record_errors = 0
         self.depth_stream: Any = None
-        """The ``/public`` stream (stream mode; its status is shown beside the books)."""
+        """The depth stream (stream mode: Binance's ``/public`` or Bybit's book connection; its status is shown beside
+        the books)."""
 
     @classmethod
     def from_config(cls, config: BotConfig, client: ExchangeClient) -> LiquidityInputs:
@@ -105,25 +122,41 @@ class LiquidityInputs:
         symbols = [] if config.symbols == "all" else list(config.symbols)
         inputs = cls(make_layer(config), client, symbols, mode=book.mode, limit=book.snapshot_limit,
                      sample_seconds=book.sample_seconds, rest_interval_seconds=book.rest_interval_seconds,
-                     record_path=config.storage.events)
-        log.info("orderbook.budget", mode=book.mode, budget=inputs.budget.line())
+                     record_path=config.storage.events, venue=book.venue)
+        log.info("orderbook.budget", venue=book.venue, mode=book.mode, budget=inputs.budget.line())
         return inputs
 
     # ------------------------------------------------------------------ live inputs (stream threads)
 
     def on_depth(self, payload: dict[str, Any]) -> None:
-        """A ``depthUpdate`` from the ``/public`` connection: parsed, then applied to its symbol's sync."""
-        diff, rejected = parse_depth_diff(payload, self.syncs.keys())
-        if diff is None:
+        """A ``depthUpdate`` from Binance's ``/public`` connection, or a Bybit ``orderbook.200`` message: parsed by
+        the venue's parser, then applied to its symbol's sync (a Bybit snapshot replaces the book)."""
+        if self.venue == "bybit":
+            update, rejected = parse_bybit_depth(payload, self.syncs.keys())
+        else:
+            update, rejected = parse_depth_diff(payload, self.syncs.keys())
+        if update is None:
             reason = str(rejected.reason) if rejected is not None else "unparsed"
             with self._lock:
                 self.rejects[reason] += 1
             return
         with self._lock:
-            self.syncs[diff.symbol].on_diff(diff, diff.event_ms)
+            sync = self.syncs[update.symbol]
+            if isinstance(update, DepthSnapshot):
+                sync.on_snapshot(update, update.event_ms)
+            else:
+                sync.on_diff(update, update.event_ms)
+
+    def needs_snapshot(self, symbol: str) -> bool:
+        """Whether ``symbol``'s book waits for a snapshot (Bybit: the stream re-subscribes its topic)."""
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return False
+        with self._lock:
+            return sync.needs_snapshot
 
     def on_trade(self, symbol: str, price: float, quantity: float, at_ms: int) -> None:
-        """An aggTrade from the ``/market`` connection: to the layer's walls."""
+        """An aggTrade from Binance's ``/market`` connection, or a Bybit ``publicTrade``: to the layer's walls."""
         if symbol not in self.syncs:
             return
         with self._lock:
@@ -146,6 +179,8 @@ class LiquidityInputs:
         return snapshot
 
     def _snapshots(self, now_ms: int) -> None:
+        if self.venue == "bybit":
+            return  # Bybit's snapshots come in its stream
         for symbol in self.symbols:
             last = self._last_snapshot_ms.get(symbol)
             if self.mode == "stream":
@@ -238,7 +273,8 @@ class LiquidityInputs:
                            "updated_ms": None if book is None else book.updated_ms}
                 symbols[symbol] = {**row, "snapshots": self.snapshots[symbol],
                                    "snapshot_errors": self.snapshot_errors[symbol], "samples": self.samples[symbol]}
-            out: dict[str, Any] = {"mode": self.mode, "budget": self.budget.to_dict(), "rejects": dict(self.rejects),
+            out: dict[str, Any] = {"venue": self.venue, "mode": self.mode, "budget": self.budget.to_dict(),
+                                   "rejects": dict(self.rejects),
                                    "trades": self.trades, "last_error": self.last_error, "symbols": symbols,
                                    "recorded_runs": self.recorded_runs, "record_errors": self.record_errors,
                                    "record_path": self.record_path}

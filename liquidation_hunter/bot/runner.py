@@ -13,8 +13,10 @@ symbol with an open position has its exits checked at once, :meth:`~.engine.Bot.
 depth stream (when ``orderbook.enabled`` in ``stream`` mode: ``<symbol>@depth@100ms`` on the ``/public``
 connection into the books of :mod:`.liquidity`, whose ``orderbook`` job fetches the snapshots they need and
 samples them into the liquidity layer; the liquidation stream then also brings ``<symbol>@aggTrade`` for the
-walls), the scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job when Bybit or OKX is
-streamed: stopping lets running jobs finish for up to 2.5 s). The process ends within 5 s of the signal.
+walls; with ``orderbook.venue: bybit``, ``orderbook.200.<SYMBOL>`` and ``publicTrade.<SYMBOL>`` on a Bybit
+connection of their own instead), the scheduler (the jobs, :mod:`.scheduler`, with the hourly ``markets`` job
+when Bybit or OKX is streamed: stopping lets running jobs finish for up to 2.5 s). The process ends within 5 s
+of the signal.
 
 Safety with money: paper is the default. ``mode: live`` in the file needs ``--live`` on the command line
 (and the reverse); keys come only from ``BINANCE_API_KEY``/``BINANCE_API_SECRET``.
@@ -54,7 +56,9 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
 from live_heatmap.store.recorder import EventStore, Recorder, warm_start
+from live_heatmap.stream.bybit_depth import BybitDepthStream
 from live_heatmap.stream.depth import DepthStream
+from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.venue import Venue
 
 __all__ = ["LiveModeRefused", "build_bot", "check_live_opt_in", "run"]
@@ -118,7 +122,9 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     estimated = EstimatedInputs.from_config(config, client, partial(current_brackets, client)) \
         if config.estimated.enabled else None
     liquidity = LiquidityInputs.from_config(config, client) if config.orderbook.enabled else None
-    trades = liquidity if liquidity is not None and config.orderbook.walls else None
+    # Binance's books: the walls from /market's aggTrades; Bybit's: from publicTrade on Bybit's book connection
+    trades = liquidity if liquidity is not None and config.orderbook.walls and config.orderbook.venue == "binance" \
+        else None
     stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated,
                            trades=trades)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets,
@@ -141,9 +147,15 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
 
 
 def depth_stream(config: BotConfig, sink: LiquidityInputs) -> DepthStream:
-    """The ``/public`` depth connection of ``config.orderbook`` (the liquidation stream's timeouts)."""
-    settings = replace(stream_settings(config.exchange), ws_url=config.orderbook.public_url, mark_price=False)
+    """The depth connection of ``config.orderbook``: Binance's ``/public`` (the liquidation stream's timeouts), or
+    with ``venue: bybit`` Bybit's ``orderbook.200`` (and ``publicTrade`` with walls) on ``venues.bybit.ws_url``
+    (Bybit's keep-alive, as its liquidation stream)."""
     symbols = [] if config.symbols == "all" else list(config.symbols)
+    if config.orderbook.venue == "bybit":
+        settings = StreamSettings.for_venue(Venue.BYBIT, ws_url=config.venues.bybit.ws_url,
+                                            connect_timeout=config.exchange.timeouts.connect)
+        return BybitDepthStream(sink, symbols, settings, trades=config.orderbook.walls)
+    settings = replace(stream_settings(config.exchange), ws_url=config.orderbook.public_url, mark_price=False)
     return DepthStream(sink, symbols, settings, market_url=config.exchange.ws_url)
 
 

@@ -189,7 +189,8 @@ class BotConfig(Settings, frozen=True):
         if not book.enabled or self.symbols == "all":
             return None
         return depth_budget(len(self.symbols), mode=book.mode, limit=book.snapshot_limit,
-                            interval_seconds=book.rest_interval_seconds if book.mode == "rest" else None)
+                            interval_seconds=book.rest_interval_seconds if book.mode == "rest" else None,
+                            venue=book.venue)
 
     def _check_orderbook(self) -> None:
         book = self.orderbook
@@ -198,7 +199,11 @@ class BotConfig(Settings, frozen=True):
         if self.symbols == "all":
             raise ConfigError.wrong("orderbook.enabled", "false with symbols: all (a local book follows a list of "
                                     "symbols)", True)
-        if book.mode == "stream" and same_connection(book.public_url, self.exchange.ws_url):
+        if book.venue == "bybit" and "bybit" not in self.exchanges:
+            raise ConfigError.wrong("orderbook.venue", "binance, or bybit with bybit in exchanges (Bybit's books come "
+                                    "with its stream)", book.venue)
+        if book.venue == "binance" and book.mode == "stream" and same_connection(book.public_url,
+                                                                                   self.exchange.ws_url):
             raise ConfigError.wrong("orderbook.public_url", "a different URL from exchange.ws_url (Binance serves "
                                     "order-book streams on /public, a separate connection from /market)",
                                     book.public_url)

@@ -393,20 +393,23 @@ class OrderbookConfig(Settings, frozen=True):
     bin_pct: Annotated[float, Meta(gt=0, le=1, description="percent")] = 0.05
     """Width of a price bin in percent of log-price (0.05 = 0.05 %)."""
     walls: bool = True
-    """Keep walls: also subscribes ``<symbol>@aggTrade`` on the ``/market`` connection (filled or pulled)."""
+    """Keep walls: also subscribes ``<symbol>@aggTrade`` on the ``/market`` connection (filled or pulled); with
+    ``venue: bybit``, ``publicTrade.<SYMBOL>`` on Bybit's book connection."""
     wall_k: Annotated[float, Meta(gt=1, le=100)] = 5.0
     """A wall: a bin's notional >= ``wall_k`` x the median of its side's bins within +-2 % of the mid ..."""
     wall_floor: Usdt = 100_000.0
     """... and >= this many USDT."""
-    venues: tuple[Literal["binance", "bybit"], ...] = ("binance",)
-    """Whose books: Binance (Bybit's ``orderbook.200`` is not wired into the bot yet: refused)."""
+    venue: Literal["binance", "bybit"] = "binance"
+    """Whose books feed the layer: ONE venue per symbol (the layer never sums books of different venues).
+    ``binance``: ``<symbol>@depth@100ms`` on ``public_url`` (``mode`` stream or rest), walls from ``/market``'s
+    aggTrades; ``bybit``: ``orderbook.200.<SYMBOL>`` on ``venues.bybit.ws_url`` (its own connection; Bybit sends
+    its own snapshots: no REST weight), walls from ``publicTrade.<SYMBOL>``. Needs ``bybit`` in ``exchanges``
+    and ``mode: stream``."""
 
     def check(self) -> None:
         if self.snapshot_limit not in DEPTH_LIMITS:
             raise ConfigError.wrong("snapshot_limit", f"one of {', '.join(map(str, DEPTH_LIMITS))}",
                                     self.snapshot_limit)
-        if not self.venues or len(set(self.venues)) != len(self.venues):
-            raise ConfigError.wrong("venues", "a list of venues, each once", list(self.venues))
-        if "bybit" in self.venues:
-            raise ConfigError.wrong("venues", "[binance] (Bybit's orderbook.200 is not wired into the bot yet)",
-                                    list(self.venues))
+        if self.venue == "bybit" and self.mode == "rest":
+            raise ConfigError.wrong("mode", "stream with venue: bybit (the cheap REST mode is Binance's; Bybit's "
+                                    "stream sends its own snapshots)", self.mode)

@@ -246,15 +246,21 @@ def render_estimated(est: Mapping[str, Any]) -> list[str]:
 
 
 def render_orderbook(book: Mapping[str, Any]) -> list[str]:
-    """The liquidity layer's lines of ``status`` (issue 15): the mode and its REST budget, the ``/public`` stream,
-    one line per symbol with its book's state and resyncs."""
+    """The liquidity layer's lines of ``status`` (issue 15): the mode (and Bybit, when its books are kept) and its
+    REST budget, the depth stream, the frames rejected by reason, one line per symbol with its book's state and
+    resyncs."""
     budget = book.get("budget") or {}
-    lines = [f"order books ({book.get('mode')} mode), REST budget: {budget.get('line', '-')}"]
+    venue = book.get("venue") or "binance"
+    lines = [f"order books ({book.get('mode')} mode{', Bybit' if venue == 'bybit' else ''}), REST budget: "
+             f"{budget.get('line', '-')}"]
     stream = book.get("stream")
     if stream:
         rejected = ", ".join(f"{k} {v}" for k, v in sorted((stream.get("rejected") or {}).items())) or "none"
         lines.append(f"  depth stream {stream.get('url')}: {'connected' if stream.get('connected') else 'DISCONNECTED'}"
-                     f", {stream.get('events')} diffs, reconnects {stream.get('reconnects')}, rejected {rejected}")
+                     f", {stream.get('events')} {'messages' if venue == 'bybit' else 'diffs'}, reconnects "
+                     f"{stream.get('reconnects')}, rejected {rejected}")
+    if book.get("rejects"):
+        lines.append("  frames not used: " + ", ".join(f"{k} {v}" for k, v in sorted(book["rejects"].items())))
     for symbol, row in sorted((book.get("symbols") or {}).items()):
         rejects = sum((row.get("rejects") or {}).values())
         lines.append(f"  {symbol}: book {row.get('state')}, resyncs {row.get('resyncs')}, rejects {rejects}, "

@@ -17,6 +17,10 @@ and a :class:`~live_heatmap.orderbook.walls.WallTracker`, fed with books and tra
 Thread-safe: every method holds :attr:`LiquidityLayer.lock` (the bot's jobs feed the layer while the API reads it;
 a reader of ``history(symbol)`` or ``walls(symbol)`` holds it too while it reads). Pure otherwise: no clock, no
 I/O. Symbols are keyed by their compact id (``BTCUSDT``; ``BTC/USDT:USDT`` is accepted).
+
+One venue's book per symbol: the layer never sums books of different venues (their levels, sizes and update
+rates differ); the caller picks the venue (the bot's ``orderbook.venue``: Binance or Bybit) and feeds that venue's
+trades to the walls.
 """
 
 from __future__ import annotations

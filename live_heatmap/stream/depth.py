@@ -19,12 +19,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 
 from live_heatmap.common.instruments import Instruments
-from live_heatmap.stream.router import DEPTH_EVENTS, MARKET_EVENTS, WRONG_CONNECTION, StreamStats, system_wall_ms
+from live_heatmap.stream.router import (
+    DEPTH_EVENTS,
+    MARKET_EVENTS,
+    WRONG_CONNECTION,
+    Sink,
+    StreamStats,
+    system_wall_ms,
+)
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.status import StreamStatus
 from live_heatmap.stream.stream import _Shard
@@ -36,7 +43,7 @@ from live_heatmap.stream.subscriptions import (
     same_connection,
     stream_url,
 )
-from live_heatmap.stream.venues.base import MessageRouter, SubscriptionBook
+from live_heatmap.stream.venues.base import MessageRouter, SubscriptionBook, VenueAdapter
 from live_heatmap.stream.venues.binance import BinanceSession
 from live_heatmap.venue import Venue
 
@@ -108,8 +115,9 @@ class _DepthAdapter:
     def url(self, settings: StreamSettings) -> str:
         return stream_url(settings.ws_url, combined=settings.combined)
 
-    def router(self, sink: Any, plan: Plan, stats: StreamStats, **_: Any) -> MessageRouter:
-        del sink
+    def router(self, sink: Any, plan: Plan, stats: StreamStats, *, funding: Any, wall_ms: Callable[[], int],
+               instruments: Instruments | None) -> MessageRouter:
+        del sink, funding, wall_ms, instruments
         return DepthRouter(self._sink, plan.symbol_filter or frozenset(), stats, wall_ms=self._wall_ms)
 
     def session(self, name: str, topics: tuple[str, ...], router: MessageRouter, settings: StreamSettings, *,
@@ -123,20 +131,29 @@ class DepthStream:
     (default Binance's); ``market_url`` the liquidation stream's: equal ones are refused (one connection cannot
     carry both since 2026-04)."""
 
+    connection = "public"
+    """The connection's name in the log lines."""
+
     def __init__(self, sink: DepthSink, symbols: Sequence[str], settings: StreamSettings | None = None, *,
                  market_url: str = BINANCE_MARKET_URL, wall_ms: Callable[[], int] = system_wall_ms) -> None:
-        self.settings = settings or StreamSettings(ws_url=BINANCE_PUBLIC_URL)
-        if same_connection(self.settings.ws_url, market_url):
-            raise ValueError(f"the depth stream's URL {self.settings.ws_url} is the market stream's: Binance serves "
+        settings = settings or StreamSettings(ws_url=BINANCE_PUBLIC_URL)
+        if same_connection(settings.ws_url, market_url):
+            raise ValueError(f"the depth stream's URL {settings.ws_url} is the market stream's: Binance serves "
                              "order-book streams on /public, a separate connection from /market")
-        self.adapter = _DepthAdapter(sink, wall_ms)
-        self.plan = self.adapter.plan(symbols, self.settings, None)
+        self._build(_DepthAdapter(sink, wall_ms), symbols, settings, wall_ms)
+
+    def _build(self, adapter: VenueAdapter, symbols: Sequence[str], settings: StreamSettings,
+               wall_ms: Callable[[], int]) -> None:
+        """The shards of ``adapter``'s plan for ``symbols`` (shared with the other venues' depth streams)."""
+        self.settings = settings
+        self.adapter = adapter
+        self.plan = adapter.plan(symbols, settings, None)
         self.stats = StreamStats()
         self._wall_ms = wall_ms
         self._stop = threading.Event()
-        self.router = self.adapter.router(None, self.plan, self.stats)
-        self.shards = [_Shard(i, streams, self.adapter, self.router, settings=self.settings,
-                              stop=self._stop, limiter=None)
+        self.router = adapter.router(cast("Sink", None), self.plan,  # the depth adapters carry their own sink
+                                      self.stats, funding=None, wall_ms=wall_ms, instruments=None)
+        self.shards = [_Shard(i, streams, adapter, self.router, settings=settings, stop=self._stop, limiter=None)
                        for i, streams in enumerate(self.plan.shards)]
         self.started = False
 
@@ -144,7 +161,8 @@ class DepthStream:
         if self.started:
             raise RuntimeError("stream already started")
         self.started = True
-        log.info("stream.starting", venue="binance", connection="public", url=self.adapter.url(self.settings),
+        log.info("stream.starting", venue=str(self.adapter.venue), connection=self.connection,
+                 url=self.adapter.url(self.settings),
                  streams=sum(len(s.streams) for s in self.shards))
         for shard in self.shards:
             shard.thread.start()
@@ -171,5 +189,5 @@ class DepthStream:
             since_last_event_s=None if last is None else round((self._wall_ms() - last) / 1000, 3),
             since_last_message_s=max(silences) if silences else None,
             reconnects=sum(s.reconnects for s in shards), rotations=sum(s.rotations for s in shards),
-            shards=shards, venue="binance", connections=sum(1 for s in shards if s.connected),
+            shards=shards, venue=str(self.adapter.venue), connections=sum(1 for s in shards if s.connected),
             rejected=dict(self.stats.rejected), subscription_errors=sum(s.book.errors for s in self.shards))

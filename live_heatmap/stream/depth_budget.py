@@ -15,6 +15,9 @@ The limit and the share left to the bot's other calls are the estimated layer's
 (:data:`~live_heatmap.estimated.budget.BINANCE_WEIGHT_PER_MINUTE`, 2,400 a minute: the conservative figure;
 :data:`~live_heatmap.estimated.budget.DEFAULT_SHARE`, 50 %): one budget for both layers, :func:`combined_ok` checks
 the two together.
+
+Bybit's books (``venue="bybit"``, stream only) cost no REST weight at all: Bybit's ``orderbook.200`` stream sends
+its own snapshots (on subscribe, and after a resync's re-subscribe); the budget is 0 and its line says so.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class DepthBudget:
     first_minute: float
     weight_limit: int = BINANCE_WEIGHT_PER_MINUTE
     share: float = DEFAULT_SHARE
+    venue: Literal["binance", "bybit"] = "binance"
+    """Whose books: Bybit's come with their snapshots in the stream (0 weight)."""
 
     @property
     def allowed(self) -> float:
@@ -67,6 +72,9 @@ class DepthBudget:
 
     def line(self) -> str:
         """One line naming the numbers."""
+        if self.venue == "bybit":
+            return (f"{self.symbols} symbols on Bybit's orderbook.200 stream (snapshots come in the stream) = 0 "
+                    f"weight/minute of Binance's {self.weight_limit}")
         how = (f"a {self.limit}-level snapshot every {self.interval_seconds:g} s" if self.mode == "rest"
                else f"a {self.limit}-level snapshot at start and per resync")
         return (f"{self.symbols} symbols, {how} ({depth_weight(self.limit)} weight each) = {self.per_minute:.1f} "
@@ -74,18 +82,24 @@ class DepthBudget:
                 f"(allowed: {self.share:.0%} = {self.allowed:.0f})")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "symbols": self.symbols, "limit": self.limit,
-                "interval_seconds": self.interval_seconds, "weight_per_request": depth_weight(self.limit),
+        return {"mode": self.mode, "venue": self.venue, "symbols": self.symbols, "limit": self.limit,
+                "interval_seconds": self.interval_seconds,
+                "weight_per_request": 0 if self.venue == "bybit" else depth_weight(self.limit),
                 "weight_per_minute": round(self.per_minute, 2), "first_minute_weight": round(self.first_minute, 2),
                 "limit_per_minute": self.weight_limit, "allowed_share": self.share, "line": self.line()}
 
 
 def depth_budget(symbols: int, *, mode: Literal["stream", "rest"], limit: int = 1000,
                  interval_seconds: float | None = None, resyncs_per_minute: float = 1.0,
-                 share: float = DEFAULT_SHARE, weight_limit: int = BINANCE_WEIGHT_PER_MINUTE) -> DepthBudget:
-    """The weight of ``symbols`` books kept in ``mode`` (module docstring)."""
+                 share: float = DEFAULT_SHARE, weight_limit: int = BINANCE_WEIGHT_PER_MINUTE,
+                 venue: Literal["binance", "bybit"] = "binance") -> DepthBudget:
+    """The weight of ``symbols`` books of ``venue`` kept in ``mode`` (module docstring)."""
     if symbols < 0:
         raise ValueError("symbols >= 0 is needed")
+    if venue == "bybit":
+        if mode != "stream":
+            raise ValueError("bybit's books are kept in stream mode only")
+        return DepthBudget(mode, symbols, limit, None, 0.0, 0.0, weight_limit, share, venue)
     weight = depth_weight(limit)
     if mode == "rest":
         if interval_seconds is None or interval_seconds <= 0:

@@ -5,10 +5,12 @@ a crossed book never served, and the recorded depth written to the event store's
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from fakes.binance import FakeBinanceRest
 
 from liquidation_hunter.bot.liquidity import SNAPSHOT_GAP_MS, LiquidityInputs, make_layer
@@ -16,7 +18,9 @@ from liquidation_hunter.bot.runner import build_bot
 from liquidation_hunter.config.model import BotConfig
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.store.depth_runs import load_depth_history
+from live_heatmap.stream.bybit_depth import BybitDepthStream
 from live_heatmap.stream.depth_budget import depth_budget
+from live_heatmap.venue import Venue
 
 T0 = 1_767_225_600_000
 BIDS = [(100_000.0 - i, 1.0 + i % 3) for i in range(50)]
@@ -26,6 +30,10 @@ CONFIG = BotConfig.from_mapping({"symbols": ["BTCUSDT"], "orderbook": {"enabled"
 
 def _inputs(rest: FakeBinanceRest, **kwargs: Any) -> LiquidityInputs:
     return LiquidityInputs(make_layer(CONFIG), rest.client(), ["BTCUSDT"], **kwargs)
+
+
+def _inputs_for(rest: FakeBinanceRest, symbols: list[str], **kwargs: Any) -> LiquidityInputs:
+    return LiquidityInputs(make_layer(CONFIG), rest.client(), symbols, **kwargs)
 
 
 def _levels(book: OrderBook) -> tuple[list[list[float]], list[list[float]]]:
@@ -134,5 +142,105 @@ def test_the_bot_s_hunter_reads_the_layer_the_bot_keeps(tmp_path: Path) -> None:
         try:
             assert bot.liquidity is not None
             assert bot.strategy.hunter.liquidity is bot.liquidity.layer  # type: ignore[attr-defined]
+        finally:
+            bot.books.close()
+
+
+BYBIT_FIXTURE = (Path(__file__).resolve().parents[3] / "data" / "orderbook"
+                 / "bybit_v5_linear_DOGEUSDT_2026-08-09.excerpt.jsonl")
+
+
+def _bybit_messages() -> list[dict[str, Any]]:
+    return [json.loads(json.loads(line)["data"]) for line in BYBIT_FIXTURE.read_text().splitlines()]
+
+
+def _plain_replay(messages: list[dict[str, Any]]) -> tuple[list[list[float]], list[list[float]]]:
+    """Bybit's book written as plainly as possible: dicts from the raw JSON, no shared code."""
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    for m in messages:
+        if m["type"] == "snapshot":
+            bids.clear()
+            asks.clear()
+        for side, key in ((bids, "b"), (asks, "a")):
+            for p, q in m["data"][key]:
+                if float(q) == 0.0:
+                    side.pop(float(p), None)
+                else:
+                    side[float(p)] = float(q)
+    return ([[p, q] for p, q in sorted(bids.items(), reverse=True)],
+            [[p, q] for p, q in sorted(asks.items())])
+
+
+def test_bybits_real_books_through_the_live_path_equal_a_plain_replay_and_cost_no_rest(tmp_path: Path) -> None:
+    """The recorded DOGEUSDT orderbook.200 (one snapshot, 379 deltas) through on_depth (parse_bybit_depth, then
+    BybitBookSync): the book equals a plain replay, no REST snapshot is fetched, the budget is 0 weight."""
+    messages = _bybit_messages()
+    with FakeBinanceRest(clock=lambda: T0) as rest:
+        inputs = _inputs_for(rest, ["DOGEUSDT"], venue="bybit")
+        assert inputs.needs_snapshot("DOGEUSDT")
+        for message in messages:
+            inputs.on_depth(message)
+        assert not inputs.needs_snapshot("DOGEUSDT")
+        assert inputs.poll(T0) == 1 and rest.depth.snapshots_served == 0  # sampled; the job fetched nothing
+        status = inputs.status()
+        row = status["symbols"]["DOGEUSDT"]
+        assert (status["venue"], row["state"], row["resyncs"], row["rejects"], status["rejects"]) == (
+            "bybit", "synced", 0, {}, {})
+        assert row["last_update_id"] == messages[-1]["data"]["u"] and row["snapshots"] == 0
+        assert status["budget"]["first_minute_weight"] == 0 and "0 weight" in status["budget"]["line"]
+        with inputs.lock:
+            book = inputs.book("DOGEUSDT")
+            assert book is not None and not book.crossed()
+            assert _levels(book) == _plain_replay(messages)
+
+
+def test_bybit_a_gap_asks_for_a_snapshot_a_restart_snapshot_replaces_the_book_and_bad_frames_are_rejects() -> None:
+    snapshot, *deltas = _bybit_messages()
+    with FakeBinanceRest(clock=lambda: T0) as rest:
+        inputs = _inputs_for(rest, ["DOGEUSDT"], venue="bybit")
+        inputs.on_depth(deltas[0])  # a delta before any snapshot: not used
+        inputs.on_depth(snapshot)
+        inputs.on_depth(deltas[0])
+        inputs.on_depth(deltas[2])  # deltas[1] lost: a gap
+        row = inputs.status()["symbols"]["DOGEUSDT"]
+        assert (row["state"], row["resyncs"], row["rejects"]) == (
+            "waiting_snapshot", 1, {"delta_before_snapshot": 1, "gap": 1})
+        assert inputs.needs_snapshot("DOGEUSDT") and inputs.poll(T0) == 0  # nothing served, nothing fetched
+        restart = {**snapshot, "data": {**snapshot["data"], "u": 1}}  # Bybit's service restarted: u starts at 1
+        inputs.on_depth(restart)
+        inputs.on_depth({**deltas[0], "data": {**deltas[0]["data"], "u": 2}})
+        row = inputs.status()["symbols"]["DOGEUSDT"]
+        assert (row["state"], row["last_update_id"]) == ("synced", 2)
+        inputs.on_depth({**deltas[1], "data": {**deltas[1]["data"], "b": [["0.07", "NaN"]]}})
+        inputs.on_depth({**deltas[1], "topic": "orderbook.200.BTCUSDT", "data": {**deltas[1]["data"], "s": "BTCUSDT"}})
+        inputs.on_depth({"success": True, "op": "subscribe"})
+        assert inputs.status()["rejects"] == {"bad_quantity": 1, "unknown_symbol": 1, "not_data": 1}
+        assert inputs.status()["symbols"]["DOGEUSDT"]["last_update_id"] == 2  # none of them reached the book
+        inputs.on_trade("DOGEUSDT", 0.0705, 1_000.0, T0)
+        inputs.on_trade("BTCUSDT", 100_000.0, 1.0, T0)  # not followed
+        assert inputs.status()["trades"] == 1
+        with pytest.raises(ValueError, match="stream mode"):
+            _inputs_for(rest, ["DOGEUSDT"], venue="bybit", mode="rest")
+
+
+def test_build_bot_wires_bybits_book_connection_and_leaves_binances_trades_off(tmp_path: Path) -> None:
+    with FakeBinanceRest() as rest:
+        config = BotConfig.from_mapping({
+            "symbols": ["BTCUSDT"], "exchanges": ["binance", "bybit"],
+            "exchange": {"rest_url": rest.base_url, "ws_url": "ws://127.0.0.1:9/market"},
+            "venues": {"bybit": {"ws_url": "ws://127.0.0.1:9/v5/public/linear", "rest_url": "http://127.0.0.1:9"},
+                       "markets_dir": str(tmp_path / "markets")},
+            "orderbook": {"enabled": True, "venue": "bybit"}, "storage": {"path": "bot.sqlite", "events": None}},
+            source=tmp_path / "bot.yaml")
+        bot = build_bot(config, clock=lambda: T0)
+        try:
+            assert bot.liquidity is not None and bot.liquidity.venue == "bybit"
+            depth = bot.liquidity.depth_stream
+            assert isinstance(depth, BybitDepthStream) and depth.settings.ws_url == "ws://127.0.0.1:9/v5/public/linear"
+            assert depth.plan.shards == (("orderbook.200.BTCUSDT", "publicTrade.BTCUSDT"),)
+            binance = bot.stream.feed(Venue.BINANCE)  # type: ignore[union-attr]
+            assert binance is not None and binance.stream is not None
+            assert not binance.stream.settings.agg_trades  # Bybit's books: Bybit's trades, not Binance's
         finally:
             bot.books.close()

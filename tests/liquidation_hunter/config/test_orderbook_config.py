@@ -35,8 +35,10 @@ def test_off_by_default_with_public_and_market_apart() -> None:
     ({"wall_k": 1}, {}, "orderbook.wall_k"),
     ({"wall_floor": 0}, {}, "orderbook.wall_floor"),
     ({"public_url": "fstream.binance.com/public"}, {}, "orderbook.public_url"),
-    ({"venues": ["kraken"]}, {}, "orderbook.venues"),
-    ({"venues": ["bybit"]}, {}, "orderbook.venues"),
+    ({"venue": "kraken"}, {}, "orderbook.venue"),
+    ({"venues": ["bybit"]}, {}, "orderbook.venues"),  # the old list: an unknown key now
+    ({"venue": "bybit"}, {}, "orderbook.venue"),  # bybit not in exchanges
+    ({"venue": "bybit", "mode": "rest"}, {"exchanges": ["binance", "bybit"]}, "orderbook.mode"),
     ({"rest_interval_seconds": 0.5}, {}, "orderbook.rest_interval_seconds"),
     ({"enable": True}, {}, "orderbook.enable"),
     ({}, {"symbols": "all"}, "orderbook.enabled"),
@@ -87,3 +89,20 @@ def test_the_stream_modes_weight_counts_the_start_and_resyncs() -> None:
         config({}, symbols=many)
     assert caught.value.key == "orderbook.snapshot_limit"
     assert config({"snapshot_limit": 500}, symbols=many).orderbook.enabled
+
+
+def test_bybits_books_need_its_stream_and_cost_no_rest_weight() -> None:
+    many = [f"S{i}USDT" for i in range(40)]  # beyond Binance's share at 1000 levels: Bybit's books cost nothing
+    on = config({"venue": "bybit"}, symbols=many, exchanges=["binance", "bybit"])
+    assert on.orderbook.venue == "bybit" and on.orderbook.mode == "stream"
+    budget = on.depth_budget()
+    assert budget is not None and budget.ok and (budget.per_minute, budget.first_minute) == (0.0, 0.0)
+    assert "0 weight" in budget.line() and "orderbook.200" in budget.line()
+    assert budget.to_dict()["venue"] == "bybit" and budget.to_dict()["weight_per_request"] == 0
+    # the Binance public URL is not Bybit's connection: the same URL as exchange.ws_url is not refused
+    assert config({"venue": "bybit", "public_url": "ws://127.0.0.1:9/x"}, exchanges=["binance", "bybit"],
+                  exchange={"ws_url": "ws://127.0.0.1:9/x"}).orderbook.venue == "bybit"
+    with pytest.raises(ConfigError) as caught:
+        config({"venue": "bybit"})
+    assert "exchanges" in str(caught.value) and "\n" not in str(caught.value)
+    assert BotConfig.from_mapping(BASE).orderbook.venue == "binance"
