@@ -61,6 +61,9 @@ log = structlog.get_logger("liquidation_hunter.bot")
 SNAPSHOT_GAP_MS = 5_000
 """Stream mode: at most one snapshot a symbol this often (a resync loop cannot spend the REST weight)."""
 
+REST_STALE_INTERVALS = 3
+"""Rest mode: a snapshot is served until this many intervals have passed without a newer one."""
+
 _FAILURES = (ExchangeUnavailable, OrderRejected, ValueError)
 
 
@@ -105,6 +108,8 @@ class LiquidityInputs:
         self.trades = 0
         self.last_error: str | None = None
         self._last_snapshot_ms: dict[str, int] = {}
+        self._rest_read_ms: dict[str, int] = {}
+        """``rest`` mode: when each served snapshot was read (the job's clock)."""
         self._last_sample_ms: int | None = None
         self._lock = threading.Lock()
         self.record_path = record_path
@@ -205,6 +210,25 @@ class LiquidityInputs:
                     self.rest_books.pop(symbol, None)  # never a wrong book
                 else:
                     self.rest_books[symbol] = book
+                    self._rest_read_ms[symbol] = now_ms
+
+    def _drop_stale(self, now_ms: int) -> None:
+        """Never a stale book served: in stream mode, while the depth connection is down every book is dropped
+        (``disconnected``, a resync: the reconnect brings a new snapshot); in rest mode a snapshot older than
+        ``REST_STALE_INTERVALS`` intervals (the fetches failing) is no longer served (``stale_snapshot``)."""
+        stream = self.depth_stream
+        if self.mode == "stream":
+            if stream is None or stream.status().connected:
+                return
+            with self._lock:
+                for sync in self.syncs.values():
+                    sync.drop("disconnected")
+            return
+        with self._lock:
+            for symbol in list(self.rest_books):
+                if now_ms - self._rest_read_ms[symbol] >= REST_STALE_INTERVALS * self.rest_interval_ms:
+                    del self.rest_books[symbol]
+                    self.rejects["stale_snapshot"] += 1
 
     def book(self, symbol: str) -> OrderBook | None:
         """The book served for ``symbol`` now (None: not synced, or crossed). Call under :attr:`lock`."""
@@ -220,6 +244,7 @@ class LiquidityInputs:
         """The ``orderbook`` job: the snapshots wanted (module docstring), then, every ``sample_seconds``, each
         served book into the layer; books sampled. Never raises for the exchange's failures (counted, logged)."""
         self._snapshots(now_ms)
+        self._drop_stale(now_ms)
         if self._last_sample_ms is not None and now_ms - self._last_sample_ms < self.sample_ms:
             return 0  # also a clock that went back: the layer takes samples in time order only
         self._last_sample_ms = now_ms

@@ -91,6 +91,14 @@ class BookSync:
             "received_ms": self.received_ms,
         }
 
+    def drop(self, reason: str) -> None:
+        """The updates stopped coming (the connection went): a served book is dropped as a resync counted under
+        ``reason``, and diffs buffered before the break are forgotten (they cannot bridge a later snapshot)."""
+        if self.state == SYNCED:
+            self._resync(reason)
+        else:
+            self._buffer.clear()
+
     def _wrong_symbol(self, symbol: str) -> bool:
         if symbol != self.symbol:
             self.rejects["unknown_symbol"] += 1

@@ -19,7 +19,9 @@ from liquidation_hunter.config.model import BotConfig
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.store.depth_runs import load_depth_history
 from live_heatmap.stream.bybit_depth import BybitDepthStream
+from live_heatmap.stream.depth import DepthStream
 from live_heatmap.stream.depth_budget import depth_budget
+from live_heatmap.stream.stream import StreamSettings
 from live_heatmap.venue import Venue
 
 T0 = 1_767_225_600_000
@@ -109,6 +111,44 @@ def test_the_cheap_mode_reads_a_snapshot_every_interval_and_never_serves_a_cross
         assert status["symbols"]["BTCUSDT"]["state"] == "waiting_snapshot"
         with inputs.lock:
             assert inputs.book("BTCUSDT") is None
+
+
+def test_no_book_is_served_while_the_depth_connection_is_down_and_it_comes_back_after() -> None:
+    with FakeBinanceRest(clock=lambda: T0) as rest:
+        rest.depth.set_book("BTCUSDT", BIDS, ASKS, last_update_id=5_000)
+        inputs = _inputs(rest)
+        inputs.on_depth(rest.depth.update("BTCUSDT", bids=[(100_000.0, 7.0)]))
+        assert inputs.poll(T0) == 1
+        down = DepthStream(inputs, ["BTCUSDT"], StreamSettings(ws_url="ws://127.0.0.1:9/public"))
+        inputs.depth_stream = down  # built, never opened: its connection is down
+        inputs.on_depth(rest.depth.update("BTCUSDT", bids=[(100_000.0, 8.0)]))  # buffered before the break
+        assert inputs.poll(T0 + 1_000) == 0
+        row = inputs.status()["symbols"]["BTCUSDT"]
+        assert (row["state"], row["resyncs"], row["rejects"].get("disconnected")) == ("waiting_snapshot", 1, 1)
+        assert inputs.syncs["BTCUSDT"].buffered == 0
+        assert inputs.poll(T0 + 2_000) == 0 and inputs.status()["symbols"]["BTCUSDT"]["resyncs"] == 1  # once
+        layer = inputs.layer.summary("BTCUSDT", T0 + 2_000)
+        assert layer["mid"] is None  # the layer saw the book go
+        inputs.depth_stream = None  # connected again: a diff, then the snapshot it needs
+        inputs.on_depth(rest.depth.update("BTCUSDT", bids=[(100_000.0, 9.0)]))
+        assert inputs.poll(T0 + 2_000 + SNAPSHOT_GAP_MS) == 1
+        with inputs.lock:
+            book = inputs.book("BTCUSDT")
+            assert book is not None and _levels(book) == _venue(rest)
+
+
+def test_the_cheap_mode_stops_serving_a_snapshot_the_failing_fetches_leave_stale() -> None:
+    with FakeBinanceRest(clock=lambda: T0) as rest:
+        rest.depth.set_book("BTCUSDT", BIDS, ASKS)
+        inputs = _inputs(rest, mode="rest", rest_interval_seconds=10.0, limit=100)
+        assert inputs.poll(T0) == 1
+        for i in range(1, 4):
+            rest.fail_next("/fapi/v1/depth", status=503, code=-1001, msg="Internal error; unable to process.")
+            served = inputs.poll(T0 + i * 10_000)
+            assert served == (1 if i < 3 else 0), i  # three intervals old at most
+        status = inputs.status()
+        assert status["rejects"] == {"stale_snapshot": 1} and status["symbols"]["BTCUSDT"]["snapshot_errors"] == 3
+        assert status["symbols"]["BTCUSDT"]["state"] == "waiting_snapshot"
 
 
 def test_recorded_depth_goes_to_the_event_stores_file_and_a_failed_write_is_counted(tmp_path: Path) -> None:
