@@ -8,7 +8,8 @@ batched subscribe checked by ``req_id``, ``{"op":"ping"}`` every 20 s) and the d
 * Bybit sends the snapshot in the stream (on subscribe), so the book needs no REST call. After a book message the
   session asks the sink whether that symbol's book needs a snapshot (a gap in ``u``, a crossed book); if so it
   re-subscribes the topic (``unsubscribe`` then ``subscribe``, both checked by ``req_id``): Bybit then pushes a
-  fresh snapshot. Once per episode: not again until a snapshot of that topic has come. A refused
+  fresh snapshot. Once per episode: not again until a snapshot of that topic has come, and at most once a topic
+  every ``RESUBSCRIBE_GAP_S`` (a venue sending crossed snapshots cannot make it loop). A refused
   re-subscription ends the connection: the reconnect subscribes every topic again (fresh snapshots).
 * Book messages go to the sink whole (:meth:`BybitDepthSink.on_depth`: the taker parses them with
   :func:`~live_heatmap.wire.depth.parse_bybit_depth`); trades are parsed here
@@ -37,10 +38,13 @@ from live_heatmap.venue import Venue
 from live_heatmap.wire.bybit_trade import TRADE_PREFIX, parse_bybit_trades
 from live_heatmap.wire.depth import BYBIT_BOOK_PREFIX
 
-__all__ = ["BOOK_DEPTH", "BybitDepthRouter", "BybitDepthSession", "BybitDepthSink", "BybitDepthStream",
-           "book_topic"]
+__all__ = ["BOOK_DEPTH", "RESUBSCRIBE_GAP_S", "BybitDepthRouter", "BybitDepthSession", "BybitDepthSink",
+           "BybitDepthStream", "book_topic"]
 
 log = structlog.get_logger("live_heatmap.stream.stream")
+
+RESUBSCRIBE_GAP_S = 5.0
+"""At most one re-subscribe of a topic this often (as Binance's books get at most one snapshot a symbol every 5 s)."""
 
 BOOK_DEPTH = 200
 """Levels a side of the book topic: ``orderbook.200`` (snapshot then deltas every 100 ms, linear)."""
@@ -103,9 +107,12 @@ class BybitDepthSession(BybitSession):
     """A Bybit session that also re-subscribes a book topic whose book needs a snapshot (module docstring)."""
 
     def __init__(self, name: str, topics: tuple[str, ...], router: MessageRouter, book: SubscriptionBook, *,
-                 batch: int, first_id: int, needs_snapshot: Callable[[str], bool]) -> None:
+                 batch: int, first_id: int, needs_snapshot: Callable[[str], bool],
+                 monotonic: Callable[[], float]) -> None:
         super().__init__(name, topics, router, book, batch=batch, first_id=first_id)
         self._needs_snapshot = needs_snapshot
+        self._monotonic = monotonic
+        self._resubscribed_at: dict[str, float] = {}
         self._awaiting = {t for t in topics if t.startswith(BYBIT_BOOK_PREFIX)}
         """Book topics whose snapshot has not come yet on this connection (no re-subscribe meanwhile)."""
         self._control: deque[tuple[str, str]] = deque()
@@ -144,7 +151,11 @@ class BybitDepthSession(BybitSession):
             if message.get("type") == "snapshot":
                 self._awaiting.discard(topic)
             if topic not in self._awaiting and self._needs_snapshot(topic.rsplit(".", 1)[-1].upper()):
-                self.resubscribe(topic)
+                now = self._monotonic()
+                last = self._resubscribed_at.get(topic)
+                if last is None or now - last >= RESUBSCRIBE_GAP_S:  # else a later message asks again
+                    self._resubscribed_at[topic] = now
+                    self.resubscribe(topic)
         return handled
 
     def _on_control(self, control: tuple[str, str], answer: dict[str, Any]) -> None:
@@ -188,9 +199,8 @@ class _BybitDepthAdapter:
 
     def session(self, name: str, topics: tuple[str, ...], router: MessageRouter, settings: StreamSettings, *,
                 first_id: int, book: SubscriptionBook, monotonic: Callable[[], float]) -> BybitDepthSession:
-        del monotonic
         return BybitDepthSession(name, topics, router, book, batch=settings.subscribe_batch, first_id=first_id,
-                                 needs_snapshot=self._sink.needs_snapshot)
+                                 needs_snapshot=self._sink.needs_snapshot, monotonic=monotonic)
 
 
 class BybitDepthStream(DepthStream):

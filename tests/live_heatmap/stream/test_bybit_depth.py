@@ -15,7 +15,13 @@ import orjson
 from fakes.bybit.ws_server import FakeBybit
 
 from live_heatmap.orderbook.sync import BybitBookSync
-from live_heatmap.stream.bybit_depth import BybitDepthRouter, BybitDepthSession, BybitDepthStream, book_topic
+from live_heatmap.stream.bybit_depth import (
+    RESUBSCRIBE_GAP_S,
+    BybitDepthRouter,
+    BybitDepthSession,
+    BybitDepthStream,
+    book_topic,
+)
 from live_heatmap.stream.router import StreamStats
 from live_heatmap.stream.settings import StreamSettings
 from live_heatmap.stream.venues.base import SubscriptionBook
@@ -132,8 +138,10 @@ def _book(kind: str, u: int) -> dict[str, Any]:
 
 def test_the_session_resubscribes_once_per_episode_and_a_refused_resubscribe_ends_the_connection() -> None:
     wanted = {"BTCUSDT": False}
+    clock = [100.0]
     session = BybitDepthSession("0.1", ("orderbook.200.BTCUSDT", "publicTrade.BTCUSDT"), _Router(),
-                                SubscriptionBook(), batch=10, first_id=1, needs_snapshot=wanted.__getitem__)
+                                SubscriptionBook(), batch=10, first_id=1, needs_snapshot=wanted.__getitem__,
+                                monotonic=lambda: clock[0])
     first = orjson.loads(session.next_request() or "")
     assert first["op"] == "subscribe" and session.on_message({"success": True, "op": "subscribe", "req_id": "1"})
     wanted["BTCUSDT"] = True  # no snapshot yet on this connection: waiting for it, no re-subscribe
@@ -147,6 +155,12 @@ def test_the_session_resubscribes_once_per_episode_and_a_refused_resubscribe_end
     assert session.resubscribes == 1 and not session.has_requests()
     assert session.on_message({"success": True, "op": "unsubscribe", "req_id": unsubscribe["req_id"]})
     assert session.failure is None
+    session.on_message(_book("snapshot", 20))  # the fresh snapshot came crossed again: not within the gap
+    assert session.resubscribes == 1 and not session.has_requests()
+    clock[0] += RESUBSCRIBE_GAP_S
+    session.on_message(_book("delta", 21))  # a later message, the gap passed: once more
+    assert session.resubscribes == 2
+    unsubscribe, subscribe = (orjson.loads(session.next_request() or "") for _ in range(2))
     session.on_message({"success": False, "ret_msg": "error:already subscribed", "op": "subscribe",
                         "req_id": subscribe["req_id"]})
     assert session.failure is not None and "resync" in session.failure and session.book.errors == 1
