@@ -28,7 +28,7 @@ def test_the_feed_as_the_api_shows_it() -> None:
     assert list(got["stream"]) == ["connected", "url", "events_received", "events_filtered", "mark_prices",
                                    "last_event_ms", "since_last_event_s", "since_last_message_s", "reconnects",
                                    "rotations", "shards", "venue", "connections", "rejected",
-                                   "subscription_errors", "skipped_symbols"]
+                                   "subscription_errors", "skipped_symbols", "venues_down"]
     assert got["stream"]["shards"] == [{
         "shard": 0, "streams": 2, "connected": True, "subscribed": True, "connection": "0.3", "uptime_s": 12.5,
         "since_last_message_s": 0.25, "messages": 40, "reconnects": 2, "rotations": 1,
