@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.common.symbols import symbol_key
@@ -16,10 +16,31 @@ from live_heatmap.stats.density import DensityProfile, density_profile
 from live_heatmap.stats.risk import DEFAULT_THRESHOLDS, RiskLevel, RiskThresholds, at_least, risk_level
 from live_heatmap.venue import Exchanges
 
-__all__ = ["DEFAULT_BANDWIDTH", "ClusterStats", "SymbolStatistics"]
+__all__ = ["DEFAULT_BANDWIDTH", "ClusterStats", "StatsSettings", "SymbolStatistics"]
 
 DEFAULT_BANDWIDTH = 0.003
 """The density profile's kernel width: 0.003 of the price (0.3 %), on a log-price axis."""
+
+
+class StatsSettings(Protocol):
+    """What :meth:`SymbolStatistics.from_settings` reads (the config's ``stats`` section)."""
+
+    @property
+    def extreme(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def moderate(self) -> float: ...
+    @property
+    def min_history(self) -> int: ...
+    @property
+    def sample_minutes(self) -> float: ...
+    @property
+    def retention_days(self) -> float: ...
+    @property
+    def max_samples(self) -> int: ...
+    @property
+    def bandwidth(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +80,14 @@ class SymbolStatistics:
         self.baseline = baseline
         self.thresholds = thresholds
         self.bandwidth = bandwidth
+
+    @classmethod
+    def from_settings(cls, heatmap: LiveLiquidationHeatmap, settings: StatsSettings) -> SymbolStatistics:
+        """Statistics of ``heatmap`` with an empty baseline, as the config's ``stats`` section says."""
+        baseline = ClusterBaseline(retention_days=settings.retention_days, min_history=settings.min_history,
+                                   sample_minutes=settings.sample_minutes, max_samples=settings.max_samples)
+        thresholds = RiskThresholds(settings.extreme, settings.high, settings.moderate)
+        return cls(heatmap, baseline, thresholds=thresholds, bandwidth=settings.bandwidth)
 
     def sample(self, now_ms: int, symbols: Iterable[str] | None = None) -> int:
         """Record the clusters of ``symbols`` (default: every symbol of the heatmap) whose sample is due into the

@@ -1,0 +1,70 @@
+"""The bot's statistics (issue 16): the clusters job samples each symbol's clusters into its history once a slot,
+the heartbeat carries the summary and ``status`` prints it; no trade reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import MINUTE, NOW, Clock, event
+
+from liquidation_hunter import LiquidationHunter
+from liquidation_hunter.bot.engine import Bot
+from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.trading.books import Books
+from liquidation_hunter.trading.paper import PaperBroker
+from liquidation_hunter.trading.status import render_status, status_report
+from live_heatmap import LiveLiquidationHeatmap
+from strategies import make_strategy
+
+
+def make_bot(tmp_path: Path, clock: Clock) -> Bot:
+    config = BotConfig.from_mapping({
+        "symbols": ["BTC/USDT:USDT"], "storage": {"path": str(tmp_path / "books.sqlite")},
+        "risk": {"leverage": 3, "funding": False}, "stats": {"min_history": 3, "sample_minutes": 1},
+    })
+    heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
+    heatmap.track(["BTCUSDT"])
+    books = Books.open(config.storage.path, starting_wallet=config.risk.starting_wallet, now_ms=clock())
+    broker = PaperBroker.from_risk(books, config.risk)
+    strategy = make_strategy("liquidation_magnet", LiquidationHunter(config.hunter, heatmap), {})
+    return Bot(config=config, heatmap=heatmap, strategy=strategy, broker=broker, books=books, clock=clock)
+
+
+def test_the_clusters_job_builds_the_history_and_status_shows_the_summary(tmp_path: Path) -> None:
+    clock = Clock()
+    bot = make_bot(tmp_path, clock)
+    baseline = bot.statistics.baseline
+    sizes = (1.0, 2.0, 4.0)  # three minutes, a cluster each of a growing size
+    for minute, qty in enumerate(sizes):
+        for i in range(6):
+            bot.heatmap.ingest(event(90_000.0 + 10 * minute + i, qty, side="long", now=clock.now))
+        bot.run_job("clusters")
+        bot.run_job("clusters")  # the same slot: sampled once
+        clock.now += MINUTE
+    assert baseline.history_events("BTCUSDT") >= len(sizes)
+    [stats] = bot.statistics.clusters("BTCUSDT", clock.now)
+    assert stats.z_score is not None and stats.risk_level is not None
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
+    bot.run_job("heartbeat")
+    health = bot.books.health()
+    assert health is not None
+    summary = health[0]["statistics"]
+    assert summary["symbols_with_clusters"] == 1
+    [row] = summary["symbols"]
+    assert row["symbol"] == "BTCUSDT" and row["dominant_side"] == "long" and row["clusters"] == 1
+    assert row["max_z_score"] == stats.z_score
+    text = render_status(status_report(bot.books, now_ms=clock.now, heartbeat_s=60.0))
+    assert "statistics: 1 symbols with clusters" in text
+    assert f"BTCUSDT: {row['total_notional']:,.0f} USDT in 1 clusters, dominant long" in text
+    assert f"max z {stats.z_score:.2f}" in text
+    assert bot.broker.positions() == [] and bot.books.recent_signals() == []  # statistics move no trade
+
+
+def test_without_history_status_says_why_the_z_score_is_null(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    bot = make_bot(tmp_path, clock)
+    for i in range(6):
+        bot.heatmap.ingest(event(90_000.0 + i, 1.0, side="short", now=clock.now))
+    bot.run_job("heartbeat")
+    text = render_status(status_report(bot.books, now_ms=clock.now, heartbeat_s=60.0))
+    assert "dominant short, high risk 0, z null (history 0 < 3), history 0" in text
