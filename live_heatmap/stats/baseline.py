@@ -1,7 +1,8 @@
 """``ClusterBaseline``: each symbol's own distribution of cluster sizes, and a cluster's z-score against it.
 
-What is sampled: at a fixed cadence (``sample_minutes``, slots aligned to the epoch), the weighted notional of
-every cluster the symbol has at that moment. A current cluster is scored against "a cluster of this symbol seen
+What is sampled: at a fixed cadence (``sample_minutes``), the weighted notional of every cluster the symbol has at
+that moment. Each symbol's slots are shifted by a phase of its own (a hash of its name), so 300 symbols do not all
+fall due on the same rebuild. A current cluster is scored against "a cluster of this symbol seen
 at an ordinary moment": the same quantity, so a 50k cluster is ordinary on BTC and extreme on a small coin.
 A slot is sampled once (:meth:`ClusterBaseline.add` refuses a slot already taken), so the live rebuilds and the
 history replayed at start (:func:`live_heatmap.stats.replay.replay_history`) never count a moment twice.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,7 +38,7 @@ class _History:
     def __init__(self) -> None:
         self.times: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self.logs: npt.NDArray[np.float64] = np.empty(0, np.float64)
-        self.last_slot = -1
+        self.last_slot = -(1 << 62)  # before any slot (a time before the phase has slot -1)
         self.centre: float | None = None
         self.scale: float | None = None
 
@@ -75,21 +77,29 @@ class ClusterBaseline:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def slot(self, at_ms: int) -> int:
-        """The sample slot of a time: ``at_ms // sample_ms``."""
-        return at_ms // self.sample_ms
+    def phase_ms(self, symbol: str) -> int:
+        """Where ``symbol``'s slots start within ``sample_ms`` (a hash of its name: the same in every process)."""
+        return zlib.crc32(symbol.encode()) % self.sample_ms
+
+    def slot(self, symbol: str, at_ms: int) -> int:
+        """``symbol``'s sample slot of a time: ``(at_ms - phase) // sample_ms``."""
+        return (at_ms - self.phase_ms(symbol)) // self.sample_ms
+
+    def next_sample_ms(self, symbol: str, after_ms: int) -> int:
+        """The start of ``symbol``'s first slot after ``after_ms``: when the replay samples it next."""
+        return (self.slot(symbol, after_ms) + 1) * self.sample_ms + self.phase_ms(symbol)
 
     def due(self, symbol: str, at_ms: int) -> bool:
         """True when ``symbol`` has no sample yet in the slot of ``at_ms`` (nor a later one)."""
         history = self._symbols.get(symbol)
-        return history is None or self.slot(at_ms) > history.last_slot
+        return history is None or self.slot(symbol, at_ms) > history.last_slot
 
     def add(self, symbol: str, at_ms: int, weighted_notionals: Iterable[float]) -> bool:
         """Record the clusters ``symbol`` had at ``at_ms`` (their weighted notionals; non-positive ones are left
         out). Returns False, recording nothing, when that slot (or a later one) is already sampled. Samples older
         than the retention, counted from ``at_ms``, are dropped."""
         values = np.fromiter(weighted_notionals, np.float64)
-        slot = self.slot(at_ms)
+        slot = self.slot(symbol, at_ms)
         with self._lock:
             history = self._symbols.get(symbol)
             if history is None:

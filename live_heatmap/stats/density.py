@@ -91,21 +91,22 @@ def density_profile(prices: npt.ArrayLike, notionals: npt.ArrayLike, trade_times
     position = (x - lo) / step
     left = np.minimum(position.astype(np.int64), n - 2)
     frac = position - left
-    sides = []
-    for mask in (longs, ~longs):
-        w = weight[mask]
-        binned = np.bincount(left[mask], w * (1.0 - frac[mask]), minlength=n).astype(np.float64, copy=False)
-        binned += np.bincount(left[mask] + 1, w * frac[mask], minlength=n)[:n]
-        sides.append(_convolve(binned, kernel)[half:half + n] if w.size else np.zeros(n))
+    row = longs.astype(np.int64) ^ 1  # 0: long, 1: short; both sides binned in one pass (flat index row * n + bin)
+    flat = row * n + left
+    binned = np.bincount(flat, weight * (1.0 - frac), minlength=2 * n).astype(np.float64, copy=False)
+    binned += np.bincount(flat + 1, weight * frac, minlength=2 * n)[:2 * n]  # a right neighbour stays in its row
+    sides = _convolve(binned.reshape(2, n), kernel)[:, half:half + n]
     return DensityProfile(np.exp(grid), sides[0], sides[1], bandwidth, float(weight[longs].sum()),
                           float(weight[~longs].sum()), int(price.size))
 
 
-def _convolve(values: FloatArray, kernel: FloatArray) -> FloatArray:
-    """The full linear convolution, direct for short inputs, by FFT for long ones."""
-    if values.size * kernel.size <= FFT_ABOVE:
-        return np.convolve(values, kernel)
-    size = values.size + kernel.size - 1
+def _convolve(rows: FloatArray, kernel: FloatArray) -> FloatArray:
+    """Each row's full linear convolution with ``kernel``: direct for short rows, by FFT (the kernel's once) for
+    long ones."""
+    if rows.shape[1] * kernel.size <= FFT_ABOVE:
+        return np.stack([np.convolve(r, kernel) for r in rows])
+    size = rows.shape[1] + kernel.size - 1
     fast = 1 << (size - 1).bit_length()
-    out: FloatArray = np.fft.irfft(np.fft.rfft(values, fast) * np.fft.rfft(kernel, fast), fast)[:size]
+    out: FloatArray = np.fft.irfft(np.fft.rfft(rows, fast, axis=1) * np.fft.rfft(kernel, fast), fast,
+                                   axis=1)[:, :size]
     return out

@@ -1,12 +1,14 @@
-"""The history a baseline starts with: recorded events replayed through a heatmap of the same settings, the
-clusters sampled at each slot as the live rebuilds sample them (:meth:`SymbolStatistics.sample`).
+"""The history a baseline starts with: recorded events replayed through a heatmap of the same settings, each symbol's
+clusters sampled at the start of each of its slots, as the live rebuilds sample them (:meth:`SymbolStatistics.sample`).
 
-The bot calls it at start with the recorder's event store (``EventStore.events(since_ms=...)`` over the
-statistics' retention, bounded by the recorder's); from then on the live rebuilds add the next slots.
+The bot calls it at start with the recorder's event store (``EventStore.events(since_ms=...)`` over
+``stats.retention_days``, bounded by what the recorder keeps); from then on the live rebuilds add the next slots.
+Events stream through: memory is the heatmap's window, not the history's length.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from live_heatmap.config import HeatmapConfig
@@ -20,40 +22,38 @@ __all__ = ["replay_history"]
 def replay_history(baseline: ClusterBaseline, events: Iterable[LiquidationEvent], config: HeatmapConfig, *,
                    until_ms: int) -> int:
     """Sample the clusters of ``events`` (sorted by trade time, as the store and ``load_events`` give them) into
-    ``baseline`` at every sample slot from the first event to ``until_ms`` (excluded: the live sampling takes it
-    from there). Returns the number of (symbol, slot) samples taken."""
-    step = baseline.sample_ms
-    clock_ms = 0
-    heatmap = LiveLiquidationHeatmap(config=config, clock=lambda: clock_ms)
-    pending: list[LiquidationEvent] = []
-    taken = 0
-    slot_end: int | None = None
-    active: set[str] = set()
+    ``baseline``: each symbol at the start of each of its slots (:meth:`ClusterBaseline.next_sample_ms`) from its
+    first event while it has events inside the heatmap's horizon, before ``until_ms`` (excluded: the live sampling
+    takes it from there). A sample at ``t`` sees the events traded at or before ``t``. Returns the number of
+    (symbol, slot) samples taken."""
+    heatmap = LiveLiquidationHeatmap(config=config, clock=lambda: until_ms)
     horizon_ms = int(config.horizon_minutes * 60_000)
+    due: list[tuple[int, str]] = []  # (sample time, symbol), one entry a scheduled symbol
+    scheduled: set[str] = set()
     last_seen: dict[str, int] = {}
+    taken = 0
 
     def sample_until(limit: int) -> None:
-        nonlocal slot_end, clock_ms, taken
-        while slot_end is not None and slot_end <= limit and slot_end < until_ms:
-            clock_ms = slot_end
-            heatmap.ingest_many(pending, notify=False)
-            pending.clear()
-            for symbol in list(active):
-                if last_seen[symbol] < slot_end - horizon_ms:  # nothing left inside the horizon
-                    active.discard(symbol)
-                clusters = heatmap.get_clusters(symbol, now_ms=slot_end)
-                taken += baseline.add(symbol, slot_end, (c.weighted_notional for c in clusters))
-            slot_end += step
+        nonlocal taken
+        while due and due[0][0] <= limit:
+            at, symbol = heapq.heappop(due)
+            clusters = heatmap.get_clusters(symbol, now_ms=at)
+            taken += baseline.add(symbol, at, (c.weighted_notional for c in clusters))
+            if last_seen[symbol] >= at - horizon_ms:  # still events inside the horizon: its next slot
+                heapq.heappush(due, (at + baseline.sample_ms, symbol))
+            else:
+                scheduled.discard(symbol)
 
     for event in events:
         t = event.trade_time
         if t >= until_ms:
             break
-        if slot_end is None:
-            slot_end = (t // step + 1) * step
         sample_until(t - 1)
-        pending.append(event)
-        active.add(event.symbol)
-        last_seen[event.symbol] = t
+        heatmap.ingest(event)
+        symbol = event.symbol
+        last_seen[symbol] = t
+        if symbol not in scheduled:
+            scheduled.add(symbol)
+            heapq.heappush(due, (baseline.next_sample_ms(symbol, t - 1), symbol))
     sample_until(until_ms - 1)
     return taken

@@ -61,13 +61,17 @@ def test_no_spread_gives_null() -> None:
 
 def test_a_slot_is_sampled_once_and_the_retention_drops_old_samples() -> None:
     baseline = ClusterBaseline(min_history=2, sample_minutes=15, retention_days=1)
-    assert baseline.add("X", 0, [1.0, 2.0])
-    assert not baseline.add("X", 14 * MINUTE, [3.0])  # the same slot
-    assert not baseline.due("X", 14 * MINUTE) and baseline.due("X", 15 * MINUTE)
+    start = baseline.phase_ms("X")  # where X's slots start
+    assert 0 <= start < 15 * MINUTE and baseline.phase_ms("Y") != start  # symbols fall due apart
+    assert baseline.next_sample_ms("X", start - 1) == start
+    assert baseline.next_sample_ms("X", start) == start + 15 * MINUTE
+    assert baseline.add("X", start, [1.0, 2.0])
+    assert not baseline.add("X", start + 14 * MINUTE, [3.0])  # the same slot
+    assert not baseline.due("X", start + 14 * MINUTE) and baseline.due("X", start + 15 * MINUTE)
     assert baseline.history_events("X") == 2
-    assert baseline.add("X", 15 * MINUTE, [3.0, -1.0, math.nan])  # non-positive and NaN left out
+    assert baseline.add("X", start + 15 * MINUTE, [3.0, -1.0, math.nan])  # non-positive and NaN left out
     assert baseline.history_events("X") == 3
-    assert baseline.add("X", 24 * 60 * MINUTE + 1, [])  # a day later: the first slot's samples leave
+    assert baseline.add("X", start + 24 * 60 * MINUTE + 1, [])  # a day later: the first slot's samples leave
     assert baseline.history_events("X") == 1
 
 
@@ -112,16 +116,20 @@ def test_replayed_history_samples_the_recorded_clusters_slot_by_slot() -> None:
     heatmap = LiveLiquidationHeatmap(config=config)
     i = 0
     horizon = int(config.horizon_minutes * MINUTE)
-    at = (events[0].trade_time // step + 1) * step
-    while at < until:
+    at = baseline.next_sample_ms("RAREUSDT", events[0].trade_time - 1)
+    while at < until:  # every slot of the symbol while it has events inside the horizon
         while i < len(events) and events[i].trade_time <= at:
             heatmap.ingest(events[i])
             i += 1
-        if events[i - 1].trade_time >= at - horizon - step:
-            expected += len(heatmap.get_clusters("RAREUSDT", now_ms=at))
-            slots += 1
-        at += step
+        expected += len(heatmap.get_clusters("RAREUSDT", now_ms=at))
+        slots += 1
+        if events[i - 1].trade_time < at - horizon and i < len(events):  # quiet: next slot after its next event
+            at = baseline.next_sample_ms("RAREUSDT", events[i].trade_time - 1)
+        elif events[i - 1].trade_time < at - horizon:
+            break
+        else:
+            at += step
     assert expected > 20  # real clusters, not an empty comparison
     assert baseline.history_events("RAREUSDT") == expected
-    assert taken >= slots
+    assert taken == slots
     assert baseline.z_score("RAREUSDT", 1e9) is not None  # enough history

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import gaussian_kde  # the analysis extra, which `make setup` installs
 
 from live_heatmap.stats import density_profile
 from live_heatmap.store.history import load_events
 from tests.conftest import DATA
-
-gaussian_kde = pytest.importorskip("scipy.stats").gaussian_kde
 
 DECAY = 60.0
 
