@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import DATA
 from helpers import MINUTE, NOW, Clock, event
+from structlog.testing import capture_logs
 
 from liquidation_hunter import LiquidationHunter
 from liquidation_hunter.bot.engine import Bot
+from liquidation_hunter.bot.runner import _recorder
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.paper import PaperBroker
 from liquidation_hunter.trading.status import render_status, status_report
 from live_heatmap import LiveLiquidationHeatmap
+from live_heatmap.stats import ClusterBaseline, replay_history
+from live_heatmap.store.history import load_events
+from live_heatmap.store.recorder import EventStore
 from strategies import make_strategy
 
 
@@ -68,3 +74,33 @@ def test_without_history_status_says_why_the_z_score_is_null(tmp_path: Path) -> 
     bot.run_job("heartbeat")
     text = render_status(status_report(bot.books, now_ms=clock.now, heartbeat_s=60.0))
     assert "dominant short, high risk 0, z null (history 0 < 3), history 0" in text
+
+
+def test_the_start_replays_the_recorded_events_into_each_symbol_history(tmp_path: Path) -> None:
+    """The recorder's service, at start: the warm start, then the stored events over stats.retention_days replayed
+    into the baseline, sampled as the live rebuilds sample them (the same history replay_history builds)."""
+    events = load_events(DATA / "liquidations_normalized.csv", symbols=["RAREUSDT", "SYNUSDT"])
+    now = events[-1].trade_time + MINUTE
+    with EventStore.open(tmp_path / "events.sqlite") as store:
+        assert store.append(events) == len(events)
+    clock = Clock(now)
+    config = BotConfig.from_mapping({
+        "storage": {"path": str(tmp_path / "books.sqlite"), "events": str(tmp_path / "events.sqlite")},
+        "risk": {"leverage": 3, "funding": False}, "stats": {"min_history": 10, "retention_days": 3},
+    })
+    heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
+    books = Books.open(config.storage.path, starting_wallet=config.risk.starting_wallet, now_ms=now)
+    bot = Bot(config=config, heatmap=heatmap, strategy=make_strategy(
+        "liquidation_magnet", LiquidationHunter(config.hunter, heatmap), {}), broker=PaperBroker.from_risk(
+        books, config.risk), books=books, clock=clock)
+    [service] = _recorder(config, bot, clock)
+    with capture_logs() as logs:
+        service.start()
+    service.stop()
+    expected = ClusterBaseline(min_history=10, retention_days=3)
+    recent = [e for e in events if e.trade_time >= now - 3 * 86_400_000]
+    taken = replay_history(expected, recent, config.heatmap, until_ms=now)
+    assert taken > 0 and next(r for r in logs if r["event"] == "statistics_history")["samples"] == taken
+    for symbol in ("RAREUSDT", "SYNUSDT"):
+        assert bot.statistics.baseline.history_events(symbol) == expected.history_events(symbol) > 10
+    assert any(s.z_score is not None for s in bot.statistics.clusters("RAREUSDT", now))
