@@ -112,6 +112,11 @@ class SymbolStatistics:
         """``symbol``'s clusters at ``now_ms`` (strongest first, as the heatmap gives them) with their statistics."""
         return self.annotate(symbol, self.heatmap.get_clusters(symbol, now_ms=now_ms, exchanges=exchanges))
 
+    def every_cluster(self, now_ms: int) -> list[ClusterStats]:
+        """Every symbol's clusters at ``now_ms`` with their statistics, symbol by symbol: what the alerts' cluster
+        rule reads (its ``ClustersOf``: pass ``statistics.every_cluster``)."""
+        return [stats for symbol in self.heatmap.symbols() for stats in self.clusters(symbol, now_ms)]
+
     def summary(self, symbol: str, now_ms: int) -> dict[str, Any]:
         """``symbol``'s clusters at ``now_ms`` summed up: the total weighted notional by side, the dominant side
         (the side with more; ``None`` with none or a tie), the clusters counted, those at risk ``high`` or

@@ -63,3 +63,12 @@ def test_sampling_is_once_a_slot_and_reading_changes_nothing() -> None:
     assert baseline.history_events("RAREUSDT") == before + clusters
     assert statistics.sample(later + 1) == 0  # the same slot
     assert baseline.history_events("RAREUSDT") == before + clusters
+
+
+def test_every_cluster_is_each_symbol_clusters_with_stats() -> None:
+    statistics, now = _statistics(min_history=10)
+    statistics.heatmap.ingest_many(load_events(DATA / "liquidations_normalized.csv", symbols=["SYNUSDT"]),
+                                   notify=False)
+    every = statistics.every_cluster(now)
+    assert {s.cluster.symbol for s in every} == {"RAREUSDT", "SYNUSDT"}
+    assert every == [s for symbol in statistics.heatmap.symbols() for s in statistics.clusters(symbol, now)]
