@@ -297,8 +297,9 @@ class Bot:
     # ------------------------------------------------------------------ clusters and signals
 
     def job_clusters(self, now_ms: int) -> None:
+        symbols = self.heatmap.symbols()  # the ones this rebuild sweeps: their clusters now are the sweep's
         self.heatmap.rebuild(now_ms=now_ms)
-        self.statistics.sample(now_ms)  # each symbol at most once a stats.sample_minutes
+        self.statistics.sample(now_ms, symbols)  # what any reader gets until the next sweep: it moves no trade
 
     def job_signals(self, now_ms: int) -> None:
         """Ask the strategy about every symbol with a price; enter where the risk rules allow.
@@ -512,17 +513,16 @@ class Bot:
             venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
             estimated=None if self.estimated is None else self.estimated.status(),
             orderbook=None if self.liquidity is None else self.liquidity.status(),
-            statistics=self._statistics(now_ms),
+            statistics=self._statistics(),
         )
 
-    def _statistics(self, now_ms: int) -> dict[str, Any]:
-        """The summary of the symbols with clusters (``status``): the ``STATUS_SYMBOLS`` with the most at risk
-        ``high`` or above, then the most notional."""
-        rows = [summary for key in self.heatmap.symbols()
-                if (summary := self.statistics.summary(key, now_ms))["clusters"]]
-        rows.sort(key=lambda r: (-r["high_risk_clusters"], -r["total_notional"], r["symbol"]))
+    def _statistics(self) -> dict[str, Any]:
+        """The summary of the symbols with clusters at the last clusters job (``status``): the ``STATUS_SYMBOLS``
+        with the most at risk ``high`` or above, then the most notional. Read from what the clusters job kept: a
+        read of the heatmap here could change the clusters the strategy reads next (``SymbolStatistics``)."""
+        rows = self.statistics.latest_summaries()
         return {"symbols_with_clusters": len(rows), "min_history": self.statistics.baseline.min_history,
-                "symbols": rows[:STATUS_SYMBOLS]}
+                "at": self.statistics.latest_at, "symbols": rows[:STATUS_SYMBOLS]}
 
     def job_estimated(self, now_ms: int) -> None:
         """Open interest, REST fills and ready bars of the estimated layer (:mod:`.estimated`); nothing without it."""

@@ -69,9 +69,18 @@ class ClusterStats:
 class SymbolStatistics:
     """Statistics of the heatmap's symbols: clusters with z-scores, a summary, the density profile.
 
-    :meth:`sample` (the bot's clusters job, after each rebuild) feeds each symbol's baseline at most once a
-    sample slot; reading (:meth:`clusters`, :meth:`summary`, :meth:`density`) changes nothing. Time is always
-    passed in.
+    :meth:`sample` (the bot's clusters job, right after each rebuild) feeds each symbol's baseline at most once a
+    sample slot and keeps every symbol's clusters with their statistics as of then (:meth:`latest`,
+    :meth:`latest_summaries`: what ``status`` shows, read without asking the heatmap again). Reading
+    (:meth:`clusters`, :meth:`summary`, :meth:`density`) changes nothing of the statistics. Time is always passed
+    in.
+
+    The heatmap keeps the clusters a reader asked for at a moment for ``update_interval`` (a reader a little
+    later gets those), so a read by the statistics at some other moment could change what the strategy reads
+    next. :meth:`sample` reads only right after ``heatmap.rebuild(now_ms=...)`` at that same moment, the symbols the
+    heatmap had before it (the bot's clusters job passes them): the clusters of that sweep, which the next reader
+    would get all the same. Nothing else in the bot reads through here, so
+    the statistics move no trade.
     """
 
     def __init__(self, heatmap: LiveLiquidationHeatmap, baseline: ClusterBaseline, *,
@@ -80,6 +89,9 @@ class SymbolStatistics:
         self.baseline = baseline
         self.thresholds = thresholds
         self.bandwidth = bandwidth
+        self._latest: dict[str, list[LiquidationCluster]] = {}
+        self.latest_at: int | None = None
+        """The ``now_ms`` of the last :meth:`sample` (None before the first)."""
 
     @classmethod
     def from_settings(cls, heatmap: LiveLiquidationHeatmap, settings: StatsSettings) -> SymbolStatistics:
@@ -90,16 +102,32 @@ class SymbolStatistics:
         return cls(heatmap, baseline, thresholds=thresholds, bandwidth=settings.bandwidth)
 
     def sample(self, now_ms: int, symbols: Iterable[str] | None = None) -> int:
-        """Record the clusters of ``symbols`` (default: every symbol of the heatmap) whose sample is due into the
-        baseline; returns how many symbols were sampled."""
+        """Call right after ``heatmap.rebuild(now_ms=now_ms)`` (the class docstring says why). Records the clusters
+        of ``symbols`` (default: every symbol of the heatmap) whose sample is due into the baseline and keeps each
+        one's clusters with their statistics (:meth:`latest`); returns how many symbols were sampled."""
         sampled = 0
         baseline = self.baseline
+        latest: dict[str, list[LiquidationCluster]] = {}
         for symbol in self.heatmap.symbols() if symbols is None else symbols:
             key = symbol_key(symbol)
+            clusters = self.heatmap.get_clusters(key, now_ms=now_ms)
             if baseline.due(key, now_ms):
-                clusters = self.heatmap.get_clusters(key, now_ms=now_ms)
                 sampled += baseline.add(key, now_ms, (c.weighted_notional for c in clusters))
+            if clusters:
+                latest[key] = clusters  # scored when read (status: once a heartbeat), not every rebuild
+        self._latest, self.latest_at = latest, now_ms
         return sampled
+
+    def latest(self) -> dict[str, list[ClusterStats]]:
+        """Each symbol with clusters at the last :meth:`sample`: its clusters then, with their statistics."""
+        return {key: self.annotate(key, clusters) for key, clusters in self._latest.copy().items()}
+
+    def latest_summaries(self) -> list[dict[str, Any]]:
+        """:meth:`summary` of each symbol with clusters at the last :meth:`sample`, from what it kept (no read of the
+        heatmap): the most clusters at risk ``high`` or above first, then the most notional."""
+        rows = [self._summarised(symbol, stats) for symbol, stats in self.latest().items()]
+        rows.sort(key=lambda r: (-r["high_risk_clusters"], -r["total_notional"], r["symbol"]))
+        return rows
 
     def annotate(self, symbol: str, clusters: Sequence[LiquidationCluster]) -> list[ClusterStats]:
         """``clusters`` (of ``symbol``) each with its statistics, in the same order."""
@@ -121,7 +149,9 @@ class SymbolStatistics:
         """``symbol``'s clusters at ``now_ms`` summed up: the total weighted notional by side, the dominant side
         (the side with more; ``None`` with none or a tie), the clusters counted, those at risk ``high`` or
         above, the highest z-score and the history behind it."""
-        stats = self.clusters(symbol, now_ms)
+        return self._summarised(symbol, self.clusters(symbol, now_ms))
+
+    def _summarised(self, symbol: str, stats: Sequence[ClusterStats]) -> dict[str, Any]:
         by_side = {Side.LONG: 0.0, Side.SHORT: 0.0}
         for s in stats:
             by_side[s.cluster.side] += s.cluster.weighted_notional

@@ -48,6 +48,7 @@ def test_the_clusters_job_builds_the_history_and_status_shows_the_summary(tmp_pa
         bot.run_job("clusters")  # the same slot: sampled once
         clock.now += MINUTE
     assert baseline.history_events("BTCUSDT") >= len(sizes)
+    bot.run_job("clusters")  # status shows what the last clusters job saw
     [stats] = bot.statistics.clusters("BTCUSDT", clock.now)
     assert stats.z_score is not None and stats.risk_level is not None
     bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
@@ -71,9 +72,10 @@ def test_without_history_status_says_why_the_z_score_is_null(tmp_path: Path) -> 
     bot = make_bot(tmp_path, clock)
     for i in range(6):
         bot.heatmap.ingest(event(90_000.0 + i, 1.0, side="short", now=clock.now))
+    bot.run_job("clusters")
     bot.run_job("heartbeat")
     text = render_status(status_report(bot.books, now_ms=clock.now, heartbeat_s=60.0))
-    assert "dominant short, high risk 0, z null (history 0 < 3), history 0" in text
+    assert "dominant short, high risk 0, z null (history 1 < 3), history 1" in text  # the clusters job's sample
 
 
 def test_the_start_replays_the_recorded_events_into_each_symbol_history(tmp_path: Path) -> None:
@@ -104,3 +106,38 @@ def test_the_start_replays_the_recorded_events_into_each_symbol_history(tmp_path
     for symbol in ("RAREUSDT", "SYNUSDT"):
         assert bot.statistics.baseline.history_events(symbol) == expected.history_events(symbol) > 10
     assert any(s.z_score is not None for s in bot.statistics.clusters("RAREUSDT", now))
+
+
+def test_the_statistics_read_nothing_the_strategy_would_not_see(tmp_path: Path) -> None:
+    """The heatmap keeps what a reader asked for at a moment for update_interval: a read by the statistics at
+    another moment (the heartbeat's) must not hide later events from the signals job; status reads what the
+    clusters job kept. And the clusters job (rebuild, then the statistics' sample) leaves the strategy the same
+    clusters as the bare rebuild: the same signals, with events arriving in between."""
+    clock = Clock()
+    bot = make_bot(tmp_path / "heartbeat", clock)
+    bot.run_job("heartbeat")  # before any event: a read of the heatmap here would keep "no cluster" for 5 s
+    for i in range(10):
+        assert bot.heatmap.ingest(event(101_500.0 + i, 1.0, side="short", age_min=1 + i / 10, now=clock.now))
+    bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
+    bot.run_job("signals")
+    assert [r.action for r in bot.books.recent_signals()] == ["entered"]
+
+    records = []
+    for with_statistics in (True, False):
+        clock = Clock()
+        bot = make_bot(tmp_path / str(with_statistics), clock)
+        for i in range(10):
+            assert bot.heatmap.ingest(event(101_500.0 + i, 1.0, side="short", age_min=1 + i / 10, now=clock.now))
+        if with_statistics:
+            bot.run_job("clusters")
+            assert bot.statistics.latest()
+        else:
+            bot.heatmap.rebuild(now_ms=clock.now)
+        clock.now += 1_000
+        for i in range(6):
+            assert bot.heatmap.ingest(event(101_400.0 + i, 2.0, side="short", age_min=0.1, now=clock.now))
+        clock.now += 1_000
+        bot.heatmap.update_price("BTCUSDT", 100_000.0, clock.now)
+        bot.run_job("signals")
+        records.append(bot.books.recent_signals())
+    assert records[0] == records[1] and records[0]
