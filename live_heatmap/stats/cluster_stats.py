@@ -141,9 +141,15 @@ class SymbolStatistics:
         return self.annotate(symbol, self.heatmap.get_clusters(symbol, now_ms=now_ms, exchanges=exchanges))
 
     def every_cluster(self, now_ms: int) -> list[ClusterStats]:
-        """Every symbol's clusters at ``now_ms`` with their statistics, symbol by symbol: what the alerts' cluster
-        rule reads (its ``ClustersOf``: pass ``statistics.every_cluster``)."""
+        """Every symbol's clusters at ``now_ms`` with their statistics, symbol by symbol. It reads the heatmap at
+        ``now_ms``: inside the bot use :meth:`kept_clusters` (the class docstring says why)."""
         return [stats for symbol in self.heatmap.symbols() for stats in self.clusters(symbol, now_ms)]
+
+    def kept_clusters(self, now_ms: int | None = None) -> list[ClusterStats]:
+        """Every symbol's clusters as the last :meth:`sample` kept them, with their statistics: what the bot's
+        alerts' cluster rule reads (its ``ClustersOf``: pass ``bot.statistics.kept_clusters``). Reads nothing of
+        the heatmap, so it moves no trade whichever job calls it; ``now_ms`` is not used."""
+        return [stats for clusters in self.latest().values() for stats in clusters]
 
     def summary(self, symbol: str, now_ms: int) -> dict[str, Any]:
         """``symbol``'s clusters at ``now_ms`` summed up: the total weighted notional by side, the dominant side

@@ -72,3 +72,12 @@ def test_every_cluster_is_each_symbol_clusters_with_stats() -> None:
     every = statistics.every_cluster(now)
     assert {s.cluster.symbol for s in every} == {"RAREUSDT", "SYNUSDT"}
     assert every == [s for symbol in statistics.heatmap.symbols() for s in statistics.clusters(symbol, now)]
+
+
+def test_kept_clusters_are_the_last_sample_ones() -> None:
+    statistics, now = _statistics(min_history=10)
+    assert statistics.kept_clusters(now) == [] and statistics.latest_at is None
+    statistics.sample(now)
+    assert statistics.latest_at == now
+    assert statistics.kept_clusters() == statistics.every_cluster(now) != []
+    assert statistics.latest_summaries() == [statistics.summary("RAREUSDT", now)]
