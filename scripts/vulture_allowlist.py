@@ -17,6 +17,10 @@ model_config  # unused variable (liquidation_hunter/api/schemas.py)
 markers  # unused variable (liquidation_hunter/api/schemas.py)
 last_bar_ms  # unused variable (liquidation_hunter/api/schemas.py)
 distance_pct  # unused variable (liquidation_hunter/api/schemas.py)
+dominant_side  # unused variable (liquidation_hunter/api/schemas.py): /api/v1/stats (issue 16)
+high_risk_clusters  # unused variable (liquidation_hunter/api/schemas.py)
+max_z_score  # unused variable (liquidation_hunter/api/schemas.py)
+clusters_with_stats  # unused variable (liquidation_hunter/api/schemas.py)
 _.should_exit  # unused attribute (liquidation_hunter/api/server.py): read by uvicorn's loop
 _.force_exit  # unused attribute (liquidation_hunter/api/server.py)
 exc_info  # unused variable (tests/fakes/binance/*.py): __exit__'s arguments

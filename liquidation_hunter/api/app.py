@@ -37,6 +37,7 @@ from liquidation_hunter import __version__
 from liquidation_hunter.api import schemas
 from liquidation_hunter.api.auth import bearer_ok
 from liquidation_hunter.api.estimated import estimated_answer
+from liquidation_hunter.api.stats import density_answer, stats_answer
 from liquidation_hunter.api.unified import depth_answer, unified_answer
 from liquidation_hunter.api.views import (
     EVENTS_LIMIT_MAX,
@@ -337,6 +338,20 @@ def _routes(app: FastAPI, source: ApiSource) -> None:
                                                                     "window over 300, at least 1s)")] = None,
     ) -> Response:
         return json_response(depth_answer(source, symbol, window, step))
+
+    @get("/api/v1/density/{symbol:path}", schemas.Density,
+         "Density profile: decayed liquidation notional per price and side (a Gaussian kernel on log price)",
+         tag="stats")
+    async def density(symbol: Symbol, bandwidth: Annotated[float | None, Query(
+            ge=0.0001, le=0.5, description="the kernel's width as a fraction of the price, 0.0001..0.5 (0.003 = "
+                                           "0.3 %; default: stats.bandwidth)")] = None) -> Response:
+        return json_response(density_answer(source, symbol, bandwidth))
+
+    @get("/api/v1/stats/{symbol:path}", schemas.Stats,
+         "Summary: total notional, dominant side, clusters at risk high or above, each cluster's z-score",
+         tag="stats")
+    async def stats(symbol: Symbol) -> Response:
+        return json_response(stats_answer(source, symbol))
 
     @get("/api/v1/status", schemas.Status, "Bot status: stream health, positions, equity, halt", tag="bot",
          extra={503: "the bot has written no books yet"})

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liquidation_hunter.api.views import ApiSource
+from liquidation_hunter.config.sections import StatsConfig
 from liquidation_hunter.data.estimated_history import layer_from_history
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.rules import HunterConfig
 from live_heatmap import HeatmapConfig, LiveLiquidationHeatmap
+from live_heatmap.stats import SymbolStatistics, replay_history
 from live_heatmap.store.history import load_events
 
 __all__ = ["source_from_recording"]
@@ -22,7 +24,8 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
                           heartbeat_s: float = 60.0, strategy: str = "liquidation_magnet",
                           strategy_params: Mapping[str, Any] | None = None,
                           strategy_path: str | None = None,
-                          history: str | os.PathLike[str] | None = None) -> ApiSource:
+                          history: str | os.PathLike[str] | None = None,
+                          stats: StatsConfig | None = None) -> ApiSource:
     """The heatmap of ``events`` (any format :func:`~live_heatmap.store.history.load_events` reads) as of ``at_ms``
     (default: the last event's trade time), on a clock fixed there.
 
@@ -32,6 +35,8 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
     config's ``strategy`` section).
     ``history``: what ``fetch-history`` stored; its symbols' estimated layer, fed the bars closed at or before
     the served moment (no look-ahead), answers ``/api/v1/estimated/{symbol}``.
+    ``stats`` (the config's section): each cluster's z-score is against the recording's clusters up to then
+    (:func:`~live_heatmap.stats.replay_history`).
     Raises ``ValueError`` for an unreadable recording or one with no event up to ``at_ms``, or history without
     a bar by then.
     """
@@ -53,6 +58,9 @@ def source_from_recording(events: str | os.PathLike[str], *, at_ms: int | None =
         if price is not None:
             hm.update_price(symbol, price, at)
     estimated = None if history is None else layer_from_history(history, until_ms=at)[0]
-    return ApiSource(hm, clock=lambda: at, prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
+    statistics = SymbolStatistics.from_settings(hm, stats or StatsConfig())
+    replay_history(statistics.baseline, loaded, config, until_ms=at + 1)  # each cluster's history: the recording
+    return ApiSource(hm, clock=lambda: at, statistics=statistics,
+                     prices=series, books_path=books_path, heartbeat_s=heartbeat_s,
                      hunter=hunter or HunterConfig(), strategy=strategy, strategy_params=dict(strategy_params or {}),
                      strategy_path=strategy_path, estimated=estimated)

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Clusters", "Depth", "Equity", "ErrorAnswer", "Estimated", "Events", "Grid", "Health", "Positions",
-           "SignalAnswer", "Status", "Symbols", "Trades", "Unified"]
+__all__ = ["Clusters", "Density", "Depth", "Equity", "ErrorAnswer", "Estimated", "Events", "Grid", "Health",
+           "Positions", "SignalAnswer", "Stats", "Status", "Symbols", "Trades", "Unified"]
 
 Side = Literal["long", "short"]
 Exchange = Literal["binance", "bybit", "okx"]
@@ -60,6 +60,12 @@ class Cluster(BaseModel):
     notional_by_venue: dict[Exchange, float] = Field(
         description="total_notional split by venue (Binance: average fill prices; Bybit, OKX: bankruptcy prices)")
     span_pct: float
+    z_score: float | None = Field(None, description="robust z-score of weighted_notional against the symbol's own "
+                                  "cluster history (log scale, median and MAD); null until history_events >= "
+                                  "stats.min_history")
+    risk_level: Literal["extreme", "high", "moderate", "low"] | None = Field(
+        None, description="by stats' thresholds (3 / 2 / 1); null when z_score is")
+    history_events: int | None = Field(None, description="cluster samples in the symbol's history")
 
 
 class Clusters(BaseModel):
@@ -389,3 +395,43 @@ class Depth(BaseModel):
     bid: list[list[float]] = Field(description="bid notional: bid[i][j] is time column i at price row j")
     ask: list[list[float]]
     walls: list[WallRow] = Field(description="active walls, then those ended in the window")
+
+
+class Density(BaseModel):
+    symbol: str
+    unified: str
+    at: int
+    price: float | None
+    time_decay_minutes: float
+    bandwidth: float = Field(description="the kernel's standard deviation in log price (0.003 = 0.3 %)")
+    events: int
+    long_notional: float = Field(description="decayed notional of long liquidations (the integral of long)")
+    short_notional: float
+    prices: list[float] = Field(description="a log-spaced price grid")
+    long: list[float] = Field(description="USD per unit of log price at each price")
+    short: list[float]
+
+
+class ClusterRisk(BaseModel):
+    cluster_id: str
+    side: Side
+    price_level: float
+    weighted_notional: float
+    z_score: float | None
+    risk_level: Literal["extreme", "high", "moderate", "low"] | None
+
+
+class Stats(BaseModel):
+    symbol: str
+    at: int
+    total_notional: float = Field(description="weighted notional of the symbol's clusters now")
+    long_notional: float
+    short_notional: float
+    dominant_side: Side | None
+    clusters: int
+    high_risk_clusters: int = Field(description="clusters at risk high or extreme")
+    max_z_score: float | None
+    history_events: int
+    min_history: int
+    thresholds: dict[str, float]
+    clusters_with_stats: list[ClusterRisk]

@@ -104,7 +104,8 @@ def unified_answer(source: ApiSource, symbol: str) -> dict[str, Any]:
     except ValueError:
         unified = key
     return {"symbol": key, "unified": unified, "at": now, "price": price, "liquidity": liquidity,
-            "liquidation": {"observed": {"layer": "observed", "clusters": [c.to_dict() for c in clusters]},
+            "liquidation": {"observed": {"layer": "observed", "clusters": [
+                c.to_dict() for c in source.statistics_of().annotate(key, clusters)]},
                             "estimated": estimated},
             "insights": insights(price, walls, observed, zones, depth=depth, found=found_warnings, rules=RULES)}
 

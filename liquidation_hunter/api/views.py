@@ -32,6 +32,7 @@ from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.estimated.layer import EstimatedLayer
 from live_heatmap.grid import grid_from_heatmap
 from live_heatmap.orderbook.layer import LiquidityLayer
+from live_heatmap.stats import ClusterBaseline, SymbolStatistics
 from live_heatmap.status import feed_dict
 from live_heatmap.store.exports import export_clusters, export_events
 from live_heatmap.store.history import event_order
@@ -157,6 +158,15 @@ class ApiSource:
     liquidity: LiquidityLayer | None = None
     """The order-book liquidity layer (issue 15) the bot keeps (depth over time, walls), for
     ``/api/v1/unified/{symbol}`` and ``/api/v1/depth/{symbol}`` (None: not kept, ``orderbook.enabled: false``)."""
+    statistics: SymbolStatistics | None = None
+    """Each cluster's z-score against its symbol's history, the summary and the density (issue 16): the bot's (its
+    history replayed from the recorder at start); None: an empty history made at the first read (z-scores null)."""
+
+    def statistics_of(self) -> SymbolStatistics:
+        """The statistics the answers read (:attr:`statistics`, made once when None)."""
+        if self.statistics is None:
+            self.statistics = SymbolStatistics(self.heatmap, ClusterBaseline())
+        return self.statistics
 
     def now(self) -> int:
         return int((self.clock or self.heatmap.clock)())
@@ -228,7 +238,7 @@ class ApiSource:
         clusters = self.heatmap.get_clusters(key, min_strength, max_distance, side=side, now_ms=now,
                                              exchanges=venues)
         return {"symbol": key, "price": self.price(key, now), "at": now,
-                "clusters": [c.to_dict() for c in clusters]}
+                "clusters": [c.to_dict() for c in self.statistics_of().annotate(key, clusters)]}
 
     def decide(self, key: str, price: float, now: int, min_strength: float | None = None,
                exchanges: tuple[Venue, ...] | None = None) -> Signal:

@@ -56,7 +56,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -77,12 +77,15 @@ from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade, 
 from liquidation_hunter.trading.paper import Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
 from live_heatmap.common.symbols import MarketsLike
+from live_heatmap.stats import SymbolStatistics
 from live_heatmap.stream.status import StreamStatus
 
 __all__ = ["JOBS", "PROGRAMMING_ERRORS", "RAISE_ERRORS_ENV", "Bot", "Decider", "Feed", "PriceFeed"]
 
 log = structlog.get_logger("liquidation_hunter.bot")
 
+STATUS_SYMBOLS = 10
+"""``status`` shows the statistics of at most this many symbols."""
 JOBS = ("prices", "clusters", "signals", "positions", "snapshot", "heartbeat")
 PRICE_STALE_MS = 60_000
 """A price older than this is not traded on (the stream's mark prices come every second; a dead stream's
@@ -138,6 +141,9 @@ class Bot:
         """The estimated layer's live inputs (``estimated.enabled``; the ``estimated`` job polls them)."""
         self.liquidity: LiquidityInputs | None = None
         """The liquidity layer's books (``orderbook.enabled``; the ``orderbook`` job snapshots and samples them)."""
+        self.statistics = SymbolStatistics.from_settings(heatmap, config.stats)
+        """Each cluster's z-score against its symbol's history (``stats``): the ``clusters`` job samples the
+        clusters into it; the history recorded before the start is replayed into it by the recorder's service."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
         """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
@@ -291,7 +297,9 @@ class Bot:
     # ------------------------------------------------------------------ clusters and signals
 
     def job_clusters(self, now_ms: int) -> None:
+        symbols = self.heatmap.symbols()  # the ones this rebuild sweeps: their clusters now are the sweep's
         self.heatmap.rebuild(now_ms=now_ms)
+        self.statistics.sample(now_ms, symbols)  # what any reader gets until the next sweep: it moves no trade
 
     def job_signals(self, now_ms: int) -> None:
         """Ask the strategy about every symbol with a price; enter where the risk rules allow.
@@ -505,7 +513,16 @@ class Bot:
             venues=tuple(venues()) if (venues := getattr(self.stream, "venues", None)) is not None else (),
             estimated=None if self.estimated is None else self.estimated.status(),
             orderbook=None if self.liquidity is None else self.liquidity.status(),
+            statistics=self._statistics(),
         )
+
+    def _statistics(self) -> dict[str, Any]:
+        """The summary of the symbols with clusters at the last clusters job (``status``): the ``STATUS_SYMBOLS``
+        with the most at risk ``high`` or above, then the most notional. Read from what the clusters job kept: a
+        read of the heatmap here could change the clusters the strategy reads next (``SymbolStatistics``)."""
+        rows = self.statistics.latest_summaries()
+        return {"symbols_with_clusters": len(rows), "min_history": self.statistics.baseline.min_history,
+                "at": self.statistics.latest_at, "symbols": rows[:STATUS_SYMBOLS]}
 
     def job_estimated(self, now_ms: int) -> None:
         """Open interest, REST fills and ready bars of the estimated layer (:mod:`.estimated`); nothing without it."""

@@ -74,6 +74,9 @@ class BotHealth:
     """The liquidity layer's books (``orderbook.enabled``): mode, REST budget, the ``/public`` stream, per symbol
     the book's state, resyncs, rejects and snapshot errors
     (:meth:`liquidation_hunter.bot.liquidity.LiquidityInputs.status`)."""
+    statistics: Mapping[str, Any] | None = None
+    """The statistics' summary of the symbols with clusters (issue 16): total notional, dominant side, clusters at
+    risk high or above, the highest z-score and the history behind it (:meth:`Bot._statistics`)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +99,8 @@ class BotHealth:
             out["estimated"] = dict(self.estimated)
         if self.orderbook is not None:
             out["orderbook"] = dict(self.orderbook)
+        if self.statistics is not None:
+            out["statistics"] = dict(self.statistics)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

@@ -55,6 +55,7 @@ from liquidation_hunter.trading.model import Broker
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
+from live_heatmap.stats import replay_history
 from live_heatmap.store.recorder import EventStore, Recorder, warm_start
 from live_heatmap.stream.bybit_depth import BybitDepthStream
 from live_heatmap.stream.depth import DepthStream
@@ -237,7 +238,7 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
                        heartbeat_s=config.schedule.heartbeat,
                        books_path=None if config.storage.path == MEMORY else config.storage.path, stream=bot.stream,
                        estimated=None if bot.estimated is None else bot.estimated.layer,
-                       liquidity=None if bot.liquidity is None else bot.liquidity.layer)
+                       liquidity=None if bot.liquidity is None else bot.liquidity.layer, statistics=bot.statistics)
     server = ApiServer.from_config(source, config.api)
 
     def start() -> None:
@@ -276,6 +277,12 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
         store = EventStore.open(path)
         symbols = None if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
         loaded = warm_start(bot.heatmap, store, clock(), symbols=symbols, exchanges=config.exchanges)
+        now = clock()
+        since = now - int(min(config.stats.retention_days, config.storage.retention_days) * 86_400_000)
+        sampled = replay_history(bot.statistics.baseline, store.events(symbols, since_ms=since,
+                                                                       exchanges=config.exchanges),
+                                 bot.heatmap.config, until_ms=now)
+        log.info("statistics_history", samples=sampled, symbols=len(bot.statistics.baseline.symbols()))
         parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
         parts["recorder"].attach(bot.heatmap).start()
         log.info("warm_start", events=loaded, path=path)

@@ -26,6 +26,7 @@ from live_heatmap.common.symbols import symbol_key
 from live_heatmap.common.timeparse import parse_duration_ms, parse_time_ms
 from live_heatmap.grid import build_grid
 from live_heatmap.heatmap import venue_codes
+from live_heatmap.stats import DEFAULT_BANDWIDTH, density_profile
 from live_heatmap.store.history import load_events
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 
@@ -183,6 +184,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         return _error(f"--layer {args.layer} needs --history DIR (what fetch-history stores, var/history/binance)")
 
     cluster_config: HeatmapConfig | None = None
+    bandwidth = DEFAULT_BANDWIDTH
     source = args.events
     if args.config:
         try:
@@ -190,6 +192,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         except ConfigFileError as exc:
             return _error(str(exc))
         cluster_config = config.heatmap
+        bandwidth = config.stats.bandwidth
         if source is None:
             source = getattr(config.storage, "events", None)
             if source is None:
@@ -249,8 +252,13 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             bands = estimated_bands(args.history, symbol, end_ms, float(grid.price[-1]) if grid.price.size else None)
         except (OSError, ValueError) as exc:
             return _error(str(exc))
+    recent = [e for e in events if end_ms - horizon_ms <= e.trade_time <= end_ms]  # what the clusters are made of
+    density = density_profile([e.price for e in recent], [e.price * e.quantity for e in recent],
+                              [e.trade_time for e in recent], [e.side == "long" for e in recent], now_ms=end_ms,
+                              time_decay_minutes=decay, bandwidth=bandwidth)
     out = _drawn(lambda: render_heatmap(grid, args.out, scale=args.scale, width_px=width_px, height_px=height_px,
-                                        price_label=price_label, estimated=bands, observed=args.layer != "estimated"))
+                                        price_label=price_label, estimated=bands, observed=args.layer != "estimated",
+                                        density=density))
     if isinstance(out, str):
         return _error(out)
     n_time, n_price = grid.shape

@@ -71,7 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             heartbeat_s=config.schedule.heartbeat if config else 60.0,
             strategy=config.strategy.name if config else "liquidation_magnet",
             strategy_params=config.strategy.params if config else None,
-            strategy_path=config.strategy.path if config else None, history=args.history)
+            strategy_path=config.strategy.path if config else None, history=args.history,
+            stats=config.stats if config else None)
         token = resolve_token(host, api.token_env)
         server = ApiServer(source, host=host, port=port, token=token).start()
     except (ValueError, OSError, ApiAuthError) as exc:

@@ -45,6 +45,7 @@ from liquidation_hunter.config.sections import (
     OrderbookConfig,
     RiskConfig,
     ScheduleConfig,
+    StatsConfig,
     StorageConfig,
     StrategyConfig,
     VenuesConfig,
@@ -108,6 +109,7 @@ class BotConfig(Settings, frozen=True):
     venues: VenuesConfig = field(default_factory=VenuesConfig)
     estimated: EstimatedConfig = field(default_factory=EstimatedConfig)
     orderbook: OrderbookConfig = field(default_factory=OrderbookConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 

@@ -26,8 +26,8 @@ from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
 
 __all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "EstimatedConfig", "ExchangeConfig",
-           "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig", "StorageConfig",
-           "StrategyConfig", "TimeoutsConfig", "VenuesConfig", "is_module_name"]
+           "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig", "StatsConfig",
+           "StorageConfig", "StrategyConfig", "TimeoutsConfig", "VenuesConfig", "is_module_name"]
 
 MEMORY = ":memory:"
 
@@ -413,3 +413,34 @@ class OrderbookConfig(Settings, frozen=True):
         if self.venue == "bybit" and self.mode == "rest":
             raise ConfigError.wrong("mode", "stream with venue: bybit (the cheap REST mode is Binance's; Bybit's "
                                     "stream sends its own snapshots)", self.mode)
+
+
+class StatsConfig(Settings, frozen=True):
+    """``stats``: each cluster's z-score against its own symbol's history, risk levels and the density profile
+    (issue 16; ``docs/STATS.md``). They add fields to what the API, the page and ``status`` show; no trade reads
+    them."""
+
+    extreme: Annotated[float, Meta(ge=0, le=100, description="a z-score")] = 3.0
+    """A cluster whose z-score is at least this is ``extreme`` ..."""
+    high: Annotated[float, Meta(ge=0, le=100, description="a z-score")] = 2.0
+    """... ``high`` ..."""
+    moderate: Annotated[float, Meta(ge=0, le=100, description="a z-score")] = 1.0
+    """... ``moderate``; below, ``low``."""
+    min_history: Annotated[int, Meta(ge=2, le=100_000)] = 50
+    """Cluster samples a symbol needs before its z-scores exist (``null`` until then)."""
+    sample_minutes: Annotated[float, Meta(ge=1, le=1440, description="minutes")] = 15.0
+    """How often each symbol's clusters are sampled into its history."""
+    retention_days: Annotated[float, Meta(gt=0, le=3650, description="days")] = 7.0
+    """How far back the history reaches (the recorded events replayed at start reach as far as the recorder
+    kept them: ``storage.retention_days``)."""
+    max_samples: Annotated[int, Meta(ge=2, le=1_000_000)] = 2_000
+    """At most this many samples a symbol (the oldest go first)."""
+    bandwidth: Annotated[float, Meta(gt=0, le=0.5, description="a fraction of the price")] = 0.003
+    """The density profile's kernel width in log price (0.003 = 0.3 %); the API's ``?bandwidth=`` overrides."""
+
+    def check(self) -> None:
+        if not self.extreme >= self.high >= self.moderate:
+            raise ConfigError.wrong("extreme", f"extreme >= high >= moderate (high {self.high}, moderate "
+                                    f"{self.moderate})", self.extreme)
+        if self.max_samples < self.min_history:
+            raise ConfigError.wrong("max_samples", f"at least min_history ({self.min_history})", self.max_samples)

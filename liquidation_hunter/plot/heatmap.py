@@ -31,6 +31,10 @@ How the picture reads:
   say "estimated" with the bracket table's date and whether validated. With ``observed=False``
   (``--layer estimated``) the observed cells, marks and clusters are left out and the side panel shows the
   estimated bands instead.
+* **Density profile** (issue 16, ``density``: a :class:`~live_heatmap.stats.DensityProfile`): over the side
+  panel's bars, a line per side (dark red: longs, to the left; dark green: shorts, to the right) of the decayed
+  liquidation notional per price, smoothed by a Gaussian kernel of ``bandwidth`` on log price, on a scale of its
+  own (its peak in view as wide as the largest bar): where the liquidations lie, not how much (the bars say that).
 """
 
 from __future__ import annotations
@@ -49,12 +53,15 @@ from live_heatmap.venue import PRICE_KIND_OF, VENUES_BY_CODE, Venue
 
 if TYPE_CHECKING:
     from live_heatmap.grid import HeatmapGrid
+    from live_heatmap.stats import DensityProfile
 
 __all__ = ["SCALES", "EstimatedBands", "render_heatmap"]
 
 SCALES = ("linear", "sqrt", "log")
 LONG_COLOUR = "#ff4d5e"
 SHORT_COLOUR = "#2bd97c"
+DENSITY_LONG = "#a3001a"
+DENSITY_SHORT = "#00733a"
 #: At most this many of the largest liquidations are marked, and this many clusters labelled.
 MAX_MARKERS = 40
 MAX_CLUSTERS = 6
@@ -111,14 +118,16 @@ def _quote(symbol: str) -> str:
 
 def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "linear", width_px: int = 1200,
                    height_px: int = 700, price_label: str | None = None, title: str | None = None,
-                   estimated: EstimatedBands | None = None, observed: bool = True) -> Path:
+                   estimated: EstimatedBands | None = None, observed: bool = True,
+                   density: DensityProfile | None = None) -> Path:
     """Draw ``grid`` to a PNG of exactly ``width_px`` x ``height_px`` pixels; returns the path.
 
     ``scale``: ``linear``, ``sqrt`` or ``log`` colour normalisation of the cells (``log`` spans
     three decades below the brightest cell). ``price_label`` names the price line in the legend
     (default ``"price"``; without price points the liquidation fill prices are drawn, and said so).
     ``estimated``: estimated levels drawn beside the observed heat (module docstring); ``observed=False``
-    leaves the observed cells, marks and clusters out (needs ``estimated``).
+    leaves the observed cells, marks and clusters out (needs ``estimated``). ``density``: the side profile drawn
+    over the side panel (module docstring; with the observed layer only).
     The same grid and arguments give the same bytes. Needs matplotlib (``pip install '.[plot]'``).
     """
     if not observed and estimated is None:
@@ -255,7 +264,15 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
         for values, colour, hatch in ((-last_long, ESTIMATED_LONG, "////"), (last_short, ESTIMATED_SHORT, "\\\\")):
             prof.barh(centers, values, height=heights, facecolor="none", edgecolor=colour, hatch=hatch,
                       linewidth=0.5)
-    reach = max(float(last_long.max(initial=0.0)), float(last_short.max(initial=0.0)), 1.0) * 1.08
+    reach = max(float(last_long.max(initial=0.0)), float(last_short.max(initial=0.0)), 1.0)
+    if density is not None and observed and density.events:
+        inside = (density.prices >= y_edges[0]) & (density.prices <= y_edges[-1])
+        d_long, d_short = density.long[inside], density.short[inside]
+        peak = max(float(d_long.max(initial=0.0)), float(d_short.max(initial=0.0)))
+        if peak > 0:  # its own scale: the peak in view reaches as far as the largest bar
+            prof.plot(-d_long / peak * reach, density.prices[inside], color=DENSITY_LONG, linewidth=1.3)
+            prof.plot(d_short / peak * reach, density.prices[inside], color=DENSITY_SHORT, linewidth=1.3)
+    reach *= 1.08
     prof.set_xlim(-reach, reach)
     prof.axvline(0.0, color="#888888", linewidth=0.6)
     prof.xaxis.set_major_locator(ticker.MaxNLocator(3, symmetric=True))
@@ -263,7 +280,9 @@ def render_heatmap(grid: HeatmapGrid, out_path: str | Path, *, scale: str = "lin
     prof.tick_params(axis="x", labelsize=7)
     prof.tick_params(axis="y", labelleft=False)
     prof.set_title(f"at {end:%H:%M} UTC" + ("" if observed else ", estimated"), fontsize=8.5)
-    prof.set_xlabel("long | short", fontsize=8.5)
+    lines = "" if density is None or not observed else \
+        f"\nlines: density ({density.bandwidth * 100:g} % kernel), own scale"
+    prof.set_xlabel("long | short" + lines, fontsize=8.5)
     prof.grid(axis="x", color="#dddddd", linewidth=0.5)
     prof.set_axisbelow(True)
 

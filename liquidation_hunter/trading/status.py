@@ -16,7 +16,7 @@ __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "stat
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange", "venues", "estimated", "orderbook")
+                "disconnected_s", "exchange", "venues", "estimated", "orderbook", "statistics")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -271,6 +271,23 @@ def render_orderbook(book: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_statistics(stats: Mapping[str, Any]) -> list[str]:
+    """The statistics' lines of ``status`` (issue 16): one line per symbol with clusters (the most at risk first):
+    total weighted notional, dominant side, clusters at risk high or above, the highest z-score and its history."""
+    rows = stats.get("symbols") or []
+    lines = [f"statistics: {stats.get('symbols_with_clusters', 0)} symbols with clusters"
+             + (f" (the first {len(rows)})" if len(rows) < stats.get("symbols_with_clusters", 0) else "")]
+    for row in rows:
+        z = row.get("max_z_score")
+        history = row.get("history_events", 0)
+        z_text = f"max z {z:.2f}" if isinstance(z, int | float) else (
+            f"z null (history {history} < {stats.get('min_history')})")
+        lines.append(f"  {row.get('symbol')}: {row.get('total_notional', 0.0):,.0f} USDT in {row.get('clusters')} "
+                     f"clusters, dominant {row.get('dominant_side') or '-'}, high risk {row.get('high_risk_clusters')}"
+                     f", {z_text}, history {history}")
+    return lines
+
+
 def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
     a, bot, today = report.account, report.bot, report.today
@@ -331,6 +348,8 @@ def render_status(report: StatusReport) -> str:
             lines.extend(render_estimated(st["estimated"]))
         if st.get("orderbook"):
             lines.extend(render_orderbook(st["orderbook"]))
+        if st.get("statistics"):
+            lines.extend(render_statistics(st["statistics"]))
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")

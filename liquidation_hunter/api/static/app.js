@@ -58,6 +58,7 @@ const el = {
   venues: [...document.querySelectorAll('#venues input[name="venue"]')], venueHealth: $("venue-health"),
   layer: $("layer"), layerState: $("layer-state"), estimatedLabel: $("estimated-label"),
   tabs: [...document.querySelectorAll('#tabs [role="tab"]')], depthState: $("depth-state"),
+  statsSummary: $("stats-summary"),
 };
 const VENUE_ABBR = { binance: "BN", bybit: "BY", okx: "OK" };
 
@@ -74,6 +75,8 @@ const state = {
   noDepth: null, // why the server has no liquidity layer, once it said so
   liquidityKept: undefined, // whether the server keeps a liquidity layer (asked once, from /api/v1/unified)
   wallsDrawn: [],
+  density: null, // the /api/v1/density answer of the drawn symbol (the side profile); null: none
+  stats: null, // the /api/v1/stats answer of the drawn symbol (the summary); null: none
 };
 
 // ---------- formatting ----------
@@ -154,12 +157,16 @@ async function load(force) {
   el.status.textContent = "loading…";
   document.body.dataset.loading = "1";
   try {
-    const [grid, clusters] = await Promise.all([
+    const [grid, clusters, density, stats] = await Promise.all([
       getJson(`/api/v1/grid/${sym}?${withVenues(new URLSearchParams({ window: el.window.value }))}`, ctl.signal),
       getJson(`/api/v1/clusters/${sym}?${clusterQuery()}`, ctl.signal),
+      getJson(`/api/v1/density/${sym}`, ctl.signal),
+      getJson(`/api/v1/stats/${sym}`, ctl.signal),
     ]);
     if (ctl.signal.aborted) return;
     state.grid = grid;
+    state.density = density;
+    state.stats = stats;
     state.clusters = clusters.clusters || [];
     state.price = clusters.price != null ? clusters.price : lastClose(grid);
     document.body.dataset.exchanges = venueParam() || "";
@@ -447,6 +454,7 @@ function lastClose(grid) {
 
 function clearChart(symbol) {
   state.grid = null; state.clusters = []; state.layout = null; state.estimated = null; state.depth = null;
+  state.density = null; state.stats = null;
   state.wallsDrawn = [];
   renderEstimatedLabel(null);
   const ctx = el.canvas.getContext("2d");
@@ -525,6 +533,7 @@ function render() {
   ctx.beginPath(); ctx.rect(L.x0, L.y0, L.x1 - L.x0, L.y1 - L.y0); ctx.clip();
   if (est) drawEstimated(ctx, est, Y, L);
   drawPrice(ctx, g, X, Y, L);
+  if (heat) state.densityDrawn = drawDensity(ctx, state.density, Y, L);
   if (heat) drawClusters(ctx, X, Y, L);
   state.wallsDrawn = depth ? drawWalls(ctx, depth, X, Y, L) : [];
   drawMarkers(ctx, g, X, Y);
@@ -537,6 +546,7 @@ function render() {
   document.body.dataset.layer = layer;
   document.body.dataset.tab = tab;
   document.body.dataset.walls = String(state.wallsDrawn.length);
+  document.body.dataset.density = heat && state.densityDrawn ? "drawn" : "none";
 
   const sideName = { z: "longs + shorts", z_long: "longs", z_short: "shorts" }[el.side.value];
   el.titleInfo.textContent = (tab === "liquidity" ? "order-book depth · " : heat ? "" : "estimated levels only · ") +
@@ -722,6 +732,25 @@ function drawClusters(ctx, X, Y, L) {
   });
 }
 
+/* The side density profile (/api/v1/density): decayed liquidation notional per price, longs and shorts, drawn from the
+ * left edge, its width the density over the peak in view (18 % of the plot at most). Returns whether it drew. */
+function drawDensity(ctx, d, Y, L) {
+  if (!d || !d.prices || d.prices.length < 2) return false;
+  const p0 = Math.exp(L.lp0), p1 = Math.exp(L.lp1), reach = 0.18 * (L.x1 - L.x0);
+  let peak = 0;
+  d.prices.forEach((p, i) => { if (p >= p0 && p <= p1) peak = Math.max(peak, d.long[i], d.short[i]); });
+  if (!(peak > 0)) return false;
+  for (const [values, colour] of [[d.long, LONG], [d.short, SHORT]]) {
+    ctx.beginPath(); ctx.moveTo(L.x0, Y(d.prices[0]));
+    d.prices.forEach((p, i) => ctx.lineTo(L.x0 + values[i] / peak * reach, Y(p)));
+    ctx.lineTo(L.x0, Y(d.prices[d.prices.length - 1])); ctx.closePath();
+    ctx.globalAlpha = 0.28; ctx.fillStyle = colour; ctx.fill();
+    ctx.globalAlpha = 0.9; ctx.lineWidth = 1.2; ctx.strokeStyle = colour; ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
+  return true;
+}
+
 function drawAxes(ctx, g, X, Y, L, W, H) {
   ctx.fillStyle = "#c9cbd6"; ctx.strokeStyle = "rgba(255,255,255,0.12)"; ctx.lineWidth = 1;
   ctx.font = "11px system-ui, sans-serif";
@@ -766,8 +795,28 @@ function drawLegend(ctx, L, vmax, scale) {
   ctx.textAlign = "center"; ctx.fillText(scale, x0 + w / 2, y0 + h + 3);
 }
 
+/* The symbol's summary (/api/v1/stats) beside the cluster list's title. */
+function renderSummary() {
+  const st = state.stats;
+  if (!st) { el.statsSummary.textContent = ""; return; }
+  const side = st.dominant_side ? `dominant <span class="${st.dominant_side}">${st.dominant_side}</span>` : "no dominant side";
+  const z = st.max_z_score != null ? `max z ${st.max_z_score.toFixed(2)}`
+    : `z-scores after ${st.min_history} samples (${st.history_events} so far)`;
+  el.statsSummary.innerHTML = `${fmtUsd(st.total_notional || 0)} · ${side} · ` +
+    `<span class="${st.high_risk_clusters ? "risk-high" : ""}">${st.high_risk_clusters} high risk</span> · ${z}`;
+  el.statsSummary.dataset.highRisk = String(st.high_risk_clusters);
+}
+
+function riskCell(c) {
+  if (c.z_score == null) return `<td class="num risk" title="no z-score yet: ${c.history_events || 0} history samples">–</td>`;
+  const level = c.risk_level || "low";
+  return `<td class="num risk risk-${level}" title="z-score against this symbol's own cluster history ` +
+    `(${c.history_events} samples)">${c.z_score.toFixed(2)} ${level}</td>`;
+}
+
 function renderClusters() {
   const cs = state.clusters || [];
+  renderSummary();
   el.count.textContent = `(${cs.length})`;
   el.rows.innerHTML = cs.length ? cs.map((c) => {
     // the heatmap reports no distance while it has no price of its own: use the page's current price then
@@ -783,8 +832,8 @@ function renderClusters() {
       `<td class="num"><span class="sbar" style="--s:${(c.strength || 0).toFixed(3)}"></span>${(c.strength || 0).toFixed(2)}</td>` +
       `<td class="num">${dist}</td><td class="num" title="${c.liquidation_count} liquidations">` +
       `${fmtUsd(c.total_notional || 0)}</td><td class="venues" title="${venueTitle}" ` +
-      `data-venues="${esc(split.map(([v]) => v).join(","))}">${venues}</td></tr>`;
-  }).join("") : '<tr><td colspan="6" class="empty">no cluster passes the filters</td></tr>';
+      `data-venues="${esc(split.map(([v]) => v).join(","))}">${venues}</td>${riskCell(c)}</tr>`;
+  }).join("") : '<tr><td colspan="7" class="empty">no cluster passes the filters</td></tr>';
 }
 
 // hover: the cell under the pointer

@@ -90,7 +90,10 @@ def test_clusters_match_the_heatmap(client: Client, source: ApiSource, query: st
         float(params["max_distance"]) if "max_distance" in params else None, side=params.get("side"), now_ms=AT)
     body = client.json(f"/api/v1/clusters/BTCUSDT{query}")
     assert body["symbol"] == "BTCUSDT" and body["at"] == AT and body["price"] == 99381.9
-    assert body["clusters"] == [orjson.loads(orjson.dumps(c.to_dict())) for c in expected]
+    assert body["clusters"] == [orjson.loads(orjson.dumps(s.to_dict()))
+                                for s in source.statistics_of().annotate("BTCUSDT", expected)]
+    assert [{k: v for k, v in c.items() if k not in {"z_score", "risk_level", "history_events"}}
+            for c in body["clusters"]] == [orjson.loads(orjson.dumps(c.to_dict())) for c in expected]
     if not query:
         assert len(body["clusters"]) >= 1
         assert all(c["current_price"] == 99381.9 for c in body["clusters"])
@@ -472,10 +475,10 @@ def test_openapi_describes_every_endpoint(client: Client, server: ApiServer) -> 
                                   "/api/v1/signal/{symbol}", "/api/v1/grid/{symbol}", "/api/v1/events/{symbol}",
                                   "/api/v1/status", "/api/v1/export/{symbol}", "/api/v1/positions", "/api/v1/trades",
                                   "/api/v1/equity", "/api/v1/estimated/{symbol}", "/api/v1/unified/{symbol}",
-                                  "/api/v1/depth/{symbol}"}
+                                  "/api/v1/depth/{symbol}", "/api/v1/density/{symbol}", "/api/v1/stats/{symbol}"}
     schema = schemathesis.openapi.from_dict(spec)
     operations = [op.ok() for op in schema.get_all_operations()]
-    assert len(operations) == 14
+    assert len(operations) == 16
     clusters = spec["paths"]["/api/v1/clusters/{symbol}"]["get"]
     assert {p["name"] for p in clusters["parameters"]} == {"symbol", "min_strength", "max_distance", "side",
                                                            "exchanges"}

@@ -51,6 +51,8 @@ REQUESTS = [
     "/api/v1/export/BTCUSDT?what=clusters&format=json",
     "/api/v1/unified/BTCUSDT",
     "/api/v1/depth/BTCUSDT",
+    "/api/v1/density/BTCUSDT?bandwidth=0.002",
+    "/api/v1/stats/BTCUSDT",
     "/api/v1/clusters/NOPEUSDT",
     "/api/v1/clusters/BTCUSDT?min_strength=1.5",
     "/api/v1/grid/BTCUSDT?window=forever",

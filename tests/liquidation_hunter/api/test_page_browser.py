@@ -466,3 +466,46 @@ def test_combined_tab_without_a_liquidity_layer_is_the_liquidation_map(server_ur
     combined = browser.execute_script(CANVAS_STATS)
     pick_tab(browser, "liquidations")
     assert browser.execute_script(CANVAS_STATS)["checksum"] == combined["checksum"]
+
+
+@pytest.fixture(scope="module")
+def stats_url() -> Iterator[str]:
+    """The recording with a short history requirement, so BTCUSDT's clusters have z-scores (issue 16)."""
+    from liquidation_hunter.api.recording import source_from_recording
+    from liquidation_hunter.api.server import ApiServer
+    from liquidation_hunter.config.sections import StatsConfig
+
+    source = source_from_recording(WIRE, at_ms=AT_MS, prices=[PRICES], stats=StatsConfig(min_history=5,
+                                                                                          sample_minutes=1))
+    with ApiServer(source, host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+def test_page_draws_the_side_density_profile_and_lists_z_scores_and_the_summary(stats_url: str, browser: Any
+                                                                                 ) -> None:
+    import json
+    import urllib.request
+
+    browser.get(stats_url + "/#BTCUSDT")
+    wait_for(lambda: drawn(browser, "BTCUSDT"), "BTCUSDT drawn")
+    browser.execute_script("const a = document.getElementById('auto'); a.checked = false;"
+                           " a.dispatchEvent(new Event('change'));")
+    assert browser.execute_script("return document.body.dataset.density") == "drawn"
+    # the profile is on the canvas: the same drawing without it differs
+    with_profile = browser.execute_script("render();" + CANVAS_STATS)
+    without = browser.execute_script("const d = state.density; state.density = null; render(); const s = (() => {"
+                                     + CANVAS_STATS + "})(); state.density = d; render(); return s;")
+    assert with_profile["checksum"] != without["checksum"]
+    with urllib.request.urlopen(stats_url + "/api/v1/clusters/BTCUSDT") as answer:
+        clusters = json.load(answer)["clusters"]
+    with urllib.request.urlopen(stats_url + "/api/v1/stats/BTCUSDT") as answer:
+        stats = json.load(answer)
+    assert any(c["z_score"] is not None for c in clusters)
+    cells = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#cluster-rows td.risk")]
+    assert cells == [f"{c['z_score']:.2f} {c['risk_level']}" if c["z_score"] is not None else "–" for c in clusters]
+    summary = browser.find_element(By.ID, "stats-summary").text
+    assert f"{stats['high_risk_clusters']} high risk" in summary and f"dominant {stats['dominant_side']}" in summary
+    assert f"max z {stats['max_z_score']:.2f}" in summary
+    screenshot(browser, "BTCUSDT-stats")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
