@@ -75,6 +75,10 @@ class BotHealth:
     the book's state, resyncs, rejects and snapshot errors
     (:meth:`liquidation_hunter.bot.liquidity.LiquidityInputs.status`)."""
 
+    alerts: Mapping[str, Any] | None = None
+    """Notifications (a channel enabled): the channels with secrets masked, counters, rule failures
+    (:meth:`liquidation_hunter.bot.alerts.BotAlerts.status`)."""
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "pid": self.pid, "mode": self.mode, "broker": self.broker, "strategy": self.strategy,
@@ -96,6 +100,8 @@ class BotHealth:
             out["estimated"] = dict(self.estimated)
         if self.orderbook is not None:
             out["orderbook"] = dict(self.orderbook)
+        if self.alerts is not None:
+            out["alerts"] = dict(self.alerts)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

@@ -122,12 +122,6 @@ class Outbox(BooksFile):
                        "done_at = ? WHERE seq = ? AND state = 'pending'", (error[:500], now_ms, seq))
             self._prune(db)
 
-    def delay_channel(self, channel: str, next_at: int) -> None:
-        """Every pending row of ``channel`` waits until ``next_at`` (the channel said: too many requests)."""
-        with self._write() as db:
-            db.execute("UPDATE alert_outbox SET next_at = MAX(next_at, ?) WHERE channel = ? AND state = 'pending'",
-                       (next_at, channel))
-
     def outbox(self, *, limit: int = 50, state: str | None = None) -> list[OutboxRow]:
         """Rows newest first (``state``: only those)."""
         if state is None:
