@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -142,7 +143,7 @@ def test_a_hundred_alerts_to_one_chat_go_at_most_one_a_second(books: Books) -> N
         _drive(sender, clock, lambda: books.outbox_counts().delivered == 100)
         times = [r.at for r in receiver.received]
     assert len(times) == 100
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 1.0
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
     assert [json.loads(r.body)["text"].endswith(f"alert {i} &lt;b&gt;&amp;") for i, r in
             enumerate(receiver.received)] == [True] * 100  # in order, each once
 
@@ -181,7 +182,7 @@ def test_another_refusal_fails_at_once_and_eight_attempts_end_as_failed(books: B
     rows = {r.data["i"]: r for r in books.outbox()}
     assert (rows[1].attempts, rows[1].last_error) == (1, 'HTTP 400: {"error": "bad"}')
     assert rows[2].attempts == 8 and rows[2].last_error.startswith("gave up after 8 attempts: HTTP 503")
-    gaps = [round(b - a, 3) for a, b in zip(times[1:], times[2:], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times[1:])]
     assert gaps == [backoff_s(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 32, 60]
 
 
