@@ -195,13 +195,14 @@ class DiscordChannel:
                 "min_interval_s": self.min_interval_s}
 
 
-def build_channels(config: AlertsConfig, environ: Mapping[str, str] | None = None) -> dict[str, Channel]:
-    """The enabled channels by name, their secrets read from the environment; a missing one is a
-    :class:`ChannelError` naming the variable."""
+def build_channels(config: AlertsConfig, environ: Mapping[str, str] | None = None, *,
+                   only: str | None = None) -> dict[str, Channel]:
+    """The enabled channels by name (``only``: that one), their secrets read from the environment; a missing one is
+    a :class:`ChannelError` naming the variable."""
     env = os.environ if environ is None else environ
     c = config.channels
     out: dict[str, Channel] = {}
-    if c.webhook.enabled:
+    if c.webhook.enabled and only in {None, "webhook"}:
         assert c.webhook.url is not None  # the section's check
         key = ""
         if c.webhook.signing_key_env is not None:
@@ -211,7 +212,7 @@ def build_channels(config: AlertsConfig, environ: Mapping[str, str] | None = Non
                                    "in the environment")
         out["webhook"] = WebhookChannel(c.webhook.url, signing_key=key, signing_key_env=c.webhook.signing_key_env,
                                         min_interval_s=c.webhook.min_interval_seconds)
-    if c.telegram.enabled:
+    if c.telegram.enabled and only in {None, "telegram"}:
         assert c.telegram.chat_id is not None
         token = _env(c.telegram.token_env, env)
         if not token:
@@ -220,7 +221,7 @@ def build_channels(config: AlertsConfig, environ: Mapping[str, str] | None = Non
         out["telegram"] = TelegramChannel(token, c.telegram.chat_id, api_url=c.telegram.api_url,
                                           token_env=c.telegram.token_env,
                                           min_interval_s=c.telegram.min_interval_seconds)
-    if c.discord.enabled:
+    if c.discord.enabled and only in {None, "discord"}:
         url = _env(c.discord.url_env, env)
         if not url.startswith(("http://", "https://")):
             raise ChannelError(f"alerts.channels.discord.url_env: {c.discord.url_env} is "

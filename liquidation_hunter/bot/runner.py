@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from liquidation_hunter.alerts import alert_secrets
+from liquidation_hunter.alerts import alert_secrets, build_channels
 from liquidation_hunter.api import ApiSource
 from liquidation_hunter.bot.alerts import BotAlerts
 from liquidation_hunter.bot.app import App, Service
@@ -93,6 +93,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     check_live_opt_in(config, live_flag, environ)
     check_strategy(config)
     check_layers(config)
+    build_channels(config.alerts, environ)  # a channel's secret missing: one line, before anything is opened
     secrets = config.secrets(environ)
     now = clock()
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)

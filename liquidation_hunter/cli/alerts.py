@@ -60,7 +60,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
         print(f"error: {args.config}: alerts.channels.{args.channel}.enabled is false", file=sys.stderr)
         return 2
     try:
-        channel = build_channels(config.alerts)[args.channel]
+        channel = build_channels(config.alerts, only=args.channel)[args.channel]
     except ChannelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -51,6 +51,8 @@ class AlertReceiver(ServedHttp):
         self._released.set()
         self.waiting = 0
         """Requests held right now (``hang``)."""
+        self.default = Answer(200, {"ok": True})
+        """The answer once the script is done."""
 
     def answer(self, *answers: Answer) -> None:
         """The next requests' answers, in order (then 200)."""
@@ -83,7 +85,7 @@ class AlertReceiver(ServedHttp):
                 fake._released.wait(30)
                 with fake._lock:
                     fake.waiting -= 1
-                    answer = fake._script.popleft() if fake._script else Answer(200, {"ok": True})
+                    answer = fake._script.popleft() if fake._script else fake.default
                     fake._received.append(Received(at, self.path, dict(self.headers.items()), body, answer.status))
                 raw = json.dumps(answer.body if answer.body is not None else {"ok": answer.status < 300}).encode()
                 try:

@@ -145,7 +145,6 @@ class Stats:
     cluster: LiquidationCluster
     z_score: float | None
     risk_level: str | None
-    history_events: int = 100
 
 
 def _cluster(cid: str, level: float) -> LiquidationCluster:
