@@ -16,7 +16,7 @@ import structlog
 
 from liquidation_hunter.alerts.model import Alert
 from liquidation_hunter.alerts.rules import Rule
-from liquidation_hunter.trading.books import OUTBOX_CAP, Books
+from liquidation_hunter.trading.books import OUTBOX_CAP, Books, NewAlert
 
 __all__ = ["AlertHub"]
 
@@ -52,24 +52,28 @@ class AlertHub:
         return len(self._last)
 
     def run(self, now_ms: int) -> int:
-        """Every rule once; returns how many alerts were queued."""
-        queued = 0
+        """Every rule once, what passes the cooldown queued in one transaction; returns how many were queued."""
+        passed: list[Alert] = []
         for rule in self.rules:
             try:
                 alerts = rule.evaluate(now_ms)
-            except Exception as exc:
+            except Exception as exc:  # one rule's failure must not silence the others
                 self.rule_failures[rule.name] += 1
                 self.last_error = f"{rule.name}: {type(exc).__name__}: {exc}"
                 log.error("alert_rule_failed", rule=rule.name, error=self.last_error,
                           failures=self.rule_failures[rule.name], exc_info=True)
                 continue
-            queued += sum(self.submit(alert, now_ms) for alert in alerts)
+            passed.extend(a for a in alerts if self._passes(a, now_ms))
         if len(self._last) > 10_000:  # forget cooldowns long over
             self._last = {k: at for k, at in self._last.items() if now_ms - at < self.cooldown_ms}
-        return queued
+        return self._queue(passed)
 
     def submit(self, alert: Alert, now_ms: int) -> bool:
         """Queue ``alert`` unless its (rule, symbol, key) alerted within the cooldown; True when queued."""
+        return self._passes(alert, now_ms) and self._queue([alert]) == 1
+
+    def _passes(self, alert: Alert, now_ms: int) -> bool:
+        """Not inside its cooldown (and then the cooldown starts now)."""
         self.counts["raised"] += 1
         key = (alert.rule, alert.symbol, alert.cooldown_key)
         last = self._last.get(key)
@@ -77,15 +81,21 @@ class AlertHub:
             self.counts["cooled"] += 1
             return False
         self._last[key] = now_ms
-        added = self.books.enqueue_alert(
-            alert_id=alert.id, channels=self.channels, rule=alert.rule, kind=alert.kind, symbol=alert.symbol,
-            at=alert.time, text=alert.text, data={**alert.data, "cooldown_key": alert.cooldown_key}, cap=self.cap)
-        if added < len(self.channels):
-            self.counts["dropped"] += len(self.channels) - added
-        if not added:
-            return False
-        self.counts["queued"] += 1
-        log.info("alert", rule=alert.rule, kind=alert.kind, symbol=alert.symbol, text=alert.text)
-        if self.on_queued is not None:
-            self.on_queued()
         return True
+
+    def _queue(self, alerts: list[Alert]) -> int:
+        if not alerts:
+            return 0
+        added = self.books.enqueue_alerts(
+            [NewAlert(a.id, a.rule, a.kind, a.symbol, a.time, a.text, {**a.data, "cooldown_key": a.cooldown_key})
+             for a in alerts], self.channels, cap=self.cap)
+        queued = 0
+        for alert, rows in zip(alerts, added, strict=True):
+            self.counts["dropped"] += len(self.channels) - rows
+            if rows:
+                queued += 1
+                log.info("alert", rule=alert.rule, kind=alert.kind, symbol=alert.symbol, text=alert.text)
+        self.counts["queued"] += queued
+        if queued and self.on_queued is not None:
+            self.on_queued()
+        return queued

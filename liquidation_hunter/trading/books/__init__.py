@@ -20,13 +20,13 @@ from __future__ import annotations
 from liquidation_hunter.trading.books.exchange_money import ExchangeMoney, Transfer
 from liquidation_hunter.trading.books.file import BooksError
 from liquidation_hunter.trading.books.ledger import Ledger, OrderRecord
-from liquidation_hunter.trading.books.outbox import OUTBOX_CAP, Outbox, OutboxCounts, OutboxRow
+from liquidation_hunter.trading.books.outbox import OUTBOX_CAP, NewAlert, Outbox, OutboxCounts, OutboxRow
 from liquidation_hunter.trading.books.requests import ControlRequest, ControlRequests
 from liquidation_hunter.trading.books.risk_state import RiskState
 from liquidation_hunter.trading.books.signals import SignalLog, SignalRecord
 
-__all__ = ["OUTBOX_CAP", "Books", "BooksError", "ControlRequest", "OrderRecord", "OutboxCounts", "OutboxRow",
-           "SignalRecord", "Transfer"]
+__all__ = ["OUTBOX_CAP", "Books", "BooksError", "ControlRequest", "NewAlert", "OrderRecord", "OutboxCounts",
+           "OutboxRow", "SignalRecord", "Transfer"]
 
 
 class Books(Ledger, ExchangeMoney, SignalLog, RiskState, ControlRequests, Outbox):

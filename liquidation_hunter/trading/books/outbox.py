@@ -17,7 +17,7 @@ from typing import Any
 
 from liquidation_hunter.trading.books.file import BooksFile
 
-__all__ = ["OUTBOX_CAP", "Outbox", "OutboxCounts", "OutboxRow"]
+__all__ = ["OUTBOX_CAP", "NewAlert", "Outbox", "OutboxCounts", "OutboxRow"]
 
 OUTBOX_CAP = 1000
 """Pending rows at most (the issue's cap); also how many rows done with are kept."""
@@ -42,6 +42,20 @@ class OutboxRow:
     next_at: int
     last_error: str
     done_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to queue (:meth:`Outbox.enqueue_alerts`): its id (the same for every channel and attempt), the
+    rule that raised it, its kind, symbol, time (epoch ms), text and JSON-ready ``data``."""
+
+    alert_id: str
+    rule: str
+    kind: str
+    symbol: str | None
+    at: int
+    text: str
+    data: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +84,36 @@ class Outbox(BooksFile):
                       at: int, text: str, data: Mapping[str, Any], cap: int = OUTBOX_CAP) -> int:
         """One pending row per channel for the alert, due at once; returns the rows added. A row of the same
         alert and channel is not added twice; rows beyond ``cap`` pending are dropped and counted."""
-        body = json.dumps(dict(data), sort_keys=True, separators=(",", ":"), default=str)
-        added = 0
+        return self.enqueue_alerts([NewAlert(alert_id, rule, kind, symbol, at, text, data)], channels, cap=cap)[0]
+
+    def enqueue_alerts(self, alerts: Sequence[NewAlert], channels: Sequence[str], *,
+                       cap: int = OUTBOX_CAP) -> list[int]:
+        """:meth:`enqueue_alert` for several alerts in one transaction (one job's run); the rows added by alert."""
+        if not alerts:
+            return []
+        added: list[int] = []
         with self._write() as db:
             pending = int(db.execute("SELECT COUNT(*) FROM alert_outbox WHERE state = 'pending'").fetchone()[0])
             dropped = 0
-            for channel in channels:
-                if pending >= cap:
-                    dropped += 1
-                    continue
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO alert_outbox(alert_id, channel, rule, kind, symbol, at, text, data, state, "
-                    "next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (alert_id, channel, rule, kind, symbol, at, text, body, at))
-                added += cursor.rowcount
-                pending += cursor.rowcount
+            for alert in alerts:
+                body = json.dumps(dict(alert.data), sort_keys=True, separators=(",", ":"), default=str)
+                rows = 0
+                for channel in channels:
+                    if pending >= cap:
+                        dropped += 1
+                        continue
+                    cursor = db.execute(
+                        "INSERT OR IGNORE INTO alert_outbox(alert_id, channel, rule, kind, symbol, at, text, data, "
+                        "state, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                        (alert.alert_id, channel, alert.rule, alert.kind, alert.symbol, alert.at, alert.text, body,
+                         alert.at))
+                    rows += cursor.rowcount
+                    pending += cursor.rowcount
+                added.append(rows)
             if dropped:
                 db.execute("INSERT INTO control(key, value, at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
                            "value = CAST(value AS INTEGER) + excluded.value, at = excluded.at",
-                           (_DROPPED, str(dropped), at))
+                           (_DROPPED, str(dropped), alerts[-1].at))
         return added
 
     def due_alerts(self, now_ms: int, *, limit: int = 50) -> list[OutboxRow]:
