@@ -146,8 +146,17 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
         if config.orderbook.mode == "stream":
             liquidity.depth_stream = depth_stream(config, liquidity)
         bot.liquidity = liquidity
-    bot.alerts = BotAlerts.from_config(config, books, heatmap, venues=_venue_health(stream), environ=environ)
+    bot.alerts = BotAlerts.from_config(config, books, heatmap, venues=_venue_health(stream), clusters=_clusters_of(bot),
+                                       environ=environ)
     return bot
+
+
+def _clusters_of(bot: Bot) -> Callable[[int], Any] | None:
+    """What the alerts' cluster rule reads: every symbol's clusters with their statistics at a moment, the
+    statistics' ``bot.statistics.every_cluster`` (issue 16's statistics); None (no cluster rule) on a bot without
+    them."""
+    statistics = getattr(bot, "statistics", None)
+    return None if statistics is None else statistics.every_cluster
 
 
 def _venue_health(stream: Any) -> Callable[[], list[dict[str, Any]]]:
