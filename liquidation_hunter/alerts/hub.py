@@ -9,6 +9,7 @@ and counted (``rule_failures``); the other rules still run.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -41,6 +42,7 @@ class AlertHub:
         """``raised``, ``queued``, ``cooled`` (inside the cooldown), ``dropped`` (the outbox was full)."""
         self.rule_failures: Counter[str] = Counter()
         self.last_error: str | None = None
+        self._lock = threading.Lock()
 
     def restore_cooldowns(self, now_ms: int) -> int:
         """The cooldowns of the alerts queued within the last ``cooldown_s`` (a restart); returns how many."""
@@ -51,10 +53,15 @@ class AlertHub:
                 self._last[cooled] = max(self._last.get(cooled, 0), row.at)
         return len(self._last)
 
-    def run(self, now_ms: int) -> int:
-        """Every rule once, what passes the cooldown queued in one transaction; returns how many were queued."""
+    def run(self, now_ms: int, rules: Sequence[Rule] | None = None) -> int:
+        """Every rule once (``rules``: only those), what passes the cooldown queued in one transaction; returns how
+        many were queued. Safe from several threads (the jobs, the bot's events)."""
+        with self._lock:
+            return self._run(now_ms, self.rules if rules is None else rules)
+
+    def _run(self, now_ms: int, rules: Sequence[Rule]) -> int:
         passed: list[Alert] = []
-        for rule in self.rules:
+        for rule in rules:
             try:
                 alerts = rule.evaluate(now_ms)
             except Exception as exc:  # one rule's failure must not silence the others
@@ -70,7 +77,8 @@ class AlertHub:
 
     def submit(self, alert: Alert, now_ms: int) -> bool:
         """Queue ``alert`` unless its (rule, symbol, key) alerted within the cooldown; True when queued."""
-        return self._passes(alert, now_ms) and self._queue([alert]) == 1
+        with self._lock:
+            return self._passes(alert, now_ms) and self._queue([alert]) == 1
 
     def _passes(self, alert: Alert, now_ms: int) -> bool:
         """Not inside its cooldown (and then the cooldown starts now)."""

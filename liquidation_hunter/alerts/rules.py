@@ -8,7 +8,7 @@ queues what it returns; the sender never knows which rule raised an alert.
   at least the configured one (the statistics' :class:`ClusterStatsLike`; cooldown per cluster id);
 * :class:`CascadeRule`: one symbol's liquidation notional within the last ``window`` above a threshold;
 * :class:`BotEventsRule`: the bot's own events (entry, exit, halt, drawdown halt, flatten), fed by the bot with
-  :meth:`BotEventsRule.feed` and handed on at the next evaluation;
+  :meth:`BotEventsRule.feed` and handed on at the next evaluation (the bot evaluates it at once);
 * :class:`StreamDownRule`: the stream, or one venue, disconnected longer than N seconds (once per outage).
 """
 

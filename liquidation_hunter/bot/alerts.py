@@ -4,7 +4,7 @@ what the rules read of the bot.
 * The ``alerts`` job (every ``schedule.clusters`` seconds) looks at the books for a new halt (``halt`` by hand,
   or the drawdown limit: ``drawdown_halt``) and new ``flatten`` requests carried out, then runs every rule: only
   SQLite inserts, so no job ever waits on a channel;
-* the engine feeds entries and exits as they happen (:meth:`BotAlerts.event`);
+* the engine feeds entries and exits as they happen (:meth:`BotAlerts.event`: queued at once, one insert);
 * the sender starts after the bot and stops before it (:mod:`.runner`);
 * ``status`` shows the outbox's counts (from the books) and the channels with their secrets masked (the health
   record's ``alerts``).
@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import structlog
 
 from liquidation_hunter.alerts import (
     AlertHub,
@@ -36,6 +38,8 @@ from liquidation_hunter.trading.books import Books
 from live_heatmap import LiveLiquidationHeatmap
 
 __all__ = ["BotAlerts", "StreamWatch", "cascade_notional"]
+
+log = structlog.get_logger("liquidation_hunter.alerts")
 
 ClustersOf = Callable[[int], Iterable[ClusterStatsLike]]
 
@@ -131,9 +135,18 @@ class BotAlerts:
 
     def event(self, kind: str, symbol: str | None, text: str, at_ms: int, *, data: Mapping[str, Any] | None = None,
               key: str = "") -> None:
-        """One of the bot's own events (entry, exit...): queued at the next ``alerts`` job."""
-        if self.events is not None:
-            self.events.feed(kind, symbol, text, at_ms, data=data, key=key)
+        """One of the bot's own events (entry, exit...): queued at once (one insert, as the trade's own records;
+        a crash right after the trade cannot lose its alert). A failure to queue is logged and counted; it never
+        reaches the trade."""
+        if self.events is None:
+            return
+        self.events.feed(kind, symbol, text, at_ms, data=data, key=key)
+        try:
+            self.hub.run(at_ms, [self.events])
+        except Exception as exc:  # noqa: BLE001 - the trade is done; its alert is not worth failing it for
+            self.hub.rule_failures[self.events.name] += 1
+            self.hub.last_error = f"{self.events.name}: {type(exc).__name__}: {exc}"
+            log.error("alert_event_not_queued", kind=kind, symbol=symbol, error=self.hub.last_error)
 
     def poll(self, now_ms: int) -> int:
         """The ``alerts`` job: the books' halts and flattens seen, every rule run; returns the alerts queued."""

@@ -67,7 +67,8 @@ def test_no_channel_no_alerts(tmp_path: Path) -> None:
     assert "alerts" not in bot.health(NOW).to_dict()
 
 
-def test_an_entry_and_its_exit_are_delivered_after_the_alerts_job(tmp_path: Path, receiver: AlertReceiver) -> None:
+def test_an_entry_and_its_exit_are_queued_at_once_and_delivered_by_the_sender(
+        tmp_path: Path, receiver: AlertReceiver) -> None:
     clock = Clock()
     bot = make_bot(tmp_path, clock, webhook(receiver, cascade={"notional": 1e12}))
     assert bot.alerts is not None
@@ -80,7 +81,7 @@ def test_an_entry_and_its_exit_are_delivered_after_the_alerts_job(tmp_path: Path
     bot.heatmap.update_price("BTCUSDT", position.take_profit + 1.0, clock.now)
     bot.run_job("positions")
     assert receiver.received == []  # the jobs queue; only the sender sends
-    bot.run_job("alerts")
+    assert [r.kind for r in bot.books.outbox()] == ["exit", "entry"]  # queued as they happened, no alerts job yet
     bot.alerts.sender.step(int(time.time() * 1000))
     kinds = [r.json()["kind"] for r in receiver.received]
     assert kinds == ["entry", "exit"]
