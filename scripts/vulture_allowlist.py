@@ -33,6 +33,7 @@ _.job_markets  # unused method (liquidation_hunter/bot/engine.py: run by name, a
 _.job_estimated  # unused method (liquidation_hunter/bot/engine.py: run by name, as the others)
 _.job_orderbook  # unused method (liquidation_hunter/bot/engine.py: run by name, as the others)
 _.job_orderbook_record  # unused method (liquidation_hunter/bot/engine.py: run by name, as the others)
+_.job_alerts  # unused method (liquidation_hunter/bot/engine.py: run by name, as the others)
 _.row_factory  # unused attribute (liquidation_hunter/trading/books/file.py): read by sqlite3
 margin_mode  # unused variable (liquidation_hunter/trading/exchange.py:161)
 _.__context__  # unused attribute (liquidation_hunter/trading/exchange.py:337)

@@ -7,6 +7,8 @@
   the ``close``/``flatten`` requests made by hand (:mod:`.controls`);
 * ``snapshot``: equity and positions into the books;
 * ``heartbeat``: one log line (equity, open positions, stream health) and the health record ``status`` reads;
+* ``alerts`` (with ``alerts.channels``, every ``schedule.clusters`` seconds): the alert rules into the outbox
+  (:mod:`.alerts`; the entries and exits are fed as they happen);
 * ``markets`` (hourly, when ``exchanges`` lists Bybit or OKX): each venue's instruments read again once they are
   a day old, handed to its running stream (:meth:`.venues.VenueStreams.refresh_markets`).
 
@@ -60,6 +62,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from liquidation_hunter.bot.alerts import BotAlerts
 from liquidation_hunter.bot.controls import carry_out_pending
 from liquidation_hunter.bot.estimated import EstimatedInputs
 from liquidation_hunter.bot.health import BotHealth, StreamSummary
@@ -144,6 +147,8 @@ class Bot:
         self.statistics = SymbolStatistics.from_settings(heatmap, config.stats)
         """Each cluster's z-score against its symbol's history (``stats``): the ``clusters`` job samples the
         clusters into it; the history recorded before the start is replayed into it by the recorder's service."""
+        self.alerts: BotAlerts | None = None
+        """Notifications (``alerts.channels``): the ``alerts`` job runs the rules (:mod:`.alerts`)."""
         self.raise_errors = os.environ.get(RAISE_ERRORS_ENV) == "1" if raise_errors is None else raise_errors
         """Raise programming errors from :meth:`run_job` after counting them (module docstring)."""
         self.price_max_age_ms = price_max_age_ms
@@ -389,6 +394,14 @@ class Bot:
         if position is None:
             return "skipped: this signal was already traded"
         self.entries += 1
+        if self.alerts is not None:
+            self.alerts.event("entry", to_exchange_id(position.symbol, self.markets),
+                              f"{position.symbol}: entered {order.side} {position.quantity:g} at "
+                              f"{position.entry_price:.6g} (stop {position.stop_loss:.6g}, take "
+                              f"{position.take_profit:.6g})", now_ms, key=position.client_id,
+                              data={"client_id": position.client_id, "side": order.side,
+                                    "quantity": position.quantity, "entry": position.entry_price,
+                                    "stop_loss": position.stop_loss, "take_profit": position.take_profit})
         log.info("position_opened", symbol=position.symbol, side=order.side,
                  quantity=position.quantity, entry=position.entry_price,
                  stop_loss=position.stop_loss, take_profit=position.take_profit,
@@ -475,6 +488,13 @@ class Bot:
     def _log_exit(self, trade: ClosedTrade) -> None:
         self.exits += 1
         p = trade.position
+        if self.alerts is not None:
+            self.alerts.event("exit", to_exchange_id(p.symbol, self.markets),
+                              f"{p.symbol}: closed ({trade.reason}) at {trade.exit_price:.6g}, "
+                              f"PnL {trade.net_pnl:+.2f}",
+                              self.clock(), key=p.client_id,
+                              data={"client_id": p.client_id, "reason": trade.reason, "exit": trade.exit_price,
+                                    "pnl": trade.net_pnl})
         log.info("position_closed", symbol=p.symbol, reason=trade.reason, side=Side.of_direction(p.direction),
                  quantity=p.quantity, entry=p.entry_price, exit=trade.exit_price, pnl=round(trade.net_pnl, 4),
                  client_id=p.client_id)
@@ -514,6 +534,7 @@ class Bot:
             estimated=None if self.estimated is None else self.estimated.status(),
             orderbook=None if self.liquidity is None else self.liquidity.status(),
             statistics=self._statistics(),
+            alerts=None if self.alerts is None else self.alerts.status(),
         )
 
     def _statistics(self) -> dict[str, Any]:
@@ -538,6 +559,11 @@ class Bot:
         """The liquidity layer's recorded depth runs appended to ``storage.events`` (:mod:`.liquidity`)."""
         if self.liquidity is not None:
             self.liquidity.record(now_ms)
+
+    def job_alerts(self, now_ms: int) -> None:
+        """The alert rules (:mod:`.alerts`): only inserts into the outbox, the sender thread does the network."""
+        if self.alerts is not None:
+            self.alerts.poll(now_ms)
 
     def job_markets(self, now_ms: int) -> None:
         """Each venue's instruments read again once a day old (a stream that is not the bot's venues: nothing)."""

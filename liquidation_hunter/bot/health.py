@@ -78,6 +78,10 @@ class BotHealth:
     """The statistics' summary of the symbols with clusters (issue 16): total notional, dominant side, clusters at
     risk high or above, the highest z-score and the history behind it (:meth:`Bot._statistics`)."""
 
+    alerts: Mapping[str, Any] | None = None
+    """Notifications (a channel enabled): the channels with secrets masked, counters, rule failures
+    (:meth:`liquidation_hunter.bot.alerts.BotAlerts.status`)."""
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "pid": self.pid, "mode": self.mode, "broker": self.broker, "strategy": self.strategy,
@@ -101,6 +105,8 @@ class BotHealth:
             out["orderbook"] = dict(self.orderbook)
         if self.statistics is not None:
             out["statistics"] = dict(self.statistics)
+        if self.alerts is not None:
+            out["alerts"] = dict(self.alerts)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

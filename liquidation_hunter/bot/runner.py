@@ -32,7 +32,9 @@ from typing import Any
 
 import structlog
 
+from liquidation_hunter.alerts import alert_secrets, build_channels
 from liquidation_hunter.api import ApiSource
+from liquidation_hunter.bot.alerts import BotAlerts
 from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_layers, check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
@@ -92,6 +94,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     check_live_opt_in(config, live_flag, environ)
     check_strategy(config)
     check_layers(config)
+    build_channels(config.alerts, environ)  # a channel's secret missing: one line, before anything is opened
     secrets = config.secrets(environ)
     now = clock()
     client = ExchangeClient.from_config(config.exchange, secrets if config.mode == "live" else None)
@@ -144,7 +147,19 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
         if config.orderbook.mode == "stream":
             liquidity.depth_stream = depth_stream(config, liquidity)
         bot.liquidity = liquidity
+    # the cluster rule reads what the clusters job kept (reading the heatmap itself could move a trade)
+    bot.alerts = BotAlerts.from_config(config, books, heatmap, venues=_venue_health(stream),
+                                       clusters=bot.statistics.kept_clusters, environ=environ)
     return bot
+
+
+def _venue_health(stream: Any) -> Callable[[], list[dict[str, Any]]]:
+    """The venues' health dicts (``venue``, ``connected``) for the stream-down alert: each venue of the bot's
+    streams, or the one stream."""
+    venues = getattr(stream, "venues", None)
+    if venues is not None:
+        return lambda: [dict(v) for v in venues()]
+    return lambda: [] if stream is None else [{"venue": "stream", "connected": stream.status().connected}]
 
 
 def depth_stream(config: BotConfig, sink: LiquidityInputs) -> DepthStream:
@@ -171,6 +186,8 @@ def _intervals(config: BotConfig) -> dict[str, float]:
         intervals["markets"] = MARKETS_CHECK_S
     if config.estimated.enabled:
         intervals["estimated"] = config.estimated.oi_poll_seconds
+    if config.alerts.enabled:
+        intervals["alerts"] = config.schedule.clusters
     if config.orderbook.enabled:
         intervals["orderbook"] = config.orderbook.sample_seconds
         if config.storage.events is not None:
@@ -183,12 +200,13 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     """Run the bot until SIGINT/SIGTERM; returns the process exit code."""
     secrets = config.secrets()
     configure_logging(fmt=config.logging.format, level=config.logging.level,
-                      secrets=(secrets.api_key, secrets.api_secret, os.environ.get(config.api.token_env)))
+                      secrets=(secrets.api_key, secrets.api_secret, os.environ.get(config.api.token_env),
+                               *alert_secrets(config.alerts)))
     bot = build_bot(config, live_flag=live_flag, clock=clock)
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
     services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
-                *_recorder(config, bot, clock), *_backfill(config, bot), *_estimated(bot, clock)]
+                *_alerts(bot, clock), *_recorder(config, bot, clock), *_backfill(config, bot), *_estimated(bot, clock)]
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
@@ -246,6 +264,15 @@ def _api(config: BotConfig, bot: Bot) -> list[Service]:
         log.info("api_listening", host=config.api.host, port=server.port)
 
     return [Service("api", start, server.stop)]
+
+
+def _alerts(bot: Bot, clock: Callable[[], int]) -> list[Service]:
+    """The alerts' sender thread, started after the bot and stopped before it (its pending alerts stay in the
+    books for the next run)."""
+    alerts = bot.alerts
+    if alerts is None:
+        return []
+    return [Service("alerts", lambda: alerts.start(clock()), alerts.stop)]
 
 
 def _backfill(config: BotConfig, bot: Bot) -> list[Service]:

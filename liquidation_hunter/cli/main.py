@@ -14,6 +14,7 @@ import yaml
 
 from liquidation_hunter import __version__
 from liquidation_hunter.api.auth import ApiAuthError
+from liquidation_hunter.cli.alerts import add_alerts_parser
 from liquidation_hunter.cli.backtest import add_backtest_parser
 from liquidation_hunter.cli.controls import add_control_parsers
 from liquidation_hunter.cli.fetch import add_fetch_parser
@@ -271,6 +272,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_backtest_parser(sub)
     add_heatmap_parser(sub)
     add_validate_parser(sub)
+    add_alerts_parser(sub)
     return parser
 
 

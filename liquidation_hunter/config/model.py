@@ -38,6 +38,7 @@ from liquidation_hunter.config.loader import parse_yaml
 from liquidation_hunter.config.secrets import SECRET_ENV, Secrets, environment_secrets, find_secret_key
 from liquidation_hunter.config.sections import (
     MEMORY,
+    AlertsConfig,
     ApiConfig,
     EstimatedConfig,
     ExchangeConfig,
@@ -110,6 +111,7 @@ class BotConfig(Settings, frozen=True):
     estimated: EstimatedConfig = field(default_factory=EstimatedConfig)
     orderbook: OrderbookConfig = field(default_factory=OrderbookConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 

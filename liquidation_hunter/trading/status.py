@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from liquidation_hunter.trading.books import Books, ControlRequest
+from liquidation_hunter.trading.books import Books, ControlRequest, OutboxCounts
 from live_heatmap.common.timeparse import utc_day
 
 __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "status_report"]
@@ -16,7 +16,7 @@ __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "stat
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange", "venues", "estimated", "orderbook", "statistics")
+                "disconnected_s", "exchange", "venues", "estimated", "orderbook", "statistics", "alerts")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -121,12 +121,16 @@ class StatusReport:
     """Live: the latest deposits and withdrawals, newest first."""
     controls: tuple[ControlRow, ...] = ()
     """The pending ``close``/``flatten`` requests and the last few done, newest first."""
+    outbox: Mapping[str, int] | None = None
+    """The alerts' outbox: rows pending, delivered, failed, and the alerts dropped when it was full (None: the
+    books have never held an alert)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "positions": [asdict(p) for p in self.positions],
                 "recent_signals": [asdict(s) for s in self.recent_signals], "stream": dict(self.stream),
                 "transfers": [asdict(t) for t in self.transfers],
-                "controls": [asdict(c) for c in self.controls]}
+                "controls": [asdict(c) for c in self.controls],
+                "outbox": None if self.outbox is None else dict(self.outbox)}
 
 
 def bot_running(health: Mapping[str, Any], health_at: int | None, *, now_ms: int, heartbeat_s: float) -> bool:
@@ -190,7 +194,13 @@ def status_report(books: Books, *, now_ms: int, heartbeat_s: float, signals: int
         controls=tuple(ControlRow(id=c.id, at=_iso(c.at), kind=c.kind, symbol=c.symbol, status=c.status,
                                   attempts=c.attempts, done_at=_iso(c.done_at), result=c.result)
                        for c in _controls(books)),
+        outbox=_outbox(books),
     )
+
+
+def _outbox(books: Books) -> dict[str, int] | None:
+    counts = books.outbox_counts()
+    return None if counts == OutboxCounts() else counts.to_dict()
 
 
 def _controls(books: Books) -> list[ControlRequest]:
@@ -288,6 +298,24 @@ def render_statistics(stats: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_alerts(alerts: Mapping[str, Any] | None, outbox: Mapping[str, int] | None) -> list[str]:
+    """The alerts' lines of ``status`` (issue 16): the channels (secrets masked) and the outbox by state."""
+    lines = []
+    if alerts:
+        channels = []
+        for c in alerts.get("channels") or ():
+            shown = ", ".join(f"{k} {v}" for k, v in c.items() if k != "channel" and v is not None)
+            channels.append(f"{c.get('channel')} ({shown})")
+        lines.append(f"alerts to {'; '.join(channels) or 'no channel'}; rules {', '.join(alerts.get('rules') or [])}")
+        if alerts.get("rule_failures"):
+            lines.append(f"  ALERT RULES FAILED {alerts['rule_failures']}: last {alerts.get('last_error')}")
+    if outbox:
+        lines.append(f"{'  ' if alerts else 'alerts '}outbox: {outbox.get('pending', 0)} pending, "
+                     f"{outbox.get('delivered', 0)} delivered, {outbox.get('failed', 0)} failed, "
+                     f"{outbox.get('dropped', 0)} dropped (full)")
+    return lines
+
+
 def render_status(report: StatusReport) -> str:
     """The report as readable text tables."""
     a, bot, today = report.account, report.bot, report.today
@@ -329,6 +357,7 @@ def render_status(report: StatusReport) -> str:
     st = report.stream
     if st.get("connected") is None:
         lines.append("stream: no heartbeat recorded yet")
+        lines.extend(render_alerts(None, report.outbox))
     else:
         lines.append(f"stream: {'connected' if st['connected'] else 'DISCONNECTED'}; {st['events']} events, "
                      f"{st['symbols']} symbols, {st['prices']} prices, reconnects {st['reconnects']}, "
@@ -350,6 +379,7 @@ def render_status(report: StatusReport) -> str:
             lines.extend(render_orderbook(st["orderbook"]))
         if st.get("statistics"):
             lines.extend(render_statistics(st["statistics"]))
+        lines.extend(render_alerts(st.get("alerts"), report.outbox))
         if st.get("job_errors"):
             lines.append(f"PROGRAMMING ERRORS in jobs {st['job_errors']}: last {st['last_job_error']} "
                          "(a bug: the log has the traceback; please report it)")

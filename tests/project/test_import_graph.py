@@ -46,6 +46,8 @@ def wrong_way(source: str, target: str) -> bool:
     return ((under(source, "live_heatmap") and not under(target, "live_heatmap"))
             or (under(source, f"{lh}.trading") and under(target, f"{lh}.bot", f"{lh}.api", f"{lh}.backtest"))
             or (under(source, f"{lh}.api") and under(target, f"{lh}.bot", f"{lh}.backtest"))
+            or (under(source, f"{lh}.alerts") and under(target, f"{lh}.bot", f"{lh}.api", f"{lh}.backtest",
+                                                         f"{lh}.cli"))
             or (under(source, f"{lh}.config") and under(target, "strategies"))
             or (under(source, "strategies") and under(target, lh)
                 and not (target == lh or under(target, f"{lh}.signals"))))

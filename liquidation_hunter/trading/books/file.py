@@ -16,7 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from liquidation_hunter.trading.books.schema import CONTROL_REQUESTS_SCHEMA, SCHEMA, SCHEMA_VERSION, TRANSFERS_SCHEMA
+from liquidation_hunter.trading.books.schema import (
+    ALERT_OUTBOX_SCHEMA,
+    CONTROL_REQUESTS_SCHEMA,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TRANSFERS_SCHEMA,
+)
 
 __all__ = ["BooksError", "BooksFile", "finite"]
 
@@ -84,6 +90,7 @@ class BooksFile:
             self._db.executescript(SCHEMA)  # idempotent (IF NOT EXISTS); executescript commits by itself
             self._db.executescript(TRANSFERS_SCHEMA)
             self._db.executescript(CONTROL_REQUESTS_SCHEMA)  # added after schema 1: books of older versions get it
+            self._db.executescript(ALERT_OUTBOX_SCHEMA)  # issue 16, the same way
         with self._write() as db:
             meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
             if not meta:

@@ -6,7 +6,7 @@ them (``transfers``, ``control_requests``) and leaves the rest as it is.
 
 from __future__ import annotations
 
-__all__ = ["CONTROL_REQUESTS_SCHEMA", "SCHEMA", "SCHEMA_VERSION", "TRANSFERS_SCHEMA"]
+__all__ = ["ALERT_OUTBOX_SCHEMA", "CONTROL_REQUESTS_SCHEMA", "SCHEMA", "SCHEMA_VERSION", "TRANSFERS_SCHEMA"]
 
 SCHEMA_VERSION = 1
 
@@ -64,3 +64,15 @@ CREATE TABLE IF NOT EXISTS control_requests (
     done_at INTEGER, result TEXT NOT NULL DEFAULT '');
 """
 """Added after schema 1: books of older versions get it when opened."""
+
+ALERT_OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    seq INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, channel TEXT NOT NULL, rule TEXT NOT NULL,
+    kind TEXT NOT NULL, symbol TEXT, at INTEGER NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')), attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER, UNIQUE (alert_id, channel));
+CREATE INDEX IF NOT EXISTS alert_outbox_pending ON alert_outbox(state, next_at);
+"""
+"""Issue 16: the alerts waiting for, or done with, their channels (one row per alert and channel; the
+sender thread delivers them, :mod:`liquidation_hunter.alerts.sender`). Added after schema 1 like
+``control_requests``: books of older versions get it when opened."""
