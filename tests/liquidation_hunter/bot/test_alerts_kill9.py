@@ -96,7 +96,7 @@ def test_five_alerts_pending_at_a_kill_9_are_delivered_exactly_once_after_the_re
     [channel] = report["stream"]["alerts"]["channels"]
     assert channel["signing_key"] == "TEST_HOOK_SIGNING_KEY=****-123"  # the last 4 characters at most
     assert (f"alerts to webhook (url {hook.base_url}/hook, signing_key TEST_HOOK_SIGNING_KEY=****-123, "
-            "min_interval_s 0.0); rules cascade, bot_events, stream_down") in text
+            "min_interval_s 0.0); rules cluster, cascade, bot_events, stream_down") in text
     assert "  outbox: 0 pending, 5 delivered, 0 failed, 0 dropped (full)" in text
     for said in (log.read_text(), (tmp_path / "bot2.log").read_text(), json.dumps(report), text):
         assert SECRET not in said
