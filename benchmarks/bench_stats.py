@@ -10,12 +10,12 @@ Run: ``.venv/bin/python benchmarks/bench_stats.py`` (= ``make bench-stats``; und
   Target: <= 2 ms and >= 100x faster.
 * z-scores: 300 symbols, each with clusters in the heatmap and a full history (2,000 samples); one rebuild's
   statistics: ``SymbolStatistics.sample`` (the clusters job: every cluster's z-score and level, kept for
-  ``status`` and the alerts' rule, and the baseline samples due) after ``heatmap.rebuild``, every 5 s over one whole 15-minute slot: each symbol falls due once in
-  it, at its own phase (its median and MAD recomputed then). Target: <= 10 ms a rebuild (p99 of the 180). Run
-  first (before scipy is imported, as in the bot), with Python's cyclic collector on, then off: its full
-  collections (process-wide, about 30 ms here) set the slowest rebuilds; then on with what the start built
-  frozen (``gc.freeze()``, as the bot does once started). Also the case the phases avoid: every
-  symbol due at once.
+  ``status`` and the alerts' rule, and the baseline samples due) after ``heatmap.rebuild``, every 5 s over one
+  whole 15-minute slot: each symbol falls due once in it, at its own phase (its median and MAD recomputed then).
+  Target: <= 10 ms a rebuild (p99 of the 180). Run first (before scipy is imported, as in the bot), with Python's
+  cyclic collector on, then off: its full collections (process-wide, about 30 ms here) set the slowest rebuilds;
+  then on with what the start built frozen (``gc.freeze()``, as the bot does once started). Also the case the
+  phases avoid: every symbol due at once.
 """
 
 from __future__ import annotations
@@ -143,8 +143,9 @@ def bench_zscores(*, frozen: bool = False) -> None:
         all_due.append((time.perf_counter() - t0) * 1e3)
     worst = max(per_rebuild)
     p99 = float(np.percentile(per_rebuild, 99))
+    collector = "off" if not gc.isenabled() else "on, the start frozen" if frozen else "on"
     print(f"z-scores: 300 symbols, {clusters} clusters, 2,000 samples a symbol, 180 rebuilds (one 15-min slot at "
-          f"5 s), gc {'off' if not gc.isenabled() else 'on, the start frozen' if frozen else 'on'}: median {statistics.median(per_rebuild):.2f} ms, p99 "
+          f"5 s), gc {collector}: median {statistics.median(per_rebuild):.2f} ms, p99 "
           f"{p99:.2f} ms, slowest {worst:.2f} ms (target <= {ZSCORE_MS} ms a rebuild) "
           f"[{'ok' if p99 <= ZSCORE_MS else 'OVER'}]; with the heatmap's own rebuild and decay of the "
           f"1,200 clusters: median {statistics.median(with_heatmap):.2f} ms, slowest {max(with_heatmap):.2f} ms; "

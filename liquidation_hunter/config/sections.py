@@ -21,6 +21,7 @@ from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.estimated.config import DEFAULT_LEVERAGE_MIX, WINDOWS_MS, ModelConfig, ModelConfigError
 from live_heatmap.estimated.layer import Validation
+from live_heatmap.stats.risk import RiskLevel
 from live_heatmap.stream.depth_budget import DEPTH_LIMITS
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
@@ -450,7 +451,6 @@ class StatsConfig(Settings, frozen=True):
 
 EnvName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                               description="the name of an environment variable (letters, digits, _)")]
-RiskLevelName = Literal["extreme", "high", "moderate", "low"]
 BotEventKind = Literal["entry", "exit", "halt", "drawdown_halt", "flatten"]
 BOT_EVENT_KINDS: tuple[BotEventKind, ...] = ("entry", "exit", "halt", "drawdown_halt", "flatten")
 RateSeconds = Annotated[float, Meta(ge=0, le=3600, description="seconds")]
@@ -519,7 +519,7 @@ class ClusterRuleConfig(Settings, frozen=True):
     """``alerts.rules.cluster``: a cluster at or above a risk level, or a z-score, against its symbol's history."""
 
     enabled: bool = True
-    risk_level: RiskLevelName = "high"
+    risk_level: RiskLevel = "high"
     """A cluster whose ``risk_level`` is this or above alerts ..."""
     z_score: Annotated[float, Meta(gt=0, le=100)] | None = None
     """... or whose ``z_score`` is at least this (null: the risk level alone decides)."""
