@@ -7,8 +7,15 @@ from __future__ import annotations
 from liquidation_hunter.alerts.channels import Channel, ChannelError, Outcome, alert_secrets, build_channels
 from liquidation_hunter.alerts.hub import AlertHub
 from liquidation_hunter.alerts.model import Alert
-from liquidation_hunter.alerts.rules import BotEventsRule, CascadeRule, ClusterRule, Rule, StreamDownRule
+from liquidation_hunter.alerts.rules import (
+           BotEventsRule,
+           CascadeRule,
+           ClusterRule,
+           Rule,
+           StreamDownRule,
+           WallPulledRule,
+)
 from liquidation_hunter.alerts.sender import Sender
 
 __all__ = ["Alert", "AlertHub", "BotEventsRule", "CascadeRule", "Channel", "ChannelError", "ClusterRule", "Outcome",
-           "Rule", "Sender", "StreamDownRule", "alert_secrets", "build_channels"]
+           "Rule", "Sender", "StreamDownRule", "WallPulledRule", "alert_secrets", "build_channels"]

@@ -9,7 +9,9 @@ queues what it returns; the sender never knows which rule raised an alert.
 * :class:`CascadeRule`: one symbol's liquidation notional within the last ``window`` above a threshold;
 * :class:`BotEventsRule`: the bot's own events (entry, exit, halt, drawdown halt, flatten), fed by the bot with
   :meth:`BotEventsRule.feed` and handed on at the next evaluation (the bot evaluates it at once);
-* :class:`StreamDownRule`: the stream, or one venue, disconnected longer than N seconds (once per outage).
+* :class:`StreamDownRule`: the stream, or one venue, disconnected longer than N seconds (once per outage);
+* :class:`WallPulledRule` (the liquidity layer's, issue 15: added by appending it, the sender untouched): an
+  order-book wall pulled (gone without the trades to fill it) within ``pct`` percent of a liquidation cluster.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from liquidation_hunter.alerts.model import Alert
+from live_heatmap.stats.risk import RISK_LEVELS, RiskLevel, at_least
 
-__all__ = ["RISK_ORDER", "BotEventsRule", "CascadeRule", "ClusterLike", "ClusterRule", "ClusterStatsLike", "Rule",
-           "StreamDownRule", "VenueDown"]
-
-RISK_ORDER = {"low": 0, "moderate": 1, "high": 2, "extreme": 3}
-"""Risk levels from the lowest (the statistics' ``RiskLevel``)."""
+__all__ = ["BotEventsRule", "CascadeRule", "ClusterLike", "ClusterRule", "ClusterStatsLike", "ClustersOf", "Rule",
+           "StreamDownRule", "VenueDown", "WallLike", "WallPulledRule", "WallsEnded"]
 
 
 class Rule(Protocol):
@@ -73,16 +73,16 @@ class ClusterRule:
 
     name = "cluster"
 
-    def __init__(self, clusters: ClustersOf, *, risk_level: str = "high", z_score: float | None = None) -> None:
-        if risk_level not in RISK_ORDER:
-            raise ValueError(f"risk_level: expected one of {', '.join(RISK_ORDER)}, got {risk_level!r}")
+    def __init__(self, clusters: ClustersOf, *, risk_level: RiskLevel = "high", z_score: float | None = None) -> None:
+        if risk_level not in RISK_LEVELS:
+            raise ValueError(f"risk_level: expected one of {', '.join(RISK_LEVELS)}, got {risk_level!r}")
         self._clusters = clusters
         self.risk_level = risk_level
         self.z_score = z_score
 
     def matches(self, stats: ClusterStatsLike) -> bool:
         level = stats.risk_level
-        if level is not None and RISK_ORDER.get(level, -1) >= RISK_ORDER[self.risk_level]:
+        if level in RISK_LEVELS and at_least(level, self.risk_level):
             return True
         return self.z_score is not None and stats.z_score is not None and stats.z_score >= self.z_score
 
@@ -188,4 +188,69 @@ class StreamDownRule:
                              cooldown_key=f"{venue}:{began}",
                              text=f"{venue} stream down for {seconds:.0f} s",
                              data={"venue": venue, "down_s": seconds}))
+        return out
+
+
+class WallLike(Protocol):
+    """What the wall rule reads of an ended wall (``live_heatmap.orderbook.walls.Wall``)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def price_low(self) -> float: ...
+    @property
+    def notional(self) -> float: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def ended_ms(self) -> int | None: ...
+
+
+WallsEnded = Callable[[int], Iterable[WallLike]]
+"""The order-book walls that ended since ``since_ms`` (every symbol's)."""
+
+
+class WallPulledRule:
+    """A wall of the order book that was PULLED (it went without trades filling half of it: someone took the
+    liquidity away) within ``pct`` percent of a liquidation cluster of its symbol, the clusters the statistics
+    kept (``clusters``). ``walls_ended(since_ms)`` gives the walls that ended since a moment (the liquidity layer's
+    ``WallTracker.ended`` of every symbol); each is looked at once. One alert per wall (its side, bin and end)."""
+
+    name = "wall_pulled"
+
+    def __init__(self, walls_ended: WallsEnded, clusters: ClustersOf, *,
+                 pct: float) -> None:
+        self._walls_ended = walls_ended
+        self._clusters = clusters
+        self.pct = pct
+        self._seen_ms: int | None = None
+
+    def evaluate(self, now_ms: int) -> list[Alert]:
+        since = self._seen_ms if self._seen_ms is not None else now_ms
+        self._seen_ms = now_ms
+        pulled = [w for w in self._walls_ended(since) if w.state == "pulled" and (w.ended_ms or 0) >= since]
+        if not pulled:
+            return []
+        by_symbol: dict[str, list[ClusterLike]] = {}
+        for stats in self._clusters(now_ms):
+            by_symbol.setdefault(stats.cluster.symbol, []).append(stats.cluster)
+        out = []
+        for wall in pulled:
+            near = [c for c in by_symbol.get(wall.symbol, ())
+                    if abs(c.price_level - wall.price) / c.price_level * 100.0 <= self.pct]
+            if not near:
+                continue
+            c = min(near, key=lambda c: abs(c.price_level - wall.price))
+            out.append(Alert(
+                rule=self.name, kind="wall_pulled", symbol=wall.symbol, time=now_ms,
+                cooldown_key=f"{wall.side}:{wall.price_low:.8g}:{wall.ended_ms}",
+                text=f"{wall.symbol}: {wall.side} wall of {wall.notional:,.0f} USDT at {wall.price:.6g} pulled, "
+                     f"{abs(c.price_level - wall.price) / c.price_level * 100:.2f} % from a {c.side} liquidation "
+                     f"cluster at {c.price_level:.6g}",
+                data={"side": wall.side, "price": wall.price, "notional": wall.notional, "ended_ms": wall.ended_ms,
+                      "cluster_id": c.cluster_id, "cluster_price_level": c.price_level}))
         return out

@@ -29,9 +29,10 @@ from liquidation_hunter.alerts import (
     Rule,
     Sender,
     StreamDownRule,
+    WallPulledRule,
     build_channels,
 )
-from liquidation_hunter.alerts.rules import ClusterStatsLike
+from liquidation_hunter.alerts.rules import ClustersOf, WallsEnded
 from liquidation_hunter.bot.risk import DRAWDOWN_HALT
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
@@ -40,9 +41,6 @@ from live_heatmap import LiveLiquidationHeatmap
 __all__ = ["BotAlerts", "StreamWatch", "cascade_notional"]
 
 log = structlog.get_logger("liquidation_hunter.alerts")
-
-ClustersOf = Callable[[int], Iterable[ClusterStatsLike]]
-
 
 def cascade_notional(heatmap: LiveLiquidationHeatmap) -> Callable[[int, int], dict[str, float]]:
     """Each symbol's liquidation notional traded within ``[since_ms, until_ms]`` (the cascade rule's input)."""
@@ -96,9 +94,11 @@ class BotAlerts:
     @classmethod
     def from_config(cls, config: BotConfig, books: Books, heatmap: LiveLiquidationHeatmap, *,
                     venues: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
-                    clusters: ClustersOf | None = None, environ: Mapping[str, str] | None = None) -> BotAlerts | None:
+                    clusters: ClustersOf | None = None, walls_ended: WallsEnded | None = None,
+                    environ: Mapping[str, str] | None = None) -> BotAlerts | None:
         """None while no channel is enabled. ``clusters``: every symbol's clusters with statistics at a moment
-        (the statistics layer's; None: no cluster rule). A channel whose secret is missing from the environment
+        (the statistics layer's; None: no cluster rule). ``walls_ended``: the order-book walls ended since a
+        moment (the liquidity layer's; None: no wall rule). A channel whose secret is missing from the environment
         raises :class:`~.alerts.ChannelError` (one line)."""
         cfg = config.alerts
         if not cfg.enabled:
@@ -117,6 +117,8 @@ class BotAlerts:
             rules.append(events)
         if rules_cfg.stream_down.enabled and venues is not None:
             rules.append(StreamDownRule(StreamWatch(venues), seconds=rules_cfg.stream_down.seconds))
+        if rules_cfg.wall_pulled.enabled and walls_ended is not None and clusters is not None:
+            rules.append(WallPulledRule(walls_ended, clusters, pct=rules_cfg.wall_pulled.pct))
         sender = Sender(books, channels, max_attempts=cfg.max_attempts, timeout_s=cfg.timeout_seconds)
         hub = AlertHub(books, tuple(channels), rules, cooldown_s=cfg.cooldown_seconds, cap=cfg.outbox_cap,
                        on_queued=sender.wake)

@@ -150,7 +150,9 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
         bot.liquidity = liquidity
     # the cluster rule reads what the clusters job kept (reading the heatmap itself could move a trade)
     bot.alerts = BotAlerts.from_config(config, books, heatmap, venues=_venue_health(stream),
-                                       clusters=bot.statistics.kept_clusters, environ=environ)
+                                       clusters=bot.statistics.kept_clusters,
+                                       walls_ended=None if liquidity is None else liquidity.layer.walls_ended,
+                                       environ=environ)
     return bot
 
 

@@ -30,7 +30,7 @@ __all__ = ["BOT_EVENT_KINDS", "BUILTIN_STRATEGIES", "MEMORY", "AlertChannelsConf
            "AlertsConfig", "ApiConfig", "BybitConfig", "EstimatedConfig", "ExchangeConfig",
            "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig", "StatsConfig",
            "StorageConfig", "StrategyConfig", "TelegramChannelConfig", "TimeoutsConfig", "VenuesConfig",
-           "WebhookChannelConfig", "is_module_name"]
+           "WallPulledRuleConfig", "WebhookChannelConfig", "is_module_name"]
 
 MEMORY = ":memory:"
 
@@ -548,6 +548,14 @@ class StreamDownRuleConfig(Settings, frozen=True):
     seconds: Annotated[float, Meta(ge=1, le=86_400, description="seconds")] = 120.0
 
 
+class WallPulledRuleConfig(Settings, frozen=True):
+    """``alerts.rules.wall_pulled``: an order-book wall pulled within ``pct`` percent of a liquidation cluster
+    (needs the liquidity layer: ``orderbook.enabled``; without it the rule is not run)."""
+
+    enabled: bool = True
+    pct: Annotated[float, Meta(gt=0, le=10, description="percent")] = 0.3
+
+
 class AlertRulesConfig(Settings, frozen=True):
     """``alerts.rules``: what raises an alert."""
 
@@ -555,6 +563,7 @@ class AlertRulesConfig(Settings, frozen=True):
     cascade: CascadeRuleConfig = field(default_factory=CascadeRuleConfig)
     bot_events: BotEventsRuleConfig = field(default_factory=BotEventsRuleConfig)
     stream_down: StreamDownRuleConfig = field(default_factory=StreamDownRuleConfig)
+    wall_pulled: WallPulledRuleConfig = field(default_factory=WallPulledRuleConfig)
 
 
 class AlertsConfig(Settings, frozen=True):

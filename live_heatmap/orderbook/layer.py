@@ -33,7 +33,7 @@ import numpy as np
 
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.orderbook.depth_history import BookView, DepthHistory, DepthRuns, book_mid
-from live_heatmap.orderbook.walls import WallTracker
+from live_heatmap.orderbook.walls import Wall, WallTracker
 
 __all__ = ["BANDS", "LiquidityLayer"]
 
@@ -162,6 +162,11 @@ class LiquidityLayer:
                 if len(runs):
                     out[key] = runs
         return out
+
+    def walls_ended(self, since_ms: int) -> list[Wall]:
+        """Every symbol's walls that ended (filled or pulled) at or after ``since_ms``."""
+        with self.lock:
+            return [w for entry in self._symbols.values() for w in entry.walls.ended(since_ms)]
 
     def history(self, symbol: str) -> DepthHistory | None:
         entry = self._symbols.get(symbol_key(symbol))

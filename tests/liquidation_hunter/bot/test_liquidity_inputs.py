@@ -176,12 +176,14 @@ def test_the_bot_s_hunter_reads_the_layer_the_bot_keeps(tmp_path: Path) -> None:
         config = BotConfig.from_mapping({
             "symbols": ["BTCUSDT"], "exchange": {"rest_url": rest.base_url, "ws_url": "ws://127.0.0.1:9/market"},
             "orderbook": {"enabled": True, "public_url": "ws://127.0.0.1:9/public"},
-            "hunter": {"wall": "prefer"}, "storage": {"path": "bot.sqlite", "events": None}},
+            "hunter": {"wall": "prefer"}, "storage": {"path": "bot.sqlite", "events": None},
+            "alerts": {"channels": {"webhook": {"enabled": True, "url": "http://127.0.0.1:9/hook"}}}},
             source=tmp_path / "bot.yaml")
         bot = build_bot(config, clock=lambda: T0)
         try:
             assert bot.liquidity is not None
             assert bot.strategy.hunter.liquidity is bot.liquidity.layer  # type: ignore[attr-defined]
+            assert bot.alerts is not None and "wall_pulled" in bot.alerts.status()["rules"]  # the layer's rule
         finally:
             bot.books.close()
 
