@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Protocol
 
-from liquidation_hunter.config.sections import AlertsConfig
+from liquidation_hunter.config.alerts import AlertsConfig
 from liquidation_hunter.trading.books import OutboxRow
 from live_heatmap.common.structs import mask
 

@@ -34,11 +34,11 @@ import msgspec
 from msgspec import field
 from msgspec.structs import replace
 
+from liquidation_hunter.config.alerts import AlertsConfig
 from liquidation_hunter.config.loader import parse_yaml
 from liquidation_hunter.config.secrets import SECRET_ENV, Secrets, environment_secrets, find_secret_key
 from liquidation_hunter.config.sections import (
     MEMORY,
-    AlertsConfig,
     ApiConfig,
     EstimatedConfig,
     ExchangeConfig,
