@@ -77,7 +77,7 @@ from live_heatmap.store.exports import (
     read_events_csv,
     read_events_json,
 )
-from live_heatmap.store.parquet import check_dataset, read_dataset
+from live_heatmap.store.parquet import is_dataset_layout, read_dataset
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import SQLITE_MAGIC
 from live_heatmap.venue import Venue, chosen_venues
@@ -183,7 +183,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     laid out as a Parquet dataset. ``ValueError`` if none."""
     where = os.fspath(path)
     if os.path.isdir(where):
-        check_dataset(where)
+        is_dataset_layout(where)  # names only: the files are checked when read
         return "parquet"
     with open(where, "rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
