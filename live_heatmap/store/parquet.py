@@ -12,9 +12,10 @@ is not touched (no write, the same bytes and mtime), one that grew (a partial da
 rewritten whole, to a hidden file renamed over the old one, so a reader never sees half a file. A second export
 of the same range writes nothing and says ``0 new``. An export never removes an event from the dataset.
 
-Reading (:func:`read_dataset`, for :func:`~live_heatmap.store.history.load_events`) is one DuckDB query over
-``read_parquet(..., hive_partitioning)``: the symbol and exchange filters prune directories, the time range
-prunes ``date=`` directories and row groups (by the files' ``trade_time`` statistics).
+Reading (:func:`read_dataset`, for :func:`~live_heatmap.store.history.load_events`) lists only the partition
+folders wanted (the venues, the symbols, the days of the time range), by name, and reads their files in one DuckDB
+query over ``read_parquet([...], hive_partitioning)``; the time range goes into the scan (row groups by their
+``trade_time`` statistics). The layout is checked in every folder listed: a misplaced entry is named.
 
 DuckDB is imported only here, and only when a dataset is written or read: it is not on the bot's start path.
 """
