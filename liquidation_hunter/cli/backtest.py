@@ -29,6 +29,7 @@ from liquidation_hunter.config.model import BotConfig, load_config
 from liquidation_hunter.data.prices import load_prices
 from live_heatmap.common.timeparse import parse_time_ms
 from live_heatmap.store.history import read_events
+from live_heatmap.store.parquet import dataset_sha256
 
 __all__ = ["add_backtest_parser", "cmd_backtest"]
 
@@ -82,6 +83,8 @@ def add_backtest_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _sha256(path: Path) -> str:
+    if path.is_dir():  # a Parquet dataset of events: its files' names and bytes
+        return dataset_sha256(path)
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 

@@ -14,6 +14,7 @@ from live_heatmap.common.timeparse import parse_time_ms
 from live_heatmap.store.binance_files import SnapshotSymbolError
 from live_heatmap.store.exports import export_clusters, export_events
 from live_heatmap.store.history import import_events, load_events
+from live_heatmap.store.parquet import export_parquet
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.venue import Venue
 
@@ -68,11 +69,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     source = args.events or _store_path(args)
     if source is None:
         return 2
-    if args.events and not Path(args.events).is_file():
+    if args.events and not Path(args.events).exists():
         print(f"error: --events {args.events}: no such file", file=sys.stderr)
         return 2
     since = parse_time_ms(args.since) if args.since else None
     until = parse_time_ms(args.until) if args.until else None
+    if args.format == "parquet":
+        return _export_parquet(args, source, since, until)
+    if args.symbol is None:
+        print(f"error: export --format {args.format} needs --symbol (only parquet exports every symbol)",
+              file=sys.stderr)
+        return 2
     out: Any = sys.stdout if args.out in (None, "-") else args.out
     if args.what == "events":
         events = load_events(source, symbols=[args.symbol], since_ms=since, until_ms=until, exchanges=args.exchange)
@@ -94,6 +101,27 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_parquet(args: argparse.Namespace, source: str, since: int | None, until: int | None) -> int:
+    """Events (every symbol, or --symbol's) into the Parquet dataset --out, partitions merged (live_heatmap.store.
+    parquet): a second export of the same range writes nothing."""
+    if args.what != "events":
+        print("error: --format parquet writes events only (--what events)", file=sys.stderr)
+        return 2
+    if args.out in (None, "-"):
+        print("error: --format parquet needs --out DIR (the dataset's directory)", file=sys.stderr)
+        return 2
+    try:
+        events = load_events(source, symbols=None if args.symbol is None else [args.symbol], since_ms=since,
+                             until_ms=until, exchanges=args.exchange)
+        report = export_parquet(events, args.out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{source} -> {args.out}: {report.events} events, {report.new} new; {report.written} partitions written, "
+          f"{report.unchanged} unchanged")
+    return 0
+
+
 def add_history_parsers(sub: Any) -> None:
     """Register ``import`` and ``export`` on the CLI's subparsers."""
     imp = sub.add_parser("import", help="add a recording (frame JSONL, normalized CSV, liquidationSnapshot CSV, "
@@ -108,9 +136,11 @@ def add_history_parsers(sub: Any) -> None:
     imp.add_argument("--file-symbol", help="the USD-M symbol of a liquidationSnapshot CSV when its name does not say "
                      "(COIN-M archives, BTCUSD_PERP, count contracts and are refused)")
     imp.set_defaults(handler=_cmd_import)
-    exp = sub.add_parser("export", help="events or clusters of a symbol and time range, as CSV or JSON")
-    exp.add_argument("--symbol", required=True, help="BTCUSDT or BTC/USDT:USDT")
-    exp.add_argument("--events", metavar="FILE_OR_DB", help="the recording (default: --db / --config's store)")
+    exp = sub.add_parser("export", help="events or clusters of a symbol and time range, as CSV or JSON; events as a "
+                         "Parquet dataset (exchange=/symbol=/date= partitions)")
+    exp.add_argument("--symbol", help="BTCUSDT or BTC/USDT:USDT (needed but for --format parquet: every symbol)")
+    exp.add_argument("--events", metavar="FILE_OR_DB", help="the recording (default: --db / --config's store; a "
+                     "Parquet dataset's directory too)")
     exp.add_argument("--db", help="the event store (SQLite file)")
     exp.add_argument("--config", "-c", help="a bot's config: its store, and its heatmap settings for clusters")
     exp.add_argument("--exchange", action="append", choices=_VENUES,
@@ -118,6 +148,8 @@ def add_history_parsers(sub: Any) -> None:
     exp.add_argument("--from", dest="since", help="start (epoch ms or ISO-8601 UTC)")
     exp.add_argument("--to", dest="until", help="end (exclusive for events; the moment clusters are taken at)")
     exp.add_argument("--what", choices=("events", "clusters"), default="events")
-    exp.add_argument("--format", choices=("csv", "json"), default="csv")
-    exp.add_argument("--out", "-o", help="file to write (default: stdout)")
+    exp.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                     help="parquet: a dataset directory (--out DIR), written through DuckDB; exporting again adds "
+                     "only what is new")
+    exp.add_argument("--out", "-o", help="file to write (default: stdout); the directory for --format parquet")
     exp.set_defaults(handler=_cmd_export)

@@ -38,7 +38,7 @@ __all__ = ["main"]
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
     path = Path(args.events)
-    if not path.is_file():
+    if not path.exists():  # a file, or a Parquet dataset's directory
         raise ValueError(f"--events {path}: no such file")
     try:  # every format the other commands read (history.load_events)
         events = load_events(path)

@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         events = args.events or (config.storage.events if config is not None else None)
         if not events:
             raise ValueError("serve needs --events FILE_OR_DB (or a --config with storage.events)")
-        if not Path(events).is_file():
+        if not Path(events).exists():  # a file, or a Parquet dataset's directory
             raise ValueError(f"{'--events' if args.events else 'storage.events'} {events}: no such file")
         host = args.host or api.host
         port = api.port if args.port is None else args.port

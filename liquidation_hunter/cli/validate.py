@@ -92,7 +92,7 @@ def add_validate_parser(sub: Any) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.events)
-    if not path.is_file():
+    if not path.exists():  # a file, or a Parquet dataset's directory
         raise ValueError(f"--events {path}: no such file")
     for flag, value in (("--max-age-minutes", args.max_age_minutes), ("--session-gap-minutes",
                                                                        args.session_gap_minutes)):

@@ -31,7 +31,9 @@ and clusters.
   once;
 * what :func:`export_events` writes: CSV with a header of the event's fields, or a JSON array of objects. An
   export made before the venue was kept (8 fields, no ``exchange``) reads as Binance's events (``fill_avg``),
-  which is what it holds.
+  which is what it holds;
+* a directory: the Parquet dataset :func:`~live_heatmap.store.parquet.export_parquet` writes
+  (``exchange=/symbol=/date=`` partitions), read through DuckDB with the filters pushed into the scan.
 
 Any of the text formats may be gzip-compressed or the only file in a zip archive (as Binance served them).
 Events come back sorted by trade time, ties by symbol, side, quantity and price (the order an
@@ -75,6 +77,7 @@ from live_heatmap.store.exports import (
     read_events_csv,
     read_events_json,
 )
+from live_heatmap.store.parquet import is_dataset_layout, read_dataset
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import SQLITE_MAGIC
 from live_heatmap.venue import Venue, chosen_venues
@@ -98,7 +101,7 @@ __all__ = [
 ]
 
 FORMATS = ("sqlite", "frames", "normalized_csv", "snapshot_csv", "events_csv", "events_json", "bybit_csv",
-           "bybit_frames")
+           "bybit_frames", "parquet")
 """What :func:`detect_format` answers."""
 
 Source = str | os.PathLike[str] | EventStore
@@ -156,7 +159,10 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
         with EventStore.open_readonly(path) as store:
             return _from_store(store, keep, since_ms, until_ms, venues)
     report = LoadReport(fmt)
-    events = _iter_file(path, fmt, report.rejected, symbol)
+    if fmt == "parquet":  # filtered and sorted by DuckDB; unique by the layout, checked below all the same
+        events: Iterable[LiquidationEvent] = read_dataset(path, keep, since_ms, until_ms, venues)
+    else:
+        events = _iter_file(path, fmt, report.rejected, symbol)
     try:
         selected = [e for e in events if (keep is None or e[0] in keep) and (venues is None or e[8] in venues)
                     and (since_ms is None or e[5] >= since_ms) and (until_ms is None or e[5] < until_ms)]
@@ -173,8 +179,12 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """One of :data:`FORMATS`, from the file's first bytes (through gzip or zip). ``ValueError`` if none."""
+    """One of :data:`FORMATS`, from the file's first bytes (through gzip or zip), or ``parquet`` for a directory
+    laid out as a Parquet dataset. ``ValueError`` if none."""
     where = os.fspath(path)
+    if os.path.isdir(where):
+        is_dataset_layout(where)  # names only: the files are checked when read
+        return "parquet"
     with open(where, "rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
     if head == SQLITE_MAGIC:

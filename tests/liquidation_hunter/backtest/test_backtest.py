@@ -38,6 +38,8 @@ from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.markets import shipped_rules
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, parse_force_order, to_exchange_id
+from live_heatmap.store.history import load_events
+from live_heatmap.store.parquet import dataset_sha256, export_parquet
 from strategies import make_strategy
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -492,6 +494,24 @@ CLI = ("import argparse, sys\n"
        "from liquidation_hunter.cli.backtest import add_backtest_parser\n"
        "p = argparse.ArgumentParser(); add_backtest_parser(p.add_subparsers())\n"
        "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))\n")
+
+
+def test_the_command_reads_a_parquet_dataset_as_the_recording(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``--events DIR`` (a Parquet dataset exported from the recording, issue 17): the same trades and summary."""
+    config = tmp_path / "bot.yaml"
+    config.write_text(json.dumps(SETTINGS))
+    export_parquet(load_events(WIRE), tmp_path / "history")
+    reports = []
+    for events in (WIRE, tmp_path / "history"):
+        args = ["--config", str(config), "--events", str(events), "--prices", str(TRADES),
+                "--from", "2025-01-27T16:50:00Z", "--to", "2025-01-27T17:20Z", "--json", "--no-sensitivity"]
+        assert run_cli(args) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["summary"]["trades"] == 7
+    assert reports[1]["summary"] == reports[0]["summary"] and reports[1]["trades"] == reports[0]["trades"]
+    hashes = [next(f["sha256"] for f in r["inputs"]["files"] if f["role"] == "events") for r in reports]
+    assert hashes[1] == dataset_sha256(tmp_path / "history") != hashes[0]
 
 
 def test_the_command_writes_the_same_report_in_another_process(tmp_path: Path,

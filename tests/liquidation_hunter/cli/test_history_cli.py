@@ -117,3 +117,47 @@ def test_bybit_history_imports_and_exports_by_exchange(tmp_path: Path, capsys: p
     assert main(["export", "--db", str(db), "--symbol", "BTCUSDT", "--exchange", "okx", "--what", "clusters"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds no events of BTCUSDT on okx up to then" in err
+
+
+def _parquet_files(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*.parquet")}
+
+
+def test_export_parquet_twice_then_read_back_by_the_commands(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    db, out = tmp_path / "events.sqlite", tmp_path / "history"
+    assert main(["import", str(WIRE), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["export", "--db", str(db), "--format", "parquet", "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    files = _parquet_files(out)
+    assert "4986 events, 4986 new" in first and f"{len(files)} partitions written, 0 unchanged" in first
+    assert main(["export", "--db", str(db), "--format", "parquet", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"4986 events, 0 new; 0 partitions written, "
+                                                     f"{len(files)} unchanged")
+    assert _parquet_files(out) == files
+    # The other commands read the directory as they read the store: the same answers.
+    answers = []
+    for events in (db, out):
+        assert main(["clusters", "--events", str(events), "--at", "2025-01-27T17:20:00Z", "--symbol", "ETHUSDT"]) == 0
+        answers.append(capsys.readouterr().out.replace(events.name, "SOURCE"))
+    assert answers[0] == answers[1] and "(2919 events up to then)" in answers[0]
+    csv_out = tmp_path / "eth.csv"
+    assert main(["export", "--events", str(out), "--symbol", "ETHUSDT", "--out", str(csv_out)]) == 0
+    assert load_events(csv_out) == load_events(db, symbols=["ETHUSDT"])
+
+
+def test_parquet_mistakes_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "events.sqlite"
+    assert main(["import", str(WIRE), "--db", str(db)]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["export", "--db", str(db), "--format", "parquet"]) == 2
+    assert main(["export", "--db", str(db), "--format", "parquet", "--out", str(WIRE)]) == 2
+    assert main(["export", "--db", str(db)]) == 2  # csv needs --symbol
+    assert main(["clusters", "--events", str(empty)]) == 2
+    assert main(["clusters", "--events", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 5 and all(line.startswith("error: ") for line in err)
+    assert "needs --out DIR" in err[0] and "not a directory" in err[1] and "needs --symbol" in err[2]
+    assert "not a Parquet dataset of liquidations" in err[3] and "no such file" in err[4]

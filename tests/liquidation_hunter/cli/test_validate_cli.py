@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from liquidation_hunter.cli.main import main
+from live_heatmap.store.history import load_events
+from live_heatmap.store.parquet import export_parquet
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
@@ -27,6 +29,18 @@ def test_recent_prints_on_the_shipped_liquidations_scores_below_climatology(caps
     assert "events themselves" in out["marks"] and out["predictor"] == "recent-prints" and out["history"] is None
     shares = {k: v["top5_share"] for k, v in out["baselines"].items()}
     assert shares["shuffled"] < shares["recent-prints"]  # prints near recent prints, not at random times
+
+
+def test_a_parquet_dataset_scores_as_the_recording_it_was_exported_from(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The harness reads the Parquet dataset (issue 17) through load_events: the same score to the last digit."""
+    export_parquet(load_events(EVENTS), tmp_path / "history")
+    answers = []
+    for events in (EVENTS, tmp_path / "history"):
+        assert main(["validate-estimated", "--events", str(events), "--predictor", "recent-prints", "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0]["score"]["events"] >= 1000
+    assert answers[1]["score"] == answers[0]["score"] and answers[1]["baselines"] == answers[0]["baselines"]
 
 
 def test_text_output_with_price_files_says_where_marks_come_from(capsys: pytest.CaptureFixture[str]) -> None:
