@@ -1,8 +1,8 @@
 """Parquet benchmark (issue 17): the history exported as a dataset through DuckDB, and read back.
 
-Run: ``.venv/bin/python benchmarks/bench_parquet.py`` (= ``make bench-parquet``; about a minute). The input is the real recording
-``data/binance/forceorder_wire.jsonl`` (4,986 liquidations), replicated over 30 days with each day's times shifted
-by a day (so none is a duplicate), recorded into an event store on disk. Measured:
+Run: ``.venv/bin/python benchmarks/bench_parquet.py`` (= ``make bench-parquet``; about a minute). The input is the
+real recording ``data/binance/forceorder_wire.jsonl`` (4,986 liquidations), replicated over 30 days with each
+day's times shifted by a day (so none is a duplicate), recorded into an event store on disk. Measured:
 
 * the first export of the store into an empty dataset (``export_parquet``: one file per exchange, symbol and day);
 * the second export of the same range (nothing written: every partition already holds its events);
