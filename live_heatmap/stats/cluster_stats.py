@@ -140,11 +140,6 @@ class SymbolStatistics:
         """``symbol``'s clusters at ``now_ms`` (strongest first, as the heatmap gives them) with their statistics."""
         return self.annotate(symbol, self.heatmap.get_clusters(symbol, now_ms=now_ms, exchanges=exchanges))
 
-    def every_cluster(self, now_ms: int) -> list[ClusterStats]:
-        """Every symbol's clusters at ``now_ms`` with their statistics, symbol by symbol. It reads the heatmap at
-        ``now_ms``: inside the bot use :meth:`kept_clusters` (the class docstring says why)."""
-        return [stats for symbol in self.heatmap.symbols() for stats in self.clusters(symbol, now_ms)]
-
     def kept_clusters(self, now_ms: int | None = None) -> list[ClusterStats]:
         """Every symbol's clusters as the last :meth:`sample` kept them, with their statistics: what the bot's
         alerts' cluster rule reads (its ``ClustersOf``: pass ``bot.statistics.kept_clusters``). Reads nothing of

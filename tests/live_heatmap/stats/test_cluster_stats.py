@@ -65,13 +65,14 @@ def test_sampling_is_once_a_slot_and_reading_changes_nothing() -> None:
     assert baseline.history_events("RAREUSDT") == before + clusters
 
 
-def test_every_cluster_is_each_symbol_clusters_with_stats() -> None:
+def test_kept_clusters_are_every_symbol_s_clusters_with_stats() -> None:
     statistics, now = _statistics(min_history=10)
     statistics.heatmap.ingest_many(load_events(DATA / "liquidations_normalized.csv", symbols=["SYNUSDT"]),
                                    notify=False)
-    every = statistics.every_cluster(now)
-    assert {s.cluster.symbol for s in every} == {"RAREUSDT", "SYNUSDT"}
-    assert every == [s for symbol in statistics.heatmap.symbols() for s in statistics.clusters(symbol, now)]
+    statistics.sample(now)
+    kept = statistics.kept_clusters()
+    assert {s.cluster.symbol for s in kept} == {"RAREUSDT", "SYNUSDT"}
+    assert kept == [s for symbol in statistics.heatmap.symbols() for s in statistics.clusters(symbol, now)]
 
 
 def test_kept_clusters_are_the_last_sample_ones() -> None:
@@ -79,5 +80,5 @@ def test_kept_clusters_are_the_last_sample_ones() -> None:
     assert statistics.kept_clusters(now) == [] and statistics.latest_at is None
     statistics.sample(now)
     assert statistics.latest_at == now
-    assert statistics.kept_clusters() == statistics.every_cluster(now) != []
+    assert statistics.kept_clusters() == statistics.clusters("RAREUSDT", now) != []
     assert statistics.latest_summaries() == [statistics.summary("RAREUSDT", now)]
