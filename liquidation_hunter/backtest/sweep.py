@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from liquidation_hunter.backtest.cluster import DEFAULT_CONNECT_TIMEOUT, run_on_cluster
 from liquidation_hunter.backtest.inputs import BacktestError, config_hash, events_digest
 from liquidation_hunter.backtest.report import clean, money, pct
 from liquidation_hunter.backtest.result import BacktestResult
@@ -36,7 +37,7 @@ from live_heatmap import ConfigError, LiquidationEvent
 from live_heatmap.estimated.bars import Bar
 
 __all__ = ["LOWER_TIER_TAKER_FEE", "MAX_COMBINATIONS", "SweepResult", "SweepRow", "apply_overrides", "check_keys",
-           "parse_grid", "run_sweep", "sensitivity", "with_sensitivity"]
+           "parse_grid", "run_sweep", "run_task", "sensitivity", "with_sensitivity"]
 
 MAX_COMBINATIONS = 256
 COLUMNS = ("trades", "win_rate", "net_pnl", "return_pct", "max_drawdown_pct", "fees", "exposure_pct")
@@ -183,12 +184,22 @@ def _init_worker(events: list[LiquidationEvent], prices: PriceSeries, options: d
     _SHARED.update(events=events, prices=prices, options=options)
 
 
-def _run_one(task: tuple[dict[str, Any], str | None, dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+Task = tuple[dict[str, Any], str | None, dict[str, Any]]
+"""One combination: the base config's plain form, its source, the overrides."""
+Outcome = tuple[dict[str, Any] | None, str | None]
+"""A combination's figures, or None and the reason it was refused."""
+
+
+def _run_one(task: Task) -> Outcome:
+    return run_task(task, _SHARED["events"], _SHARED["prices"], _SHARED["options"])
+
+
+def run_task(task: Task, events: list[LiquidationEvent], prices: PriceSeries, options: Mapping[str, Any]) -> Outcome:
+    """One combination's backtest: a pure function of its arguments (a cluster may run it again elsewhere)."""
     data, source, overrides = task
     base = BotConfig.from_mapping(data, source)
     try:
-        result = run_backtest(apply_overrides(base, overrides), _SHARED["events"], _SHARED["prices"],
-                              **_SHARED["options"])
+        result = run_backtest(apply_overrides(base, overrides), events, prices, **options)
     except (ConfigFileError, ConfigError, BacktestError) as exc:
         return None, str(exc)
     summary = result.summary()
@@ -200,9 +211,12 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
               symbols: Sequence[str] | None = None, gap_minutes: float = DEFAULT_GAP_MINUTES, workers: int = 1,
               progress: Callable[[float], None] | None = None,
               inputs: Mapping[str, Any] | None = None,
-              estimated: Mapping[str, Sequence[Bar]] | None = None) -> SweepResult:
+              estimated: Mapping[str, Sequence[Bar]] | None = None, scheduler: str | None = None,
+              connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> SweepResult:
     """One backtest per combination of ``grid`` (module docstring); ``workers > 1`` runs them in that many
-    processes. ``estimated``: model bars per symbol for the estimated layer (:func:`run_backtest`). Raises
+    processes; ``scheduler`` (``tcp://host:port``) runs them on that Dask cluster instead
+    (:func:`~liquidation_hunter.backtest.cluster.run_on_cluster`: the same rows, byte for byte). ``estimated``:
+    model bars per symbol for the estimated layer (:func:`run_backtest`). Raises
     ValueError for an unknown key, an empty list or a grid over :data:`MAX_COMBINATIONS`."""
     if not grid:
         raise ValueError("the sweep grid is empty")
@@ -221,7 +235,10 @@ def run_sweep(config: BotConfig, events: Iterable[LiquidationEvent], prices: Pri
     tasks = [(data, config.source, combo) for combo in combos]
     outcomes: list[tuple[dict[str, Any] | None, str | None]] = []
     workers = max(1, min(int(workers), len(tasks), os.cpu_count() or 1))
-    if workers == 1:
+    if scheduler is not None:
+        outcomes = run_on_cluster(scheduler, run_task, tasks, (replay, prices, options), progress=progress,
+                                  timeout=connect_timeout)
+    elif workers == 1:
         _init_worker(replay, prices, options)
         try:
             for i, task in enumerate(tasks):

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
+from liquidation_hunter.data.history_parquet import export_history
 from liquidation_hunter.trading.archive import (
     DEFAULT_BASE_URL,
     INTERVALS,
@@ -94,6 +95,11 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         print(f"error: nothing published for {symbol} from {start} to {end} (is the symbol listed then?)",
               file=sys.stderr)
         return 1
+    if args.parquet is not None:
+        done = export_history(loader.root, args.parquet, symbol, interval=args.interval, kinds=kinds,
+                              first_day=start.isoformat(), last_day=end.isoformat())
+        print(f"parquet: {done.rows} rows, {done.new} new; {done.written} partitions written, {done.unchanged} "
+              f"unchanged -> {args.parquet}")
     return 0
 
 
@@ -114,6 +120,10 @@ def add_fetch_parser(sub: Any) -> None:
                        help=f"comma list of {', '.join(KINDS)} (default: all three)")
     fetch.add_argument("--interval", default="5m", choices=INTERVALS, help="the klines' interval (default 5m)")
     fetch.add_argument("--dir", default=DEFAULT_DIR, help=f"where the files are kept (default {DEFAULT_DIR})")
+    fetch.add_argument("--parquet", metavar="DIR",
+                       help="also keep the range as Parquet under DIR (klines_<I>/, markPriceKlines_<I>/, metrics/, "
+                            "each partitioned exchange=/symbol=/date=), what backtest --history DIR and "
+                            "validate-estimated --history DIR read through DuckDB; a second run writes nothing new")
     fetch.add_argument("--base-url", default=DEFAULT_BASE_URL, help=argparse.SUPPRESS)  # a mirror, or tests
     fetch.add_argument("--retries", type=int, default=3, help="times an interrupted transfer is resumed (default 3)")
     fetch.add_argument("--quiet", "-q", action="store_true", help="no line per file; errors and the summary only")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liquidation_hunter.data.history_bars import load_history_bars
+from liquidation_hunter.data.history_bars import has_history, load_history_bars
 from liquidation_hunter.data.prices import load_prices
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.estimated.bars import Bar
@@ -190,7 +190,7 @@ def _history(root: Path, symbols: Sequence[str], interval: str) -> tuple[dict[st
     bars: dict[str, list[Bar]] = {}
     notes: list[str] = []
     for symbol in symbols:
-        if not ((root / "klines" / symbol).is_dir() or (root / "metrics" / symbol).is_dir()):
+        if not has_history(root, symbol):
             continue
         try:
             found = load_history_bars(root, symbol, interval=interval)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from liquidation_hunter.data.history_bars import HistoryError, load_history_bars
+from liquidation_hunter.data.history_parquet import dataset_symbols, is_history_dataset
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.estimated.layer import EstimatedLayer
 
@@ -19,7 +20,9 @@ __all__ = ["history_symbols", "layer_from_history"]
 
 
 def history_symbols(root: str | os.PathLike[str]) -> list[str]:
-    """The symbols with klines under ``root`` (``klines/<SYMBOL>/``), sorted."""
+    """The symbols with klines under ``root`` (``klines/<SYMBOL>/``, or the Parquet history's), sorted."""
+    if is_history_dataset(root):
+        return dataset_symbols(root)
     klines = Path(root) / "klines"
     return sorted(p.name for p in klines.iterdir() if p.is_dir()) if klines.is_dir() else []
 

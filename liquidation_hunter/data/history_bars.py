@@ -25,12 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from liquidation_hunter.data.open_interest import OpenInterestGap, load_open_interest
-from liquidation_hunter.data.prices import PriceSeries, load_kline_bars
+from liquidation_hunter.data.history_parquet import (
+    EXCHANGE,
+    is_history_dataset,
+    read_klines,
+    read_open_interest,
+    table_name,
+)
+from liquidation_hunter.data.open_interest import OpenInterestGap, OpenInterestHistory, load_open_interest
+from liquidation_hunter.data.prices import KlineBars, PriceSeries, load_kline_bars
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.estimated.bars import Bar
 
-__all__ = ["DEFAULT_HISTORY_DIR", "HistoryBars", "HistoryError", "load_history_bars"]
+__all__ = ["DEFAULT_HISTORY_DIR", "HistoryBars", "HistoryError", "has_history", "load_history_bars"]
 
 DEFAULT_HISTORY_DIR = "var/history/binance"
 """Where ``fetch-history`` keeps the archive by default."""
@@ -77,25 +84,19 @@ def load_history_bars(root: str | os.PathLike[str], symbol: str, *, interval: st
     and the readers' own errors for a file that cannot be read."""
     key = symbol_key(symbol)
     base = Path(root)
-    klines_dir = base / "klines" / key / interval
-    metrics_dir = base / "metrics" / key
-    for need, folder in (("klines", klines_dir), ("metrics (open interest)", metrics_dir)):
-        if not folder.is_dir() or not any(folder.iterdir()):
-            raise HistoryError(f"{folder}: no {need} of {key} at {interval}; run `liquidation-hunter fetch-history "
-                               f"{key} --from ... --to ...` first")
-    k = load_kline_bars(klines_dir, symbol=key)
-    mark_dir = base / "markPriceKlines" / key / interval
+    if is_history_dataset(base):
+        k, m, oi = _from_dataset(base, key, interval)
+    else:
+        k, m, oi = _from_archive(base, key, interval)
     mark_high = k.high.copy()
     mark_low = k.low.copy()
     from_mark = np.zeros(len(k.open_time), dtype=bool)
-    if mark_dir.is_dir() and any(mark_dir.iterdir()):
-        m = load_kline_bars(mark_dir, symbol=key)
+    if m is not None:
         index = np.searchsorted(m.open_time, k.open_time)
         found = (index < len(m.open_time)) & (m.open_time[np.minimum(index, len(m.open_time) - 1)] == k.open_time)
         mark_high[found] = m.high[index[found]]
         mark_low[found] = m.low[index[found]]
         from_mark = found
-    oi = load_open_interest(metrics_dir)
     ends = k.close_time + 1
     at = np.searchsorted(oi.time_ms, ends, side="right") - 1
     has_oi = at >= 0
@@ -119,3 +120,40 @@ def load_history_bars(root: str | os.PathLike[str], symbol: str, *, interval: st
     return HistoryBars(symbol=key, interval=interval, bars=bars,
                        trade_range_bars=int((keep & ~from_mark).sum()),
                        bars_without_oi=int((window & ~has_oi).sum()), oi_gaps=oi.gaps, prices=prices)
+
+
+def has_history(root: str | os.PathLike[str], symbol: str) -> bool:
+    """Whether ``root`` (the zips of ``fetch-history`` or its Parquet, :mod:`.history_parquet`) holds klines or
+    open interest of ``symbol`` (a heatmap key)."""
+    base = Path(root)
+    if is_history_dataset(base):
+        return any((table / f"exchange={EXCHANGE}" / f"symbol={symbol}").is_dir() for table in base.iterdir())
+    return (base / "klines" / symbol).is_dir() or (base / "metrics" / symbol).is_dir()
+
+
+def _missing(folder: Path, need: str, key: str, interval: str) -> HistoryError:
+    return HistoryError(f"{folder}: no {need} of {key} at {interval}; run `liquidation-hunter fetch-history "
+                        f"{key} --from ... --to ...` first")
+
+
+def _from_archive(base: Path, key: str, interval: str) -> tuple[KlineBars, KlineBars | None, OpenInterestHistory]:
+    """Klines, mark price klines (None when missing) and open interest from the zips of ``fetch-history``."""
+    klines_dir = base / "klines" / key / interval
+    metrics_dir = base / "metrics" / key
+    for need, folder in (("klines", klines_dir), ("metrics (open interest)", metrics_dir)):
+        if not folder.is_dir() or not any(folder.iterdir()):
+            raise _missing(folder, need, key, interval)
+    mark_dir = base / "markPriceKlines" / key / interval
+    marks = load_kline_bars(mark_dir, symbol=key) if mark_dir.is_dir() and any(mark_dir.iterdir()) else None
+    return load_kline_bars(klines_dir, symbol=key), marks, load_open_interest(metrics_dir)
+
+
+def _from_dataset(base: Path, key: str, interval: str) -> tuple[KlineBars, KlineBars | None, OpenInterestHistory]:
+    """The same from the Parquet history (through DuckDB; the symbol's partitions only)."""
+    klines = read_klines(base, "klines", key, interval=interval)
+    if klines is None:
+        raise _missing(base / table_name("klines", interval), "klines", key, interval)
+    oi = read_open_interest(base, key)
+    if oi is None:
+        raise _missing(base / "metrics", "metrics (open interest)", key, interval)
+    return klines, read_klines(base, "markPriceKlines", key, interval=interval), oi

@@ -32,7 +32,8 @@ import numpy.typing as npt
 from liquidation_hunter.data.archive_text import csv_text
 from live_heatmap.common.symbols import symbol_key
 
-__all__ = ["METRICS_COLUMNS", "MetricsFileError", "OpenInterestGap", "OpenInterestHistory", "load_open_interest"]
+__all__ = ["METRICS_COLUMNS", "MetricsFileError", "OpenInterestGap", "OpenInterestHistory", "load_open_interest",
+           "open_interest_history"]
 
 METRICS_COLUMNS = ("create_time", "symbol", "sum_open_interest", "sum_open_interest_value",
                    "count_toptrader_long_short_ratio", "sum_toptrader_long_short_ratio", "count_long_short_ratio",
@@ -98,9 +99,17 @@ def load_open_interest(paths: str | os.PathLike[str] | Sequence[str | os.PathLik
                                "); read one symbol at a time")
     times = np.array(sorted(rows), dtype=np.int64)
     table = np.array([rows[t] for t in times.tolist()], dtype=np.float64)
+    return open_interest_history(symbols.pop(), times, table, max_gap_ms=max_gap_ms)
+
+
+def open_interest_history(symbol: str, times: npt.NDArray[np.int64], table: npt.NDArray[np.float64], *,
+                          max_gap_ms: int = MAX_GAP_MS) -> OpenInterestHistory:
+    """An :class:`OpenInterestHistory` from rows in time order (no time twice): ``table``'s columns are
+    ``sum_open_interest``, ``sum_open_interest_value`` and the four ratios, in the archive's order; the gaps
+    over ``max_gap_ms`` found between them."""
     steps = np.diff(times)
     gaps = tuple(OpenInterestGap(int(times[i]), int(times[i + 1])) for i in np.flatnonzero(steps > max_gap_ms))
-    return OpenInterestHistory(symbol=symbols.pop(), time_ms=times, open_interest=table[:, 0],
+    return OpenInterestHistory(symbol=symbol, time_ms=times, open_interest=table[:, 0],
                                open_interest_value=table[:, 1],
                                ratios={name: table[:, 2 + i] for i, name in enumerate(_RATIOS)}, gaps=gaps)
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from live_heatmap.side import Side
 from live_heatmap.venue import PriceKind, Venue
@@ -39,7 +40,8 @@ from live_heatmap.wire.events import LiquidationEvent
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["ParquetExport", "check_dataset", "dataset_sha256", "export_parquet", "is_dataset_layout", "read_dataset"]
+__all__ = ["ParquetExport", "check_dataset", "check_magic", "connect", "dataset_sha256", "day_of", "export_parquet",
+           "is_dataset_layout", "partition_files", "read_dataset", "write_partitions"]
 
 FILE_NAME = "events.parquet"
 """The one file of each partition."""
@@ -72,14 +74,16 @@ class ParquetExport(NamedTuple):
     """Partitions that already held every given event: not touched."""
 
 
-def _connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
+def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in memory (DuckDB imported here, only when a dataset is written or read)."""
     import duckdb  # noqa: PLC0415 - lazy: duckdb (research only, off the bot's start path)
 
     return duckdb.connect(config={"threads": threads})
 
 
-def _day(trade_time: int) -> str:
-    return datetime.fromtimestamp(trade_time // DAY_MS * 86_400, tz=UTC).strftime("%Y-%m-%d")
+def day_of(time_ms: int) -> str:
+    """The UTC day (``YYYY-MM-DD``) of an epoch-ms time: the ``date=`` of its partition."""
+    return datetime.fromtimestamp(time_ms // DAY_MS * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def export_parquet(events: Iterable[LiquidationEvent], out: str | os.PathLike[str]) -> ParquetExport:
@@ -93,14 +97,14 @@ def export_parquet(events: Iterable[LiquidationEvent], out: str | os.PathLike[st
     given = 0
     for event in events:
         given += 1
-        parts.setdefault((str(event.exchange), event.symbol, _day(event.trade_time)), []).append(event)
+        parts.setdefault((str(event.exchange), event.symbol, day_of(event.trade_time)), []).append(event)
     held: dict[Part, list[LiquidationEvent]] = {}
     if root.exists() and any(root.iterdir()):  # the partitions this export touches, read in one query
         exchanges, symbols, days = ({p[i] for p in parts} for i in range(3))
         wanted = (exchanges, symbols, days)
         touched = [p for p in _layout(root, lambda depth, value: value in wanted[depth]) if p[:3] in parts]
         for event in _query(root, [p[3] for p in touched], "TRUE", []):
-            held.setdefault((str(event.exchange), event.symbol, _day(event.trade_time)), []).append(event)
+            held.setdefault((str(event.exchange), event.symbol, day_of(event.trade_time)), []).append(event)
     changed: dict[Part, list[LiquidationEvent]] = {}
     new = 0
     for part, chosen in parts.items():
@@ -121,44 +125,53 @@ def _order(event: LiquidationEvent) -> tuple[int, str, str, float, float, str]:
 
 
 def _write(root: Path, parts: dict[Part, list[LiquidationEvent]]) -> None:
-    """Each partition's events, whole and in order, by one ``COPY ... TO`` into a hidden file beside the
-    partition's, renamed over it (a reader sees the old file or the new one, never half). One ``COPY`` per
-    partition: measured faster than one ``PARTITION_BY`` over thousands of partitions (benchmarks/RESULTS.md)."""
-    with _connect(threads=1) as db:  # one thread: one file, rows in the order given
-        for (exchange, symbol, day), rows in sorted(parts.items()):
+    """Each partition's events, whole and in order (:func:`write_partitions`)."""
+    write_partitions(root, {part: {
+        "side": np.array([str(e.side) for e in rows], dtype=object),
+        "price": np.array([e.price for e in rows], dtype=np.float64),
+        "quantity": np.array([e.quantity for e in rows], dtype=np.float64),
+        "event_time": np.array([e.event_time for e in rows], dtype=np.int64),
+        "trade_time": np.array([e.trade_time for e in rows], dtype=np.int64),
+        "status": np.array([e.status for e in rows], dtype=object),
+        "fallback": np.array([e.fallback for e in rows], dtype=np.bool_),
+        "price_kind": np.array([str(e.price_kind) for e in rows], dtype=object),
+        "venue_symbol": np.array([e.venue_symbol for e in rows], dtype=object),
+    } for part, rows in parts.items()}, _FILE_COLUMNS)
+
+
+def write_partitions(root: Path, parts: Mapping[Part, Mapping[str, npt.NDArray[Any]]], columns: Sequence[str], *,
+                     file_name: str = FILE_NAME) -> None:
+    """Each partition's rows (equal-length column arrays, in the order to keep), whole, by one ``COPY ... TO``
+    into a hidden file beside the partition's, renamed over it (a reader sees the old file or the new one, never
+    half). One ``COPY`` per partition: measured faster than one ``PARTITION_BY`` over thousands of partitions
+    (benchmarks/RESULTS.md)."""
+    with connect(threads=1) as db:  # one thread: one file, rows in the order given
+        for (exchange, symbol, day), table in sorted(parts.items()):
             folder = root / f"exchange={exchange}" / f"symbol={symbol}" / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
-            staging = folder / f".{FILE_NAME}.tmp"
-            db.register("partition_rows", {
-                "side": np.array([str(e.side) for e in rows], dtype=object),
-                "price": np.array([e.price for e in rows], dtype=np.float64),
-                "quantity": np.array([e.quantity for e in rows], dtype=np.float64),
-                "event_time": np.array([e.event_time for e in rows], dtype=np.int64),
-                "trade_time": np.array([e.trade_time for e in rows], dtype=np.int64),
-                "status": np.array([e.status for e in rows], dtype=object),
-                "fallback": np.array([e.fallback for e in rows], dtype=np.bool_),
-                "price_kind": np.array([str(e.price_kind) for e in rows], dtype=object),
-                "venue_symbol": np.array([e.venue_symbol for e in rows], dtype=object),
-            })
+            staging = folder / f".{file_name}.tmp"
+            db.register("partition_rows", dict(table))
             try:
-                db.execute(f"COPY (SELECT {', '.join(_FILE_COLUMNS)} FROM partition_rows) TO '{_quoted(staging)}' "
+                db.execute(f"COPY (SELECT {', '.join(columns)} FROM partition_rows) TO '{_quoted(staging)}' "
                            "(FORMAT PARQUET, COMPRESSION ZSTD)")
             finally:
                 db.unregister("partition_rows")
-            os.replace(staging, folder / FILE_NAME)
+            os.replace(staging, folder / file_name)
 
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _check_magic(path: Path) -> None:
+def check_magic(path: Path) -> None:
+    """``ValueError`` naming ``path`` when it is not a Parquet file (its first bytes)."""
     with path.open("rb") as fh:
         if fh.read(4) != _PARQUET_MAGIC:
             raise ValueError(f"{path}: not a Parquet file")
 
 
-def _layout(root: Path, keep: Callable[[int, str], bool] | None = None) -> list[tuple[str, str, str, Path]]:
+def _layout(root: Path, keep: Callable[[int, str], bool] | None = None,
+            what: str = "liquidations") -> list[tuple[str, str, str, Path]]:
     """The partition files as ``(exchange, symbol, date, path)``, sorted, by names only (no file opened), level by
     level: ``keep(level, value)`` (0 exchange, 1 symbol, 2 date) prunes folders not wanted before they are listed.
     ``ValueError`` naming the first entry outside the layout in the folders listed, or when the dataset has no
@@ -173,13 +186,13 @@ def _layout(root: Path, keep: Callable[[int, str], bool] | None = None) -> list[
         for name, is_dir in names:
             if depth == 3:
                 if is_dir or not name.endswith(".parquet"):
-                    _misplaced(root, folder / name)
+                    _misplaced(root, folder / name, what)
                 any_file = True
                 found.append((*values, folder / name))  # type: ignore[arg-type]
                 continue
             key, eq, value = name.partition("=")
             if not is_dir or not eq or key != _KEYS[depth] or not _VALUE_OK[depth](value):
-                _misplaced(root, folder / name)
+                _misplaced(root, folder / name, what)
             if keep is None or keep(depth, value):
                 level(folder / name, depth + 1, (*values, value))
             else:
@@ -187,12 +200,21 @@ def _layout(root: Path, keep: Callable[[int, str], bool] | None = None) -> list[
 
     level(root, 0, ())
     if not any_file:
-        raise ValueError(f"{root}: not a Parquet dataset of liquidations (no {_LAYOUT} file in it)")
+        raise ValueError(f"{root}: not a Parquet dataset of {what} (no {_LAYOUT} file in it)")
     return found
 
 
-def _misplaced(root: Path, entry: Path) -> None:
-    raise ValueError(f"{root}: not a Parquet dataset of liquidations: {entry.relative_to(root).as_posix()} is not "
+def partition_files(root: str | os.PathLike[str], keep: Callable[[int, str], bool] | None = None, *,
+                    what: str = "liquidations") -> list[tuple[str, str, str, Path]]:
+    """A dataset's partition files as ``(exchange, symbol, date, path)``, sorted, found by names only: the
+    ``exchange=/symbol=/date=`` layout walked level by level, ``keep(level, value)`` (0 exchange, 1 symbol, 2 date)
+    pruning folders before they are listed. ``ValueError`` naming an entry outside the layout, or a dataset with
+    no file (``what``: what the dataset holds, for the message). Shared by every Parquet dataset of the project."""
+    return _layout(Path(root), keep, what)
+
+
+def _misplaced(root: Path, entry: Path, what: str) -> None:
+    raise ValueError(f"{root}: not a Parquet dataset of {what}: {entry.relative_to(root).as_posix()} is not "
                      f"laid out as {_LAYOUT}")
 
 
@@ -205,7 +227,7 @@ def check_dataset(path: str | os.PathLike[str]) -> list[Path]:
         raise ValueError(f"{root}: not a directory")
     files = [p[3] for p in _layout(root)]
     for file in files:
-        _check_magic(file)
+        check_magic(file)
     return files
 
 
@@ -222,8 +244,8 @@ def read_dataset(path: str | os.PathLike[str], symbols: frozenset[str] | None, s
     file (the symbols, the venues, the days of the range); the time range goes into DuckDB's scan (row groups by
     their statistics). ``ValueError`` for a directory that is not such a dataset."""
     root = Path(path)
-    first = None if since_ms is None else _day(since_ms)
-    last = None if until_ms is None else _day(until_ms)
+    first = None if since_ms is None else day_of(since_ms)
+    last = None if until_ms is None else day_of(until_ms)
     wanted: tuple[Callable[[str], bool], ...] = (
         lambda exchange: exchanges is None or exchange in exchanges,
         lambda symbol: symbols is None or symbol in symbols,
@@ -245,14 +267,14 @@ def _query(root: Path, files: Sequence[Path], where: str, params: list[Any]) -> 
     if not files:
         return []
     for file in files:
-        _check_magic(file)
+        check_magic(file)
     sql = (f"SELECT symbol, {', '.join(_FILE_COLUMNS)}, exchange FROM read_parquet(?, hive_partitioning = true, "
            "hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, 'date': DATE}) WHERE "
            + where + " ORDER BY trade_time, symbol, side, quantity, price, exchange")
     import duckdb  # noqa: PLC0415 - lazy: duckdb (research only, off the bot's start path)
 
     try:
-        with _connect() as db:
+        with connect() as db:
             rows = db.execute(sql, [[str(f) for f in files], *params]).fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

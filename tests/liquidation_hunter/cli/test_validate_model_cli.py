@@ -15,6 +15,7 @@ from fakes.binance.archive_server import metrics_csv
 from history_dir import kline_line, klines_text, write_zip
 
 from liquidation_hunter.cli.main import main
+from liquidation_hunter.data.history_parquet import export_history
 from liquidation_hunter.data.validation_report import load_validation
 
 DAYS = (date(2024, 3, 1), date(2024, 3, 2))
@@ -181,3 +182,20 @@ def test_bad_history_is_one_line_and_exit_2(setup: tuple[Path, Path, int], tmp_p
     assert main(["validate-estimated", "--events", str(events), "--history", str(history)]) == 2
     err = capsys.readouterr().err
     assert "no bars of ETHUSDT at 5m" in err and err.count("\n") == 1
+
+
+def test_parquet_history_scores_what_the_zips_score(setup: tuple[Path, Path, int], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The history kept as Parquet (fetch-history --parquet, issue 17) is read through DuckDB: the same verdict."""
+    history, events, _scored = setup
+    parquet = tmp_path / "parquet"
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        export_history(history, parquet, symbol)
+    said = []
+    for root in (history, parquet):
+        assert main(["validate-estimated", "--events", str(events), "--history", str(root), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["history"].pop("dir", str(root)) == str(root)
+        said.append(out)
+    assert said[0]["history"]["symbols"] == ["BTCUSDT", "ETHUSDT"] and said[0]["without_history"]["events"] == 3
+    assert said[0] == said[1]
