@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -154,7 +155,11 @@ def _cmd_record(args: argparse.Namespace) -> int:
     config = _load(args.config, strategy=False)  # the recorder runs no strategy
     if config is None:
         return 2
-    return run_recorder(config)
+    if args.publish is not None and not re.fullmatch(r"rediss?://[^\s/?#@]+(/[0-9]{0,2})?", args.publish):
+        print(f"error: --publish: expected a Redis URL without credentials such as redis://127.0.0.1:6379/0, got "
+              f"{args.publish!r}", file=sys.stderr)
+        return 2
+    return run_recorder(config, publish=args.publish)
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Books] | None:
@@ -262,6 +267,8 @@ def _build_parser() -> argparse.ArgumentParser:
                             "SIGINT/SIGTERM", description="Stream Binance liquidations for the config's symbols "
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
+    record.add_argument("--publish", metavar="URL", help="also append every stored event to this Redis "
+                        "(redis://host:port/db): one feed for many bots, docs/FEED.md (overrides feed.publish)")
     record.set_defaults(handler=_cmd_record)
 
     add_serve_parser(sub)
