@@ -1,9 +1,9 @@
 """What a bot on a feed missed, and filling it from the history store.
 
 A gap is seen when an entry's sequence number jumps past the next expected one (the same publisher epoch): the
-missing numbers are the count. ``XINFO STREAM`` says why: the stream was trimmed past the bot's last id (its
-``max-deleted-entry-id`` is at or beyond it: ``trimmed``), or the entries never came back after a Redis restart
-(AOF ``everysec`` keeps all but about the last second: ``lost``). A new publisher epoch whose first entries were
+missing numbers are the count. ``XINFO STREAM`` says why: the stream was trimmed past the bot's last id (its first
+entry is beyond it, or ``max-deleted-entry-id`` is: ``trimmed``), or the entries never came back after a Redis
+restart (AOF ``everysec`` keeps all but about the last second: ``lost``). A new publisher epoch whose first entries were
 trimmed away is a gap of unknown size (``missed`` None). Each gap is one log line, counted in the books' cursor
 and in ``status``; with ``feed.fill_from`` the events of its time range are read from that event store and handed
 on like the feed's (the heatmap and the event store drop those they hold already).
@@ -51,14 +51,17 @@ def _id(raw: Any) -> tuple[int, int]:
 
 
 def gap_kind(client: Any, stream: str, after_id: str) -> str:
-    """``trimmed`` when Redis deleted entries at or past ``after_id`` (``max-deleted-entry-id``, Redis 7), else
-    ``lost`` (a restart lost them); ``lost`` too when the server does not say."""
+    """``trimmed`` when the stream no longer holds the entries past ``after_id``: its first entry is beyond it
+    (``MAXLEN`` trimming), or an entry past it was deleted (``max-deleted-entry-id``, Redis 7: ``XDEL``); else
+    ``lost`` (a restart lost the stream's last entries). ``lost`` too when the server does not say."""
     try:
         info = client.xinfo_stream(stream)
     except Exception:  # noqa: BLE001 - the kind is a label: a failed look must not stop the feed
         return "lost"
-    deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
-    if deleted is not None and _id(deleted) > _id(after_id):
+    first = info.get("first-entry")
+    deleted = info.get("max-deleted-entry-id")
+    after = _id(after_id)
+    if (first and _id(first[0]) > after) or (deleted is not None and _id(deleted) > after):
         return "trimmed"
     return "lost"
 
