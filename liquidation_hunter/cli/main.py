@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.cli.validate import add_validate_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
-from liquidation_hunter.config.sections import MEMORY
+from liquidation_hunter.config.sections import MEMORY, REDIS_URL
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig
@@ -155,9 +154,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     config = _load(args.config, strategy=False)  # the recorder runs no strategy
     if config is None:
         return 2
-    if args.publish is not None and not re.fullmatch(r"rediss?://[^\s/?#@]+(/[0-9]{0,2})?", args.publish):
-        print(f"error: --publish: expected a Redis URL without credentials such as redis://127.0.0.1:6379/0, got "
-              f"{args.publish!r}", file=sys.stderr)
+    if args.publish is not None and not REDIS_URL.fullmatch(args.publish):
+        shown = "<a URL with credentials>" if "@" in args.publish else repr(args.publish)  # never a secret echoed
+        print(f"error: --publish: expected a Redis URL without credentials such as redis://127.0.0.1:6379/0 (a "
+              f"password comes from REDIS_PASSWORD), got {shown}", file=sys.stderr)
         return 2
     return run_recorder(config, publish=args.publish)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -447,8 +448,8 @@ class StatsConfig(Settings, frozen=True):
             raise ConfigError.wrong("max_samples", f"at least min_history ({self.min_history})", self.max_samples)
 
 
-RedisUrl = Annotated[str, Meta(pattern=r"^rediss?://[^\s/?#]+(/[0-9]{0,2})?$",
-                               description="a Redis URL such as redis://127.0.0.1:6379/0")]
+REDIS_URL = re.compile(r"rediss?://[^\s/?#@]+(/[0-9]{0,2})?")
+"""``redis://host:port/db`` (``rediss://``: TLS); no credentials (checked apart, so a password is never echoed)."""
 
 
 class FeedConfig(Settings, frozen=True):
@@ -457,14 +458,14 @@ class FeedConfig(Settings, frozen=True):
     bot reads them instead of opening the venues' liquidation streams. A Redis password comes only from the
     environment (``REDIS_PASSWORD``), never from the URL."""
 
-    publish: RedisUrl | None = None
+    publish: str | None = None
     """``record`` publishes to this Redis (null: it does not publish)."""
     maxlen: Annotated[int, Meta(ge=1_000, le=1_000_000_000)] = 1_000_000
     """Entries kept per stream (approximately: ``MAXLEN ~``); a bot stopped for longer than these last finds a
     gap (filled from ``fill_from`` when set)."""
     buffer: Annotated[int, Meta(ge=1_000, le=10_000_000)] = 200_000
     """Events the publisher holds while Redis is unreachable; past it the oldest are dropped and counted."""
-    source: RedisUrl | None = None
+    source: str | None = None
     """The bot reads its liquidations from this Redis (null: from the venues, the default)."""
     exchanges: tuple[str, ...] | None = None
     """The venues' streams read (``liq:<exchange>``); null: the config's ``exchanges``."""
@@ -477,9 +478,11 @@ class FeedConfig(Settings, frozen=True):
     def check(self) -> None:
         for key in ("publish", "source"):
             url = getattr(self, key)
-            if url is not None and "@" in url.split("//", 1)[1]:
+            if url is not None and "@" in url:
                 raise ConfigError.wrong(key, "a URL without credentials (a password comes from REDIS_PASSWORD in "
                                         "the environment)", "<a URL with credentials>")
+            if url is not None and not REDIS_URL.fullmatch(url):
+                raise ConfigError.wrong(key, "a Redis URL such as redis://127.0.0.1:6379/0", url)
         if self.exchanges is not None:
             if not self.exchanges:
                 raise ConfigError.wrong("exchanges", "null or a list of venues", [])
