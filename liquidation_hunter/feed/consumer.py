@@ -3,9 +3,10 @@
 One thread reads every ``liq:<exchange>`` stream of ``feed.exchanges`` with ``XREAD BLOCK`` (plain reads: every
 bot gets every entry) from its last id, hands the events to the heatmap (``handler``: what a venue's stream feeds;
 the recorder listening to the heatmap stores them), and then commits the last id per stream in the bot's books
-(``feed_cursors``). With a recorder, the commit waits until it has written them (``durable``): after a kill -9
-the bot resumes from the last committed id, so nothing is lost, and what it reads twice is dropped by the
-heatmap (its dedupe keys, filled by the warm start) and by the event store (its unique key).
+(``feed_cursors``; at most every ``COMMIT_EVERY_S`` while entries keep coming). With a recorder, the commit
+waits until it has written them (``durable``): after a kill -9 the bot resumes from the last committed id, so
+nothing is lost, and what it reads twice is dropped by the heatmap (its dedupe keys, filled by the warm start) and
+by the event store (its unique key).
 
 Without a cursor (a bot's first start on a feed), it reads from ``start_ms`` (the heatmap's horizon back: Redis
 ids are times). Entries are checked by their publisher's epoch and sequence number (:mod:`.codec`): a number
@@ -35,6 +36,9 @@ log = structlog.get_logger("liquidation_hunter.feed")
 
 COUNT = 1_000
 """Entries one XREAD returns at most per stream."""
+COMMIT_EVERY_S = 0.25
+"""While entries keep coming, the cursors are committed at most this often (and at once when a read comes back
+empty, and at the stop): a crash reads again at most this much, which the heatmap and the store drop."""
 RECENT_GAPS = 10
 """Gaps ``status`` lists (the counters hold them all)."""
 
@@ -67,6 +71,7 @@ class FeedConsumer:
         self._read_from = {stream_name(x): self.cursors[stream_name(x)].last_id if stream_name(x) in self.cursors
                            else f"{max(0, start_ms)}-0" for x in self.exchanges}
         self._dirty = False
+        self._committed_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = False
@@ -131,7 +136,8 @@ class FeedConsumer:
             stream = raw_stream.decode() if isinstance(raw_stream, bytes) else str(raw_stream)
             read += len(entries)
             self._take(stream, entries)
-        self.commit()
+        if read == 0 or time.monotonic() - self._committed_at >= COMMIT_EVERY_S:
+            self.commit()
         return read
 
     def _take(self, stream: str, entries: Sequence[tuple[Any, Any]]) -> None:
@@ -184,6 +190,7 @@ class FeedConsumer:
             return False
         self.books.save_feed_cursors(list(self.cursors.values()))
         self._dirty = False
+        self._committed_at = time.monotonic()
         return True
 
     # ------------------------------------------------------------------ health

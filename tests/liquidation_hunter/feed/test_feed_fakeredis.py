@@ -123,6 +123,7 @@ def test_a_missing_entry_is_a_gap_counted_and_filled_from_the_store(server: fake
     assert (gap["missed"], gap["from_ms"], gap["until_ms"]) == (3, sent[3].trade_time, sent[7].trade_time)
     assert gap["filled"] == 5  # [sent[3], sent[7]] read back: the heatmap and the store drop the two they hold
     assert set(sink.got) == set(sent)
+    feed.poll()  # nothing new: the cursor is committed
     assert books.feed_cursors()["liq:binance"].missed == 3
 
 
