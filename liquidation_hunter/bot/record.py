@@ -28,6 +28,7 @@ from liquidation_hunter.bot.feed import feed_publisher
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.feed.publisher import FeedPublisher
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms
 from live_heatmap.store.recorder import EventStore, Recorder
 
@@ -66,7 +67,8 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     stream = venue_streams(config, heatmap, now_ms=clock(), mark_price=False)
     target = publish or config.feed.publish
     publisher = None if target is None else feed_publisher(config, target, clock=clock).attach(heatmap)
-    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock)
+    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock,
+                           publisher=publisher)
 
     def stop_recorder() -> None:
         recorder.stop(timeout=2.5)
@@ -94,8 +96,10 @@ class _Heartbeat:
     instruments are read again once a day old (as the bot's ``markets`` job does)."""
 
     def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: VenueStreams,
-                 recorder: Recorder, clock: Callable[[], int]) -> None:
+                 recorder: Recorder, clock: Callable[[], int], *,
+                 publisher: FeedPublisher | None = None) -> None:
         self.every = every
+        self.publisher = publisher
         self.clock = clock
         self.heatmap = heatmap
         self.stream = stream
@@ -122,5 +126,6 @@ class _Heartbeat:
                      connected=stream.connected, since_last_event_s=stream.since_last_event_s,
                      pending=stats["pending"], duplicates=stats["duplicates"],
                      errors=stats["errors"], rejected=ingest.rejected_total,
-                     reconnects=stream.reconnects, last_error=stats["last_error"])
+                     reconnects=stream.reconnects, last_error=stats["last_error"],
+                     **({} if self.publisher is None else {"feed": self.publisher.stats()}))
             last_written, last_at = stats["written"], now
