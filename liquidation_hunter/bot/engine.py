@@ -535,6 +535,8 @@ class Bot:
             orderbook=None if self.liquidity is None else self.liquidity.status(),
             statistics=self._statistics(),
             alerts=None if self.alerts is None else self.alerts.status(),
+            # a bot on a feed (issue 17): its cursors and gaps
+            feed=feed_status() if (feed_status := getattr(self.stream, "feed_status", None)) is not None else None,
         )
 
     def _statistics(self) -> dict[str, Any]:

@@ -82,6 +82,11 @@ class BotHealth:
     """Notifications (a channel enabled): the channels with secrets masked, counters, rule failures
     (:meth:`liquidation_hunter.bot.alerts.BotAlerts.status`)."""
 
+    feed: Mapping[str, Any] | None = None
+    """A bot on a feed (``feed.source``, issue 17): the source, per stream its cursor, the gaps met (how many, the
+    entries missed, the events filled from the store)
+    (:meth:`liquidation_hunter.feed.consumer.FeedConsumer.feed_status`)."""
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "pid": self.pid, "mode": self.mode, "broker": self.broker, "strategy": self.strategy,
@@ -107,6 +112,8 @@ class BotHealth:
             out["statistics"] = dict(self.statistics)
         if self.alerts is not None:
             out["alerts"] = dict(self.alerts)
+        if self.feed is not None:
+            out["feed"] = dict(self.feed)
         if self.equity is not None:
             out["equity"] = self.equity
         if self.stopped is not None:

@@ -24,9 +24,11 @@ from collections.abc import Callable
 import structlog
 
 from liquidation_hunter.bot.app import App, Service
+from liquidation_hunter.bot.feed import feed_publisher
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
+from liquidation_hunter.feed.publisher import FeedPublisher
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms
 from live_heatmap.store.recorder import EventStore, Recorder
 
@@ -43,10 +45,12 @@ class RecordingDisabled(ValueError):
 
 
 def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_ms, install_signals: bool = True,
-                 stop: threading.Event | None = None) -> int:
+                 stop: threading.Event | None = None, publish: str | None = None) -> int:
     """Record liquidations until SIGINT/SIGTERM (or ``stop`` is set); returns the exit code (0).
 
-    ``stop`` lets a caller (a test, an embedding program) end it without a signal. Raises
+    ``stop`` lets a caller (a test, an embedding program) end it without a signal. ``publish`` (``--publish``,
+    else ``feed.publish``): every event stored is also appended to that Redis's ``liq:<exchange>`` (issue 17,
+    :mod:`liquidation_hunter.feed.publisher`). Raises
     :class:`RecordingDisabled` when ``config.storage.events`` is null, and
     :class:`~live_heatmap.store.recorder.EventStoreError` when the file is not an event store.
     """
@@ -61,24 +65,29 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
                         clock=clock).attach(heatmap)
     stream = venue_streams(config, heatmap, now_ms=clock(), mark_price=False)
-    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock)
+    target = publish or config.feed.publish
+    publisher = None if target is None else feed_publisher(config, target, clock=clock).attach(heatmap)
+    heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock,
+                           publisher=publisher)
 
     def stop_recorder() -> None:
         recorder.stop(timeout=2.5)
         store.close()
 
     app = App([Service("recorder", recorder.start, stop_recorder),
+               *([] if publisher is None else [Service("publisher", publisher.start, publisher.stop)]),
                Service("backfill", lambda: stream.backfill(config, heatmap), lambda: None),
                Service("stream", stream.start, lambda: stream.stop(timeout=1.5)),
                Service("heartbeat", heartbeat.start, heartbeat.stop)])
     log.info("recorder_started", path=store.path, stored=store.count(), symbols=config.symbols,
              exchanges=list(config.exchanges),
-             retention_days=config.storage.retention_days, pid=os.getpid())
+             retention_days=config.storage.retention_days, publish=target, pid=os.getpid())
     reason = app.run(install_signals=install_signals, until=stop)
     stats = recorder.stats()
     log.info("recorder_stopped", reason=reason, written=stats["written"], duplicates=stats["duplicates"],
              errors=stats["errors"], lost=stats["pending"], stop_seconds=round(app.stop_seconds, 2),
-             ran_seconds=round(app.ran_seconds, 1))
+             ran_seconds=round(app.ran_seconds, 1),
+             **({} if publisher is None else {"published": publisher.published, "publish_dropped": publisher.dropped}))
     return 0
 
 
@@ -87,8 +96,10 @@ class _Heartbeat:
     instruments are read again once a day old (as the bot's ``markets`` job does)."""
 
     def __init__(self, every: float, heatmap: LiveLiquidationHeatmap, stream: VenueStreams,
-                 recorder: Recorder, clock: Callable[[], int]) -> None:
+                 recorder: Recorder, clock: Callable[[], int], *,
+                 publisher: FeedPublisher | None = None) -> None:
         self.every = every
+        self.publisher = publisher
         self.clock = clock
         self.heatmap = heatmap
         self.stream = stream
@@ -115,5 +126,6 @@ class _Heartbeat:
                      connected=stream.connected, since_last_event_s=stream.since_last_event_s,
                      pending=stats["pending"], duplicates=stats["duplicates"],
                      errors=stats["errors"], rejected=ingest.rejected_total,
-                     reconnects=stream.reconnects, last_error=stats["last_error"])
+                     reconnects=stream.reconnects, last_error=stats["last_error"],
+                     **({} if self.publisher is None else {"feed": self.publisher.stats()}))
             last_written, last_at = stats["written"], now

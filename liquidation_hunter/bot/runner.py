@@ -40,6 +40,7 @@ from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_layers, check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.estimated import EstimatedInputs
+from liquidation_hunter.bot.feed import feed_consumer, on_feed
 from liquidation_hunter.bot.liquidity import LiquidityInputs
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
@@ -47,6 +48,7 @@ from liquidation_hunter.bot.scheduler import JobScheduler
 from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import MEMORY
+from liquidation_hunter.feed.consumer import FeedConsumer
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.trading.books import Books
 from liquidation_hunter.trading.brackets import current_brackets
@@ -93,6 +95,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
               environ: Mapping[str, str] | None = None) -> Bot:
     """Every part of a bot, connected but not started: the stream is built (``bot.stream``), not opened."""
     check_live_opt_in(config, live_flag, environ)
+    config = on_feed(config)  # a bot on a feed opens no Binance stream: its prices come over REST
     check_strategy(config)
     check_layers(config)
     build_channels(config.alerts, environ)  # a channel's secret missing: one line, before anything is opened
@@ -130,8 +133,12 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
     # Binance's books: the walls from /market's aggTrades; Bybit's: from publicTrade on Bybit's book connection
     trades = liquidity if liquidity is not None and config.orderbook.walls and config.orderbook.venue == "binance" \
         else None
-    stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated,
-                           trades=trades)
+    stream: VenueStreams | FeedConsumer
+    if config.feed.source is not None:  # the liquidations from the feed: no venue connection at all
+        stream = feed_consumer(config, heatmap, books, now_ms=now, clock=clock)
+    else:
+        stream = venue_streams(config, heatmap, now_ms=now, markets=markets, funding=funding, klines=estimated,
+                               trades=trades)
     hunter = LiquidationHunter(config.hunter, heatmap, markets=markets,
                                estimated=None if estimated is None else estimated.layer,
                                liquidity=None if liquidity is None else liquidity.layer)
@@ -206,6 +213,7 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
                       secrets=(secrets.api_key, secrets.api_secret, os.environ.get(config.api.token_env),
                                *alert_secrets(config.alerts)))
     bot = build_bot(config, live_flag=live_flag, clock=clock)
+    config = bot.config  # on a feed: prices over REST (bot.feed.on_feed)
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
     services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
@@ -317,8 +325,10 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
                                                                        exchanges=config.exchanges),
                                  bot.heatmap.config, until_ms=now)
         log.info("statistics_history", samples=sampled, symbols=len(bot.statistics.baseline.symbols()))
-        parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
-        parts["recorder"].attach(bot.heatmap).start()
+        recorder = parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
+        recorder.attach(bot.heatmap).start()
+        if isinstance(bot.stream, FeedConsumer):  # the feed's cursor is committed once the recorder stored the events
+            bot.stream.durable = lambda: recorder.flush() >= 0 and recorder.pending == 0
         log.info("warm_start", events=loaded, path=path)
 
     def stop() -> None:

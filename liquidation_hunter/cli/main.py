@@ -23,7 +23,7 @@ from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.cli.validate import add_validate_parser
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
-from liquidation_hunter.config.sections import MEMORY
+from liquidation_hunter.config.sections import MEMORY, REDIS_URL
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig
@@ -154,7 +154,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
     config = _load(args.config, strategy=False)  # the recorder runs no strategy
     if config is None:
         return 2
-    return run_recorder(config)
+    if args.publish is not None and not REDIS_URL.fullmatch(args.publish):
+        shown = "<a URL with credentials>" if "@" in args.publish else repr(args.publish)  # never a secret echoed
+        print(f"error: --publish: expected a Redis URL without credentials such as redis://127.0.0.1:6379/0 (a "
+              f"password comes from REDIS_PASSWORD), got {shown}", file=sys.stderr)
+        return 2
+    return run_recorder(config, publish=args.publish)
 
 
 def _books_of(args: argparse.Namespace, *, write: bool) -> tuple[BotConfig, Books] | None:
@@ -262,6 +267,8 @@ def _build_parser() -> argparse.ArgumentParser:
                             "SIGINT/SIGTERM", description="Stream Binance liquidations for the config's symbols "
                             "into its storage.events SQLite file (retention: storage.retention_days).")
     record.add_argument("--config", "-c", required=True)
+    record.add_argument("--publish", metavar="URL", help="also append every stored event to this Redis "
+                        "(redis://host:port/db): one feed for many bots, docs/FEED.md (overrides feed.publish)")
     record.set_defaults(handler=_cmd_record)
 
     add_serve_parser(sub)

@@ -42,6 +42,7 @@ from liquidation_hunter.config.sections import (
     ApiConfig,
     EstimatedConfig,
     ExchangeConfig,
+    FeedConfig,
     LoggingConfig,
     OrderbookConfig,
     RiskConfig,
@@ -112,6 +113,7 @@ class BotConfig(Settings, frozen=True):
     orderbook: OrderbookConfig = field(default_factory=OrderbookConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     source: str | None = None
     """The file this came from, as given (not a key of the file)."""
 
@@ -152,6 +154,7 @@ class BotConfig(Settings, frozen=True):
                                     "(risk.time_exit_minutes), or time exits come late", self.schedule.positions)
         self._check_estimated()
         self._check_orderbook()
+        self._check_feed()
         if self.mode != "live":
             return
         if self.symbols == "all":
@@ -179,6 +182,30 @@ class BotConfig(Settings, frozen=True):
             raise ConfigError.wrong("estimated.oi_poll_seconds", f"a setting within {budget.share:.0%} of Binance's "
                                     f"REST weight ({budget.line()})", est.oi_poll_seconds,
                                     "; poll less often, shorten estimated.window or follow fewer symbols")
+
+    def _check_feed(self) -> None:
+        """A bot on a feed (``feed.source``) reads liquidations only: the layers that need Binance's own streams
+        (estimated: klines and mark prices; orderbook: depth and trades) are refused, and ``feed.exchanges`` are
+        among ``exchanges``."""
+        feed = self.feed
+        if feed.source is None:
+            return
+        if self.estimated.enabled:
+            raise ConfigError.wrong("feed.source", "null with estimated.enabled (the estimated layer reads Binance's "
+                                    "own kline and mark-price streams, which a bot on a feed does not open)",
+                                    feed.source)
+        if self.orderbook.enabled:
+            raise ConfigError.wrong("feed.source", "null with orderbook.enabled (the liquidity layer reads Binance's "
+                                    "own depth streams, which a bot on a feed does not open)", feed.source)
+        for i, name in enumerate(feed.exchanges or ()):
+            if name not in self.exchanges:
+                raise ConfigError.wrong(f"feed.exchanges[{i}]", f"one of exchanges ({', '.join(self.exchanges)})",
+                                        name)
+
+    @property
+    def feed_exchanges(self) -> tuple[str, ...]:
+        """The venues a bot on a feed reads: ``feed.exchanges``, or ``exchanges``."""
+        return self.feed.exchanges or self.exchanges
 
     def estimated_budget(self) -> Budget | None:
         """The estimated layer's REST weight (None when it is off)."""
@@ -247,7 +274,7 @@ class BotConfig(Settings, frozen=True):
                 data = {**data, "symbols": unified_symbols(data["symbols"])}
             config = convert(cls, data)
             config = replace(config, storage=config.storage.resolved(file), strategy=config.strategy.resolved(file),
-                             estimated=config.estimated.resolved(file), source=file)
+                             estimated=config.estimated.resolved(file), feed=config.feed.resolved(file), source=file)
             if config.estimated.enabled:
                 config.estimated.validation()  # a missing or unreadable report is the file's error
             return config

@@ -16,7 +16,7 @@ __all__ = ["StatusReport", "bot_running", "render_status", "render_venue", "stat
 STALE_HEARTBEAT_FACTOR = 3
 _HEALTH_KEYS = ("connected", "events", "rejected", "symbols", "reconnects", "stream", "prices", "job_failures",
                 "jobs_skipped", "job_errors", "last_job_error", "ready", "stale_prices", "unknown_symbols",
-                "disconnected_s", "exchange", "venues", "estimated", "orderbook", "statistics", "alerts")
+                "disconnected_s", "exchange", "venues", "estimated", "orderbook", "statistics", "alerts", "feed")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -298,6 +298,20 @@ def render_statistics(stats: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_feed(feed: Mapping[str, Any]) -> list[str]:
+    """A bot on a feed's lines of ``status`` (issue 17): the source, its state, the gaps and each stream's cursor."""
+    state = "connected" if feed.get("connected") else f"DISCONNECTED ({feed.get('last_error')})"
+    lines = [f"feed {feed.get('source')}: {state}; {feed.get('events', 0)} events, {feed.get('duplicates', 0)} "
+             f"copies dropped; gaps {feed.get('gaps', 0)} (missed {feed.get('missed', 0)} entries, filled "
+             f"{feed.get('filled', 0)} events{'' if feed.get('fill_from') else ': no feed.fill_from'})"]
+    for stream, cur in sorted((feed.get("streams") or {}).items()):
+        lines.append(f"  {stream}: last id {cur.get('last_id')}, seq {cur.get('seq')}, gaps {cur.get('gaps', 0)}")
+    for gap in feed.get("recent_gaps") or ():
+        lines.append(f"  GAP {gap.get('stream')} {gap.get('kind')}: {gap.get('missed')} entries missed after "
+                     f"{gap.get('after_id')}, filled {gap.get('filled')}")
+    return lines
+
+
 def render_alerts(alerts: Mapping[str, Any] | None, outbox: Mapping[str, int] | None) -> list[str]:
     """The alerts' lines of ``status`` (issue 16): the channels (secrets masked) and the outbox by state."""
     lines = []
@@ -373,6 +387,8 @@ def render_status(report: StatusReport) -> str:
             lines.append(f"symbols the exchange does not list (never traded): {', '.join(st['unknown_symbols'])}")
         for venue in st.get("venues") or ():
             lines.append(render_venue(venue))
+        if st.get("feed"):
+            lines.extend(render_feed(st["feed"]))
         if st.get("estimated"):
             lines.extend(render_estimated(st["estimated"]))
         if st.get("orderbook"):

@@ -19,6 +19,7 @@ from typing import Any, Self
 from liquidation_hunter.trading.books.schema import (
     ALERT_OUTBOX_SCHEMA,
     CONTROL_REQUESTS_SCHEMA,
+    FEED_CURSORS_SCHEMA,
     SCHEMA,
     SCHEMA_VERSION,
     TRANSFERS_SCHEMA,
@@ -91,6 +92,7 @@ class BooksFile:
             self._db.executescript(TRANSFERS_SCHEMA)
             self._db.executescript(CONTROL_REQUESTS_SCHEMA)  # added after schema 1: books of older versions get it
             self._db.executescript(ALERT_OUTBOX_SCHEMA)  # issue 16, the same way
+            self._db.executescript(FEED_CURSORS_SCHEMA)  # issue 17, the same way
         with self._write() as db:
             meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
             if not meta:

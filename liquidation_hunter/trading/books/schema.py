@@ -6,7 +6,8 @@ them (``transfers``, ``control_requests``) and leaves the rest as it is.
 
 from __future__ import annotations
 
-__all__ = ["ALERT_OUTBOX_SCHEMA", "CONTROL_REQUESTS_SCHEMA", "SCHEMA", "SCHEMA_VERSION", "TRANSFERS_SCHEMA"]
+__all__ = ["ALERT_OUTBOX_SCHEMA", "CONTROL_REQUESTS_SCHEMA", "FEED_CURSORS_SCHEMA", "SCHEMA", "SCHEMA_VERSION",
+           "TRANSFERS_SCHEMA"]
 
 SCHEMA_VERSION = 1
 
@@ -76,3 +77,13 @@ CREATE INDEX IF NOT EXISTS alert_outbox_pending ON alert_outbox(state, next_at);
 """Issue 16: the alerts waiting for, or done with, their channels (one row per alert and channel; the
 sender thread delivers them, :mod:`liquidation_hunter.alerts.sender`). Added after schema 1 like
 ``control_requests``: books of older versions get it when opened."""
+
+FEED_CURSORS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_cursors (
+    stream TEXT PRIMARY KEY, last_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL, at INTEGER NOT NULL, gaps INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0, filled INTEGER NOT NULL DEFAULT 0);
+"""
+"""Issue 17: a bot on a feed (``feed.source``): per Redis stream the last entry handed on (its id, the publisher's
+epoch and sequence number, the event's trade time) and the gaps met so far; the consumer resumes from ``last_id``
+(:mod:`liquidation_hunter.feed.consumer`). Added after schema 1 like ``control_requests``."""
