@@ -218,3 +218,71 @@ def test_a_stream_trimmed_past_the_cursor_is_a_gap_counted_and_filled_from_the_s
     assert gap["kind"] == "trimmed"
     assert gap["filled"] == 2_002  # the gap's time range read back, its two ends included
     assert set(got) == set(events)
+
+
+def aof_tail(server: RedisServer) -> Path:
+    """The AOF file Redis appends to now (Redis 7's multi-part AOF: the highest-numbered ``*.incr.aof``)."""
+    parts = sorted((server.folder / "appendonlydir").glob("*.incr.aof"), key=lambda p: int(p.name.split(".")[-3]))
+    assert parts, "no AOF file: is appendonly on?"
+    return parts[-1]
+
+
+def test_a_redis_crash_losing_its_unsynced_second_is_a_gap_the_lagging_consumer_counts_and_fills(
+        server: RedisServer, tmp_path: Path) -> None:
+    """The worst ``everysec`` allows, made to happen: a kill -9 alone loses nothing (the kernel still holds what
+    Redis wrote), so the machine's crash is played by cutting the AOF back to the size it had 1 s before the kill
+    (what the last fsync kept at worst), then restarting Redis on it. A consumer whose cursor is before that second
+    finds the entries gone: it must count every missing one, say the kind (``lost``), and fill them from the
+    publisher's event store."""
+    history = tmp_path / "history.sqlite"  # the publisher's own store: the recorder beside it writes every event
+    publisher = FeedPublisher(connect(server.url, timeout_s=1.0))
+    index = 0
+    published: list[LiquidationEvent] = []
+
+    def publish(count: int) -> None:
+        nonlocal index
+        batch = [LiquidationEvent("BTCUSDT", Side.LONG, 100.0 + (index + k) % 50, 0.001, index + k + 1,
+                                  system_clock_ms(), "FILLED") for k in range(count)]
+        index += count
+        published.extend(batch)
+        with EventStore.open(history) as store:
+            store.append(batch)
+        publisher.submit(batch)
+        while publisher.pending:
+            publisher.send()
+
+    publish(500)
+    books = Books.open(tmp_path / "books.sqlite", starting_wallet=1000.0)
+    got: list[LiquidationEvent] = []
+    first = FeedConsumer(connect(server.url), ("binance",), got.extend, books, start_ms=0, block_ms=50,
+                         fill_from=str(history))
+    while first.poll():
+        pass
+    first.commit()  # the lagging consumer: its cursor stays at entry 500 from here on
+    sizes: list[tuple[int, int]] = []  # (ms acknowledged, AOF bytes then)
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:
+        publish(20)
+        sizes.append((system_clock_ms(), aof_tail(server).stat().st_size))
+        time.sleep(0.02)
+    kill_ms = system_clock_ms()
+    server.kill9()
+    synced = max(size for at, size in sizes if at <= kill_ms - AOF_EVERYSEC_BOUND_MS)
+    with open(aof_tail(server), "r+b") as fh:
+        fh.truncate(synced)
+    server.start()
+    publish(100)  # the publisher goes on: numbers 1 past the last it sent before the crash
+    kept = {decode(fields).seq for _, fields in server.client().xrange("liq:binance")}
+    lost = set(range(1, index + 1)) - kept
+    assert lost, "cutting the AOF back lost nothing: the test would prove nothing"
+    sent_at = {e.event_time: e.trade_time for e in published}
+    assert all(sent_at[seq] >= kill_ms - AOF_EVERYSEC_BOUND_MS - QUEUE_SLACK_MS for seq in lost)
+
+    resumed = FeedConsumer(connect(server.url), ("binance",), got.extend, Books.open(tmp_path / "books.sqlite"),
+                           start_ms=0, block_ms=50, fill_from=str(history))
+    while resumed.poll():
+        pass
+    status = resumed.feed_status()
+    assert (status["gaps"], status["missed"]) == (1, len(lost))
+    assert status["recent_gaps"][0]["kind"] == "lost"
+    assert set(got) == set(published)  # the gap filled from the store: every event there, none skipped
