@@ -21,6 +21,7 @@ from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.estimated.config import DEFAULT_LEVERAGE_MIX, WINDOWS_MS, ModelConfig, ModelConfigError
 from live_heatmap.estimated.layer import Validation
+from live_heatmap.store.target import is_postgres_url, mask_url, password_in
 from live_heatmap.stream.depth_budget import DEPTH_LIMITS
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
@@ -246,16 +247,24 @@ class StorageConfig(Settings, frozen=True):
 
     path: FilePath = "var/liquidation-hunter.sqlite"
     """Relative paths are resolved against the config file's folder; ``:memory:`` keeps nothing (paper only)."""
-    events: Annotated[FilePath | None, Meta(description="a file path or null (null: no recording)")] = \
-        "var/liquidations.sqlite"
+    events: Annotated[FilePath | None, Meta(description=(
+        "a file path, a postgresql://user@host:port/db URL (the password from PGPASSWORD or PGPASSFILE), or null "
+        "(null: no recording)"))] = "var/liquidations.sqlite"
     """The event store every accepted liquidation is appended to, and the heatmap is warm-started from
-    (``live_heatmap.store.recorder``); resolved like ``path``; null: no recording and no warm start."""
+    (``live_heatmap.store.recorder``); a file resolved like ``path``, or a ``postgresql://`` URL (a store shared by
+    several recorders and bots: docs/STORAGE.md) whose password comes from the environment only (libpq's
+    ``PGPASSWORD``/``PGPASSFILE``): a URL holding one is refused; null: no recording and no warm start."""
     retention_days: Annotated[float, Meta(gt=0, le=3650, description="days")] = 30.0
     """Recorded events older than this are deleted (hourly)."""
 
     def check(self) -> None:
         if self.path != MEMORY and self.path.endswith(("/", "\\")):
             raise ConfigError.wrong("path", "a file path, not a folder", self.path)
+        if self.events is not None and is_postgres_url(self.events):
+            if password_in(self.events):
+                raise ConfigError.wrong("events", "a postgresql:// URL without a password (secrets never in a config "
+                                        "file: set PGPASSWORD or PGPASSFILE)", mask_url(self.events))
+            return
         if self.events == MEMORY:
             raise ConfigError.wrong("events", "a file path or null (:memory: would record nothing; null turns "
                                     "recording off)", self.events)
@@ -275,7 +284,8 @@ class StorageConfig(Settings, frozen=True):
             return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
         try:
-            return replace(self, path=resolve(self.path), events=None if self.events is None else resolve(self.events))
+            events = self.events if self.events is None or is_postgres_url(self.events) else resolve(self.events)
+            return replace(self, path=resolve(self.path), events=events)
         except ConfigError as exc:  # the two paths name one file once resolved
             raise exc.within("storage") from None
 
