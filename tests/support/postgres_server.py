@@ -27,6 +27,10 @@ INSTALL = "PostgreSQL 15 not installed: apt-get install postgresql-15 (or set PG
 _numbers = itertools.count(1)
 
 
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL cannot be started here; the message says why."""
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     """A running server: its port, and the superuser the tests connect as (no password: trust on loopback)."""
@@ -34,9 +38,26 @@ class PostgresServer:
     port: int
     user: str
     folder: Path
+    owner: str | None
+    options: str
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Start the server on its folder and port (again, after :meth:`stop`)."""
+        data = self.folder / "data"
+        start = subprocess.run(_as_owner([str(BIN / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"), "-o",
+                                          self.options, "-w", "-t", "30", "start"], self.owner),
+                               capture_output=True, text=True, check=False)
+        if start.returncode != 0:
+            log = (self.folder / "log").read_text(errors="replace")[-300:] if (self.folder / "log").exists() else ""
+            raise PostgresUnavailable(f"PostgreSQL did not start: {start.stderr.strip()[:200]} {log}")
+
+    def stop(self) -> None:
+        """Stop it at once (``-m immediate``: connections cut, as in a crash)."""
+        subprocess.run(_as_owner([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w",
+                                  "stop"], self.owner), capture_output=True, check=False)
 
 
 def _free_port() -> int:
@@ -47,10 +68,6 @@ def _free_port() -> int:
 
 def _as_owner(argv: list[str], owner: str | None) -> list[str]:
     return argv if owner is None else ["runuser", "-u", owner, "--", *argv]
-
-
-class PostgresUnavailable(RuntimeError):
-    """PostgreSQL cannot be started here; the message says why."""
 
 
 @contextmanager
@@ -77,17 +94,12 @@ def running_postgres(*, fsync: bool = False) -> Iterator[PostgresServer]:
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
         if not fsync:
             options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        start = subprocess.run(_as_owner([str(BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o",
-                                          options, "-w", "-t", "30", "start"], owner),
-                               capture_output=True, text=True, check=False)
-        if start.returncode != 0:
-            log = (folder / "log").read_text(errors="replace")[-300:] if (folder / "log").exists() else ""
-            raise PostgresUnavailable(f"PostgreSQL did not start: {start.stderr.strip()[:200]} {log}")
+        server = PostgresServer(port, user, folder, owner, options)
+        server.start()
         try:
-            yield PostgresServer(port, user, folder)
+            yield server
         finally:
-            subprocess.run(_as_owner([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], owner),
-                           capture_output=True, check=False)
+            server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

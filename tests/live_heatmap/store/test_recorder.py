@@ -434,10 +434,19 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+def _stored(target: str) -> int:
+    """How many events the store at ``target`` holds; 0 while there is none yet."""
+    try:
+        with open_event_store(target, readonly=True) as store:
+            return store.count()
+    except EventStoreError:
+        return 0
+
+
 @pytest.mark.usefixtures("restore_logging")
-def test_run_recorder_records_the_stream_and_logs_heartbeats(tmp_path: Path,
+def test_run_recorder_records_the_stream_and_logs_heartbeats(store_target: str,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "rec.sqlite"
+    path = store_target
     with FakeBinance(ping_interval=None) as fake:
         config = BotConfig(symbols=("BTC/USDT:USDT", "ETH/USDT:USDT"),
                            exchange=ExchangeConfig(ws_url=fake.market_url),
@@ -455,13 +464,13 @@ def test_run_recorder_records_the_stream_and_logs_heartbeats(tmp_path: Path,
                 fake.publish_force_order(_frame("BTCUSDT", NOW + i * 1000, 100.0 + i))
                 fake.publish_force_order(_frame("ETHUSDT", NOW + i * 1000, 10.0 + i))
             fake.publish_force_order(_frame("SOLUSDT", NOW, 5.0))  # not subscribed
-            assert wait_until(lambda: path.exists() and EventStore.open_readonly(path).count() == 10, 5)
+            assert wait_until(lambda: _stored(path) == 10, 5)
             time.sleep(1.2)  # one heartbeat
         finally:
             stop.set()
             thread.join(5)
     assert result == [0]
-    with EventStore.open_readonly(path) as store:
+    with open_event_store(path, readonly=True) as store:
         assert store.symbols() == ["BTCUSDT", "ETHUSDT"]
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     beats = [r for r in records if r["event"] == "recorder_heartbeat"]
