@@ -7,8 +7,9 @@ number of recorders and bots share (docs/STORAGE.md).
   order from either store. The ``depth_runs`` table of the order-book layer sits beside it.
 * :meth:`PostgresEventStore.append`: one batch is ``COPY``-ed into a temporary table, then ``INSERT ... ON
   CONFLICT DO NOTHING`` into ``events``, in one transaction: duplicates (within the batch too) are skipped, a row
-  the table refuses fails the batch (:class:`~live_heatmap.store.interface.RowRefusedError`). COPY was measured
-  against multi-row inserts (``benchmarks/bench_postgres.py``) and kept.
+  the table refuses fails the batch (:class:`~live_heatmap.store.interface.RowRefusedError`). Rows are inserted in
+  the key's order, so several writers appending the same events at once wait for each other, never deadlock. COPY
+  was measured against multi-row inserts (``benchmarks/bench_postgres.py``) and kept.
 * Reads go page by page along the index (keyset: ``(trade_time, symbol, ...) > last row``), each page a short
   query under the store's lock, so a long read holds no transaction open and a writer on the same connection
   never waits for a reader that is slow to iterate.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
 import structlog
@@ -73,6 +75,9 @@ _LOCK_KEY = 0x6C68_6576  # one advisory lock: two processes creating the tables 
 _PAGE = 8192
 _SIDES = {"long": Side.LONG, "short": Side.SHORT}
 _KEY = ("trade_time", "symbol", "side", "quantity", "price", "exchange")
+# Rows go into the table in the unique key's order, so writers appending overlapping batches at once take their
+# row locks in one order and wait for each other instead of deadlocking.
+_UNIQUE = "symbol, trade_time, side, quantity, price, exchange"
 
 
 def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
@@ -82,9 +87,7 @@ def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
         db = psycopg.connect(url, autocommit=True, connect_timeout=10,
                              options="-c default_transaction_read_only=on" if readonly else None)
     except psycopg.Error as exc:
-        raise EventStoreError(f"{mask_url(url)}: cannot connect to PostgreSQL "
-                              f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})"
-                              ) from None
+        raise EventStoreError(f"{mask_url(url)}: cannot connect to PostgreSQL ({_one_line(exc)})") from None
     return db
 
 
@@ -131,8 +134,7 @@ class PostgresEventStore:
         return store
 
     def _version(self) -> int | None:
-        with self._lock:
-            db = self._connection()
+        with self._using() as db:
             if db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone() != (True,):
                 return None
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -162,6 +164,18 @@ class PostgresEventStore:
             _log().info("event_store.reconnected", path=self.path)
         return self._db
 
+    @contextmanager
+    def _using(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection under the store's lock; a lost or failing server is one line (:class:`ConnectionError`,
+        the URL masked), for the caller to count and retry, and the next call connects again."""
+        import psycopg  # noqa: PLC0415 - lazy: the driver is an extra (postgres)
+
+        with self._lock:
+            try:
+                yield self._connection()
+            except psycopg.OperationalError as exc:
+                raise ConnectionError(f"{self.path}: {_one_line(exc)}") from None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -182,8 +196,7 @@ class PostgresEventStore:
         rows = events if isinstance(events, list | tuple) else list(events)
         if not rows:
             return 0
-        with self._lock:
-            db = self._connection()
+        with self._using() as db:
             try:
                 with db.transaction(), db.cursor() as cur:
                     cur.execute(_INCOMING)
@@ -192,18 +205,18 @@ class PostgresEventStore:
                         for row in rows:
                             write(row)
                     cur.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming "
-                                "ON CONFLICT DO NOTHING")
+                                f"ORDER BY {_UNIQUE} ON CONFLICT DO NOTHING")
                     return cur.rowcount
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
-                raise RowRefusedError(str(exc).strip().splitlines()[0]) from None
+                raise RowRefusedError(_one_line(exc)) from None
 
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
         """Delete events traded before ``older_than_ms``, ``chunk`` rows per transaction along the time index;
         at most ``max_chunks`` transactions. Returns how many went."""
         deleted = done = 0
         while max_chunks is None or done < max_chunks:
-            with self._lock:
-                n = self._connection().execute(
+            with self._using() as db:
+                n = db.execute(
                     "DELETE FROM events WHERE ctid = ANY(ARRAY(SELECT ctid FROM events WHERE trade_time < %s "
                     "ORDER BY trade_time LIMIT %s))", (older_than_ms, chunk)).rowcount
             deleted += n
@@ -214,17 +227,15 @@ class PostgresEventStore:
 
     def append_depth_runs(self, rows: Sequence[tuple[str, str, float, float, int, int, float]]) -> int:
         """Rows of ``depth_runs`` (symbol, side, price, bin width, start, end, size) in one transaction."""
-        with self._lock:
-            db = self._connection()
-            with db.transaction(), db.cursor() as cur:
-                cur.executemany("INSERT INTO depth_runs VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        with self._using() as db, db.transaction(), db.cursor() as cur:
+            cur.executemany("INSERT INTO depth_runs VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
         return len(rows)
 
     def depth_runs(self, symbol: str, start_ms: int, end_ms: int, bin_width: float) -> list[tuple[Any, ...]]:
         """``(side == 'ask', price, start, end, size)`` of the runs of ``symbol`` at ``bin_width`` overlapping
         ``[start_ms, end_ms]``, by start."""
-        with self._lock:
-            return list(self._connection().execute(
+        with self._using() as db:
+            return list(db.execute(
                 "SELECT (side = 'ask')::int, price, start_ms, end_ms, size FROM depth_runs WHERE symbol = %s AND "
                 "start_ms <= %s AND end_ms > %s AND abs(bin_width - %s) < 1e-12 ORDER BY start_ms",
                 (symbol_key(symbol), end_ms, start_ms, bin_width)).fetchall())
@@ -247,8 +258,8 @@ class PostgresEventStore:
         while True:
             clauses = where if after is None else [*where, f"({order}) > (%s, %s, %s, %s, %s, %s)"]
             sql = head + (" WHERE " + " AND ".join(clauses) if clauses else "") + f" ORDER BY {order} LIMIT {_PAGE}"
-            with self._lock:
-                rows = self._connection().execute(sql, params if after is None else [*params, *after]).fetchall()
+            with self._using() as db:
+                rows = db.execute(sql, params if after is None else [*params, *after]).fetchall()
             out = []
             for s, d, p, q, e, t, x, f, ex, pk, vs in rows:
                 venue = venues.get((ex, pk, vs))
@@ -265,26 +276,25 @@ class PostgresEventStore:
               until_ms: int | None = None, *, exchanges: Iterable[str] | None = None) -> int:
         """How many events :meth:`events` would give."""
         where, params = self._where(symbols, since_ms, until_ms, exchanges)
-        with self._lock:
-            row = self._connection().execute("SELECT count(*) FROM events" +
+        with self._using() as db:
+            row = db.execute("SELECT count(*) FROM events" +
                                               (" WHERE " + " AND ".join(where) if where else ""), params).fetchone()
         return int(row[0]) if row else 0
 
     def symbols(self) -> list[str]:
         """The exchange ids that have events, sorted (byte order, as SQLite's)."""
-        with self._lock:
-            return [r[0] for r in self._connection().execute("SELECT DISTINCT symbol FROM events ORDER BY symbol")]
+        with self._using() as db:
+            return [r[0] for r in db.execute("SELECT DISTINCT symbol FROM events ORDER BY symbol")]
 
     def span(self) -> tuple[int, int] | None:
         """``(first, last)`` trade time stored, or None when empty."""
-        with self._lock:
-            row = self._connection().execute("SELECT min(trade_time), max(trade_time) FROM events").fetchone()
+        with self._using() as db:
+            row = db.execute("SELECT min(trade_time), max(trade_time) FROM events").fetchone()
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
     def integrity_check(self) -> str:
         """``"ok"`` when the table reads through and both its indexes are valid, else which index is not."""
-        with self._lock:
-            db = self._connection()
+        with self._using() as db:
             db.execute("SELECT count(*) FROM events").fetchone()
             bad = [r[0] for r in db.execute(
                 "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -316,6 +326,12 @@ class PostgresEventStore:
             where.append("trade_time < %s")
             params.append(int(until_ms))
         return where, params
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of a driver's message (libpq's run over several lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _log() -> Any:

@@ -93,7 +93,7 @@ def running_postgres(*, fsync: bool = False) -> Iterator[PostgresServer]:
         port = _free_port()
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
         if not fsync:
-            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+            options += " -c fsync=off -c full_page_writes=off"
         server = PostgresServer(port, user, folder, owner, options)
         server.start()
         try:
