@@ -69,3 +69,20 @@ def test_a_password_in_the_config_is_refused_unshown(tmp_path: Path, capsys: pyt
     captured = capsys.readouterr()
     assert "hunter2" not in captured.out + captured.err
     assert captured.err.count("storage.events: expected a postgresql:// URL without a password") == 2
+
+
+def test_the_heatmap_picture_from_a_postgresql_store_is_the_sqlite_one(postgres_server: PostgresServer,
+                                                                       tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    url = fresh_database(postgres_server)
+    db = str(tmp_path / "events.sqlite")
+    pictures = []
+    for store in (url, db):
+        assert main(["import", str(WIRE), "--db", store]) == 0
+        out = tmp_path / f"{len(pictures)}.png"
+        assert main(["heatmap", "BTCUSDT", "--events", store, "--window", "1h", "--at", "2025-01-27T17:20:00Z",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        pictures.append(out.read_bytes())
+    assert pictures[0] == pictures[1] and len(pictures[0]) > 1000
+    assert main(["heatmap", "BTCUSDT", "--events", url, "--at", "2020-01-01T00:00:00Z"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"in {url}")
