@@ -78,6 +78,11 @@ bench-alerts: $(STAMP)
 bench-parquet: $(STAMP)
 	$(BIN)/python benchmarks/bench_parquet.py
 
+# Issue 17: PostgreSQL as the event store (starts its own PostgreSQL 15 in a temporary folder; about 90 s).
+.PHONY: bench-postgres
+bench-postgres: $(STAMP)
+	$(BIN)/python benchmarks/bench_postgres.py
+
 # Mutation testing of the money path (docs/TESTING.md, "Mutation testing"); not part of `make test`: it takes a while.
 $(VENV)/.mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mutation]"
