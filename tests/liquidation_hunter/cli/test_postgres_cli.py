@@ -4,10 +4,13 @@ the config are one line and exit 2, the password never printed."""
 
 from __future__ import annotations
 
+import logging
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from conftest import DATA, WIRE
 from postgres_server import PostgresServer, fresh_database
 
@@ -46,6 +49,23 @@ def test_import_and_export_through_a_postgresql_url(postgres_server: PostgresSer
     assert capsys.readouterr().out == from_pg and from_pg.startswith("[")
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """``record`` configures structlog and the root logger (on the captured stdout, closed after the test) before
+    it opens the store; put both back afterwards."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGPASSWORD", "pw-from-the-environment")
