@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth bench-stats bench-alerts bench-parquet bench-sweep-cluster bench-feed setup clean
+.PHONY: test demo run lint mutation bench bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth bench-stats bench-alerts bench-parquet bench-sweep-cluster bench-feed bench-postgres setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -40,7 +40,7 @@ demo: $(STAMP)
 	$(BIN)/liquidation-hunter heatmap SUSHIUSDT --layer depth $(DEMO_DEPTH) --out demo-output/depth-SUSHIUSDT.png
 	@echo "demo-output/: report.md, report.html, report.json, equity.png, heatmap-*.png, depth-SUSHIUSDT.png"
 
-bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth bench-stats bench-alerts bench-parquet bench-sweep-cluster bench-feed
+bench: bench-core bench-stream bench-history bench-backtest bench-api bench-estimated bench-history-backtest bench-orderbook bench-depth bench-stats bench-alerts bench-parquet bench-sweep-cluster bench-feed bench-postgres
 
 bench-core: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
@@ -83,6 +83,10 @@ bench-sweep-cluster: $(STAMP)
 
 bench-feed: $(STAMP)
 	$(BIN)/python benchmarks/bench_feed.py
+
+# Starts its own PostgreSQL 15 in a temporary folder (about 90 s).
+bench-postgres: $(STAMP)
+	$(BIN)/python benchmarks/bench_postgres.py
 
 # Mutation testing of the money path (docs/TESTING.md, "Mutation testing"); not part of `make test`: it takes a while.
 $(VENV)/.mutation: $(STAMP)

@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order  # noqa: E402
 from live_heatmap.store.exports import export_events  # noqa: E402
 from live_heatmap.store.history import load_events  # noqa: E402
-from live_heatmap.store.recorder import EventStore, Recorder, warm_start  # noqa: E402
+from live_heatmap.store.recorder import Recorder, warm_start  # noqa: E402
+from live_heatmap.store.stores import open_event_store  # noqa: E402
 
 DATA = ROOT / "data" / "binance"
 WIRE = DATA / "forceorder_wire.jsonl"
@@ -77,7 +78,7 @@ def bench_recording(folder: Path) -> bool:
 
     def recorded(k: int) -> tuple[float, int, int]:
         path = folder / f"record-{k}.sqlite"
-        store = EventStore.open(path)
+        store = open_event_store(path)
         heatmap = LiveLiquidationHeatmap()
         recorder = Recorder(store, flush_interval=1.0, retention_days=3650).attach(heatmap).start()
         gc.collect()
@@ -100,7 +101,7 @@ def bench_recording(folder: Path) -> bool:
     batch = 20_000  # one second of events at the target rate: one transaction each
 
     def append_only(k: int) -> float:
-        with EventStore.open(folder / f"append-{k}.sqlite") as store:
+        with open_event_store(folder / f"append-{k}.sqlite") as store:
             start = time.perf_counter()
             for i in range(0, len(events), batch):
                 store.append(events[i:i + batch])
@@ -133,7 +134,7 @@ def busy_month(folder: Path) -> tuple[Path, int]:
     n = 30 * 86_400
     first = NOW - n * 1000
     path = folder / "busy-30-days.sqlite"
-    EventStore.open(path).close()  # the schema and its indices, as the recorder makes them
+    open_event_store(path).close()  # the schema and its indices, as the recorder makes them
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("CREATE TEMP TABLE pattern (k INTEGER PRIMARY KEY, side TEXT, price REAL, quantity REAL)")
     db.executemany("INSERT INTO pattern VALUES (?, ?, ?, ?)", [(k, *row) for k, row in enumerate(pattern)])
@@ -146,7 +147,7 @@ def busy_month(folder: Path) -> tuple[Path, int]:
         FROM seq JOIN pattern AS p ON p.k = i % ?""", (n, n, first, first, len(pattern)))
     db.execute("COMMIT")
     db.close()
-    with EventStore.open_readonly(path) as store:
+    with open_event_store(path, readonly=True) as store:
         assert store.count() == n and store.span() == (first, NOW - 1000)
     return path, n
 
@@ -156,7 +157,7 @@ def bench_warm_start(folder: Path) -> bool:
     path, n = busy_month(folder)
     built = time.perf_counter() - built
     size = os.path.getsize(path) / 1e6
-    with EventStore.open_readonly(path) as store:
+    with open_event_store(path, readonly=True) as store:
         def once() -> float:
             heatmap = LiveLiquidationHeatmap()
             start = time.perf_counter()
@@ -197,7 +198,7 @@ def bench_load(folder: Path) -> None:
     export_events(events, "csv", csv_path)
     export_events(events, "json", json_path)
     store_path = folder / "events.sqlite"
-    with EventStore.open(store_path) as store:
+    with open_event_store(store_path) as store:
         store.append(events)
     print("load_events() (parse, sort, dedupe), events/s:")
     for name, path in (("forceOrder JSON lines", frames_path), ("normalized CSV (6,141 real rows)", NORMALIZED),
@@ -228,7 +229,7 @@ def bench_migration(folder: Path) -> None:
     db.close()
     size = path.stat().st_size / 1e6
     start = time.perf_counter()
-    with EventStore.open(path) as store:
+    with open_event_store(path) as store:
         elapsed = time.perf_counter() - start
         rows = store.count()
     print(f"migration of a schema 1 store ({rows:,} events, {size:,.0f} MB) to schema 2 by EventStore.open():")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from live_heatmap.store.history import load_events  # noqa: E402
 from live_heatmap.store.parquet import export_parquet  # noqa: E402
-from live_heatmap.store.recorder import EventStore  # noqa: E402
+from live_heatmap.store.stores import open_event_store  # noqa: E402
 
 WIRE = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
 DAY_MS = 86_400_000
@@ -42,7 +42,7 @@ def main() -> None:
               for d in range(DAYS) for e in base]
     with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as folder:
         db, out = Path(folder) / "events.sqlite", Path(folder) / "history"
-        with EventStore.open(db) as store:
+        with open_event_store(db) as store:
             store.append(events)
         stored = load_events(db)
         first, first_s = timed(lambda: export_parquet(stored, out))

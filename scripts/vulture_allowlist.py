@@ -61,3 +61,4 @@ restore_logging  # unused function (tests/live_heatmap/store/test_recorder.py:43
 host_tz  # unused function (tests/liquidation_hunter/bot/test_risk_manager.py:491)
 host_tz  # unused variable (tests/liquidation_hunter/bot/test_risk_manager.py:509)
 host_tz  # unused variable (tests/liquidation_hunter/bot/test_risk_manager.py:522)
+postgres_server  # a fixture, asked for by name (tests/conftest.py: store_target's getfixturevalue)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from netguard import InternetAccessError, install_network_guard
+from postgres_server import PostgresServer, PostgresUnavailable, fresh_database, running_postgres
 
 from liquidation_hunter.bot.engine import RAISE_ERRORS_ENV
 
@@ -40,3 +42,31 @@ def wire_lines() -> list[bytes]:
 def manual_clock() -> Iterator[list[int]]:
     """A clock you move by hand: ``clock[0]`` is now (epoch ms)."""
     yield [1_737_997_200_000]  # 2025-01-27T17:00:00Z
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 for the session (tests/support/postgres_server.py); skipped with the reason when it
+    cannot be had."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """Makes places for new event stores: SQLite files, then databases on the session's PostgreSQL; a test taking
+    this (or ``store_target``) runs against both (``open_event_store(target)``)."""
+    if request.param == "sqlite":
+        numbers = itertools.count(1)
+        return lambda: str(tmp_path / f"events-{next(numbers)}.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return lambda: fresh_database(server)
+
+
+@pytest.fixture
+def store_target(new_store_target: Callable[[], str]) -> str:
+    """Where a test's event store lives: a new SQLite file, or a new PostgreSQL database."""
+    return new_store_target()

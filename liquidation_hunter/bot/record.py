@@ -30,7 +30,8 @@ from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.feed.publisher import FeedPublisher
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms
-from live_heatmap.store.recorder import EventStore, Recorder
+from live_heatmap.store.recorder import Recorder
+from live_heatmap.store.stores import open_event_store
 
 __all__ = ["RecordingDisabled", "run_recorder"]
 
@@ -60,7 +61,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
     secrets = config.secrets()
     configure_logging(fmt=config.logging.format, level=config.logging.level,
                       secrets=(secrets.api_key, secrets.api_secret))
-    store = EventStore.open(config.storage.events)
+    store = open_event_store(config.storage.events)
     heatmap = LiveLiquidationHeatmap(config=config.heatmap, clock=clock)
     recorder = Recorder(store, flush_interval=FLUSH_INTERVAL_S, retention_days=config.storage.retention_days,
                         clock=clock).attach(heatmap)

@@ -61,7 +61,8 @@ from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
 from live_heatmap.funding import FundingRates
 from live_heatmap.stats import replay_history
-from live_heatmap.store.recorder import EventStore, Recorder, warm_start
+from live_heatmap.store.recorder import Recorder, warm_start
+from live_heatmap.store.stores import open_event_store
 from live_heatmap.stream.bybit_depth import BybitDepthStream
 from live_heatmap.stream.depth import DepthStream
 from live_heatmap.stream.settings import StreamSettings
@@ -316,7 +317,7 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
     parts: dict[str, Recorder] = {}
 
     def start() -> None:
-        store = EventStore.open(path)
+        store = open_event_store(path)
         symbols = None if config.symbols == "all" else [to_exchange_id(s, bot.markets) for s in config.symbols]
         loaded = warm_start(bot.heatmap, store, clock(), symbols=symbols, exchanges=config.exchanges)
         now = clock()
@@ -329,7 +330,7 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
         recorder.attach(bot.heatmap).start()
         if isinstance(bot.stream, FeedConsumer):  # the feed's cursor is committed once the recorder stored the events
             bot.stream.durable = lambda: recorder.flush() >= 0 and recorder.pending == 0
-        log.info("warm_start", events=loaded, path=path)
+        log.info("warm_start", events=loaded, path=store.path)
 
     def stop() -> None:
         recorder = parts.pop("recorder", None)

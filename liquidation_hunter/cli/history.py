@@ -15,7 +15,8 @@ from live_heatmap.store.binance_files import SnapshotSymbolError
 from live_heatmap.store.exports import export_clusters, export_events
 from live_heatmap.store.history import import_events, load_events
 from live_heatmap.store.parquet import export_parquet
-from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.stores import open_event_store
+from live_heatmap.store.target import is_postgres_url, mask_url
 from live_heatmap.venue import Venue
 
 __all__ = ["add_history_parsers"]
@@ -47,14 +48,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not Path(args.source).is_file():
         print(f"error: {args.source}: no such file", file=sys.stderr)
         return 2
-    with EventStore.open(path) as store:
+    with open_event_store(path) as store:
         try:
             report = import_events(args.source, store, symbols=args.symbol or None, symbol=args.file_symbol,
                                    exchanges=args.exchange)
         except SnapshotSymbolError as exc:  # a liquidationSnapshot file: no symbol, or a COIN-M archive
             print(f"error: {exc.naming('--file-symbol ')}", file=sys.stderr)
             return 2
-    print(f"{args.source} -> {path}: {report.inserted} new events, {report.duplicates} duplicates, "
+    print(f"{args.source} -> {mask_url(path)}: {report.inserted} new events, {report.duplicates} duplicates, "
           f"{report.rejected} rejected")
     if report.inserted + report.duplicates == 0:  # nothing read at all: not a recording of liquidations
         chosen = [*(args.symbol or []), *(args.exchange or [])]  # or none of those asked for
@@ -69,7 +70,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     source = args.events or _store_path(args)
     if source is None:
         return 2
-    if args.events and not Path(args.events).exists():
+    if args.events and not is_postgres_url(args.events) and not Path(args.events).exists():
         print(f"error: --events {args.events}: no such file", file=sys.stderr)
         return 2
     since = parse_time_ms(args.since) if args.since else None
@@ -90,7 +91,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                              exchanges=args.exchange)
         if not events:
             venues = f" on {', '.join(args.exchange)}" if args.exchange else ""
-            print(f"error: {source} holds no events of {args.symbol}{venues} up to then", file=sys.stderr)
+            print(f"error: {mask_url(source)} holds no events of {args.symbol}{venues} up to then", file=sys.stderr)
             return 2
         at = until if until is not None else max(e.trade_time for e in events)
         heatmap = LiveLiquidationHeatmap(config=heatmap_config, clock=lambda: at)
@@ -117,8 +118,8 @@ def _export_parquet(args: argparse.Namespace, source: str, since: int | None, un
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{source} -> {args.out}: {report.events} events, {report.new} new; {report.written} partitions written, "
-          f"{report.unchanged} unchanged")
+    print(f"{mask_url(source)} -> {args.out}: {report.events} events, {report.new} new; {report.written} partitions "
+          f"written, {report.unchanged} unchanged")
     return 0
 
 
@@ -129,7 +130,7 @@ def add_history_parsers(sub: Any) -> None:
                          description="Import SOURCE into the event store (--db, or --config's storage.events); "
                          "duplicates are skipped, so importing twice changes nothing.")
     imp.add_argument("source", metavar="SOURCE")
-    imp.add_argument("--db", help="the event store (SQLite file)")
+    imp.add_argument("--db", help="the event store: a SQLite file or a postgresql:// URL (password from PGPASSWORD)")
     imp.add_argument("--config", "-c", help="a bot's config: its storage.events is the store")
     imp.add_argument("--symbol", action="append", help="only this symbol (repeatable; either form)")
     imp.add_argument("--exchange", action="append", choices=_VENUES, help="only this venue's events (repeatable)")
@@ -141,7 +142,7 @@ def add_history_parsers(sub: Any) -> None:
     exp.add_argument("--symbol", help="BTCUSDT or BTC/USDT:USDT (needed but for --format parquet: every symbol)")
     exp.add_argument("--events", metavar="FILE_OR_DB", help="the recording (default: --db / --config's store; a "
                      "Parquet dataset's directory too)")
-    exp.add_argument("--db", help="the event store (SQLite file)")
+    exp.add_argument("--db", help="the event store: a SQLite file or a postgresql:// URL (password from PGPASSWORD)")
     exp.add_argument("--config", "-c", help="a bot's config: its store, and its heatmap settings for clusters")
     exp.add_argument("--exchange", action="append", choices=_VENUES,
                      help="only this venue's events (repeatable; default: every venue's)")

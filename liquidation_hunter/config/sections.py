@@ -22,6 +22,7 @@ from live_heatmap import ConfigError
 from live_heatmap.common.structs import Settings
 from live_heatmap.estimated.config import DEFAULT_LEVERAGE_MIX, WINDOWS_MS, ModelConfig, ModelConfigError
 from live_heatmap.estimated.layer import Validation
+from live_heatmap.store.target import is_postgres_url, mask_url, password_in
 from live_heatmap.stream.depth_budget import DEPTH_LIMITS
 from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
@@ -248,16 +249,24 @@ class StorageConfig(Settings, frozen=True):
 
     path: FilePath = "var/liquidation-hunter.sqlite"
     """Relative paths are resolved against the config file's folder; ``:memory:`` keeps nothing (paper only)."""
-    events: Annotated[FilePath | None, Meta(description="a file path or null (null: no recording)")] = \
-        "var/liquidations.sqlite"
+    events: Annotated[FilePath | None, Meta(description=(
+        "a file path, a postgresql://user@host:port/db URL (the password from PGPASSWORD or PGPASSFILE), or null "
+        "(null: no recording)"))] = "var/liquidations.sqlite"
     """The event store every accepted liquidation is appended to, and the heatmap is warm-started from
-    (``live_heatmap.store.recorder``); resolved like ``path``; null: no recording and no warm start."""
+    (``live_heatmap.store.recorder``); a file resolved like ``path``, or a ``postgresql://`` URL (a store shared by
+    several recorders and bots: docs/STORAGE.md) whose password comes from the environment only (libpq's
+    ``PGPASSWORD``/``PGPASSFILE``): a URL holding one is refused; null: no recording and no warm start."""
     retention_days: Annotated[float, Meta(gt=0, le=3650, description="days")] = 30.0
     """Recorded events older than this are deleted (hourly)."""
 
     def check(self) -> None:
         if self.path != MEMORY and self.path.endswith(("/", "\\")):
             raise ConfigError.wrong("path", "a file path, not a folder", self.path)
+        if self.events is not None and is_postgres_url(self.events):
+            if password_in(self.events):
+                raise ConfigError.wrong("events", "a postgresql:// URL without a password (secrets never in a config "
+                                        "file: set PGPASSWORD or PGPASSFILE)", mask_url(self.events))
+            return
         if self.events == MEMORY:
             raise ConfigError.wrong("events", "a file path or null (:memory: would record nothing; null turns "
                                     "recording off)", self.events)
@@ -277,7 +286,8 @@ class StorageConfig(Settings, frozen=True):
             return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
         try:
-            return replace(self, path=resolve(self.path), events=None if self.events is None else resolve(self.events))
+            events = self.events if self.events is None or is_postgres_url(self.events) else resolve(self.events)
+            return replace(self, path=resolve(self.path), events=events)
         except ConfigError as exc:  # the two paths name one file once resolved
             raise exc.within("storage") from None
 
@@ -469,9 +479,11 @@ class FeedConfig(Settings, frozen=True):
     """The bot reads its liquidations from this Redis (null: from the venues, the default)."""
     exchanges: tuple[str, ...] | None = None
     """The venues' streams read (``liq:<exchange>``); null: the config's ``exchanges``."""
-    fill_from: Annotated[FilePath | None, Meta(description="an event store path or null")] = None
+    fill_from: Annotated[FilePath | None, Meta(description=(
+        "an event store: a file path, a postgresql:// URL without a password, or null"))] = None
     """A gap (stream trimmed past the bot's last id, entries lost by a Redis restart) is filled from this event
-    store (the publisher's ``storage.events``), resolved like ``storage.path``; null: counted only."""
+    store (the publisher's ``storage.events``): a file resolved like ``storage.path``, or a ``postgresql://`` URL
+    (a shared store, its password from ``PGPASSWORD``/``PGPASSFILE``); null: counted only."""
     block_ms: Annotated[int, Meta(ge=10, le=60_000)] = 1_000
     """How long one ``XREAD BLOCK`` waits for new entries (the stop's latency)."""
 
@@ -491,11 +503,14 @@ class FeedConfig(Settings, frozen=True):
                     raise ConfigError.wrong(f"exchanges[{i}]", "one of binance, bybit, okx", name)
         if self.fill_from is not None and self.source is None:
             raise ConfigError.wrong("fill_from", "null without feed.source (only a bot on a feed fills gaps)",
-                                    self.fill_from)
+                                    mask_url(self.fill_from))
+        if self.fill_from is not None and is_postgres_url(self.fill_from) and password_in(self.fill_from):
+            raise ConfigError.wrong("fill_from", "a postgresql:// URL without a password (secrets never in a config "
+                                    "file: set PGPASSWORD or PGPASSFILE)", mask_url(self.fill_from))
 
     def resolved(self, config_file: str | None) -> FeedConfig:
-        """``fill_from`` resolved against ``config_file``'s folder, as ``storage.path``."""
-        if self.fill_from is None:
+        """``fill_from`` resolved against ``config_file``'s folder, as ``storage.path`` (a URL unchanged)."""
+        if self.fill_from is None or is_postgres_url(self.fill_from):
             return self
         base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
         return replace(self, fill_from=os.path.normpath(os.path.join(base, os.path.expanduser(self.fill_from))))

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from live_heatmap import LiquidationEvent
-from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.stores import open_event_store
 
 __all__ = ["Gap", "fill_gap", "gap_kind"]
 
@@ -68,13 +68,14 @@ def gap_kind(client: Any, stream: str, after_id: str) -> str:
 
 def fill_gap(gap: Gap, store_path: str | None, exchange: str, handler: Callable[[Sequence[LiquidationEvent]], object]
              ) -> Gap:
-    """``gap`` with its events read from the event store at ``store_path`` (``[from_ms, until_ms]`` of
+    """``gap`` with its events read from the event store at ``store_path`` (a file or a ``postgresql://`` URL;
+    ``[from_ms, until_ms]`` of
     ``exchange``) and handed to ``handler``; the gap logged in one line either way. Never raises."""
     filled: int | None = None
     error: str | None = None
     if store_path is not None:
         try:
-            with EventStore.open_readonly(store_path) as store:
+            with open_event_store(store_path, readonly=True) as store:
                 events = list(store.events(since_ms=gap.from_ms, until_ms=gap.until_ms + 1, exchanges=[exchange]))
             handler(events)
             filled = len(events)

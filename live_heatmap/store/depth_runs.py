@@ -3,7 +3,8 @@ that rebuilds a :class:`~live_heatmap.orderbook.depth_history.DepthHistory` for 
 
 * :func:`write_depth_runs` -- one batch of a symbol's CLOSED runs (``DepthHistory.runs_between`` of the last
   interval; a history sampled at the recording interval, coarser than the live one, keeps the file small), in
-  one transaction. The file is opened as an event store first (created or migrated as
+  one transaction (a ``postgresql://`` URL: the database's ``depth_runs`` table, made with the store's). The file is
+  opened as an event store first (created or migrated as
   :class:`~live_heatmap.store.recorder.EventStore` does), so the depth runs never make a file of their own kind.
 * :func:`load_depth_history` -- the runs of a symbol that overlap ``[start_ms, end_ms]``, as a history.
 
@@ -17,13 +18,16 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.orderbook.depth_history import DepthHistory, DepthRuns, bin_of, bin_price
+from live_heatmap.store.postgres import PostgresEventStore
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import EventStoreError, check_is_sqlite
+from live_heatmap.store.target import is_postgres_url
 
 __all__ = ["load_depth_history", "write_depth_runs"]
 
@@ -44,11 +48,14 @@ def write_depth_runs(path: str | os.PathLike[str], symbol: str, runs: DepthRuns,
     store at ``path``; returns how many were written."""
     if runs.open.any():
         raise ValueError("write_depth_runs: open runs have no end yet (record runs_between's closed runs)")
-    EventStore.open(path).close()
     prices = bin_price(runs.bins, bin_width)
     rows = [(symbol_key(symbol), _SIDE_NAMES[int(side)], float(price), bin_width, int(start), int(end), float(size))
             for side, price, start, end, size in zip(runs.side, prices, runs.start_ms, runs.end_ms, runs.size,
                                                      strict=True)]
+    if is_postgres_url(path):  # the database's depth_runs table (created with the store's tables)
+        with PostgresEventStore.open(os.fspath(path)) as store:
+            return store.append_depth_runs(rows)
+    EventStore.open(path).close()
     db = sqlite3.connect(os.fspath(path), timeout=10.0, isolation_level=None)
     try:
         db.execute("BEGIN IMMEDIATE")
@@ -71,6 +78,9 @@ def load_depth_history(path: str | os.PathLike[str], symbol: str, start_ms: int,
     """The recorded runs of ``symbol`` at ``bin_width`` overlapping ``[start_ms, end_ms]`` as a history (empty
     when none were recorded); :class:`EventStoreError` when ``path`` holds no event store."""
     where = os.fspath(path)
+    if is_postgres_url(where):
+        with PostgresEventStore.open_readonly(where) as store:
+            return _history(symbol, store.depth_runs(symbol, start_ms, end_ms, bin_width), bin_width)
     if not Path(where).is_file():
         raise EventStoreError(f"{where}: no event store here (nothing has been recorded to this file)")
     check_is_sqlite(where)
@@ -85,6 +95,10 @@ def load_depth_history(path: str | os.PathLike[str], symbol: str, start_ms: int,
         raise EventStoreError(f"{where}: not a usable event store ({exc})") from None
     finally:
         db.close()
+    return _history(symbol, rows, bin_width)
+
+
+def _history(symbol: str, rows: list[Any], bin_width: float) -> DepthHistory:
     table = np.array(rows, dtype=np.float64).reshape(-1, 5)
     # The bin from its lower edge: nudged inside the bin so rounding in exp/log cannot drop it to the one below.
     bins = bin_of(table[:, 1] * (1 + bin_width / 2), bin_width).astype(np.int32)

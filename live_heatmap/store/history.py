@@ -3,7 +3,8 @@ and clusters.
 
 :func:`load_events` recognises its source by content, not by name:
 
-* an :class:`~live_heatmap.store.recorder.EventStore` file (SQLite);
+* an :class:`~live_heatmap.store.recorder.EventStore` file (SQLite), or a ``postgresql://`` URL (the same store in
+  PostgreSQL: :mod:`live_heatmap.store.postgres`, by its scheme, not by content);
 * raw ``forceOrder`` frames, one JSON object a line (payloads or ``{"stream","data"}`` envelopes), read by
   :func:`~live_heatmap.wire.events.parse_force_order`, bad lines counted by reason;
 * the flat CSV of ``data/binance/liquidations_normalized.csv`` (columns ``T, s, S, o, f, q, p, ap, X, l, z``
@@ -77,9 +78,11 @@ from live_heatmap.store.exports import (
     read_events_csv,
     read_events_json,
 )
+from live_heatmap.store.interface import EventStorage
 from live_heatmap.store.parquet import is_dataset_layout, read_dataset
-from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import SQLITE_MAGIC
+from live_heatmap.store.stores import open_event_store
+from live_heatmap.store.target import is_postgres_url
 from live_heatmap.venue import Venue, chosen_venues
 from live_heatmap.wire.events import LiquidationEvent
 
@@ -104,7 +107,8 @@ FORMATS = ("sqlite", "frames", "normalized_csv", "snapshot_csv", "events_csv", "
            "bybit_frames", "parquet")
 """What :func:`detect_format` answers."""
 
-Source = str | os.PathLike[str] | EventStore
+Source = str | os.PathLike[str] | EventStorage
+"""A file (any kind :func:`detect_format` knows), a ``postgresql://`` URL, or an open event store."""
 
 
 class ImportReport(NamedTuple):
@@ -137,8 +141,8 @@ class LoadReport:
 def load_events(source: Source, *, symbols: Iterable[str] | None = None, since_ms: int | None = None,
                 until_ms: int | None = None, symbol: str | None = None,
                 exchanges: Iterable[str] | None = None) -> list[LiquidationEvent]:
-    """Every liquidation in ``source`` (a path or an open :class:`EventStore`), filtered, sorted by trade
-    time and deduplicated. ``symbols`` filters (either form), ``exchanges`` by venue (``["bybit"]``);
+    """Every liquidation in ``source`` (a path, a ``postgresql://`` URL or an open event store), filtered, sorted by
+    trade time and deduplicated. ``symbols`` filters (either form), ``exchanges`` by venue (``["bybit"]``);
     ``symbol`` names the symbol of a ``liquidationSnapshot`` file whose name does not. Raises ``ValueError``
     for an unknown format or exchange."""
     return read_events(source, symbols=symbols, since_ms=since_ms, until_ms=until_ms, symbol=symbol,
@@ -151,12 +155,12 @@ def read_events(source: Source, *, symbols: Iterable[str] | None = None, since_m
     """:func:`load_events` with the counts: format, events read, duplicates dropped, rejects by reason."""
     keep = None if symbols is None else frozenset(symbol_key(s) for s in symbols)
     venues = chosen_venues(exchanges)
-    if isinstance(source, EventStore):
+    if not isinstance(source, str | os.PathLike):
         return _from_store(source, keep, since_ms, until_ms, venues)
     path = os.fspath(source)
-    fmt = detect_format(path)
-    if fmt == "sqlite":
-        with EventStore.open_readonly(path) as store:
+    fmt = "postgresql" if is_postgres_url(path) else detect_format(path)
+    if fmt in ("sqlite", "postgresql"):
+        with open_event_store(path, readonly=True) as store:
             return _from_store(store, keep, since_ms, until_ms, venues)
     report = LoadReport(fmt)
     if fmt == "parquet":  # filtered and sorted by DuckDB; unique by the layout, checked below all the same
@@ -225,10 +229,10 @@ def event_order(event: LiquidationEvent) -> tuple[int, str, str, float, float, s
     return event[5], event[0], event[1], event[3], event[2], event[8]
 
 
-def _from_store(store: EventStore, keep: frozenset[str] | None, since_ms: int | None,
+def _from_store(store: EventStorage, keep: frozenset[str] | None, since_ms: int | None,
                 until_ms: int | None, venues: frozenset[Venue] | None) -> LoadReport:
     events = list(store.events(keep, since_ms, until_ms, exchanges=venues))  # sorted and unique already
-    return LoadReport("sqlite", events, read=len(events))
+    return LoadReport("postgresql" if is_postgres_url(store.path) else "sqlite", events, read=len(events))
 
 
 def _open_text(path: str) -> IO[str]:
@@ -265,7 +269,7 @@ def _iter_file(path: str, fmt: str, rejected: Counter[str], symbol: str | None) 
 
 # ---------------------------------------------------------------------------------------------- import
 
-def import_events(source: Source, store: EventStore, *, symbols: Iterable[str] | None = None,
+def import_events(source: Source, store: EventStorage, *, symbols: Iterable[str] | None = None,
                   since_ms: int | None = None, until_ms: int | None = None,
                   symbol: str | None = None, exchanges: Iterable[str] | None = None) -> ImportReport:
     """Append what :func:`load_events` reads from ``source`` to ``store`` (one transaction).

@@ -38,6 +38,7 @@ import structlog
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.heatmap import system_clock_ms
 from live_heatmap.side import SIDES_BY_CODE, Side
+from live_heatmap.store.interface import REFUSED, EventStorage
 from live_heatmap.store.schema import (
     COLUMNS,
     META,
@@ -313,7 +314,8 @@ class EventStore:
 
 
 class Recorder:
-    """Appends every event a heatmap accepts to an :class:`EventStore`, from one writer thread.
+    """Appends every event a heatmap accepts to an event store (SQLite or PostgreSQL: :class:`EventStorage`), from
+    one writer thread.
 
     ``recorder.attach(heatmap).start()``; ``recorder.stop()`` flushes what is queued and joins. Events are
     queued by the listener (a deque append, on the ingesting thread) and written every ``flush_interval``
@@ -323,7 +325,7 @@ class Recorder:
     (first shortly after start), ``prune_chunk`` rows per transaction between flushes.
     """
 
-    def __init__(self, store: EventStore, *, flush_interval: float = 1.0, retention_days: float = 30.0,
+    def __init__(self, store: EventStorage, *, flush_interval: float = 1.0, retention_days: float = 30.0,
                  clock: Callable[[], int] | None = None, prune_every: float = 3600.0, prune_chunk: int = 5_000,
                  max_pending: int = 2_000_000) -> None:
         if not (flush_interval > 0 and math.isfinite(flush_interval)):
@@ -418,7 +420,7 @@ class Recorder:
             try:
                 try:
                     inserted = self.store.append(batch)
-                except sqlite3.IntegrityError:  # a row the table refuses would fail every retry: drop it alone
+                except REFUSED:  # a row the table refuses would fail every retry: drop it alone
                     inserted, refused = self._append_one_by_one(batch)
             except Exception as exc:  # noqa: BLE001 - a failed write is retried, never fatal
                 self.errors += 1
@@ -444,7 +446,7 @@ class Recorder:
         for event in batch:
             try:
                 inserted += self.store.append([event])
-            except sqlite3.IntegrityError as exc:
+            except REFUSED as exc:
                 refused += 1
                 self.dropped += 1
                 self.errors += 1
@@ -499,7 +501,7 @@ class Recorder:
         }
 
 
-def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStore, now_ms: int, *,
+def warm_start(heatmap: LiveLiquidationHeatmap, store: EventStorage, now_ms: int, *,
                symbols: Iterable[str] | None = None, exchanges: Iterable[str] | None = None) -> int:
     """Load the stored events of the heatmap's horizon before ``now_ms`` (``max_age_minutes``, default
     ``3 * time_decay_minutes``) of ``symbols`` and ``exchanges`` (the configured venues; None: all) into

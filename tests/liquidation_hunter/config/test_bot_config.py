@@ -62,7 +62,9 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("heartbeat under 1 s", "schedule:\n  heartbeat: 0.5\n", "schedule.heartbeat", "a number in [1, 86400]"),
     ("negative cooldown", "risk:\n  cooldown_minutes: -1\n", "risk.cooldown_minutes", "[0, 1440]"),
     ("empty storage path", "storage:\n  path: ''\n", "storage.path", "expected a file path"),
-    ("empty events path", "storage:\n  events: ''\n", "storage.events", "expected a file path or null"),
+    ("empty events path", "storage:\n  events: ''\n", "storage.events",
+     "expected a file path, a postgresql://user@host:port/db URL (the password from PGPASSWORD or PGPASSFILE), "
+     "or null"),
     ("events a number", "storage:\n  events: 5\n", "storage.events", "(null: no recording), got 5"),
     ("events a folder", "storage:\n  events: var/\n", "storage.events", "a file path, not a folder"),
     ("events in memory", "storage:\n  events: ':memory:'\n", "storage.events", "null turns recording off"),
@@ -102,6 +104,11 @@ MISTAKES: list[tuple[str, str, str | None, str]] = [
     ("secret at the top", "secret: xyz\n", "secret", "not read from config files"),
     ("secret in params", "strategy:\n  params:\n    binance-api-secret: x\n", "strategy.params.binance-api-secret",
      "in the environment"),
+    ("password in the store URL", "storage:\n  events: postgresql://bob:hunter2@db:5432/liq\n", "storage.events",
+     "a postgresql:// URL without a password (secrets never in a config file: set PGPASSWORD or PGPASSFILE), "
+     "got 'postgresql://bob:***@db:5432/liq'"),
+    ("password parameter in the store URL", "storage:\n  events: postgres://bob@db/liq?password=hunter2\n",
+     "storage.events", "got 'postgres://bob@db/liq?password=***'"),
     # the file itself
     ("YAML syntax", "mode: paper\nrisk:\n  leverage: 3\n   stop: 1\n", None, "line 4, column 8: invalid YAML"),
     ("tab indentation", "risk:\n\tleverage: 3\n", None, "line 2, column 1: invalid YAML"),
@@ -378,6 +385,9 @@ def test_event_store_path_is_resolved_like_the_books(tmp_path: Path) -> None:
     assert events("  path: ':memory:'\n") == str(sub / "var" / "liquidations.sqlite")
     with pytest.raises(ConfigFileError, match=r"storage\.events: expected a file other than storage\.path"):
         events("  path: x.sqlite\n  events: ./x.sqlite\n")  # the same file once resolved
+    # A PostgreSQL store is a URL, kept as written (not a path under the config's folder), either scheme.
+    assert events("  events: postgresql://bob@db.internal:5432/liq\n") == "postgresql://bob@db.internal:5432/liq"
+    assert events("  events: postgres:///liq?host=/run/postgresql\n") == "postgres:///liq?host=/run/postgresql"
 
 
 def test_strategy_params_are_read_only(tmp_path: Path) -> None:

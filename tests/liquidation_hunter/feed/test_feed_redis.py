@@ -26,6 +26,7 @@ from liquidation_hunter.feed.publisher import FeedPublisher
 from liquidation_hunter.trading.books import Books
 from live_heatmap import LiquidationEvent, Side, system_clock_ms
 from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.stores import open_event_store
 from live_heatmap.venue import PriceKind, Venue
 
 WORKER = Path(__file__).resolve().parents[2] / "support" / "feed_worker.py"
@@ -189,10 +190,12 @@ def test_redis_killed_and_restarted_loses_at_most_its_second_and_the_consumer_co
 
 
 def test_a_stream_trimmed_past_the_cursor_is_a_gap_counted_and_filled_from_the_store(server: RedisServer,
-                                                                                     tmp_path: Path) -> None:
+                                                                                     tmp_path: Path,
+                                                                                     store_target: str) -> None:
+    """The publisher's store is a SQLite file or a shared PostgreSQL database (``feed.fill_from`` takes both)."""
     events = make_events(3_100, system_clock_ms() - 3_600_000, exchanges=(Venue.BINANCE,))
-    history = tmp_path / "history.sqlite"
-    with EventStore.open(history) as store:  # the publisher's own event store
+    history = store_target
+    with open_event_store(history) as store:  # the publisher's own event store
         store.append(events)
     publisher = FeedPublisher(connect(server.url))
     publisher.submit(events[:100])

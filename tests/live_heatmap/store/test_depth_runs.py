@@ -12,11 +12,12 @@ from live_heatmap.orderbook.layer import LiquidityLayer
 from live_heatmap.store.depth_runs import load_depth_history, write_depth_runs
 from live_heatmap.store.recorder import EventStore
 from live_heatmap.store.schema import SCHEMA_VERSION, EventStoreError
+from live_heatmap.store.stores import open_event_store
 from tests.support.synthetic_depth import SyntheticBtcBook
 
 
-def test_recorded_runs_rebuild_the_coarse_history(tmp_path: Path) -> None:
-    path = tmp_path / "events.sqlite"
+def test_recorded_runs_rebuild_the_coarse_history(store_target: str) -> None:
+    path = store_target  # a SQLite file, then a PostgreSQL database: the same runs come back from either
     market = SyntheticBtcBook(seed=11, levels=300)
     layer = LiquidityLayer(record_interval_ms=10_000)
     reference = DepthHistory("BTCUSDT")  # sampled every 10 s by the test, independently of the layer
@@ -51,7 +52,7 @@ def test_recorded_runs_rebuild_the_coarse_history(tmp_path: Path) -> None:
     np.testing.assert_array_equal(window.bid, full.bid)
     np.testing.assert_array_equal(window.ask, full.ask)
     # The events table and its readers are untouched.
-    with EventStore.open_readonly(path) as store:
+    with open_event_store(path, readonly=True) as store:
         assert store.schema_version == SCHEMA_VERSION and store.count() == 0
     assert load_depth_history(path, "ETHUSDT", 0, 900_000).runs == 0
 

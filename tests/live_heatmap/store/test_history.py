@@ -30,6 +30,7 @@ from live_heatmap.store.history import (
     read_events,
 )
 from live_heatmap.store.recorder import EventStore
+from live_heatmap.store.stores import open_event_store
 from live_heatmap.venue import PriceKind, Venue
 
 NORMALIZED = DATA / "liquidations_normalized.csv"
@@ -157,16 +158,16 @@ def test_gzip_and_filters(tmp_path: Path, wire_events: list[LiquidationEvent]) -
         e for e in btc[5:50] if e.symbol == "BTCUSDT"]
 
 
-def test_event_store_source(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
-    path = tmp_path / "s.sqlite"
-    with EventStore.open(path) as store:
+def test_event_store_source(store_target: str, wire_events: list[LiquidationEvent]) -> None:
+    path = store_target  # a SQLite file, or a postgresql:// URL: load_events reads either by its name
+    with open_event_store(path) as store:
         store.append(wire_events)
         assert load_events(store, symbols=["SOLUSDT"]) == [e for e in wire_events if e.symbol == "SOLUSDT"]
     assert load_events(path) == wire_events
 
 
-def test_import_counts_and_is_idempotent(tmp_path: Path, wire_events: list[LiquidationEvent]) -> None:
-    with EventStore.open(tmp_path / "s.sqlite") as store:
+def test_import_counts_and_is_idempotent(store_target: str) -> None:
+    with open_event_store(store_target) as store:
         assert import_events(WIRE, store) == ImportReport(4986, 0, 0)
         assert import_events(WIRE, store) == ImportReport(0, 4986, 0)
         # The normalized table holds the same 4,986 (duplicates now) and 1,155 fallback events more.
@@ -183,7 +184,8 @@ ODD = [
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_exported_events_read_back_equal(tmp_path: Path, fmt: str, wire_events: list[LiquidationEvent]) -> None:
+def test_exported_events_read_back_equal(tmp_path: Path, store_target: str, fmt: str,
+                                        wire_events: list[LiquidationEvent]) -> None:
     events = sorted(wire_events + ODD, key=event_order)
     path = tmp_path / f"events.{fmt}"
     assert export_events(events, fmt, path) == len(events)
@@ -191,7 +193,7 @@ def test_exported_events_read_back_equal(tmp_path: Path, fmt: str, wire_events: 
     assert back == events
     assert [type(e.fallback) for e in back[:3]] == [bool] * 3
     assert [e.price for e in back] == [e.price for e in events]  # exact floats, not rounded
-    with EventStore.open(tmp_path / "s.sqlite") as store:  # and through the store
+    with open_event_store(store_target) as store:  # and through the store (SQLite, PostgreSQL)
         assert import_events(path, store).inserted == len(events)
         out = io.StringIO()
         export_events(store.events(), fmt, out)
@@ -214,7 +216,7 @@ VENUES = [  # the same liquidation tuple on Binance and Bybit (two events), OKX 
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_exports_carry_the_venue_and_read_back_equal(tmp_path: Path, fmt: str,
+def test_exports_carry_the_venue_and_read_back_equal(tmp_path: Path, store_target: str, fmt: str,
                                                      wire_events: list[LiquidationEvent]) -> None:
     events = sorted(wire_events[:100] + VENUES, key=event_order)
     path = tmp_path / f"events.{fmt}"
@@ -224,7 +226,7 @@ def test_exports_carry_the_venue_and_read_back_equal(tmp_path: Path, fmt: str,
     assert all(type(e.exchange) is Venue and type(e.price_kind) is PriceKind for e in back)
     assert load_events(path, exchanges=["bybit"]) == [e for e in events if e.exchange is Venue.BYBIT]
     assert load_events(path, exchanges=["okx"], symbols=["BTCUSDT"]) == VENUES[3:4]
-    with EventStore.open(tmp_path / "s.sqlite") as store:  # through the store and out again
+    with open_event_store(store_target) as store:  # through the store and out again
         assert import_events(path, store) == ImportReport(len(events), 0, 0)
         assert import_events(path, store, exchanges=["okx"]) == ImportReport(0, 2, 0)
         out = io.StringIO()
@@ -233,10 +235,10 @@ def test_exports_carry_the_venue_and_read_back_equal(tmp_path: Path, fmt: str,
     assert load_events(tmp_path / f"again.{fmt}") == [e for e in events if e.exchange is not Venue.BINANCE]
 
 
-def test_an_import_filtered_by_exchange_stores_that_venue_only(tmp_path: Path) -> None:
+def test_an_import_filtered_by_exchange_stores_that_venue_only(tmp_path: Path, store_target: str) -> None:
     path = tmp_path / "events.csv"
     export_events(VENUES, "csv", path)
-    with EventStore.open(tmp_path / "s.sqlite") as store:
+    with open_event_store(store_target) as store:
         assert import_events(path, store, exchanges=["bybit"]) == ImportReport(2, 0, 0)
         assert list(store.events()) == sorted(VENUES[1:3], key=event_order)
         with pytest.raises(ValueError, match="unknown exchange"):

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.config.sections import ExchangeConfig, LoggingConfig, ScheduleConfig, StorageConfig
 from live_heatmap import HeatmapConfig, LiquidationEvent, LiveLiquidationHeatmap, parse_force_order
 from live_heatmap.store.history import event_order
+from live_heatmap.store.interface import REFUSED, EventStorage
 from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
+from live_heatmap.store.stores import open_event_store
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).resolve().parents[2] / "support" / "recorder_worker.py"
@@ -44,8 +46,9 @@ def real_events() -> list[LiquidationEvent]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    with EventStore.open(tmp_path / "events.sqlite") as s:
+def store(store_target: str) -> Iterator[EventStorage]:
+    """A new store: every test taking it runs against SQLite and against PostgreSQL."""
+    with open_event_store(store_target) as s:
         yield s
 
 
@@ -107,7 +110,7 @@ def test_listener_gets_events_from_every_frame_form(wire_lines: list[bytes]) -> 
 
 # ------------------------------------------------------------------ the store
 
-def test_append_dedupes_and_reads_back_in_trade_time_order(store: EventStore,
+def test_append_dedupes_and_reads_back_in_trade_time_order(store: EventStorage,
                                                            real_events: list[LiquidationEvent]) -> None:
     shuffled = real_events[:]
     random.Random(1).shuffle(shuffled)
@@ -120,7 +123,7 @@ def test_append_dedupes_and_reads_back_in_trade_time_order(store: EventStore,
     assert store.symbols() == sorted({e.symbol for e in real_events})
 
 
-def test_every_field_round_trips(store: EventStore) -> None:
+def test_every_field_round_trips(store: EventStorage) -> None:
     odd = [LiquidationEvent("BTCUSDT", "short", 0.1 + 0.2, 1e-8, NOW + 3, NOW, "PARTIALLY_FILLED", True),
            LiquidationEvent("1000PEPEUSDT", "long", 1.2345678901234567e-05, 123456789.0, NOW, NOW, "EXPIRED", False),
            LiquidationEvent("币安人生USDT", "long", 0.25, 3.0, NOW, NOW + 1, "FILLED", False)]
@@ -133,15 +136,15 @@ def test_every_field_round_trips(store: EventStore) -> None:
     assert store.append([odd[0]._replace(status="FILLED", event_time=NOW + 9)]) == 0
 
 
-def test_append_is_all_or_nothing(store: EventStore) -> None:
+def test_append_is_all_or_nothing(store: EventStorage) -> None:
     bad = event(101.0)._replace(side="up")  # the table's CHECK refuses it
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(REFUSED):
         store.append([event(100.0), bad])
     assert store.count() == 0  # the good event of the batch is not stored either
     assert store.append([event(100.0)]) == 1  # and the connection is ready for the next batch
 
 
-def test_filters(store: EventStore, real_events: list[LiquidationEvent]) -> None:
+def test_filters(store: EventStorage, real_events: list[LiquidationEvent]) -> None:
     store.append(real_events)
     btc = [e for e in real_events if e.symbol == "BTCUSDT"]
     assert list(store.events(["BTC/USDT:USDT"])) == btc
@@ -154,7 +157,7 @@ def test_filters(store: EventStore, real_events: list[LiquidationEvent]) -> None
     assert everything == [e for e in real_events if since <= e.trade_time < until]
 
 
-def test_prune_deletes_old_events_in_chunks(store: EventStore) -> None:
+def test_prune_deletes_old_events_in_chunks(store: EventStorage) -> None:
     events = [event(100.0 + i, now=NOW - i * 60_000) for i in range(1000)]
     store.append(events)
     cutoff = NOW - 600 * 60_000
@@ -197,7 +200,7 @@ def test_refuses_files_that_are_not_event_stores(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ the recorder
 
-def test_recorder_flushes_every_interval_and_on_stop(store: EventStore) -> None:
+def test_recorder_flushes_every_interval_and_on_stop(store: EventStorage) -> None:
     heatmap = LiveLiquidationHeatmap(clock=lambda: NOW)
     recorder = Recorder(store, flush_interval=0.05, clock=lambda: NOW).attach(heatmap).start()
     heatmap.ingest(event(100.0))
@@ -220,7 +223,7 @@ def test_recorder_flushes_every_interval_and_on_stop(store: EventStore) -> None:
     assert slow.pending == 0
 
 
-def test_recorder_counts_events_the_store_already_has(store: EventStore) -> None:
+def test_recorder_counts_events_the_store_already_has(store: EventStorage) -> None:
     store.append([event(100.0)])
     recorder = Recorder(store, clock=lambda: NOW)
     recorder.submit([event(100.0), event(101.0)])
@@ -231,7 +234,7 @@ def test_recorder_counts_events_the_store_already_has(store: EventStore) -> None
 class FlakyStore:
     """An EventStore whose first ``failures`` appends fail."""
 
-    def __init__(self, store: EventStore, failures: int) -> None:
+    def __init__(self, store: EventStorage, failures: int) -> None:
         self.store, self.failures, self.path = store, failures, store.path
 
     def append(self, events: list[LiquidationEvent]) -> int:
@@ -244,7 +247,7 @@ class FlakyStore:
         return self.store.prune(older_than_ms, **kw)
 
 
-def test_a_failed_write_is_retried_and_never_kills_the_thread(store: EventStore) -> None:
+def test_a_failed_write_is_retried_and_never_kills_the_thread(store: EventStorage) -> None:
     flaky = FlakyStore(store, failures=3)
     heatmap = LiveLiquidationHeatmap(clock=lambda: NOW)
     recorder = Recorder(flaky, flush_interval=0.02, clock=lambda: NOW)  # type: ignore[arg-type]
@@ -260,7 +263,7 @@ def test_a_failed_write_is_retried_and_never_kills_the_thread(store: EventStore)
     recorder.stop()
 
 
-def test_failed_writes_hold_at_most_max_pending(store: EventStore) -> None:
+def test_failed_writes_hold_at_most_max_pending(store: EventStorage) -> None:
     recorder = Recorder(FlakyStore(store, failures=2), clock=lambda: NOW, max_pending=5)  # type: ignore[arg-type]
     recorder.submit([event(100.0 + i, age_min=i) for i in range(4)])
     assert recorder.flush() == 0
@@ -271,7 +274,7 @@ def test_failed_writes_hold_at_most_max_pending(store: EventStore) -> None:
     assert {e.price for e in store.events()} == {201.0, 202.0, 203.0, 200.0, 103.0}
 
 
-def test_an_event_the_table_refuses_is_dropped_alone(store: EventStore) -> None:
+def test_an_event_the_table_refuses_is_dropped_alone(store: EventStorage) -> None:
     recorder = Recorder(store, clock=lambda: NOW)
     store.append([event(99.0)])
     recorder.submit([event(99.0), event(100.0), event(101.0)._replace(side="up"), event(102.0)])
@@ -280,7 +283,7 @@ def test_an_event_the_table_refuses_is_dropped_alone(store: EventStore) -> None:
     assert recorder.pending == 0 and store.count() == 3
 
 
-def test_retention_prune_runs_in_the_background(store: EventStore) -> None:
+def test_retention_prune_runs_in_the_background(store: EventStorage) -> None:
     now = [NOW]
     store.append([event(100.0 + d, now=NOW - d * DAY) for d in range(40)])  # one event a day, 40 days back
     recorder = Recorder(store, flush_interval=0.02, retention_days=30, clock=lambda: now[0], prune_every=0.05,
@@ -305,21 +308,22 @@ def _frames_by_time() -> list[tuple[int, bytes]]:
     {"min_cluster_size": 2, "time_decay_minutes": 5.0},  # a 15-minute horizon: warm start cuts real events
     {"min_cluster_size": 3, "max_age_minutes": 7.0, "max_events": 40},  # a horizon and a full window
 ])
-def test_warm_start_rebuilds_the_clusters_of_the_uninterrupted_run(tmp_path: Path, params: dict[str, Any]) -> None:
+def test_warm_start_rebuilds_the_clusters_of_the_uninterrupted_run(new_store_target: Callable[[], str],
+                                                                    params: dict[str, Any]) -> None:
     config = HeatmapConfig(**params)
     frames = _frames_by_time()
     # The two busiest real sessions: restart in the middle of each, compare at several moments after.
     for split_at, moments in ((1_766_846_400_000, range(0, 40 * 60_000, 5 * 60_000)),  # 2025-12-27 14:40
                               (1_737_997_200_000, range(0, 20 * 60_000, 4 * 60_000))):  # 2025-01-27 17:00
         end = split_at + max(moments)
-        path = tmp_path / f"{split_at}-{params}.sqlite"
+        path = new_store_target()
         continuous = LiveLiquidationHeatmap(config=config)
         for t, frame in frames:
             if t <= end:
                 continuous.ingest(frame)
 
         first = LiveLiquidationHeatmap(config=config)
-        with EventStore.open(path) as store:
+        with open_event_store(path) as store:
             recorder = Recorder(store, flush_interval=0.05, retention_days=3650).attach(first).start()
             for t, frame in frames:
                 if t <= split_at:
@@ -328,7 +332,7 @@ def test_warm_start_rebuilds_the_clusters_of_the_uninterrupted_run(tmp_path: Pat
             assert store.count() == first.stats()["accepted"]
 
         restarted = LiveLiquidationHeatmap(config=config)
-        with EventStore.open(path) as store:
+        with open_event_store(path) as store:
             recorder = Recorder(store, flush_interval=0.05, retention_days=3650).attach(restarted).start()
             stored = store.count()
             loaded = warm_start(restarted, store, split_at)
@@ -352,7 +356,7 @@ def test_warm_start_rebuilds_the_clusters_of_the_uninterrupted_run(tmp_path: Pat
         assert compared > 20  # the comparison saw real clusters
 
 
-def test_warm_start_of_some_symbols_and_twice(store: EventStore, real_events: list[LiquidationEvent]) -> None:
+def test_warm_start_of_some_symbols_and_twice(store: EventStorage, real_events: list[LiquidationEvent]) -> None:
     store.append(real_events)
     now = real_events[-1].trade_time
     heatmap = LiveLiquidationHeatmap()
@@ -430,10 +434,19 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+def _stored(target: str) -> int:
+    """How many events the store at ``target`` holds; 0 while there is none yet."""
+    try:
+        with open_event_store(target, readonly=True) as store:
+            return store.count()
+    except EventStoreError:
+        return 0
+
+
 @pytest.mark.usefixtures("restore_logging")
-def test_run_recorder_records_the_stream_and_logs_heartbeats(tmp_path: Path,
+def test_run_recorder_records_the_stream_and_logs_heartbeats(store_target: str,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "rec.sqlite"
+    path = store_target
     with FakeBinance(ping_interval=None) as fake:
         config = BotConfig(symbols=("BTC/USDT:USDT", "ETH/USDT:USDT"),
                            exchange=ExchangeConfig(ws_url=fake.market_url),
@@ -451,13 +464,13 @@ def test_run_recorder_records_the_stream_and_logs_heartbeats(tmp_path: Path,
                 fake.publish_force_order(_frame("BTCUSDT", NOW + i * 1000, 100.0 + i))
                 fake.publish_force_order(_frame("ETHUSDT", NOW + i * 1000, 10.0 + i))
             fake.publish_force_order(_frame("SOLUSDT", NOW, 5.0))  # not subscribed
-            assert wait_until(lambda: path.exists() and EventStore.open_readonly(path).count() == 10, 5)
+            assert wait_until(lambda: _stored(path) == 10, 5)
             time.sleep(1.2)  # one heartbeat
         finally:
             stop.set()
             thread.join(5)
     assert result == [0]
-    with EventStore.open_readonly(path) as store:
+    with open_event_store(path, readonly=True) as store:
         assert store.symbols() == ["BTCUSDT", "ETHUSDT"]
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     beats = [r for r in records if r["event"] == "recorder_heartbeat"]

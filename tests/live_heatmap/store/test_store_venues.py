@@ -17,8 +17,10 @@ from structlog.testing import capture_logs
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap
 from live_heatmap.side import Side
 from live_heatmap.store.history import event_order, load_events
+from live_heatmap.store.interface import REFUSED, EventStorage
 from live_heatmap.store.recorder import EventStore, EventStoreError, Recorder, warm_start
 from live_heatmap.store.schema import SCHEMA_VERSION
+from live_heatmap.store.stores import open_event_store
 from live_heatmap.venue import PriceKind, Venue
 
 SCHEMA_1 = Path(__file__).resolve().parent / "fixtures" / "events_schema1.sqlite"
@@ -32,8 +34,9 @@ def on(venue: Venue, e: LiquidationEvent, venue_symbol: str = "") -> Liquidation
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    with EventStore.open(tmp_path / "events.sqlite") as s:
+def store(store_target: str) -> Iterator[EventStorage]:
+    """A new store: every test taking it runs against SQLite and against PostgreSQL."""
+    with open_event_store(store_target) as s:
         yield s
 
 
@@ -64,7 +67,7 @@ def table_layout(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[objec
 
 # ------------------------------------------------------------------ venues in the store
 
-def test_the_same_tuple_from_two_venues_is_stored_twice_and_a_replay_once(store: EventStore) -> None:
+def test_the_same_tuple_from_two_venues_is_stored_twice_and_a_replay_once(store: EventStorage) -> None:
     e = event(100.0)
     binance, bybit = on(Venue.BINANCE, e), on(Venue.BYBIT, e)
     assert store.append([binance, bybit]) == 2
@@ -76,7 +79,7 @@ def test_the_same_tuple_from_two_venues_is_stored_twice_and_a_replay_once(store:
     assert list(store.events()) == [binance, bybit, okx]  # ties in exchange order
 
 
-def test_events_come_back_with_all_eleven_fields(store: EventStore) -> None:
+def test_events_come_back_with_all_eleven_fields(store: EventStorage) -> None:
     events = [
         on(Venue.BINANCE, LiquidationEvent("BTCUSDT", Side.SHORT, 0.1 + 0.2, 1e-8, NOW + 3, NOW, "PARTIALLY_FILLED",
                                            True)),
@@ -99,7 +102,7 @@ def test_events_come_back_with_all_eleven_fields(store: EventStore) -> None:
     assert [e.venue_id for e in store.events(["BTCUSDT"], exchanges=["okx"])] == ["BTC-USDT-SWAP"]
 
 
-def test_reads_filter_by_exchange(store: EventStore) -> None:
+def test_reads_filter_by_exchange(store: EventStorage) -> None:
     events = [on(Venue.BINANCE, event(100.0)), on(Venue.BYBIT, event(100.0)), on(Venue.BYBIT, event(101.0)),
               on(Venue.OKX, event(102.0, symbol="ETHUSDT"), "ETH-USDT-SWAP")]
     store.append(events)
@@ -114,11 +117,11 @@ def test_reads_filter_by_exchange(store: EventStore) -> None:
         store.count(exchanges=["kraken"])
 
 
-def test_a_row_of_no_known_venue_is_refused(store: EventStore, tmp_path: Path) -> None:
+def test_a_row_of_no_known_venue_is_refused(store: EventStorage, tmp_path: Path) -> None:
     bad = event(100.0)._replace(exchange="kraken")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(REFUSED):
         store.append([bad])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(REFUSED):
         store.append([on(Venue.BYBIT, event(100.0))._replace(price_kind="mark")])
     recorder = Recorder(store)  # the recorder drops (and counts) it alone, the rest of the batch is stored
     recorder.submit([on(Venue.BYBIT, event(101.0)), bad])
@@ -127,7 +130,7 @@ def test_a_row_of_no_known_venue_is_refused(store: EventStore, tmp_path: Path) -
     assert [e.exchange for e in store.events()] == [Venue.BYBIT]
 
 
-def test_warm_start_loads_the_configured_venues(store: EventStore) -> None:
+def test_warm_start_loads_the_configured_venues(store: EventStorage) -> None:
     events = [on(Venue.BINANCE, event(100.0, age_min=5)), on(Venue.BYBIT, event(101.0, age_min=4)),
               on(Venue.BYBIT, event(102.0, age_min=3)), on(Venue.OKX, event(103.0, age_min=2), "BTC-USDT-SWAP"),
               on(Venue.BYBIT, event(99.0, age_min=60 * 24))]  # older than the horizon
