@@ -148,7 +148,7 @@ class FeedConsumer:
             self._read_from[stream] = entry_id
             try:
                 entry = decode(fields)
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError) as exc:
                 self.rejected += 1
                 log.warning("feed_entry_rejected", stream=stream, id=entry_id, error=f"{type(exc).__name__}: {exc}")
                 continue

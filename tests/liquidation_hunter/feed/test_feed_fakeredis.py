@@ -56,7 +56,9 @@ def publish(publisher: FeedPublisher, batch: list[LiquidationEvent]) -> None:
 
 def test_an_entry_reads_back_as_the_event_it_was(server: fakeredis.FakeServer) -> None:
     event = events(1, exchange=Venue.OKX)[0]._replace(venue_symbol="BTC-USDT-SWAP", fallback=True)
-    raw = {k.encode(): str(v).encode() for k, v in encode(event, 7, 3, 99).items()}
+    redis = client(server)
+    redis.xadd("liq:okx", encode(event, 7, 3, 99))
+    [(_, raw)] = redis.xrange("liq:okx")  # as Redis gives it back: bytes
     entry = decode(raw)
     assert (entry.event, entry.epoch, entry.seq, entry.sent_ms) == (event, 7, 3, 99)
     assert stream_name("okx") == "liq:okx"
@@ -181,3 +183,22 @@ def test_the_publisher_thread_sends_after_redis_comes_back(server: fakeredis.Fak
     publisher.stop(timeout=5)
     assert publisher.published == 10 and publisher.pending == 0
     assert client(server).xlen("liq:binance") == 10
+
+
+@pytest.mark.parametrize("fields", [{"x": b"1"}, {"e": b"not json"}, {"e": b"[1, 2]"}, {"e": b"7"},
+                                    {"e": b'["BTCUSDT", "sideways", 1, 1, 1, 1, "FILLED", false, "binance", '
+                                          b'"fill_avg", "", 1, 1, 1]'}])
+def test_an_entry_that_is_not_a_liquidation_is_counted_and_skipped(server: fakeredis.FakeServer, tmp_path: Path,
+                                                                   fields: dict[str, bytes]) -> None:
+    """Another writer's entry in the stream, or a damaged one: counted as rejected, the events around it go on."""
+    publisher = FeedPublisher(client(server), clock=lambda: BASE_MS)
+    publish(publisher, events(2))
+    client(server).xadd("liq:binance", fields)
+    publish(publisher, events(2, start=2))
+    sink = Sink()
+    reader = consumer(server, Books.open(tmp_path / "books.sqlite", starting_wallet=1000.0), sink)
+    while reader.poll():
+        pass
+    assert sink.got == events(4)
+    assert reader.feed_status()["rejected"] == 1
+    assert reader.feed_status()["gaps"] == 0
