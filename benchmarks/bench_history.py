@@ -60,6 +60,24 @@ def shifted_frames(passes: int) -> list[bytes]:
             for k in range(passes) for p in base]
 
 
+def record_frames(target: str, frames: list[bytes]) -> tuple[float, int, int]:
+    """``frames`` ingested by a heatmap with a recorder into the event store at ``target`` (a file or a
+    ``postgresql://`` URL): seconds until the last is committed, events stored, flushes (bench_postgres too)."""
+    store = open_event_store(target)
+    heatmap = LiveLiquidationHeatmap()
+    recorder = Recorder(store, flush_interval=1.0, retention_days=3650).attach(heatmap).start()
+    gc.collect()
+    start = time.perf_counter()
+    for frame in frames:
+        heatmap.ingest(frame)
+    recorder.stop()  # the last flush: everything is committed when it returns
+    elapsed = time.perf_counter() - start
+    stored = store.count()
+    store.close()
+    assert recorder.errors == 0, recorder.stats()
+    return elapsed, stored, recorder.flushes
+
+
 def best_and_median(fn: Callable[[], float], runs: int) -> tuple[float, float]:
     times = [fn() for _ in range(runs)]
     return min(times), statistics.median(times)
@@ -76,23 +94,8 @@ def bench_recording(folder: Path) -> bool:
             heatmap.ingest(frame)
         return time.perf_counter() - start
 
-    def recorded(k: int) -> tuple[float, int, int]:
-        path = folder / f"record-{k}.sqlite"
-        store = open_event_store(path)
-        heatmap = LiveLiquidationHeatmap()
-        recorder = Recorder(store, flush_interval=1.0, retention_days=3650).attach(heatmap).start()
-        gc.collect()
-        start = time.perf_counter()
-        for frame in frames:
-            heatmap.ingest(frame)
-        recorder.stop()  # the last flush: everything is committed when it returns
-        elapsed = time.perf_counter() - start
-        stored = store.count()
-        store.close()
-        return elapsed, stored, recorder.flushes
-
     plain_best, plain = best_and_median(ingest_only, 3)
-    runs = [recorded(k) for k in range(3)]
+    runs = [record_frames(str(folder / f"record-{k}.sqlite"), frames) for k in range(3)]
     elapsed = statistics.median(r[0] for r in runs)
     stored, flushes = runs[0][1], runs[0][2]
     assert stored == len(frames), (stored, len(frames))

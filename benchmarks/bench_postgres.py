@@ -19,7 +19,6 @@ Connections are TCP on 127.0.0.1.
 
 from __future__ import annotations
 
-import gc
 import statistics
 import sys
 import tempfile
@@ -28,48 +27,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
+from bench_history import record_frames, shifted_frames  # noqa: E402
 from postgres_server import PostgresUnavailable, fresh_database, running_postgres  # noqa: E402
 
 from live_heatmap import LiveLiquidationHeatmap, parse_force_order  # noqa: E402
-from live_heatmap.store.recorder import Recorder, warm_start  # noqa: E402
+from live_heatmap.store.recorder import warm_start  # noqa: E402
 from live_heatmap.store.stores import open_event_store  # noqa: E402
 from live_heatmap.wire.events import LiquidationEvent  # noqa: E402
 
-WIRE = ROOT / "data" / "binance" / "forceorder_wire.jsonl"
-PASS_SHIFT_MS = 10_000_000_000
 DAY_MS = 86_400_000
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the end of the synthetic days
 DAYS = 10
 COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
            "venue_symbol")
-
-
-def shifted_frames(passes: int) -> list[bytes]:
-    base = [orjson.loads(line) for line in WIRE.read_bytes().splitlines()]
-    return [orjson.dumps({**p, "E": p["E"] + k * PASS_SHIFT_MS, "o": {**p["o"], "T": p["o"]["T"] + k * PASS_SHIFT_MS}})
-            for k in range(passes) for p in base]
-
-
-def recorded(target: str, frames: list[bytes]) -> tuple[float, int]:
-    store = open_event_store(target)
-    heatmap = LiveLiquidationHeatmap()
-    recorder = Recorder(store, flush_interval=1.0, retention_days=3650).attach(heatmap).start()
-    gc.collect()
-    start = time.perf_counter()
-    for frame in frames:
-        heatmap.ingest(frame)
-    recorder.stop()  # the last flush: everything is committed when it returns
-    elapsed = time.perf_counter() - start
-    stored = store.count()
-    store.close()
-    assert recorder.errors == 0, recorder.stats()
-    return elapsed, stored
 
 
 def append_methods(url: str, events: list[LiquidationEvent]) -> dict[str, float]:
@@ -168,9 +142,9 @@ def run(server: Any) -> int:
     events = [parse_force_order(f) for f in frames]
     print(f"PostgreSQL {server.url()} (fsync on, synchronous_commit on), TCP on 127.0.0.1")
 
-    pg = [recorded(fresh_database(server), frames) for _ in range(3)]
+    pg = [record_frames(fresh_database(server), frames)[:2] for _ in range(3)]
     with tempfile.TemporaryDirectory() as folder:
-        lite = [recorded(str(Path(folder) / f"r{k}.sqlite"), frames) for k in range(3)]
+        lite = [record_frames(str(Path(folder) / f"r{k}.sqlite"), frames)[:2] for k in range(3)]
     assert all(stored == len(frames) for _, stored in pg + lite)
     pg_rate = len(frames) / statistics.median(e for e, _ in pg)
     lite_rate = len(frames) / statistics.median(e for e, _ in lite)
