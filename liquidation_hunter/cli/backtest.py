@@ -31,6 +31,7 @@ from liquidation_hunter.data.prices import load_prices
 from live_heatmap.common.timeparse import parse_time_ms
 from live_heatmap.store.history import read_events
 from live_heatmap.store.parquet import dataset_sha256
+from live_heatmap.store.target import is_postgres_url, mask_url
 
 __all__ = ["add_backtest_parser", "cmd_backtest"]
 
@@ -154,6 +155,7 @@ def _check_scheduler(args: argparse.Namespace, sweep: bool) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from liquidation_hunter.backtest.cluster import DEFAULT_CONNECT_TIMEOUT  # noqa: PLC0415 - lazy: the backtest's layers
+    from liquidation_hunter.backtest.inputs import events_digest  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.backtest.report import render_json, render_summary, write_report  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.backtest.runner import DEFAULT_GAP_MINUTES, run_backtest  # noqa: PLC0415 - lazy: the backtest's layers
     from liquidation_hunter.backtest.sweep import check_keys, parse_grid, run_sweep, with_sensitivity  # noqa: PLC0415 - lazy: the backtest's layers
@@ -196,14 +198,17 @@ def _run(args: argparse.Namespace) -> int:
     files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))}]
     events: list[Any] = []
     rejected = 0
-    events_path = Path(args.events) if args.events is not None else None
-    if events_path is not None:
-        if not events_path.exists():
+    events_path = Path(args.events) if args.events is not None and not is_postgres_url(args.events) else None
+    if args.events is not None:
+        if events_path is not None and not events_path.exists():
             raise ValueError(f"--events {events_path}: no such file")
         since = None if start is None else start - _warm_up_ms(config, grid or {})
-        report = read_events(events_path, symbols=args.symbol, since_ms=since, until_ms=end)
+        report = read_events(events_path or args.events, symbols=args.symbol, since_ms=since, until_ms=end)
         events, rejected = report.events, sum(report.rejected.values())
-        files.append({"role": "events", "name": events_path.name, "sha256": _sha256(events_path)})
+        # a shared PostgreSQL store is named by its URL (masked) and its events' digest: it has no file to hash
+        files.append({"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}
+                     if events_path is not None else
+                     {"role": "events", "name": mask_url(args.events), "sha256": events_digest(events)})
     prices = history.prices if history is not None else load_prices(args.prices)
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
     files += [{"role": "depth", "name": Path(name).name, "sha256": _sha256(Path(name))} for name in args.depth or []]
@@ -211,8 +216,8 @@ def _run(args: argparse.Namespace) -> int:
     estimated = {history.history.symbol: history.history.bars} if history is not None else None
     if rejected:
         inputs["events_rejected"] = rejected
-        assert events_path is not None
-        print(f"warning: {rejected} lines of {events_path.name} are not liquidation events; skipped", file=sys.stderr)
+        print(f"warning: {rejected} lines of {files[-1]['name']} are not liquidation events; skipped",
+              file=sys.stderr)
     out = Path(args.out) if args.out else None
     tty = sys.stderr.isatty()
 

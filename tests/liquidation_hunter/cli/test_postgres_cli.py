@@ -4,6 +4,7 @@ the config are one line and exit 2, the password never printed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -106,3 +107,32 @@ def test_the_heatmap_picture_from_a_postgresql_store_is_the_sqlite_one(postgres_
     assert pictures[0] == pictures[1] and len(pictures[0]) > 1000
     assert main(["heatmap", "BTCUSDT", "--events", url, "--at", "2020-01-01T00:00:00Z"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"in {url}")
+
+
+def test_a_backtest_and_a_validation_read_the_shared_store_as_they_read_the_file(
+        postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``backtest --events postgresql://...`` and ``validate-estimated --events postgresql://...``: the same trades
+    and scores as from the SQLite file holding the same events; the store is named by its URL and its events'
+    digest (there is no file to hash)."""
+    url = fresh_database(postgres_server)
+    db = str(tmp_path / "events.sqlite")
+    for store in (url, db):
+        assert main(["import", str(WIRE), "--db", store]) == 0
+    capsys.readouterr()
+    span = ["--from", "2025-01-27T16:50:00Z", "--to", "2025-01-27T17:20:00Z"]
+    reports = []
+    for store in (url, db):
+        assert main(["backtest", "--config", str(DATA.parent.parent / "config" / "demo.yaml"), "--events", store,
+                     "--prices", str(DATA / "aggtrades_large.csv"), *span, "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    from_pg, from_file = reports
+    assert from_pg["trades"] and from_pg["trades"] == from_file["trades"]
+    assert from_pg["summary"] == from_file["summary"]
+    assert from_pg["inputs"]["events_sha256"] == from_file["inputs"]["events_sha256"]
+    [events_entry] = [f for f in from_pg["inputs"]["files"] if f["role"] == "events"]
+    assert events_entry["name"] == url
+    texts = []
+    for store in (url, db):
+        assert main(["validate-estimated", "--events", store]) == 0
+        texts.append(capsys.readouterr().out.replace(store, "STORE").replace(Path(store).name, "STORE"))
+    assert texts[0] == texts[1] and texts[0].strip()
