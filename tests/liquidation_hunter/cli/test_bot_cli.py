@@ -174,6 +174,7 @@ def test_status_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
 
 def test_bot_start_path_stays_off_heavy_modules() -> None:
     code = ("import sys, liquidation_hunter.cli, liquidation_hunter.bot.runner, liquidation_hunter.bot.engine; "
-            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'duckdb', 'redis', 'psycopg', 'dask', "
+            "'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
