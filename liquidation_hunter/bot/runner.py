@@ -4,8 +4,9 @@ SIGTERM.
 The services, started in this order and stopped in the reverse one: the API server (when enabled: first, so a
 bad token or a taken port ends the start before anything runs), the bot (recovers its broker; stopping writes a
 last snapshot and health record and closes the books), the recorder (when ``storage.events`` is set: warm start,
-then every accepted event appended), the OKX backfill (when ``exchanges`` lists okx: its recent liquidations
-over REST, :mod:`.venues`), the estimated layer's window over REST (when ``estimated.enabled``:
+then every accepted event appended), the feed's publisher (when ``feed.publish`` is set: every accepted event
+appended to Redis, :mod:`liquidation_hunter.feed`), the OKX backfill (when ``exchanges`` lists okx: its recent
+liquidations over REST, :mod:`.venues`), the estimated layer's window over REST (when ``estimated.enabled``:
 :mod:`.estimated`; its ``estimated`` job polls the open interest), the stream (one per venue of ``exchanges``,
 :mod:`.venues`: liquidations, and Binance's mark prices, into the heatmap, Binance's funding rates to the paper
 broker, with ``estimated`` Binance's 5-minute klines to the layer's inputs; in paper mode each mark price of a
@@ -40,7 +41,7 @@ from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_layers, check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.estimated import EstimatedInputs
-from liquidation_hunter.bot.feed import feed_consumer, on_feed
+from liquidation_hunter.bot.feed import feed_consumer, feed_publisher, on_feed
 from liquidation_hunter.bot.liquidity import LiquidityInputs
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
@@ -218,7 +219,8 @@ def run(config: BotConfig, *, live_flag: bool = False, clock: Callable[[], int] 
     intervals = _intervals(config)
     scheduler = JobScheduler(bot, intervals)
     services = [*_api(config, bot), Service("bot", lambda: _start(bot), lambda: _flush(bot, app.reason or "stopped")),
-                *_alerts(bot, clock), *_recorder(config, bot, clock), *_backfill(config, bot), *_estimated(bot, clock)]
+                *_alerts(bot, clock), *_recorder(config, bot, clock), *_publisher(config, bot, clock),
+                *_backfill(config, bot), *_estimated(bot, clock)]
     if bot.stream is not None:
         stream = bot.stream
         services.append(Service("stream", stream.start, lambda: stream.stop(timeout=1.0)))
@@ -289,6 +291,25 @@ def _alerts(bot: Bot, clock: Callable[[], int]) -> list[Service]:
     if alerts is None:
         return []
     return [Service("alerts", lambda: alerts.start(clock()), alerts.stop)]
+
+
+def _publisher(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Service]:
+    """With ``feed.publish``, every event the heatmap accepts also appended to that Redis (as ``record
+    --publish``): a trading bot that holds the venues' connections for the bots reading the feed."""
+    url = config.feed.publish
+    if url is None:
+        return []
+    publisher = feed_publisher(config, url, clock=clock)
+
+    def start() -> None:
+        publisher.attach(bot.heatmap).start()
+        log.info("feed_publishing", url=url, maxlen=config.feed.maxlen)
+
+    def stop() -> None:
+        publisher.stop(timeout=1.0)
+        log.info("feed_published", **publisher.stats())
+
+    return [Service("publisher", start, stop)]
 
 
 def _backfill(config: BotConfig, bot: Bot) -> list[Service]:

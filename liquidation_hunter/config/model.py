@@ -184,12 +184,16 @@ class BotConfig(Settings, frozen=True):
                                     "; poll less often, shorten estimated.window or follow fewer symbols")
 
     def _check_feed(self) -> None:
-        """A bot on a feed (``feed.source``) reads liquidations only: the layers that need Binance's own streams
-        (estimated: klines and mark prices; orderbook: depth and trades) are refused, and ``feed.exchanges`` are
-        among ``exchanges``."""
+        """A bot on a feed (``feed.source``) reads liquidations only: it does not publish too, the layers that need
+        Binance's own streams (estimated: klines and mark prices; orderbook: depth and trades) are refused, and
+        ``feed.exchanges`` are among ``exchanges``."""
         feed = self.feed
         if feed.source is None:
             return
+        if feed.publish is not None:
+            raise ConfigError.wrong("feed.publish", "null with feed.source (a bot on a feed publishing what it reads "
+                                    "would send every event round again; one process publishes: docs/FEED.md)",
+                                    feed.publish)
         if self.estimated.enabled:
             raise ConfigError.wrong("feed.source", "null with estimated.enabled (the estimated layer reads Binance's "
                                     "own kline and mark-price streams, which a bot on a feed does not open)",

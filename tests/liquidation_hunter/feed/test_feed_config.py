@@ -25,6 +25,10 @@ def load(tmp_path: Path, text: str) -> BotConfig:
     ("feed: {source: 'redis://127.0.0.1:6379/0', exchanges: [kraken]}", "feed.exchanges[0]", "binance, bybit, okx"),
     ("feed: {source: 'redis://127.0.0.1:6379/0', exchanges: [okx]}", "feed.exchanges[0]", "one of exchanges"),
     ("feed: {maxlen: 10}", "feed.maxlen", "from 1000"),
+    ("feed: {source: 'redis://127.0.0.1:6379/0', publish: 'redis://127.0.0.1:6379/0'}", "feed.publish",
+     "null with feed.source"),
+    ("feed: {source: 'redis://127.0.0.1:6379/0', fill_from: 'postgresql://u:hunter2pw@db/liq'}", "feed.fill_from",
+     "PGPASSWORD"),
     ("symbols: [BTCUSDT]\nestimated: {enabled: true}\nfeed: {source: 'redis://127.0.0.1:6379/0'}", "feed.source",
      "estimated.enabled"),
 ])
@@ -33,7 +37,7 @@ def test_a_bad_feed_is_one_line_naming_its_key(tmp_path: Path, text: str, key: s
         load(tmp_path, text)
     message = str(caught.value)
     assert f": {key}: " in message and says in message and "\n" not in message
-    assert "secret" not in message
+    assert "secret@" not in message and "hunter2pw" not in message  # the passwords of the URLs above
 
 
 def test_a_feed_is_valid_and_fill_from_is_resolved_like_the_storage(tmp_path: Path) -> None:
@@ -41,6 +45,8 @@ def test_a_feed_is_valid_and_fill_from_is_resolved_like_the_storage(tmp_path: Pa
                             "exchanges: [bybit], fill_from: history.sqlite}")
     assert config.feed.fill_from == str(tmp_path / "history.sqlite")
     assert config.feed_exchanges == ("bybit",)
+    shared = load(tmp_path, "feed: {source: 'redis://127.0.0.1:6379/1', fill_from: 'postgresql://rec@db:5432/liq'}")
+    assert shared.feed.fill_from == "postgresql://rec@db:5432/liq"  # a shared store's URL: not a path to resolve
     assert load(tmp_path, "exchanges: [binance, okx]").feed_exchanges == ("binance", "okx")
     assert BotConfig().feed.source is None and BotConfig().feed.publish is None  # the default: no feed
 

@@ -1,6 +1,6 @@
 """``liquidation-hunter record --publish`` as its own process (issue 17): every event the recorder stores is
 appended to ``liq:<exchange>`` once (a frame the venue sends twice is stored and published once), with the
-publisher's epoch and numbers 1, 2, 3 ..."""
+publisher's epoch and numbers 1, 2, 3 ...; and a trading bot (``run``) with ``feed.publish`` does the same."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot_process import GUARDED_CLI, ROOT, log_events, wait_for
-from fakes.binance import FakeBinance
+from bot_process import GUARDED_CLI, ROOT, log_events, started_bot, wait_for
+from fakes.binance import FakeBinance, FakeBinanceRest
 from redis_server import redis_server
 
 from liquidation_hunter.feed.codec import decode
@@ -71,3 +71,46 @@ def test_record_publishes_every_stored_event_once(tmp_path: Path) -> None:
             assert sorted(store.events()) == sorted(e.event for e in entries)
         stopped = log_events(log, "recorder_stopped")[0]
         assert (stopped["published"], stopped["publish_dropped"]) == (6, 0)
+
+
+BOT_CONFIG = """\
+mode: paper
+symbols: [BTCUSDT, ETHUSDT]
+exchange:
+  ws_url: {ws}
+  rest_url: {rest}
+schedule:
+  heartbeat: 1
+storage:
+  path: books.sqlite
+  events: events.sqlite
+logging:
+  format: json
+feed:
+  publish: {redis}
+"""
+
+
+def test_a_trading_bot_with_feed_publish_publishes_what_it_accepts(tmp_path: Path) -> None:
+    """``run`` with ``feed.publish``: the bot holds the venue's connection and the other bots read the feed."""
+    now = time.time_ns() // 1_000_000
+    with redis_server(tmp_path / "redis") as server, FakeBinance(ping_interval=None) as ws, \
+            FakeBinanceRest(symbols=("BTCUSDT", "ETHUSDT"), prices={"BTCUSDT": 100.0, "ETHUSDT": 100.0}) as rest:
+        config = tmp_path / "bot.yaml"
+        config.write_text(BOT_CONFIG.format(ws=ws.market_url, rest=rest.base_url, redis=server.url), encoding="utf-8")
+        log = tmp_path / "bot.log"
+        with started_bot(config, log) as bot:
+            wait_for(lambda: log_events(log, "loop_started"), "the bot to start", log, bot=bot)
+            assert ws.wait_for_connections(1, timeout=10)
+            time.sleep(0.3)  # subscribed
+            frames = [frame(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i) for i in range(4)]
+            for f in frames:
+                ws.publish_force_order(f)
+            client = server.client()
+            wait_for(lambda: client.xlen("liq:binance") >= 4, "four entries in liq:binance", log, bot=bot)
+        assert bot.returncode == 0
+        entries = [decode(fields) for _, fields in server.client().xrange("liq:binance")]
+        assert [e.seq for e in entries] == [1, 2, 3, 4]
+        with EventStore.open_readonly(tmp_path / "events.sqlite") as store:
+            assert sorted(store.events()) == sorted(e.event for e in entries)
+        assert log_events(log, "feed_published")[0]["published"] == 4
