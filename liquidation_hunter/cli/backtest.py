@@ -206,9 +206,9 @@ def _run(args: argparse.Namespace) -> int:
         report = read_events(events_path or args.events, symbols=args.symbol, since_ms=since, until_ms=end)
         events, rejected = report.events, sum(report.rejected.values())
         # a shared PostgreSQL store is named by its URL (masked) and its events' digest: it has no file to hash
-        files.append({"role": "events", "name": events_path.name, "sha256": _sha256(events_path)}
-                     if events_path is not None else
-                     {"role": "events", "name": mask_url(args.events), "sha256": events_digest(events)})
+        events_name = events_path.name if events_path is not None else mask_url(args.events)
+        files.append({"role": "events", "name": events_name,
+                      "sha256": _sha256(events_path) if events_path is not None else events_digest(events)})
     prices = history.prices if history is not None else load_prices(args.prices)
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
     files += [{"role": "depth", "name": Path(name).name, "sha256": _sha256(Path(name))} for name in args.depth or []]
@@ -216,8 +216,7 @@ def _run(args: argparse.Namespace) -> int:
     estimated = {history.history.symbol: history.history.bars} if history is not None else None
     if rejected:
         inputs["events_rejected"] = rejected
-        print(f"warning: {rejected} lines of {files[-1]['name']} are not liquidation events; skipped",
-              file=sys.stderr)
+        print(f"warning: {rejected} lines of {events_name} are not liquidation events; skipped", file=sys.stderr)
     out = Path(args.out) if args.out else None
     tty = sys.stderr.isatty()
 
