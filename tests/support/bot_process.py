@@ -109,6 +109,31 @@ def wait_for(predicate: Callable[[], Any], what: str, log: Path, *, bot: subproc
         raise AssertionError(f"{problem}; the bot's log ends:\n{tail}")
 
 
+PAPER_BOT = """\
+mode: paper
+symbols: [BTCUSDT, ETHUSDT]
+exchange:
+  ws_url: {ws}
+  rest_url: {rest}
+schedule:
+  heartbeat: 1
+storage:
+  path: books.sqlite
+  events: {events}
+logging:
+  format: json
+"""
+"""A paper bot on BTCUSDT and ETHUSDT against the fakes (``ws``, ``rest``), recording into ``events``; a test
+appends its own sections."""
+
+
+def force_order(symbol: str, t: int, price: float) -> dict[str, Any]:
+    """A ``forceOrder`` payload: a long of 1 ``symbol`` liquidated (a SELL filled at ``price``) at ``t`` ms."""
+    return {"e": "forceOrder", "E": t + 3, "o": {"s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "1",
+                                               "p": str(price * 0.99), "ap": str(price), "X": "FILLED", "l": "1",
+                                               "z": "1", "T": t}}
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 nothing listens on (the OS's pick, released at once)."""
     with socket.socket() as sock:

@@ -7,34 +7,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from bot_process import log_events, started_bot, wait_for
+from bot_process import PAPER_BOT, force_order, log_events, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 from postgres_server import PostgresServer, fresh_database
 
 from live_heatmap.store.stores import open_event_store
-
-CONFIG = """\
-mode: paper
-symbols: [BTCUSDT, ETHUSDT]
-exchange:
-  ws_url: {ws}
-  rest_url: {rest}
-schedule:
-  heartbeat: 1
-storage:
-  path: books.sqlite
-  events: {url}
-logging:
-  format: json
-"""
-
-
-def frame(symbol: str, t: int, price: float) -> dict[str, Any]:
-    return {"e": "forceOrder", "E": t + 3, "o": {"s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "1",
-                                               "p": str(price * 0.99), "ap": str(price), "X": "FILLED", "l": "1",
-                                               "z": "1", "T": t}}
 
 
 def stored(url: str) -> int:
@@ -49,14 +27,14 @@ def test_a_bot_records_into_postgresql_and_warm_starts_from_it_after_a_kill(post
     with FakeBinance(ping_interval=None) as ws, \
             FakeBinanceRest(symbols=("BTCUSDT", "ETHUSDT"), prices={"BTCUSDT": 100.0, "ETHUSDT": 100.0}) as rest:
         config = tmp_path / "bot.yaml"
-        config.write_text(CONFIG.format(ws=ws.market_url, rest=rest.base_url, url=url), encoding="utf-8")
+        config.write_text(PAPER_BOT.format(ws=ws.market_url, rest=rest.base_url, events=url), encoding="utf-8")
         log = tmp_path / "bot.log"
         with started_bot(config, log) as bot:
             wait_for(lambda: log_events(log, "loop_started"), "the bot to start", log, bot=bot)
             assert ws.wait_for_connections(1, timeout=10)
             time.sleep(0.3)  # subscribed
             for i in range(5):
-                ws.publish_force_order(frame(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i))
+                ws.publish_force_order(force_order(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i))
             wait_for(lambda: stored(url) == 5, "five events in PostgreSQL", log, bot=bot)
             bot.kill()  # SIGKILL: no stop, no last flush
             bot.wait(10)

@@ -9,9 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from bot_process import GUARDED_CLI, ROOT, log_events, started_bot, wait_for
+from bot_process import GUARDED_CLI, PAPER_BOT, ROOT, force_order, log_events, started_bot, wait_for
 from fakes.binance import FakeBinance, FakeBinanceRest
 from redis_server import redis_server
 
@@ -32,12 +31,6 @@ logging:
 """
 
 
-def frame(symbol: str, t: int, price: float) -> dict[str, Any]:
-    return {"e": "forceOrder", "E": t + 3, "o": {"s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "1",
-                                               "p": str(price * 0.99), "ap": str(price), "X": "FILLED", "l": "1",
-                                               "z": "1", "T": t}}
-
-
 def test_record_publishes_every_stored_event_once(tmp_path: Path) -> None:
     now = time.time_ns() // 1_000_000
     with redis_server(tmp_path / "redis") as server, FakeBinance(ping_interval=None) as ws:
@@ -51,7 +44,7 @@ def test_record_publishes_every_stored_event_once(tmp_path: Path) -> None:
             wait_for(lambda: log_events(log, "recorder_started"), "the recorder to start", log, bot=recorder)
             assert ws.wait_for_connections(1, timeout=10)
             time.sleep(0.3)  # subscribed
-            frames = [frame(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i) for i in range(6)]
+            frames = [force_order(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i) for i in range(6)]
             for f in [*frames, frames[2]]:  # the venue sends one twice (a reconnect's overlap)
                 ws.publish_force_order(f)
             client = server.client()
@@ -73,22 +66,7 @@ def test_record_publishes_every_stored_event_once(tmp_path: Path) -> None:
         assert (stopped["published"], stopped["publish_dropped"]) == (6, 0)
 
 
-BOT_CONFIG = """\
-mode: paper
-symbols: [BTCUSDT, ETHUSDT]
-exchange:
-  ws_url: {ws}
-  rest_url: {rest}
-schedule:
-  heartbeat: 1
-storage:
-  path: books.sqlite
-  events: events.sqlite
-logging:
-  format: json
-feed:
-  publish: {redis}
-"""
+BOT_CONFIG = PAPER_BOT + "feed:\n  publish: {redis}\n"
 
 
 def test_a_trading_bot_with_feed_publish_publishes_what_it_accepts(tmp_path: Path) -> None:
@@ -97,13 +75,14 @@ def test_a_trading_bot_with_feed_publish_publishes_what_it_accepts(tmp_path: Pat
     with redis_server(tmp_path / "redis") as server, FakeBinance(ping_interval=None) as ws, \
             FakeBinanceRest(symbols=("BTCUSDT", "ETHUSDT"), prices={"BTCUSDT": 100.0, "ETHUSDT": 100.0}) as rest:
         config = tmp_path / "bot.yaml"
-        config.write_text(BOT_CONFIG.format(ws=ws.market_url, rest=rest.base_url, redis=server.url), encoding="utf-8")
+        config.write_text(BOT_CONFIG.format(ws=ws.market_url, rest=rest.base_url, events="events.sqlite",
+                                                  redis=server.url), encoding="utf-8")
         log = tmp_path / "bot.log"
         with started_bot(config, log) as bot:
             wait_for(lambda: log_events(log, "loop_started"), "the bot to start", log, bot=bot)
             assert ws.wait_for_connections(1, timeout=10)
             time.sleep(0.3)  # subscribed
-            frames = [frame(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i) for i in range(4)]
+            frames = [force_order(("BTCUSDT", "ETHUSDT")[i % 2], now - 5_000 + i, 100.0 + i) for i in range(4)]
             for f in frames:
                 ws.publish_force_order(f)
             client = server.client()
