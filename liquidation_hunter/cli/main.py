@@ -22,8 +22,9 @@ from liquidation_hunter.cli.heatmap import add_heatmap_parser, parse_exchanges_o
 from liquidation_hunter.cli.history import add_history_parsers
 from liquidation_hunter.cli.serve import add_serve_parser
 from liquidation_hunter.cli.validate import add_validate_parser
+from liquidation_hunter.config.feed import REDIS_URL
 from liquidation_hunter.config.model import BotConfig, ConfigFileError, load_config
-from liquidation_hunter.config.sections import MEMORY, REDIS_URL
+from liquidation_hunter.config.sections import MEMORY
 from liquidation_hunter.data.prices import load_prices
 from liquidation_hunter.signals.hunter import LiquidationHunter
 from liquidation_hunter.signals.rules import HunterConfig

@@ -35,6 +35,7 @@ from msgspec import field
 from msgspec.structs import replace
 
 from liquidation_hunter.config.alerts import AlertsConfig
+from liquidation_hunter.config.feed import FeedConfig
 from liquidation_hunter.config.loader import parse_yaml
 from liquidation_hunter.config.secrets import SECRET_ENV, Secrets, environment_secrets, find_secret_key
 from liquidation_hunter.config.sections import (
@@ -42,7 +43,6 @@ from liquidation_hunter.config.sections import (
     ApiConfig,
     EstimatedConfig,
     ExchangeConfig,
-    FeedConfig,
     LoggingConfig,
     OrderbookConfig,
     RiskConfig,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +27,7 @@ from live_heatmap.stream.settings import BYBIT_LINEAR_URL, OKX_PUBLIC_URL
 from live_heatmap.stream.subscriptions import BINANCE_MARKET_URL, BINANCE_PUBLIC_URL
 
 __all__ = ["BUILTIN_STRATEGIES", "MEMORY", "ApiConfig", "BybitConfig", "EstimatedConfig", "ExchangeConfig",
-           "FeedConfig", "HttpUrl", "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig",
+           "HttpUrl", "LoggingConfig", "OkxConfig", "OrderbookConfig", "RiskConfig", "ScheduleConfig",
            "StatsConfig", "StorageConfig", "StrategyConfig", "Timeout", "TimeoutsConfig", "Usdt", "VenuesConfig",
            "is_module_name"]
 
@@ -456,61 +455,3 @@ class StatsConfig(Settings, frozen=True):
                                     f"{self.moderate})", self.extreme)
         if self.max_samples < self.min_history:
             raise ConfigError.wrong("max_samples", f"at least min_history ({self.min_history})", self.max_samples)
-
-
-REDIS_URL = re.compile(r"rediss?://[^\s/?#@]+(/[0-9]{0,2})?")
-"""``redis://host:port/db`` (``rediss://``: TLS); no credentials (checked apart, so a password is never echoed)."""
-
-
-class FeedConfig(Settings, frozen=True):
-    """``feed``: one liquidation feed for many bots over Redis Streams (issue 17, ``docs/FEED.md``). ``publish``:
-    where ``record`` appends every event it stores (``XADD liq:<exchange> MAXLEN ~ maxlen``); ``source``: where a
-    bot reads them instead of opening the venues' liquidation streams. A Redis password comes only from the
-    environment (``REDIS_PASSWORD``), never from the URL."""
-
-    publish: str | None = None
-    """``record`` publishes to this Redis (null: it does not publish)."""
-    maxlen: Annotated[int, Meta(ge=1_000, le=1_000_000_000)] = 1_000_000
-    """Entries kept per stream (approximately: ``MAXLEN ~``); a bot stopped for longer than these last finds a
-    gap (filled from ``fill_from`` when set)."""
-    buffer: Annotated[int, Meta(ge=1_000, le=10_000_000)] = 200_000
-    """Events the publisher holds while Redis is unreachable; past it the oldest are dropped and counted."""
-    source: str | None = None
-    """The bot reads its liquidations from this Redis (null: from the venues, the default)."""
-    exchanges: tuple[str, ...] | None = None
-    """The venues' streams read (``liq:<exchange>``); null: the config's ``exchanges``."""
-    fill_from: Annotated[FilePath | None, Meta(description=(
-        "an event store: a file path, a postgresql:// URL without a password, or null"))] = None
-    """A gap (stream trimmed past the bot's last id, entries lost by a Redis restart) is filled from this event
-    store (the publisher's ``storage.events``): a file resolved like ``storage.path``, or a ``postgresql://`` URL
-    (a shared store, its password from ``PGPASSWORD``/``PGPASSFILE``); null: counted only."""
-    block_ms: Annotated[int, Meta(ge=10, le=60_000)] = 1_000
-    """How long one ``XREAD BLOCK`` waits for new entries (the stop's latency)."""
-
-    def check(self) -> None:
-        for key in ("publish", "source"):
-            url = getattr(self, key)
-            if url is not None and "@" in url:
-                raise ConfigError.wrong(key, "a URL without credentials (a password comes from REDIS_PASSWORD in "
-                                        "the environment)", "<a URL with credentials>")
-            if url is not None and not REDIS_URL.fullmatch(url):
-                raise ConfigError.wrong(key, "a Redis URL such as redis://127.0.0.1:6379/0", url)
-        if self.exchanges is not None:
-            if not self.exchanges:
-                raise ConfigError.wrong("exchanges", "null or a list of venues", [])
-            for i, name in enumerate(self.exchanges):
-                if name not in {"binance", "bybit", "okx"}:
-                    raise ConfigError.wrong(f"exchanges[{i}]", "one of binance, bybit, okx", name)
-        if self.fill_from is not None and self.source is None:
-            raise ConfigError.wrong("fill_from", "null without feed.source (only a bot on a feed fills gaps)",
-                                    mask_url(self.fill_from))
-        if self.fill_from is not None and is_postgres_url(self.fill_from) and password_in(self.fill_from):
-            raise ConfigError.wrong("fill_from", "a postgresql:// URL without a password (secrets never in a config "
-                                    "file: set PGPASSWORD or PGPASSFILE)", mask_url(self.fill_from))
-
-    def resolved(self, config_file: str | None) -> FeedConfig:
-        """``fill_from`` resolved against ``config_file``'s folder, as ``storage.path`` (a URL unchanged)."""
-        if self.fill_from is None or is_postgres_url(self.fill_from):
-            return self
-        base = os.path.dirname(os.path.abspath(config_file)) if config_file is not None else os.getcwd()
-        return replace(self, fill_from=os.path.normpath(os.path.join(base, os.path.expanduser(self.fill_from))))
