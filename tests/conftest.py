@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from netguard import InternetAccessError, install_network_guard
 from postgres_server import PostgresServer, PostgresUnavailable, fresh_database, running_postgres
 
@@ -70,3 +72,19 @@ def new_store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Callable
 def store_target(new_store_target: Callable[[], str]) -> str:
     """Where a test's event store lives: a new SQLite file, or a new PostgreSQL database."""
     return new_store_target()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """A test that configures logging for a process (``run_recorder``, ``record``, ``configure_logging``): structlog
+    and the root logger put back afterwards (the captured stdout it was given is closed after the test)."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from live_heatmap.common.errors import first_line
+
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "ClusterError", "check_scheduler", "run_on_cluster"]
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -49,11 +51,6 @@ def _call(function: Callable[..., R], task: Any, shared: Sequence[Any]) -> R:
     return function(task, *shared)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def run_on_cluster(address: str, function: Callable[..., R], tasks: Sequence[T], shared: Sequence[Any], *,
                    progress: Callable[[float], None] | None = None,
                    timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[R]:
@@ -68,7 +65,7 @@ def run_on_cluster(address: str, function: Callable[..., R], tasks: Sequence[T],
     try:
         client = dask.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ClusterError(f"--scheduler {address}: cannot reach the Dask scheduler ({_first_line(exc)})") from None
+        raise ClusterError(f"--scheduler {address}: cannot reach the Dask scheduler ({first_line(exc, 200)})") from None
     with client:
         try:
             [inputs] = client.scatter([tuple(shared)], broadcast=True, hash=False)
@@ -79,7 +76,7 @@ def run_on_cluster(address: str, function: Callable[..., R], tasks: Sequence[T],
             results: list[R] = client.gather(futures)
         except dask.KilledWorker as exc:
             raise ClusterError(f"--scheduler {address}: the cluster gave up on a combination "
-                               f"({_first_line(exc)})") from None
+                               f"({first_line(exc, 200)})") from None
         except ModuleNotFoundError as exc:
             raise ClusterError(f"--scheduler {address}: a worker cannot import {exc.name}; install the same "
                                "liquidation-hunter on the workers") from None

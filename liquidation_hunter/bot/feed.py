@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import structlog
 from msgspec.structs import replace
 
+from liquidation_hunter.bot.app import Service
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.feed.client import connect
 from liquidation_hunter.feed.consumer import CursorBook, FeedConsumer
 from liquidation_hunter.feed.publisher import FeedPublisher
 from live_heatmap import LiveLiquidationHeatmap
 
-__all__ = ["feed_consumer", "feed_publisher", "on_feed"]
+__all__ = ["feed_consumer", "on_feed", "publisher_service"]
+
+log = structlog.get_logger("liquidation_hunter.feed")
 
 
 def on_feed(config: BotConfig) -> BotConfig:
@@ -40,6 +44,18 @@ def feed_consumer(config: BotConfig, heatmap: LiveLiquidationHeatmap, books: Cur
                         clock=clock)
 
 
-def feed_publisher(config: BotConfig, url: str, *, clock: Callable[[], int]) -> FeedPublisher:
-    """A publisher to ``url`` (``--publish`` or ``feed.publish``), not started."""
-    return FeedPublisher(connect(url), maxlen=config.feed.maxlen, buffer=config.feed.buffer, clock=clock)
+def publisher_service(config: BotConfig, url: str, heatmap: LiveLiquidationHeatmap, *,
+                      clock: Callable[[], int]) -> tuple[FeedPublisher, Service]:
+    """A publisher to ``url`` (``record --publish``, or ``feed.publish`` of ``record`` or ``run``) of every event
+    ``heatmap`` accepts, and the service that starts it (attached) and stops it (what is queued sent first)."""
+    publisher = FeedPublisher(connect(url), maxlen=config.feed.maxlen, buffer=config.feed.buffer, clock=clock)
+
+    def start() -> None:
+        publisher.attach(heatmap).start()
+        log.info("feed_publishing", url=url, maxlen=config.feed.maxlen)
+
+    def stop() -> None:
+        publisher.stop(timeout=1.0)
+        log.info("feed_published", **publisher.stats())
+
+    return publisher, Service("publisher", start, stop)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import structlog
 
 from liquidation_hunter.bot.app import App, Service
-from liquidation_hunter.bot.feed import feed_publisher
+from liquidation_hunter.bot.feed import publisher_service
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.venues import VenueStreams, venue_streams
 from liquidation_hunter.config.model import BotConfig
@@ -67,7 +67,8 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
                         clock=clock).attach(heatmap)
     stream = venue_streams(config, heatmap, now_ms=clock(), mark_price=False)
     target = publish or config.feed.publish
-    publisher = None if target is None else feed_publisher(config, target, clock=clock).attach(heatmap)
+    publisher, publishing = (None, None) if target is None else publisher_service(config, target, heatmap,
+                                                                                   clock=clock)
     heartbeat = _Heartbeat(config.schedule.heartbeat, heatmap, stream, recorder, clock,
                            publisher=publisher)
 
@@ -76,7 +77,7 @@ def run_recorder(config: BotConfig, *, clock: Callable[[], int] = system_clock_m
         store.close()
 
     app = App([Service("recorder", recorder.start, stop_recorder),
-               *([] if publisher is None else [Service("publisher", publisher.start, publisher.stop)]),
+               *([] if publishing is None else [publishing]),
                Service("backfill", lambda: stream.backfill(config, heatmap), lambda: None),
                Service("stream", stream.start, lambda: stream.stop(timeout=1.5)),
                Service("heartbeat", heartbeat.start, heartbeat.stop)])

@@ -41,7 +41,7 @@ from liquidation_hunter.bot.app import App, Service
 from liquidation_hunter.bot.assembly import check_layers, check_strategy, configured_strategy, stream_settings
 from liquidation_hunter.bot.engine import JOBS, Bot
 from liquidation_hunter.bot.estimated import EstimatedInputs
-from liquidation_hunter.bot.feed import feed_consumer, feed_publisher, on_feed
+from liquidation_hunter.bot.feed import feed_consumer, on_feed, publisher_service
 from liquidation_hunter.bot.liquidity import LiquidityInputs
 from liquidation_hunter.bot.logs import configure_logging
 from liquidation_hunter.bot.price_history import PriceHistory
@@ -297,19 +297,7 @@ def _publisher(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Se
     """With ``feed.publish``, every event the heatmap accepts also appended to that Redis (as ``record
     --publish``): a trading bot that holds the venues' connections for the bots reading the feed."""
     url = config.feed.publish
-    if url is None:
-        return []
-    publisher = feed_publisher(config, url, clock=clock)
-
-    def start() -> None:
-        publisher.attach(bot.heatmap).start()
-        log.info("feed_publishing", url=url, maxlen=config.feed.maxlen)
-
-    def stop() -> None:
-        publisher.stop(timeout=1.0)
-        log.info("feed_published", **publisher.stats())
-
-    return [Service("publisher", start, stop)]
+    return [] if url is None else [publisher_service(config, url, bot.heatmap, clock=clock)[1]]
 
 
 def _backfill(config: BotConfig, bot: Bot) -> list[Service]:
@@ -350,7 +338,7 @@ def _recorder(config: BotConfig, bot: Bot, clock: Callable[[], int]) -> list[Ser
         recorder = parts["recorder"] = Recorder(store, retention_days=config.storage.retention_days, clock=clock)
         recorder.attach(bot.heatmap).start()
         if isinstance(bot.stream, FeedConsumer):  # the feed's cursor is committed once the recorder stored the events
-            bot.stream.durable = lambda: recorder.flush() >= 0 and recorder.pending == 0
+            bot.stream.durable = recorder.flushed
         log.info("warm_start", events=loaded, path=store.path)
 
     def stop() -> None:

@@ -28,10 +28,11 @@ from typing import Any
 
 from liquidation_hunter.config.model import BotConfig, load_config
 from liquidation_hunter.data.prices import load_prices
+from live_heatmap.common.errors import first_line
 from live_heatmap.common.timeparse import parse_time_ms
 from live_heatmap.store.history import read_events
 from live_heatmap.store.parquet import dataset_sha256
-from live_heatmap.store.target import is_postgres_url, mask_url
+from live_heatmap.store.target import is_postgres_url, source_exists, source_name
 
 __all__ = ["add_backtest_parser", "cmd_backtest"]
 
@@ -112,8 +113,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except (ValueError, OSError) as exc:  # BacktestError, PriceFileError and ConfigFileError are ValueErrors
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 
@@ -198,17 +198,16 @@ def _run(args: argparse.Namespace) -> int:
     files = [{"role": "config", "name": Path(args.config).name, "sha256": _sha256(Path(args.config))}]
     events: list[Any] = []
     rejected = 0
-    events_path = Path(args.events) if args.events is not None and not is_postgres_url(args.events) else None
     if args.events is not None:
-        if events_path is not None and not events_path.exists():
-            raise ValueError(f"--events {events_path}: no such file")
+        if not source_exists(args.events):
+            raise ValueError(f"--events {args.events}: no such file")
         since = None if start is None else start - _warm_up_ms(config, grid or {})
-        report = read_events(events_path or args.events, symbols=args.symbol, since_ms=since, until_ms=end)
+        report = read_events(args.events, symbols=args.symbol, since_ms=since, until_ms=end)
         events, rejected = report.events, sum(report.rejected.values())
-        # a shared PostgreSQL store is named by its URL (masked) and its events' digest: it has no file to hash
-        events_name = events_path.name if events_path is not None else mask_url(args.events)
-        files.append({"role": "events", "name": events_name,
-                      "sha256": _sha256(events_path) if events_path is not None else events_digest(events)})
+        events_name = source_name(args.events)
+        # a shared PostgreSQL store has no file to hash: it is named by its (masked) URL and its events' digest
+        files.append({"role": "events", "name": events_name, "sha256": events_digest(events)
+                      if is_postgres_url(args.events) else _sha256(Path(args.events))})
     prices = history.prices if history is not None else load_prices(args.prices)
     files += [{"role": "prices", "name": s.name, "sha256": s.sha256} for s in prices.sources]
     files += [{"role": "depth", "name": Path(name).name, "sha256": _sha256(Path(name))} for name in args.depth or []]

@@ -28,7 +28,7 @@ from live_heatmap.grid import build_grid
 from live_heatmap.heatmap import venue_codes
 from live_heatmap.stats import DEFAULT_BANDWIDTH, density_profile
 from live_heatmap.store.history import load_events
-from live_heatmap.store.target import is_postgres_url, mask_url
+from live_heatmap.store.target import mask_url, source_exists
 from live_heatmap.venue import VENUES_BY_CODE, Venue
 
 __all__ = ["add_heatmap_parser", "cmd_heatmap"]
@@ -200,9 +200,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
                 return _error(f"{args.config}: storage.events is null (nothing recorded); give --events FILE")
     if source is None:
         return _error("give the recording with --events FILE (or --config: its storage.events)")
-    path: str | Path = source if is_postgres_url(source) else Path(source)  # a URL: a PostgreSQL store
-    if isinstance(path, Path) and not path.exists():
-        return _error(f"{path}: no such file")
+    if not source_exists(source):  # a file, a Parquet dataset's directory or a postgresql:// URL
+        return _error(f"{source}: no such file")
+    shown = mask_url(source)
     decay = args.decay_minutes if args.decay_minutes is not None else (
         cluster_config.time_decay_minutes if cluster_config else 60.0)
     if not (math.isfinite(decay) and decay > 0):
@@ -214,24 +214,23 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     horizon_ms = int((cluster_config or HeatmapConfig(time_decay_minutes=decay)).horizon_minutes * 60_000)
     since_ms = None if at_ms is None else at_ms - window_ms - horizon_ms
     try:
-        events = load_events(path, symbols=[symbol], since_ms=since_ms,
+        events = load_events(source, symbols=[symbol], since_ms=since_ms,
                              until_ms=None if at_ms is None else at_ms + 1)  # its end is exclusive, ours inclusive
     except (OSError, ValueError) as exc:
-        shown = mask_url(str(path))
         return _error(f"{shown}: {exc}" if shown not in str(exc) else str(exc))
     if exchanges is not None:
         available = sorted({e.exchange for e in events}, key=lambda v: Venue(v).code)
         events = [e for e in events if e.exchange in exchanges]
         if not events:
-            return _error(f"no {symbol} liquidations from {', '.join(exchanges)} in {mask_url(str(path))} (it holds "
+            return _error(f"no {symbol} liquidations from {', '.join(exchanges)} in {shown} (it holds "
                           f"{', '.join(available) or 'none'})")
     end_ms = at_ms if at_ms is not None else max((e.trade_time for e in events), default=0)
     start_ms = end_ms - window_ms
     if not events and at_ms is None:
-        return _error(f"no {symbol} liquidations in {mask_url(str(path))}")
+        return _error(f"no {symbol} liquidations in {shown}")
     if not any(start_ms <= e.trade_time <= end_ms for e in events):
         return _error(f"no {symbol} liquidations between {_when(start_ms)} and {_when(end_ms)} in "
-                      f"{mask_url(str(path))}")
+                      f"{shown}")
 
     price_points = None
     price_label = None

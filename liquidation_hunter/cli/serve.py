@@ -10,13 +10,12 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from liquidation_hunter.config.model import BotConfig, load_config
 from liquidation_hunter.config.sections import MEMORY, ApiConfig
 from live_heatmap.common.timeparse import parse_time_ms
-from live_heatmap.store.target import is_postgres_url
+from live_heatmap.store.target import source_exists
 
 __all__ = ["add_serve_parser", "cmd_serve"]
 
@@ -58,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         events = args.events or (config.storage.events if config is not None else None)
         if not events:
             raise ValueError("serve needs --events FILE_OR_DB (or a --config with storage.events)")
-        if not is_postgres_url(events) and not Path(events).exists():  # a file, a Parquet dataset's directory
+        if not source_exists(events):  # a file, a Parquet dataset's directory or a postgresql:// URL
             raise ValueError(f"{'--events' if args.events else 'storage.events'} {events}: no such file")
         host = args.host or api.host
         port = api.port if args.port is None else args.port

@@ -33,7 +33,7 @@ from live_heatmap.estimated.marks import LastPrice
 from live_heatmap.estimated.replay import ModelStates
 from live_heatmap.estimated.validation import LAG_MS, Event, Interval, Score
 from live_heatmap.store.history import load_events
-from live_heatmap.store.target import is_postgres_url, mask_url
+from live_heatmap.store.target import mask_url, source_exists, source_name
 
 __all__ = ["add_validate_parser", "cmd_validate"]
 
@@ -92,8 +92,8 @@ def add_validate_parser(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    path: Path | str = args.events if is_postgres_url(args.events) else Path(args.events)  # a URL: a shared store
-    if isinstance(path, Path) and not path.exists():  # a file, or a Parquet dataset's directory
+    path = args.events  # a file, a Parquet dataset's directory or a postgresql:// URL
+    if not source_exists(path):
         raise ValueError(f"--events {path}: no such file")
     for flag, value in (("--max-age-minutes", args.max_age_minutes), ("--session-gap-minutes",
                                                                        args.session_gap_minutes)):
@@ -104,7 +104,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ValueError(f"--events {exc}") from None
     if not loaded:
-        raise ValueError(f"{mask_url(str(path))} holds no liquidation events")
+        raise ValueError(f"{mask_url(path)} holds no liquidation events")
     events = [Event(symbol_key(e.symbol), e.trade_time, str(e.side), e.price, e.notional) for e in loaded]
     stale = int(args.max_age_minutes * 60_000)
     predictor = args.predictor or ("model" if args.history else "recent-prints")
@@ -148,7 +148,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         origin = "marks from the events themselves (the symbol's last liquidation price before each event's state)"
     report = evaluate(events, mark_at, predictor, state_at=states, gap_minutes=args.session_gap_minutes,
                       seed=args.seed)
-    name = path.name if isinstance(path, Path) else mask_url(path)
+    name = source_name(path)
     if args.json:
         print(json.dumps(_as_json(report, predictor, name, origin, model), indent=2))
     else:

@@ -46,6 +46,7 @@ from liquidation_hunter.data.open_interest import (
     open_interest_history,
 )
 from liquidation_hunter.data.prices import KlineBars, load_kline_bars
+from live_heatmap.common.errors import first_line
 from live_heatmap.store.parquet import check_magic, connect, day_of, partition_files, write_partitions
 
 __all__ = ["EXCHANGE", "HistoryExport", "dataset_symbols", "export_history", "is_history_dataset", "read_klines",
@@ -192,8 +193,7 @@ def _read_files(root: Path, files: Sequence[Path], columns: Sequence[str], key: 
         with connect() as db:
             found = db.execute(sql, [[str(f) for f in files]]).fetchnumpy()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{root}: not a Parquet dataset of {_WHAT} ({first[:160]})") from None
+        raise ValueError(f"{root}: not a Parquet dataset of {_WHAT} ({first_line(exc, 160)})") from None
     return {c: np.asarray(found[c], dtype=np.int64 if c in ("open_time", "close_time", "time_ms") else np.float64)
             for c in columns}
 

@@ -143,6 +143,7 @@ class FeedConsumer:
     def _take(self, stream: str, entries: Sequence[tuple[Any, Any]]) -> None:
         batch: list[LiquidationEvent] = []
         cursor = self.cursors.get(stream)
+        now = self.clock()  # the read's time, on every cursor it makes
         for raw_id, fields in entries:
             entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             self._read_from[stream] = entry_id
@@ -152,7 +153,7 @@ class FeedConsumer:
                 self.rejected += 1
                 log.warning("feed_entry_rejected", stream=stream, id=entry_id, error=f"{type(exc).__name__}: {exc}")
                 continue
-            missed: int | None = 0
+            missed = 0
             if cursor is not None and entry.epoch == cursor.epoch:
                 if entry.seq <= cursor.seq:
                     self.duplicates += 1  # a publisher's batch sent again
@@ -174,8 +175,8 @@ class FeedConsumer:
             batch.append(entry.event)
             self.events += 1
             self.last_event_ms = entry.event.trade_time
-            cursor = FeedCursor(stream, entry_id, entry.epoch, entry.seq, entry.event.trade_time, self.clock(),
-                                gaps, lost, filled)
+            cursor = FeedCursor(stream, entry_id, entry.epoch, entry.seq, entry.event.trade_time, now, gaps, lost,
+                                filled)
         if batch:
             self.handler(batch)
         if cursor is not None and cursor is not self.cursors.get(stream):

@@ -3,8 +3,10 @@
 A gap is seen when an entry's sequence number jumps past the next expected one (the same publisher epoch): the
 missing numbers are the count. ``XINFO STREAM`` says why: the stream was trimmed past the bot's last id (its first
 entry is beyond it, or ``max-deleted-entry-id`` is: ``trimmed``), or the entries never came back after a Redis
-restart (AOF ``everysec`` keeps all but about the last second: ``lost``). A new publisher epoch whose first entries were
-trimmed away is a gap of unknown size (``missed`` None). Each gap is one log line, counted in the books' cursor
+restart (AOF ``everysec`` keeps all but about the last second: ``lost``). A new publisher epoch whose first entries
+the bot did not read counts those (``seq - 1``); what the previous publisher sent after the bot's cursor and the
+stream lost is not counted, and its time range is filled all the same. Each gap is one log line, counted in the
+books' cursor
 and in ``status``; with ``feed.fill_from`` the events of its time range are read from that event store and handed
 on like the feed's (the heatmap and the event store drop those they hold already).
 """
@@ -28,12 +30,12 @@ log = structlog.get_logger("liquidation_hunter.feed")
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Entries of ``stream`` missed between the bot's last entry (``after_id``, its event at ``from_ms``) and the
-    next one read (``until_ms``): ``missed`` entries (None: unknown), why (``trimmed``, ``lost``), and how many
+    next one read (``until_ms``): ``missed`` entries, why (``trimmed``, ``lost``), and how many
     events were filled from the store (None: no store configured)."""
 
     stream: str
     kind: str
-    missed: int | None
+    missed: int
     after_id: str
     from_ms: int
     until_ms: int

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from live_heatmap.common.errors import first_line
 from live_heatmap.side import Side
 from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import LiquidationEvent
@@ -277,8 +278,7 @@ def _query(root: Path, files: Sequence[Path], where: str, params: list[Any]) -> 
         with connect() as db:
             rows = db.execute(sql, [[str(f) for f in files], *params]).fetchall()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{root}: not a Parquet dataset of liquidations ({first[:160]})") from None
+        raise ValueError(f"{root}: not a Parquet dataset of liquidations ({first_line(exc, 160)})") from None
     names: dict[str, str] = {}
     return [LiquidationEvent(names.setdefault(s, s), _SIDES[d], p, q, e, t, x, bool(f), _VENUES[v], _KINDS[k], vs)
             for s, d, p, q, e, t, x, f, k, vs, v in rows]

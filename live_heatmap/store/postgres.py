@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, Self
 
 import structlog
 
+from live_heatmap.common.errors import first_line
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.side import Side
 from live_heatmap.store.interface import RowRefusedError
-from live_heatmap.store.schema import SCHEMA_VERSION, EventStoreError
+from live_heatmap.store.schema import COLUMNS, INDEXES, KEY, SCHEMA_VERSION, EventStoreError
 from live_heatmap.store.target import mask_url
 from live_heatmap.venue import PriceKind, Venue, chosen_venues
 from live_heatmap.wire.events import LiquidationEvent
@@ -56,8 +57,6 @@ _TABLE = f"""CREATE TABLE events (
     price_kind text NOT NULL DEFAULT '{PriceKind.FILL_AVG}' CHECK (price_kind IN ({
         ", ".join(f"'{k}'" for k in PriceKind)})),
     venue_symbol text NOT NULL DEFAULT '')"""
-_INDEXES = ("CREATE UNIQUE INDEX events_key ON events(symbol, trade_time, side, quantity, price, exchange)",
-            "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
 _DEPTH = """CREATE TABLE IF NOT EXISTS depth_runs (
     symbol text NOT NULL,
     side text NOT NULL CHECK (side = 'bid' OR side = 'ask'),
@@ -68,16 +67,11 @@ _DEPTH = """CREATE TABLE IF NOT EXISTS depth_runs (
     size double precision NOT NULL)"""
 _DEPTH_INDEX = "CREATE INDEX IF NOT EXISTS depth_runs_time ON depth_runs(symbol, start_ms)"
 _META = "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)"
-_COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
-            "venue_symbol")
 _INCOMING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS"
 _LOCK_KEY = 0x6C68_6576  # one advisory lock: two processes creating the tables at once do it once
 _PAGE = 8192
 _SIDES = {"long": Side.LONG, "short": Side.SHORT}
 _KEY = ("trade_time", "symbol", "side", "quantity", "price", "exchange")
-# Rows go into the table in the unique key's order, so writers appending overlapping batches at once take their
-# row locks in one order and wait for each other instead of deadlocking.
-_UNIQUE = "symbol, trade_time, side, quantity, price, exchange"
 
 
 def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
@@ -87,7 +81,7 @@ def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
         db = psycopg.connect(url, autocommit=True, connect_timeout=10,
                              options="-c default_transaction_read_only=on" if readonly else None)
     except psycopg.Error as exc:
-        raise EventStoreError(f"{mask_url(url)}: cannot connect to PostgreSQL ({_one_line(exc)})") from None
+        raise EventStoreError(f"{mask_url(url)}: cannot connect to PostgreSQL ({first_line(exc)})") from None
     return db
 
 
@@ -148,7 +142,7 @@ class PostgresEventStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 db.execute(_TABLE)
-                for sql in _INDEXES:
+                for sql in INDEXES:
                     db.execute(sql)
                 db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
@@ -174,7 +168,7 @@ class PostgresEventStore:
             try:
                 yield self._connection()
             except psycopg.OperationalError as exc:
-                raise ConnectionError(f"{self.path}: {_one_line(exc)}") from None
+                raise ConnectionError(f"{self.path}: {first_line(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -200,15 +194,17 @@ class PostgresEventStore:
             try:
                 with db.transaction(), db.cursor() as cur:
                     cur.execute(_INCOMING)
-                    with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY incoming ({COLUMNS}) FROM STDIN") as copy:
                         write = copy.write_row
                         for row in rows:
                             write(row)
-                    cur.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming "
-                                f"ORDER BY {_UNIQUE} ON CONFLICT DO NOTHING")
+                    # in the unique key's order: writers appending overlapping batches at once take their row
+                    # locks in one order and wait for each other instead of deadlocking
+                    cur.execute(f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM incoming "
+                                f"ORDER BY {KEY} ON CONFLICT DO NOTHING")
                     return cur.rowcount
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
-                raise RowRefusedError(_one_line(exc)) from None
+                raise RowRefusedError(first_line(exc)) from None
 
     def prune(self, older_than_ms: int, *, chunk: int = 5_000, max_chunks: int | None = None) -> int:
         """Delete events traded before ``older_than_ms``, ``chunk`` rows per transaction along the time index;
@@ -250,7 +246,7 @@ class PostgresEventStore:
 
     def _pages(self, where: list[str], params: list[Any]) -> Iterator[LiquidationEvent]:
         order = ", ".join(_KEY)
-        head = f"SELECT {_COLUMNS} FROM events"
+        head = f"SELECT {COLUMNS} FROM events"
         venues: dict[tuple[str, str, str], tuple[Venue, PriceKind, str]] = {}
         names: dict[str, str] = {}
         new, event, sides = tuple.__new__, LiquidationEvent, _SIDES
@@ -326,12 +322,6 @@ class PostgresEventStore:
             where.append("trade_time < %s")
             params.append(int(until_ms))
         return where, params
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first line of a driver's message (libpq's run over several lines)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _log() -> Any:

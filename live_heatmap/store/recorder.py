@@ -406,6 +406,12 @@ class Recorder:
         """Events queued or waiting for a retry: what a crash now would lose."""
         return len(self._queue) + len(self._retry)
 
+    def flushed(self) -> bool:
+        """Write what is queued now (:meth:`flush`); True when nothing is left pending, so everything handed to the
+        heatmap before the call is stored (what a feed's cursor waits for before it is committed)."""
+        self.flush()
+        return self.pending == 0
+
     def flush(self) -> int:
         """Write what is queued now, in one transaction; returns how many were new. Never raises: a failure
         is logged and counted, and the events are kept for the next flush."""

@@ -54,8 +54,11 @@ _TABLE = """CREATE TABLE events (
 # The unique key is LiquidationEvent.dedupe_key (the same tuple on two venues is two rows); it is also the
 # index of per-symbol reads, and the second one serves time-range reads over every symbol and pruning. Both
 # hold the whole read order, the exchange last, so reads come sorted straight from an index.
-_INDEXES = ("CREATE UNIQUE INDEX events_key ON events(symbol, trade_time, side, quantity, price, exchange)",
-            "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
+KEY = "symbol, trade_time, side, quantity, price, exchange"
+"""The unique key's columns, in the index's order."""
+INDEXES = (f"CREATE UNIQUE INDEX events_key ON events({KEY})",
+           "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
+"""The two indexes, the same statements in SQLite and in PostgreSQL (:mod:`live_heatmap.store.postgres`)."""
 _INDEXES_1 = ("events_symbol_time", "events_time")  # schema 1's, without the exchange
 COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
            "venue_symbol")
@@ -75,7 +78,7 @@ def has_events_table(db: sqlite3.Connection) -> bool:
 def create(db: sqlite3.Connection) -> None:
     """The table and indexes of a new store, and its version, inside the caller's transaction."""
     db.execute(_TABLE)
-    for sql in _INDEXES:
+    for sql in INDEXES:
         db.execute(sql)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
@@ -90,7 +93,7 @@ def migrate_from_1(db: sqlite3.Connection, path: str) -> int:
         db.execute(f"ALTER TABLE events ADD COLUMN {column}")
     for name in _INDEXES_1:
         db.execute(f"DROP INDEX IF EXISTS {name}")
-    for sql in _INDEXES:
+    for sql in INDEXES:
         db.execute(sql)
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return int(db.execute("SELECT count(*) FROM events").fetchone()[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-__all__ = ["POSTGRES_SCHEMES", "is_postgres_url", "mask_url", "password_in"]
+__all__ = ["POSTGRES_SCHEMES", "is_postgres_url", "mask_url", "password_in", "source_exists", "source_name"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -39,3 +39,14 @@ def mask_url(url: str) -> str:
         netloc = f"{user.split(':', 1)[0]}:***@{host}"
     query = "&".join(f"{k}={'***' if k.lower() == 'password' else v}" for k, v in parse_qsl(parts.query))
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def source_exists(target: str | os.PathLike[str]) -> bool:
+    """Whether a command's event source is there to read: a path that exists (a file, or a Parquet dataset's
+    directory), or a PostgreSQL URL (whether its server answers is known on connecting)."""
+    return is_postgres_url(target) or os.path.exists(target)
+
+
+def source_name(target: str | os.PathLike[str]) -> str:
+    """How a report names an event source: a path's file name, a URL masked."""
+    return mask_url(os.fspath(target)) if is_postgres_url(target) else os.path.basename(os.fspath(target))

@@ -8,7 +8,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -19,19 +18,6 @@ from live_heatmap import LiveLiquidationHeatmap
 
 KEY = "k3y-0123456789abcdef"
 SECRET = "s3cr3t-fedcba9876543210"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -29,7 +29,7 @@ def main(url: str, books_path: str, store_path: str, expected: int, fill_from: s
     books = Books.open(books_path, mode="paper", starting_wallet=1000.0)
     consumer = FeedConsumer(connect(url), EXCHANGES, lambda events: heatmap.ingest_many(list(events)), books,
                             start_ms=0, url=url, block_ms=200, fill_from=fill_from)
-    consumer.durable = lambda: recorder.flush() >= 0 and recorder.pending == 0
+    consumer.durable = recorder.flushed
     consumer.start()
     print(json.dumps({"started": True, "warmed": warmed}), flush=True)
     deadline = time.monotonic() + 120

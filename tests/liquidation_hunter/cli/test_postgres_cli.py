@@ -5,13 +5,10 @@ the config are one line and exit 2, the password never printed."""
 from __future__ import annotations
 
 import json
-import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from conftest import DATA, WIRE
 from postgres_server import PostgresServer, fresh_database
 
@@ -48,22 +45,6 @@ def test_import_and_export_through_a_postgresql_url(postgres_server: PostgresSer
     assert main(["export", "--db", db, "--symbol", "ETHUSDT", "--to", until, "--what", "clusters",
                  "--format", "json"]) == 0
     assert capsys.readouterr().out == from_pg and from_pg.startswith("[")
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """``record`` configures structlog and the root logger (on the captured stdout, closed after the test) before
-    it opens the store; put both back afterwards."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_logging")

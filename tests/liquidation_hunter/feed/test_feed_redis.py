@@ -53,6 +53,15 @@ def make_events(n: int, base_ms: int, *, exchanges: tuple[Venue, ...] = (Venue.B
     return out
 
 
+def read_to_the_end(server: RedisServer, books: Books, got: list[LiquidationEvent], fill_from: str) -> FeedConsumer:
+    """A consumer of ``liq:binance`` with its cursor in ``books``, polled until a read comes back empty."""
+    consumer = FeedConsumer(connect(server.url), ("binance",), got.extend, books, start_ms=0, block_ms=50,
+                            fill_from=fill_from)
+    while consumer.poll():
+        pass
+    return consumer
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
     with redis_server(tmp_path / "redis") as started:
@@ -203,18 +212,12 @@ def test_a_stream_trimmed_past_the_cursor_is_a_gap_counted_and_filled_from_the_s
         publisher.send()
     books = Books.open(tmp_path / "books.sqlite", starting_wallet=1000.0)
     got: list[LiquidationEvent] = []
-    first = FeedConsumer(connect(server.url), ("binance",), got.extend, books, start_ms=0, block_ms=50,
-                         fill_from=str(history))
-    while first.poll():
-        pass
+    read_to_the_end(server, books, got, str(history))
     publisher.submit(events[100:])
     while publisher.pending:
         publisher.send()
     server.client().xtrim("liq:binance", maxlen=1_000, approximate=False)  # 101 .. 2100 trimmed away
-    resumed = FeedConsumer(connect(server.url), ("binance",), got.extend, Books.open(tmp_path / "books.sqlite"),
-                           start_ms=0, block_ms=50, fill_from=str(history))
-    while resumed.poll():
-        pass
+    resumed = read_to_the_end(server, Books.open(tmp_path / "books.sqlite"), got, str(history))
     status = resumed.feed_status()
     assert (status["gaps"], status["missed"]) == (1, 2_000)
     gap = status["recent_gaps"][0]
@@ -257,10 +260,7 @@ def test_a_redis_crash_losing_its_unsynced_second_is_a_gap_the_lagging_consumer_
     publish(500)
     books = Books.open(tmp_path / "books.sqlite", starting_wallet=1000.0)
     got: list[LiquidationEvent] = []
-    first = FeedConsumer(connect(server.url), ("binance",), got.extend, books, start_ms=0, block_ms=50,
-                         fill_from=str(history))
-    while first.poll():
-        pass
+    first = read_to_the_end(server, books, got, str(history))
     first.commit()  # the lagging consumer: its cursor stays at entry 500 from here on
     sizes: list[tuple[int, int]] = []  # (ms acknowledged, AOF bytes then)
     end = time.monotonic() + 2.5
@@ -281,10 +281,7 @@ def test_a_redis_crash_losing_its_unsynced_second_is_a_gap_the_lagging_consumer_
     sent_at = {e.event_time: e.trade_time for e in published}
     assert all(sent_at[seq] >= kill_ms - AOF_EVERYSEC_BOUND_MS - QUEUE_SLACK_MS for seq in lost)
 
-    resumed = FeedConsumer(connect(server.url), ("binance",), got.extend, Books.open(tmp_path / "books.sqlite"),
-                           start_ms=0, block_ms=50, fill_from=str(history))
-    while resumed.poll():
-        pass
+    resumed = read_to_the_end(server, Books.open(tmp_path / "books.sqlite"), got, str(history))
     status = resumed.feed_status()
     assert (status["gaps"], status["missed"]) == (1, len(lost))
     assert status["recent_gaps"][0]["kind"] == "lost"

@@ -4,7 +4,6 @@ and ``record`` (the recorder-only process) against the fake Binance server."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import signal
@@ -19,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-import structlog
 from bot_process import output_lines
 from conftest import WIRE
 from fakes.binance import FakeBinance
@@ -416,22 +414,6 @@ def _frame(symbol: str, t: int, price: float = 100.0) -> dict[str, Any]:
     return {"e": "forceOrder", "E": t + 3, "o": {"s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "1",
                                                "p": str(price * 0.99), "ap": str(price), "X": "FILLED", "l": "1",
                                                "z": "1", "T": t}}
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """run_recorder configures structlog and the root logger for a process; put both back afterwards (the
-    captured stdout it was given is closed after the test)."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def _stored(target: str) -> int:
