@@ -89,10 +89,11 @@ class FeedConsumer:
 
     def start(self) -> FeedConsumer:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="feed-consumer", daemon=True)
-        self._thread.start()
+        # logged before the thread starts: once it reads, ``_read_from`` moves past where this start resumed
         log.info("feed_consumer_started", source=self.url, streams=list(self._read_from),
                  resume_from=dict(self._read_from))
+        self._thread = threading.Thread(target=self._run, name="feed-consumer", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 1.5) -> None:
