@@ -15,6 +15,7 @@ import numpy as np
 
 from live_heatmap.cluster import LiquidationCluster
 from live_heatmap.clustering import FOREVER, Groups, group_events, no_groups
+from live_heatmap.common.errors import describe
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.config import HeatmapConfig
 from live_heatmap.status import IngestStatus
@@ -521,7 +522,7 @@ class LiveLiquidationHeatmap:
 
             structlog.get_logger("live_heatmap").error(
                 "heatmap.listener_failed", listener=repr(listener)[:120], **about,
-                error=f"{type(exc).__name__}: {exc}", errors=errors)
+                error=describe(exc), errors=errors)
 
     def _window(self, key: str) -> EventWindow:
         with self._registry_lock:

@@ -18,6 +18,7 @@ import structlog
 from liquidation_hunter.alerts.model import Alert
 from liquidation_hunter.alerts.rules import Rule
 from liquidation_hunter.trading.books import OUTBOX_CAP, Books, NewAlert
+from live_heatmap.common.errors import describe
 
 __all__ = ["AlertHub"]
 
@@ -66,7 +67,7 @@ class AlertHub:
                 alerts = rule.evaluate(now_ms)
             except Exception as exc:  # one rule's failure must not silence the others
                 self.rule_failures[rule.name] += 1
-                self.last_error = f"{rule.name}: {type(exc).__name__}: {exc}"
+                self.last_error = f"{rule.name}: {describe(exc)}"
                 log.error("alert_rule_failed", rule=rule.name, error=self.last_error,
                           failures=self.rule_failures[rule.name], exc_info=True)
                 continue

@@ -28,6 +28,7 @@ import structlog
 
 from liquidation_hunter.alerts.channels import Channel
 from liquidation_hunter.trading.books import Books
+from live_heatmap.common.errors import describe
 
 __all__ = ["BACKOFF_CAP_S", "Sender", "backoff_s"]
 
@@ -141,7 +142,7 @@ class Sender:
                 wait_ms = self.step(self.clock())
             except Exception as exc:
                 self.counts["errors"] += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 log.error("alert_sender_failed", error=self.last_error, exc_info=True)
                 wait_ms = int(IDLE_WAIT_S * 1000)
             self._wake.wait(wait_ms / 1000)

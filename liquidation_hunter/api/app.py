@@ -48,6 +48,7 @@ from liquidation_hunter.api.views import (
     ParamError,
     bad_param,
 )
+from live_heatmap.common.errors import describe
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -199,7 +200,7 @@ class Guard:
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:  # noqa: BLE001 - a view's bug is a 500 for this request, never a dead server
-            _log.error("api.request_failed", path=scope["path"][:200], error=f"{type(exc).__name__}: {exc}"[:300])
+            _log.error("api.request_failed", path=scope["path"][:200], error=describe(exc)[:300])
             if not started:
                 response = error_response(500, "internal error", "the server could not answer; see its log")
                 await response(scope, receive, send)

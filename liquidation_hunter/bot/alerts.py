@@ -37,6 +37,7 @@ from liquidation_hunter.bot.risk import DRAWDOWN_HALT
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.books import Books
 from live_heatmap import LiveLiquidationHeatmap
+from live_heatmap.common.errors import describe
 
 __all__ = ["BotAlerts", "StreamWatch", "cascade_notional"]
 
@@ -147,7 +148,7 @@ class BotAlerts:
             self.hub.run(at_ms, [self.events])
         except Exception as exc:  # noqa: BLE001 - the trade is done; its alert is not worth failing it for
             self.hub.rule_failures[self.events.name] += 1
-            self.hub.last_error = f"{self.events.name}: {type(exc).__name__}: {exc}"
+            self.hub.last_error = f"{self.events.name}: {describe(exc)}"
             log.error("alert_event_not_queued", kind=kind, symbol=symbol, error=self.hub.last_error)
 
     def poll(self, now_ms: int) -> int:

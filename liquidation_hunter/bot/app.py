@@ -20,6 +20,8 @@ from typing import Any
 
 import structlog
 
+from live_heatmap.common.errors import describe
+
 __all__ = ["App", "Service"]
 
 log = structlog.get_logger("liquidation_hunter.app")
@@ -91,7 +93,7 @@ class App:
                 service.stop()
             except Exception as exc:  # noqa: BLE001 - every service gets its turn to stop
                 self.failed.append(service.name)
-                log.error("service_stop_failed", service=service.name, error=f"{type(exc).__name__}: {exc}")
+                log.error("service_stop_failed", service=service.name, error=describe(exc))
             else:
                 log.debug("service_stopped", service=service.name,
                           seconds=round(self._monotonic() - began, 3))

@@ -79,6 +79,7 @@ from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.model import AccountState, Broker, ClosedTrade, EntryOrder
 from liquidation_hunter.trading.paper import Precision
 from live_heatmap import LiveLiquidationHeatmap, Side, to_exchange_id, to_unified
+from live_heatmap.common.errors import describe
 from live_heatmap.common.symbols import MarketsLike
 from live_heatmap.stats import SymbolStatistics
 from live_heatmap.stream.status import StreamStatus
@@ -219,14 +220,14 @@ class Bot:
             self.runs[name] += 1
         except PROGRAMMING_ERRORS as exc:
             self.errors[name] += 1
-            error = f"{type(exc).__name__}: {exc}"
+            error = describe(exc)
             self.last_error = f"{name}: {error}"
             log.error("job_error", job=name, error=error, errors=self.errors[name], exc_info=True)
             if self.raise_errors:
                 raise
         except Exception as exc:  # a job's failure must not stop the loop
             self.failures[name] += 1
-            log.error("job_failed", job=name, error=f"{type(exc).__name__}: {exc}", failures=self.failures[name],
+            log.error("job_failed", job=name, error=describe(exc), failures=self.failures[name],
                       exc_info=not isinstance(exc, ExchangeUnavailable | OrderRejected))
         finally:
             elapsed = time.monotonic() - started
@@ -476,14 +477,14 @@ class Bot:
                 self.check_exits({held: PricePath.at(price)}, self.clock())
         except PROGRAMMING_ERRORS as exc:
             self.errors["mark_price"] += 1
-            self.last_error = f"mark_price: {type(exc).__name__}: {exc}"
+            self.last_error = f"mark_price: {describe(exc)}"
             log.error("job_error", job="mark_price", error=self.last_error, exc_info=True)
             if self.raise_errors:
                 raise
         except Exception as exc:  # noqa: BLE001 - the stream's thread must go on; the positions job retries
             self.failures["mark_price"] += 1
             log.error("mark_price_exits_failed", symbol=symbol, price=price, at=at_ms,
-                      error=f"{type(exc).__name__}: {exc}", failures=self.failures["mark_price"])
+                      error=describe(exc), failures=self.failures["mark_price"])
 
     def _log_exit(self, trade: ClosedTrade) -> None:
         self.exits += 1
@@ -606,5 +607,5 @@ class Bot:
             self.job_snapshot(now)
             self.books.set_health(replace(self.health(now), stopped=reason).to_dict(), now)
         except Exception as exc:  # noqa: BLE001 - stopping must finish
-            log.error("final_flush_failed", error=f"{type(exc).__name__}: {exc}")
+            log.error("final_flush_failed", error=describe(exc))
 

@@ -27,6 +27,7 @@ import structlog
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.exchange import ExchangeClient
+from live_heatmap.common.errors import describe
 from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.estimated.assembly import BAR_MS, DEFAULT_TOLERANCE_MS, BarAssembler
 from live_heatmap.estimated.budget import Budget, estimated_budget
@@ -94,8 +95,8 @@ class EstimatedInputs:
 
     def _failed(self, counter: Counter[str], symbol: str, what: str, exc: Exception) -> None:
         counter[symbol] += 1
-        self.last_error = f"{symbol} {what}: {type(exc).__name__}: {exc}"[:300]
-        log.warning("estimated.exchange_error", symbol=symbol, what=what, error=f"{type(exc).__name__}: {exc}",
+        self.last_error = f"{symbol} {what}: {describe(exc)}"[:300]
+        log.warning("estimated.exchange_error", symbol=symbol, what=what, error=describe(exc),
                     errors=counter[symbol], consequence="tried again at the next poll")
 
     def _fill(self, symbol: str, first_open: int, last_open: int, now_ms: int, *, klines: bool, marks: bool,

@@ -45,6 +45,7 @@ import structlog
 from liquidation_hunter.config.model import BotConfig
 from liquidation_hunter.trading.errors import ExchangeUnavailable, OrderRejected
 from liquidation_hunter.trading.exchange import ExchangeClient
+from live_heatmap.common.errors import describe
 from live_heatmap.common.symbols import to_exchange_id
 from live_heatmap.orderbook.book import OrderBook
 from live_heatmap.orderbook.layer import LiquidityLayer
@@ -176,8 +177,8 @@ class LiquidityInputs:
             snapshot = parse_depth_snapshot(self.client.depth_snapshot(symbol, self.limit), symbol)
         except _FAILURES as exc:
             self.snapshot_errors[symbol] += 1
-            self.last_error = f"{symbol} depth: {type(exc).__name__}: {exc}"[:300]
-            log.warning("orderbook.exchange_error", symbol=symbol, error=f"{type(exc).__name__}: {exc}"[:300],
+            self.last_error = f"{symbol} depth: {describe(exc)}"[:300]
+            log.warning("orderbook.exchange_error", symbol=symbol, error=describe(exc)[:300],
                         errors=self.snapshot_errors[symbol], consequence="tried again at a later run of the job")
             return None
         self.snapshots[symbol] += 1
@@ -275,9 +276,9 @@ class LiquidityInputs:
                 written += write_depth_runs(self.record_path, symbol, runs, self.layer.bin_width)
             except (OSError, sqlite3.Error, EventStoreError) as exc:
                 self.record_errors += 1
-                self.last_error = f"{symbol} recording: {type(exc).__name__}: {exc}"[:300]
+                self.last_error = f"{symbol} recording: {describe(exc)}"[:300]
                 log.warning("orderbook.record_failed", symbol=symbol, runs=len(runs), path=self.record_path,
-                            error=f"{type(exc).__name__}: {exc}"[:300], errors=self.record_errors)
+                            error=describe(exc)[:300], errors=self.record_errors)
         self.recorded_runs += written
         return written
 

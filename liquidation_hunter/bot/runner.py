@@ -60,6 +60,7 @@ from liquidation_hunter.trading.markets import SHIPPED_MARKETS, shipped_rules
 from liquidation_hunter.trading.model import Broker
 from liquidation_hunter.trading.paper import PaperBroker
 from live_heatmap import LiveLiquidationHeatmap, system_clock_ms, to_exchange_id
+from live_heatmap.common.errors import describe
 from live_heatmap.funding import FundingRates
 from live_heatmap.stats import replay_history
 from live_heatmap.store.recorder import Recorder, warm_start
@@ -116,7 +117,7 @@ def build_bot(config: BotConfig, *, live_flag: bool = False, clock: Callable[[],
             markets = client.markets
         except Exception as exc:  # noqa: BLE001 - paper trading can go on with the market rules shipped in the package
             rules = shipped_rules()
-            log.warning("markets_unavailable", error=f"{type(exc).__name__}: {exc}",
+            log.warning("markets_unavailable", error=describe(exc),
                         consequence=f"paper fills use the market rules shipped with the package "
                                     f"({SHIPPED_MARKETS.name}); symbols without them are not traded")
     books = Books.open(config.storage.path, mode=config.mode, starting_wallet=config.risk.starting_wallet,

@@ -229,8 +229,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     if not events and at_ms is None:
         return _error(f"no {symbol} liquidations in {shown}")
     if not any(start_ms <= e.trade_time <= end_ms for e in events):
-        return _error(f"no {symbol} liquidations between {_when(start_ms)} and {_when(end_ms)} in "
-                      f"{shown}")
+        return _error(f"no {symbol} liquidations between {_when(start_ms)} and {_when(end_ms)} in {shown}")
 
     price_points = None
     price_label = None

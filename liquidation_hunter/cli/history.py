@@ -16,7 +16,7 @@ from live_heatmap.store.exports import export_clusters, export_events
 from live_heatmap.store.history import import_events, load_events
 from live_heatmap.store.parquet import export_parquet
 from live_heatmap.store.stores import open_event_store
-from live_heatmap.store.target import is_postgres_url, mask_url
+from live_heatmap.store.target import mask_url, source_exists
 from live_heatmap.venue import Venue
 
 __all__ = ["add_history_parsers"]
@@ -70,7 +70,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     source = args.events or _store_path(args)
     if source is None:
         return 2
-    if args.events and not is_postgres_url(args.events) and not Path(args.events).exists():
+    if args.events and not source_exists(args.events):  # a file, a Parquet dataset or a postgresql:// URL
         print(f"error: --events {args.events}: no such file", file=sys.stderr)
         return 2
     since = parse_time_ms(args.since) if args.since else None

@@ -28,6 +28,7 @@ from liquidation_hunter.feed.codec import decode, stream_name
 from liquidation_hunter.feed.gaps import Gap, fill_gap, gap_kind
 from liquidation_hunter.trading.books import FeedCursor
 from live_heatmap import LiquidationEvent, system_clock_ms
+from live_heatmap.common.errors import describe
 from live_heatmap.stream.status import StreamStatus
 
 __all__ = ["CursorBook", "FeedConsumer"]
@@ -110,7 +111,7 @@ class FeedConsumer:
                 self.poll()
             except Exception as exc:  # noqa: BLE001 - Redis down or a bad answer: the bot goes on, tries again
                 self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 if self.connected or self.errors == 1:
                     log.error("feed_read_failed", source=self.url, error=self.last_error, errors=self.errors,
                               consequence=f"no liquidations until Redis answers; tried again in {backoff:g} s")
@@ -152,7 +153,7 @@ class FeedConsumer:
                 entry = decode(fields)
             except (KeyError, ValueError, TypeError) as exc:
                 self.rejected += 1
-                log.warning("feed_entry_rejected", stream=stream, id=entry_id, error=f"{type(exc).__name__}: {exc}")
+                log.warning("feed_entry_rejected", stream=stream, id=entry_id, error=describe(exc))
                 continue
             missed = 0
             if cursor is not None and entry.epoch == cursor.epoch:

@@ -6,20 +6,20 @@ entry is beyond it, or ``max-deleted-entry-id`` is: ``trimmed``), or the entries
 restart (AOF ``everysec`` keeps all but about the last second: ``lost``). A new publisher epoch whose first entries
 the bot did not read counts those (``seq - 1``); what the previous publisher sent after the bot's cursor and the
 stream lost is not counted, and its time range is filled all the same. Each gap is one log line, counted in the
-books' cursor
-and in ``status``; with ``feed.fill_from`` the events of its time range are read from that event store and handed
-on like the feed's (the heatmap and the event store drop those they hold already).
+books' cursor and in ``status``; with ``feed.fill_from`` the events of its time range are read from that event
+store and handed on like the feed's (the heatmap and the event store drop those they hold already).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import structlog
 
 from live_heatmap import LiquidationEvent
+from live_heatmap.common.errors import describe
 from live_heatmap.store.stores import open_event_store
 
 __all__ = ["Gap", "fill_gap", "gap_kind"]
@@ -70,9 +70,9 @@ def gap_kind(client: Any, stream: str, after_id: str) -> str:
 
 def fill_gap(gap: Gap, store_path: str | None, exchange: str, handler: Callable[[Sequence[LiquidationEvent]], object]
              ) -> Gap:
-    """``gap`` with its events read from the event store at ``store_path`` (a file or a ``postgresql://`` URL;
-    ``[from_ms, until_ms]`` of
-    ``exchange``) and handed to ``handler``; the gap logged in one line either way. Never raises."""
+    """``gap`` with its events (``[from_ms, until_ms]`` of ``exchange``) read from the event store at ``store_path``
+    (a file or a ``postgresql://`` URL) and handed to ``handler``; the gap logged in one line either way. Never
+    raises."""
     filled: int | None = None
     error: str | None = None
     if store_path is not None:
@@ -82,8 +82,8 @@ def fill_gap(gap: Gap, store_path: str | None, exchange: str, handler: Callable[
             handler(events)
             filled = len(events)
         except Exception as exc:  # noqa: BLE001 - the store missing or broken: the gap stays counted, the feed goes on
-            error = f"{type(exc).__name__}: {exc}"
-    done = Gap(gap.stream, gap.kind, gap.missed, gap.after_id, gap.from_ms, gap.until_ms, filled, error)
+            error = describe(exc)
+    done = replace(gap, filled=filled, error=error)
     log.warning("feed_gap", stream=gap.stream, kind=gap.kind, missed=gap.missed, after_id=gap.after_id,
                 from_ms=gap.from_ms, until_ms=gap.until_ms, filled=filled, fill_error=error,
                 consequence="filled from feed.fill_from" if filled is not None else

@@ -19,6 +19,7 @@ import structlog
 
 from liquidation_hunter.feed.codec import encode, stream_name
 from live_heatmap import LiquidationEvent, LiveLiquidationHeatmap, system_clock_ms
+from live_heatmap.common.errors import describe
 
 __all__ = ["FeedPublisher"]
 
@@ -132,7 +133,7 @@ class FeedPublisher:
                 sent = self.send()
             except Exception as exc:  # noqa: BLE001 - Redis down or refusing: keep the events, retry
                 self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 if not failing:
                     log.error("feed_publish_failed", error=self.last_error, pending=self.pending,
                               consequence=f"kept (up to feed.buffer {self.buffer} events) and sent again")

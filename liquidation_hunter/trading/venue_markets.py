@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from live_heatmap.common.errors import describe
 from live_heatmap.common.instruments import Instrument, Instruments
 from live_heatmap.common.symbols import LINEAR_QUOTES, symbol_key, to_exchange_id
 from live_heatmap.venue import Venue
@@ -177,7 +178,7 @@ def load_instruments(venue: Venue, cache_dir: str | os.PathLike[str] | None, *, 
         if not instruments.by_id:
             raise ccxt.ExchangeError(f"{venue} listed no perpetual swaps")
     except (ccxt.BaseError, ValueError, TypeError, KeyError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
+        error = describe(exc)[:300]
         if cached is None:
             raise MarketsUnavailable(f"{venue}: markets could not be read ({error}) and there is no cache") from None
         return MarketsLoad(cached, "stale cache", error)

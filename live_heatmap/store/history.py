@@ -80,7 +80,7 @@ from live_heatmap.store.exports import (
 )
 from live_heatmap.store.interface import EventStorage
 from live_heatmap.store.parquet import is_dataset_layout, read_dataset
-from live_heatmap.store.schema import SQLITE_MAGIC
+from live_heatmap.store.schema import SQLITE_MAGIC, event_order
 from live_heatmap.store.stores import open_event_store
 from live_heatmap.store.target import is_postgres_url
 from live_heatmap.venue import Venue, chosen_venues
@@ -222,11 +222,6 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 def _not_text(where: str, exc: UnicodeDecodeError) -> ValueError:
     return ValueError(f"{where}: not a recording this project reads (byte {exc.start} is not UTF-8 text)")
-
-
-def event_order(event: LiquidationEvent) -> tuple[int, str, str, float, float, str]:
-    """The sort key of every read: trade time, then symbol, side, quantity, price, exchange."""
-    return event[5], event[0], event[1], event[3], event[2], event[8]
 
 
 def _from_store(store: EventStorage, keep: frozenset[str] | None, since_ms: int | None,

@@ -2,7 +2,7 @@
 
 The layout is Hive's: ``DIR/exchange=<venue>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/events.parquet``, the date being
 the UTC day of the trade time. Each file holds one partition's events in the read order
-(:func:`~live_heatmap.store.history.event_order`) with the event's other fields as columns (``side``, ``price``,
+(:func:`~live_heatmap.store.schema.event_order`) with the event's other fields as columns (``side``, ``price``,
 ``quantity``, ``event_time``, ``trade_time``, ``status``, ``fallback``, ``price_kind``, ``venue_symbol``); the
 exchange and the symbol are in the path only, as DuckDB's ``PARTITION_BY`` leaves them.
 
@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from live_heatmap.common.errors import first_line
 from live_heatmap.side import Side
+from live_heatmap.store.schema import READ_ORDER, event_order
 from live_heatmap.venue import PriceKind, Venue
 from live_heatmap.wire.events import LiquidationEvent
 
@@ -114,15 +115,11 @@ def export_parquet(events: Iterable[LiquidationEvent], out: str | os.PathLike[st
         for event in chosen:
             merged.setdefault(event.dedupe_key, event)
         if len(merged) > before:
-            changed[part] = sorted(merged.values(), key=_order)
+            changed[part] = sorted(merged.values(), key=event_order)
             new += len(merged) - before
     if changed:
         _write(root, changed)
     return ParquetExport(given, new, len(changed), len(parts) - len(changed))
-
-
-def _order(event: LiquidationEvent) -> tuple[int, str, str, float, float, str]:
-    return event[5], event[0], event[1], event[3], event[2], event[8]
 
 
 def _write(root: Path, parts: dict[Part, list[LiquidationEvent]]) -> None:
@@ -271,7 +268,7 @@ def _query(root: Path, files: Sequence[Path], where: str, params: list[Any]) -> 
         check_magic(file)
     sql = (f"SELECT symbol, {', '.join(_FILE_COLUMNS)}, exchange FROM read_parquet(?, hive_partitioning = true, "
            "hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, 'date': DATE}) WHERE "
-           + where + " ORDER BY trade_time, symbol, side, quantity, price, exchange")
+           + where + f" ORDER BY {READ_ORDER}")
     import duckdb  # noqa: PLC0415 - lazy: duckdb (research only, off the bot's start path)
 
     try:

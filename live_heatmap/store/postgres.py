@@ -33,7 +33,15 @@ from live_heatmap.common.errors import first_line
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.side import Side
 from live_heatmap.store.interface import RowRefusedError
-from live_heatmap.store.schema import COLUMNS, INDEXES, KEY, SCHEMA_VERSION, EventStoreError
+from live_heatmap.store.schema import (
+    COLUMNS,
+    INDEXES,
+    KEY,
+    READ_ORDER,
+    SCHEMA_VERSION,
+    EventStoreError,
+    event_order,
+)
 from live_heatmap.store.target import mask_url
 from live_heatmap.venue import PriceKind, Venue, chosen_venues
 from live_heatmap.wire.events import LiquidationEvent
@@ -71,7 +79,6 @@ _INCOMING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DE
 _LOCK_KEY = 0x6C68_6576  # one advisory lock: two processes creating the tables at once do it once
 _PAGE = 8192
 _SIDES = {"long": Side.LONG, "short": Side.SHORT}
-_KEY = ("trade_time", "symbol", "side", "quantity", "price", "exchange")
 
 
 def _connect(url: str, *, readonly: bool) -> psycopg.Connection[Any]:
@@ -245,15 +252,15 @@ class PostgresEventStore:
         return self._pages(where, params)
 
     def _pages(self, where: list[str], params: list[Any]) -> Iterator[LiquidationEvent]:
-        order = ", ".join(_KEY)
         head = f"SELECT {COLUMNS} FROM events"
         venues: dict[tuple[str, str, str], tuple[Venue, PriceKind, str]] = {}
         names: dict[str, str] = {}
         new, event, sides = tuple.__new__, LiquidationEvent, _SIDES
         after: tuple[Any, ...] | None = None
         while True:
-            clauses = where if after is None else [*where, f"({order}) > (%s, %s, %s, %s, %s, %s)"]
-            sql = head + (" WHERE " + " AND ".join(clauses) if clauses else "") + f" ORDER BY {order} LIMIT {_PAGE}"
+            clauses = where if after is None else [*where, f"({READ_ORDER}) > (%s, %s, %s, %s, %s, %s)"]
+            sql = (head + (" WHERE " + " AND ".join(clauses) if clauses else "")
+                   + f" ORDER BY {READ_ORDER} LIMIT {_PAGE}")
             with self._using() as db:
                 rows = db.execute(sql, params if after is None else [*params, *after]).fetchall()
             out = []
@@ -265,16 +272,15 @@ class PostgresEventStore:
             yield from out
             if len(rows) < _PAGE:
                 return
-            last = rows[-1]
-            after = (last[5], last[0], last[1], last[3], last[2], last[8])
+            after = event_order(rows[-1])  # a row is in COLUMNS' order: the event's fields
 
     def count(self, symbols: Iterable[str] | None = None, since_ms: int | None = None,
               until_ms: int | None = None, *, exchanges: Iterable[str] | None = None) -> int:
         """How many events :meth:`events` would give."""
         where, params = self._where(symbols, since_ms, until_ms, exchanges)
         with self._using() as db:
-            row = db.execute("SELECT count(*) FROM events" +
-                                              (" WHERE " + " AND ".join(where) if where else ""), params).fetchone()
+            row = db.execute("SELECT count(*) FROM events" + (" WHERE " + " AND ".join(where) if where else ""),
+                             params).fetchone()
         return int(row[0]) if row else 0
 
     def symbols(self) -> list[str]:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from live_heatmap.common.errors import describe
 from live_heatmap.common.symbols import symbol_key
 from live_heatmap.heatmap import system_clock_ms
 from live_heatmap.side import SIDES_BY_CODE, Side
@@ -430,7 +431,7 @@ class Recorder:
                     inserted, refused = self._append_one_by_one(batch)
             except Exception as exc:  # noqa: BLE001 - a failed write is retried, never fatal
                 self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 if len(batch) > self.max_pending:
                     self.dropped += len(batch) - self.max_pending
                     del batch[: len(batch) - self.max_pending]
@@ -456,7 +457,7 @@ class Recorder:
                 refused += 1
                 self.dropped += 1
                 self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 _log().error("recorder.event_refused", liquidation=repr(event)[:200], error=self.last_error)
         return inserted, refused
 
@@ -479,7 +480,7 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - pruning is retried at the next period
                 self._prune_cutoff = None
                 self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = describe(exc)
                 _log().error("recorder.prune_failed", error=self.last_error, path=self.store.path)
             if now >= next_prune:
                 next_prune = now + self.prune_every

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from live_heatmap.venue import PriceKind, Venue
 
-__all__ = ["SCHEMA_VERSION", "EventStoreError"]
+if TYPE_CHECKING:
+    from live_heatmap.wire.events import LiquidationEvent
+
+__all__ = ["READ_ORDER", "SCHEMA_VERSION", "EventStoreError", "event_order"]
 
 SCHEMA_VERSION = 2
 """The event store's layout. 2: every row carries its venue (``exchange``, ``price_kind``, ``venue_symbol``) and
@@ -56,13 +60,22 @@ _TABLE = """CREATE TABLE events (
 # hold the whole read order, the exchange last, so reads come sorted straight from an index.
 KEY = "symbol, trade_time, side, quantity, price, exchange"
 """The unique key's columns, in the index's order."""
+READ_ORDER = "trade_time, symbol, side, quantity, price, exchange"
+"""The order of every read (the stores', the Parquet dataset's, :func:`event_order`): trade time, then symbol,
+side, quantity, price, exchange, so the order depends on the events only."""
 INDEXES = (f"CREATE UNIQUE INDEX events_key ON events({KEY})",
-           "CREATE INDEX events_time ON events(trade_time, symbol, side, quantity, price, exchange)")
+           f"CREATE INDEX events_time ON events({READ_ORDER})")
 """The two indexes, the same statements in SQLite and in PostgreSQL (:mod:`live_heatmap.store.postgres`)."""
 _INDEXES_1 = ("events_symbol_time", "events_time")  # schema 1's, without the exchange
 COLUMNS = ("symbol, side, price, quantity, event_time, trade_time, status, fallback, exchange, price_kind, "
            "venue_symbol")
 """The columns in LiquidationEvent's field order, so an event binds as is."""
+
+
+def event_order(event: LiquidationEvent) -> tuple[int, str, str, float, float, str]:
+    """The sort key of every read (:data:`READ_ORDER`): trade time, then symbol, side, quantity, price, exchange.
+    A row read in :data:`COLUMNS`' order (LiquidationEvent's fields) gives the same key."""
+    return event[5], event[0], event[1], event[3], event[2], event[8]
 
 
 def schema_version(db: sqlite3.Connection) -> int | None:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import structlog
 import websocket
 
+from live_heatmap.common.errors import describe
 from live_heatmap.stream.settings import ConnectionSettings
 from live_heatmap.stream.venues.base import KeepAlive, Session
 
@@ -110,7 +111,7 @@ class Connection:
         except websocket.WebSocketConnectionClosedException:
             cause = "connection closed without a close frame"
         except (websocket.WebSocketException, OSError) as exc:
-            cause = f"{type(exc).__name__}: {exc}"[:200]
+            cause = describe(exc)[:200]
         finally:
             with self._lock:
                 requested = self._close_requested
